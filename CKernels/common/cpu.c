@@ -1,0 +1,159 @@
+// CPU feature detection (once, thread-safe via pthread_once) and variant resolution.
+#include "internal.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+static mk_cpu_info g_cpu;
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+
+#if defined(__x86_64__)
+static uint64_t mk_xgetbv0(void) {
+    uint32_t eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((uint64_t)edx << 32) | eax;
+}
+#endif
+
+static void mk_detect_cpu(void) {
+    mk_cpu_info info;
+    memset(&info, 0, sizeof info);
+#if defined(__x86_64__)
+    unsigned eax, ebx, ecx, edx;
+    unsigned max_leaf = __get_cpuid_max(0, NULL);
+    if (max_leaf >= 1) {
+        __cpuid_count(1, 0, eax, ebx, ecx, edx);
+        bool osxsave = (ecx >> 27) & 1;
+        uint64_t xcr0 = osxsave ? mk_xgetbv0() : 0;
+        bool ymm_os = (xcr0 & 0x6) == 0x6;             // XMM and YMM state
+        bool zmm_os = ymm_os && (xcr0 & 0xE0) == 0xE0; // opmask, ZMM_Hi256, Hi16_ZMM
+        bool amx_os = (xcr0 & 0x60000) == 0x60000;     // XTILECFG, XTILEDATA
+        info.sse42 = (ecx >> 20) & 1;
+        info.avx = ymm_os && ((ecx >> 28) & 1);
+        info.fma = info.avx && ((ecx >> 12) & 1);
+        info.f16c = info.avx && ((ecx >> 29) & 1);
+        if (max_leaf >= 7) {
+            __cpuid_count(7, 0, eax, ebx, ecx, edx);
+            info.avx2 = info.avx && ((ebx >> 5) & 1);
+            info.avx512f = zmm_os && ((ebx >> 16) & 1);
+            info.avx512dq = info.avx512f && ((ebx >> 17) & 1);
+            info.avx512cd = info.avx512f && ((ebx >> 28) & 1);
+            info.avx512bw = info.avx512f && ((ebx >> 30) & 1);
+            info.avx512vl = info.avx512f && ((ebx >> 31) & 1);
+            info.avx512vnni = info.avx512f && ((ecx >> 11) & 1);
+            info.avx512fp16 = info.avx512f && ((edx >> 23) & 1);
+            info.amx_bf16 = amx_os && ((edx >> 22) & 1);
+            info.amx_tile = amx_os && ((edx >> 24) & 1);
+            info.amx_int8 = amx_os && ((edx >> 25) & 1);
+            unsigned eax1, ebx1, ecx1, edx1;
+            __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
+            info.avx512bf16 = info.avx512f && ((eax1 >> 5) & 1);
+        }
+    }
+    unsigned max_ext = __get_cpuid_max(0x80000000u, NULL);
+    if (max_ext >= 0x80000004u) {
+        unsigned regs[12];
+        for (unsigned i = 0; i < 3; i++) {
+            __cpuid(0x80000002u + i, regs[4 * i], regs[4 * i + 1], regs[4 * i + 2],
+                    regs[4 * i + 3]);
+        }
+        memcpy(info.brand, regs, 48);
+        info.brand[48] = '\0';
+        // Trim leading spaces some CPUs put in the brand string.
+        size_t skip = 0;
+        while (info.brand[skip] == ' ') skip++;
+        if (skip > 0) memmove(info.brand, info.brand + skip, strlen(info.brand + skip) + 1);
+    } else {
+        strcpy(info.brand, "x86-64");
+    }
+#elif defined(__aarch64__)
+    info.neon = true;  // Advanced SIMD is mandatory in AArch64
+    strcpy(info.brand, "aarch64");
+#else
+    strcpy(info.brand, "unknown");
+#endif
+    g_cpu = info;
+}
+
+const mk_cpu_info* mk_cpu_info_get(void) {
+    pthread_once(&g_cpu_once, mk_detect_cpu);
+    return &g_cpu;
+}
+
+bool mk_variant_available(mk_variant variant) {
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    switch (variant) {
+        case MK_VARIANT_AUTO:
+        case MK_VARIANT_SCALAR:
+            return true;
+        case MK_VARIANT_AVX2:
+#if defined(__x86_64__)
+            return cpu->avx2 && cpu->fma;
+#else
+            return false;
+#endif
+        case MK_VARIANT_AVX512:
+#if defined(__x86_64__)
+            return cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->fma;
+#else
+            return false;
+#endif
+        case MK_VARIANT_NEON:
+#if defined(__aarch64__)
+            return cpu->neon;
+#else
+            return false;
+#endif
+        case MK_VARIANT_BLIS:
+#if defined(MK_NO_BLIS)
+            return false;
+#else
+            return true;  // the package links libblis
+#endif
+    }
+    return false;
+}
+
+const char* mk_variant_name(mk_variant variant) {
+    switch (variant) {
+        case MK_VARIANT_AUTO: return "auto";
+        case MK_VARIANT_SCALAR: return "scalar";
+        case MK_VARIANT_AVX2: return "avx2";
+        case MK_VARIANT_AVX512: return "avx512";
+        case MK_VARIANT_NEON: return "neon";
+        case MK_VARIANT_BLIS: return "blis";
+    }
+    return "unknown";
+}
+
+mk_variant mk_variant_best(void) {
+    static const mk_variant order[] = {MK_VARIANT_AVX512, MK_VARIANT_AVX2, MK_VARIANT_NEON};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (mk_variant_available(order[i])) return order[i];
+    }
+    return MK_VARIANT_SCALAR;
+}
+
+mk_status mk_resolve_variant(mk_variant requested, unsigned mask, mk_variant* resolved) {
+    if ((unsigned)requested >= MK_VARIANT_COUNT) return MK_STATUS_INVALID_ARGUMENT;
+    if (requested == MK_VARIANT_AUTO) {
+        static const mk_variant order[] = {MK_VARIANT_AVX512, MK_VARIANT_AVX2, MK_VARIANT_NEON,
+                                           MK_VARIANT_SCALAR};
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+            if ((mask & MK_MASK(order[i])) && mk_variant_available(order[i])) {
+                *resolved = order[i];
+                return MK_STATUS_OK;
+            }
+        }
+        return MK_STATUS_UNSUPPORTED;
+    }
+    if (!(mask & MK_MASK(requested)) || !mk_variant_available(requested)) {
+        return MK_STATUS_UNSUPPORTED;
+    }
+    *resolved = requested;
+    return MK_STATUS_OK;
+}

@@ -1,0 +1,60 @@
+// Activations and the bias + activation operator (NHWC float32).
+#ifndef MK_ACTIVATION_H
+#define MK_ACTIVATION_H
+
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mk_activation_kind {
+    MK_ACTIVATION_NONE = 0,
+    MK_ACTIVATION_RELU = 1,         // max(x, 0)
+    MK_ACTIVATION_RELU6 = 2,        // min(max(x, 0), 6)
+    MK_ACTIVATION_HARDSWISH = 3,    // x * relu6(x + 3) / 6
+    MK_ACTIVATION_HARDSIGMOID = 4,  // relu6(x + 3) / 6
+    MK_ACTIVATION_CLAMP = 5,        // min(max(x, min), max)
+} mk_activation_kind;
+
+/// An activation fused into the kernel that writes an output. `min` and `max` are read only for
+/// MK_ACTIVATION_CLAMP (min <= max, neither NaN; infinities allowed).
+///
+/// Division by 6 is computed as a multiplication by the float nearest 1/6, so hardswish and
+/// hardsigmoid may differ from x * relu6(x + 3) / 6 by one unit in the last place.
+typedef struct mk_activation {
+    mk_activation_kind kind;
+    float min;
+    float max;
+} mk_activation;
+
+/// MK_STATUS_OK when `activation` is a known kind with valid bounds.
+mk_status mk_activation_validate(mk_activation activation);
+
+/// Bias + activation over `pixels` rows of `channels` values:
+///   output[p * output_stride + c] = act(input[p * input_stride + c] + bias[c]).
+typedef struct mk_bias_activation_op mk_bias_activation_op;
+
+/// `bias` may be NULL (no bias is added: -0.0 stays -0.0); otherwise it holds `channels` values,
+/// copied at create.
+mk_status mk_bias_activation_create(size_t channels, const float* bias, mk_activation activation,
+                                    mk_variant variant, mk_bias_activation_op** op_out);
+
+/// Strides are in elements; 0 means `channels`; otherwise each must be >= channels. In place is
+/// allowed (input == output with equal strides); otherwise input and output must not overlap.
+/// `pixels` = 0 does nothing. `pool` may be NULL (single thread).
+mk_status mk_bias_activation_run(const mk_bias_activation_op* op, size_t pixels,
+                                 const float* input, size_t input_stride, float* output,
+                                 size_t output_stride, mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_bias_activation_variant(const mk_bias_activation_op* op);
+
+void mk_bias_activation_destroy(mk_bias_activation_op* op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

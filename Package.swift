@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+// MobileKernels: fast CPU building blocks of efficient convolutional networks.
+//
+// The map of the package. No target uses `unsafeFlags`, so other packages can depend on this one
+// by version: ISA-specific C functions carry `__attribute__((target(...)))` and are picked at run
+// time from the CPU feature table (see CKernels/common/cpu.c).
+import PackageDescription
+
+let package = Package(
+    name: "MobileKernels",
+    products: [
+        // MARK: - Public API
+        .library(name: "MobileKernels", targets: ["MobileKernels"]),
+        .library(name: "ReferenceKernels", targets: ["ReferenceKernels"]),
+        .library(name: "CKernels", targets: ["CKernels"]),
+        .executable(name: "benchmarks", targets: ["benchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+
+        /// Swift layers and models over the C kernels: Tensor, ThreadPool, Variant, layers, errors.
+        .target(
+            name: "MobileKernels",
+            dependencies: ["CKernels"],
+            path: "Sources/MobileKernels"
+        ),
+        /// Naive, obviously-correct Swift loops: the oracle of every test and the baseline of
+        /// every benchmark. Depends on nothing.
+        .target(
+            name: "ReferenceKernels",
+            path: "Sources/ReferenceKernels",
+            linkerSettings: [.linkedLibrary("m")]  // sqrtf (batch-norm folding)
+        ),
+        /// The benchmark harness: `swift run -c release benchmarks`.
+        .executableTarget(
+            name: "benchmarks",
+            dependencies: [
+                "MobileKernels",
+                "ReferenceKernels",
+                "CKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks"
+        ),
+
+        // MARK: - Implementation details
+
+        /// The whole C ABI: CPU dispatch, thread pool, microkernels and operators (ckernels.h).
+        .target(
+            name: "CKernels",
+            dependencies: ["CBLIS"],
+            path: "CKernels",
+            exclude: ["README.md"],
+            publicHeadersPath: "include",
+            linkerSettings: [.linkedLibrary("blis"), .linkedLibrary("pthread"), .linkedLibrary("m")]
+        ),
+        /// System library: Debian's libblis-dev (`make deps` installs it). See shim.h for why it
+        /// includes <cblas.h> and not <blis.h>.
+        .systemLibrary(
+            name: "CBLIS",
+            path: "Sources/CBLIS",
+            providers: [.apt(["libblis-dev"])]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(
+            name: "CKernelsTests",
+            dependencies: ["CKernels", "ReferenceKernels"],
+            path: "Tests/CKernelsTests"
+        ),
+        .testTarget(
+            name: "MobileKernelsTests",
+            dependencies: ["MobileKernels", "ReferenceKernels"],
+            path: "Tests/MobileKernelsTests"
+        ),
+        .testTarget(
+            name: "ReferenceKernelsTests",
+            dependencies: ["ReferenceKernels"],
+            path: "Tests/ReferenceKernelsTests"
+        ),
+    ]
+)
