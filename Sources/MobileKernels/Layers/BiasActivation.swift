@@ -1,0 +1,79 @@
+internal import CKernels
+
+/// Adds a per-channel bias (optional) and applies an activation over an NHWC tensor:
+/// y[n, h, w, c] = activation(x[n, h, w, c] + bias[c]).
+public final class BiasActivation: Layer, @unchecked Sendable {
+    public let channels: Int
+    public let activation: Activation
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+
+    /// - Parameters:
+    ///   - channels: the channel count of the tensors this layer takes (>= 1).
+    ///   - bias: `channels` values, or nil for no bias.
+    ///   - activation: the activation to apply.
+    ///   - variant: the kernel variant; `.auto` picks the best this CPU has.
+    /// - Throws: `.invalidArgument` for channels < 1, a bias of the wrong length or bad clamp
+    ///   bounds; `.unsupported` for a variant this CPU (or this layer) lacks.
+    public init(channels: Int, bias: [Float]? = nil, activation: Activation, variant: Variant = .auto) throws {
+        let name = "BiasActivation(channels: \(channels), \(activation), \(variant))"
+        guard channels >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels must be at least 1")
+        }
+        if let bias, bias.count != channels {
+            throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(channels)")
+        }
+        var handle: OpaquePointer?
+        let status = bias.withOptionalUnsafeBufferPointer { b in
+            mk_bias_activation_create(channels, b, activation.cValue, variant.cValue, &handle)
+        }
+        try check(status, name)
+        op = handle!
+        self.channels = channels
+        self.activation = activation
+        self.variant = Variant(mk_bias_activation_variant(op))
+        self.name = name
+    }
+
+    deinit { mk_bias_activation_destroy(op) }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        return input
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output, for: input.shape)
+        let pixels = input.shape.pixels
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_bias_activation_run(op, pixels, x.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(input.shape)")
+    }
+
+    /// Applies the layer to `tensor` in place.
+    public func apply(inPlace tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        _ = try outputShape(for: tensor.shape)
+        let pixels = tensor.shape.pixels
+        let status = tensor.withUnsafeMutableBufferPointer { y in
+            mk_bias_activation_run(op, pixels, y.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+        }
+        try check(status, "\(name) on \(tensor.shape)")
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with the array's base address, or nil.
+    func withOptionalUnsafeBufferPointer<R>(_ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        switch self {
+        case .none: try body(nil)
+        case let .some(array): try array.withUnsafeBufferPointer { try body($0.baseAddress) }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+internal import CKernels
+
+/// A kernel variant: which implementation of a kernel runs. `.auto` picks the best one this CPU
+/// has; an explicit variant the CPU lacks makes the layer's initializer throw `.unsupported`.
+public enum Variant: String, CaseIterable, Sendable, CustomStringConvertible {
+    case auto, scalar, avx2, avx512, neon, blis
+
+    /// Whether this CPU (and this build) can run the variant. `.blis` exists only for layers whose
+    /// core is a GEMM.
+    public var isAvailable: Bool { mk_variant_available(cValue) }
+
+    /// The concrete variants this CPU runs, best last: e.g. [scalar, avx2, avx512, blis].
+    public static var available: [Variant] {
+        allCases.filter { $0 != .auto && $0.isAvailable }
+    }
+
+    /// What `.auto` resolves to for kernels that have every SIMD variant.
+    public static var best: Variant { Variant(mk_variant_best()) }
+
+    public var description: String { rawValue }
+
+    var cValue: mk_variant {
+        switch self {
+        case .auto: MK_VARIANT_AUTO
+        case .scalar: MK_VARIANT_SCALAR
+        case .avx2: MK_VARIANT_AVX2
+        case .avx512: MK_VARIANT_AVX512
+        case .neon: MK_VARIANT_NEON
+        case .blis: MK_VARIANT_BLIS
+        }
+    }
+
+    init(_ value: mk_variant) {
+        switch value {
+        case MK_VARIANT_SCALAR: self = .scalar
+        case MK_VARIANT_AVX2: self = .avx2
+        case MK_VARIANT_AVX512: self = .avx512
+        case MK_VARIANT_NEON: self = .neon
+        case MK_VARIANT_BLIS: self = .blis
+        default: self = .auto
+        }
+    }
+}
+
+/// What the running CPU is and which features MobileKernels detected on it.
+public enum Machine {
+    /// The CPU's brand string, e.g. "Intel(R) Xeon(R) Platinum 8488C".
+    public static var cpuName: String {
+        withUnsafeBytes(of: mk_cpu_info_get().pointee.brand) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    /// The detected ISA features relevant to the kernels ("avx2", "fma", "avx512f", ...).
+    public static var features: [String] {
+        let cpu = mk_cpu_info_get().pointee
+        let flags: [(String, Bool)] = [
+            ("sse4.2", cpu.sse42), ("avx", cpu.avx), ("avx2", cpu.avx2), ("fma", cpu.fma),
+            ("f16c", cpu.f16c), ("avx512f", cpu.avx512f), ("avx512bw", cpu.avx512bw),
+            ("avx512vl", cpu.avx512vl), ("avx512dq", cpu.avx512dq), ("avx512cd", cpu.avx512cd),
+            ("avx512vnni", cpu.avx512vnni), ("avx512bf16", cpu.avx512bf16),
+            ("avx512fp16", cpu.avx512fp16), ("amx-tile", cpu.amx_tile), ("amx-bf16", cpu.amx_bf16),
+            ("amx-int8", cpu.amx_int8), ("neon", cpu.neon),
+        ]
+        return flags.filter(\.1).map(\.0)
+    }
+
+    /// The kernel set the linked BLIS library picked on this CPU ("haswell", "skx", ...).
+    public static var blisKernelSet: String { String(cString: mk_blis_arch()) }
+
+    /// The number of CPUs online.
+    public static var processorCount: Int { ThreadPool.processorCount }
+}
