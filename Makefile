@@ -1,0 +1,39 @@
+# MobileKernels: the two commands are `make bench` and `make test`.
+SWIFT ?= swift
+# Optimize the C kernels in test builds too (SwiftPM compiles C at -O0 in debug builds).
+TEST_FLAGS ?= -Xcc -O2
+# Under AddressSanitizer: oversized allocations return NULL (the tests check that they become
+# clear errors) instead of aborting; LeakSanitizer ignores XCTest's own leaks.
+ASAN_OPTIONS := allocator_may_return_null=1
+LSAN_OPTIONS := suppressions=$(CURDIR)/Tests/lsan.supp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps bench test test-plain test-asan example clean
+
+# Installs Debian's libblis-dev (BLIS with its CBLAS header) when <cblas.h> or libblis is missing.
+deps:
+	@if printf '#include <cblas.h>\nint main(void){return cblas_sgemm == 0;}\n' \
+	    | cc -x c - -lblis -o /dev/null >/dev/null 2>&1; then \
+	  echo "deps: libblis-dev is installed"; \
+	else \
+	  echo "deps: <cblas.h>/libblis not found: installing libblis-dev with apt-get"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libblis-dev; \
+	fi
+
+bench: deps
+	$(SWIFT) run -c release benchmarks
+
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test $(TEST_FLAGS)
+	ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) $(SWIFT) test --sanitize=address $(TEST_FLAGS)
+	$(MAKE) example
+
+# A separate package that depends on this one by path: proves the products work as a dependency
+# (and that the README's usage example, which is its main.swift, compiles and runs).
+example:
+	cd Examples/Consumer && $(SWIFT) run
+
+clean:
+	rm -rf .build Examples/Consumer/.build
