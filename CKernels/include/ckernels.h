@@ -12,5 +12,6 @@
 #include "mk_base.h"
 #include "mk_threadpool.h"
 #include "mk_activation.h"
+#include "mk_dwconv.h"
 
 #endif

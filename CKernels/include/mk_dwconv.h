@@ -1,0 +1,65 @@
+// Depthwise 2D convolution, NHWC float32, depth multiplier 1 (mk_dwconv2d).
+//
+// out[n, oy, ox, c] = act(bias[c] + sum_{ky, kx} w[c, 0, ky, kx] *
+//                         in[n, oy * stride_h - pad_top + ky * dilation_h,
+//                               ox * stride_w - pad_left + kx * dilation_w, c])
+// with taps outside the input skipped (zero padding). Output size:
+//   out_h = (in_h + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1) / stride_h + 1
+// (the same for the width); it must be at least 1.
+//
+// 3x3 and 5x5 kernels with dilation 1 and horizontal stride 1 or 2 run on specialized
+// microkernels (weights in registers, several output pixels per step); every other kernel size
+// (1..11), dilation and stride runs on a generic one, still vectorized over channels.
+#ifndef MK_DWCONV_H
+#define MK_DWCONV_H
+
+#include "mk_activation.h"
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mk_dwconv2d_params {
+    size_t channels;              // >= 1
+    size_t kernel_h, kernel_w;    // 1..11
+    size_t stride_h, stride_w;    // >= 1
+    size_t dilation_h, dilation_w;  // >= 1
+    size_t pad_top, pad_left, pad_bottom, pad_right;  // each < the dilated kernel extent
+    mk_activation activation;
+} mk_dwconv2d_params;
+
+typedef struct mk_dwconv2d_op mk_dwconv2d_op;
+
+/// `weights` is PyTorch's [channels, 1, kernel_h, kernel_w]; `bias` is [channels] or NULL (zero).
+/// Both are copied and packed for the chosen microkernel.
+mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weights,
+                             const float* bias, mk_variant variant, mk_dwconv2d_op** op_out);
+
+/// The output size for an input of in_h x in_w; MK_STATUS_INVALID_ARGUMENT when it would be
+/// empty (input smaller than the dilated kernel after padding) or when in_h or in_w is 0.
+mk_status mk_dwconv2d_output_size(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+                                  size_t* out_h, size_t* out_w);
+
+/// Runs on `batch` images of in_h x in_w. `input_pixel_stride` and `output_pixel_stride` are the
+/// distances in floats between neighbouring pixels (0 means `channels`; otherwise >= channels), so
+/// the operator can read from or write into a channel slice of a wider tensor. Input and output
+/// must not overlap. `pool` may be NULL.
+mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, size_t in_w,
+                          const float* input, size_t input_pixel_stride, float* output,
+                          size_t output_pixel_stride, mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_dwconv2d_variant(const mk_dwconv2d_op* op);
+
+/// Whether the operator runs a specialized (3x3/5x5) microkernel on interior pixels.
+bool mk_dwconv2d_is_specialized(const mk_dwconv2d_op* op);
+
+void mk_dwconv2d_destroy(mk_dwconv2d_op* op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,305 @@
+// Operator: depthwise 2D convolution (create / output_size / run / destroy).
+//
+// Work split: 2D tiles over (batch x output rows) x (channel tiles). For each output row and
+// channel tile, interior pixels (every tap inside the input horizontally) go to the row
+// microkernel in one call; padding rows are handled by pointing that kernel row at a zero buffer
+// with step 0, so the interior has no per-pixel branches. Border pixels, and every pixel of a
+// kernel without a row microkernel, go to the generic microkernel with one input pointer per
+// tap (the zero buffer for padding taps).
+#include "../common/internal.h"
+#include "../microkernels/dwconv/dwconv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MK_DW_MAX_KERNEL 11
+
+struct mk_dwconv2d_op {
+    mk_dwconv2d_params p;
+    mk_variant variant;
+    size_t tile;          // channels per packed tile (T)
+    size_t tiles;         // ceil(channels / T)
+    size_t tile_floats;   // (1 + taps) * T
+    float* packed;        // tiles x tile_floats, 64-byte aligned
+    float* zeros;         // tiles * T zeros: the input of padding taps
+    mk_epilogue epilogue;
+    mk_f32_dwconv_row_ukernel_fn row;  // NULL when no row microkernel fits
+    mk_f32_dwconv_pixel_ukernel_fn pixel;
+};
+
+typedef struct {
+    size_t tile;
+    mk_f32_dwconv_pixel_ukernel_fn pixel;
+    mk_f32_dwconv_row_ukernel_fn row[2][2];  // [kernel 3 / 5][stride 1 / 2]
+} mk_dwconv_config;
+
+static mk_dwconv_config mk_dwconv_config_for(mk_variant variant) {
+    switch (variant) {
+#if defined(__x86_64__)
+        case MK_VARIANT_AVX512:
+            return (mk_dwconv_config){16, mk_f32_dwconv_ukernel_up16c__avx512,
+                                      {{mk_f32_dwconv_ukernel_3x3s1_row8x16c__avx512,
+                                        mk_f32_dwconv_ukernel_3x3s2_row8x16c__avx512},
+                                       {mk_f32_dwconv_ukernel_5x5s1_row4x16c__avx512,
+                                        mk_f32_dwconv_ukernel_5x5s2_row4x16c__avx512}}};
+        case MK_VARIANT_AVX2:
+            return (mk_dwconv_config){8, mk_f32_dwconv_ukernel_up8c__avx2,
+                                      {{mk_f32_dwconv_ukernel_3x3s1_row4x8c__avx2,
+                                        mk_f32_dwconv_ukernel_3x3s2_row4x8c__avx2},
+                                       {mk_f32_dwconv_ukernel_5x5s1_row4x8c__avx2,
+                                        mk_f32_dwconv_ukernel_5x5s2_row4x8c__avx2}}};
+#endif
+#if defined(__aarch64__)
+        case MK_VARIANT_NEON:
+            return (mk_dwconv_config){4, mk_f32_dwconv_ukernel_up4c__neon,
+                                      {{mk_f32_dwconv_ukernel_3x3s1_row8x4c__neon,
+                                        mk_f32_dwconv_ukernel_3x3s2_row8x4c__neon},
+                                       {mk_f32_dwconv_ukernel_5x5s1_row4x4c__neon,
+                                        mk_f32_dwconv_ukernel_5x5s2_row4x4c__neon}}};
+#endif
+        default:
+            return (mk_dwconv_config){4, mk_f32_dwconv_ukernel_up4c__scalar,
+                                      {{mk_f32_dwconv_ukernel_3x3s1_row4x4c__scalar,
+                                        mk_f32_dwconv_ukernel_3x3s2_row4x4c__scalar},
+                                       {mk_f32_dwconv_ukernel_5x5s1_row4x4c__scalar,
+                                        mk_f32_dwconv_ukernel_5x5s2_row4x4c__scalar}}};
+    }
+}
+
+static mk_status mk_dwconv_validate(const mk_dwconv2d_params* p) {
+    if (p->channels == 0 || p->kernel_h == 0 || p->kernel_w == 0 || p->stride_h == 0 ||
+        p->stride_w == 0 || p->dilation_h == 0 || p->dilation_w == 0) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (p->kernel_h > MK_DW_MAX_KERNEL || p->kernel_w > MK_DW_MAX_KERNEL) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (p->channels > MK_MAX_ELEMENTS / 128 || p->dilation_h > 1u << 20 ||
+        p->dilation_w > 1u << 20 || p->stride_h > 1u << 20 || p->stride_w > 1u << 20) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    // Padding must leave every output pixel at least one real tap: pad < dilated kernel extent.
+    size_t extent_h = p->dilation_h * (p->kernel_h - 1) + 1;
+    size_t extent_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    if (p->pad_top >= extent_h || p->pad_bottom >= extent_h || p->pad_left >= extent_w ||
+        p->pad_right >= extent_w) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    return mk_activation_validate(p->activation);
+}
+
+mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weights,
+                             const float* bias, mk_variant variant, mk_dwconv2d_op** op_out) {
+    if (op_out == NULL) return MK_STATUS_NULL_POINTER;
+    *op_out = NULL;
+    if (params == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
+    mk_status status = mk_dwconv_validate(params);
+    if (status != MK_STATUS_OK) return status;
+    mk_variant resolved;
+    status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    if (status != MK_STATUS_OK) return status;
+
+    const mk_dwconv_config config = mk_dwconv_config_for(resolved);
+    const size_t C = params->channels, T = config.tile;
+    const size_t taps = params->kernel_h * params->kernel_w;
+    mk_dwconv2d_op* op = calloc(1, sizeof *op);
+    if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    op->p = *params;
+    op->variant = resolved;
+    op->tile = T;
+    op->tiles = (C + T - 1) / T;
+    op->tile_floats = (1 + taps) * T;
+    op->epilogue = mk_epilogue_from_activation(params->activation);
+    op->pixel = config.pixel;
+    if (params->kernel_h == params->kernel_w && params->dilation_h == 1 &&
+        params->dilation_w == 1 && (params->kernel_h == 3 || params->kernel_h == 5) &&
+        params->stride_w <= 2) {
+        op->row = config.row[params->kernel_h == 5][params->stride_w - 1];
+    }
+    op->packed = mk_aligned_alloc(op->tiles * op->tile_floats * sizeof(float));
+    op->zeros = mk_aligned_alloc(op->tiles * T * sizeof(float));
+    if (op->packed == NULL || op->zeros == NULL) {
+        mk_dwconv2d_destroy(op);
+        return MK_STATUS_OUT_OF_MEMORY;
+    }
+    memset(op->packed, 0, op->tiles * op->tile_floats * sizeof(float));
+    memset(op->zeros, 0, op->tiles * T * sizeof(float));
+    for (size_t c = 0; c < C; c++) {
+        float* tile = op->packed + (c / T) * op->tile_floats;
+        const size_t lane = c % T;
+        tile[lane] = bias ? bias[c] : 0.0f;
+        for (size_t t = 0; t < taps; t++) tile[(1 + t) * T + lane] = weights[c * taps + t];
+    }
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+static bool mk_dw_out_size(size_t in, size_t pad_a, size_t pad_b, size_t kernel, size_t dilation,
+                           size_t stride, size_t* out) {
+    const size_t extent = dilation * (kernel - 1) + 1;
+    const size_t padded = in + pad_a + pad_b;
+    if (in == 0 || padded < extent) return false;
+    *out = (padded - extent) / stride + 1;
+    return true;
+}
+
+mk_status mk_dwconv2d_output_size(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+                                  size_t* out_h, size_t* out_w) {
+    if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
+    if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
+    const mk_dwconv2d_params* p = &op->p;
+    if (!mk_dw_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h, p->stride_h,
+                        out_h) ||
+        !mk_dw_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w, p->stride_w,
+                        out_w)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    return MK_STATUS_OK;
+}
+
+typedef struct {
+    const mk_dwconv2d_op* op;
+    size_t in_h, in_w, out_h, out_w;
+    const float* input;
+    size_t in_stride;  // floats between input pixels
+    float* output;
+    size_t out_stride;
+    size_t ox_lo, ox_hi;  // interior output columns [ox_lo, ox_hi)
+} mk_dwconv_job;
+
+// Output pixels [ox0, ox1) of one row through the generic microkernel, channel tiles [t0, t1).
+static void mk_dw_pixels(const mk_dwconv_job* job, size_t n, size_t oy, size_t ox0, size_t ox1,
+                         size_t t0, size_t t1) {
+    const mk_dwconv2d_op* op = job->op;
+    const mk_dwconv2d_params* p = &op->p;
+    const float* inputs[MK_DW_MAX_KERNEL * MK_DW_MAX_KERNEL];
+    const size_t c0 = t0 * op->tile;
+    const size_t c1 = t1 * op->tile < p->channels ? t1 * op->tile : p->channels;
+    const float* image = job->input + n * job->in_h * job->in_w * job->in_stride;
+    for (size_t ox = ox0; ox < ox1; ox++) {
+        size_t t = 0;
+        for (size_t ky = 0; ky < p->kernel_h; ky++) {
+            // iy = oy * stride - pad + ky * dilation, in size_t: "negative" wraps above in_h.
+            const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;
+            for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
+                inputs[t] = (iy < job->in_h && ix < job->in_w)
+                                ? image + (iy * job->in_w + ix) * job->in_stride + c0
+                                : op->zeros;
+            }
+        }
+        float* out = job->output + ((n * job->out_h + oy) * job->out_w + ox) * job->out_stride + c0;
+        op->pixel(c1 - c0, t, inputs, op->packed + t0 * op->tile_floats, out, &op->epilogue);
+    }
+}
+
+static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, size_t rows,
+                           size_t tiles) {
+    (void)thread;
+    const mk_dwconv_job* job = context;
+    const mk_dwconv2d_op* op = job->op;
+    const mk_dwconv2d_params* p = &op->p;
+    const size_t T = op->tile;
+    if (op->row == NULL || job->ox_lo >= job->ox_hi) {
+        for (size_t i = i0; i < i0 + rows; i++) {
+            mk_dw_pixels(job, i / job->out_h, i % job->out_h, 0, job->out_w, t0, t0 + tiles);
+        }
+        return;
+    }
+    const size_t K = p->kernel_h;
+    for (size_t i = i0; i < i0 + rows; i++) {
+        const size_t n = i / job->out_h, oy = i % job->out_h;
+        mk_dw_pixels(job, n, oy, 0, job->ox_lo, t0, t0 + tiles);
+        mk_dw_pixels(job, n, oy, job->ox_hi, job->out_w, t0, t0 + tiles);
+    }
+    // Interior: tile-outer, rows-inner, so a tile's input rows stay in L1 from row to row.
+    for (size_t t = t0; t < t0 + tiles; t++) {
+        const size_t c = t * T;
+        const size_t nc = p->channels - c < T ? p->channels - c : T;
+        const float* weights = op->packed + t * op->tile_floats;
+        for (size_t i = i0; i < i0 + rows; i++) {
+            const size_t n = i / job->out_h, oy = i % job->out_h;
+            const float* image = job->input + n * job->in_h * job->in_w * job->in_stride;
+            const size_t ix0 = job->ox_lo * p->stride_w - p->pad_left;
+            const float* row_ptr[5];
+            size_t row_step[5];
+            for (size_t ky = 0; ky < K; ky++) {
+                const size_t iy = oy * p->stride_h + ky - p->pad_top;
+                if (iy < job->in_h) {
+                    row_ptr[ky] = image + (iy * job->in_w + ix0) * job->in_stride + c;
+                    row_step[ky] = job->in_stride;
+                } else {
+                    row_ptr[ky] = op->zeros;
+                    row_step[ky] = 0;
+                }
+            }
+            float* out =
+                job->output + ((n * job->out_h + oy) * job->out_w + job->ox_lo) * job->out_stride + c;
+            op->row(job->ox_hi - job->ox_lo, nc, row_ptr, row_step, weights, out, job->out_stride,
+                    &op->epilogue);
+        }
+    }
+}
+
+mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, size_t in_w,
+                          const float* input, size_t input_pixel_stride, float* output,
+                          size_t output_pixel_stride, mk_threadpool* pool) {
+    if (op == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    const mk_dwconv2d_params* p = &op->p;
+    const size_t C = p->channels;
+    if (input_pixel_stride == 0) input_pixel_stride = C;
+    if (output_pixel_stride == 0) output_pixel_stride = C;
+    if (batch == 0 || input_pixel_stride < C || output_pixel_stride < C) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t out_h, out_w;
+    mk_status status = mk_dwconv2d_output_size(op, in_h, in_w, &out_h, &out_w);
+    if (status != MK_STATUS_OK) return status;
+
+    // Extents: (pixels - 1) * stride + C floats, each addressable.
+    size_t in_pixels, out_pixels, in_extent, out_extent, rows;
+    if (!mk_mul(batch, in_h, &in_pixels) || !mk_mul(in_pixels, in_w, &in_pixels) ||
+        !mk_mul(batch, out_h, &rows) || !mk_mul(rows, out_w, &out_pixels) ||
+        !mk_mul(in_pixels - 1, input_pixel_stride, &in_extent) ||
+        !mk_add(in_extent, C, &in_extent) ||
+        !mk_mul(out_pixels - 1, output_pixel_stride, &out_extent) ||
+        !mk_add(out_extent, C, &out_extent) || in_extent > MK_MAX_ELEMENTS ||
+        out_extent > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    uintptr_t in_lo = (uintptr_t)input, in_hi = in_lo + in_extent * sizeof(float);
+    uintptr_t out_lo = (uintptr_t)output, out_hi = out_lo + out_extent * sizeof(float);
+    if (in_lo < out_hi && out_lo < in_hi) return MK_STATUS_INVALID_ARGUMENT;
+
+    mk_dwconv_job job = {op, in_h, in_w, out_h, out_w, input, input_pixel_stride, output,
+                         output_pixel_stride, 0, 0};
+    // Interior columns: ox * stride_w >= pad_left and ox * stride_w - pad_left + K - 1 < in_w.
+    if (op->row != NULL) {
+        const size_t K = p->kernel_w, S = p->stride_w;
+        job.ox_lo = (p->pad_left + S - 1) / S;
+        job.ox_hi = in_w + p->pad_left >= K ? (in_w + p->pad_left - K) / S + 1 : 0;
+        if (job.ox_hi > out_w) job.ox_hi = out_w;
+        if (job.ox_hi < job.ox_lo) job.ox_hi = job.ox_lo;
+    }
+    // Tiles: up to 4 channel tiles (64 channels for AVX-512) by enough rows for ~16 tasks per
+    // thread. Any split gives the same result: each output is computed whole by one task.
+    const size_t threads = mk_threadpool_threads(pool);
+    const size_t tile_j = op->tiles < 4 ? op->tiles : 4;
+    const size_t tasks_j = (op->tiles + tile_j - 1) / tile_j;
+    size_t tile_i = rows * tasks_j / (16 * threads);
+    if (tile_i < 1) tile_i = 1;
+    if (tile_i > 8) tile_i = 8;
+    return mk_threadpool_parallelize_2d(pool, mk_dwconv_task, &job, rows, op->tiles, tile_i,
+                                        tile_j);
+}
+
+mk_variant mk_dwconv2d_variant(const mk_dwconv2d_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
+
+bool mk_dwconv2d_is_specialized(const mk_dwconv2d_op* op) { return op && op->row != NULL; }
+
+void mk_dwconv2d_destroy(mk_dwconv2d_op* op) {
+    if (op == NULL) return;
+    mk_aligned_free(op->packed);
+    mk_aligned_free(op->zeros);
+    free(op);
+}
