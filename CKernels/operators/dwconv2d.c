@@ -1,11 +1,10 @@
 // Operator: depthwise 2D convolution (create / output_size / run / destroy).
 //
-// Work split: 2D tiles over (batch x output rows) x (channel tiles). For each output row and
-// channel tile, interior pixels (every tap inside the input horizontally) go to the row
-// microkernel in one call; padding rows are handled by pointing that kernel row at a zero buffer
-// with step 0, so the interior has no per-pixel branches. Border pixels, and every pixel of a
-// kernel without a row microkernel, go to the generic microkernel with one input pointer per
-// tap (the zero buffer for padding taps).
+// Work split: 2D tiles over (batch x output rows) x (channel tiles). For 3x3 and 5x5 kernels each
+// (output row, channel tile) is one call of a row microkernel, which handles the left and right
+// border pixels itself; padding rows point that kernel row at a zero buffer with step 0, so no
+// pixel branches on padding. Other kernels (and inputs narrower than the kernel) go to the generic
+// microkernel, one pixel at a time, with one input pointer per tap (the zero buffer for padding).
 #include "../common/internal.h"
 #include "../microkernels/dwconv/dwconv.h"
 
@@ -164,7 +163,7 @@ typedef struct {
     size_t in_stride;  // floats between input pixels
     float* output;
     size_t out_stride;
-    size_t ox_lo, ox_hi;  // interior output columns [ox_lo, ox_hi)
+    bool use_row;  // row microkernel for every row
 } mk_dwconv_job;
 
 // Output pixels [ox0, ox1) of one row through the generic microkernel, channel tiles [t0, t1).
@@ -200,19 +199,14 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
     const mk_dwconv2d_op* op = job->op;
     const mk_dwconv2d_params* p = &op->p;
     const size_t T = op->tile;
-    if (op->row == NULL || job->ox_lo >= job->ox_hi) {
+    if (!job->use_row) {
         for (size_t i = i0; i < i0 + rows; i++) {
             mk_dw_pixels(job, i / job->out_h, i % job->out_h, 0, job->out_w, t0, t0 + tiles);
         }
         return;
     }
     const size_t K = p->kernel_h;
-    for (size_t i = i0; i < i0 + rows; i++) {
-        const size_t n = i / job->out_h, oy = i % job->out_h;
-        mk_dw_pixels(job, n, oy, 0, job->ox_lo, t0, t0 + tiles);
-        mk_dw_pixels(job, n, oy, job->ox_hi, job->out_w, t0, t0 + tiles);
-    }
-    // Interior: tile-outer, rows-inner, so a tile's input rows stay in L1 from row to row.
+    // Tile-outer, rows-inner, so a tile's input rows stay in L1 from one output row to the next.
     for (size_t t = t0; t < t0 + tiles; t++) {
         const size_t c = t * T;
         const size_t nc = p->channels - c < T ? p->channels - c : T;
@@ -220,23 +214,21 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
         for (size_t i = i0; i < i0 + rows; i++) {
             const size_t n = i / job->out_h, oy = i % job->out_h;
             const float* image = job->input + n * job->in_h * job->in_w * job->in_stride;
-            const size_t ix0 = job->ox_lo * p->stride_w - p->pad_left;
             const float* row_ptr[5];
             size_t row_step[5];
             for (size_t ky = 0; ky < K; ky++) {
-                const size_t iy = oy * p->stride_h + ky - p->pad_top;
+                const size_t iy = oy * p->stride_h + ky - p->pad_top;  // wraps when negative
                 if (iy < job->in_h) {
-                    row_ptr[ky] = image + (iy * job->in_w + ix0) * job->in_stride + c;
+                    row_ptr[ky] = image + iy * job->in_w * job->in_stride + c;
                     row_step[ky] = job->in_stride;
                 } else {
                     row_ptr[ky] = op->zeros;
                     row_step[ky] = 0;
                 }
             }
-            float* out =
-                job->output + ((n * job->out_h + oy) * job->out_w + job->ox_lo) * job->out_stride + c;
-            op->row(job->ox_hi - job->ox_lo, nc, row_ptr, row_step, weights, out, job->out_stride,
-                    &op->epilogue);
+            float* out = job->output + (n * job->out_h + oy) * job->out_w * job->out_stride + c;
+            op->row(job->out_w, nc, row_ptr, row_step, job->in_w, p->pad_left, weights, out,
+                    job->out_stride, &op->epilogue);
         }
     }
 }
@@ -271,16 +263,10 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
     uintptr_t out_lo = (uintptr_t)output, out_hi = out_lo + out_extent * sizeof(float);
     if (in_lo < out_hi && out_lo < in_hi) return MK_STATUS_INVALID_ARGUMENT;
 
-    mk_dwconv_job job = {op, in_h, in_w, out_h, out_w, input, input_pixel_stride, output,
-                         output_pixel_stride, 0, 0};
-    // Interior columns: ox * stride_w >= pad_left and ox * stride_w - pad_left + K - 1 < in_w.
-    if (op->row != NULL) {
-        const size_t K = p->kernel_w, S = p->stride_w;
-        job.ox_lo = (p->pad_left + S - 1) / S;
-        job.ox_hi = in_w + p->pad_left >= K ? (in_w + p->pad_left - K) / S + 1 : 0;
-        if (job.ox_hi > out_w) job.ox_hi = out_w;
-        if (job.ox_hi < job.ox_lo) job.ox_hi = job.ox_lo;
-    }
+    // The row microkernels need in_w >= K, so that no pixel is clipped on both sides.
+    const bool use_row = op->row != NULL && in_w >= p->kernel_w;
+    mk_dwconv_job job = {op,     in_h,   in_w, out_h, out_w, input, input_pixel_stride,
+                         output, output_pixel_stride, use_row};
     // Tiles: up to 4 channel tiles (64 channels for AVX-512) by enough rows for ~16 tasks per
     // thread. Any split gives the same result: each output is computed whole by one task.
     const size_t threads = mk_threadpool_threads(pool);

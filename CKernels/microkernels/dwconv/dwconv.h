@@ -2,13 +2,14 @@
 // lanes (T = 16 AVX-512, 8 AVX2, 4 NEON, 4 scalar): [bias T][tap 0 T]...[tap KH*KW-1 T], taps in
 // row-major (ky, kx) order, lanes past the last channel zero.
 //
-// Row microkernels (`<K>x<K>s<S>_row<PX>x<T>c`): `pixels` consecutive output pixels of one output
-// row, one channel tile of `nc` (1..T) channels, every tap inside the input horizontally (the
-// operator sends border pixels to the generic kernel). Register tile: the KH*KW weight vectors and
+// Row microkernels (`<K>x<K>s<S>_row<PX>x<T>c`): the `pixels` output pixels of one output row,
+// one channel tile of `nc` (1..T) channels, for an input row of in_w >= K pixels padded by
+// pad_left on the left (and as needed on the right). Register tile: the KxK weight vectors and
 // the bias of the tile stay in registers; PX output pixels are accumulated at once, so each input
-// vector loaded feeds up to KW (stride 1) FMAs.
-//   rows[r]     input at the leftmost tap of the first pixel in kernel row r (channel offset
-//               applied), or the operator's zero buffer when that input row is padding;
+// vector loaded feeds up to K (stride 1) FMAs. Border pixels run the same code with the kernel
+// columns outside the input removed at compile time, so no pixel branches on padding.
+//   rows[r]     input pixel 0 of the input row under kernel row r (channel offset applied), or
+//               the operator's zero buffer when that input row is padding;
 //   row_step[r] floats between neighbouring input pixels of row r (0 for the zero buffer);
 //   output      first output pixel (channel offset applied), output_step floats apart.
 //
@@ -23,8 +24,9 @@
 #include "../../common/internal.h"
 
 #define MK_DWCONV_ROW_ARGS                                                                  \
-    size_t pixels, size_t nc, const float* const* rows, const size_t* row_step,             \
-        const float* weights, float* output, size_t output_step, const mk_epilogue* epilogue
+    size_t pixels, size_t nc, const float* const* rows, const size_t* row_step, size_t in_w, \
+        size_t pad_left, const float* weights, float* output, size_t output_step,            \
+        const mk_epilogue* epilogue
 #define MK_DWCONV_PIXEL_ARGS                                                                \
     size_t channels, size_t taps, const float* const* inputs, const float* weights,         \
         float* output, const mk_epilogue* epilogue

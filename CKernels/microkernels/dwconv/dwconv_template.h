@@ -19,22 +19,24 @@
 #endif
 #endif
 
-// PX output pixels of a KxK, stride-S row (K, S, PX compile-time constants once inlined).
+// PX output pixels of a KxK, stride-S row, using kernel columns [KLO, KHI) only (the others
+// fall outside the input: border pixels). `in[r]` points at the input of column KLO of the first
+// pixel. K, S, PX, KLO, KHI are compile-time constants once inlined.
 MK_DW_TARGET MK_INLINE void mk_dw_row_block(
-    const int K, const int S, const int PX, const float* const* in, const size_t* step,
-    const mk_dw_vec* w, mk_dw_vec bias, float* out, size_t output_step, mk_dw_mask_t mask,
-    bool full, mk_epilogue_kind kind, mk_dw_vec lo, mk_dw_vec hi) {
+    const int K, const int S, const int PX, const int KLO, const int KHI, const float* const* in,
+    const size_t* step, const mk_dw_vec* w, mk_dw_vec bias, float* out, size_t output_step,
+    mk_dw_mask_t mask, bool full, mk_epilogue_kind kind, mk_dw_vec lo, mk_dw_vec hi) {
     mk_dw_vec acc[8];
     MK_UNROLL for (int p = 0; p < PX; p++) acc[p] = bias;
     MK_UNROLL for (int ky = 0; ky < K; ky++) {
         const float* row = in[ky];
         const size_t st = step[ky];
-        MK_UNROLL for (int j = 0; j < (PX - 1) * S + K; j++) {
-            const mk_dw_vec x = mk_dw_load(row + (size_t)j * st, mask, full);
+        MK_UNROLL for (int j = KLO; j < (PX - 1) * S + KHI; j++) {
+            const mk_dw_vec x = mk_dw_load(row + (size_t)(j - KLO) * st, mask, full);
             // Input column j feeds pixel p through tap kx = j - p * S.
             MK_UNROLL for (int p = 0; p < PX; p++) {
                 const int kx = j - p * S;
-                if (kx >= 0 && kx < K) acc[p] = mk_dw_fma(w[ky * K + kx], x, acc[p]);
+                if (kx >= KLO && kx < KHI) acc[p] = mk_dw_fma(w[ky * K + kx], x, acc[p]);
             }
         }
     }
@@ -43,6 +45,9 @@ MK_DW_TARGET MK_INLINE void mk_dw_row_block(
     }
 }
 
+// A whole output row of `pixels` pixels: left border pixels (first kernel columns outside the
+// input), interior blocks of PX pixels, right border pixels. Requires in_w >= K, so no pixel is
+// clipped on both sides. `rows[r]` points at column 0 of input row r.
 MK_DW_TARGET MK_INLINE void mk_dw_row(const int K, const int S, const int PX, MK_DWCONV_ROW_ARGS,
                                       mk_epilogue_kind kind, bool full) {
     const mk_dw_mask_t mask = mk_dw_mask(nc);
@@ -52,21 +57,54 @@ MK_DW_TARGET MK_INLINE void mk_dw_row(const int K, const int S, const int PX, MK
     const mk_dw_vec lo = mk_dw_splat(epilogue->min), hi = mk_dw_splat(epilogue->max);
     const float* in[5];
     size_t step[5];
-    MK_UNROLL for (int r = 0; r < K; r++) {
-        in[r] = rows[r];
-        step[r] = row_step[r];
-    }
-    size_t p = 0;
-    for (; p + PX <= pixels; p += PX) {
-        mk_dw_row_block(K, S, PX, in, step, w, bias, output, output_step, mask, full, kind, lo, hi);
-        MK_UNROLL for (int r = 0; r < K; r++) in[r] += (size_t)(PX * S) * step[r];
-        output += (size_t)PX * output_step;
-    }
-    for (; p < pixels; p++) {
-        mk_dw_row_block(K, S, 1, in, step, w, bias, output, output_step, mask, full, kind, lo, hi);
-        MK_UNROLL for (int r = 0; r < K; r++) in[r] += (size_t)S * step[r];
+    MK_UNROLL for (int r = 0; r < K; r++) step[r] = row_step[r];
+
+#define MK_DW_BLOCK(N, KLO, KHI) \
+    mk_dw_row_block(K, S, N, KLO, KHI, in, step, w, bias, output, output_step, mask, full, kind, lo, hi)
+
+    size_t ox = 0;
+    // Left border: ix0 = ox * S - pad_left < 0; kernel columns [pad_left - ox * S, K) are inside.
+    for (; ox < pixels && ox * S < pad_left; ox++) {
+        const size_t klo = pad_left - ox * S;
+        MK_UNROLL for (int r = 0; r < K; r++) in[r] = rows[r];
+        switch (klo) {
+            case 1: MK_DW_BLOCK(1, 1, K); break;
+            case 2: if (K > 2) { MK_DW_BLOCK(1, 2 < K ? 2 : 0, K); } break;
+            case 3: if (K > 3) { MK_DW_BLOCK(1, 3 < K ? 3 : 0, K); } break;
+            case 4: if (K > 4) { MK_DW_BLOCK(1, 4 < K ? 4 : 0, K); } break;
+        }
         output += output_step;
     }
+    // Interior: every column inside; stop where the last column would pass in_w.
+    size_t interior_end = in_w + pad_left >= (size_t)K ? (in_w + pad_left - K) / S + 1 : 0;
+    if (interior_end > pixels) interior_end = pixels;
+    if (ox < interior_end) {
+        MK_UNROLL for (int r = 0; r < K; r++) in[r] = rows[r] + (ox * S - pad_left) * step[r];
+        for (; ox + PX <= interior_end; ox += PX) {
+            MK_DW_BLOCK(PX, 0, K);
+            MK_UNROLL for (int r = 0; r < K; r++) in[r] += (size_t)(PX * S) * step[r];
+            output += (size_t)PX * output_step;
+        }
+        for (; ox < interior_end; ox++) {
+            MK_DW_BLOCK(1, 0, K);
+            MK_UNROLL for (int r = 0; r < K; r++) in[r] += (size_t)S * step[r];
+            output += output_step;
+        }
+    }
+    // Right border: kernel columns [0, in_w - ix0) are inside.
+    for (; ox < pixels; ox++) {
+        const size_t ix0 = ox * S - pad_left;
+        const size_t khi = in_w - ix0;
+        MK_UNROLL for (int r = 0; r < K; r++) in[r] = rows[r] + ix0 * step[r];
+        switch (khi) {
+            case 1: MK_DW_BLOCK(1, 0, 1); break;
+            case 2: MK_DW_BLOCK(1, 0, 2); break;
+            case 3: if (K > 3) { MK_DW_BLOCK(1, 0, 3 < K ? 3 : K); } break;
+            case 4: if (K > 4) { MK_DW_BLOCK(1, 0, 4 < K ? 4 : K); } break;
+        }
+        output += output_step;
+    }
+#undef MK_DW_BLOCK
 }
 
 // Generic: one output pixel over `channels` channels, any number of taps; four tiles at once.
@@ -106,11 +144,11 @@ MK_DW_TARGET MK_INLINE void mk_dw_pixel(MK_DWCONV_PIXEL_ARGS, mk_epilogue_kind k
 // specialize the body for each epilogue kind and for full / partial channel tiles.
 #define MK_DW_ROW_FULL_OR_PARTIAL(K, S, PX, KIND)                                          \
     if (nc == MK_DW_T) {                                                                   \
-        mk_dw_row(K, S, PX, pixels, nc, rows, row_step, weights, output, output_step,      \
-                  epilogue, KIND, true);                                                   \
+        mk_dw_row(K, S, PX, pixels, nc, rows, row_step, in_w, pad_left, weights, output,   \
+                  output_step, epilogue, KIND, true);                                      \
     } else {                                                                               \
-        mk_dw_row(K, S, PX, pixels, nc, rows, row_step, weights, output, output_step,      \
-                  epilogue, KIND, false);                                                  \
+        mk_dw_row(K, S, PX, pixels, nc, rows, row_step, in_w, pad_left, weights, output,   \
+                  output_step, epilogue, KIND, false);                                     \
     }
 
 #define MK_DW_DEFINE_ROW(NAME, K, S, PX)                                                   \

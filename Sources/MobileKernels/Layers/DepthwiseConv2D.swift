@@ -1,0 +1,121 @@
+internal import CKernels
+
+/// Depthwise 2D convolution (depth multiplier 1) over NHWC tensors, with a fused bias and
+/// activation:
+///   y[n, oy, ox, c] = activation(bias[c] + sum over ky, kx of
+///                     w[c, 0, ky, kx] * x[n, oy * strideH - top + ky * dilationH,
+///                                          ox * strideW - left + kx * dilationW, c])
+/// with zero padding. 3x3 and 5x5 kernels (dilation 1, horizontal stride 1 or 2) run on
+/// specialized microkernels; any other kernel from 1x1 to 11x11 on a generic one.
+public final class DepthwiseConv2D: Layer, @unchecked Sendable {
+    public let channels: Int
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideH: Int
+    public let strideW: Int
+    public let dilationH: Int
+    public let dilationW: Int
+    public let padding: Padding
+    public let activation: Activation
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+
+    /// - Parameters:
+    ///   - weights: PyTorch's layout [channels, 1, kernelH, kernelW] (`conv.weight` of a
+    ///     `Conv2d(c, c, k, groups=c)`), `channels * kernelH * kernelW` values.
+    ///   - bias: `channels` values, or nil.
+    /// - Throws: `.invalidArgument` for a size below 1, a kernel over 11, padding not smaller than
+    ///   the dilated kernel, weights or bias of the wrong length, or bad clamp bounds;
+    ///   `.unsupported` for a variant this CPU or layer lacks.
+    public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                weights: [Float], bias: [Float]? = nil, activation: Activation = .none,
+                variant: Variant = .auto) throws {
+        let name = "DepthwiseConv2D(channels: \(channels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), dilation: \(dilationH)x\(dilationW), \(activation), \(variant))"
+        let sizes = [channels, kernelH, kernelW, strideH, strideW, dilationH, dilationW]
+        guard sizes.allSatisfy({ $0 >= 1 }), [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
+            throw MobileKernelsError(.invalidArgument, "\(name): sizes must be at least 1 and padding at least 0")
+        }
+        let (taps, overflow) = kernelH.multipliedReportingOverflow(by: kernelW)
+        let (expected, overflow2) = channels.multipliedReportingOverflow(by: taps)
+        guard !overflow, !overflow2, weights.count == expected else {
+            throw MobileKernelsError(.invalidArgument, "\(name): weights have \(weights.count) values, expected [\(channels), 1, \(kernelH), \(kernelW)] = \(overflow || overflow2 ? "too many" : String(expected))")
+        }
+        if let bias, bias.count != channels {
+            throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(channels)")
+        }
+        var params = mk_dwconv2d_params(
+            channels: channels, kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
+            dilation_h: dilationH, dilation_w: dilationW, pad_top: padding.top, pad_left: padding.left,
+            pad_bottom: padding.bottom, pad_right: padding.right, activation: activation.cValue)
+        var handle: OpaquePointer?
+        let status = bias.withOptionalUnsafeBufferPointer { b in
+            mk_dwconv2d_create(&params, weights, b, variant.cValue, &handle)
+        }
+        try check(status, name)
+        op = handle!
+        self.channels = channels
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.padding = padding
+        self.activation = activation
+        self.variant = Variant(mk_dwconv2d_variant(op))
+        self.name = name
+    }
+
+    /// A square kernel, stride and dilation.
+    public convenience init(channels: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .zero,
+                            dilation: Int = 1, weights: [Float], bias: [Float]? = nil,
+                            activation: Activation = .none, variant: Variant = .auto) throws {
+        try self.init(channels: channels, kernelH: kernelSize, kernelW: kernelSize, strideH: stride,
+                      strideW: stride, padding: padding, dilationH: dilation, dilationW: dilation,
+                      weights: weights, bias: bias, activation: activation, variant: variant)
+    }
+
+    /// Weights as a tensor of shape [channels, kernelH, kernelW, 1] (NHWC), which holds PyTorch's
+    /// [channels, 1, kernelH, kernelW] values in the same order.
+    public convenience init(kernelSize: Int, stride: Int = 1, padding: Padding = .zero, dilation: Int = 1,
+                            weights: Tensor, bias: [Float]? = nil, activation: Activation = .none,
+                            variant: Variant = .auto) throws {
+        let s = weights.shape
+        guard s.h == kernelSize, s.w == kernelSize, s.c == 1 else {
+            throw MobileKernelsError(.shapeMismatch, "DepthwiseConv2D: weight tensor \(s) is not [channels, \(kernelSize), \(kernelSize), 1]")
+        }
+        try self.init(channels: s.n, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation,
+                      weights: weights.toArray(), bias: bias, activation: activation, variant: variant)
+    }
+
+    deinit { mk_dwconv2d_destroy(op) }
+
+    /// Whether interior pixels run on a specialized (3x3 / 5x5) microkernel.
+    public var isSpecialized: Bool { mk_dwconv2d_is_specialized(op) }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        var oh = 0, ow = 0
+        let status = mk_dwconv2d_output_size(op, input.h, input.w, &oh, &ow)
+        guard status == MK_STATUS_OK else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) is smaller than the (padded, dilated) kernel")
+        }
+        return try TensorShape(n: input.n, h: oh, w: ow, c: channels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output, for: input.shape)
+        let s = input.shape
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_dwconv2d_run(op, s.n, s.h, s.w, x.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}
