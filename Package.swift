@@ -34,19 +34,26 @@ let package = Package(
             path: "Sources/ReferenceKernels",
             linkerSettings: [.linkedLibrary("m")]  // sqrtf (batch-norm folding)
         ),
-        /// The benchmark harness: `swift run -c release benchmarks`.
+        /// The benchmark command: `swift run -c release benchmarks` (see BenchmarkHarness).
         .executableTarget(
             name: "benchmarks",
             dependencies: [
+                "BenchmarkHarness",
                 "MobileKernels",
-                "ReferenceKernels",
-                "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks"
+            path: "Benchmarks/Command"
         ),
 
         // MARK: - Implementation details
+
+        /// The benchmark harness as a library, so its statistics, case tables and writers are
+        /// tested: peak measurement, cases derived from the model architectures, timing, reports.
+        .target(
+            name: "BenchmarkHarness",
+            dependencies: ["MobileKernels", "ReferenceKernels", "CKernels"],
+            path: "Benchmarks/Harness"
+        ),
 
         /// The whole C ABI: CPU dispatch, thread pool, microkernels and operators (ckernels.h).
         .target(
@@ -76,6 +83,11 @@ let package = Package(
             name: "MobileKernelsTests",
             dependencies: ["MobileKernels", "ReferenceKernels"],
             path: "Tests/MobileKernelsTests"
+        ),
+        .testTarget(
+            name: "BenchmarkHarnessTests",
+            dependencies: ["BenchmarkHarness", "MobileKernels"],
+            path: "Tests/BenchmarkHarnessTests"
         ),
         .testTarget(
             name: "ReferenceKernelsTests",

@@ -13,5 +13,6 @@
 #include "mk_threadpool.h"
 #include "mk_activation.h"
 #include "mk_dwconv.h"
+#include "mk_peak.h"
 
 #endif

@@ -1,0 +1,170 @@
+import MobileKernels
+import ReferenceKernels
+
+/// The operator families the harness measures (the JSON `family` field).
+public enum Family: String, CaseIterable, Sendable {
+    case activation, dwconv, conv1x1, gconv, shuffle, conv, pool, fc, se, model
+
+    /// Families limited by memory traffic: their "% of peak" is against the measured copy
+    /// bandwidth rather than the FMA peak.
+    public var isMemoryBound: Bool { self == .activation || self == .shuffle || self == .pool }
+}
+
+/// The numbers that describe a case (the JSON `params` object); nil where they do not apply.
+public struct CaseParams: Sendable, Equatable {
+    public var n: Int?, h: Int?, w: Int?, cin: Int?, cout: Int?, kh: Int?, kw: Int?, stride: Int?, groups: Int?
+
+    public init(n: Int? = nil, h: Int? = nil, w: Int? = nil, cin: Int? = nil, cout: Int? = nil, kh: Int? = nil,
+                kw: Int? = nil, stride: Int? = nil, groups: Int? = nil) {
+        (self.n, self.h, self.w, self.cin, self.cout, self.kh, self.kw, self.stride, self.groups) =
+            (n, h, w, cin, cout, kh, kw, stride, groups)
+    }
+
+    /// The fields that are set, in a fixed order.
+    public var fields: [(String, Int)] {
+        [("n", n), ("h", h), ("w", w), ("cin", cin), ("cout", cout), ("kh", kh), ("kw", kw), ("stride", stride), ("groups", groups)]
+            .compactMap { name, value in value.map { (name, $0) } }
+    }
+}
+
+/// A kernel ready to time: `run(i)` runs call number i (runners rotate over several buffer sets
+/// so large layers are not timed cache-hot), `output()` returns the first set's NHWC output.
+public struct Runner {
+    public let run: (Int) throws -> Void
+    public let output: () -> [Float]
+
+    public init(run: @escaping (Int) throws -> Void, output: @escaping () -> [Float]) {
+        self.run = run
+        self.output = output
+    }
+}
+
+/// One benchmark case: a kernel on one shape, runnable for each of its variants and as the naive
+/// Swift reference.
+public struct BenchmarkCase {
+    public let family: Family
+    /// The model and layers the shape comes from ("mobilenet_v2", "features.2.conv.1"), if any.
+    public let model: String?
+    public let layer: String
+    public let shape: String
+    public let params: CaseParams
+    /// 2 x multiply-accumulates (or the elementwise operations of memory-bound kernels).
+    public let flops: Double
+    /// Bytes of input, output and weights that one run must move at least once.
+    public let bytes: Double
+    /// The reduction length of each output (for the verification tolerance); 0 for none.
+    public let reduction: Int
+    /// The concrete variants this family has (those the CPU lacks are skipped when run).
+    public let variants: [Variant]
+    /// Builds the runner of a variant: weights packed and buffers allocated here, outside the
+    /// timed region. Throws `.unsupported` for a variant the CPU lacks.
+    public let makeRunner: (Variant, ThreadPool, _ rotate: Bool) throws -> Runner
+    /// The naive Swift reference: runs once and returns its NHWC output.
+    public let reference: () -> [Float]
+
+    /// A stable identifier: family, model, layer and shape.
+    public var id: String { [family.rawValue, model ?? "-", layer, shape].joined(separator: " ") }
+}
+
+/// Deterministic values in [-1, 1) (a linear congruential sequence), so runs are comparable.
+public func pseudoRandom(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+    }
+}
+
+/// How many input/output buffer sets a runner rotates over: enough that a layer whose buffers do
+/// not fit in L2 (1 MiB and up) is read from L3 or memory on every call, as in a model; one set for
+/// small layers, which a model also finds in cache.
+public func rotationCount(footprintBytes: Int) -> Int {
+    guard footprintBytes > 1 << 20 else { return 1 }
+    return max(2, min(8, (16 << 20) / footprintBytes))
+}
+
+public func referenceActivation(_ activation: Activation) -> RefActivation {
+    switch activation {
+    case .none: .none
+    case .relu: .relu
+    case .relu6: .relu6
+    case .hardswish: .hardswish
+    case .hardsigmoid: .hardsigmoid
+    case let .clamp(lo, hi): .clamp(min: lo, max: hi)
+    }
+}
+
+// MARK: - Bias + activation
+
+/// Bias + activation on the foundation issue's two shapes (quick: 14x14 ones).
+public func activationCases(quick: Bool) throws -> [BenchmarkCase] {
+    let shapes = quick ? [(14, 14, 144), (28, 28, 96)] : [(56, 56, 144), (112, 112, 96)]
+    var cases: [BenchmarkCase] = []
+    for (h, w, c) in shapes {
+        for activation in [Activation.relu6, .hardswish] {
+            let shape = try TensorShape(h: h, w: w, c: c)
+            let x = pseudoRandom(shape.count, seed: 1).map { $0 * 4 }
+            let bias = pseudoRandom(c, seed: 2)
+            cases.append(BenchmarkCase(
+                family: .activation, model: nil, layer: "bias+\(activation)", shape: "1x\(h)x\(w)x\(c)",
+                params: CaseParams(n: 1, h: h, w: w, cin: c, cout: c),
+                flops: Double(shape.count) * (activation == .hardswish ? 6 : 3),
+                bytes: Double(shape.count) * 8, reduction: 0,
+                variants: [.scalar, .avx2, .avx512, .neon],
+                makeRunner: { variant, pool, rotate in
+                    let layer = try BiasActivation(channels: c, bias: bias, activation: activation, variant: variant)
+                    let sets = rotate ? rotationCount(footprintBytes: shape.count * 8) : 1
+                    let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
+                    var outputs = try (0..<sets).map { _ in try Tensor(shape: shape) }
+                    return Runner(run: { i in try layer.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
+                                  output: { outputs[0].toArray() })
+                },
+                reference: {
+                    Reference.biasActivation(RefTensor(n: 1, h: h, w: w, c: c, data: x), bias: bias,
+                                             activation: referenceActivation(activation)).data
+                }))
+        }
+    }
+    return cases
+}
+
+// MARK: - Depthwise convolution
+
+/// A depthwise layer of a model as a case: "dw3x3/s2 C=144 56x56".
+public func depthwiseCase(_ layer: ConvLayer) throws -> BenchmarkCase {
+    let conv = layer.conv, input = layer.input, output = layer.output
+    let c = conv.inChannels, k = conv.kernelH
+    let shape = try TensorShape(h: input.h, w: input.w, c: c)
+    let x = pseudoRandom(shape.count, seed: UInt64(c * 31 + input.h))
+    let weights = pseudoRandom(c * conv.kernelH * conv.kernelW, seed: 3).map { $0 * 0.5 }
+    let bias = pseudoRandom(c, seed: 4)
+    let padding = Padding(top: conv.padTop, left: conv.padLeft, bottom: conv.padBottom, right: conv.padRight)
+    let macs = Double(c * output.h * output.w * conv.kernelH * conv.kernelW)
+    let outShape = try TensorShape(h: output.h, w: output.w, c: c)
+    return BenchmarkCase(
+        family: .dwconv, model: layer.model.specName, layer: layer.layerName,
+        shape: "dw\(k)x\(conv.kernelW)/s\(conv.strideH) C=\(c) \(input.h)x\(input.w)",
+        params: CaseParams(n: 1, h: input.h, w: input.w, cin: c, cout: c, kh: conv.kernelH, kw: conv.kernelW,
+                           stride: conv.strideH, groups: c),
+        flops: 2 * macs,
+        bytes: Double(4 * (shape.count + outShape.count + weights.count + c)),
+        reduction: conv.kernelH * conv.kernelW,
+        variants: [.scalar, .avx2, .avx512, .neon],
+        makeRunner: { variant, pool, rotate in
+            let dw = try DepthwiseConv2D(channels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                         strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                         weights: weights, bias: bias, activation: conv.activation, variant: variant)
+            let sets = rotate ? rotationCount(footprintBytes: 4 * (shape.count + outShape.count)) : 1
+            let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
+            var outputs = try (0..<sets).map { _ in try Tensor(shape: outShape) }
+            return Runner(run: { i in try dw.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
+                          output: { outputs[0].toArray() })
+        },
+        reference: {
+            Reference.conv2d(RefTensor(n: 1, h: input.h, w: input.w, c: c, data: x), weight: weights, bias: bias,
+                             outChannels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                             strideH: conv.strideH, strideW: conv.strideW,
+                             padding: RefPadding(top: conv.padTop, left: conv.padLeft, bottom: conv.padBottom, right: conv.padRight),
+                             groups: c, activation: referenceActivation(conv.activation)).data
+        })
+}

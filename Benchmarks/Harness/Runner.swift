@@ -1,0 +1,124 @@
+import MobileKernels
+
+/// One measured row: a case x variant x thread count (the JSON contract's `rows`).
+public struct Row: Sendable {
+    public init(family: String, model: String?, layer: String, shape: String, params: CaseParams, variant: String,
+                threads: Int, medianMs: Double, minMs: Double, p90Ms: Double, flops: Double, bytes: Double,
+                gflops: Double, gbps: Double, pctPeak: Double?, speedupVsReference: Double?, verified: Bool,
+                failed: Bool, noisy: Bool) {
+        (self.family, self.model, self.layer, self.shape, self.params, self.variant, self.threads) =
+            (family, model, layer, shape, params, variant, threads)
+        (self.medianMs, self.minMs, self.p90Ms, self.flops, self.bytes, self.gflops, self.gbps) =
+            (medianMs, minMs, p90Ms, flops, bytes, gflops, gbps)
+        (self.pctPeak, self.speedupVsReference, self.verified, self.failed, self.noisy) =
+            (pctPeak, speedupVsReference, verified, failed, noisy)
+    }
+
+    public var family: String
+    public var model: String?
+    public var layer: String
+    public var shape: String
+    public var params: CaseParams
+    /// "reference" for the naive Swift loop, else the variant's name.
+    public var variant: String
+    public var threads: Int
+    public var medianMs: Double
+    public var minMs: Double
+    public var p90Ms: Double
+    public var flops: Double
+    public var bytes: Double
+    public var gflops: Double
+    public var gbps: Double
+    /// Percent of the machine's measured FMA peak at this thread count (memory-bound families:
+    /// of the measured copy bandwidth).
+    public var pctPeak: Double?
+    public var speedupVsReference: Double?
+    /// True when the output matched the reference before timing.
+    public var verified: Bool
+    /// The output differed from the reference: the timing is reported, but as FAILED.
+    public var failed: Bool
+    public var noisy: Bool
+}
+
+/// What to run and how long.
+public struct RunSettings: Sendable {
+    public var threads: [Int] = [1, 2]
+    public var minTime = 0.2
+    public var repetitions = 10
+    public var warmup = 3
+    public var reference = true
+    /// The variants to time; nil = every variant of each family that the CPU runs.
+    public var variants: [Variant]?
+    /// Rotate over several buffer sets for layers larger than L2 (as a model would see them);
+    /// false times every call on the same buffers (warm caches, as single-layer tools do).
+    public var rotate = true
+
+    public init() {}
+}
+
+/// |got - want| <= 1e-5 * max(1, reduction) + 1e-4 * |want| (the tests' tolerance: inputs and
+/// weights are in [-1, 1]).
+public func outputsMatch(_ got: [Float], _ want: [Float], reduction: Int) -> Bool {
+    guard got.count == want.count else { return false }
+    let absolute = 1e-5 * Float(max(1, reduction))
+    for i in 0..<got.count where !(abs(got[i] - want[i]) <= absolute + 1e-4 * abs(want[i])) { return false }
+    return true
+}
+
+/// Runs every case: the reference once (timed on one thread) unless disabled, then each variant
+/// at each thread count, checking its output against the reference before timing it.
+/// `progress` receives a line per case (for standard error).
+public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: MachinePeak?,
+                     progress: (String) -> Void) throws -> [Row] {
+    var rows: [Row] = []
+    let start = now()
+    let pools = try Dictionary(uniqueKeysWithValues: settings.threads.map { ($0, try ThreadPool(threads: $0)) })
+    for (index, c) in cases.enumerated() {
+        let elapsed = now() - start
+        let remaining = index == 0 ? "?" : format(elapsed / Double(index) * Double(cases.count - index), 0) + "s"
+        progress("[\(index + 1)/\(cases.count)] \(c.family.rawValue) \(c.shape) \(c.model ?? "")  elapsed \(format(elapsed, 0))s, remaining ~\(remaining)")
+
+        func row(_ variant: String, _ threads: Int, _ t: Timing, verified: Bool, failed: Bool, reference: Double?) -> Row {
+            let gflops = c.flops / t.median / 1e9, gbps = c.bytes / t.median / 1e9
+            var pct: Double?
+            if let peak {
+                if c.family.isMemoryBound {
+                    pct = peak.copy > 0 ? 100 * gbps / peak.copy : nil
+                } else if let roof = peak.bestGflops(threads: threads), roof > 0 {
+                    pct = 100 * gflops / roof
+                }
+            }
+            return Row(family: c.family.rawValue, model: c.model, layer: c.layer, shape: c.shape, params: c.params,
+                       variant: variant, threads: threads, medianMs: t.median * 1e3, minMs: t.min * 1e3,
+                       p90Ms: t.p90 * 1e3, flops: c.flops, bytes: c.bytes, gflops: gflops, gbps: gbps, pctPeak: pct,
+                       speedupVsReference: reference.map { $0 / t.median }, verified: verified, failed: failed,
+                       noisy: t.isNoisy)
+        }
+
+        var expected: [Float]?
+        var referenceMedian: Double?
+        if settings.reference {
+            let t = measure(warmup: 0, minRepetitions: 3, minTime: settings.minTime, maxRepetitions: 20) { _ in
+                expected = c.reference()
+            }
+            referenceMedian = t.median
+            rows.append(row("reference", 1, t, verified: true, failed: false, reference: t.median))
+        }
+        let variants = (settings.variants ?? c.variants).filter { c.variants.contains($0) && $0.isAvailable }
+        for threads in settings.threads {
+            for variant in variants {
+                let runner = try c.makeRunner(variant, pools[threads]!, settings.rotate)
+                try runner.run(0)
+                var verified = false, failed = false
+                if let expected {
+                    verified = outputsMatch(runner.output(), expected, reduction: c.reduction)
+                    failed = !verified
+                }
+                let t = try measure(warmup: settings.warmup, minRepetitions: settings.repetitions,
+                                    minTime: settings.minTime, runner.run)
+                rows.append(row(variant.rawValue, threads, t, verified: verified, failed: failed, reference: referenceMedian))
+            }
+        }
+    }
+    return rows
+}

@@ -1,0 +1,62 @@
+import MobileKernels
+
+/// A convolution layer of a model at one input resolution, with every other layer of that model
+/// that has the same geometry (they are measured once).
+public struct ConvLayer: Sendable {
+    public let model: ModelKind
+    /// The PyTorch module names of the layers with this geometry, in model order.
+    public let names: [String]
+    public let conv: ConvSpec
+    public let input: FeatureSize
+    public let output: FeatureSize
+
+    /// "features.2.conv.1" or "features.2.conv.1 (+3 more)".
+    public var layerName: String { names.count == 1 ? names[0] : "\(names[0]) (+\(names.count - 1) more)" }
+}
+
+/// The models each family is measured on (the depthwise issue's list, and so on).
+public let depthwiseModels: [ModelKind] = [.mobileNetV1, .mobileNetV2, .mobileNetV3Large, .mobileNetV3Small, .shuffleNetV1(groups: 3)]
+
+/// The convolution layers of `models` at `resolution` x `resolution` that `include` selects,
+/// derived from the architectures (nothing typed twice), one per distinct geometry and input
+/// size per model, in model order.
+public func convLayers(of models: [ModelKind], resolution: Int,
+                       where include: (ConvSpec) -> Bool) throws -> [ConvLayer] {
+    var layers: [ConvLayer] = []
+    for model in models {
+        let architecture = try Architecture.make(model)
+        var index: [String: Int] = [:]
+        var found: [ConvLayer] = []
+        for shape in try architecture.layerShapes(height: resolution, width: resolution) {
+            guard case let .conv(conv) = shape.node.operation, include(conv), let input = shape.inputs.first else { continue }
+            let key = [conv.inChannels, conv.outChannels, conv.kernelH, conv.kernelW, conv.strideH, conv.strideW,
+                       conv.padTop, conv.padLeft, conv.padBottom, conv.padRight, conv.dilationH, conv.dilationW,
+                       conv.groups, input.h, input.w].map(String.init).joined(separator: ",")
+            if let i = index[key] {
+                let old = found[i]
+                found[i] = ConvLayer(model: model, names: old.names + [shape.node.name], conv: old.conv,
+                                     input: old.input, output: old.output)
+            } else {
+                index[key] = found.count
+                found.append(ConvLayer(model: model, names: [shape.node.name], conv: conv, input: input, output: shape.output))
+            }
+        }
+        layers += found
+    }
+    return layers
+}
+
+/// The cases of `families` at full size (224x224) or `quick` size (64x64 inputs, two shapes of
+/// the memory-bound kernels).
+public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [BenchmarkCase] {
+    let resolution = quick ? 64 : 224
+    var cases: [BenchmarkCase] = []
+    if families.contains(.activation) { cases += try activationCases(quick: quick) }
+    if families.contains(.dwconv) {
+        cases += try convLayers(of: depthwiseModels, resolution: resolution) { $0.isDepthwise }.map(depthwiseCase)
+    }
+    return cases
+}
+
+/// The families that have kernels today.
+public let implementedFamilies: [Family] = [.activation, .dwconv]

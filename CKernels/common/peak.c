@@ -1,0 +1,153 @@
+// Peak FMA throughput and memory bandwidth loops (see mk_peak.h).
+#include "internal.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+// 24 independent accumulators: enough to cover FMA latency x throughput on every core we know.
+#define MK_PEAK_CHAINS 24
+
+#define MK_PEAK_BODY(VEC, SPLAT, FMA, ADD, REDUCE, LANES)                       \
+    VEC acc[MK_PEAK_CHAINS];                                                     \
+    for (int i = 0; i < MK_PEAK_CHAINS; i++) acc[i] = SPLAT(0.001f * (float)i); \
+    const VEC a = SPLAT(0.999999f), b = SPLAT(0.000001f);                        \
+    for (uint64_t it = 0; it < iterations; it++) {                               \
+        for (int i = 0; i < MK_PEAK_CHAINS; i++) acc[i] = FMA(acc[i], a, b);     \
+        __asm__ volatile("" ::: "memory");                                       \
+    }                                                                            \
+    VEC sum = acc[0];                                                            \
+    for (int i = 1; i < MK_PEAK_CHAINS; i++) sum = ADD(sum, acc[i]);             \
+    mk_peak_sink = REDUCE(sum);                                                  \
+    return iterations * MK_PEAK_CHAINS * 2u * (LANES);
+
+static volatile float mk_peak_sink;
+
+#if defined(__x86_64__)
+#define MK_FMA512(x, a, b) _mm512_fmadd_ps(x, a, b)
+#define MK_FMA256(x, a, b) _mm256_fmadd_ps(x, a, b)
+#define MK_FMA128(x, a, b) _mm_fmadd_ss(x, a, b)
+MK_TARGET_AVX512 static uint64_t mk_peak_avx512(uint64_t iterations) {
+    MK_PEAK_BODY(__m512, _mm512_set1_ps, MK_FMA512, _mm512_add_ps, _mm512_reduce_add_ps, 16)
+}
+MK_TARGET_AVX2 static float mk_reduce256(__m256 v) {
+    float lanes[8];
+    _mm256_storeu_ps(lanes, v);
+    float s = 0;
+    for (int i = 0; i < 8; i++) s += lanes[i];
+    return s;
+}
+MK_TARGET_AVX2 static uint64_t mk_peak_avx2(uint64_t iterations) {
+    MK_PEAK_BODY(__m256, _mm256_set1_ps, MK_FMA256, _mm256_add_ps, mk_reduce256, 8)
+}
+MK_TARGET_AVX2 static uint64_t mk_peak_scalar_fma(uint64_t iterations) {
+    MK_PEAK_BODY(__m128, _mm_set_ss, MK_FMA128, _mm_add_ss, _mm_cvtss_f32, 1)
+}
+#endif
+
+#if defined(__aarch64__)
+static float mk_reduce_neon(float32x4_t v) { return vaddvq_f32(v); }
+#define MK_FMANEON(x, a, b) vfmaq_f32(b, x, a)
+static uint64_t mk_peak_neon(uint64_t iterations) {
+    MK_PEAK_BODY(float32x4_t, vdupq_n_f32, MK_FMANEON, vaddq_f32, mk_reduce_neon, 4)
+}
+#endif
+
+#define MK_SCALAR_MULADD(x, a, b) ((x) * (a) + (b))
+#define MK_SCALAR_ADD(x, y) ((x) + (y))
+#define MK_SCALAR_ID(x) (x)
+#define MK_SCALAR_SPLAT(x) (x)
+static uint64_t mk_peak_scalar(uint64_t iterations) {
+    MK_PEAK_BODY(float, MK_SCALAR_SPLAT, MK_SCALAR_MULADD, MK_SCALAR_ADD, MK_SCALAR_ID, 1)
+}
+
+uint64_t mk_peak_fma(mk_variant variant, uint64_t iterations) {
+    if (!mk_variant_available(variant)) return 0;
+    switch (variant) {
+#if defined(__x86_64__)
+        case MK_VARIANT_AVX512: return mk_peak_avx512(iterations);
+        case MK_VARIANT_AVX2: return mk_peak_avx2(iterations);
+        case MK_VARIANT_SCALAR:
+            return mk_variant_available(MK_VARIANT_AVX2) ? mk_peak_scalar_fma(iterations)
+                                                         : mk_peak_scalar(iterations);
+#else
+        case MK_VARIANT_SCALAR: return mk_peak_scalar(iterations);
+#endif
+#if defined(__aarch64__)
+        case MK_VARIANT_NEON: return mk_peak_neon(iterations);
+#endif
+        default: return 0;
+    }
+}
+
+#if defined(__x86_64__)
+MK_TARGET_AVX512 static float mk_read_avx512(const float* p, size_t count, size_t repeats) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t r = 0; r < repeats; r++) {
+        size_t i = 0;
+        for (; i + 64 <= count; i += 64) {
+            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
+            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + i + 16));
+            s2 = _mm512_add_ps(s2, _mm512_loadu_ps(p + i + 32));
+            s3 = _mm512_add_ps(s3, _mm512_loadu_ps(p + i + 48));
+        }
+        for (; i < count; i++) s0 = _mm512_add_ps(s0, _mm512_set1_ps(p[i]));
+        __asm__ volatile("" ::: "memory");
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+MK_TARGET_AVX512 static void mk_copy_avx512(float* d, const float* s, size_t count, size_t repeats) {
+    for (size_t r = 0; r < repeats; r++) {
+        size_t i = 0;
+        for (; i + 64 <= count; i += 64) {
+            __m512 a = _mm512_loadu_ps(s + i), b = _mm512_loadu_ps(s + i + 16);
+            __m512 c = _mm512_loadu_ps(s + i + 32), e = _mm512_loadu_ps(s + i + 48);
+            _mm512_storeu_ps(d + i, a);
+            _mm512_storeu_ps(d + i + 16, b);
+            _mm512_storeu_ps(d + i + 32, c);
+            _mm512_storeu_ps(d + i + 48, e);
+        }
+        for (; i < count; i++) d[i] = s[i];
+        __asm__ volatile("" ::: "memory");
+    }
+}
+#endif
+
+float mk_peak_read(const float* buffer, size_t count, size_t repeats) {
+    if (buffer == NULL) return 0;
+#if defined(__x86_64__)
+    if (mk_variant_available(MK_VARIANT_AVX512)) return mk_read_avx512(buffer, count, repeats);
+#endif
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t r = 0; r < repeats; r++) {
+        size_t i = 0;
+        for (; i + 4 <= count; i += 4) {
+            s0 += buffer[i];
+            s1 += buffer[i + 1];
+            s2 += buffer[i + 2];
+            s3 += buffer[i + 3];
+        }
+        for (; i < count; i++) s0 += buffer[i];
+        __asm__ volatile("" ::: "memory");
+    }
+    return s0 + s1 + s2 + s3;
+}
+
+void mk_peak_copy(float* destination, const float* source, size_t count, size_t repeats) {
+    if (destination == NULL || source == NULL) return;
+#if defined(__x86_64__)
+    if (mk_variant_available(MK_VARIANT_AVX512)) {
+        mk_copy_avx512(destination, source, count, repeats);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < repeats; r++) {
+        memcpy(destination, source, count * sizeof(float));
+        __asm__ volatile("" ::: "memory");
+    }
+}

@@ -1,0 +1,28 @@
+// The machine's limits, measured in-process (used by the benchmark harness for "% of peak").
+#ifndef MK_PEAK_H
+#define MK_PEAK_H
+
+#include "mk_base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Runs `iterations` rounds of 24 independent FMA chains with `variant`'s widest register
+/// (scalar: one lane; FMA instructions where the CPU has them, else multiply + add) and returns
+/// the floating-point operations done (2 per lane per FMA), or 0 for a variant the CPU lacks.
+uint64_t mk_peak_fma(mk_variant variant, uint64_t iterations);
+
+/// Reads `count` floats from `buffer` `repeats` times with the widest loads the CPU has and
+/// returns their sum (so that the reads cannot be optimized away).
+float mk_peak_read(const float* buffer, size_t count, size_t repeats);
+
+/// Copies `count` floats from `source` to `destination` (non-overlapping) `repeats` times with the
+/// widest loads and stores the CPU has.
+void mk_peak_copy(float* destination, const float* source, size_t count, size_t repeats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
