@@ -8,7 +8,7 @@ ASAN_OPTIONS := allocator_may_return_null=1
 LSAN_OPTIONS := suppressions=$(CURDIR)/Tests/lsan.supp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench test test-plain test-asan example clean
+.PHONY: deps bench test bench-smoke example clean
 
 # Installs Debian's libblis-dev (BLIS with its CBLAS header) when <cblas.h> or libblis is missing.
 deps:
@@ -29,6 +29,14 @@ test: deps
 	$(SWIFT) test $(TEST_FLAGS)
 	ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) $(SWIFT) test --sanitize=address $(TEST_FLAGS)
 	$(MAKE) example
+	$(MAKE) bench-smoke
+
+# The harness end to end in seconds: tiny shapes, every case verified against the reference
+# (the command fails on any FAILED row), JSON checked for one verified row per case x variant x
+# thread count.
+bench-smoke:
+	$(SWIFT) run -c release benchmarks kernels --quick --threads 1,2 --json .build/bench-smoke.json --svg .build/bench-smoke.svg > .build/bench-smoke.txt
+	python3 -c "import json,sys; d=json.load(open('.build/bench-smoke.json')); rows=[r for r in d['rows'] if r['variant']!='reference']; bad=[r for r in rows if not r['verified']]; print('bench-smoke: %d rows, %d unverified' % (len(rows), len(bad))); sys.exit(1 if bad or not rows else 0)"
 
 # A separate package that depends on this one by path: proves the products work as a dependency
 # (and that the README's usage example, which is its main.swift, compiles and runs).
