@@ -21,11 +21,19 @@ public func svgChart(_ rows: [Row], peak: MachinePeak?, title: String) -> String
         }
         values[key, default: [:]][r.variant] = memory ? r.gbps : r.gflops
     }
-    let order = ["reference", "scalar", "avx2", "avx512", "neon", "blis"]
+    let order = ["reference", "copy", "scalar", "avx2", "avx512", "neon", "blis"]
     let variants = order.filter { v in selected.contains { $0.variant == v } }
-    let colors = ["reference": "#9e9e9e", "scalar": "#8d6e63", "avx2": "#42a5f5", "avx512": "#1565c0", "neon": "#66bb6a", "blis": "#ffa726"]
+    let colors = ["reference": "#9e9e9e", "copy": "#e0e0e0", "scalar": "#8d6e63", "avx2": "#42a5f5", "avx512": "#1565c0", "neon": "#66bb6a", "blis": "#ffa726"]
     let roof = memory ? peak?.copy : peak?.bestGflops(threads: threads)
-    let top = max(roof ?? 0, selected.map { memory ? $0.gbps : $0.gflops }.max() ?? 1) * 1.1
+    // A "nice" axis: steps of 1, 2 or 5 x 10^k, about five of them.
+    let highest = max(roof ?? 0, selected.map { memory ? $0.gbps : $0.gflops }.max() ?? 1) * 1.05
+    let raw = max(highest, 1e-9) / 5
+    var magnitude = 1.0
+    while magnitude * 10 <= raw { magnitude *= 10 }
+    while magnitude > raw { magnitude /= 10 }
+    let tickStep = [1.0, 2.0, 5.0, 10.0].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+    let ticks = Int((highest / tickStep).rounded(.up))
+    let top = Double(ticks) * tickStep
     let bar = 9.0, gap = 8.0
     let groupWidth = Double(variants.count) * bar + gap
     let left = 60.0, plotTop = 50.0, plotHeight = 320.0, bottom = 190.0
@@ -39,9 +47,8 @@ public func svgChart(_ rows: [Row], peak: MachinePeak?, title: String) -> String
                "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
                "<text x=\"\(left)\" y=\"22\" font-size=\"15\" font-weight=\"bold\">\(esc(title))</text>",
                "<text x=\"\(left)\" y=\"38\" fill=\"#555\">\(memory ? "GB/s" : "GFLOP/s") per variant, \(threads) thread\(threads == 1 ? "" : "s"); \(esc(Machine.cpuName))</text>"]
-    let ticks = 5
     for i in 0...ticks {
-        let v = top * Double(i) / Double(ticks)
+        let v = tickStep * Double(i)
         svg.append("<line x1=\"\(left)\" y1=\"\(y(v))\" x2=\"\(width - 170)\" y2=\"\(y(v))\" stroke=\"#e0e0e0\"/>")
         svg.append("<text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(format(v, 0))</text>")
     }
@@ -60,7 +67,7 @@ public func svgChart(_ rows: [Row], peak: MachinePeak?, title: String) -> String
         svg.append("<text x=\"\(width - 165)\" y=\"\(y(roof) + 4)\" fill=\"#c62828\">\(memory ? "copy" : "FMA peak") \(format(roof, 0))</text>")
     }
     for (i, variant) in variants.enumerated() {
-        let ly = plotTop + 30 + Double(i) * 18
+        let ly = plotTop + 60 + Double(i) * 18
         svg.append("<rect x=\"\(width - 165)\" y=\"\(ly)\" width=\"12\" height=\"12\" fill=\"\(colors[variant] ?? "#000")\"/>")
         svg.append("<text x=\"\(width - 148)\" y=\"\(ly + 10)\">\(variant == "reference" ? "naive Swift" : variant)</text>")
     }

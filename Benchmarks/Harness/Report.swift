@@ -59,12 +59,12 @@ public func renderTable(_ rows: [Row]) -> String {
     var autoMedian: [String: Double] = [:]
     for r in rows where r.variant == best { autoMedian[key(r)] = r.medianMs }
     for r in rows {
-        let check = r.variant == "reference" ? "-" : (r.failed ? "FAILED" : (r.verified ? "ok" : "unverified"))
+        let check = r.variant == "reference" || r.variant == "copy" ? "-" : (r.failed ? "FAILED" : (r.verified ? "ok" : "unverified"))
         table.add([r.family == "dwconv" || r.family == "activation" ? r.layer : r.family, r.shape, r.model ?? "-",
                    r.variant == "reference" ? "naive swift" : r.variant, String(r.threads),
                    formatMs(r.medianMs), formatMs(r.minMs), format(r.gflops, 1), format(r.gbps, 1),
                    r.pctPeak.map { format($0, 0) } ?? "-", r.speedupVsReference.map { format($0, 1) } ?? "-",
-                   r.variant == "reference" ? "-" : autoMedian[key(r)].map { format($0 / r.medianMs, 2) } ?? "-",
+                   r.variant == "reference" || r.variant == "copy" ? "-" : autoMedian[key(r)].map { format($0 / r.medianMs, 2) } ?? "-",
                    check + (r.noisy ? " noisy" : "")])
     }
     return table.render()

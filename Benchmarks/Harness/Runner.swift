@@ -1,3 +1,4 @@
+import CKernels
 import MobileKernels
 
 /// One measured row: a case x variant x thread count (the JSON contract's `rows`).
@@ -78,15 +79,25 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         let remaining = index == 0 ? "?" : format(elapsed / Double(index) * Double(cases.count - index), 0) + "s"
         progress("[\(index + 1)/\(cases.count)] \(c.family.rawValue) \(c.shape) \(c.model ?? "")  elapsed \(format(elapsed, 0))s, remaining ~\(remaining)")
 
+        // Memory-bound kernels are held against a copy of the same bytes at the same size (with
+        // the same buffer rotation): the "copy" row, on one thread.
+        var copyGbps: Double?
+        if c.family.isMemoryBound {
+            let t = timeCopy(bytes: Int(c.bytes), rotate: settings.rotate, settings: settings)
+            copyGbps = c.bytes / t.median / 1e9
+            rows.append(Row(family: c.family.rawValue, model: c.model, layer: c.layer, shape: c.shape, params: c.params,
+                            variant: "copy", threads: 1, medianMs: t.median * 1e3, minMs: t.min * 1e3, p90Ms: t.p90 * 1e3,
+                            flops: 0, bytes: c.bytes, gflops: 0, gbps: copyGbps!, pctPeak: 100, speedupVsReference: nil,
+                            verified: true, failed: false, noisy: t.isNoisy))
+        }
+
         func row(_ variant: String, _ threads: Int, _ t: Timing, verified: Bool, failed: Bool, reference: Double?) -> Row {
             let gflops = c.flops / t.median / 1e9, gbps = c.bytes / t.median / 1e9
             var pct: Double?
-            if let peak {
-                if c.family.isMemoryBound {
-                    pct = peak.copy > 0 ? 100 * gbps / peak.copy : nil
-                } else if let roof = peak.bestGflops(threads: threads), roof > 0 {
-                    pct = 100 * gflops / roof
-                }
+            if c.family.isMemoryBound {
+                pct = copyGbps.map { 100 * gbps / $0 }
+            } else if let roof = peak?.bestGflops(threads: threads), roof > 0 {
+                pct = 100 * gflops / roof
             }
             return Row(family: c.family.rawValue, model: c.model, layer: c.layer, shape: c.shape, params: c.params,
                        variant: variant, threads: threads, medianMs: t.median * 1e3, minMs: t.min * 1e3,
@@ -121,4 +132,18 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         }
     }
     return rows
+}
+
+/// Times copying `bytes` / 2 bytes (a kernel that reads and writes `bytes` in all) with the
+/// widest vector loads and stores, rotating buffer sets like the kernels' runners.
+func timeCopy(bytes: Int, rotate: Bool, settings: RunSettings) -> Timing {
+    let count = max(1, bytes / 8)
+    let sets = rotate ? rotationCount(footprintBytes: bytes) : 1
+    let sources = (0..<sets).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: count) }
+    let destinations = (0..<sets).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: count) }
+    for p in sources + destinations { p.initialize(repeating: 1, count: count) }
+    defer { for p in sources + destinations { p.deallocate() } }
+    return measure(warmup: settings.warmup, minRepetitions: settings.repetitions, minTime: settings.minTime) { i in
+        mk_peak_copy(destinations[i % sets], sources[i % sets], count, 1)
+    }
 }

@@ -7,7 +7,7 @@ CPUExecutionProvider with ORT_ENABLE_ALL (so ORT rewrites it to its NCHWc kernel
 ReorderInput / ReorderOutput around it; --kernel-only also reports the Conv node alone).
 
 Cases come from our harness JSON (`swift run -c release benchmarks kernels --json out.json`) or,
-with --shapes, from the single-layer list in /work/shared/ANCHORS.md.
+with --shapes, from the single-layer list in ../shared/ANCHORS.md.
 
 Needs: pip install onnxruntime onnx numpy   (this script installs nothing)
 """
