@@ -58,10 +58,10 @@ static mk_dwconv_config mk_dwconv_config_for(mk_variant variant) {
 #endif
         default:
             return (mk_dwconv_config){4, mk_f32_dwconv_ukernel_up4c__scalar,
-                                      {{mk_f32_dwconv_ukernel_3x3s1_row4x4c__scalar,
-                                        mk_f32_dwconv_ukernel_3x3s2_row4x4c__scalar},
-                                       {mk_f32_dwconv_ukernel_5x5s1_row4x4c__scalar,
-                                        mk_f32_dwconv_ukernel_5x5s2_row4x4c__scalar}}};
+                                      {{mk_f32_dwconv_ukernel_3x3s1_row2x4c__scalar,
+                                        mk_f32_dwconv_ukernel_3x3s2_row2x4c__scalar},
+                                       {mk_f32_dwconv_ukernel_5x5s1_row2x4c__scalar,
+                                        mk_f32_dwconv_ukernel_5x5s2_row2x4c__scalar}}};
     }
 }
 

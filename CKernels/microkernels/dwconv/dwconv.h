@@ -6,8 +6,9 @@
 // one channel tile of `nc` (1..T) channels, for an input row of in_w >= K pixels padded by
 // pad_left on the left (and as needed on the right). Register tile: the KxK weight vectors and
 // the bias of the tile stay in registers; PX output pixels are accumulated at once, so each input
-// vector loaded feeds up to K (stride 1) FMAs. Border pixels run the same code with the kernel
-// columns outside the input removed at compile time, so no pixel branches on padding.
+// vector loaded feeds up to K (stride 1) FMAs. The blocks at the row's ends skip the kernel
+// columns outside the input at compile time, so border pixels keep that reuse and no pixel
+// branches on padding; rows shorter than the blocks need run a plain per-pixel loop.
 //   rows[r]     input pixel 0 of the input row under kernel row r (channel offset applied), or
 //               the operator's zero buffer when that input row is padding;
 //   row_step[r] floats between neighbouring input pixels of row r (0 for the zero buffer);
@@ -34,10 +35,10 @@
 typedef void (*mk_f32_dwconv_row_ukernel_fn)(MK_DWCONV_ROW_ARGS);
 typedef void (*mk_f32_dwconv_pixel_ukernel_fn)(MK_DWCONV_PIXEL_ARGS);
 
-void mk_f32_dwconv_ukernel_3x3s1_row4x4c__scalar(MK_DWCONV_ROW_ARGS);
-void mk_f32_dwconv_ukernel_3x3s2_row4x4c__scalar(MK_DWCONV_ROW_ARGS);
-void mk_f32_dwconv_ukernel_5x5s1_row4x4c__scalar(MK_DWCONV_ROW_ARGS);
-void mk_f32_dwconv_ukernel_5x5s2_row4x4c__scalar(MK_DWCONV_ROW_ARGS);
+void mk_f32_dwconv_ukernel_3x3s1_row2x4c__scalar(MK_DWCONV_ROW_ARGS);
+void mk_f32_dwconv_ukernel_3x3s2_row2x4c__scalar(MK_DWCONV_ROW_ARGS);
+void mk_f32_dwconv_ukernel_5x5s1_row2x4c__scalar(MK_DWCONV_ROW_ARGS);
+void mk_f32_dwconv_ukernel_5x5s2_row2x4c__scalar(MK_DWCONV_ROW_ARGS);
 void mk_f32_dwconv_ukernel_up4c__scalar(MK_DWCONV_PIXEL_ARGS);
 
 #if defined(__x86_64__)

@@ -1,5 +1,6 @@
 // Depthwise microkernels, portable C: 4-channel tiles held as a struct of 4 floats, so the same
-// bodies as the SIMD kernels apply; the compiler may vectorize them, nothing requires it.
+// bodies as the SIMD kernels apply; the compiler may vectorize them, nothing requires it. Rows
+// use 2-pixel blocks: larger unrolled blocks of scalar code cost minutes of compile time.
 #include "dwconv.h"
 
 #include "../epilogue_scalar.h"
@@ -35,8 +36,8 @@ MK_INLINE mk_dw_vec mk_dw_epilogue(mk_dw_vec v, mk_epilogue_kind kind, mk_dw_vec
 
 #include "dwconv_template.h"
 
-MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_3x3s1_row4x4c__scalar, 3, 1, 4)
-MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_3x3s2_row4x4c__scalar, 3, 2, 4)
-MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_5x5s1_row4x4c__scalar, 5, 1, 4)
-MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_5x5s2_row4x4c__scalar, 5, 2, 4)
+MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_3x3s1_row2x4c__scalar, 3, 1, 2)
+MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_3x3s2_row2x4c__scalar, 3, 2, 2)
+MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_5x5s1_row2x4c__scalar, 5, 1, 2)
+MK_DW_DEFINE_ROW(mk_f32_dwconv_ukernel_5x5s2_row2x4c__scalar, 5, 2, 2)
 MK_DW_DEFINE_PIXEL(mk_f32_dwconv_ukernel_up4c__scalar)
