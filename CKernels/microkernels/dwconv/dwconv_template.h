@@ -19,35 +19,10 @@
 #endif
 #endif
 
-// PX output pixels of a KxK, stride-S row, using kernel columns [KLO, KHI) only (the others
-// fall outside the input: border pixels). `in[r]` points at the input of column KLO of the first
-// pixel. K, S, PX, KLO, KHI are compile-time constants once inlined.
-MK_DW_TARGET MK_INLINE void mk_dw_row_block(
-    const int K, const int S, const int PX, const int KLO, const int KHI, const float* const* in,
-    const size_t* step, const mk_dw_vec* w, mk_dw_vec bias, float* out, size_t output_step,
-    mk_dw_mask_t mask, bool full, mk_epilogue_kind kind, mk_dw_vec lo, mk_dw_vec hi) {
-    mk_dw_vec acc[8];
-    MK_UNROLL for (int p = 0; p < PX; p++) acc[p] = bias;
-    MK_UNROLL for (int ky = 0; ky < K; ky++) {
-        const float* row = in[ky];
-        const size_t st = step[ky];
-        MK_UNROLL for (int j = KLO; j < (PX - 1) * S + KHI; j++) {
-            const mk_dw_vec x = mk_dw_load(row + (size_t)(j - KLO) * st, mask, full);
-            // Input column j feeds pixel p through tap kx = j - p * S.
-            MK_UNROLL for (int p = 0; p < PX; p++) {
-                const int kx = j - p * S;
-                if (kx >= KLO && kx < KHI) acc[p] = mk_dw_fma(w[ky * K + kx], x, acc[p]);
-            }
-        }
-    }
-    MK_UNROLL for (int p = 0; p < PX; p++) {
-        mk_dw_store(out + (size_t)p * output_step, mk_dw_epilogue(acc[p], kind, lo, hi), mask, full);
-    }
-}
-
-// PX output pixels at a row's edge: of the block's (PX - 1) * S + K input columns, the first
-// LEFT and the last RIGHT fall outside the input and are skipped (compile-time constants, so
-// border pixels keep the input reuse of a full block). `in[r]` points at the first column inside.
+// PX output pixels of a KxK, stride-S row (K, S, PX, LEFT, RIGHT compile-time constants once
+// inlined). Of the block's (PX - 1) * S + K input columns, the first LEFT and the last RIGHT fall
+// outside the input and are skipped (0 and 0 inside the row; nonzero at its edges, so border
+// pixels keep the input reuse of a full block). `in[r]` points at the first column inside.
 MK_DW_TARGET MK_INLINE void mk_dw_edge_block(
     const int K, const int S, const int PX, const int LEFT, const int RIGHT, const float* const* in,
     const size_t* step, const mk_dw_vec* w, mk_dw_vec bias, float* out, size_t output_step,
@@ -130,7 +105,7 @@ MK_DW_TARGET MK_INLINE void mk_dw_row_px(const int K, const int S, const int PX,
     mk_dw_edge_block(K, S, PX, LEFT, RIGHT, in, step, w, bias, out, output_step, mask, full, kind, \
                      lo, hi)
 #define MK_DW_FULL() \
-    mk_dw_row_block(K, S, PX, 0, K, in, step, w, bias, out, output_step, mask, full, kind, lo, hi)
+    mk_dw_edge_block(K, S, PX, 0, 0, in, step, w, bias, out, output_step, mask, full, kind, lo, hi)
         switch (pad_left) {
             case 0: MK_DW_EDGE(0, 0); break;
             case 1: MK_DW_EDGE(1, 0); break;
