@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // MobileKernels: fast CPU building blocks of efficient convolutional networks.
 //
-// The map of the package. No target uses `unsafeFlags`, so other packages can depend on this one
+// The map of the package. No target passes unsafe compiler flags, so other packages can depend on this one
 // by version: ISA-specific C functions carry `__attribute__((target(...)))` and are picked at run
 // time from the CPU feature table (see CKernels/common/cpu.c).
 import PackageDescription
