@@ -55,8 +55,13 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.dwconv) {
         cases += try convLayers(of: depthwiseModels, resolution: resolution) { $0.isDepthwise }.map(depthwiseCase)
     }
+    if families.contains(.conv1x1) { cases += try pointwiseCases(resolution: resolution) }
+    if families.contains(.gconv) { cases += try groupedCases(resolution: resolution) }
+    if families.contains(.shuffle) {
+        cases += try shuffleModels.flatMap { try shuffleCases(of: $0, resolution: resolution) }
+    }
     return cases
 }
 
 /// The families that have kernels today.
-public let implementedFamilies: [Family] = [.activation, .dwconv]
+public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle]

@@ -13,6 +13,7 @@
 #include "mk_threadpool.h"
 #include "mk_activation.h"
 #include "mk_dwconv.h"
+#include "mk_conv.h"
 #include "mk_peak.h"
 
 #endif

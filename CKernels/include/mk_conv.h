@@ -1,0 +1,91 @@
+// Dense, grouped and pointwise 2D convolution, NHWC float32 (mk_conv2d, mk_conv1x1).
+//
+// out[n, oy, ox, g * Cout/G + o] = act(bias + residual + sum_{ky, kx, c}
+//     w[g * Cout/G + o, c, ky, kx] * in[n, oy * stride_h - pad_top + ky * dilation_h,
+//                                          ox * stride_w - pad_left + kx * dilation_w,
+//                                          g * Cin/G + c])
+// for every group g < G, with taps outside the input skipped (zero padding) and `residual` the
+// optional tensor added before the activation (MobileNetV2's linear bottleneck, with activation
+// NONE). Output size as for the depthwise operator:
+//   out_h = (in_h + pad_top + pad_bottom - dilation_h * (kernel_h - 1) - 1) / stride_h + 1.
+//
+// Every convolution runs as a GEMM [pixels x (taps * Cin/G)] x [(taps * Cin/G) x Cout/G] per group
+// on register-blocked microkernels (AVX-512 7x32, AVX2 6x16, NEON 6x8, scalar 4x4) that read the
+// input in place through per-pixel pointers (no im2col buffer), with weights packed at create,
+// cache blocking over K and N, and bias, residual and activation fused into the store.
+// The BLIS variant runs the 1x1 convolutions (groups >= 1, any stride) on bli_sgemm and applies
+// the epilogue after; it does not run KxK kernels or the fused shuffle (MK_STATUS_UNSUPPORTED).
+#ifndef MK_CONV_H
+#define MK_CONV_H
+
+#include "mk_activation.h"
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mk_conv2d_params {
+    size_t input_channels, output_channels;  // >= 1, each a multiple of groups
+    size_t groups;                           // >= 1
+    size_t kernel_h, kernel_w;               // >= 1; kernel_h * kernel_w <= 256
+    size_t stride_h, stride_w;               // >= 1
+    size_t dilation_h, dilation_w;           // >= 1
+    size_t pad_top, pad_left, pad_bottom, pad_right;  // each < the dilated kernel extent
+    mk_activation activation;
+    /// Write the output channels in channel-shuffled order (ShuffleNet): channel g * Cout/G + o
+    /// goes to o * G + g, exactly as mk_channel_shuffle with `groups` would put it, with no
+    /// separate pass. Requires groups <= 32 and no residual.
+    bool shuffle_output;
+} mk_conv2d_params;
+
+typedef struct mk_conv2d_op mk_conv2d_op;
+
+/// `weights` is PyTorch's [output_channels, input_channels / groups, kernel_h, kernel_w]; `bias`
+/// is [output_channels] or NULL (zero). Both are copied and packed for the chosen microkernel.
+mk_status mk_conv2d_create(const mk_conv2d_params* params, const float* weights,
+                           const float* bias, mk_variant variant, mk_conv2d_op** op_out);
+
+/// The output size for an input of in_h x in_w; MK_STATUS_INVALID_ARGUMENT when it would be
+/// empty or when in_h or in_w is 0.
+mk_status mk_conv2d_output_size(const mk_conv2d_op* op, size_t in_h, size_t in_w, size_t* out_h,
+                                size_t* out_w);
+
+/// Runs on `batch` images of in_h x in_w. Pixel strides are the distances in floats between
+/// neighbouring pixels (0 means the channel count; otherwise at least it), so the operator can
+/// read from or write into a channel slice of a wider tensor (concat and split without copies).
+/// `residual` (NULL for none) has the output's shape and its own pixel stride; it may be the
+/// output itself (same pointer and stride: out += conv), but must not otherwise overlap it.
+/// Input and output must not overlap. `pool` may be NULL. Never allocates.
+mk_status mk_conv2d_run(const mk_conv2d_op* op, size_t batch, size_t in_h, size_t in_w,
+                        const float* input, size_t input_pixel_stride, float* output,
+                        size_t output_pixel_stride, const float* residual,
+                        size_t residual_pixel_stride, mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_conv2d_variant(const mk_conv2d_op* op);
+
+void mk_conv2d_destroy(mk_conv2d_op* op);
+
+/// Pointwise convolution: mk_conv2d with a 1x1 kernel, one group, no padding, stride in both
+/// directions. `weights` is [output_channels, input_channels] (PyTorch's [O, I, 1, 1]).
+/// Run and destroy it with mk_conv2d_run / mk_conv2d_destroy.
+mk_status mk_conv1x1_create(size_t input_channels, size_t output_channels, size_t stride,
+                            mk_activation activation, const float* weights, const float* bias,
+                            mk_variant variant, mk_conv2d_op** op_out);
+
+/// Channel shuffle (ShuffleNet), NHWC: per pixel, the channels viewed as [groups, C / groups] are
+/// transposed to [C / groups, groups]: out[p, j * groups + g] = in[p, g * (C / groups) + j].
+/// Vectorized for every groups value up to 8; any other divisor of C runs a portable loop.
+/// `input == output` with equal strides shuffles in place (C <= 8192); otherwise the two must not
+/// overlap. Pixel strides as above. `variant` picks scalar / avx2 / avx512 / neon (AUTO: best).
+mk_status mk_channel_shuffle(size_t groups, size_t channels, size_t pixels, const float* input,
+                             size_t input_pixel_stride, float* output, size_t output_pixel_stride,
+                             mk_variant variant, mk_threadpool* pool);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,93 @@
+// The igemm microkernel body, written once over a small vector vocabulary that each ISA file
+// defines before including this header:
+//   mk_gm_vec, MK_GM_W (lanes), MK_GM_TARGET (target attribute or empty), mk_gm_zero(),
+//   mk_gm_load(p) (W floats), mk_gm_load_n(p, n) / mk_gm_store_n(p, v, n) (first n lanes, n <= W,
+//   nothing else touched), mk_gm_store(p, v), mk_gm_bcast(p) (*p in every lane),
+//   mk_gm_fma(a, b, acc) = a * b + acc, mk_gm_add(a, b), mk_gm_epilogue(v, kind, lo, hi),
+//   mk_gm_splat(x).
+// See gemm.h for what a microkernel computes.
+
+#ifndef MK_UNROLL
+#if defined(__clang__)
+#define MK_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define MK_UNROLL _Pragma("GCC unroll 32")
+#else
+#define MK_UNROLL
+#endif
+#endif
+
+#define MK_GM_MAX_MR 8
+#define MK_GM_MAX_NV 4
+
+MK_GM_TARGET MK_INLINE void mk_gm_body(const int MR, const int NV, MK_IGEMM_ARGS,
+                                       const mk_epilogue_kind kind) {
+    mk_gm_vec acc[MK_GM_MAX_MR][MK_GM_MAX_NV];
+    MK_UNROLL for (int m = 0; m < MR; m++) {
+        MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_gm_zero();
+    }
+    for (size_t t = 0; t < ks; t++) {
+        const float* ap[MK_GM_MAX_MR];
+        MK_UNROLL for (int m = 0; m < MR; m++) ap[m] = a[t * (size_t)MR + (size_t)m];
+#if defined(__clang__)
+#pragma clang loop unroll_count(4)
+#endif
+        for (size_t k = 0; k < kc; k++) {
+            mk_gm_vec b[NV];
+            MK_UNROLL for (int v = 0; v < NV; v++) b[v] = mk_gm_load(w + v * MK_GM_W);
+            w += NV * MK_GM_W;
+            MK_UNROLL for (int m = 0; m < MR; m++) {
+                const mk_gm_vec x = mk_gm_bcast(ap[m] + k);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_gm_fma(x, b[v], acc[m][v]);
+            }
+        }
+    }
+    const mk_gm_vec lo = mk_gm_splat(tail->epilogue.min);
+    const mk_gm_vec hi = mk_gm_splat(tail->epilogue.max);
+    const bool full = nc == (size_t)(NV * MK_GM_W);
+    MK_UNROLL for (int m = 0; m < MR; m++) {
+        if ((size_t)m >= mr) break;
+        float* row = c + (size_t)m * c_stride;
+        const float* res =
+            tail->residual != NULL ? tail->residual + (size_t)m * tail->residual_stride : NULL;
+        MK_UNROLL for (int v = 0; v < NV; v++) {
+            const size_t n0 = (size_t)v * MK_GM_W;
+            mk_gm_vec x = acc[m][v];
+            if (full || nc >= n0 + MK_GM_W) {
+                if (tail->accumulate) x = mk_gm_add(mk_gm_load(row + n0), x);
+                if (tail->last) {
+                    if (tail->bias != NULL) x = mk_gm_add(x, mk_gm_load(tail->bias + n0));
+                    if (res != NULL) x = mk_gm_add(x, mk_gm_load(res + n0));
+                    x = mk_gm_epilogue(x, kind, lo, hi);
+                }
+                mk_gm_store(row + n0, x);
+            } else if (nc > n0) {
+                const size_t n = nc - n0;
+                if (tail->accumulate) x = mk_gm_add(mk_gm_load_n(row + n0, n), x);
+                if (tail->last) {
+                    if (tail->bias != NULL) x = mk_gm_add(x, mk_gm_load(tail->bias + n0));
+                    if (res != NULL) x = mk_gm_add(x, mk_gm_load_n(res + n0, n));
+                    x = mk_gm_epilogue(x, kind, lo, hi);
+                }
+                mk_gm_store_n(row + n0, x, n);
+            }
+        }
+    }
+}
+
+// Defines the four epilogue specializations of an MR x (NV * W) kernel and its table entry.
+#define MK_GM_DEFINE(name, MR, NV)                                                          \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_identity(MK_IGEMM_ARGS) {      \
+        mk_gm_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, tail, MK_EPILOGUE_IDENTITY);   \
+    }                                                                                       \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_minmax(MK_IGEMM_ARGS) {        \
+        mk_gm_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, tail, MK_EPILOGUE_MINMAX);     \
+    }                                                                                       \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_hardswish(MK_IGEMM_ARGS) {     \
+        mk_gm_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, tail, MK_EPILOGUE_HARDSWISH);  \
+    }                                                                                       \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_hardsigmoid(MK_IGEMM_ARGS) {   \
+        mk_gm_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, tail, MK_EPILOGUE_HARDSIGMOID);\
+    }                                                                                       \
+    const mk_igemm_kernel name = {                                                          \
+        MR, (NV) * MK_GM_W, {name##_identity, name##_minmax, name##_hardswish, name##_hardsigmoid}};

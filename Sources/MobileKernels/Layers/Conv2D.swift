@@ -1,0 +1,186 @@
+internal import CKernels
+
+/// 2D convolution over NHWC tensors, dense or grouped, with a fused bias, optional residual add
+/// and activation:
+///   y[n, oy, ox, g * Cout/G + o] = activation(bias + residual + sum over ky, kx, c of
+///       w[g * Cout/G + o, c, ky, kx] * x[n, oy * strideH - top + ky * dilationH,
+///                                          ox * strideW - left + kx * dilationW, g * Cin/G + c])
+/// with zero padding. Every shape runs on the library's GEMM microkernels (1x1, KxK, grouped);
+/// `.blis` runs 1x1 convolutions on BLIS's sgemm. With `shuffleOutput`, the output channels are
+/// written in ShuffleNet's channel-shuffled order (as `ChannelShuffle(groups:)` would leave them)
+/// with no extra pass.
+public final class Conv2D: Layer, @unchecked Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let groups: Int
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideH: Int
+    public let strideW: Int
+    public let dilationH: Int
+    public let dilationW: Int
+    public let padding: Padding
+    public let activation: Activation
+    public let shuffleOutput: Bool
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+
+    /// - Parameters:
+    ///   - weights: PyTorch's layout [outChannels, inChannels / groups, kernelH, kernelW]
+    ///     (`conv.weight`), BatchNorm already folded in if there was one.
+    ///   - bias: `outChannels` values, or nil.
+    /// - Throws: `.invalidArgument` for a size below 1, channels not divisible by `groups`, a
+    ///   kernel of more than 256 taps, padding not smaller than the dilated kernel, weights or
+    ///   bias of the wrong length, bad clamp bounds, or `shuffleOutput` with more than 32 groups;
+    ///   `.unsupported` for a variant this CPU or layer lacks (`.blis` runs 1x1 kernels only).
+    public init(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
+                strideW: Int = 1, padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                groups: Int = 1, weights: [Float], bias: [Float]? = nil, activation: Activation = .none,
+                shuffleOutput: Bool = false, variant: Variant = .auto) throws {
+        let name = "Conv2D(\(inChannels) -> \(outChannels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), dilation: \(dilationH)x\(dilationW), groups: \(groups), \(activation)\(shuffleOutput ? ", shuffled output" : ""), \(variant))"
+        let sizes = [inChannels, outChannels, groups, kernelH, kernelW, strideH, strideW, dilationH, dilationW]
+        guard sizes.allSatisfy({ $0 >= 1 }), [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
+            throw MobileKernelsError(.invalidArgument, "\(name): sizes must be at least 1 and padding at least 0")
+        }
+        guard inChannels % groups == 0, outChannels % groups == 0 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels \(inChannels) -> \(outChannels) are not divisible by \(groups) groups")
+        }
+        var expected = outChannels, overflow = false
+        for factor in [inChannels / groups, kernelH, kernelW] {
+            let (product, o) = expected.multipliedReportingOverflow(by: factor)
+            expected = product
+            overflow = overflow || o
+        }
+        guard !overflow, weights.count == expected else {
+            throw MobileKernelsError(.invalidArgument, "\(name): weights have \(weights.count) values, expected [\(outChannels), \(inChannels / groups), \(kernelH), \(kernelW)] = \(overflow ? "too many" : String(expected))")
+        }
+        if let bias, bias.count != outChannels {
+            throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(outChannels)")
+        }
+        var params = mk_conv2d_params(
+            input_channels: inChannels, output_channels: outChannels, groups: groups, kernel_h: kernelH,
+            kernel_w: kernelW, stride_h: strideH, stride_w: strideW, dilation_h: dilationH, dilation_w: dilationW,
+            pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom, pad_right: padding.right,
+            activation: activation.cValue, shuffle_output: shuffleOutput)
+        var handle: OpaquePointer?
+        let status = bias.withOptionalUnsafeBufferPointer { b in
+            mk_conv2d_create(&params, weights, b, variant.cValue, &handle)
+        }
+        try check(status, name)
+        op = handle!
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.groups = groups
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.padding = padding
+        self.activation = activation
+        self.shuffleOutput = shuffleOutput
+        self.variant = Variant(mk_conv2d_variant(op))
+        self.name = name
+    }
+
+    /// A square kernel, stride and dilation.
+    public convenience init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
+                            padding: Padding = .zero, dilation: Int = 1, groups: Int = 1, weights: [Float],
+                            bias: [Float]? = nil, activation: Activation = .none, shuffleOutput: Bool = false,
+                            variant: Variant = .auto) throws {
+        try self.init(inChannels: inChannels, outChannels: outChannels, kernelH: kernelSize, kernelW: kernelSize,
+                      strideH: stride, strideW: stride, padding: padding, dilationH: dilation, dilationW: dilation,
+                      groups: groups, weights: weights, bias: bias, activation: activation,
+                      shuffleOutput: shuffleOutput, variant: variant)
+    }
+
+    deinit { mk_conv2d_destroy(op) }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == inChannels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(inChannels)")
+        }
+        return try outputShape(n: input.n, h: input.h, w: input.w)
+    }
+
+    private func outputShape(n: Int, h: Int, w: Int) throws -> TensorShape {
+        var oh = 0, ow = 0
+        guard mk_conv2d_output_size(op, h, w, &oh, &ow) == MK_STATUS_OK else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(h)x\(w) is smaller than the (padded, dilated) kernel")
+        }
+        return try TensorShape(n: n, h: oh, w: ow, c: outChannels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try forward(input, residual: nil, into: &output, threadPool: threadPool)
+    }
+
+    /// Runs on channels `inputChannelOffset ..< inputChannelOffset + inChannels` of `input` and
+    /// writes channels `outputChannelOffset ..< outputChannelOffset + outChannels` of `output`
+    /// (the rest of `output` is left as it is): a split and a concat without copies. `residual`,
+    /// if given, has this layer's output shape and is added before the activation; it may be
+    /// `output` itself.
+    public func forward(_ input: Tensor, inputChannelOffset: Int = 0, residual: Tensor?,
+                        into output: inout Tensor, outputChannelOffset: Int = 0,
+                        threadPool: ThreadPool = .shared) throws {
+        let s = input.shape
+        guard inputChannelOffset >= 0, inputChannelOffset <= s.c - inChannels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) has no channels \(inputChannelOffset)..<\(inputChannelOffset + inChannels)")
+        }
+        let expected = try outputShape(n: s.n, h: s.h, w: s.w)
+        let o = output.shape
+        guard o.n == expected.n, o.h == expected.h, o.w == expected.w, outputChannelOffset >= 0,
+              outputChannelOffset <= o.c - outChannels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) gives output \(expected), which does not fit channels \(outputChannelOffset)..<\(outputChannelOffset + outChannels) of the output tensor \(o)")
+        }
+        if let residual, residual.shape != expected {
+            throw MobileKernelsError(.shapeMismatch, "\(name): residual \(residual.shape) is not the output shape \(expected)")
+        }
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                let run = { (r: UnsafePointer<Float>?) in
+                    mk_conv2d_run(self.op, s.n, s.h, s.w, x.baseAddress! + inputChannelOffset, s.c,
+                                  y.baseAddress! + outputChannelOffset, o.c, r, expected.c, threadPool.handle)
+                }
+                guard let residual else { return run(nil) }
+                return residual.withUnsafeBufferPointer { run($0.baseAddress) }
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}
+
+/// Pointwise (1x1) convolution: a `Conv2D` with a 1x1 kernel, one group and no padding, the
+/// GEMM [pixels x inChannels] x [inChannels x outChannels] that carries most of a MobileNet's
+/// arithmetic. `stride` subsamples the input (ShuffleNet and ResNet-style shortcuts).
+public final class PointwiseConv2D: Layer, @unchecked Sendable {
+    public let conv: Conv2D
+    public var name: String { conv.name }
+    public var inChannels: Int { conv.inChannels }
+    public var outChannels: Int { conv.outChannels }
+    public var variant: Variant { conv.variant }
+
+    /// - Parameter weights: [outChannels, inChannels] (PyTorch's [O, I, 1, 1]).
+    public init(inChannels: Int, outChannels: Int, stride: Int = 1, weights: [Float], bias: [Float]? = nil,
+                activation: Activation = .none, variant: Variant = .auto) throws {
+        conv = try Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: 1, stride: stride,
+                          weights: weights, bias: bias, activation: activation, variant: variant)
+    }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape { try conv.outputShape(for: input) }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try conv.forward(input, residual: nil, into: &output, threadPool: threadPool)
+    }
+
+    /// See `Conv2D.forward(_:inputChannelOffset:residual:into:outputChannelOffset:threadPool:)`.
+    public func forward(_ input: Tensor, inputChannelOffset: Int = 0, residual: Tensor?,
+                        into output: inout Tensor, outputChannelOffset: Int = 0,
+                        threadPool: ThreadPool = .shared) throws {
+        try conv.forward(input, inputChannelOffset: inputChannelOffset, residual: residual, into: &output,
+                         outputChannelOffset: outputChannelOffset, threadPool: threadPool)
+    }
+}
