@@ -13,8 +13,8 @@
 // the activation. Every output element is computed by one task in a fixed order, so the result is
 // identical for any thread count and any split.
 //
-// Fused shuffle: per pixel tile and n tile, the tile of every group is computed into a small
-// stack buffer, then transposed into the output in shuffled order (one pass, in L1).
+// Fused shuffle: per pixel tile, every group's columns are computed into a stack buffer, then
+// each pixel's row is transposed into the output in shuffled order (one pass, in L1).
 //
 // BLIS variant (1x1, no padding): bli_sgemm per group on the strided NHWC matrices (per output
 // row when the stride is > 1), then one pass of bias + residual + activation on our pool.
@@ -424,43 +424,58 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
     }
 }
 
-// Fused shuffle: per pixel tile and n tile, every group's tile into `stage` ([m][g][nc]), then
-// each row transposed into the output's shuffled positions [n0 * G, (n0 + nc) * G).
+// Fused shuffle: per pixel tile, the n tiles in chunks as wide as the stack buffer allows (all
+// of them for ShuffleNet's layers); per chunk every group's columns go into `stage`
+// ([m][g][chunk columns]), then each row is transposed into the output's shuffled positions
+// [n0 * G, n1 * G) in one call, so the transposes run on whole rows, not on short tiles.
+#define MK_CONV_STAGE_FLOATS (MK_CONV_MAX_MR * MK_CONV_MAX_NR * MK_CONV_MAX_SHUFFLE_GROUPS)
+
 static void mk_conv_shuffle_task(void* context, size_t thread, size_t mt0, size_t mtiles) {
     (void)thread;
     const mk_conv_job* job = context;
     const mk_conv2d_op* op = job->op;
     const size_t MR = op->mr, G = op->p.groups;
     const float* ptrs[MK_CONV_MAX_TAPS * MK_CONV_MAX_MR];
-    float stage[MK_CONV_MAX_MR * MK_CONV_MAX_NR * MK_CONV_MAX_SHUFFLE_GROUPS];
+    float stage[MK_CONV_STAGE_FLOATS];
     mk_gemm_tail tail = {.epilogue = op->epilogue};
     const mk_epilogue_kind kind = op->epilogue.kind;
     const mk_f32_shuffle_ukernel_fn shuffle = mk_shuffle_kernel(op->config.shuffle, G);
     for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
         const size_t p0 = mt * MR;
         const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
-        for (size_t tile = 0; tile < op->ntiles; tile++) {
-            const size_t n0 = op->tile_n0[tile];
-            size_t width = 0;
+        for (size_t t0 = 0, t1; t0 < op->ntiles; t0 = t1) {
+            // The chunk [t0, t1): at least one tile (MR * G * NR always fits).
+            const size_t n0 = op->tile_n0[t0];
+            size_t n1 = n0;
+            for (t1 = t0; t1 < op->ntiles; t1++) {
+                size_t end = op->tile_n0[t1] + op->tile_width[t1];
+                if (end > op->cout_g) end = op->cout_g;
+                if (t1 > t0 && MR * G * (end - n0) > MK_CONV_STAGE_FLOATS) break;
+                n1 = end;
+            }
+            const size_t columns = n1 - n0;
             for (size_t g = 0; g < G; g++) {
-                const float* panel = mk_conv_panel(op, g, tile, &width);
-                const size_t nc = op->cout_g - n0 < width ? op->cout_g - n0 : width;
-                const mk_igemm_kernel* k = mk_conv_kernel(op, width);
                 for (size_t kb = 0; kb < op->kblocks; kb++) {
                     const size_t c0 = kb * op->kc_channels;
                     const size_t kc =
                         c0 + op->kc_channels < op->cin_g ? op->kc_channels : op->cin_g - c0;
                     tail.accumulate = kb > 0;
                     tail.last = kb + 1 == op->kblocks;
-                    tail.bias = tail.last ? op->bias + (g * op->ntiles + tile) * op->nr : NULL;
                     mk_conv_pointers(job, mt, g, c0, ptrs);
-                    k->fn[kind](mr, nc, kc, op->taps, ptrs, panel + op->taps * c0 * width,
-                                stage + g * nc, G * nc, &tail);
+                    for (size_t tile = t0; tile < t1; tile++) {
+                        size_t width;
+                        const float* panel = mk_conv_panel(op, g, tile, &width);
+                        const size_t tn0 = op->tile_n0[tile];
+                        const size_t nc = op->cout_g - tn0 < width ? op->cout_g - tn0 : width;
+                        tail.bias = tail.last ? op->bias + (g * op->ntiles + tile) * op->nr : NULL;
+                        mk_conv_kernel(op, width)->fn[kind](
+                            mr, nc, kc, op->taps, ptrs, panel + op->taps * c0 * width,
+                            stage + g * columns + (tn0 - n0), G * columns, &tail);
+                    }
                 }
             }
-            const size_t nc = op->cout_g - n0 < width ? op->cout_g - n0 : width;
             for (size_t m = 0; m < mr; m++) {
-                shuffle(G, nc, stage + m * G * nc, nc,
+                shuffle(G, columns, stage + m * G * columns, columns,
                         job->output + (p0 + m) * job->out_stride + n0 * G);
             }
         }
