@@ -19,7 +19,7 @@ struct Benchmarks: ParsableCommand {
 
 /// Options every measuring subcommand takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Only cases whose family, model, layer or shape matches this regular expression.")
+    @Option(help: "Only cases whose family, model, layer or shape, or the line \"<family> <model> <layer> <shape>\", matches this regular expression (e.g. \"^conv1x1 mobilenet_v2 \").")
     var filter: String?
 
     @Option(help: "Comma-separated thread counts, e.g. 1,2.")
@@ -78,7 +78,8 @@ struct CommonOptions: ParsableArguments {
         let regex: Regex<AnyRegexOutput>
         do { regex = try Regex(filter) } catch { throw ValidationError("--filter: not a regular expression: \(filter)") }
         return cases.filter { c in
-            [c.family.rawValue, c.model ?? "", c.layer, c.shape].contains { $0.contains(regex) }
+            let fields = [c.family.rawValue, c.model ?? "-", c.layer, c.shape]
+            return fields.contains { $0.contains(regex) } || fields.joined(separator: " ").contains(regex)
         }
     }
 }

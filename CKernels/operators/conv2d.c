@@ -9,8 +9,9 @@
 // into blocks of `nc` columns so a B block stays in L2 while a task walks its pixel tiles.
 // Loop nest of a task (pixel tiles x a block of columns of one group):
 //   for k block: for pixel tile (MR pixels): build the A pointers; for n tile: microkernel.
-// Earlier k blocks leave partial sums in the output; the last adds bias and residual and applies
-// the activation. Every output element is computed by one task in a fixed order, so the result is
+// The first k block adds the residual (read before the output is written, so it may be the
+// output itself), later ones add their partial sums to the output, the last adds the bias and
+// applies the activation. Every output element is computed by one task in a fixed order, so the result is
 // identical for any thread count and any split.
 //
 // Fused shuffle: per pixel tile, every group's columns are computed into a stack buffer, then
@@ -411,7 +412,7 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
                     const size_t nc = op->cout_g - n0 < width ? op->cout_g - n0 : width;
                     const size_t column = g * op->cout_g + n0;
                     tail.bias = tail.last ? op->bias + (g * op->ntiles + tile) * op->nr : NULL;
-                    tail.residual = (tail.last && job->residual != NULL)
+                    tail.residual = (kb == 0 && job->residual != NULL)
                                         ? job->residual + p0 * job->res_stride + column
                                         : NULL;
                     const mk_igemm_kernel* k = mk_conv_kernel(op, width);
@@ -490,7 +491,7 @@ static void mk_conv_blis_epilogue_task(void* context, size_t thread, size_t star
     const mk_conv2d_op* op = job->op;
     const size_t C = op->p.output_channels;
     float* out = job->output + start * job->out_stride;
-    if (job->residual != NULL) {
+    if (job->residual != NULL && job->residual != job->output) {
         const float* res = job->residual + start * job->res_stride;
         for (size_t r = 0; r < count; r++) {
             for (size_t c = 0; c < C; c++) out[r * job->out_stride + c] += res[r * job->res_stride + c];
@@ -510,7 +511,10 @@ static void mk_conv_blis_epilogue_task(void* context, size_t thread, size_t star
 static mk_status mk_conv_run_blis(const mk_conv_job* job, size_t batch, mk_threadpool* pool) {
     const mk_conv2d_op* op = job->op;
     const mk_conv2d_params* p = &op->p;
-    const float one = 1.0f, zero = 0.0f;
+    // With the residual in the output itself (out += conv) BLIS accumulates into it (beta 1);
+    // otherwise it overwrites the output and the epilogue pass adds the residual.
+    const float one = 1.0f;
+    const float beta = job->residual == job->output ? 1.0f : 0.0f;
     bli_thread_set_num_threads((dim_t)mk_threadpool_threads(pool));
     const bool dense_rows = p->stride_h == 1 && p->stride_w == 1;
     for (size_t g = 0; g < p->groups; g++) {
@@ -519,7 +523,7 @@ static mk_status mk_conv_run_blis(const mk_conv_job* job, size_t batch, mk_threa
             // All pixels of the batch form one matrix: rows job->in_stride apart.
             bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)job->pixels,
                       (dim_t)op->cout_g, (dim_t)op->cin_g, &one, job->input + g * op->cin_g,
-                      (inc_t)job->in_stride, 1, b, 1, (inc_t)op->cin_g, &zero,
+                      (inc_t)job->in_stride, 1, b, 1, (inc_t)op->cin_g, &beta,
                       job->output + g * op->cout_g, (inc_t)job->out_stride, 1);
             continue;
         }
@@ -533,7 +537,7 @@ static mk_status mk_conv_run_blis(const mk_conv_job* job, size_t batch, mk_threa
                 bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)job->out_w,
                           (dim_t)op->cout_g, (dim_t)op->cin_g, &one, a,
                           (inc_t)(job->in_stride * p->stride_w), 1, b, 1, (inc_t)op->cin_g,
-                          &zero, c, (inc_t)job->out_stride, 1);
+                          &beta, c, (inc_t)job->out_stride, 1);
             }
         }
     }

@@ -10,8 +10,9 @@
 // packed B panel of this tile and K block, [ks][kc][NR], columns past the last channel zero.
 // Per element, the k sum starts at 0.0 and runs in order t, k; then, in this order:
 //   accumulate: add the value already in C (the sum of earlier K blocks);
-//   last:       add bias[n] (if bias), add residual[m * residual_stride + n] (if residual),
-//               apply the epilogue.
+//   otherwise (first K block): add residual[m * residual_stride + n] if residual, so the
+//               residual is read before C is first written and may be C itself;
+//   last:       add bias[n] (if bias), apply the epilogue.
 // C row m is at c + m * c_stride. Nothing outside rows [0, mr) x columns [0, nc) is read or
 // written in C or the residual. Each epilogue kind is its own function (`_<kind>` suffix is
 // chosen through the table), so the store code is specialized at compile time.
@@ -24,7 +25,7 @@ typedef struct mk_gemm_tail {
     bool accumulate;
     bool last;
     const float* bias;      // NR floats (packed, zero-padded) or NULL; used when last
-    const float* residual;  // or NULL; used when last
+    const float* residual;  // or NULL; used when !accumulate (the first K block)
     size_t residual_stride;
     mk_epilogue epilogue;
 } mk_gemm_tail;

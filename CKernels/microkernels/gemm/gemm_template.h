@@ -54,19 +54,25 @@ MK_GM_TARGET MK_INLINE void mk_gm_body(const int MR, const int NV, MK_IGEMM_ARGS
             const size_t n0 = (size_t)v * MK_GM_W;
             mk_gm_vec x = acc[m][v];
             if (full || nc >= n0 + MK_GM_W) {
-                if (tail->accumulate) x = mk_gm_add(mk_gm_load(row + n0), x);
+                if (tail->accumulate) {
+                    x = mk_gm_add(mk_gm_load(row + n0), x);
+                } else if (res != NULL) {
+                    x = mk_gm_add(x, mk_gm_load(res + n0));
+                }
                 if (tail->last) {
                     if (tail->bias != NULL) x = mk_gm_add(x, mk_gm_load(tail->bias + n0));
-                    if (res != NULL) x = mk_gm_add(x, mk_gm_load(res + n0));
                     x = mk_gm_epilogue(x, kind, lo, hi);
                 }
                 mk_gm_store(row + n0, x);
             } else if (nc > n0) {
                 const size_t n = nc - n0;
-                if (tail->accumulate) x = mk_gm_add(mk_gm_load_n(row + n0, n), x);
+                if (tail->accumulate) {
+                    x = mk_gm_add(mk_gm_load_n(row + n0, n), x);
+                } else if (res != NULL) {
+                    x = mk_gm_add(x, mk_gm_load_n(res + n0, n));
+                }
                 if (tail->last) {
                     if (tail->bias != NULL) x = mk_gm_add(x, mk_gm_load(tail->bias + n0));
-                    if (res != NULL) x = mk_gm_add(x, mk_gm_load_n(res + n0, n));
                     x = mk_gm_epilogue(x, kind, lo, hi);
                 }
                 mk_gm_store_n(row + n0, x, n);
