@@ -27,6 +27,7 @@ typedef struct mk_gemm_tail {
     const float* bias;      // NR floats (packed, zero-padded) or NULL; used when last
     const float* residual;  // or NULL; used when !accumulate (the first K block)
     size_t residual_stride;
+    size_t bias_stride;     // dense form: floats between the bias vectors of column tiles
     mk_epilogue epilogue;
 } mk_gemm_tail;
 
@@ -36,10 +37,24 @@ typedef struct mk_gemm_tail {
 
 typedef void (*mk_f32_igemm_ukernel_fn)(MK_IGEMM_ARGS);
 
+// The dense form, for 1x1 stride-1 convolutions: `mtiles` consecutive row tiles (row m of tile
+// i at a + (i * MR + m) * a_stride; C and the residual advance MR rows per tile; the last tile
+// has mr_last rows) times `ntiles` consecutive column tiles of this width (panel j at
+// w + j * w_stride, C columns j * NR, bias + j * tail->bias_stride; the last has nc_last
+// columns), row tile by row tile, so small-K layers pay no call or pointer setup per tile and
+// write each output row whole. Same arithmetic, per element, as the indirect form.
+#define MK_GEMM_DENSE_ARGS                                                                  \
+    size_t mtiles, size_t mr_last, size_t ntiles, size_t nc_last, size_t kc, const float* a, \
+        size_t a_stride, const float* w, size_t w_stride, float* c, size_t c_stride,         \
+        const mk_gemm_tail* tail
+
+typedef void (*mk_f32_gemm_dense_ukernel_fn)(MK_GEMM_DENSE_ARGS);
+
 // One tile shape: a function per epilogue kind (indexed by mk_epilogue_kind).
 typedef struct mk_igemm_kernel {
     size_t mr, nr;
     mk_f32_igemm_ukernel_fn fn[4];
+    mk_f32_gemm_dense_ukernel_fn dense[4];
 } mk_igemm_kernel;
 
 #define MK_DECLARE_IGEMM(name) extern const mk_igemm_kernel name;

@@ -81,6 +81,39 @@ MK_GM_TARGET MK_INLINE void mk_gm_body(const int MR, const int NV, MK_IGEMM_ARGS
     }
 }
 
+// The dense form (see gemm.h): per row tile, the `ntiles` column tiles in order, so each output
+// row is written whole while its A rows sit in L1. Prefetches the next row tile's A rows while
+// computing one, since each row is too short a stream for the hardware prefetcher.
+MK_GM_TARGET MK_INLINE void mk_gm_dense_body(const int MR, const int NV, MK_GEMM_DENSE_ARGS,
+                                             const mk_epilogue_kind kind) {
+    const size_t NR = (size_t)(NV * MK_GM_W);
+    mk_gemm_tail t = *tail;
+    for (size_t i = 0; i < mtiles; i++) {
+        const size_t mr = i + 1 == mtiles ? mr_last : (size_t)MR;
+        const float* ap[MK_GM_MAX_MR];
+        MK_UNROLL for (int m = 0; m < MR; m++) {
+            ap[m] = a + ((size_t)m < mr ? (size_t)m : mr - 1) * a_stride;
+        }
+        if (i + 1 < mtiles) {
+            const size_t next = i + 2 == mtiles ? mr_last : (size_t)MR;
+            for (size_t m = 0; m < next; m++) {
+                const char* row = (const char*)(a + ((size_t)MR + m) * a_stride);
+                for (size_t b = 0; b < kc * sizeof(float); b += 64) __builtin_prefetch(row + b);
+            }
+        }
+        for (size_t j = 0; j < ntiles; j++) {
+            t.bias = tail->bias != NULL ? tail->bias + j * tail->bias_stride : NULL;
+            t.residual = tail->residual != NULL
+                             ? tail->residual + i * (size_t)MR * tail->residual_stride + j * NR
+                             : NULL;
+            mk_gm_body(MR, NV, mr, j + 1 == ntiles ? nc_last : NR, kc, 1, ap, w + j * w_stride,
+                       c + j * NR, c_stride, &t, kind);
+        }
+        a += (size_t)MR * a_stride;
+        c += (size_t)MR * c_stride;
+    }
+}
+
 // Defines the four epilogue specializations of an MR x (NV * W) kernel and its table entry.
 #define MK_GM_DEFINE(name, MR, NV)                                                          \
     MK_GM_TARGET __attribute__((noinline)) static void name##_identity(MK_IGEMM_ARGS) {      \
@@ -95,5 +128,18 @@ MK_GM_TARGET MK_INLINE void mk_gm_body(const int MR, const int NV, MK_IGEMM_ARGS
     MK_GM_TARGET __attribute__((noinline)) static void name##_hardsigmoid(MK_IGEMM_ARGS) {   \
         mk_gm_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, tail, MK_EPILOGUE_HARDSIGMOID);\
     }                                                                                       \
+    MK_GM_DEFINE_DENSE(name, MR, NV, identity, MK_EPILOGUE_IDENTITY)                        \
+    MK_GM_DEFINE_DENSE(name, MR, NV, minmax, MK_EPILOGUE_MINMAX)                            \
+    MK_GM_DEFINE_DENSE(name, MR, NV, hardswish, MK_EPILOGUE_HARDSWISH)                      \
+    MK_GM_DEFINE_DENSE(name, MR, NV, hardsigmoid, MK_EPILOGUE_HARDSIGMOID)                  \
     const mk_igemm_kernel name = {                                                          \
-        MR, (NV) * MK_GM_W, {name##_identity, name##_minmax, name##_hardswish, name##_hardsigmoid}};
+        MR, (NV) * MK_GM_W, {name##_identity, name##_minmax, name##_hardswish, name##_hardsigmoid}, \
+        {name##_dense_identity, name##_dense_minmax, name##_dense_hardswish,                \
+         name##_dense_hardsigmoid}};
+
+#define MK_GM_DEFINE_DENSE(name, MR, NV, suffix, KIND)                                     \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_dense_##suffix(               \
+        MK_GEMM_DENSE_ARGS) {                                                               \
+        mk_gm_dense_body(MR, NV, mtiles, mr_last, ntiles, nc_last, kc, a, a_stride, w, w_stride, c, \
+                         c_stride, tail, KIND);  \
+    }
