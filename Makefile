@@ -30,6 +30,7 @@ test: deps
 	ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) $(SWIFT) test --sanitize=address $(TEST_FLAGS)
 	$(MAKE) example
 	$(MAKE) bench-smoke
+	$(MAKE) test-arm64
 
 # The harness end to end in seconds: tiny shapes, every case verified against the reference
 # (the command fails on any FAILED row), JSON checked for one verified row per case x variant x
@@ -45,3 +46,7 @@ example:
 
 clean:
 	rm -rf .build Examples/Consumer/.build
+
+# ARM64: NEON kernels cross-compiled and tested against scalar under qemu (Tests/arm64/README.md).
+include Tests/arm64/arm64.mk
+

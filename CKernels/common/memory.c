@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L  // posix_memalign, clock_gettime under strict -std=c11
 #include "internal.h"
 
 #include <stdlib.h>

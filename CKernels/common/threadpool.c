@@ -8,6 +8,7 @@
 // no futex round trip, and an idle pool still sleeps. The spin yields the CPU instead of using
 // PAUSE: under KVM, a PAUSE loop triggers pause-loop exiting, which deschedules the spinning vCPU
 // and made two threads 5x slower than one on memory-bound kernels (measured on this machine).
+#define _POSIX_C_SOURCE 200809L  // posix_memalign, clock_gettime under strict -std=c11
 #include "internal.h"
 
 #include <pthread.h>
