@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ReferenceKernels", targets: ["ReferenceKernels"]),
         .library(name: "CKernels", targets: ["CKernels"]),
         .executable(name: "benchmarks", targets: ["benchmarks"]),
+        .executable(name: "mobilekernels", targets: ["mobilekernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +34,15 @@ let package = Package(
             name: "ReferenceKernels",
             path: "Sources/ReferenceKernels",
             linkerSettings: [.linkedLibrary("m")]  // sqrtf (batch-norm folding)
+        ),
+        /// The command-line tool: `mobilekernels infer | inspect | models`.
+        .executableTarget(
+            name: "mobilekernels",
+            dependencies: [
+                "MobileKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/mobilekernels"
         ),
         /// The benchmark command: `swift run -c release benchmarks` (see BenchmarkHarness).
         .executableTarget(
@@ -81,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MobileKernelsTests",
-            dependencies: ["MobileKernels", "ReferenceKernels"],
+            dependencies: ["MobileKernels", "ReferenceKernels", "BenchmarkHarness"],
             path: "Tests/MobileKernelsTests"
         ),
         .testTarget(

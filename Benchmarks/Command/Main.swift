@@ -13,7 +13,7 @@ struct Benchmarks: ParsableCommand {
             kernel is reported as FAILED, not as fast). Weights are packed and buffers allocated \
             outside the timed region. Run it from a release build: swift run -c release benchmarks
             """,
-        subcommands: [DefaultRun.self, Peak.self, Kernels.self, Compare.self],
+        subcommands: [DefaultRun.self, Peak.self, Kernels.self, Models.self, Compare.self],
         defaultSubcommand: DefaultRun.self)
 }
 
@@ -101,7 +101,8 @@ func progress(_ line: String) {
 }
 
 /// Measures the peak, runs the cases, prints the table and writes the requested files.
-func report(cases: [BenchmarkCase], options: CommonOptions, variants: [Variant]? = nil, title: String) throws {
+@discardableResult
+func report(cases: [BenchmarkCase], options: CommonOptions, variants: [Variant]? = nil, title: String) throws -> [Row] {
     let settings = try options.settings(variants: variants)
     progress("measuring the machine's peak...")
     let peak = try measurePeak(threadCounts: settings.threads, quick: options.quick)
@@ -118,6 +119,7 @@ func report(cases: [BenchmarkCase], options: CommonOptions, variants: [Variant]?
     if let path = options.csv { try csvReport(rows).write(toFile: path, atomically: true, encoding: .utf8) }
     if let path = options.svg { try svgChart(rows, peak: peak, title: title).write(toFile: path, atomically: true, encoding: .utf8) }
     if !failed.isEmpty { throw ExitCode(1) }
+    return rows
 }
 
 struct DefaultRun: ParsableCommand {
@@ -189,3 +191,21 @@ struct Compare: ParsableCommand {
         try report(cases: options.select(cases), options: options, variants: chosen, title: "MobileKernels: \(variants)")
     }
 }
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Whole networks end to end (224x224, batch 1, random weights): auto, avx2, scalar and BLIS-backed 1x1, against the naive Swift reference network.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        try requireRelease()
+        let cases = try options.select(modelCases(quick: options.quick))
+        let rows = try report(cases: cases, options: options, title: "MobileKernels: whole networks")
+        print("\nimages/s (batch 1):")
+        for r in rows where r.variant != "copy" {
+            print("  \(r.model ?? "-") \(r.variant == "reference" ? "naive swift" : r.variant) \(r.threads)t: \(format(1000 / r.medianMs, 1))")
+        }
+    }
+}
+

@@ -109,7 +109,8 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         var expected: [Float]?
         var referenceMedian: Double?
         if settings.reference {
-            let t = measure(warmup: 0, minRepetitions: 3, minTime: settings.minTime, maxRepetitions: 20) { _ in
+            let t = measure(warmup: 0, minRepetitions: c.family == .model ? 1 : 3, minTime: c.family == .model ? 0 : settings.minTime,
+                            maxRepetitions: 20) { _ in
                 expected = c.reference()
             }
             referenceMedian = t.median

@@ -14,6 +14,7 @@
 #include "mk_activation.h"
 #include "mk_dwconv.h"
 #include "mk_conv.h"
+#include "mk_pool.h"
 #include "mk_peak.h"
 
 #endif

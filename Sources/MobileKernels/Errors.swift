@@ -18,6 +18,9 @@ public struct MobileKernelsError: Error, Equatable, Sendable, CustomStringConver
         case outOfMemory = "out of memory"
         /// A worker thread could not be started.
         case threadError = "thread error"
+        /// A weight file (safetensors, .npy) could not be read or written, is malformed, or holds
+        /// a tensor of a type that cannot be loaded.
+        case invalidFile = "invalid file"
     }
 
     public let kind: Kind

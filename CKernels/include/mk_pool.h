@@ -1,0 +1,136 @@
+// Pooling, squeeze-and-excitation and the residual add, NHWC float32 (mk_max_pool2d,
+// mk_avg_pool2d, mk_global_avg_pool, mk_adaptive_avg_pool2d, mk_squeeze_excitation,
+// mk_elementwise_add).
+//
+// Every function takes `batch` images of in_h x in_w pixels (or `pixels` rows) of `channels`
+// floats; pixel strides are the distances in floats between neighbouring pixels (0 means the
+// channel count; otherwise at least it), so they read from and write into channel slices of
+// wider tensors (concat without copies). Pixel p of image n is at (n * in_h * in_w + p) * stride.
+// `variant` picks scalar / avx2 / avx512 / neon (AUTO: the best this CPU runs; BLIS and any
+// variant the CPU lacks: MK_STATUS_UNSUPPORTED). `pool` may be NULL (one thread); each output
+// element is computed whole by one thread in a fixed order, so results never depend on the
+// thread count. Nothing allocates. Input and output must not overlap unless a function says so.
+//
+// The loops are vectorized over channels; sums are taken in the order the reference
+// (ReferenceKernels) takes them, so max pooling, average pooling, the global and adaptive pools
+// are bit-exact against it and the same on every variant; activations multiply by the float
+// nearest 1/6 where PyTorch divides by 6 (hardswish, hardsigmoid: one unit in the last place).
+#ifndef MK_POOL_H
+#define MK_POOL_H
+
+#include "mk_activation.h"
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The window of max and average pooling (PyTorch's MaxPool2d / AvgPool2d with dilation 1 and
+/// ceil_mode False). Output size, floor mode:
+///   out_h = (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1   (out_w alike),
+/// which must be at least 1. Output pixel (oy, ox) covers input rows oy * stride_h - pad_top +
+/// [0, kernel_h) and columns ox * stride_w - pad_left + [0, kernel_w), clipped to the image.
+typedef struct mk_pool2d_params {
+    size_t kernel_h, kernel_w;  // >= 1
+    size_t stride_h, stride_w;  // >= 1
+    /// Each side < the kernel on its axis, so every window holds at least one real pixel.
+    size_t pad_top, pad_left, pad_bottom, pad_right;
+    /// Average pooling only (max pooling ignores it). True (PyTorch's default): every window
+    /// divides by kernel_h * kernel_w, padded cells counting as zeros (in floor mode every window
+    /// lies inside the padded image). False: by the number of real pixels in the window.
+    bool count_include_pad;
+    /// Applied to each result (relu, relu6, hardswish, hardsigmoid, clamp, or none).
+    mk_activation activation;
+} mk_pool2d_params;
+
+/// The output size for an input of in_h x in_w. MK_STATUS_INVALID_ARGUMENT for bad parameters
+/// (zero kernel or stride, padding >= kernel, bad activation) or an empty output (in_h or in_w 0,
+/// or the padded input smaller than the kernel); MK_STATUS_SIZE_OVERFLOW when in + padding
+/// overflows.
+mk_status mk_pool2d_output_size(const mk_pool2d_params* params, size_t in_h, size_t in_w,
+                                size_t* out_h, size_t* out_w);
+
+/// Max pooling: out[n, oy, ox, c] = act(max over the window of in[n, y, x, c]). Padded cells
+/// are never candidates (PyTorch pads with -inf); the window is scanned row by row keeping v
+/// when v > best or v is NaN, so a NaN anywhere in the window gives NaN.
+mk_status mk_max_pool2d(const mk_pool2d_params* params, size_t batch, size_t in_h, size_t in_w,
+                        size_t channels, const float* input, size_t input_pixel_stride,
+                        float* output, size_t output_pixel_stride, mk_variant variant,
+                        mk_threadpool* pool);
+
+/// Average pooling: out = act(sum / divisor), the sum of the window's real pixels taken row by
+/// row from 0, the divisor as set by `count_include_pad`.
+mk_status mk_avg_pool2d(const mk_pool2d_params* params, size_t batch, size_t in_h, size_t in_w,
+                        size_t channels, const float* input, size_t input_pixel_stride,
+                        float* output, size_t output_pixel_stride, mk_variant variant,
+                        mk_threadpool* pool);
+
+/// Global average pooling [n, h, w, c] -> [n, 1, 1, c]:
+///   out[n * output_stride + c] = (sum over pixels p in row-major order of in[n, p, c]) / (h * w),
+/// summed from 0 in float, then one division. `output_stride` is the distance between the
+/// images' output rows (0 means `channels`).
+mk_status mk_global_avg_pool(size_t batch, size_t in_h, size_t in_w, size_t channels,
+                             const float* input, size_t input_pixel_stride, float* output,
+                             size_t output_stride, mk_variant variant, mk_threadpool* pool);
+
+/// PyTorch's AdaptiveAvgPool2d((out_h, out_w)): output cell (i, j) averages input rows
+/// floor(i * in_h / out_h) ..< ceil((i + 1) * in_h / out_h) and columns
+/// floor(j * in_w / out_w) ..< ceil((j + 1) * in_w / out_w): their sum (row by row, from 0)
+/// divided by their count. The identity when the sizes are equal; cells repeat when the output
+/// is larger than the input. out_h and out_w >= 1.
+mk_status mk_adaptive_avg_pool2d(size_t batch, size_t in_h, size_t in_w, size_t channels,
+                                 size_t out_h, size_t out_w, const float* input,
+                                 size_t input_pixel_stride, float* output,
+                                 size_t output_pixel_stride, mk_variant variant,
+                                 mk_threadpool* pool);
+
+/// Squeeze-and-excitation (torchvision's SqueezeExcitation in MobileNetV3), one fused operator:
+///   s = mean over the image's pixels of x                   [C]   (as mk_global_avg_pool)
+///   t = relu(fc1_weight . s + fc1_bias)                     [squeeze_channels]
+///   g = hardsigmoid(fc2_weight . t + fc2_bias)              [C]
+///   y[n, y, x, c] = x[n, y, x, c] * g[c]
+/// Each dot product is summed from 0 in input order, then the bias is added (the reference's
+/// order); hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
+typedef struct mk_squeeze_excitation_op mk_squeeze_excitation_op;
+
+/// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector
+/// of an image on its stack (at most 64 KiB), so one op can run on several threads at once.
+#define MK_SQUEEZE_EXCITATION_MAX_CHANNELS 8192
+
+/// `fc1_weight` is [squeeze_channels, channels] (PyTorch's fc1.weight [S, C, 1, 1]),
+/// `fc1_bias` [squeeze_channels], `fc2_weight` [channels, squeeze_channels], `fc2_bias`
+/// [channels]; biases may be NULL (zero). All are copied (and transposed) at create.
+mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
+                                       const float* fc1_weight, const float* fc1_bias,
+                                       const float* fc2_weight, const float* fc2_bias,
+                                       mk_variant variant, mk_squeeze_excitation_op** op_out);
+
+/// Runs on `batch` images of h x w. `output` may be `input` itself with the same pixel stride
+/// (in-place scaling); otherwise the two must not overlap. Safe to call from several threads at
+/// once on the same op (it keeps no per-run state).
+mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
+                                    size_t w, const float* input, size_t input_pixel_stride,
+                                    float* output, size_t output_pixel_stride,
+                                    mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op);
+
+void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op);
+
+/// The residual add: out[p * out_stride + c] = act(a[p * a_stride + c] + b[p * b_stride + c])
+/// over `pixels` rows of `channels` floats. `output` may be `a` or `b` (the same pointer with the
+/// same stride: a += b); `a` and `b` may be the same tensor; any other overlap of the output
+/// with an input is MK_STATUS_INVALID_ARGUMENT. `pixels` and `channels` >= 1.
+/// (Named mk_elementwise_add because mk_add is the library's internal checked size addition.)
+mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, size_t a_stride,
+                             const float* b, size_t b_stride, float* output,
+                             size_t output_stride, mk_activation activation, mk_variant variant,
+                             mk_threadpool* pool);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

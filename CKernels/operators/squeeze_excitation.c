@@ -1,0 +1,179 @@
+// Operator: squeeze-and-excitation (create / run / destroy), fused: per image, the channel means
+// (window microkernel over the whole image, split over channel tiles), the two tiny fully
+// connected layers on the calling thread (vectorized over outputs, weights transposed at
+// create), then the per-channel scaling split over pixels. The pooled and hidden vectors live on
+// the stack of run, so one op may run on several threads at once.
+#include "../common/internal.h"
+#include "../microkernels/pool/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mk_squeeze_excitation_op {
+    size_t channels, squeeze;
+    float* w1t;  // [channels][squeeze]: fc1 transposed
+    float* b1;   // [squeeze]
+    float* w2t;  // [squeeze][channels]: fc2 transposed
+    float* b2;   // [channels]
+    float* storage;
+    mk_variant variant;
+    const mk_pool_kernels* kernels;
+};
+
+// Floats rounded up to whole 64-byte lines, so each packed array starts aligned.
+static size_t mk_se_round(size_t floats) { return (floats + 15) & ~(size_t)15; }
+
+mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
+                                       const float* fc1_weight, const float* fc1_bias,
+                                       const float* fc2_weight, const float* fc2_bias,
+                                       mk_variant variant, mk_squeeze_excitation_op** op_out) {
+    if (op_out == NULL) return MK_STATUS_NULL_POINTER;
+    *op_out = NULL;
+    if (fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
+    if (channels == 0 || squeeze_channels == 0 ||
+        channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS ||
+        squeeze_channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_variant resolved;
+    mk_status status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    if (status != MK_STATUS_OK) return status;
+
+    const size_t C = channels, S = squeeze_channels;
+    const size_t weights = mk_se_round(C * S);  // at most 2^26 floats: no overflow
+    const size_t total = 2 * weights + mk_se_round(S) + mk_se_round(C);
+    mk_squeeze_excitation_op* op = calloc(1, sizeof *op);
+    if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    op->storage = mk_aligned_alloc(total * sizeof(float));
+    if (op->storage == NULL) {
+        free(op);
+        return MK_STATUS_OUT_OF_MEMORY;
+    }
+    op->w1t = op->storage;
+    op->w2t = op->w1t + weights;
+    op->b1 = op->w2t + weights;
+    op->b2 = op->b1 + mk_se_round(S);
+    for (size_t s = 0; s < S; s++) {
+        for (size_t c = 0; c < C; c++) {
+            op->w1t[c * S + s] = fc1_weight[s * C + c];
+            op->w2t[s * C + c] = fc2_weight[c * S + s];
+        }
+    }
+    if (fc1_bias != NULL) {
+        memcpy(op->b1, fc1_bias, S * sizeof(float));
+    } else {
+        memset(op->b1, 0, S * sizeof(float));
+    }
+    if (fc2_bias != NULL) {
+        memcpy(op->b2, fc2_bias, C * sizeof(float));
+    } else {
+        memset(op->b2, 0, C * sizeof(float));
+    }
+    op->channels = C;
+    op->squeeze = S;
+    op->variant = resolved;
+    op->kernels = mk_pool_kernels_for(resolved);
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+typedef struct {
+    const mk_squeeze_excitation_op* op;
+    size_t h, w, channel_tile;
+    const float* input;  // this image
+    size_t in_stride;
+    float* output;  // this image
+    size_t out_stride;
+    float* mean;         // pooling: written; scaling: the gates
+    bool in_place;
+} mk_se_job;
+
+static const mk_epilogue mk_se_identity = {MK_EPILOGUE_IDENTITY, 0.0f, 0.0f};
+
+static void mk_se_pool_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_job* job = context;
+    const size_t C = job->op->channels;
+    const size_t c0 = start * job->channel_tile;
+    size_t c1 = (start + count) * job->channel_tile;
+    if (c1 > C) c1 = C;
+    job->op->kernels->avgpool(job->h, job->w, job->input + c0, job->w * job->in_stride,
+                              job->in_stride, c1 - c0, job->mean + c0,
+                              (float)(job->h * job->w), &mk_se_identity);
+}
+
+static void mk_se_scale_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_job* job = context;
+    const mk_pool_kernels* k = job->op->kernels;
+    float* y = job->output + start * job->out_stride;
+    if (job->in_place) {
+        k->vmul_inplace(count, job->op->channels, y, job->out_stride, job->mean);
+    } else {
+        k->vmul(count, job->op->channels, job->input + start * job->in_stride, job->in_stride,
+                job->mean, y, job->out_stride);
+    }
+}
+
+mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
+                                    size_t w, const float* input, size_t input_pixel_stride,
+                                    float* output, size_t output_pixel_stride,
+                                    mk_threadpool* pool) {
+    if (op == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->channels, S = op->squeeze;
+    if (input_pixel_stride == 0) input_pixel_stride = C;
+    if (output_pixel_stride == 0) output_pixel_stride = C;
+    if (batch == 0 || h == 0 || w == 0 || input_pixel_stride < C || output_pixel_stride < C) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t image, pixels, in_extent, out_extent;
+    if (!mk_mul(h, w, &image) || !mk_mul(batch, image, &pixels) ||
+        !mk_mul(pixels - 1, input_pixel_stride, &in_extent) ||
+        !mk_add(in_extent, C, &in_extent) || in_extent > MK_MAX_ELEMENTS ||
+        !mk_mul(pixels - 1, output_pixel_stride, &out_extent) ||
+        !mk_add(out_extent, C, &out_extent) || out_extent > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    const bool in_place = input == output && input_pixel_stride == output_pixel_stride;
+    const uintptr_t a0 = (uintptr_t)input, a1 = a0 + in_extent * sizeof(float);
+    const uintptr_t b0 = (uintptr_t)output, b1 = b0 + out_extent * sizeof(float);
+    if (!in_place && a0 < b1 && b0 < a1) return MK_STATUS_INVALID_ARGUMENT;
+
+    // The image's channel means, then its gates (over the means), and the hidden vector.
+    _Alignas(64) float mean[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    _Alignas(64) float hidden[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    const mk_epilogue relu = mk_epilogue_from_activation(
+        (mk_activation){MK_ACTIVATION_RELU, 0.0f, 0.0f});
+    const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
+        (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
+
+    const size_t threads = mk_threadpool_threads(pool);
+    mk_se_job job = {op, h, w, threads > 1 ? 64 : C, NULL, input_pixel_stride, NULL,
+                     output_pixel_stride, mean, in_place};
+    const size_t channel_tiles = (C + job.channel_tile - 1) / job.channel_tile;
+    // About 16K floats per scaling tile.
+    const size_t rows_per_tile = C >= 16384 ? 1 : 16384 / C;
+    for (size_t n = 0; n < batch; n++) {
+        job.input = input + n * image * input_pixel_stride;
+        job.output = output + n * image * output_pixel_stride;
+        mk_status status =
+            mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
+        if (status != MK_STATUS_OK) return status;
+        op->kernels->fc(C, S, mean, op->w1t, op->b1, hidden, &relu);
+        op->kernels->fc(S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid);
+        status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, image,
+                                              rows_per_tile);
+        if (status != MK_STATUS_OK) return status;
+    }
+    return MK_STATUS_OK;
+}
+
+mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op) {
+    return op ? op->variant : MK_VARIANT_AUTO;
+}
+
+void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op) {
+    if (op == NULL) return;
+    mk_aligned_free(op->storage);
+    free(op);
+}

@@ -1,0 +1,271 @@
+internal import CKernels
+
+/// The window geometry max and average pooling share, checked once at init.
+struct PoolWindow {
+    let params: mk_pool2d_params
+    let name: String
+
+    init(name: String, channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+         padding: Padding, countIncludePad: Bool, activation: Activation, variant: Variant) throws {
+        self.name = name
+        guard channels >= 1, kernelH >= 1, kernelW >= 1, strideH >= 1, strideW >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels, kernel and stride must be at least 1")
+        }
+        guard padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0,
+              padding.top < kernelH, padding.bottom < kernelH, padding.left < kernelW, padding.right < kernelW else {
+            throw MobileKernelsError(.invalidArgument, "\(name): padding \(padding) must be at least 0 and smaller than the kernel \(kernelH)x\(kernelW) on each side")
+        }
+        guard mk_activation_validate(activation.cValue) == MK_STATUS_OK else {
+            throw MobileKernelsError(.invalidArgument, "\(name): \(activation) needs min <= max and no NaN bound")
+        }
+        guard variant != .blis, variant.isAvailable else {
+            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
+        }
+        params = mk_pool2d_params(kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
+                                  pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom,
+                                  pad_right: padding.right, count_include_pad: countIncludePad,
+                                  activation: activation.cValue)
+    }
+
+    func outputShape(n: Int, h: Int, w: Int, c: Int) throws -> TensorShape {
+        var p = params, oh = 0, ow = 0
+        guard mk_pool2d_output_size(&p, h, w, &oh, &ow) == MK_STATUS_OK else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(h)x\(w) is smaller than the (padded) window \(params.kernel_h)x\(params.kernel_w)")
+        }
+        return try TensorShape(n: n, h: oh, w: ow, c: c)
+    }
+}
+
+/// Max pooling over NHWC tensors (PyTorch's MaxPool2d, dilation 1, floor mode), with an
+/// optional fused activation:
+///   y[n, oy, ox, c] = activation(max of x[n, oy * strideH - top + 0..<kernelH,
+///                                          ox * strideW - left + 0..<kernelW, c])
+/// over the pixels inside the image: padded cells never win. A NaN in the window gives NaN.
+/// Bit-exact (no arithmetic but the activation).
+public final class MaxPool2D: Layer, @unchecked Sendable {
+    public let channels: Int
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideH: Int
+    public let strideW: Int
+    public let padding: Padding
+    public let activation: Activation
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let window: PoolWindow
+
+    /// - Throws: `.invalidArgument` for channels, kernel or stride below 1, padding below 0 or not
+    ///   smaller than the kernel, or bad clamp bounds; `.unsupported` for a variant this CPU
+    ///   lacks (or `.blis`).
+    public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding = .zero,
+                activation: Activation = .none, variant: Variant = .auto) throws {
+        name = "MaxPool2D(channels: \(channels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), \(activation), \(variant))"
+        window = try PoolWindow(name: name, channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH,
+                                strideW: strideW, padding: padding, countIncludePad: false, activation: activation,
+                                variant: variant)
+        self.channels = channels
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.padding = padding
+        self.activation = activation
+        self.variant = variant == .auto ? Variant.best : variant
+    }
+
+    /// A square window; `stride` defaults to the kernel size (PyTorch's default).
+    public convenience init(channels: Int, kernel: Int, stride: Int? = nil, padding: Padding = .zero,
+                            activation: Activation = .none, variant: Variant = .auto) throws {
+        try self.init(channels: channels, kernelH: kernel, kernelW: kernel, strideH: stride ?? kernel,
+                      strideW: stride ?? kernel, padding: padding, activation: activation, variant: variant)
+    }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output, for: input.shape)
+        let s = input.shape
+        var params = window.params
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_max_pool2d(&params, s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress, 0, variant.cValue,
+                              threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}
+
+/// Average pooling over NHWC tensors (PyTorch's AvgPool2d, floor mode), with an optional fused
+/// activation: the sum of the window's pixels inside the image, divided by kernelH * kernelW
+/// when `countIncludePad` (PyTorch's default: padded cells count as zeros) or by the number of
+/// pixels inside the image otherwise. Bit-exact against the reference's row-by-row sum.
+public final class AvgPool2D: Layer, @unchecked Sendable {
+    public let channels: Int
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideH: Int
+    public let strideW: Int
+    public let padding: Padding
+    public let countIncludePad: Bool
+    public let activation: Activation
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let window: PoolWindow
+
+    /// - Throws: as `MaxPool2D.init`.
+    public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding = .zero,
+                countIncludePad: Bool = true, activation: Activation = .none, variant: Variant = .auto) throws {
+        name = "AvgPool2D(channels: \(channels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding)\(countIncludePad ? "" : ", padding not counted"), \(activation), \(variant))"
+        window = try PoolWindow(name: name, channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH,
+                                strideW: strideW, padding: padding, countIncludePad: countIncludePad,
+                                activation: activation, variant: variant)
+        self.channels = channels
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideH = strideH
+        self.strideW = strideW
+        self.padding = padding
+        self.countIncludePad = countIncludePad
+        self.activation = activation
+        self.variant = variant == .auto ? Variant.best : variant
+    }
+
+    /// A square window; `stride` defaults to the kernel size (PyTorch's default).
+    public convenience init(channels: Int, kernel: Int, stride: Int? = nil, padding: Padding = .zero,
+                            countIncludePad: Bool = true, activation: Activation = .none,
+                            variant: Variant = .auto) throws {
+        try self.init(channels: channels, kernelH: kernel, kernelW: kernel, strideH: stride ?? kernel,
+                      strideW: stride ?? kernel, padding: padding, countIncludePad: countIncludePad,
+                      activation: activation, variant: variant)
+    }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try forward(input, into: &output, outputChannelOffset: 0, threadPool: threadPool)
+    }
+
+    /// Writes channels `outputChannelOffset ..< outputChannelOffset + channels` of `output` (the
+    /// rest is left as it is), e.g. ShuffleNet's shortcut branch into its concatenation.
+    public func forward(_ input: Tensor, into output: inout Tensor, outputChannelOffset: Int,
+                        threadPool: ThreadPool = .shared) throws {
+        let s = input.shape
+        let expected = try outputShape(for: s)
+        let o = output.shape
+        guard o.n == expected.n, o.h == expected.h, o.w == expected.w, outputChannelOffset >= 0,
+              outputChannelOffset <= o.c - channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) gives output \(expected), which does not fit channels \(outputChannelOffset)..<\(outputChannelOffset + channels) of the output tensor \(o)")
+        }
+        var params = window.params
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_avg_pool2d(&params, s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress! + outputChannelOffset,
+                              o.c, variant.cValue, threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}
+
+/// Global average pooling: [n, h, w, c] -> [n, 1, 1, c], the mean of each channel over all
+/// pixels (summed row by row from 0, then divided by h * w: bit-exact against the reference).
+public final class GlobalAveragePool: Layer, @unchecked Sendable {
+    public let channels: Int
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+
+    /// - Throws: `.invalidArgument` for channels below 1; `.unsupported` for a variant this CPU
+    ///   lacks (or `.blis`).
+    public init(channels: Int, variant: Variant = .auto) throws {
+        name = "GlobalAveragePool(channels: \(channels), \(variant))"
+        guard channels >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels must be at least 1")
+        }
+        guard variant != .blis, variant.isAvailable else {
+            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
+        }
+        self.channels = channels
+        self.variant = variant == .auto ? Variant.best : variant
+    }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        return try TensorShape(n: input.n, h: 1, w: 1, c: channels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output, for: input.shape)
+        let s = input.shape
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_global_avg_pool(s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress, 0, variant.cValue,
+                                   threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}
+
+/// PyTorch's AdaptiveAvgPool2d((outputH, outputW)) over NHWC tensors: output cell (i, j) is the
+/// mean of input rows floor(i * h / outputH) ..< ceil((i + 1) * h / outputH) and the same for
+/// columns (VGG16's 7x7 and AlexNet's 6x6 before the classifier). The identity when the input
+/// already is outputH x outputW.
+public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
+    public let channels: Int
+    public let outputH: Int
+    public let outputW: Int
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+
+    /// - Throws: `.invalidArgument` for channels or an output size below 1; `.unsupported` for a
+    ///   variant this CPU lacks (or `.blis`).
+    public init(channels: Int, outputH: Int, outputW: Int, variant: Variant = .auto) throws {
+        name = "AdaptiveAvgPool2D(channels: \(channels), output: \(outputH)x\(outputW), \(variant))"
+        guard channels >= 1, outputH >= 1, outputW >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels and the output size must be at least 1")
+        }
+        guard variant != .blis, variant.isAvailable else {
+            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
+        }
+        self.channels = channels
+        self.outputH = outputH
+        self.outputW = outputW
+        self.variant = variant == .auto ? Variant.best : variant
+    }
+
+    public func outputShape(for input: TensorShape) throws -> TensorShape {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+        return try TensorShape(n: input.n, h: outputH, w: outputW, c: channels)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output, for: input.shape)
+        let s = input.shape
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                mk_adaptive_avg_pool2d(s.n, s.h, s.w, channels, outputH, outputW, x.baseAddress, 0, y.baseAddress, 0,
+                                       variant.cValue, threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(s)")
+    }
+}

@@ -1,0 +1,258 @@
+/// A whole network on MobileKernels' layers: an `Architecture` (MobileNetV1/V2/V3, ShuffleNetV1,
+/// VGG16, AlexNet) with its weights loaded, BatchNorm folded into the convolutions, and each node
+/// turned into a layer (weights packed once). Run it through an `InferencePlan`, made once per
+/// batch size and input size, which owns every activation buffer:
+///
+///     let net = try Network(.mobileNetV2, weights: .safetensors(path: "mobilenet_v2.safetensors"))
+///     let plan = try net.plan(batch: 1, height: 224, width: 224)
+///     let logits = try plan.predict(image)          // [1, 1, 1, 1000]
+///
+/// Fusions (same results as the unfused graph, fewer passes over memory): a convolution whose
+/// only consumer is a residual add adds the other input in its store and takes the add's
+/// activation; the convolution before a channel shuffle with its own group count writes its
+/// output in shuffled order; the inputs of a channel concat (ShuffleNet's stride-2 units) write
+/// straight into their channel slice of the concat's buffer; squeeze-and-excitation scales in
+/// place; flatten and an identity adaptive pool are free.
+///
+/// A network is immutable after `init` and may be shared: several threads can predict at once,
+/// each with its own plan.
+public final class Network: @unchecked Sendable {
+    public let architecture: Architecture
+    public var kind: ModelKind { architecture.kind }
+    /// The kernel variant every layer was created with (`.auto` resolved per layer).
+    public let variant: Variant
+
+    /// How each node runs.
+    enum Compiled {
+        case input
+        case conv(Layer, ConvSpec)  // Conv2D or DepthwiseConv2D (BN folded, final activation)
+        case layer(Layer)           // single-input layers: pools, channel shuffle, SE
+        case add(Add)
+        case alias                  // flatten: same memory, new shape
+        case adaptivePool(outputH: Int, outputW: Int, channels: Int, variant: Variant)
+        case concat(Activation)
+    }
+
+    let compiled: [Compiled]
+    /// For a node fused into its consumer: that consumer's id (an add or a concat) or, for a
+    /// convolution that writes shuffled output, the shuffle node's id.
+    let fusedInto: [Int?]
+
+    /// - Parameters:
+    ///   - weights: the parameters by their PyTorch names; `.random()` for benchmarks.
+    ///   - variant: the kernel variant of every layer (`.auto`: the best this CPU has); `.blis`
+    ///     runs the 1x1 convolutions and the fully connected layers on BLIS and everything else on
+    ///     `.auto`.
+    /// - Throws: for a missing, extra or wrongly shaped tensor (by name), or an unsupported
+    ///   variant.
+    public convenience init(_ kind: ModelKind, weights: WeightSource, widthMultiplier: Float = 1.0,
+                            numClasses: Int = 1000, variant: Variant = .auto) throws {
+        try self.init(architecture: Architecture.make(kind, widthMultiplier: widthMultiplier, numClasses: numClasses),
+                      weights: weights, variant: variant)
+    }
+
+    public init(architecture: Architecture, weights: WeightSource, variant: Variant = .auto) throws {
+        self.architecture = architecture
+        self.variant = variant
+        let nodes = architecture.nodes
+        try Network.checkNames(architecture, weights)
+
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
+        func isConv(_ id: Int) -> ConvSpec? {
+            if case let .conv(c) = nodes[id].operation { return c }
+            return nil
+        }
+
+        // Fusion decisions (structure only; independent of the input size).
+        var fused = [Int?](repeating: nil, count: nodes.count)
+        var finalActivation: [Int: Activation] = [:]   // conv id -> activation after fusion
+        var residualOf: [Int: Int] = [:]               // conv id -> node id of the residual input
+        var shuffled: Set<Int> = []                    // convs that write shuffled output
+        for node in nodes {
+            switch node.operation {
+            case let .add(activation):
+                let (x, y) = (node.inputs[0], node.inputs[1])
+                for (conv, other) in [(y, x), (x, y)] where fused[node.id] == nil {
+                    guard let c = isConv(conv), !c.isDepthwise, c.activation == .none, consumers[conv] == [node.id], other < conv,
+                          fused[conv] == nil else { continue }
+                    fused[conv] = node.id
+                    finalActivation[conv] = activation
+                    residualOf[conv] = other
+                    break
+                }
+            case let .concat(activation):
+                for input in node.inputs where consumers[input] == [node.id] {
+                    if let c = isConv(input), !c.isDepthwise, c.activation == .none || c.activation == activation {
+                        fused[input] = node.id
+                        finalActivation[input] = activation
+                    } else if case .avgPool = nodes[input].operation {
+                        fused[input] = node.id
+                    }
+                }
+            case let .channelShuffle(groups):
+                let source = node.inputs[0]
+                if let c = isConv(source), c.groups == groups, groups > 1, groups <= 32, !c.isDepthwise,
+                   consumers[source] == [node.id], fused[source] == nil {
+                    fused[source] = node.id
+                    shuffled.insert(source)
+                }
+            default:
+                break
+            }
+        }
+        fusedInto = fused
+
+        // Flatten before a linear: PyTorch flattens (c, h, w); our NHWC memory is (h, w, c).
+        let sizes224 = try? architecture.featureSizes(height: 224, width: 224)
+        var compiled: [Compiled] = []
+        let layerVariant = variant == .blis ? Variant.auto : variant
+        for node in nodes {
+            switch node.operation {
+            case .input:
+                compiled.append(.input)
+            case let .conv(spec):
+                var (w, b) = try Network.foldedConv(spec, weights)
+                let activation = finalActivation[node.id] ?? spec.activation
+                let layer: Layer
+                if spec.isDepthwise && spec.kernelH <= 11 && spec.kernelW <= 11 {
+                    layer = try DepthwiseConv2D(
+                        channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW,
+                        strideH: spec.strideH, strideW: spec.strideW,
+                        padding: Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight),
+                        dilationH: spec.dilationH, dilationW: spec.dilationW, weights: w, bias: b,
+                        activation: activation, variant: layerVariant)
+                } else {
+                    let blis = variant == .blis && spec.kernelH == 1 && spec.kernelW == 1 && spec.padTop + spec.padLeft + spec.padBottom + spec.padRight == 0 && !shuffled.contains(node.id)
+                    if b.isEmpty { b = [Float](repeating: 0, count: spec.outChannels) }
+                    layer = try Conv2D(
+                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                        kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
+                        padding: Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight),
+                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
+                        bias: b, activation: activation, shuffleOutput: shuffled.contains(node.id),
+                        variant: blis ? .blis : layerVariant)
+                    w = []
+                }
+                compiled.append(.conv(layer, spec))
+            case let .maxPool(kernel, stride, padding):
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                compiled.append(.layer(try MaxPool2D(channels: c, kernel: kernel, stride: stride,
+                                                     padding: .symmetric(padding), variant: layerVariant)))
+            case let .avgPool(kernel, stride, padding, countIncludePad):
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                var activation = Activation.none
+                if let target = fused[node.id], case let .concat(a) = nodes[target].operation { activation = a }
+                compiled.append(.layer(try AvgPool2D(channels: c, kernel: kernel, stride: stride, padding: .symmetric(padding),
+                                                     countIncludePad: countIncludePad, activation: activation,
+                                                     variant: layerVariant)))
+            case let .adaptiveAvgPool(oh, ow):
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                compiled.append(.adaptivePool(outputH: oh, outputW: ow, channels: c, variant: layerVariant))
+            case .globalAveragePool:
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                compiled.append(.layer(try GlobalAveragePool(channels: c, variant: layerVariant)))
+            case .flatten:
+                compiled.append(.alias)
+            case let .linear(spec):
+                var w = try weights.tensor(spec.weightKey, shape: [spec.outFeatures, spec.inFeatures], role: .weight)
+                let b = try spec.biasKey.map { try weights.tensor($0, shape: [spec.outFeatures], role: .bias) }
+                if case .flatten = nodes[node.inputs[0]].operation, let sizes = sizes224 {
+                    let f = sizes[nodes[node.inputs[0]].inputs[0]]
+                    if f.h * f.w > 1 { w = Network.permuteFlattenColumns(w, out: spec.outFeatures, h: f.h, w: f.w, c: f.c) }
+                }
+                compiled.append(.conv(try Conv2D(inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelSize: 1,
+                                                 weights: w, bias: b, activation: spec.activation,
+                                                 variant: variant == .blis ? .blis : layerVariant),
+                                      ConvSpec(inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelH: 1, kernelW: 1,
+                                               strideH: 1, strideW: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0,
+                                               weightKey: spec.weightKey, biasKey: spec.biasKey, activation: spec.activation)))
+            case let .squeezeExcitation(se):
+                let (c, s) = (se.channels, se.squeezeChannels)
+                compiled.append(.layer(try SqueezeExcitation(
+                    channels: c, squeezeChannels: s,
+                    fc1Weight: weights.tensor(se.fc1WeightKey, shape: [s, c, 1, 1], role: .weight),
+                    fc1Bias: weights.tensor(se.fc1BiasKey, shape: [s], role: .bias),
+                    fc2Weight: weights.tensor(se.fc2WeightKey, shape: [c, s, 1, 1], role: .weight),
+                    fc2Bias: weights.tensor(se.fc2BiasKey, shape: [c], role: .bias), variant: layerVariant)))
+            case let .channelShuffle(groups):
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                compiled.append(.layer(try ChannelShuffle(groups: groups, channels: c, variant: layerVariant)))
+            case let .add(activation):
+                let c = try Network.channels(of: node.inputs[0], architecture)
+                compiled.append(.add(try Add(channels: c, activation: activation, variant: layerVariant)))
+            case let .concat(activation):
+                compiled.append(.concat(activation))
+            }
+        }
+        self.compiled = compiled
+        self.residualOf = residualOf
+    }
+
+    let residualOf: [Int: Int]
+
+    /// An inference plan for `batch` images of `height` x `width` (all activation buffers
+    /// allocated now, reused by every `predict`).
+    public func plan(batch: Int = 1, height: Int = 224, width: Int = 224) throws -> InferencePlan {
+        try InferencePlan(network: self, batch: batch, height: height, width: width)
+    }
+
+    // MARK: - Weights
+
+    /// Every tensor of the spec is present with its shape (checked as each is loaded) and no
+    /// other tensor is (BatchNorm's `num_batches_tracked` counters are ignored).
+    static func checkNames(_ architecture: Architecture, _ weights: WeightSource) throws {
+        guard let names = weights.names else { return }
+        let expected = Dictionary(uniqueKeysWithValues: architecture.parameters().map { ($0.name, $0.shape) })
+        let missing = expected.keys.filter { !names.contains($0) }.sorted()
+        let extra = names.filter { expected[$0] == nil && !$0.hasSuffix("num_batches_tracked") }.sorted()
+        guard missing.isEmpty && extra.isEmpty else {
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing \(missing.count): \(missing.prefix(8).joined(separator: ", "))\(missing.count > 8 ? ", ..." : "")") }
+            if !extra.isEmpty { parts.append("unexpected \(extra.count): \(extra.prefix(8).joined(separator: ", "))\(extra.count > 8 ? ", ..." : "")") }
+            throw MobileKernelsError(.invalidArgument, "weights for \(architecture.kind.specName): " + parts.joined(separator: "; "))
+        }
+    }
+
+    /// The convolution's weight and bias with its BatchNorm folded in (in Double, rounded once):
+    /// w' = w * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta.
+    /// The bias is empty when the convolution has neither a bias nor a BatchNorm.
+    static func foldedConv(_ spec: ConvSpec, _ weights: WeightSource) throws -> (weights: [Float], bias: [Float]) {
+        var w = try weights.tensor(spec.weightKey, shape: spec.weightShape, role: .weight)
+        let bias = try spec.biasKey.map { try weights.tensor($0, shape: [spec.outChannels], role: .bias) }
+        guard let bn = spec.batchNorm else { return (w, bias ?? []) }
+        let c = [bn.channels]
+        let gamma = try weights.tensor(bn.weightKey, shape: c, role: .bnScale)
+        let beta = try weights.tensor(bn.biasKey, shape: c, role: .bnShift)
+        let mean = try weights.tensor(bn.runningMeanKey, shape: c, role: .bnMean)
+        let variance = try weights.tensor(bn.runningVarKey, shape: c, role: .bnVariance)
+        let perOut = w.count / spec.outChannels
+        var b = [Float](repeating: 0, count: spec.outChannels)
+        for o in 0..<spec.outChannels {
+            let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.eps)).squareRoot()
+            for i in (o * perOut)..<((o + 1) * perOut) { w[i] = Float(Double(w[i]) * scale) }
+            b[o] = Float((Double(bias?[o] ?? 0) - Double(mean[o])) * scale + Double(beta[o]))
+        }
+        return (w, b)
+    }
+
+    /// A linear weight [out, c * h * w] whose columns are PyTorch's flatten order (c, y, x),
+    /// reordered to our NHWC flatten order (y, x, c).
+    static func permuteFlattenColumns(_ weight: [Float], out: Int, h: Int, w: Int, c: Int) -> [Float] {
+        var result = [Float](repeating: 0, count: weight.count)
+        let inFeatures = h * w * c
+        for o in 0..<out {
+            for ch in 0..<c {
+                for p in 0..<(h * w) {
+                    result[o * inFeatures + p * c + ch] = weight[o * inFeatures + ch * h * w + p]
+                }
+            }
+        }
+        return result
+    }
+
+    static func channels(of node: Int, _ architecture: Architecture) throws -> Int {
+        // Channel counts do not depend on the input size: take them at a size every model accepts.
+        try architecture.featureSizes(height: 224, width: 224)[node].c
+    }
+}

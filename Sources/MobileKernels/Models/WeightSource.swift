@@ -1,0 +1,124 @@
+/// Where a network's parameters come from: a PyTorch `state_dict` by torchvision's names
+/// (`specs/<model>.json`), as a safetensors file, a dictionary, or random values for benchmarks.
+public struct WeightSource: Sendable {
+    /// The tensor named `name` as (shape, values), or nil when the source has no such tensor.
+    let lookup: @Sendable (String) throws -> (shape: [Int], values: [Float])?
+    /// Every tensor name the source has (for reporting extra tensors), or nil when it cannot list
+    /// them (random weights).
+    let names: [String]?
+
+    /// Tensors by name, e.g. from your own loader: `[name: (shape, values)]`.
+    public static func tensors(_ tensors: [String: (shape: [Int], values: [Float])]) -> WeightSource {
+        WeightSource(lookup: { tensors[$0] }, names: Array(tensors.keys))
+    }
+
+    /// A safetensors file written by `safetensors.torch.save_file(model.state_dict(), path)`
+    /// (F32, F16 or BF16; memory-mapped, converted to Float as each tensor is loaded).
+    public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
+        WeightSource(lookup: { name in
+            guard let info = file.info(name) else { return nil }
+            return (info.shape, try file.floats(name))
+        }, names: file.tensors.map(\.name))
+    }
+
+    /// The safetensors file at `path`.
+    public static func safetensors(path: String) throws -> WeightSource {
+        .safetensors(try SafeTensorsFile(path: path))
+    }
+
+    /// Deterministic pseudo-random parameters for benchmarks and tests: convolution and linear
+    /// weights uniform in +-sqrt(3 / fan_in) (unit variance through the layer), biases small,
+    /// BatchNorm scale near 1, shift near 0, running mean near 0 and variance near 1.
+    public static func random(seed: UInt64 = 1) -> WeightSource {
+        WeightSource(lookup: { _ in nil }, names: nil, randomSeed: seed)
+    }
+
+    init(lookup: @escaping @Sendable (String) throws -> (shape: [Int], values: [Float])?, names: [String]?,
+         randomSeed: UInt64? = nil) {
+        self.lookup = lookup
+        self.names = names
+        self.randomSeed = randomSeed
+    }
+
+    let randomSeed: UInt64?
+
+    /// The tensor `name` of `shape`: from the source, checked, or generated.
+    func tensor(_ name: String, shape: [Int], role: ParameterRole) throws -> [Float] {
+        let count = shape.reduce(1, *)
+        if let seed = randomSeed {
+            return randomValues(count, seed: seed ^ UInt64(truncatingIfNeeded: name.hashValueStable), role: role, fanIn: shape.dropFirst().reduce(1, *))
+        }
+        guard let found = try lookup(name) else {
+            throw MobileKernelsError(.invalidArgument, "weights: tensor \(name) \(shape) is missing")
+        }
+        guard found.shape == shape, found.values.count == count else {
+            throw MobileKernelsError(.shapeMismatch, "weights: tensor \(name) has shape \(found.shape), expected \(shape)")
+        }
+        return found.values
+    }
+
+    private func randomValues(_ count: Int, seed: UInt64, role: ParameterRole, fanIn: Int) -> [Float] {
+        var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        func next() -> Float {  // [-1, 1)
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+        switch role {
+        case .weight: let scale = (3 / Float(max(fanIn, 1))).squareRoot(); return (0..<count).map { _ in next() * scale }
+        case .bias: return (0..<count).map { _ in next() * 0.1 }
+        case .bnScale: return (0..<count).map { _ in 1 + next() * 0.2 }
+        case .bnShift: return (0..<count).map { _ in next() * 0.1 }
+        case .bnMean: return (0..<count).map { _ in next() * 0.1 }
+        case .bnVariance: return (0..<count).map { _ in 1 + next() * 0.2 }
+        }
+    }
+}
+
+enum ParameterRole { case weight, bias, bnScale, bnShift, bnMean, bnVariance }
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: stable across runs (Swift's hashValue is seeded per process).
+    var hashValueStable: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}
+
+extension WeightSource {
+    /// Every parameter of `architecture` by name, checked against the spec (random sources
+    /// generate them): what the naive reference network and tools need.
+    public func parameters(of architecture: Architecture) throws -> [String: [Float]] {
+        try Network.checkNames(architecture, self)
+        var roles: [String: ParameterRole] = [:]
+        for node in architecture.nodes {
+            switch node.operation {
+            case let .conv(c):
+                roles[c.weightKey] = .weight
+                if let b = c.biasKey { roles[b] = .bias }
+                if let bn = c.batchNorm {
+                    roles[bn.weightKey] = .bnScale
+                    roles[bn.biasKey] = .bnShift
+                    roles[bn.runningMeanKey] = .bnMean
+                    roles[bn.runningVarKey] = .bnVariance
+                }
+            case let .linear(l):
+                roles[l.weightKey] = .weight
+                if let b = l.biasKey { roles[b] = .bias }
+            case let .squeezeExcitation(se):
+                roles[se.fc1WeightKey] = .weight
+                roles[se.fc2WeightKey] = .weight
+                roles[se.fc1BiasKey] = .bias
+                roles[se.fc2BiasKey] = .bias
+            default:
+                break
+            }
+        }
+        var result: [String: [Float]] = [:]
+        for (name, shape) in architecture.parameters() {
+            result[name] = try tensor(name, shape: shape, role: roles[name] ?? .weight)
+        }
+        return result
+    }
+}
+

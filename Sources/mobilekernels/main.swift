@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import MobileKernels
+
+@main
+struct MobileKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mobilekernels",
+        abstract: "Run MobileNet V1/V2/V3, ShuffleNet V1, VGG16 and AlexNet on MobileKernels.",
+        discussion: """
+            Weights are a PyTorch state_dict saved with safetensors.torch.save_file (torchvision's
+            key names; see the specs). Images are .npy float32 arrays, [N, 3, H, W] by default.
+            """,
+        subcommands: [Infer.self, Inspect.self, Models.self])
+}
+
+/// The models by their spec names, with the ShuffleNetV1 group variants.
+let modelNames: [String] = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"]
+    + [1, 2, 3, 4, 8].map { "shufflenet_v1_g\($0)" } + ["vgg16", "alexnet"]
+
+func modelKind(_ name: String) throws -> ModelKind {
+    if name.hasPrefix("shufflenet_v1_g"), let g = Int(name.dropFirst("shufflenet_v1_g".count)), [1, 2, 3, 4, 8].contains(g) {
+        return .shuffleNetV1(groups: g)
+    }
+    guard let kind = ModelKind(specName: name) else {
+        throw ValidationError("unknown model \(name); one of: \(modelNames.joined(separator: ", "))")
+    }
+    return kind
+}
+
+struct Infer: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Classify the images of an .npy file.")
+
+    @Option(help: "The model: \(modelNames.joined(separator: ", ")).")
+    var model: String
+
+    @Option(help: "The weights (.safetensors). Without it, deterministic random weights (for timing only).")
+    var weights: String?
+
+    @Option(help: "The images: float32 .npy, [N, 3, H, W] (or [N, H, W, 3] with --layout nhwc).")
+    var input: String
+
+    @Option(help: "Write the logits [N, classes] as float32 .npy here.")
+    var output: String?
+
+    @Option(help: "nchw (PyTorch's order) or nhwc.")
+    var layout: String = "nchw"
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "How many classes to print per image.")
+    var top: Int = 5
+
+    @Option(help: "Number of classes of the classifier.")
+    var classes: Int = 1000
+
+    @Option(help: "Width multiplier (MobileNets).")
+    var width: Float = 1.0
+
+    @Option(help: "Kernel variant: auto, scalar, avx2, avx512, neon, blis.")
+    var variant: String = "auto"
+
+    @Option(help: "Timed repetitions after the first run (latency is their median).")
+    var `repeat`: Int = 5
+
+    func run() throws {
+        let kind = try modelKind(model)
+        guard let variant = Variant(rawValue: self.variant) else { throw ValidationError("unknown variant \(self.variant)") }
+        guard layout == "nchw" || layout == "nhwc" else { throw ValidationError("--layout is nchw or nhwc") }
+        let (shape, values) = try Npy.read(path: input)
+        guard shape.count == 4 else { throw ValidationError("\(input): expected a 4-D array, got shape \(shape)") }
+        let (n, c, h, w) = layout == "nchw" ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
+        guard c == 3 else { throw ValidationError("\(input): expected 3 channels, got shape \(shape) (\(layout))") }
+        let source: WeightSource = try weights.map { try .safetensors(path: $0) } ?? .random()
+        let network = try Network(kind, weights: source, widthMultiplier: width, numClasses: classes, variant: variant)
+        let plan = try network.plan(batch: n, height: h, width: w)
+        let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
+        let image = layout == "nchw" ? try Tensor(shape: tensorShape, nchw: values) : try Tensor(shape: tensorShape, nhwc: values)
+        let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
+        var logits = try Tensor(shape: plan.outputShape)
+        try plan.predict(image, into: &logits, threadPool: pool)
+        var times: [Double] = []
+        for _ in 0..<max(0, self.`repeat`) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try plan.predict(image, into: &logits, threadPool: pool)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        for (i, best) in topK(logits, k: top).enumerated() {
+            let probabilities = softmax(logits)[i]
+            print("image \(i): " + best.map { "\($0.index) (\(String(format: "%.4f", probabilities[$0.index])))" }.joined(separator: ", "))
+        }
+        if !times.isEmpty {
+            let median = times.sorted()[times.count / 2]
+            print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue): "
+                + String(format: "%.3f ms median of %d runs (%.1f images/s); activations %.1f MiB", median, times.count,
+                         Double(n) / median * 1e3, Double(plan.peakActivationBytes) / 1_048_576))
+        }
+        if let output {
+            try Npy.write(shape: [n, plan.outputShape.c], values: logits.toArray(), to: output)
+        }
+        if weights == nil { print("note: random weights (pass --weights FILE.safetensors for real predictions)") }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a safetensors file's tensors and check them against a model.")
+
+    @Argument(help: "The .safetensors file.")
+    var file: String
+
+    @Option(help: "Check against this model's state_dict spec.")
+    var model: String?
+
+    func run() throws {
+        let st = try SafeTensorsFile(path: file)
+        for t in st.tensors { print("\(t.name)  \(t.dtype)  \(t.shape)") }
+        print("\(st.tensors.count) tensors")
+        guard let model else { return }
+        let architecture = try Architecture.make(try modelKind(model))
+        var problems: [String] = []
+        let names = Set(st.tensors.map(\.name))
+        for (name, shape) in architecture.parameters() {
+            guard let info = st.info(name) else { problems.append("missing \(name) \(shape)"); continue }
+            if info.shape != shape { problems.append("\(name): shape \(info.shape), expected \(shape)") }
+            if !["F32", "F16", "BF16"].contains(info.dtype) { problems.append("\(name): dtype \(info.dtype) (F32, F16 or BF16 needed)") }
+        }
+        let expected = Set(architecture.parameters().map(\.name))
+        for name in names.sorted() where !expected.contains(name) && !name.hasSuffix("num_batches_tracked") {
+            problems.append("unexpected \(name)")
+        }
+        if problems.isEmpty {
+            print("matches \(model): \(expected.count) tensors, \(architecture.parameterCount) parameters")
+        } else {
+            for p in problems { print(p) }
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The models, their parameters, MACs and activation memory at 224x224.")
+
+    func run() throws {
+        print("model                  params      MMACs   activations MiB (planned / unplanned)")
+        for name in modelNames {
+            let kind = try modelKind(name)
+            let network = try Network(kind, weights: .random())
+            let plan = try network.plan()
+            let macs = try network.architecture.macs(height: 224, width: 224)
+            let padded = name.padding(toLength: 20, withPad: " ", startingAt: 0)
+            print(padded + String(format: " %9d %10.1f   %8.1f / %.1f", network.architecture.parameterCount,
+                                  Double(macs) / 1e6, Double(plan.peakActivationBytes) / 1_048_576,
+                                  Double(plan.unplannedActivationBytes) / 1_048_576))
+        }
+    }
+}
