@@ -61,6 +61,9 @@ struct Infer: ParsableCommand {
     @Option(help: "Kernel variant: auto, scalar, avx2, avx512, neon, blis.")
     var variant: String = "auto"
 
+    @Flag(help: "Print the time of every layer (median of the repetitions).")
+    var profile = false
+
     @Option(help: "Timed repetitions after the first run (latency is their median).")
     var `repeat`: Int = 5
 
@@ -95,6 +98,12 @@ struct Infer: ParsableCommand {
             print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue): "
                 + String(format: "%.3f ms median of %d runs (%.1f images/s); activations %.1f MiB", median, times.count,
                          Double(n) / median * 1e3, Double(plan.peakActivationBytes) / 1_048_576))
+        }
+        if profile {
+            let layers = try plan.profile(image, threadPool: pool, repetitions: max(1, self.`repeat`))
+            let total = layers.reduce(0) { $0 + $1.milliseconds }
+            print("per layer (ms, median; sum \(String(format: "%.3f", total))):")
+            for (name, ms) in layers { print(String(format: "  %8.4f  ", ms) + name) }
         }
         if let output {
             try Npy.write(shape: [n, plan.outputShape.c], values: logits.toArray(), to: output)

@@ -19,6 +19,8 @@ public final class InferencePlan: @unchecked Sendable {
 
     private let buffers: [TensorStorage]
     private let steps: [(ThreadPool) throws -> Void]
+    /// The node each step runs (for `profile`).
+    private let stepNodes: [Int]
     private let inputView: Tensor
     private let outputView: Tensor
     private let lock = NSLock()
@@ -122,8 +124,10 @@ public final class InferencePlan: @unchecked Sendable {
 
         // 3. Steps.
         var steps: [(ThreadPool) throws -> Void] = []
+        var stepNodes: [Int] = []
         for node in nodes {
             let id = node.id
+            defer { while stepNodes.count < steps.count { stepNodes.append(id) } }
             switch network.compiled[id] {
             case .input, .alias:
                 continue
@@ -184,6 +188,7 @@ public final class InferencePlan: @unchecked Sendable {
             }
         }
         self.steps = steps
+        self.stepNodes = stepNodes
         self.network = network
         inputShape = try shape(0)
         outputShape = try shape(nodes.count - 1)
@@ -210,6 +215,40 @@ public final class InferencePlan: @unchecked Sendable {
         for step in steps { try step(threadPool) }
         output.withUnsafeMutableBufferPointer { dst in
             dst.baseAddress!.update(from: outputView.storage.pointer, count: dst.count)
+        }
+    }
+
+    /// Per node, the median time of its step over `repetitions` runs on `input` (nodes fused into
+    /// another node's step, or free, do not appear): where a network's time goes.
+    public func profile(_ input: Tensor, threadPool: ThreadPool = .shared, repetitions: Int = 10) throws
+        -> [(node: String, milliseconds: Double)] {
+        var output = try Tensor(shape: outputShape)
+        try predict(input, into: &output, threadPool: threadPool)
+        lock.lock()
+        defer { lock.unlock() }
+        var times = [[Double]](repeating: [], count: steps.count)
+        for _ in 0..<max(1, repetitions) {
+            for (i, step) in steps.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try step(threadPool)
+                times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+        }
+        var result: [(node: String, milliseconds: Double)] = []
+        for (i, t) in times.enumerated() {
+            let node = network.architecture.nodes[stepNodes[i]]
+            result.append(("\(node.name) \(InferencePlan.describe(node.operation))", t.sorted()[t.count / 2]))
+        }
+        return result
+    }
+
+    static func describe(_ operation: MobileKernels.Operation) -> String {
+        switch operation {
+        case let .conv(c):
+            let kind = c.isDepthwise ? "dw" : (c.groups > 1 ? "gconv g=\(c.groups) " : "conv")
+            return "\(kind)\(c.kernelH)x\(c.kernelW)/s\(c.strideH) \(c.inChannels)->\(c.outChannels)"
+        case let .linear(l): return "linear \(l.inFeatures)->\(l.outFeatures)"
+        default: return "\(operation)".components(separatedBy: "(").first ?? ""
         }
     }
 
