@@ -125,15 +125,18 @@ func report(cases: [BenchmarkCase], options: CommonOptions, variants: [Variant]?
 struct DefaultRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "default",
-        abstract: "The short default run: the machine's peak and a representative set of kernels (under two minutes).")
+        abstract: "The short default run: the machine's peak, representative kernels and MobileNetV2 end to end (under two minutes).")
 
     @OptionGroup var options: CommonOptions
 
     func run() throws {
         try requireRelease()
         var cases = try benchmarkCases(families: [.activation], quick: options.quick).filter { $0.layer.contains("hardswish") }
-        let mobileNetV2 = try convLayers(of: [.mobileNetV2], resolution: options.quick ? 64 : 224) { $0.isDepthwise }
-        cases += try mobileNetV2.map(depthwiseCase)
+        let resolution = options.quick ? 64 : 224
+        let mobileNetV2 = try convLayers(of: [.mobileNetV2], resolution: resolution) { $0.isDepthwise }
+        cases += try mobileNetV2.prefix(4).map(depthwiseCase)
+        cases += try convLayers(of: [.mobileNetV2], resolution: resolution) { $0.isPointwise }.prefix(4).map { try convCase($0) }
+        cases.append(try modelCase(.mobileNetV2, resolution: resolution))
         try report(cases: options.select(cases), options: options, title: "MobileKernels: representative kernels")
     }
 }

@@ -6,8 +6,9 @@ public enum Family: String, CaseIterable, Sendable {
     case activation, dwconv, conv1x1, gconv, shuffle, conv, pool, fc, se, model
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
-    /// bandwidth rather than the FMA peak.
-    public var isMemoryBound: Bool { self == .activation || self == .shuffle || self == .pool }
+    /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read
+    /// each weight once).
+    public var isMemoryBound: Bool { self == .activation || self == .shuffle || self == .pool || self == .fc || self == .se }
 }
 
 /// The numbers that describe a case (the JSON `params` object); nil where they do not apply.

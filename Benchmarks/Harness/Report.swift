@@ -57,7 +57,7 @@ public func renderTable(_ rows: [Row]) -> String {
     let best = Variant.best.rawValue
     func key(_ r: Row) -> String { "\(r.family)|\(r.model ?? "")|\(r.layer)|\(r.shape)|\(r.threads)" }
     var autoMedian: [String: Double] = [:]
-    for r in rows where r.variant == best { autoMedian[key(r)] = r.medianMs }
+    for r in rows where r.variant == best || r.variant == "auto" { autoMedian[key(r)] = r.medianMs }
     for r in rows {
         let check = r.variant == "reference" || r.variant == "copy" ? "-" : (r.failed ? "FAILED" : (r.verified ? "ok" : "unverified"))
         table.add([r.family == "dwconv" || r.family == "activation" ? r.layer : r.family, r.shape, r.model ?? "-",

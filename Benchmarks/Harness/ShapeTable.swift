@@ -60,8 +60,12 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.shuffle) {
         cases += try shuffleModels.flatMap { try shuffleCases(of: $0, resolution: resolution) }
     }
+    if families.contains(.conv) { cases += try denseConvCases(resolution: resolution) }
+    if families.contains(.pool) { cases += try poolCases(resolution: resolution) }
+    if families.contains(.fc) { cases += try fcCases().filter { !quick || $0.params.cin! * $0.params.cout! <= 1 << 22 } }
+    if families.contains(.se) { cases += try seCases(resolution: resolution) }
     return cases
 }
 
 /// The families that have kernels today.
-public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle]
+public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se]

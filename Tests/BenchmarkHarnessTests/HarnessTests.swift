@@ -86,6 +86,33 @@ struct HarnessTests {
         #expect(rotationCount(footprintBytes: 100 << 20) == 2)
     }
 
+    @Test("FLOP and byte counts of the conv, grouped, shuffle, pool, FC, SE and model cases, by hand")
+    func moreCounts() throws {
+        let pointwise = try pointwiseCases(resolution: 224)
+        let first = try #require(pointwise.first { $0.shape == "conv1x1 32->16 112x112" })
+        #expect(first.family == .conv1x1 && first.flops == 2 * 112 * 112 * 32 * 16 && first.reduction == 32)
+        #expect(first.bytes == Double(4 * (112 * 112 * 32 + 112 * 112 * 16 + 16 * 32 + 16)))
+        #expect(first.variants.contains(.blis))
+        let grouped = try groupedCases(resolution: 224)
+        let g = try #require(grouped.first { $0.shape == "gconv1x1 g=3 240->60 28x28" })
+        #expect(g.flops == 2 * 28 * 28 * 60 * 80 && g.reduction == 80 && g.params.groups == 3)
+        #expect(grouped.contains { $0.shape == "gconv1x1 g=3 240->60 28x28 +shuffle" && !$0.variants.contains(.blis) })
+        let shuffle = try #require(try shuffleCases(of: .shuffleNetV1(groups: 3), resolution: 224).first)
+        #expect(shuffle.family.isMemoryBound && shuffle.bytes == Double(8 * 28 * 28 * 240) && shuffle.shape == "shuffle g=3 C=60 56x56")
+        let vgg = try #require(try denseConvCases(resolution: 224).first { $0.shape == "conv3x3 64->64 224x224" })
+        #expect(vgg.family == .conv && vgg.flops == 2 * 224 * 224 * 64 * 64 * 9 && vgg.reduction == 576)
+        let pools = try poolCases(resolution: 224)
+        #expect(pools.contains { $0.shape == "maxpool 2x2/s2 C=64 224x224" && $0.flops == Double(112 * 112 * 64 * 4) })
+        #expect(pools.contains { $0.shape == "avgpool 3x3/s2 p1 C=24 56x56" })
+        let fc = try #require(try fcCases().first { $0.shape == "fc 25088->4096" })
+        #expect(fc.flops == 2 * 25088 * 4096 && fc.family.isMemoryBound)
+        let se = try #require(try seCases(resolution: 224).first)
+        #expect(se.family == .se && se.reduction > 0)
+        let model = try modelCase(.mobileNetV2, resolution: 224)
+        #expect(model.flops > 2 * 300.7e6 && model.flops < 2 * 300.9e6 && model.variants == [.auto, .avx2, .scalar, .blis])
+        #expect(Set(implementedFamilies).isSuperset(of: [.conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se]))
+    }
+
     @Test("a case's runner matches its reference, and a wrong output is caught")
     func verification() throws {
         let layers = try convLayers(of: [.mobileNetV3Small], resolution: 32) { $0.isDepthwise }
