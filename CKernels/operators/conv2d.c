@@ -52,6 +52,9 @@ typedef struct {
     const mk_igemm_kernel* full;  // MR x NR
     // Narrower MR x w kernels for the column remainder, widest first (NULL-terminated).
     const mk_igemm_kernel* tails[MK_CONV_MAX_TAILS + 1];
+    // One-row kernels of the same widths (full first, then the tails): for fewer pixels than MR
+    // (fully connected layers at batch 1), which would otherwise compute MR - 1 wasted rows.
+    const mk_igemm_kernel* rows1[MK_CONV_MAX_TAILS + 2];
     const mk_shuffle_kernels* shuffle;
     size_t kc;  // K block: at most this many floats of A per pointer run (channels x taps)
     size_t nc;  // N block: columns of B kept in L2 per task
@@ -64,21 +67,26 @@ static mk_conv_config mk_conv_config_for(mk_variant variant) {
             return (mk_conv_config){&mk_f32_igemm_ukernel_7x32__avx512,
                                     {&mk_f32_igemm_ukernel_7x16__avx512,
                                      &mk_f32_igemm_ukernel_7x8__avx512, NULL},
+                                    {&mk_f32_igemm_ukernel_1x32__avx512, &mk_f32_igemm_ukernel_1x16__avx512,
+                                     &mk_f32_igemm_ukernel_1x8__avx512, NULL},
                                     &mk_f32_shuffle_ukernels__avx512, 512, 256};
         case MK_VARIANT_AVX2:
             return (mk_conv_config){&mk_f32_igemm_ukernel_6x16__avx2,
                                     {&mk_f32_igemm_ukernel_6x8__avx2, NULL},
+                                    {&mk_f32_igemm_ukernel_1x16__avx2, &mk_f32_igemm_ukernel_1x8__avx2, NULL},
                                     &mk_f32_shuffle_ukernels__avx2, 512, 256};
 #endif
 #if defined(__aarch64__)
         case MK_VARIANT_NEON:
             return (mk_conv_config){&mk_f32_igemm_ukernel_6x8__neon,
                                     {&mk_f32_igemm_ukernel_6x4__neon, NULL},
+                                    {&mk_f32_igemm_ukernel_1x8__neon, &mk_f32_igemm_ukernel_1x4__neon, NULL},
                                     &mk_f32_shuffle_ukernels__neon, 512, 256};
 #endif
         default:
             return (mk_conv_config){&mk_f32_igemm_ukernel_4x4__scalar,
                                     {&mk_f32_igemm_ukernel_4x2__scalar, NULL},
+                                    {&mk_f32_igemm_ukernel_1x4__scalar, &mk_f32_igemm_ukernel_1x2__scalar, NULL},
                                     &mk_f32_shuffle_ukernels__scalar, 256, 128};
     }
 }
@@ -144,8 +152,13 @@ static const float* mk_conv_panel(const mk_conv2d_op* op, size_t g, size_t tile,
     return op->packed + (g * op->ntiles + tile) * op->tile_floats;
 }
 
-// The microkernel of a tile width.
-static const mk_igemm_kernel* mk_conv_kernel(const mk_conv2d_op* op, size_t width) {
+// The microkernel of a tile width (MR rows, or one row when `single`).
+static const mk_igemm_kernel* mk_conv_kernel(const mk_conv2d_op* op, size_t width, bool single) {
+    if (single) {
+        for (size_t i = 0; op->config.rows1[i] != NULL; i++) {
+            if (op->config.rows1[i]->nr == width) return op->config.rows1[i];
+        }
+    }
     if (width == op->nr) return op->config.full;
     const mk_igemm_kernel* k = op->config.tails[0];
     for (size_t i = 0; op->config.tails[i] != NULL; i++) {
@@ -341,6 +354,7 @@ typedef struct {
     size_t block_tiles;  // n tiles per task column (N block)
     size_t blocks;       // N blocks per group
     bool dense;          // 1x1, stride 1, no padding
+    size_t mr;           // rows per tile: the microkernel's MR, or 1 for fewer pixels than MR
 } mk_conv_job;
 
 // The A pointers of pixel tile `mt`, group g, channels from c0: ptrs[t * MR + m]. Rows past the
@@ -350,7 +364,7 @@ static void mk_conv_pointers(const mk_conv_job* job, size_t mt, size_t g, size_t
                              const float** ptrs) {
     const mk_conv2d_op* op = job->op;
     const mk_conv2d_params* p = &op->p;
-    const size_t MR = op->mr;
+    const size_t MR = job->mr;
     const float* base = job->input + g * op->cin_g + c0;
     const size_t first = mt * MR;
     if (job->dense) {  // 1x1, stride 1, no padding: input pixel = output pixel
@@ -390,7 +404,7 @@ static void mk_conv_pointers(const mk_conv_job* job, size_t mt, size_t g, size_t
 static void mk_conv_prefetch_next(const mk_conv_job* job, size_t pixel, size_t g, size_t c0,
                                   size_t kc) {
     const mk_conv2d_op* op = job->op;
-    size_t last = pixel + op->mr;
+    size_t last = pixel + job->mr;
     if (last > job->pixels) last = job->pixels;
     for (size_t p = pixel; p < last; p++) {
         const char* row = (const char*)(job->input + p * job->in_stride + g * op->cin_g + c0);
@@ -404,7 +418,7 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
     (void)thread;
     const mk_conv_job* job = context;
     const mk_conv2d_op* op = job->op;
-    const size_t MR = op->mr;
+    const size_t MR = job->mr;
     const float* ptrs[MK_CONV_MAX_TAPS * MK_CONV_MAX_MR];
     mk_gemm_tail tail = {.epilogue = op->epilogue, .residual_stride = job->res_stride};
     const mk_epilogue_kind kind = op->epilogue.kind;
@@ -418,7 +432,7 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
             const size_t kc = c0 + op->kc_channels < op->cin_g ? op->kc_channels : op->cin_g - c0;
             tail.accumulate = kb > 0;
             tail.last = kb + 1 == op->kblocks;
-            if (job->dense && kc <= MK_CONV_DENSE_MAX_KC && tile1 - tile0 == 1) {
+            if (job->dense && job->mr == op->mr && kc <= MK_CONV_DENSE_MAX_KC && tile1 - tile0 == 1) {
                 // One column tile: one call walks all the task's row tiles.
                 const size_t p0 = mt0 * MR;
                 const size_t p1 =
@@ -439,7 +453,7 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
                     tail.residual = (kb == 0 && job->residual != NULL)
                                         ? job->residual + p0 * job->res_stride + column
                                         : NULL;
-                    mk_conv_kernel(op, width)->dense[kind](
+                    mk_conv_kernel(op, width, false)->dense[kind](
                         mtiles, p1 - (mt0 + mtiles - 1) * MR, t1 - t0, nc_last, kc,
                         job->input + p0 * job->in_stride + g * op->cin_g + c0, job->in_stride,
                         panel + c0 * width, op->tile_floats,
@@ -462,7 +476,7 @@ static void mk_conv_task(void* context, size_t thread, size_t mt0, size_t unit0,
                     tail.residual = (kb == 0 && job->residual != NULL)
                                         ? job->residual + p0 * job->res_stride + column
                                         : NULL;
-                    const mk_igemm_kernel* k = mk_conv_kernel(op, width);
+                    const mk_igemm_kernel* k = mk_conv_kernel(op, width, job->mr == 1);
                     k->fn[kind](mr, nc, kc, op->taps, ptrs, panel + op->taps * c0 * width,
                                 job->output + p0 * job->out_stride + column, job->out_stride,
                                 &tail);
@@ -482,7 +496,7 @@ static void mk_conv_shuffle_task(void* context, size_t thread, size_t mt0, size_
     (void)thread;
     const mk_conv_job* job = context;
     const mk_conv2d_op* op = job->op;
-    const size_t MR = op->mr, G = op->p.groups;
+    const size_t MR = job->mr, G = op->p.groups;
     const float* ptrs[MK_CONV_MAX_TAPS * MK_CONV_MAX_MR];
     float stage[MK_CONV_STAGE_FLOATS];
     mk_gemm_tail tail = {.epilogue = op->epilogue};
@@ -516,7 +530,7 @@ static void mk_conv_shuffle_task(void* context, size_t thread, size_t mt0, size_
                         const size_t tn0 = op->tile_n0[tile];
                         const size_t nc = op->cout_g - tn0 < width ? op->cout_g - tn0 : width;
                         tail.bias = tail.last ? op->bias + (g * op->ntiles + tile) * op->nr : NULL;
-                        mk_conv_kernel(op, width)->fn[kind](
+                        mk_conv_kernel(op, width, job->mr == 1)->fn[kind](
                             mr, nc, kc, op->taps, ptrs, panel + op->taps * c0 * width,
                             stage + g * columns + (tn0 - n0), G * columns, &tail);
                     }
@@ -650,7 +664,8 @@ mk_status mk_conv2d_run(const mk_conv2d_op* op, size_t batch, size_t in_h, size_
         return mk_conv_run_blis(&job, batch, pool);
 #endif
     }
-    const size_t mtiles = (out_pixels + op->mr - 1) / op->mr;
+    job.mr = out_pixels < op->mr ? 1 : op->mr;
+    const size_t mtiles = (out_pixels + job.mr - 1) / job.mr;
     if (p->shuffle_output) {
         size_t tile = mtiles / (8 * threads);
         if (tile < 1) tile = 1;

@@ -61,16 +61,25 @@ typedef struct mk_igemm_kernel {
 
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_4x4__scalar)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_4x2__scalar)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x4__scalar)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x2__scalar)
 #if defined(__x86_64__)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_6x16__avx2)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_6x8__avx2)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x16__avx2)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x8__avx2)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_7x32__avx512)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_7x16__avx512)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_7x8__avx512)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x32__avx512)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x16__avx512)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x8__avx512)
 #endif
 #if defined(__aarch64__)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_6x8__neon)
 MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_6x4__neon)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x8__neon)
+MK_DECLARE_IGEMM(mk_f32_igemm_ukernel_1x4__neon)
 #endif
 
 #endif

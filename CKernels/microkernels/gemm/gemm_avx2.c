@@ -34,4 +34,7 @@ MK_GM_TARGET MK_INLINE mk_gm_vec mk_gm_epilogue(mk_gm_vec v, mk_epilogue_kind ki
 MK_GM_DEFINE(mk_f32_igemm_ukernel_6x16__avx2, 6, 2)
 MK_GM_DEFINE(mk_f32_igemm_ukernel_6x8__avx2, 6, 1)
 
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x16__avx2, 1, 2)
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x8__avx2, 1, 1)
+
 #endif

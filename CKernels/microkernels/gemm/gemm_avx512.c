@@ -36,4 +36,7 @@ MK_GM_TARGET MK_INLINE mk_gm_vec mk_gm_epilogue(mk_gm_vec v, mk_epilogue_kind ki
 MK_GM_DEFINE(mk_f32_igemm_ukernel_7x32__avx512, 7, 2)
 MK_GM_DEFINE(mk_f32_igemm_ukernel_7x16__avx512, 7, 1)
 
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x32__avx512, 1, 2)
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x16__avx512, 1, 1)
+
 #endif

@@ -38,4 +38,7 @@ MK_INLINE mk_gm_vec mk_gm_epilogue(mk_gm_vec v, mk_epilogue_kind kind, mk_gm_vec
 MK_GM_DEFINE(mk_f32_igemm_ukernel_6x8__neon, 6, 2)
 MK_GM_DEFINE(mk_f32_igemm_ukernel_6x4__neon, 6, 1)
 
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x8__neon, 1, 2)
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x4__neon, 1, 1)
+
 #endif

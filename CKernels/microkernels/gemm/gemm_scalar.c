@@ -28,3 +28,5 @@ MK_INLINE mk_gm_vec mk_gm_epilogue(mk_gm_vec v, mk_epilogue_kind kind, mk_gm_vec
 
 MK_GM_DEFINE(mk_f32_igemm_ukernel_4x4__scalar, 4, 4)
 MK_GM_DEFINE(mk_f32_igemm_ukernel_4x2__scalar, 4, 2)
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x4__scalar, 1, 4)
+MK_GM_DEFINE(mk_f32_igemm_ukernel_1x2__scalar, 1, 2)
