@@ -7,16 +7,22 @@
 //   channel shuffle          bitwise (and against the defining formula);
 //   bias + activation        at most 1 ulp apart (NaN matches NaN);
 //   depthwise / convolution  |neon - scalar| <= 1e-5 * reduction_length + 1e-4 * |scalar|
-//                            (NEON uses fused multiply-add, scalar need not).
+//                            (NEON uses fused multiply-add, scalar need not);
+//   max / average / global / adaptive pooling, residual add
+//                            bitwise (both variants compute the same operations in the same
+//                            order: see the pooling section), and against mk_pool.h's definition;
+//   squeeze-and-excitation   |neon - scalar| <= 1e-5 * (C + S) + 1e-4 * |scalar|, and likewise
+//                            against the definition.
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
 // the SIGSEGV handler names the case. Some cases also run NEON on a 2-thread pool and require
 // results bit-identical to one thread. Also checks: AVX2 / AVX512 / BLIS are UNSUPPORTED on
-// aarch64 and AUTO resolves to NEON.
+// aarch64 and AUTO resolves to NEON (every operator), and the pooling family's argument errors.
 //
 // Usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]
-//   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d
+//   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
+//           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -38,11 +44,20 @@
 // ---------------------------------------------------------------------------------------------
 // Options, families, reporting
 
-enum { FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV, FAM_COUNT };
-static const char* const g_family_names[FAM_COUNT] = {"variants", "bias_activation",
-                                                      "channel_shuffle", "dwconv2d", "conv2d"};
-// Randomized cases per family (the variants family is a fixed list of checks).
-static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100};
+// New families go at the end: a family's index seeds its cases.
+enum {
+    FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
+    FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
+    FAM_POOL_ERRORS, FAM_COUNT
+};
+static const char* const g_family_names[FAM_COUNT] = {
+    "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
+    "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
+    "pool_errors"};
+// Randomized cases per family (variants and pool_errors are fixed lists of checks).
+static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
+                                                   240, 240, 120, 120, 160, 200, 0};
+static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
     unsigned cases, failures;
@@ -50,6 +65,7 @@ typedef struct {
     double worst_ratio;         // max |diff| / tolerance (convolutions)
     unsigned max_ulp;           // bias + activation
     unsigned signed_zero_diffs; // outputs that differ only in the sign of zero
+    unsigned exact_cases;       // cases whose outputs are bitwise equal (squeeze-excitation)
 } family_stats;
 
 static family_stats g_stats[FAM_COUNT];
@@ -303,7 +319,8 @@ static int64_t ordered(float x) {
     return (u & 0x80000000u) ? -(int64_t)(u & 0x7FFFFFFFu) : (int64_t)u;
 }
 
-enum { CMP_EXACT, CMP_ULP1, CMP_TOL };
+// CMP_EXACT_NAN: bitwise, except that any NaN matches any NaN.
+enum { CMP_EXACT, CMP_ULP1, CMP_TOL, CMP_EXACT_NAN };
 
 // Compares every valid element of `neon` against `scalar`. `reduction` is the length of each
 // output's sum (CMP_TOL). Reports the first mismatch and how many elements mismatch.
@@ -320,6 +337,8 @@ static int compare(const char* what, int mode, const tensor* neon, const tensor*
             double detail = 0.0;
             if (mode == CMP_EXACT) {
                 ok = bits_of(n) == bits_of(s);
+            } else if (mode == CMP_EXACT_NAN) {
+                ok = bits_of(n) == bits_of(s) || (isnan(n) && isnan(s));
             } else if (mode == CMP_ULP1) {
                 if (isnan(n) || isnan(s)) {
                     ok = isnan(n) && isnan(s);
@@ -451,8 +470,10 @@ static void check(int condition, const char* format, ...) {
     vsnprintf(message, sizeof message, format, args);
     va_end(args);
     g_stats[g_family].failures++;
-    printf("FAIL variants: %s\n", message);
+    printf("FAIL %s: %s\n", g_family_names[g_family], message);
 }
+
+static void pool_variant_checks(void);
 
 static void family_variants(void) {
     case_begin(FAM_VARIANTS, 0);
@@ -547,6 +568,7 @@ static void family_variants(void) {
     mk_status s2 = mk_channel_shuffle(3, 12, 3, in, 0, out_neon, 0, MK_VARIANT_NEON, NULL);
     check(s == MK_STATUS_OK && s2 == MK_STATUS_OK && memcmp(out_auto, out_neon, sizeof out_auto) == 0,
           "channel_shuffle AUTO differs from NEON (%s, %s)", status_name(s), status_name(s2));
+    pool_variant_checks();
     g_case_failed = 0;
 }
 
@@ -1119,6 +1141,948 @@ done:
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pooling, squeeze-and-excitation and the residual add (mk_pool.h)
+//
+// Which comparison, from the code (CKernels/microkernels/pool/pool_template.h, instantiated by
+// pool_scalar.c and pool_neon.c, driven by the shared operators pooling.c, squeeze_excitation.c
+// and elementwise_add.c): both variants run the same portable C loops, and only the channel block
+// widths differ (scalar 16/4, NEON 32/4). Every output channel is reduced on its own, in the same
+// order (window rows then columns from -inf or 0, one division by the same float divisor, the
+// same epilogue), with no reassociation across channels and no FMA (a product and a sum are
+// separate statements, and -std=c11 makes gcc use -ffp-contract=off). The window bounds, the
+// divisors and the thread split come from the shared operator code. So the max, average, global
+// and adaptive pools and the add compute the same operations in the same order on both
+// variants, and are compared bitwise (NaN payloads included). They are also compared with the
+// definition in mk_pool.h computed here in the same order (bitwise; any NaN matches any NaN,
+// since `output == b` computes b + a). Squeeze-and-excitation is held to the convolutions'
+// tolerance, 1e-5 * (C + S) + 1e-4 * |scalar| (C + S being the lengths of its two dot products),
+// against scalar and against the definition; how many cases are bitwise equal is counted too.
+
+static const float g_pool_special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-40f, -1e-40f,
+                                       3e38f, -3e38f, -3.0f, 3.0f, 6.0f, -6.0f, 1.0f, -1.0f};
+
+// Replaces about `percent` % of the valid elements with special values (`moderate`: no NaN,
+// infinity or huge value, whose sums would overflow: for the tolerance comparisons).
+static void sprinkle_specials(tensor* t, unsigned percent, int moderate) {
+    const size_t count = sizeof g_pool_special / sizeof g_pool_special[0];
+    for (size_t i = 0; i < t->pixels; i++) {
+        for (size_t c = 0; c < t->channels; c++) {
+            if (!chance(percent)) continue;
+            float v = g_pool_special[rnd_range(0, count - 1)];
+            if (moderate && !(fabsf(v) <= 1e6f)) v = -0.0f;
+            *at(t, i, c) = v;
+        }
+    }
+}
+
+// Channel counts 1..70: below one vector (the tail loop), whole vectors, around one NEON block
+// (32) and one scalar block (16), and 64..70 (two 64-channel tiles on 2 threads).
+static size_t random_pool_channels(void) {
+    switch (rnd_range(0, 9)) {
+        case 0: case 1: return rnd_range(1, 3);
+        case 2: return 4 * rnd_range(1, 8);
+        case 3: return rnd_range(32, 36);
+        case 4: return rnd_range(64, 70);
+        case 5: return rnd_range(37, 63);
+        default: return rnd_range(4, 31);
+    }
+}
+
+// One side pair of window padding, each < kernel: none, k / 2 (PyTorch's largest), k - 1 (the
+// API's largest) or independent.
+static void pool_pads(size_t kernel, size_t* a, size_t* b) {
+    if (kernel == 1) {
+        *a = *b = 0;
+        return;
+    }
+    switch (rnd_range(0, 4)) {
+        case 0: *a = *b = 0; break;
+        case 1: *a = *b = kernel / 2; break;
+        case 2: *a = *b = kernel - 1; break;
+        default:
+            *a = rnd_range(0, kernel - 1);
+            *b = rnd_range(0, kernel - 1);
+    }
+}
+
+static float ref_clamp(float x, float lo, float hi) {
+    x = x < lo ? lo : x;  // NaN stays NaN
+    return x > hi ? hi : x;
+}
+
+// The activations as mk_activation.h defines them, /6 as a product with the float nearest 1/6.
+static float ref_act(float x, mk_activation a) {
+    const float one_sixth = 0x1.555556p-3f;
+    switch (a.kind) {
+        case MK_ACTIVATION_NONE: return x;
+        case MK_ACTIVATION_RELU: return ref_clamp(x, 0.0f, INFINITY);
+        case MK_ACTIVATION_RELU6: return ref_clamp(x, 0.0f, 6.0f);
+        case MK_ACTIVATION_HARDSWISH: return (x * ref_clamp(x + 3.0f, 0.0f, 6.0f)) * one_sixth;
+        case MK_ACTIVATION_HARDSIGMOID: return ref_clamp(x + 3.0f, 0.0f, 6.0f) * one_sixth;
+        case MK_ACTIVATION_CLAMP: return ref_clamp(x, a.min, a.max);
+    }
+    return x;
+}
+
+// mk_pool.h's window reduction of image n (h x w) over rows [y0, y1) and columns [x0, x1), row by
+// row: max from -inf keeping v when v > best or v is NaN, or the sum from 0 divided by `divisor`;
+// then the activation. Writes every channel of `out` (pixel `o` of a reference tensor).
+static void ref_window(const tensor* in, size_t n, size_t h, size_t w, size_t y0, size_t y1,
+                       size_t x0, size_t x1, int max, float divisor, mk_activation act,
+                       tensor* out, size_t o) {
+    for (size_t c = 0; c < in->channels; c++) {
+        float acc = max ? -INFINITY : 0.0f;
+        for (size_t y = y0; y < y1; y++) {
+            for (size_t x = x0; x < x1; x++) {
+                const float v = *at(in, (n * h + y) * w + x, c);
+                if (max) {
+                    if (v > acc || v != v) acc = v;
+                } else {
+                    acc = acc + v;
+                }
+            }
+        }
+        *at(out, o, c) = ref_act(max ? acc : acc / divisor, act);
+    }
+}
+
+// Valid elements bitwise equal (statistics only).
+static int tensors_bitwise_equal(const tensor* a, const tensor* b) {
+    for (size_t i = 0; i < a->pixels; i++) {
+        for (size_t c = 0; c < a->channels; c++) {
+            if (bits_of(*at(a, i, c)) != bits_of(*at(b, i, c))) return 0;
+        }
+    }
+    return 1;
+}
+
+typedef mk_status (*pool2d_fn)(const mk_pool2d_params*, size_t, size_t, size_t, size_t,
+                               const float*, size_t, float*, size_t, mk_variant, mk_threadpool*);
+
+// ---------------------------------------------------------------------------------------------
+// Families: max pooling and average pooling (mk_max_pool2d / mk_avg_pool2d)
+
+static void window_pool_case(int family, unsigned index) {
+    case_begin(family, index);
+    rng_for_case(family, index);
+    const int average = family == FAM_AVG_POOL;
+    static const size_t square[] = {2, 3, 5};
+    static const size_t any[] = {1, 2, 3, 5, 7};
+    mk_pool2d_params p = {0};
+    size_t h = rnd_range(1, 12), w = chance(30) ? rnd_range(13, 40) : rnd_range(1, 12);
+    int whole_image = 0;
+    switch (index % 4) {
+        case 0:  // 2x2 / 3x3 / 5x5, stride 1
+        case 1:  // the same, stride 2
+            p.kernel_h = p.kernel_w = square[rnd_range(0, 2)];
+            p.stride_h = p.stride_w = index % 4 == 0 ? 1 : 2;
+            if (chance(15)) p.stride_h = 3 - p.stride_w;  // mixed strides
+            break;
+        case 2:  // rectangular kernels and strides
+            p.kernel_h = any[rnd_range(0, 4)];
+            p.kernel_w = any[rnd_range(0, 4)];
+            p.stride_h = rnd_range(1, 3);
+            p.stride_w = rnd_range(1, 3);
+            break;
+        default:
+            if (chance(50)) {  // kernel == stride (no overlap), ResNet / classic 2x2 s2
+                p.kernel_h = p.kernel_w = square[rnd_range(0, 2)];
+                p.stride_h = p.stride_w = p.kernel_h;
+            } else {  // one window over the whole image (the global pool through the window path)
+                whole_image = 1;
+                p.kernel_h = h;
+                p.kernel_w = w;
+                p.stride_h = rnd_range(1, 2);
+                p.stride_w = rnd_range(1, 2);
+            }
+    }
+    if (!whole_image) {
+        pool_pads(p.kernel_h, &p.pad_top, &p.pad_bottom);
+        pool_pads(p.kernel_w, &p.pad_left, &p.pad_right);
+        if (chance(8)) {  // 1x1 input: the padding covers the rest of the kernel
+            h = w = 1;
+            p.pad_top = rnd_range(0, p.kernel_h - 1);
+            p.pad_bottom = p.kernel_h - 1 - p.pad_top;
+            p.pad_left = rnd_range(0, p.kernel_w - 1);
+            p.pad_right = p.kernel_w - 1 - p.pad_left;
+        }
+        h = fit_input(h, p.kernel_h, p.pad_top, p.pad_bottom);
+        w = fit_input(w, p.kernel_w, p.pad_left, p.pad_right);
+    }
+    p.count_include_pad = (index / 24) % 2 == 0;
+    p.activation = random_activation((mk_activation_kind)((index / 4) % 6));
+    const size_t channels = random_pool_channels();
+    const size_t batch = chance(30) ? 2 : 1;
+    size_t in_layout, in_arg, out_layout, out_arg;
+    random_stride(channels, 35, &in_layout, &in_arg);
+    random_stride(channels, 35, &out_layout, &out_arg);
+    const float scale = chance(30) ? 100.0f : 2.0f;
+    const int specials = chance(30);
+    char act_text[64];
+    format_activation(act_text, sizeof act_text, p.activation);
+    describe("%s n%zu %zux%zu C%zu k%zux%zu s%zux%zu pad(t%zu l%zu b%zu r%zu) "
+             "count_include_pad:%d %s in_stride %zu out_stride %zu scale %g specials:%d",
+             average ? "avg_pool2d" : "max_pool2d", batch, h, w, channels, p.kernel_h,
+             p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.pad_bottom,
+             p.pad_right, (int)p.count_include_pad, act_text, in_arg, out_arg, (double)scale,
+             specials);
+
+    const pool2d_fn fn = average ? mk_avg_pool2d : mk_max_pool2d;
+    tensor input = {0}, in_copy = {0}, out_s = {0}, out_n = {0}, out_p = {0}, ref = {0};
+    size_t oh = 0, ow = 0;
+    if (!run_ok("pool2d_output_size", mk_pool2d_output_size(&p, h, w, &oh, &ow))) goto done;
+    const size_t want_h = (h + p.pad_top + p.pad_bottom - p.kernel_h) / p.stride_h + 1;
+    const size_t want_w = (w + p.pad_left + p.pad_right - p.kernel_w) / p.stride_w + 1;
+    if (oh != want_h || ow != want_w) {
+        fail("pool2d_output_size = %zux%zu, want %zux%zu", oh, ow, want_h, want_w);
+        goto done;
+    }
+    const size_t out_pixels = batch * oh * ow;
+    tensor_alloc(&input, batch * h * w, in_layout, channels, 1);
+    tensor_fill(&input, scale);
+    if (specials) sprinkle_specials(&input, 6, 0);
+    tensor_clone(&in_copy, &input, 1);
+    tensor_alloc(&out_s, out_pixels, out_layout, channels, 0);
+    tensor_alloc(&out_n, out_pixels, out_layout, channels, 0);
+    if (run_ok("run(scalar)", fn(&p, batch, h, w, channels, input.p, in_arg, out_s.p, out_arg,
+                                 MK_VARIANT_SCALAR, NULL)) &&
+        run_ok("run(neon)", fn(&p, batch, h, w, channels, input.p, in_arg, out_n.p, out_arg,
+                               MK_VARIANT_NEON, NULL))) {
+        if (!tensor_check_layout("scalar output", &out_s, 1, NULL) &&
+            !tensor_check_layout("neon output", &out_n, 1, NULL) &&
+            !tensor_check_layout("input", &input, 0, &in_copy) &&
+            !compare("neon vs scalar", CMP_EXACT, &out_n, &out_s, 0)) {
+            // The definition: window rows oy * stride - pad + [0, kernel) clipped to the image.
+            tensor_alloc(&ref, out_pixels, channels, channels, 0);
+            for (size_t n = 0; n < batch; n++) {
+                for (size_t oy = 0; oy < oh; oy++) {
+                    const long ys = (long)(oy * p.stride_h) - (long)p.pad_top;
+                    const long ye = ys + (long)p.kernel_h;
+                    const size_t y0 = ys < 0 ? 0 : (size_t)ys, y1 = ye > (long)h ? h : (size_t)ye;
+                    for (size_t ox = 0; ox < ow; ox++) {
+                        const long xs = (long)(ox * p.stride_w) - (long)p.pad_left;
+                        const long xe = xs + (long)p.kernel_w;
+                        const size_t x0 = xs < 0 ? 0 : (size_t)xs;
+                        const size_t x1 = xe > (long)w ? w : (size_t)xe;
+                        const float divisor = p.count_include_pad
+                                                  ? (float)(p.kernel_h * p.kernel_w)
+                                                  : (float)((y1 - y0) * (x1 - x0));
+                        ref_window(&in_copy, n, h, w, y0, y1, x0, x1, !average, divisor,
+                                   p.activation, &ref, (n * oh + oy) * ow + ox);
+                    }
+                }
+            }
+            compare("neon vs definition", CMP_EXACT_NAN, &out_n, &ref, 0);
+        }
+        if (want_pool(index, 8)) {
+            g_stats[family].pool_checks++;
+            tensor_alloc(&out_p, out_pixels, out_layout, channels, 0);
+            if (run_ok("run(neon, 2 threads)", fn(&p, batch, h, w, channels, input.p, in_arg,
+                                                  out_p.p, out_arg, MK_VARIANT_NEON, g_pool2))) {
+                compare_bitwise_region("neon", &out_p, &out_n);
+            }
+        }
+    }
+done:
+    tensor_free(&input);
+    tensor_free(&in_copy);
+    tensor_free(&out_s);
+    tensor_free(&out_n);
+    tensor_free(&out_p);
+    tensor_free(&ref);
+    case_end();
+}
+
+static void max_pool_case(unsigned index) { window_pool_case(FAM_MAX_POOL, index); }
+static void avg_pool_case(unsigned index) { window_pool_case(FAM_AVG_POOL, index); }
+
+// ---------------------------------------------------------------------------------------------
+// Families: global average pooling and adaptive average pooling
+
+// Global (out_h = out_w = 0) or adaptive pooling, NEON vs scalar vs the definition.
+static void adaptive_like_case(int family, unsigned index, size_t batch, size_t h, size_t w,
+                               size_t out_h, size_t out_w, size_t channels, int pooled) {
+    const int global = family == FAM_GLOBAL_POOL;
+    size_t in_layout, in_arg, out_layout, out_arg;
+    random_stride(channels, 35, &in_layout, &in_arg);
+    random_stride(channels, 35, &out_layout, &out_arg);
+    const float scale = chance(30) ? 100.0f : 2.0f;
+    const int specials = chance(25);
+    if (global) out_h = out_w = 1;
+    describe("%s n%zu %zux%zu -> %zux%zu C%zu in_stride %zu out_stride %zu scale %g specials:%d",
+             global ? "global_avg_pool" : "adaptive_avg_pool2d", batch, h, w, out_h, out_w,
+             channels, in_arg, out_arg, (double)scale, specials);
+    const size_t out_pixels = batch * out_h * out_w;
+    tensor input, in_copy, out_s, out_n, out_p = {0}, ref = {0};
+    tensor_alloc(&input, batch * h * w, in_layout, channels, 1);
+    tensor_fill(&input, scale);
+    if (specials) sprinkle_specials(&input, 5, 0);
+    tensor_clone(&in_copy, &input, 1);
+    tensor_alloc(&out_s, out_pixels, out_layout, channels, 0);
+    tensor_alloc(&out_n, out_pixels, out_layout, channels, 0);
+#define RUN_POOL(variant, out, threadpool)                                                      \
+    (global ? mk_global_avg_pool(batch, h, w, channels, input.p, in_arg, (out), out_arg,        \
+                                 (variant), (threadpool))                                       \
+            : mk_adaptive_avg_pool2d(batch, h, w, channels, out_h, out_w, input.p, in_arg,      \
+                                     (out), out_arg, (variant), (threadpool)))
+    if (run_ok("run(scalar)", RUN_POOL(MK_VARIANT_SCALAR, out_s.p, NULL)) &&
+        run_ok("run(neon)", RUN_POOL(MK_VARIANT_NEON, out_n.p, NULL))) {
+        if (!tensor_check_layout("scalar output", &out_s, 1, NULL) &&
+            !tensor_check_layout("neon output", &out_n, 1, NULL) &&
+            !tensor_check_layout("input", &input, 0, &in_copy) &&
+            !compare("neon vs scalar", CMP_EXACT, &out_n, &out_s, 0)) {
+            // The definition: cell (i, j) averages rows floor(i * h / out_h) ..<
+            // ceil((i + 1) * h / out_h) (columns alike); global: the whole image.
+            const mk_activation none = {MK_ACTIVATION_NONE, 0.0f, 0.0f};
+            tensor_alloc(&ref, out_pixels, channels, channels, 0);
+            for (size_t n = 0; n < batch; n++) {
+                for (size_t i = 0; i < out_h; i++) {
+                    const size_t y0 = i * h / out_h, y1 = ((i + 1) * h + out_h - 1) / out_h;
+                    for (size_t j = 0; j < out_w; j++) {
+                        const size_t x0 = j * w / out_w, x1 = ((j + 1) * w + out_w - 1) / out_w;
+                        ref_window(&in_copy, n, h, w, y0, y1, x0, x1, 0,
+                                   (float)((y1 - y0) * (x1 - x0)), none, &ref,
+                                   (n * out_h + i) * out_w + j);
+                    }
+                }
+            }
+            compare("neon vs definition", CMP_EXACT_NAN, &out_n, &ref, 0);
+        }
+        if (pooled) {
+            g_stats[family].pool_checks++;
+            tensor_alloc(&out_p, out_pixels, out_layout, channels, 0);
+            if (run_ok("run(neon, 2 threads)", RUN_POOL(MK_VARIANT_NEON, out_p.p, g_pool2))) {
+                compare_bitwise_region("neon", &out_p, &out_n);
+            }
+        }
+    }
+#undef RUN_POOL
+    tensor_free(&input);
+    tensor_free(&in_copy);
+    tensor_free(&out_s);
+    tensor_free(&out_n);
+    tensor_free(&out_p);
+    tensor_free(&ref);
+}
+
+static void global_pool_case(unsigned index) {
+    case_begin(FAM_GLOBAL_POOL, index);
+    rng_for_case(FAM_GLOBAL_POOL, index);
+    static const size_t nets[][2] = {{7, 7}, {14, 14}, {13, 17}, {28, 28}, {5, 9}, {56, 3}};
+    size_t h, w;
+    switch (index % 4) {
+        case 0: h = w = rnd_range(1, 8); break;
+        case 1:  // 1x1, 1xN, Nx1
+            h = chance(50) ? 1 : rnd_range(2, 30);
+            w = h == 1 ? rnd_range(1, 30) : 1;
+            break;
+        case 2: {
+            const size_t* s = nets[rnd_range(0, sizeof nets / sizeof nets[0] - 1)];
+            h = s[0];
+            w = s[1];
+            break;
+        }
+        default: h = rnd_range(1, 20); w = rnd_range(1, 20);
+    }
+    const size_t batch = chance(50) ? 1 : chance(70) ? 2 : 3;
+    const int pooled = want_pool(index, 6);
+    size_t channels = chance(88) ? random_pool_channels() : rnd_range(71, 300);
+    // 2 threads: 64-channel tiles when there are few rows, so several tiles.
+    if (pooled) channels = chance(50) ? rnd_range(65, 70) : rnd_range(129, 300);
+    adaptive_like_case(FAM_GLOBAL_POOL, index, batch, h, w, 0, 0, channels, pooled);
+    case_end();
+}
+
+static void adaptive_pool_case(unsigned index) {
+    case_begin(FAM_ADAPTIVE_POOL, index);
+    rng_for_case(FAM_ADAPTIVE_POOL, index);
+    size_t h = rnd_range(1, 14), w = rnd_range(1, 14), oh, ow;
+    switch (index % 4) {
+        case 0:  // smaller output (windows overlap when the sizes do not divide)
+            oh = rnd_range(1, h);
+            ow = rnd_range(1, w);
+            break;
+        case 1:  // equal: the identity
+            oh = h;
+            ow = w;
+            break;
+        case 2:  // larger output: cells repeat
+            oh = h + rnd_range(0, 5);
+            ow = w + rnd_range(1, 5);
+            break;
+        default:  // torchvision shapes: 7x7 from larger maps, 1x1, 1xN
+            if (chance(40)) {
+                oh = ow = 7;
+                h = rnd_range(7, 20);
+                w = rnd_range(7, 20);
+            } else if (chance(50)) {
+                oh = ow = 1;
+            } else {
+                oh = 1;
+                ow = rnd_range(1, 2 * w);
+            }
+    }
+    if (chance(6)) h = w = 1;  // 1x1 input
+    const size_t batch = chance(30) ? 2 : 1;
+    const size_t channels = random_pool_channels();
+    adaptive_like_case(FAM_ADAPTIVE_POOL, index, batch, h, w, oh, ow, channels,
+                       want_pool(index, 6));
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: squeeze-and-excitation (create / run / destroy)
+
+static void se_case(unsigned index) {
+    case_begin(FAM_SE, index);
+    rng_for_case(FAM_SE, index);
+    const size_t C = chance(90) ? random_pool_channels() : rnd_range(71, 200);
+    size_t S;
+    switch (rnd_range(0, 3)) {
+        case 0: S = C / 4 > 0 ? C / 4 : 1; break;  // MobileNetV3: C / 4
+        case 1: S = rnd_range(1, 8); break;
+        case 2: S = rnd_range(1, C + 8); break;    // sometimes wider than C
+        default: S = rnd_range(1, C);
+    }
+    const int in_place = index % 3 == 0;
+    const int pooled = want_pool(index, 8);
+    size_t h = rnd_range(1, 12), w = rnd_range(1, 12);
+    if (chance(10)) h = w = 1;
+    if (pooled) {  // several 16K-float scaling tiles on 2 threads
+        h = rnd_range(8, 16);
+        w = (16384 / C * 2 + rnd_range(1, 40)) / h + 1;
+    }
+    const size_t batch = chance(35) ? 2 : 1;
+    size_t in_layout, in_arg, out_layout, out_arg;
+    random_stride(C, 35, &in_layout, &in_arg);
+    random_stride(C, 35, &out_layout, &out_arg);
+    if (in_place) {
+        out_layout = in_layout;
+        out_arg = in_arg;
+    }
+    const int with_b1 = chance(80), with_b2 = chance(80);
+    const float scale = chance(40) ? 3.0f : 1.0f;
+    describe("C%zu S%zu n%zu %zux%zu %s fc1_bias:%s fc2_bias:%s in_stride %zu out_stride %zu "
+             "scale %g", C, S, batch, h, w, in_place ? "in-place" : "out-of-place",
+             with_b1 ? "yes" : "NULL", with_b2 ? "yes" : "NULL", in_arg, out_arg, (double)scale);
+
+    // Weights spread so that both relu and hardsigmoid see both sides of their kinks.
+    float* w1 = random_floats(S * C, 2.0f / sqrtf((float)C));
+    float* w2 = random_floats(C * S, 4.0f / sqrtf((float)S));
+    float* b1 = with_b1 ? random_floats(S, 0.5f) : NULL;
+    float* b2 = with_b2 ? random_floats(C, 2.0f) : NULL;
+    float* offset = random_floats(C, 1.0f);  // per-channel means far from 0
+    mk_squeeze_excitation_op *op_s = NULL, *op_n = NULL;
+    tensor input = {0}, in_copy = {0}, out_s = {0}, out_n = {0}, out_p = {0}, ref = {0};
+    const size_t pixels = batch * h * w;
+    if (!run_ok("create(scalar)", mk_squeeze_excitation_create(C, S, w1, b1, w2, b2,
+                                                               MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_squeeze_excitation_create(C, S, w1, b1, w2, b2,
+                                                             MK_VARIANT_NEON, &op_n))) {
+        goto done;
+    }
+    if (mk_squeeze_excitation_variant(op_n) != MK_VARIANT_NEON ||
+        mk_squeeze_excitation_variant(op_s) != MK_VARIANT_SCALAR) {
+        fail("ops report variants %s (neon) and %s (scalar)",
+             mk_variant_name(mk_squeeze_excitation_variant(op_n)),
+             mk_variant_name(mk_squeeze_excitation_variant(op_s)));
+    }
+    tensor_alloc(&input, pixels, in_layout, C, 1);
+    tensor_fill(&input, scale);
+    for (size_t i = 0; i < pixels; i++) {
+        for (size_t c = 0; c < C; c++) *at(&input, i, c) += offset[c];
+    }
+    if (chance(20)) sprinkle_specials(&input, 5, 1);
+    tensor_clone(&in_copy, &input, 1);
+    if (in_place) {
+        tensor_clone(&out_s, &input, 0);
+        tensor_clone(&out_n, &input, 0);
+    } else {
+        tensor_alloc(&out_s, pixels, out_layout, C, 0);
+        tensor_alloc(&out_n, pixels, out_layout, C, 0);
+    }
+    const float* src_s = in_place ? out_s.p : input.p;
+    const float* src_n = in_place ? out_n.p : input.p;
+    if (run_ok("run(scalar)", mk_squeeze_excitation_run(op_s, batch, h, w, src_s, in_arg, out_s.p,
+                                                        out_arg, NULL)) &&
+        run_ok("run(neon)", mk_squeeze_excitation_run(op_n, batch, h, w, src_n, in_arg, out_n.p,
+                                                      out_arg, NULL))) {
+        if (!tensor_check_layout("scalar output", &out_s, !in_place, NULL) &&
+            !tensor_check_layout("neon output", &out_n, !in_place, NULL) &&
+            (in_place || !tensor_check_layout("input", &input, 0, &in_copy)) &&
+            !compare("neon vs scalar", CMP_TOL, &out_n, &out_s, (double)(C + S))) {
+            if (tensors_bitwise_equal(&out_n, &out_s)) g_stats[FAM_SE].exact_cases++;
+            // The definition (mk_pool.h), in its order: the means, t = relu(fc1 . s + b1),
+            // g = hardsigmoid(fc2 . t + b2), y = x * g.
+            const mk_activation relu = {MK_ACTIVATION_RELU, 0.0f, 0.0f};
+            const mk_activation hsig = {MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f};
+            const mk_activation none = {MK_ACTIVATION_NONE, 0.0f, 0.0f};
+            tensor mean;
+            tensor_alloc(&mean, batch, C, C, 0);
+            float* t = malloc(S * sizeof(float));
+            float* g = malloc(C * sizeof(float));
+            tensor_alloc(&ref, pixels, C, C, 0);
+            for (size_t n = 0; n < batch; n++) {
+                ref_window(&in_copy, n, h, w, 0, h, 0, w, 0, (float)(h * w), none, &mean, n);
+                const float* s = at(&mean, n, 0);
+                for (size_t j = 0; j < S; j++) {
+                    float acc = 0.0f;
+                    for (size_t c = 0; c < C; c++) {
+                        const float prod = s[c] * w1[j * C + c];
+                        acc = acc + prod;
+                    }
+                    t[j] = ref_act(acc + (b1 ? b1[j] : 0.0f), relu);
+                }
+                for (size_t c = 0; c < C; c++) {
+                    float acc = 0.0f;
+                    for (size_t j = 0; j < S; j++) {
+                        const float prod = t[j] * w2[c * S + j];
+                        acc = acc + prod;
+                    }
+                    g[c] = ref_act(acc + (b2 ? b2[c] : 0.0f), hsig);
+                }
+                for (size_t q = 0; q < h * w; q++) {
+                    for (size_t c = 0; c < C; c++) {
+                        *at(&ref, n * h * w + q, c) = *at(&in_copy, n * h * w + q, c) * g[c];
+                    }
+                }
+            }
+            compare("neon vs definition", CMP_TOL, &out_n, &ref, (double)(C + S));
+            free(t);
+            free(g);
+            tensor_free(&mean);
+        }
+        if (pooled) {
+            g_stats[FAM_SE].pool_checks++;
+            if (in_place) {
+                tensor_clone(&out_p, &in_copy, 0);
+            } else {
+                tensor_alloc(&out_p, pixels, out_layout, C, 0);
+            }
+            if (run_ok("run(neon, 2 threads)",
+                       mk_squeeze_excitation_run(op_n, batch, h, w, in_place ? out_p.p : input.p,
+                                                 in_arg, out_p.p, out_arg, g_pool2))) {
+                compare_bitwise_region("neon", &out_p, &out_n);
+            }
+        }
+    }
+done:
+    mk_squeeze_excitation_destroy(op_s);
+    mk_squeeze_excitation_destroy(op_n);
+    tensor_free(&input);
+    tensor_free(&in_copy);
+    tensor_free(&out_s);
+    tensor_free(&out_n);
+    tensor_free(&out_p);
+    tensor_free(&ref);
+    free(w1);
+    free(w2);
+    free(b1);
+    free(b2);
+    free(offset);
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: the residual add (mk_elementwise_add)
+
+static void add_case(unsigned index) {
+    case_begin(FAM_ADD, index);
+    rng_for_case(FAM_ADD, index);
+    // 0: out of place; 1: out == a; 2: out == b; 3: a == b, out separate; 4: out == a == b.
+    static const char* const modes[] = {"out-of-place", "out==a", "out==b", "a==b", "out==a==b"};
+    const unsigned mode = index % 5;
+    const mk_activation act = random_activation((mk_activation_kind)((index / 5) % 6));
+    const size_t channels = chance(88) ? random_pool_channels() : rnd_range(71, 300);
+    const int pooled = want_pool(index, 10);
+    size_t pixels = rnd_range(1, 40);
+    if (pooled) pixels = 16384 / channels * 2 + rnd_range(1, 40);  // several tiles
+    size_t a_layout, a_arg, b_layout, b_arg, out_layout, out_arg;
+    random_stride(channels, 35, &a_layout, &a_arg);
+    random_stride(channels, 35, &b_layout, &b_arg);
+    random_stride(channels, 35, &out_layout, &out_arg);
+    if (mode == 1 || mode == 4) {
+        out_layout = a_layout;
+        out_arg = a_arg;
+    } else if (mode == 2) {
+        out_layout = b_layout;
+        out_arg = b_arg;
+    }
+    if (mode >= 3) {
+        b_layout = a_layout;
+        b_arg = a_arg;
+    }
+    const int specials = chance(30);
+    char act_text[64];
+    format_activation(act_text, sizeof act_text, act);
+    describe("pixels %zu C%zu %s %s a_stride %zu b_stride %zu out_stride %zu specials:%d", pixels,
+             channels, modes[mode], act_text, a_arg, b_arg, out_arg, specials);
+
+    tensor a, b = {0}, a_copy, b_copy = {0}, out_s, out_n, out_p = {0}, ref = {0};
+    tensor_alloc(&a, pixels, a_layout, channels, 1);
+    tensor_fill(&a, 8.0f);
+    if (specials) sprinkle_specials(&a, 8, 0);
+    tensor_clone(&a_copy, &a, 1);
+    if (mode < 3) {
+        tensor_alloc(&b, pixels, b_layout, channels, 1);
+        tensor_fill(&b, 8.0f);
+        if (specials) sprinkle_specials(&b, 8, 0);
+        if (chance(20)) {  // exact cancellations: b = -a somewhere
+            for (size_t i = 0; i < pixels; i++) *at(&b, i, 0) = -*at(&a, i, 0);
+        }
+        tensor_clone(&b_copy, &b, 1);
+    }
+    const tensor* b_orig = mode < 3 ? &b_copy : &a_copy;
+    // Each run's operands and output (in place: a clone of the operand that is written).
+    const int in_place = mode == 1 || mode == 2 || mode == 4;
+    if (in_place) {
+        tensor_clone(&out_s, mode == 2 ? &b : &a, 0);
+        tensor_clone(&out_n, mode == 2 ? &b : &a, 0);
+    } else {
+        tensor_alloc(&out_s, pixels, out_layout, channels, 0);
+        tensor_alloc(&out_n, pixels, out_layout, channels, 0);
+    }
+#define ADD_A(out) (mode == 1 || mode == 4 ? (out).p : a.p)
+#define ADD_B(out) (mode == 2 || mode == 4 ? (out).p : mode == 3 ? a.p : b.p)
+#define RUN_ADD(out, variant, threadpool)                                                   \
+    mk_elementwise_add(pixels, channels, ADD_A(out), a_arg, ADD_B(out), b_arg, (out).p,     \
+                       out_arg, act, (variant), (threadpool))
+    if (run_ok("add(scalar)", RUN_ADD(out_s, MK_VARIANT_SCALAR, NULL)) &&
+        run_ok("add(neon)", RUN_ADD(out_n, MK_VARIANT_NEON, NULL))) {
+        if (!tensor_check_layout("scalar output", &out_s, !in_place, NULL) &&
+            !tensor_check_layout("neon output", &out_n, !in_place, NULL) &&
+            (mode == 1 || mode == 4 || !tensor_check_layout("a", &a, 0, &a_copy)) &&
+            (mode >= 3 || mode == 2 || !tensor_check_layout("b", &b, 0, &b_copy)) &&
+            !compare("neon vs scalar", CMP_EXACT, &out_n, &out_s, 0)) {
+            tensor_alloc(&ref, pixels, channels, channels, 0);
+            for (size_t i = 0; i < pixels; i++) {
+                for (size_t c = 0; c < channels; c++) {
+                    *at(&ref, i, c) = ref_act(*at(&a_copy, i, c) + *at(b_orig, i, c), act);
+                }
+            }
+            compare("neon vs definition", CMP_EXACT_NAN, &out_n, &ref, 0);
+        }
+        if (pooled) {
+            g_stats[FAM_ADD].pool_checks++;
+            if (in_place) {
+                tensor_clone(&out_p, mode == 2 ? &b_copy : &a_copy, 0);
+            } else {
+                tensor_alloc(&out_p, pixels, out_layout, channels, 0);
+            }
+            if (run_ok("add(neon, 2 threads)", RUN_ADD(out_p, MK_VARIANT_NEON, g_pool2))) {
+                compare_bitwise_region("neon", &out_p, &out_n);
+            }
+        }
+    }
+#undef RUN_ADD
+#undef ADD_A
+#undef ADD_B
+    tensor_free(&a);
+    tensor_free(&b);
+    tensor_free(&a_copy);
+    tensor_free(&b_copy);
+    tensor_free(&out_s);
+    tensor_free(&out_n);
+    tensor_free(&out_p);
+    tensor_free(&ref);
+    case_end();
+}
+
+// Pooling family: AVX2 / AVX-512 / BLIS are UNSUPPORTED (and write nothing); AUTO gives NEON.
+static void pool_variant_checks(void) {
+    const mk_activation relu = {MK_ACTIVATION_RELU, 0, 0};
+    const mk_pool2d_params pp = {3, 3, 2, 2, 1, 1, 1, 1, true, relu};
+    enum { C = 8, PIX = 5 * 5 };
+    float x[PIX * C], b[PIX * C], y[PIX * C], w1[2 * C], w2[C * 2], bias[C];
+    for (int i = 0; i < PIX * C; i++) {
+        x[i] = 0.37f * (float)(i % 11) - 1.5f;
+        b[i] = 0.21f * (float)(i % 7) - 0.6f;
+    }
+    for (int i = 0; i < 2 * C; i++) w1[i] = w2[i] = 0.1f * (float)(i % 5) - 0.2f;
+    for (int i = 0; i < C; i++) bias[i] = 0.05f * (float)i;
+    const mk_variant unsupported[] = {MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_BLIS};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        const mk_variant v = unsupported[i];
+        const char* name = mk_variant_name(v);
+        for (int k = 0; k < PIX * C; k++) memcpy(&y[k], &SENTINEL, sizeof(float));
+        mk_status s = mk_max_pool2d(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
+        check(s == MK_STATUS_UNSUPPORTED, "max_pool2d(%s) = %s", name, status_name(s));
+        s = mk_avg_pool2d(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
+        check(s == MK_STATUS_UNSUPPORTED, "avg_pool2d(%s) = %s", name, status_name(s));
+        s = mk_global_avg_pool(1, 5, 5, C, x, 0, y, 0, v, NULL);
+        check(s == MK_STATUS_UNSUPPORTED, "global_avg_pool(%s) = %s", name, status_name(s));
+        s = mk_adaptive_avg_pool2d(1, 5, 5, C, 2, 3, x, 0, y, 0, v, NULL);
+        check(s == MK_STATUS_UNSUPPORTED, "adaptive_avg_pool2d(%s) = %s", name, status_name(s));
+        s = mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, relu, v, NULL);
+        check(s == MK_STATUS_UNSUPPORTED, "elementwise_add(%s) = %s", name, status_name(s));
+        mk_squeeze_excitation_op* se = NULL;
+        s = mk_squeeze_excitation_create(C, 2, w1, bias, w2, bias, v, &se);
+        check(s == MK_STATUS_UNSUPPORTED && se == NULL, "squeeze_excitation_create(%s) = %s",
+              name, status_name(s));
+        mk_squeeze_excitation_destroy(se);
+        int untouched = 1;
+        for (int k = 0; k < PIX * C; k++) untouched &= is_sentinel(y[k]);
+        check(untouched, "a pooling call with %s wrote its output", name);
+    }
+
+    // AUTO computes exactly what NEON computes (no variant getter except SE's).
+    float ya[PIX * C], yn[PIX * C];
+    const char* names[] = {"max_pool2d", "avg_pool2d", "global_avg_pool", "adaptive_avg_pool2d",
+                           "elementwise_add", "squeeze_excitation"};
+    for (int f = 0; f < 6; f++) {
+        memset(ya, 0, sizeof ya);
+        memset(yn, 0, sizeof yn);
+        mk_status sa = MK_STATUS_OK, sn = MK_STATUS_OK;
+        const mk_variant vs[2] = {MK_VARIANT_AUTO, MK_VARIANT_NEON};
+        for (int k = 0; k < 2; k++) {
+            float* out = k == 0 ? ya : yn;
+            mk_status* st = k == 0 ? &sa : &sn;
+            switch (f) {
+                case 0: *st = mk_max_pool2d(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 1: *st = mk_avg_pool2d(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 2: *st = mk_global_avg_pool(1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 3: *st = mk_adaptive_avg_pool2d(1, 5, 5, C, 2, 3, x, 0, out, 0, vs[k], NULL); break;
+                case 4: *st = mk_elementwise_add(PIX, C, x, 0, b, 0, out, 0, relu, vs[k], NULL); break;
+                default: {
+                    mk_squeeze_excitation_op* se = NULL;
+                    *st = mk_squeeze_excitation_create(C, 2, w1, bias, w2, bias, vs[k], &se);
+                    if (*st == MK_STATUS_OK) {
+                        check(mk_squeeze_excitation_variant(se) == MK_VARIANT_NEON,
+                              "squeeze_excitation %s -> %s", k == 0 ? "AUTO" : "NEON",
+                              mk_variant_name(mk_squeeze_excitation_variant(se)));
+                        *st = mk_squeeze_excitation_run(se, 1, 5, 5, x, 0, out, 0, NULL);
+                    }
+                    mk_squeeze_excitation_destroy(se);
+                }
+            }
+        }
+        check(sa == MK_STATUS_OK && sn == MK_STATUS_OK && memcmp(ya, yn, sizeof ya) == 0,
+              "%s AUTO differs from NEON (%s, %s)", names[f], status_name(sa), status_name(sn));
+    }
+    mk_squeeze_excitation_op* se = NULL;
+    mk_status s = mk_squeeze_excitation_create(C, 2, w1, NULL, w2, NULL, MK_VARIANT_SCALAR, &se);
+    check(s == MK_STATUS_OK && mk_squeeze_excitation_variant(se) == MK_VARIANT_SCALAR,
+          "squeeze_excitation SCALAR -> %s (%s)",
+          se ? mk_variant_name(mk_squeeze_excitation_variant(se)) : "-", status_name(s));
+    mk_squeeze_excitation_destroy(se);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: argument errors of the pooling family (fixed checks)
+
+static void expect(mk_status got, mk_status want, const char* what) {
+    check(got == want, "%s = %s, want %s", what, status_name(got), status_name(want));
+}
+
+static void family_pool_errors(void) {
+    case_begin(FAM_POOL_ERRORS, 0);
+    describe("pooling / SE / add argument errors");
+    enum { C = 8, H = 4, W = 4, PIX = H * W };
+    const mk_activation none = {MK_ACTIVATION_NONE, 0, 0};
+    const mk_activation bad_kind = {(mk_activation_kind)99, 0, 0};
+    const mk_activation bad_clamp = {MK_ACTIVATION_CLAMP, 1.0f, -1.0f};
+    const mk_activation nan_clamp = {MK_ACTIVATION_CLAMP, NAN, 1.0f};
+    const mk_variant NE = MK_VARIANT_NEON, BAD_VARIANT = (mk_variant)99;
+    static float x[4 * PIX * C], y[4 * PIX * C], w1[MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1];
+    for (int i = 0; i < 4 * PIX * C; i++) x[i] = 0.25f * (float)(i % 9) - 1.0f;
+    for (int i = 0; i < 4 * PIX * C; i++) memcpy(&y[i], &SENTINEL, sizeof(float));
+    for (int i = 0; i <= MK_SQUEEZE_EXCITATION_MAX_CHANNELS; i++) w1[i] = 0.01f;
+
+    // mk_pool2d_output_size
+    const mk_pool2d_params ok = {3, 3, 1, 1, 1, 1, 1, 1, true, none};
+    size_t oh = 0, ow = 0;
+    mk_status s = mk_pool2d_output_size(&ok, H, W, &oh, &ow);
+    check(s == MK_STATUS_OK && oh == H && ow == W, "output_size 3x3 s1 p1 of 4x4 = %s %zux%zu",
+          status_name(s), oh, ow);
+    const mk_pool2d_params k5s2 = {5, 2, 2, 2, 4, 0, 2, 1, false, none};  // (7+6-5)/2+1, (5+1-2)/2+1
+    s = mk_pool2d_output_size(&k5s2, 7, 5, &oh, &ow);
+    check(s == MK_STATUS_OK && oh == 5 && ow == 3, "output_size k5x2 s2 pads(4,0,2,1) of 7x5 = %s %zux%zu",
+          status_name(s), oh, ow);
+    expect(mk_pool2d_output_size(NULL, H, W, &oh, &ow),
+           MK_STATUS_NULL_POINTER, "output_size(NULL params)");
+    expect(mk_pool2d_output_size(&ok, H, W, NULL, &ow),
+           MK_STATUS_NULL_POINTER, "output_size(NULL out_h)");
+    mk_pool2d_params p = ok;
+    p.kernel_h = 0;
+    expect(mk_pool2d_output_size(&p, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(kernel_h 0)");
+    p = ok;
+    p.stride_w = 0;
+    expect(mk_pool2d_output_size(&p, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(stride_w 0)");
+    const char* sides[] = {"pad_top", "pad_left", "pad_bottom", "pad_right"};
+    for (int side = 0; side < 4; side++) {
+        p = ok;
+        size_t* pad = side == 0 ? &p.pad_top : side == 1 ? &p.pad_left : side == 2 ? &p.pad_bottom : &p.pad_right;
+        *pad = 3;  // == kernel
+        char what[64];
+        snprintf(what, sizeof what, "output_size(%s == kernel)", sides[side]);
+        expect(mk_pool2d_output_size(&p, H, W, &oh, &ow), MK_STATUS_INVALID_ARGUMENT, what);
+    }
+    p = ok;
+    p.activation = bad_kind;
+    expect(mk_pool2d_output_size(&p, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(activation 99)");
+    p.activation = bad_clamp;
+    expect(mk_pool2d_output_size(&p, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(clamp min > max)");
+    p.activation = nan_clamp;
+    expect(mk_pool2d_output_size(&p, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(clamp NaN)");
+    expect(mk_pool2d_output_size(&ok, 0, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(in_h 0)");
+    expect(mk_pool2d_output_size(&ok, H, 0, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(in_w 0)");
+    const mk_pool2d_params nopad = {5, 5, 1, 1, 0, 0, 0, 0, true, none};
+    expect(mk_pool2d_output_size(&nopad, H, W, &oh, &ow),
+           MK_STATUS_INVALID_ARGUMENT, "output_size(4x4 < kernel 5, no padding)");
+    expect(mk_pool2d_output_size(&ok, SIZE_MAX, W, &oh, &ow),
+           MK_STATUS_SIZE_OVERFLOW, "output_size(in_h SIZE_MAX + padding)");
+
+    // mk_max_pool2d / mk_avg_pool2d
+    const pool2d_fn fns[2] = {mk_max_pool2d, mk_avg_pool2d};
+    for (int f = 0; f < 2; f++) {
+        const pool2d_fn fn = fns[f];
+        const char* name = f == 0 ? "max_pool2d" : "avg_pool2d";
+        char what[96];
+#define EXPECT(call, want, text) \
+    (snprintf(what, sizeof what, "%s(%s)", name, text), expect((call), (want), what))
+        EXPECT(fn(NULL, 1, H, W, C, x, 0, y, 0, NE, NULL), MK_STATUS_NULL_POINTER, "NULL params");
+        EXPECT(fn(&ok, 1, H, W, C, NULL, 0, y, 0, NE, NULL), MK_STATUS_NULL_POINTER, "NULL input");
+        EXPECT(fn(&ok, 1, H, W, C, x, 0, NULL, 0, NE, NULL), MK_STATUS_NULL_POINTER, "NULL output");
+        EXPECT(fn(&ok, 0, H, W, C, x, 0, y, 0, NE, NULL), MK_STATUS_INVALID_ARGUMENT, "batch 0");
+        EXPECT(fn(&ok, 1, H, W, 0, x, 0, y, 0, NE, NULL), MK_STATUS_INVALID_ARGUMENT, "channels 0");
+        EXPECT(fn(&ok, 1, 0, W, C, x, 0, y, 0, NE, NULL), MK_STATUS_INVALID_ARGUMENT, "in_h 0");
+        EXPECT(fn(&ok, 1, H, W, C, x, C - 1, y, 0, NE, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "input stride < channels");
+        EXPECT(fn(&ok, 1, H, W, C, x, 0, y, C - 1, NE, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "output stride < channels");
+        EXPECT(fn(&p, 1, H, W, C, x, 0, y, 0, NE, NULL), MK_STATUS_INVALID_ARGUMENT, "clamp NaN");
+        EXPECT(fn(&nopad, 1, H, W, C, x, 0, y, 0, NE, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "input smaller than kernel");
+        EXPECT(fn(&ok, 1, H, W, C, x, 0, y, 0, BAD_VARIANT, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "variant 99");
+        EXPECT(fn(&ok, 1, H, W, C, x, 0, x + 3, 0, NE, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "output overlaps input");
+        EXPECT(fn(&ok, 1, H, W, C, x, 0, x, 0, MK_VARIANT_SCALAR, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "output == input");
+#undef EXPECT
+    }
+    // mk_global_avg_pool / mk_adaptive_avg_pool2d
+    expect(mk_global_avg_pool(1, H, W, C, NULL, 0, y, 0, NE, NULL),
+           MK_STATUS_NULL_POINTER, "global_avg_pool(NULL input)");
+    expect(mk_global_avg_pool(0, H, W, C, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(batch 0)");
+    expect(mk_global_avg_pool(1, 0, W, C, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(h 0)");
+    expect(mk_global_avg_pool(1, H, W, 0, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(channels 0)");
+    expect(mk_global_avg_pool(2, H, W, C, x, 0, y, C - 1, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(output stride < channels)");
+    expect(mk_global_avg_pool(1, H, W, C, x, 0, x + PIX * C - 1, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(output overlaps the input's end)");
+    expect(mk_global_avg_pool(1, H, W, C, x, 0, y, 0, BAD_VARIANT, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(variant 99)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, 0, NULL, 0, NE, NULL),
+           MK_STATUS_NULL_POINTER, "adaptive_avg_pool2d(NULL output)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, 0, 2, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(out_h 0)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 0, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(out_w 0)");
+    expect(mk_adaptive_avg_pool2d(1, H, 0, C, 2, 2, x, 0, y, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(in_w 0)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, C + 1, y, C - 1, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(output stride < channels)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, SIZE_MAX, 2, x, 0, y, 0, NE, NULL),
+           MK_STATUS_SIZE_OVERFLOW, "adaptive_avg_pool2d(out_h SIZE_MAX)");
+    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, 0, x + 5, 0, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(output overlaps input)");
+
+    // mk_squeeze_excitation_create / _run
+    mk_squeeze_excitation_op* se = (mk_squeeze_excitation_op*)(void*)y;  // must be reset to NULL
+    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, NULL, NULL, NE, &se),
+           MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL fc2_weight)");
+    check(se == NULL, "squeeze_excitation_create left *op_out set after an error");
+    expect(mk_squeeze_excitation_create(C, 2, NULL, NULL, w1, NULL, NE, &se),
+           MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL fc1_weight)");
+    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, NE, NULL),
+           MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL op_out)");
+    expect(mk_squeeze_excitation_create(0, 2, w1, NULL, w1, NULL, NE, &se),
+           MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(channels 0)");
+    expect(mk_squeeze_excitation_create(C, 0, w1, NULL, w1, NULL, NE, &se),
+           MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(squeeze 0)");
+    expect(mk_squeeze_excitation_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, 1, w1, NULL, w1, NULL, NE, &se),
+           MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(channels MAX + 1)");
+    expect(mk_squeeze_excitation_create(1, MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, w1, NULL, w1, NULL, NE, &se),
+           MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(squeeze MAX + 1)");
+    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, BAD_VARIANT, &se),
+           MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(variant 99)");
+    check(se == NULL, "squeeze_excitation_create left *op_out set after an error");
+    s = mk_squeeze_excitation_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS, 1, w1, NULL, w1, NULL, NE, &se);
+    check(s == MK_STATUS_OK && se != NULL, "squeeze_excitation_create(channels MAX) = %s", status_name(s));
+    mk_squeeze_excitation_destroy(se);
+    se = NULL;
+    mk_squeeze_excitation_destroy(NULL);  // a no-op
+    s = mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, NE, &se);
+    check(s == MK_STATUS_OK, "squeeze_excitation_create(C 8, S 2) = %s", status_name(s));
+    if (se != NULL) {
+        expect(mk_squeeze_excitation_run(NULL, 1, H, W, x, 0, y, 0, NULL),
+               MK_STATUS_NULL_POINTER, "squeeze_excitation_run(NULL op)");
+        expect(mk_squeeze_excitation_run(se, 1, H, W, NULL, 0, y, 0, NULL),
+               MK_STATUS_NULL_POINTER, "squeeze_excitation_run(NULL input)");
+        expect(mk_squeeze_excitation_run(se, 0, H, W, x, 0, y, 0, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(batch 0)");
+        expect(mk_squeeze_excitation_run(se, 1, 0, W, x, 0, y, 0, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(h 0)");
+        expect(mk_squeeze_excitation_run(se, 1, H, 0, x, 0, y, 0, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(w 0)");
+        expect(mk_squeeze_excitation_run(se, 1, H, W, x, C - 1, y, 0, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(input stride < channels)");
+        expect(mk_squeeze_excitation_run(se, 1, H, W, x, 0, y, C - 1, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output stride < channels)");
+        expect(mk_squeeze_excitation_run(se, 1, H, W, x, 0, x + 1, 0, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output == input + 1)");
+        expect(mk_squeeze_excitation_run(se, 1, H, W, x, C, x, C + 1, NULL),
+               MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output == input, other stride)");
+        mk_squeeze_excitation_destroy(se);
+    }
+
+    // mk_elementwise_add
+    const float* b = x + 2 * PIX * C;
+    expect(mk_elementwise_add(PIX, C, NULL, 0, b, 0, y, 0, none, NE, NULL),
+           MK_STATUS_NULL_POINTER, "elementwise_add(NULL a)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, NULL, 0, none, NE, NULL),
+           MK_STATUS_NULL_POINTER, "elementwise_add(NULL output)");
+    expect(mk_elementwise_add(0, C, x, 0, b, 0, y, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(pixels 0)");
+    expect(mk_elementwise_add(PIX, 0, x, 0, b, 0, y, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(channels 0)");
+    expect(mk_elementwise_add(PIX, C, x, C - 1, b, 0, y, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(a stride < channels)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, C - 1, y, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(b stride < channels)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, C - 1, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output stride < channels)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, bad_kind, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(activation 99)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, bad_clamp, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(clamp min > max)");
+    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, none, BAD_VARIANT, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(variant 99)");
+    float* xa = x;
+    expect(mk_elementwise_add(PIX, C, xa, 0, b, 0, xa + 1, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == a + 1)");
+    expect(mk_elementwise_add(PIX, C, xa, C, b, 0, xa, C + 1, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == a, other stride)");
+    expect(mk_elementwise_add(PIX, C, xa, 0, b, 0, (float*)b + C, 0, none, NE, NULL),
+           MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == b + C)");
+    int untouched = 1;
+    for (int i = 0; i < 4 * PIX * C; i++) untouched &= is_sentinel(y[i]);
+    check(untouched, "a failing pooling / SE / add call wrote its output");
+    g_case_failed = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
     printf("usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]\n  families:");
@@ -1172,11 +2136,17 @@ int main(int argc, char** argv) {
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
 
-    void (*const runners[FAM_COUNT])(unsigned) = {NULL, bias_case, shuffle_case, dw_case, conv_case};
+    void (*const runners[FAM_COUNT])(unsigned) = {
+        NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
+        global_pool_case, adaptive_pool_case, se_case, add_case, NULL};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
             family_variants();
+            continue;
+        }
+        if (f == FAM_POOL_ERRORS) {
+            family_pool_errors();
             continue;
         }
         for (unsigned i = 0; i < g_family_cases[f]; i++) {
@@ -1200,11 +2170,17 @@ int main(int argc, char** argv) {
         } else if (f == FAM_DW || f == FAM_CONV) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u on 2 threads)",
                      s->worst_ratio, s->pool_checks);
+        } else if (f == FAM_SE) {
+            snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
+                     s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (!is_fixed_family(f)) {
+            snprintf(extra, sizeof extra, "  (bitwise, and the definition; %u on 2 threads)",
+                     s->pool_checks);
         } else {
             snprintf(extra, sizeof extra, "  (fixed checks)");
         }
-        printf("%-16s cases %4u  failures %u%s\n", g_family_names[f], s->cases, s->failures, extra);
-        if (f != FAM_VARIANTS) total_cases += s->cases;
+        printf("%-18s cases %4u  failures %u%s\n", g_family_names[f], s->cases, s->failures, extra);
+        if (!is_fixed_family(f)) total_cases += s->cases;
         total_failures += s->failures;
     }
     const double seconds = (double)(end.tv_sec - start.tv_sec) + 1e-9 * (double)(end.tv_nsec - start.tv_nsec);
