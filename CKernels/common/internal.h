@@ -29,6 +29,43 @@ static inline bool mk_add(size_t a, size_t b, size_t* out) {
 // Largest element count we accept for one buffer: its byte size must fit in a ptrdiff_t.
 #define MK_MAX_ELEMENTS ((size_t)PTRDIFF_MAX / sizeof(float))
 
+// The floats a buffer of `pixels` (>= 1) pixels of `channels` floats, `stride` apart, spans:
+// (pixels - 1) * stride + channels; false on overflow or beyond MK_MAX_ELEMENTS.
+static inline bool mk_strided_extent(size_t pixels, size_t stride, size_t channels,
+                                     size_t* extent) {
+    return mk_mul(pixels - 1, stride, extent) && mk_add(*extent, channels, extent) &&
+           *extent <= MK_MAX_ELEMENTS;
+}
+
+// Whether the float ranges [a, a + a_floats) and [b, b + b_floats) share any byte.
+static inline bool mk_buffers_overlap(const float* a, size_t a_floats, const float* b,
+                                      size_t b_floats) {
+    const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_floats * sizeof(float);
+    const uintptr_t b0 = (uintptr_t)b, b1 = b0 + b_floats * sizeof(float);
+    return a0 < b1 && b0 < a1;
+}
+
+// A sliding window's output size along one axis (floor mode):
+// (in + pad_a + pad_b - dilation * (kernel - 1) - 1) / stride + 1; false when in is 0 or the
+// padded input is shorter than the dilated kernel.
+static inline bool mk_window_out_size(size_t in, size_t pad_a, size_t pad_b, size_t kernel,
+                                      size_t dilation, size_t stride, size_t* out) {
+    const size_t extent = dilation * (kernel - 1) + 1;
+    const size_t padded = in + pad_a + pad_b;
+    if (in == 0 || padded < extent) return false;
+    *out = (padded - extent) / stride + 1;
+    return true;
+}
+
+// Full unrolling of a loop with a compile-time trip count (microkernel templates).
+#if defined(__clang__)
+#define MK_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define MK_UNROLL _Pragma("GCC unroll 32")
+#else
+#define MK_UNROLL
+#endif
+
 // Resolves `requested` for an operator whose microkernels exist for the variants in `mask`
 // (bit 1 << variant). AUTO picks the first available of avx512, avx2, neon, scalar.
 mk_status mk_resolve_variant(mk_variant requested, unsigned mask, mk_variant* resolved);

@@ -83,17 +83,13 @@ mk_status mk_bias_activation_run(const mk_bias_activation_op* op, size_t pixels,
 
     // Extent of each buffer: (pixels - 1) * stride + channels elements.
     size_t in_extent, out_extent;
-    if (!mk_mul(pixels - 1, input_stride, &in_extent) || !mk_add(in_extent, channels, &in_extent) ||
-        !mk_mul(pixels - 1, output_stride, &out_extent) ||
-        !mk_add(out_extent, channels, &out_extent) || in_extent > MK_MAX_ELEMENTS ||
-        out_extent > MK_MAX_ELEMENTS) {
+    if (!mk_strided_extent(pixels, input_stride, channels, &in_extent) ||
+        !mk_strided_extent(pixels, output_stride, channels, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     // In place needs the same rows; any other overlap would read already-written values.
-    uintptr_t in_lo = (uintptr_t)input, in_hi = in_lo + in_extent * sizeof(float);
-    uintptr_t out_lo = (uintptr_t)output, out_hi = out_lo + out_extent * sizeof(float);
-    bool overlap = in_lo < out_hi && out_lo < in_hi;
-    if (overlap && !(input == output && input_stride == output_stride)) {
+    if (mk_buffers_overlap(input, in_extent, output, out_extent) &&
+        !(input == output && input_stride == output_stride)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
 

@@ -63,19 +63,15 @@ mk_status mk_channel_shuffle(size_t groups, size_t channels, size_t pixels, cons
     mk_status status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
     if (status != MK_STATUS_OK) return status;
     size_t in_extent, out_extent;
-    if (!mk_mul(pixels - 1, input_pixel_stride, &in_extent) ||
-        !mk_add(in_extent, channels, &in_extent) || in_extent > MK_MAX_ELEMENTS ||
-        !mk_mul(pixels - 1, output_pixel_stride, &out_extent) ||
-        !mk_add(out_extent, channels, &out_extent) || out_extent > MK_MAX_ELEMENTS) {
+    if (!mk_strided_extent(pixels, input_pixel_stride, channels, &in_extent) ||
+        !mk_strided_extent(pixels, output_pixel_stride, channels, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     const bool in_place = input == output && input_pixel_stride == output_pixel_stride;
     if (in_place) {
         if (channels > MK_SHUFFLE_MAX_IN_PLACE) return MK_STATUS_INVALID_ARGUMENT;
-    } else {
-        const uintptr_t a0 = (uintptr_t)input, a1 = a0 + in_extent * sizeof(float);
-        const uintptr_t b0 = (uintptr_t)output, b1 = b0 + out_extent * sizeof(float);
-        if (a0 < b1 && b0 < a1) return MK_STATUS_INVALID_ARGUMENT;
+    } else if (mk_buffers_overlap(input, in_extent, output, out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
     }
     const mk_shuffle_job job = {mk_shuffle_kernel(mk_shuffle_kernels_for(resolved), groups),
                                 groups, channels, input, input_pixel_stride, output,

@@ -319,23 +319,14 @@ mk_status mk_conv1x1_create(size_t input_channels, size_t output_channels, size_
     return mk_conv2d_create(&params, weights, bias, variant, op_out);
 }
 
-static bool mk_conv_out_size(size_t in, size_t pad_a, size_t pad_b, size_t kernel,
-                             size_t dilation, size_t stride, size_t* out) {
-    const size_t extent = dilation * (kernel - 1) + 1;
-    const size_t padded = in + pad_a + pad_b;
-    if (in == 0 || padded < extent) return false;
-    *out = (padded - extent) / stride + 1;
-    return true;
-}
-
 mk_status mk_conv2d_output_size(const mk_conv2d_op* op, size_t in_h, size_t in_w, size_t* out_h,
                                 size_t* out_w) {
     if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
     if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
     const mk_conv2d_params* p = &op->p;
-    if (!mk_conv_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h,
+    if (!mk_window_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h,
                           p->stride_h, out_h) ||
-        !mk_conv_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w,
+        !mk_window_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w,
                           p->stride_w, out_w)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
@@ -607,17 +598,6 @@ static mk_status mk_conv_run_blis(const mk_conv_job* job, size_t batch, mk_threa
 }
 #endif
 
-static bool mk_conv_extent(size_t pixels, size_t stride, size_t channels, size_t* extent) {
-    return mk_mul(pixels - 1, stride, extent) && mk_add(*extent, channels, extent) &&
-           *extent <= MK_MAX_ELEMENTS;
-}
-
-static bool mk_overlaps(const float* a, size_t a_floats, const float* b, size_t b_floats) {
-    const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_floats * sizeof(float);
-    const uintptr_t b0 = (uintptr_t)b, b1 = b0 + b_floats * sizeof(float);
-    return a0 < b1 && b0 < a1;
-}
-
 mk_status mk_conv2d_run(const mk_conv2d_op* op, size_t batch, size_t in_h, size_t in_w,
                         const float* input, size_t input_pixel_stride, float* output,
                         size_t output_pixel_stride, const float* residual,
@@ -640,15 +620,15 @@ mk_status mk_conv2d_run(const mk_conv2d_op* op, size_t batch, size_t in_h, size_
     size_t in_pixels, out_pixels, in_extent, out_extent, res_extent = 0;
     if (!mk_mul(batch, in_h, &in_pixels) || !mk_mul(in_pixels, in_w, &in_pixels) ||
         !mk_mul(batch, out_h, &out_pixels) || !mk_mul(out_pixels, out_w, &out_pixels) ||
-        !mk_conv_extent(in_pixels, input_pixel_stride, cin, &in_extent) ||
-        !mk_conv_extent(out_pixels, output_pixel_stride, cout, &out_extent) ||
+        !mk_strided_extent(in_pixels, input_pixel_stride, cin, &in_extent) ||
+        !mk_strided_extent(out_pixels, output_pixel_stride, cout, &out_extent) ||
         (residual != NULL &&
-         !mk_conv_extent(out_pixels, residual_pixel_stride, cout, &res_extent))) {
+         !mk_strided_extent(out_pixels, residual_pixel_stride, cout, &res_extent))) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    if (mk_overlaps(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_buffers_overlap(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
     if (residual != NULL && !(residual == output && residual_pixel_stride == output_pixel_stride) &&
-        mk_overlaps(residual, res_extent, output, out_extent)) {
+        mk_buffers_overlap(residual, res_extent, output, out_extent)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
 

@@ -133,23 +133,14 @@ mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weig
     return MK_STATUS_OK;
 }
 
-static bool mk_dw_out_size(size_t in, size_t pad_a, size_t pad_b, size_t kernel, size_t dilation,
-                           size_t stride, size_t* out) {
-    const size_t extent = dilation * (kernel - 1) + 1;
-    const size_t padded = in + pad_a + pad_b;
-    if (in == 0 || padded < extent) return false;
-    *out = (padded - extent) / stride + 1;
-    return true;
-}
-
 mk_status mk_dwconv2d_output_size(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
                                   size_t* out_h, size_t* out_w) {
     if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
     if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
     const mk_dwconv2d_params* p = &op->p;
-    if (!mk_dw_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h, p->stride_h,
+    if (!mk_window_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h, p->stride_h,
                         out_h) ||
-        !mk_dw_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w, p->stride_w,
+        !mk_window_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w, p->stride_w,
                         out_w)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
@@ -252,16 +243,11 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
     size_t in_pixels, out_pixels, in_extent, out_extent, rows;
     if (!mk_mul(batch, in_h, &in_pixels) || !mk_mul(in_pixels, in_w, &in_pixels) ||
         !mk_mul(batch, out_h, &rows) || !mk_mul(rows, out_w, &out_pixels) ||
-        !mk_mul(in_pixels - 1, input_pixel_stride, &in_extent) ||
-        !mk_add(in_extent, C, &in_extent) ||
-        !mk_mul(out_pixels - 1, output_pixel_stride, &out_extent) ||
-        !mk_add(out_extent, C, &out_extent) || in_extent > MK_MAX_ELEMENTS ||
-        out_extent > MK_MAX_ELEMENTS) {
+        !mk_strided_extent(in_pixels, input_pixel_stride, C, &in_extent) ||
+        !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    uintptr_t in_lo = (uintptr_t)input, in_hi = in_lo + in_extent * sizeof(float);
-    uintptr_t out_lo = (uintptr_t)output, out_hi = out_lo + out_extent * sizeof(float);
-    if (in_lo < out_hi && out_lo < in_hi) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_buffers_overlap(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
 
     // The row microkernels need in_w >= K, so that no pixel is clipped on both sides.
     const bool use_row = op->row != NULL && in_w >= p->kernel_w;

@@ -30,17 +30,6 @@ static void mk_add_task(void* context, size_t thread, size_t start, size_t count
     }
 }
 
-static bool mk_add_extent(size_t pixels, size_t stride, size_t channels, size_t* extent) {
-    return mk_mul(pixels - 1, stride, extent) && mk_add(*extent, channels, extent) &&
-           *extent <= MK_MAX_ELEMENTS;
-}
-
-static bool mk_add_overlaps(const float* a, size_t a_floats, const float* b, size_t b_floats) {
-    const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_floats * sizeof(float);
-    const uintptr_t b0 = (uintptr_t)b, b1 = b0 + b_floats * sizeof(float);
-    return a0 < b1 && b0 < a1;
-}
-
 mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, size_t a_stride,
                              const float* b, size_t b_stride, float* output,
                              size_t output_stride, mk_activation activation, mk_variant variant,
@@ -59,17 +48,17 @@ mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, siz
     status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
     if (status != MK_STATUS_OK) return status;
     size_t a_extent, b_extent, out_extent;
-    if (!mk_add_extent(pixels, a_stride, channels, &a_extent) ||
-        !mk_add_extent(pixels, b_stride, channels, &b_extent) ||
-        !mk_add_extent(pixels, output_stride, channels, &out_extent)) {
+    if (!mk_strided_extent(pixels, a_stride, channels, &a_extent) ||
+        !mk_strided_extent(pixels, b_stride, channels, &b_extent) ||
+        !mk_strided_extent(pixels, output_stride, channels, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     // The output may be a or b exactly (same rows); any other overlap would read values already
     // overwritten. a and b are only read, so they may overlap each other in any way.
     const bool into_a = output == a && output_stride == a_stride;
     const bool into_b = output == b && output_stride == b_stride;
-    if ((!into_a && mk_add_overlaps(a, a_extent, output, out_extent)) ||
-        (!into_b && mk_add_overlaps(b, b_extent, output, out_extent))) {
+    if ((!into_a && mk_buffers_overlap(a, a_extent, output, out_extent)) ||
+        (!into_b && mk_buffers_overlap(b, b_extent, output, out_extent))) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
 

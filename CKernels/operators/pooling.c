@@ -71,11 +71,6 @@ static void mk_pool_task(void* context, size_t thread, size_t i, size_t j, size_
     }
 }
 
-static bool mk_pool_extent(size_t pixels, size_t stride, size_t channels, size_t* extent) {
-    return mk_mul(pixels - 1, stride, extent) && mk_add(*extent, channels, extent) &&
-           *extent <= MK_MAX_ELEMENTS;
-}
-
 // Validates the buffers (strides defaulted in place), resolves the variant and runs the job.
 static mk_status mk_pool_run(mk_pool_job* job, size_t batch, mk_variant variant,
                              mk_threadpool* pool) {
@@ -92,13 +87,13 @@ static mk_status mk_pool_run(mk_pool_job* job, size_t batch, mk_variant variant,
     size_t in_pixels, out_rows, out_pixels, in_extent, out_extent;
     if (!mk_mul(batch, job->in_h, &in_pixels) || !mk_mul(in_pixels, job->in_w, &in_pixels) ||
         !mk_mul(batch, job->out_h, &out_rows) || !mk_mul(out_rows, job->out_w, &out_pixels) ||
-        !mk_pool_extent(in_pixels, job->in_stride, C, &in_extent) ||
-        !mk_pool_extent(out_pixels, job->out_stride, C, &out_extent)) {
+        !mk_strided_extent(in_pixels, job->in_stride, C, &in_extent) ||
+        !mk_strided_extent(out_pixels, job->out_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    const uintptr_t a0 = (uintptr_t)job->input, a1 = a0 + in_extent * sizeof(float);
-    const uintptr_t b0 = (uintptr_t)job->output, b1 = b0 + out_extent * sizeof(float);
-    if (a0 < b1 && b0 < a1) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_buffers_overlap(job->input, in_extent, job->output, out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
 
     const mk_pool_kernels* kernels = mk_pool_kernels_for(resolved);
     job->fn = job->average ? kernels->avgpool : kernels->maxpool;

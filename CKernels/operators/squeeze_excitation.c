@@ -128,16 +128,14 @@ mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t b
     }
     size_t image, pixels, in_extent, out_extent;
     if (!mk_mul(h, w, &image) || !mk_mul(batch, image, &pixels) ||
-        !mk_mul(pixels - 1, input_pixel_stride, &in_extent) ||
-        !mk_add(in_extent, C, &in_extent) || in_extent > MK_MAX_ELEMENTS ||
-        !mk_mul(pixels - 1, output_pixel_stride, &out_extent) ||
-        !mk_add(out_extent, C, &out_extent) || out_extent > MK_MAX_ELEMENTS) {
+        !mk_strided_extent(pixels, input_pixel_stride, C, &in_extent) ||
+        !mk_strided_extent(pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     const bool in_place = input == output && input_pixel_stride == output_pixel_stride;
-    const uintptr_t a0 = (uintptr_t)input, a1 = a0 + in_extent * sizeof(float);
-    const uintptr_t b0 = (uintptr_t)output, b1 = b0 + out_extent * sizeof(float);
-    if (!in_place && a0 < b1 && b0 < a1) return MK_STATUS_INVALID_ARGUMENT;
+    if (!in_place && mk_buffers_overlap(input, in_extent, output, out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
 
     // The image's channel means, then its gates (over the means), and the hidden vector.
     _Alignas(64) float mean[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];

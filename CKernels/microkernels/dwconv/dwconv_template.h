@@ -9,15 +9,6 @@
 // Per output pixel and lane: acc = bias; for ky, kx in row-major order: acc += w * x; then the
 // epilogue. Border handling lives in the operator; these are pure math on a tile.
 
-#ifndef MK_UNROLL
-#if defined(__clang__)
-#define MK_UNROLL _Pragma("clang loop unroll(full)")
-#elif defined(__GNUC__)
-#define MK_UNROLL _Pragma("GCC unroll 32")
-#else
-#define MK_UNROLL
-#endif
-#endif
 
 // PX output pixels of a KxK, stride-S row (K, S, PX, LEFT, RIGHT compile-time constants once
 // inlined). Of the block's (PX - 1) * S + K input columns, the first LEFT and the last RIGHT fall

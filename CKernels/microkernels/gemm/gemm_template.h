@@ -7,15 +7,6 @@
 //   mk_gm_splat(x).
 // See gemm.h for what a microkernel computes.
 
-#ifndef MK_UNROLL
-#if defined(__clang__)
-#define MK_UNROLL _Pragma("clang loop unroll(full)")
-#elif defined(__GNUC__)
-#define MK_UNROLL _Pragma("GCC unroll 32")
-#else
-#define MK_UNROLL
-#endif
-#endif
 
 #define MK_GM_MAX_MR 8
 #define MK_GM_MAX_NV 4
