@@ -185,6 +185,8 @@ struct PoolTests {
                      inExtra: 1, outExtra: 0, activation: 5),
             PoolCase(n: 2, h: 8, w: 8, c: 65, kh: 2, kw: 2, sh: 2, sw: 2, pad: .zero, inExtra: 0, outExtra: 0, activation: 2),
             PoolCase(n: 1, h: 5, w: 5, c: 300, kh: 3, kw: 3, sh: 1, sw: 1, pad: .symmetric(1), inExtra: 7, outExtra: 1, activation: 4),
+            // ShuffleNet's stem pool: 24 channels end in a vector that overlaps the one before.
+            PoolCase(n: 2, h: 13, w: 11, c: 24, kh: 3, kw: 3, sh: 2, sw: 2, pad: .symmetric(1), inExtra: 0, outExtra: 3, activation: 0),
         ]
         for pc in cases {
             for kind in [WindowPool.max, .avgIncludePad, .avgExcludePad] {

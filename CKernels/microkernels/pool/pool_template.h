@@ -112,7 +112,14 @@ MK_PL_TARGET MK_INLINE void mk_pl_window(const bool MAX, mk_epilogue_kind kind, 
         mk_pl_window_block(MAX, MK_PL_VEC, kind, rows, cols, x + c, row_step, col_step, y + c,
                            divisor, lo, hi);
     }
-    if (c < channels) {
+    if (c < channels && channels >= MK_PL_VEC) {
+        // The last vector ends at the last channel, overlapping the one before: its overlapping
+        // channels are computed again, in the same order, so they get the same bits. (The
+        // predicated tail accumulates through memory: C = 24 ran at a fifth of this speed.)
+        c = channels - MK_PL_VEC;
+        mk_pl_window_block(MAX, MK_PL_VEC, kind, rows, cols, x + c, row_step, col_step, y + c,
+                           divisor, lo, hi);
+    } else if (c < channels) {
         mk_pl_window_tail(MAX, channels - c, kind, rows, cols, x + c, row_step, col_step, y + c,
                           divisor, lo, hi);
     }
