@@ -282,7 +282,10 @@ MK_PL_TARGET MK_INLINE void mk_pl_fc(mk_epilogue_kind kind, size_t inputs, size_
     for (; o + MK_PL_VEC <= outputs; o += MK_PL_VEC) {
         mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
     }
-    if (o < outputs) {
+    if (o < outputs && outputs >= MK_PL_VEC) {  // overlapping last vector, as mk_pl_window
+        o = outputs - MK_PL_VEC;
+        mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    } else if (o < outputs) {
         mk_pl_fc_tail(outputs - o, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
     }
 }
