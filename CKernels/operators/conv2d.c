@@ -346,6 +346,8 @@ typedef struct {
     size_t blocks;       // N blocks per group
     bool dense;          // 1x1, stride 1, no padding
     size_t mr;           // rows per tile: the microkernel's MR, or 1 for fewer pixels than MR
+    size_t extent_h, extent_w;              // the dilated kernel's input rows and columns
+    size_t tap_offset[MK_CONV_MAX_TAPS];    // KxK: floats from a window's first input pixel to tap t
 } mk_conv_job;
 
 // The A pointers of pixel tile `mt`, group g, channels from c0: ptrs[t * MR + m]. Rows past the
@@ -369,14 +371,21 @@ static void mk_conv_pointers(const mk_conv_job* job, size_t mt, size_t g, size_t
     size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
     for (size_t m = 0; m < MR; m++) {
         const float* image = base + n * job->in_h * job->in_w * job->in_stride;
-        size_t t = 0;
-        for (size_t ky = 0; ky < p->kernel_h; ky++) {
-            const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
-            for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
-                const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
-                ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w)
-                                       ? image + (iy * job->in_w + ix) * job->in_stride
-                                       : op->zeros;
+        // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+            job->in_w - ix0 >= job->extent_w) {
+            const float* window = image + (iy0 * job->in_w + ix0) * job->in_stride;
+            for (size_t t = 0; t < op->taps; t++) ptrs[t * MR + m] = window + job->tap_offset[t];
+        } else {  // a window over the border: padding taps read the zero row
+            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
+                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
+                    ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w)
+                                           ? image + (iy * job->in_w + ix) * job->in_stride
+                                           : op->zeros;
+                }
             }
         }
         if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
@@ -636,6 +645,13 @@ mk_status mk_conv2d_run(const mk_conv2d_op* op, size_t batch, size_t in_h, size_
                        input_pixel_stride, output, output_pixel_stride, residual,
                        residual_pixel_stride, 0, 0,
                        mk_conv_is_1x1(p) && p->stride_h == 1 && p->stride_w == 1};
+    job.extent_h = p->dilation_h * (p->kernel_h - 1) + 1;
+    job.extent_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+        for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+            job.tap_offset[t] = (ky * p->dilation_h * in_w + kx * p->dilation_w) * input_pixel_stride;
+        }
+    }
     const size_t threads = mk_threadpool_threads(pool);
     if (op->variant == MK_VARIANT_BLIS) {
 #if defined(MK_NO_BLIS)
