@@ -50,6 +50,18 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
                           const float* input, size_t input_pixel_stride, float* output,
                           size_t output_pixel_stride, mk_threadpool* pool);
 
+/// Output rows [out_row_begin, out_row_end) of one image of in_h x in_w pixels, from a band of
+/// its input rows: `input` holds image rows [in_row_first, in_row_first + in_rows) (pointing at
+/// row in_row_first), and `output` points at output row out_row_begin. The rows those outputs
+/// read (padding aside) must lie in the band, else INVALID_ARGUMENT. Each output gets exactly the
+/// bits mk_dwconv2d_run gives it, so a network can compute a layer band by band while its
+/// producer fills the band (input and output in cache, not memory).
+mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+                               size_t in_row_first, size_t in_rows, const float* input,
+                               size_t input_pixel_stride, size_t out_row_begin,
+                               size_t out_row_end, float* output, size_t output_pixel_stride,
+                               mk_threadpool* pool);
+
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_dwconv2d_variant(const mk_dwconv2d_op* op);
 

@@ -155,7 +155,14 @@ typedef struct {
     float* output;
     size_t out_stride;
     bool use_row;  // row microkernel for every row
+    size_t in_row_first;   // image row of `input`'s first row (a band; 0 for whole images)
+    size_t out_row_first;  // image row of `output`'s first row and of task row 0
 } mk_dwconv_job;
+
+// Pixel 0 of input row iy of image n (a row inside the job's band).
+static inline const float* mk_dw_input_row(const mk_dwconv_job* job, size_t n, size_t iy) {
+    return job->input + (n * job->in_h + iy - job->in_row_first) * job->in_w * job->in_stride;
+}
 
 // Output pixels [ox0, ox1) of one row through the generic microkernel, channel tiles [t0, t1).
 static void mk_dw_pixels(const mk_dwconv_job* job, size_t n, size_t oy, size_t ox0, size_t ox1,
@@ -165,7 +172,6 @@ static void mk_dw_pixels(const mk_dwconv_job* job, size_t n, size_t oy, size_t o
     const float* inputs[MK_DW_MAX_KERNEL * MK_DW_MAX_KERNEL];
     const size_t c0 = t0 * op->tile;
     const size_t c1 = t1 * op->tile < p->channels ? t1 * op->tile : p->channels;
-    const float* image = job->input + n * job->in_h * job->in_w * job->in_stride;
     for (size_t ox = ox0; ox < ox1; ox++) {
         size_t t = 0;
         for (size_t ky = 0; ky < p->kernel_h; ky++) {
@@ -174,11 +180,12 @@ static void mk_dw_pixels(const mk_dwconv_job* job, size_t n, size_t oy, size_t o
             for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
                 const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
                 inputs[t] = (iy < job->in_h && ix < job->in_w)
-                                ? image + (iy * job->in_w + ix) * job->in_stride + c0
+                                ? mk_dw_input_row(job, n, iy) + ix * job->in_stride + c0
                                 : op->zeros;
             }
         }
-        float* out = job->output + ((n * job->out_h + oy) * job->out_w + ox) * job->out_stride + c0;
+        float* out = job->output +
+                     ((n * job->out_h + oy - job->out_row_first) * job->out_w + ox) * job->out_stride + c0;
         op->pixel(c1 - c0, t, inputs, op->packed + t0 * op->tile_floats, out, &op->epilogue);
     }
 }
@@ -190,8 +197,9 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
     const mk_dwconv2d_op* op = job->op;
     const mk_dwconv2d_params* p = &op->p;
     const size_t T = op->tile;
+    // Task row i is output row out_row_first + i of the batch's (n * out_h + oy) rows.
     if (!job->use_row) {
-        for (size_t i = i0; i < i0 + rows; i++) {
+        for (size_t i = i0 + job->out_row_first; i < i0 + job->out_row_first + rows; i++) {
             mk_dw_pixels(job, i / job->out_h, i % job->out_h, 0, job->out_w, t0, t0 + tiles);
         }
         return;
@@ -202,26 +210,46 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
         const size_t c = t * T;
         const size_t nc = p->channels - c < T ? p->channels - c : T;
         const float* weights = op->packed + t * op->tile_floats;
-        for (size_t i = i0; i < i0 + rows; i++) {
+        for (size_t i = i0 + job->out_row_first; i < i0 + job->out_row_first + rows; i++) {
             const size_t n = i / job->out_h, oy = i % job->out_h;
-            const float* image = job->input + n * job->in_h * job->in_w * job->in_stride;
+
             const float* row_ptr[5];
             size_t row_step[5];
             for (size_t ky = 0; ky < K; ky++) {
                 const size_t iy = oy * p->stride_h + ky - p->pad_top;  // wraps when negative
                 if (iy < job->in_h) {
-                    row_ptr[ky] = image + iy * job->in_w * job->in_stride + c;
+                    row_ptr[ky] = mk_dw_input_row(job, n, iy) + c;
                     row_step[ky] = job->in_stride;
                 } else {
                     row_ptr[ky] = op->zeros;
                     row_step[ky] = 0;
                 }
             }
-            float* out = job->output + (n * job->out_h + oy) * job->out_w * job->out_stride + c;
+            float* out = job->output +
+                         (n * job->out_h + oy - job->out_row_first) * job->out_w * job->out_stride + c;
             op->row(job->out_w, nc, row_ptr, row_step, job->in_w, p->pad_left, weights, out,
                     job->out_stride, &op->epilogue);
         }
     }
+}
+
+// Runs a job's `rows` output rows (from job->out_row_first) over the pool.
+static mk_status mk_dwconv_dispatch(mk_dwconv_job* job_in, size_t rows, mk_threadpool* pool) {
+    mk_dwconv_job job = *job_in;
+    const mk_dwconv2d_op* op = job.op;
+    const mk_dwconv2d_params* p = &op->p;
+    // The row microkernels need in_w >= K, so that no pixel is clipped on both sides.
+    job.use_row = op->row != NULL && job.in_w >= p->kernel_w;
+    // Tiles: up to 4 channel tiles (64 channels for AVX-512) by enough rows for ~16 tasks per
+    // thread. Any split gives the same result: each output is computed whole by one task.
+    const size_t threads = mk_threadpool_threads(pool);
+    const size_t tile_j = op->tiles < 4 ? op->tiles : 4;
+    const size_t tasks_j = (op->tiles + tile_j - 1) / tile_j;
+    size_t tile_i = rows * tasks_j / (16 * threads);
+    if (tile_i < 1) tile_i = 1;
+    if (tile_i > 8) tile_i = 8;
+    return mk_threadpool_parallelize_2d(pool, mk_dwconv_task, &job, rows, op->tiles, tile_i,
+                                        tile_j);
 }
 
 mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, size_t in_w,
@@ -249,20 +277,49 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
     }
     if (mk_buffers_overlap(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
 
-    // The row microkernels need in_w >= K, so that no pixel is clipped on both sides.
-    const bool use_row = op->row != NULL && in_w >= p->kernel_w;
     mk_dwconv_job job = {op,     in_h,   in_w, out_h, out_w, input, input_pixel_stride,
-                         output, output_pixel_stride, use_row};
-    // Tiles: up to 4 channel tiles (64 channels for AVX-512) by enough rows for ~16 tasks per
-    // thread. Any split gives the same result: each output is computed whole by one task.
-    const size_t threads = mk_threadpool_threads(pool);
-    const size_t tile_j = op->tiles < 4 ? op->tiles : 4;
-    const size_t tasks_j = (op->tiles + tile_j - 1) / tile_j;
-    size_t tile_i = rows * tasks_j / (16 * threads);
-    if (tile_i < 1) tile_i = 1;
-    if (tile_i > 8) tile_i = 8;
-    return mk_threadpool_parallelize_2d(pool, mk_dwconv_task, &job, rows, op->tiles, tile_i,
-                                        tile_j);
+                         output, output_pixel_stride, false, 0, 0};
+    return mk_dwconv_dispatch(&job, rows, pool);
+}
+
+mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+                               size_t in_row_first, size_t in_rows, const float* input,
+                               size_t input_pixel_stride, size_t out_row_begin,
+                               size_t out_row_end, float* output, size_t output_pixel_stride,
+                               mk_threadpool* pool) {
+    if (op == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    const mk_dwconv2d_params* p = &op->p;
+    const size_t C = p->channels;
+    if (input_pixel_stride == 0) input_pixel_stride = C;
+    if (output_pixel_stride == 0) output_pixel_stride = C;
+    if (input_pixel_stride < C || output_pixel_stride < C) return MK_STATUS_INVALID_ARGUMENT;
+    size_t out_h, out_w;
+    mk_status status = mk_dwconv2d_output_size(op, in_h, in_w, &out_h, &out_w);
+    if (status != MK_STATUS_OK) return status;
+    if (out_row_begin >= out_row_end || out_row_end > out_h || in_rows == 0 ||
+        in_row_first >= in_h || in_rows > in_h - in_row_first) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    // The image rows the outputs read: from the first output's top tap to the last one's bottom
+    // tap, clipped to the image (the rest is padding).
+    const size_t top = out_row_begin * p->stride_h;  // + pad_top, to avoid negative values
+    const size_t bottom = (out_row_end - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h;
+    const size_t need_first = top > p->pad_top ? top - p->pad_top : 0;
+    size_t need_last = bottom >= p->pad_top ? bottom - p->pad_top : 0;  // inclusive
+    if (need_last >= in_h) need_last = in_h - 1;
+    if (need_first < in_row_first || need_last >= in_row_first + in_rows) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t in_pixels, out_pixels, in_extent, out_extent;
+    if (!mk_mul(in_rows, in_w, &in_pixels) || !mk_mul(out_row_end - out_row_begin, out_w, &out_pixels) ||
+        !mk_strided_extent(in_pixels, input_pixel_stride, C, &in_extent) ||
+        !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    if (mk_buffers_overlap(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
+    mk_dwconv_job job = {op,     in_h,   in_w, out_h, out_w, input, input_pixel_stride,
+                         output, output_pixel_stride, false, in_row_first, out_row_begin};
+    return mk_dwconv_dispatch(&job, out_row_end - out_row_begin, pool);
 }
 
 mk_variant mk_dwconv2d_variant(const mk_dwconv2d_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }

@@ -118,6 +118,15 @@ public final class Conv2D: Layer, @unchecked Sendable {
         try forward(input, residual: nil, into: &output, threadPool: threadPool)
     }
 
+    /// `batch` images of `h` x `w` pixels at `input` (pixel stride `inputStride`) into `output`
+    /// (pixel stride `outputStride`): the raw form an inference plan runs on a band of rows.
+    func forward(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
+                 output: UnsafeMutablePointer<Float>, outputStride: Int, threadPool: ThreadPool) throws {
+        let status = mk_conv2d_run(op, batch, h, w, input, inputStride, output, outputStride, nil, 0,
+                                   threadPool.handle)
+        try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
+    }
+
     /// Runs on channels `inputChannelOffset ..< inputChannelOffset + inChannels` of `input` and
     /// writes channels `outputChannelOffset ..< outputChannelOffset + outChannels` of `output`
     /// (the rest of `output` is left as it is): a split and a concat without copies. `residual`,

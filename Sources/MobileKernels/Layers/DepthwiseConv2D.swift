@@ -118,4 +118,16 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         }
         try check(status, "\(name) on \(s)")
     }
+
+    /// Output rows `outputRows` of one `inputH` x `inputW` image from a band of its input rows
+    /// (`rows` rows from image row `firstRow`, at `input`), into `output` (output row
+    /// `outputRows.lowerBound`): what an inference plan runs while the producer fills the band.
+    func forward(inputH: Int, inputW: Int, firstRow: Int, rows: Int, input: UnsafePointer<Float>,
+                 inputStride: Int, outputRows: Range<Int>, output: UnsafeMutablePointer<Float>,
+                 outputStride: Int, threadPool: ThreadPool) throws {
+        let status = mk_dwconv2d_run_rows(op, inputH, inputW, firstRow, rows, input, inputStride,
+                                          outputRows.lowerBound, outputRows.upperBound, output,
+                                          outputStride, threadPool.handle)
+        try check(status, "\(name) on rows \(outputRows) of \(inputH)x\(inputW)")
+    }
 }

@@ -24,6 +24,16 @@ public final class InferencePlan: @unchecked Sendable {
     private let inputView: Tensor
     private let outputView: Tensor
     private let lock = NSLock()
+    /// Depthwise node -> the expansion node run with it band by band (see ExpandDepthwiseBands).
+    private let bandedExpansion: [Int: Int]
+    /// The bands' scratch (nil when no step runs in bands).
+    private let bandScratch: TensorStorage?
+    /// How many steps run an expansion and its depthwise convolution in bands.
+    var bandedSteps: Int { bandedExpansion.count }
+
+    /// Expansions whose output is at least this large run in bands with their depthwise
+    /// convolution (smaller ones stay in L2 anyway, and bands would only add calls).
+    static let bandedMinimumBytes = 1 << 20
 
     /// Where a node's output lives: a buffer, the (full) shape stored there, and the node's first
     /// channel in it (nonzero for the second input of a fused concat).
@@ -33,7 +43,9 @@ public final class InferencePlan: @unchecked Sendable {
         var channelOffset: Int
     }
 
-    init(network: Network, batch: Int, height: Int, width: Int) throws {
+    init(network: Network, batch: Int, height: Int, width: Int,
+         bandedMinimumBytes: Int = InferencePlan.bandedMinimumBytes,
+         bandBytes: Int = ExpandDepthwiseBands.targetBytes) throws {
         let nodes = network.architecture.nodes
         guard batch >= 1, height >= 1, width >= 1 else {
             throw MobileKernelsError(.invalidArgument, "\(network.kind): batch and input size must be at least 1, got \(batch) x \(height) x \(width)")
@@ -44,6 +56,25 @@ public final class InferencePlan: @unchecked Sendable {
         }
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
+
+        // 0. Expansions that run in bands with the depthwise convolution reading them: their
+        //    output never exists whole, so they get no buffer.
+        var banded: [Int: Int] = [:]  // depthwise node -> expansion node
+        var bands: [Int: ExpandDepthwiseBands] = [:]
+        for node in nodes {
+            guard case let .conv(layer, _) = network.compiled[node.id], let depthwise = layer as? DepthwiseConv2D,
+                  let a = node.inputs.first, case let .conv(producer, _) = network.compiled[a],
+                  let expand = producer as? Conv2D, ExpandDepthwiseBands.fits(expand, depthwise),
+                  consumers[a] == [node.id], network.fusedInto[a] == nil, network.residualOf[a] == nil,
+                  network.fusedInto[node.id] == nil, let source = nodes[a].inputs.first,
+                  network.fusedInto[source] == nil else { continue }
+            let expanded = try shape(a)
+            guard expanded.count * MemoryLayout<Float>.stride >= bandedMinimumBytes else { continue }
+            banded[node.id] = a
+            bands[node.id] = ExpandDepthwiseBands(expand: expand, depthwise: depthwise, height: expanded.h, width: expanded.w,
+                                                 targetBytes: bandBytes)
+        }
+        let bandedNodes = Set(banded.values)
 
         // 1. Which node's buffer each node writes into (its root), and at which channel.
         var root = Array(0..<nodes.count)
@@ -94,7 +125,7 @@ public final class InferencePlan: @unchecked Sendable {
         var free: [Int] = []
         var unplanned = 0
         for step in 0..<nodes.count {
-            for r in 0..<nodes.count where roots[r] == r && first[r] == step {
+            for r in 0..<nodes.count where roots[r] == r && first[r] == step && !bandedNodes.contains(r) {
                 let need = try shape(r).count
                 unplanned += need
                 if let best = free.filter({ capacity[$0] >= need }).min(by: { capacity[$0] < capacity[$1] }) {
@@ -105,10 +136,15 @@ public final class InferencePlan: @unchecked Sendable {
                     capacity.append(need)
                 }
             }
-            for r in 0..<nodes.count where roots[r] == r && last[r] == step { free.append(bufferOf[r]) }
+            for r in 0..<nodes.count where roots[r] == r && last[r] == step && !bandedNodes.contains(r) {
+                free.append(bufferOf[r])
+            }
         }
         let storages = try capacity.map { try TensorStorage(count: $0, shape: TensorShape(h: 1, w: 1, c: $0)) }
         buffers = storages
+        let scratchCount = bands.values.map(\.scratchCount).max() ?? 0
+        let scratch = scratchCount > 0
+            ? try TensorStorage(count: scratchCount, shape: TensorShape(h: 1, w: 1, c: scratchCount)) : nil
         func location(_ id: Int) throws -> Location {
             let r = roots[id]
             // An alias (flatten, identity pool, in-place SE) keeps its own shape on its root's memory.
@@ -132,9 +168,17 @@ public final class InferencePlan: @unchecked Sendable {
             case .input, .alias:
                 continue
             case let .conv(layer, _):
-                let input = try view(node.inputs[0])
+                if bandedNodes.contains(id) { continue }  // runs in its depthwise node's bands
                 let out = try location(id)
                 var output = Tensor(shape: out.shape, plannedStorage: storages[out.buffer])
+                if let band = bands[id], let scratch {
+                    let input = try view(nodes[banded[id]!].inputs[0])
+                    steps.append { pool in
+                        try band.forward(input, into: &output, scratch: scratch.pointer, threadPool: pool)
+                    }
+                    continue
+                }
+                let input = try view(node.inputs[0])
                 if let conv = layer as? Conv2D {
                     let residual = try network.residualOf[id].map { try view($0) }
                     let offset = out.channelOffset
@@ -194,7 +238,9 @@ public final class InferencePlan: @unchecked Sendable {
         outputShape = try shape(nodes.count - 1)
         inputView = try view(0)
         outputView = try view(nodes.count - 1)
-        peakActivationBytes = capacity.reduce(0, +) * MemoryLayout<Float>.stride
+        bandedExpansion = banded
+        bandScratch = scratch
+        peakActivationBytes = (capacity.reduce(0, +) + scratchCount) * MemoryLayout<Float>.stride
         unplannedActivationBytes = unplanned * MemoryLayout<Float>.stride
     }
 
@@ -236,8 +282,13 @@ public final class InferencePlan: @unchecked Sendable {
         }
         var result: [(node: String, milliseconds: Double)] = []
         for (i, t) in times.enumerated() {
-            let node = network.architecture.nodes[stepNodes[i]]
-            result.append(("\(node.name) \(InferencePlan.describe(node.operation))", t.sorted()[t.count / 2]))
+            let nodes = network.architecture.nodes
+            let node = nodes[stepNodes[i]]
+            var label = "\(node.name) \(InferencePlan.describe(node.operation))"
+            if let a = bandedExpansion[node.id] {
+                label = "\(nodes[a].name) \(InferencePlan.describe(nodes[a].operation)) + \(label) (in bands)"
+            }
+            result.append((label, t.sorted()[t.count / 2]))
         }
         return result
     }

@@ -197,6 +197,14 @@ public final class Network: @unchecked Sendable {
         try InferencePlan(network: self, batch: batch, height: height, width: width)
     }
 
+    /// A plan that runs expansions of at least `bandedMinimumBytes` in bands (0: every one that
+    /// fits; Int.max: none) of about `bandBytes` of scratch each, for tests comparing the two.
+    func plan(batch: Int, height: Int, width: Int, bandedMinimumBytes: Int,
+              bandBytes: Int = ExpandDepthwiseBands.targetBytes) throws -> InferencePlan {
+        try InferencePlan(network: self, batch: batch, height: height, width: width,
+                          bandedMinimumBytes: bandedMinimumBytes, bandBytes: bandBytes)
+    }
+
     // MARK: - Weights
 
     /// Every tensor of the spec is present with its shape (checked as each is loaded) and no
