@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 
 /// An inverted residual block's expansion (1x1 convolution, stride 1) and the depthwise
@@ -54,49 +55,103 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
     }
 
     /// `input` [n, height, width, expand.inChannels] -> `output` [n, oh, ow, channels] through
-    /// `scratch` (at least `scratchCount` floats).
+    /// `scratches` scratch buffers of `scratchCount` floats each, one after the other at
+    /// `scratch`. With one thread, or more threads than scratches, the bands run one after the
+    /// other and each layer splits a band over the threads; otherwise the threads take chunks of
+    /// output rows, each running its own bands (one dispatch per block instead of two per band).
     func forward(_ input: Tensor, into output: inout Tensor, scratch: UnsafeMutablePointer<Float>,
-                 threadPool: ThreadPool) throws {
+                 scratches: Int, threadPool: ThreadPool) throws {
         let s = input.shape, o = output.shape
-        let c = depthwise.channels
-        guard s.h == height, s.w == width, s.c == expand.inChannels, o.c == c, o.n == s.n else {
+        guard s.h == height, s.w == width, s.c == expand.inChannels, o.c == depthwise.channels, o.n == s.n else {
             throw MobileKernelsError(.shapeMismatch, "banded \(expand.name) -> \(depthwise.name): input \(s), output \(o)")
         }
-        let rowFloats = width * c
+        let threads = threadPool.threadCount
         try input.withUnsafeBufferPointer { x in
             try output.withUnsafeMutableBufferPointer { y in
-                for n in 0..<s.n {
-                    var have: (first: Int, last: Int)? = nil  // expanded rows in scratch, from its row 0
-                    var o0 = 0
-                    while o0 < o.h {
-                        let o1 = min(o0 + bandRows, o.h)
-                        let need = rowsNeeded(o0, o1)
-                        var next = need.first
-                        if let h = have, h.last >= need.first {
-                            // Rows need.first ... h.last are computed: move them to the top.
-                            if need.first > h.first {
-                                memmove(scratch, scratch + (need.first - h.first) * rowFloats,
-                                        (h.last - need.first + 1) * rowFloats * MemoryLayout<Float>.stride)
-                            }
-                            next = h.last + 1
-                        }
-                        if next <= need.last {
-                            try expand.forward(batch: 1, h: need.last - next + 1, w: width,
-                                               input: x.baseAddress! + ((n * height + next) * width) * s.c,
-                                               inputStride: s.c,
-                                               output: scratch + (next - need.first) * rowFloats,
-                                               outputStride: c, threadPool: threadPool)
-                        }
-                        have = need
-                        try depthwise.forward(inputH: height, inputW: width, firstRow: need.first,
-                                              rows: need.last - need.first + 1, input: scratch,
-                                              inputStride: c, outputRows: o0..<o1,
-                                              output: y.baseAddress! + ((n * o.h + o0) * o.w) * o.c,
-                                              outputStride: o.c, threadPool: threadPool)
-                        o0 = o1
+                guard threads > 1, scratches >= threads else {
+                    for n in 0..<s.n {
+                        try run(image: n, rows: 0..<o.h, x: x.baseAddress!, input: s, y: y.baseAddress!, output: o,
+                                scratch: scratch, threadPool: threadPool)
                     }
+                    return
                 }
+                // Chunks of at least a band; a chunk recomputes the expanded rows it shares with
+                // the chunk before (never more than kernel - stride rows).
+                let chunks = min(2 * threads, max(1, o.h / bandRows))
+                call = Call(x: x.baseAddress!, input: s, y: y.baseAddress!, output: o, scratch: scratch,
+                            chunks: chunks, error: nil)
+                defer { call = nil }
+                let context = Unmanaged.passUnretained(self).toOpaque()
+                try check(mk_threadpool_parallelize_1d(threadPool.handle, { context, thread, start, count in
+                    let bands = Unmanaged<ExpandDepthwiseBands>.fromOpaque(context!).takeUnretainedValue()
+                    bands.runChunks(thread: thread, items: start..<(start + count))
+                }, context, s.n * chunks, 1), "banded \(expand.name)")
+                if let error = call?.error { throw error }
             }
+        }
+    }
+
+    /// One parallel call's operands (the plan runs one call at a time).
+    private struct Call {
+        var x: UnsafePointer<Float>
+        var input: TensorShape
+        var y: UnsafeMutablePointer<Float>
+        var output: TensorShape
+        var scratch: UnsafeMutablePointer<Float>
+        var chunks: Int
+        var error: Error?
+    }
+    private var call: Call?
+    private let errorLock = NSLock()
+
+    private func runChunks(thread: Int, items: Range<Int>) {
+        guard let c = call else { return }
+        for item in items {
+            let n = item / c.chunks, chunk = item % c.chunks
+            let rows = (c.output.h * chunk / c.chunks)..<(c.output.h * (chunk + 1) / c.chunks)
+            do {
+                try run(image: n, rows: rows, x: c.x, input: c.input, y: c.y, output: c.output,
+                        scratch: c.scratch + thread * scratchCount, threadPool: .serial)
+            } catch {
+                errorLock.lock()
+                if call?.error == nil { call?.error = error }
+                errorLock.unlock()
+            }
+        }
+    }
+
+    /// Output rows `rows` of image `n`, band by band, through `scratch`.
+    private func run(image n: Int, rows: Range<Int>, x: UnsafePointer<Float>, input s: TensorShape,
+                     y: UnsafeMutablePointer<Float>, output o: TensorShape,
+                     scratch: UnsafeMutablePointer<Float>, threadPool: ThreadPool) throws {
+        let c = depthwise.channels
+        let rowFloats = width * c
+        var have: (first: Int, last: Int)? = nil  // expanded rows in scratch, from its row 0
+        var o0 = rows.lowerBound
+        while o0 < rows.upperBound {
+            let o1 = min(o0 + bandRows, rows.upperBound)
+            let need = rowsNeeded(o0, o1)
+            var next = need.first
+            if let h = have, h.last >= need.first {
+                // Rows need.first ... h.last are computed already: move them to the top.
+                if need.first > h.first {
+                    memmove(scratch, scratch + (need.first - h.first) * rowFloats,
+                            (h.last - need.first + 1) * rowFloats * MemoryLayout<Float>.stride)
+                }
+                next = h.last + 1
+            }
+            if next <= need.last {
+                try expand.forward(batch: 1, h: need.last - next + 1, w: width,
+                                   input: x + ((n * height + next) * width) * s.c, inputStride: s.c,
+                                   output: scratch + (next - need.first) * rowFloats, outputStride: c,
+                                   threadPool: threadPool)
+            }
+            have = need
+            try depthwise.forward(inputH: height, inputW: width, firstRow: need.first,
+                                  rows: need.last - need.first + 1, input: scratch, inputStride: c,
+                                  outputRows: o0..<o1, output: y + ((n * o.h + o0) * o.w) * o.c,
+                                  outputStride: o.c, threadPool: threadPool)
+            o0 = o1
         }
     }
 }

@@ -142,7 +142,11 @@ public final class InferencePlan: @unchecked Sendable {
         }
         let storages = try capacity.map { try TensorStorage(count: $0, shape: TensorShape(h: 1, w: 1, c: $0)) }
         buffers = storages
-        let scratchCount = bands.values.map(\.scratchCount).max() ?? 0
+        // One scratch per thread of the default pool (at least two, so that a two-thread pool
+        // runs chunks of bands on any machine).
+        let scratches = max(2, ThreadPool.processorCount)
+        let scratchFloats = bands.values.map(\.scratchCount).max() ?? 0
+        let scratchCount = scratchFloats * scratches
         let scratch = scratchCount > 0
             ? try TensorStorage(count: scratchCount, shape: TensorShape(h: 1, w: 1, c: scratchCount)) : nil
         func location(_ id: Int) throws -> Location {
@@ -174,7 +178,8 @@ public final class InferencePlan: @unchecked Sendable {
                 if let band = bands[id], let scratch {
                     let input = try view(nodes[banded[id]!].inputs[0])
                     steps.append { pool in
-                        try band.forward(input, into: &output, scratch: scratch.pointer, threadPool: pool)
+                        try band.forward(input, into: &output, scratch: scratch.pointer, scratches: scratches,
+                                         threadPool: pool)
                     }
                     continue
                 }
