@@ -32,11 +32,11 @@ struct BandedPlanTests {
         }
     }
 
-    @Test("MobileNetV2 at 224x224 bands its three large expansions by default and needs less activation memory")
+    @Test("MobileNetV2 at 224x224 bands its six large expansions by default and needs less activation memory")
     func defaultsAt224() throws {
         let network = try Network(.mobileNetV2, weights: .random(seed: 2), numClasses: 10)
         let plan = try network.plan(batch: 1, height: 224, width: 224)
-        #expect(plan.bandedSteps == 3)  // 16->96 at 112x112, 24->144 at 56x56 (twice)
+        #expect(plan.bandedSteps == 6)  // 16->96 at 112x112, 24->144 at 56x56 (x2), 32->192 at 28x28 (x3)
         let plain = try network.plan(batch: 1, height: 224, width: 224, bandedMinimumBytes: Int.max)
         #expect(plan.peakActivationBytes < plain.peakActivationBytes)
     }

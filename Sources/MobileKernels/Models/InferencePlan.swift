@@ -31,9 +31,11 @@ public final class InferencePlan: @unchecked Sendable {
     /// How many steps run an expansion and its depthwise convolution in bands.
     var bandedSteps: Int { bandedExpansion.count }
 
-    /// Expansions whose output is at least this large run in bands with their depthwise
-    /// convolution (smaller ones stay in L2 anyway, and bands would only add calls).
-    static let bandedMinimumBytes = 1 << 20
+    /// Expansions whose output is at least this large (half an L2) run in bands with their
+    /// depthwise convolution; smaller ones stay in L2 anyway. (Measured at 1 thread: 256 KiB,
+    /// 512 KiB and 1 MiB thresholds are within noise of each other; at 2 threads a banded block
+    /// is one dispatch instead of two.)
+    static let bandedMinimumBytes = 1 << 19
 
     /// Where a node's output lives: a buffer, the (full) shape stored there, and the node's first
     /// channel in it (nonzero for the second input of a fused concat).
