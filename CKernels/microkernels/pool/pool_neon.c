@@ -7,6 +7,7 @@
 #define MK_PL_SUFFIX neon
 #define MK_PL_VEC 4
 #define MK_PL_BLOCK 32
+#define MK_PL_FC_BLOCK 64
 #define MK_PL_TAIL
 #include "pool_template.h"
 #endif

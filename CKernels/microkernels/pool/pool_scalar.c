@@ -6,5 +6,6 @@
 #define MK_PL_SUFFIX scalar
 #define MK_PL_VEC 4
 #define MK_PL_BLOCK 16
+#define MK_PL_FC_BLOCK 16
 #define MK_PL_TAIL
 #include "pool_template.h"

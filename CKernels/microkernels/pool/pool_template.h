@@ -3,6 +3,9 @@
 //   MK_PL_SUFFIX  the ISA suffix of the names (scalar, avx2, avx512, neon),
 //   MK_PL_VEC     floats per vector register (a literal),
 //   MK_PL_BLOCK   channels accumulated in registers per step, 4 vectors (a literal),
+//   MK_PL_FC_BLOCK outputs of the fully connected kernel accumulated per pass over the weights
+//                 (as many vectors as the registers hold: a weight row is read in one long run,
+//                 not in 4-vector pieces, which matters when the weights come from memory),
 //   MK_PL_TAIL    a loop pragma for the last < MK_PL_VEC channels (predication), or nothing.
 // The loops are portable C with the block widths compile-time constants, so the compiler keeps
 // a block's accumulators in vector registers and never reorders the per-channel arithmetic.
@@ -246,7 +249,7 @@ MK_PL_TARGET MK_INLINE void mk_pl_fc_block(const size_t W, mk_epilogue_kind kind
                                            size_t ld, const float* restrict x,
                                            const float* restrict w, const float* restrict bias,
                                            float* restrict y, float lo, float hi) {
-    float acc[MK_PL_BLOCK];
+    float acc[MK_PL_FC_BLOCK];
     for (size_t k = 0; k < W; k++) acc[k] = 0.0f;
     for (size_t i = 0; i < inputs; i++) {
         const float xi = x[i];
@@ -272,10 +275,36 @@ MK_PL_TARGET MK_INLINE void mk_pl_fc_tail(size_t n, mk_epilogue_kind kind, size_
     }
 }
 
+// Large weight matrices (the SE layers of the last MobileNetV3 blocks: 0.9 MB each), which
+// come from memory, are read in one sequential pass, row by row, with the sums kept in y: a
+// pass per block of outputs reads each row in pieces, which the prefetchers serve at a third of
+// the memory bandwidth. The same products and sums in the same order, so the same bits.
+#define MK_PL_FC_STREAM_WEIGHTS (64 * 1024)
+
+MK_PL_TARGET MK_INLINE void mk_pl_fc_stream(mk_epilogue_kind kind, size_t inputs, size_t outputs,
+                                            const float* restrict x, const float* restrict w,
+                                            const float* restrict bias, float* restrict y,
+                                            float lo, float hi) {
+    MK_PL_CHANNELS(outputs, y[i] = 0.0f);
+    for (size_t r = 0; r < inputs; r++) {
+        const float xr = x[r];
+        const float* restrict wr = w + r * outputs;
+        MK_PL_CHANNELS(outputs, y[i] = mk_pl_mac(y[i], xr, wr[i]));
+    }
+    MK_PL_CHANNELS(outputs, y[i] = mk_epilogue_f32(y[i] + bias[i], kind, lo, hi));
+}
+
 MK_PL_TARGET MK_INLINE void mk_pl_fc(mk_epilogue_kind kind, size_t inputs, size_t outputs,
                                      const float* x, const float* w, const float* bias, float* y,
                                      float lo, float hi) {
+    if (inputs * outputs >= MK_PL_FC_STREAM_WEIGHTS) {
+        mk_pl_fc_stream(kind, inputs, outputs, x, w, bias, y, lo, hi);
+        return;
+    }
     size_t o = 0;
+    for (; o + MK_PL_FC_BLOCK <= outputs; o += MK_PL_FC_BLOCK) {
+        mk_pl_fc_block(MK_PL_FC_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    }
     for (; o + MK_PL_BLOCK <= outputs; o += MK_PL_BLOCK) {
         mk_pl_fc_block(MK_PL_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
     }
