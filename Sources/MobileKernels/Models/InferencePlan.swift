@@ -127,9 +127,10 @@ public final class InferencePlan: @unchecked Sendable {
         var free: [Int] = []
         var unplanned = 0
         for step in 0..<nodes.count {
-            for r in 0..<nodes.count where roots[r] == r && first[r] == step && !bandedNodes.contains(r) {
+            for r in 0..<nodes.count where roots[r] == r && first[r] == step {
                 let need = try shape(r).count
                 unplanned += need
+                if bandedNodes.contains(r) { continue }  // exists only band by band, in the scratch
                 if let best = free.filter({ capacity[$0] >= need }).min(by: { capacity[$0] < capacity[$1] }) {
                     free.removeAll { $0 == best }
                     bufferOf[r] = best
