@@ -8,7 +8,8 @@ is built with random weights and random BatchNorm statistics (seeded), put in ev
   2. `mobilekernels infer` (release build) runs it: the logits are compared with PyTorch's
      (max |ours - torch| / max |torch|, the issue's measure);
   3. the model is exported to ONNX and timed in ONNX Runtime 1.32 (ORT_ENABLE_ALL, 1 and 2
-     threads), next to our latency from `mobilekernels infer --repeat`.
+     threads), alternating with our latency from `mobilekernels infer --repeat` (--rounds rounds,
+     so that both sides see the same host load).
 
 Needs: pip install torch torchvision safetensors onnx onnxruntime numpy (installs nothing itself).
 Usage: python3 Benchmarks/onnxruntime/models_check.py [--models mobilenet_v2,vgg16] [--threads 1,2]
@@ -77,6 +78,9 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "mobilekernels"))
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timing rounds per model and thread count, ours then ORT in each (default 3); "
+                         "the ratio is the median of the rounds' ratios, so a noisy minute hits both sides")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     torch.set_num_threads(1)
@@ -84,8 +88,7 @@ def main():
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnxruntime {ort.__version__}; files in {work}")
     print(f"{'model':20} {'rel. error':>10} " + " ".join(f"{'ours ' + str(t) + 't ms':>12} {'ORT ' + str(t) + 't ms':>11} {'ratio':>6}" for t in threads))
     worst = 0.0
-    # Phase 1 (PyTorch, files, correctness); phases 2 and 3 time ours and ONNX Runtime with
-    # nothing else alive in between, so neither runs next to the other's (or PyTorch's) threads.
+    # Phase 1: PyTorch, the files and the correctness check, before anything is timed.
     prepared = []
     for name in args.models.split(","):
         generator = torch.Generator().manual_seed(0)
@@ -111,19 +114,25 @@ def main():
         torch.onnx.export(model, x, onnx_path, input_names=["input"], output_names=["logits"], opset_version=17, dynamo=False)
         prepared.append((name, weights, image, onnx_path, x.numpy(), error))
         del model
-    ours = {}
-    for name, weights, image, _, _, _ in prepared:
-        for t in threads:
-            run = subprocess.run([args.binary, "infer", "--model", name, "--weights", weights, "--input", image,
-                                  "--threads", str(t), "--repeat", str(args.runs)], capture_output=True, text=True)
-            ours[(name, t)] = float(re.search(r": ([0-9.]+) ms median", run.stdout).group(1))
-    for name, _, _, onnx_path, x, error in prepared:
+    # Timing: per model and thread count, `rounds` rounds of ours (a fresh process) then ONNX
+    # Runtime (a fresh session, closed before our next round, so its spinning threads never run
+    # next to ours). Reported: the median over rounds of each side's median, and the median of
+    # the rounds' ratios.
+    for name, weights, image, onnx_path, x, error in prepared:
         cells = []
         for t in threads:
-            median, _ = time_ort(onnx_path, x, t, args.runs)
-            cells.append(f"{ours[(name, t)]:12.3f} {median:11.3f} {ours[(name, t)] / median:6.2f}")
+            mine, theirs, ratios = [], [], []
+            for _ in range(max(1, args.rounds)):
+                run = subprocess.run([args.binary, "infer", "--model", name, "--weights", weights, "--input", image,
+                                      "--threads", str(t), "--repeat", str(args.runs)], capture_output=True, text=True)
+                ours = float(re.search(r": ([0-9.]+) ms median", run.stdout).group(1))
+                median, _ = time_ort(onnx_path, x, t, args.runs)
+                mine.append(ours)
+                theirs.append(median)
+                ratios.append(ours / median)
+            cells.append(f"{statistics.median(mine):12.3f} {statistics.median(theirs):11.3f} {statistics.median(ratios):6.2f}")
         print(f"{name:20} {error:10.2e} " + " ".join(cells), flush=True)
-    print("ratio = our median / ONNX Runtime's median (< 1: ours faster); relative error = max|ours - torch| / max|torch|")
+    print("ratio = median over rounds of our median / ONNX Runtime's median (< 1: ours faster); relative error = max|ours - torch| / max|torch|")
     sys.exit(0 if worst < 1e-4 else 1)
 
 
