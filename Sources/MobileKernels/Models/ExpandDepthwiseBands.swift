@@ -62,7 +62,8 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
     func forward(_ input: Tensor, into output: inout Tensor, scratch: UnsafeMutablePointer<Float>,
                  scratches: Int, threadPool: ThreadPool) throws {
         let s = input.shape, o = output.shape
-        guard s.h == height, s.w == width, s.c == expand.inChannels, o.c == depthwise.channels, o.n == s.n else {
+        let want = try depthwise.outputShape(for: TensorShape(n: s.n, h: height, w: width, c: depthwise.channels))
+        guard s.h == height, s.w == width, s.c == expand.inChannels, o == want else {
             throw MobileKernelsError(.shapeMismatch, "banded \(expand.name) -> \(depthwise.name): input \(s), output \(o)")
         }
         let threads = threadPool.threadCount
