@@ -50,6 +50,12 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
                           const float* input, size_t input_pixel_stride, float* output,
                           size_t output_pixel_stride, mk_threadpool* pool);
 
+/// The input rows [*first_row, *first_row + *rows) that output rows [out_row_begin, out_row_end)
+/// of an image in_h rows high read (padding aside): the band mk_dwconv2d_run_rows needs.
+/// INVALID_ARGUMENT for an empty range or one past the output height.
+mk_status mk_dwconv2d_input_rows(const mk_dwconv2d_op* op, size_t in_h, size_t out_row_begin,
+                                 size_t out_row_end, size_t* first_row, size_t* rows);
+
 /// Output rows [out_row_begin, out_row_end) of one image of in_h x in_w pixels, from a band of
 /// its input rows: `input` holds image rows [in_row_first, in_row_first + in_rows) (pointing at
 /// row in_row_first), and `output` points at output row out_row_begin. The rows those outputs

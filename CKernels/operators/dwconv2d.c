@@ -282,6 +282,29 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
     return mk_dwconv_dispatch(&job, rows, pool);
 }
 
+mk_status mk_dwconv2d_input_rows(const mk_dwconv2d_op* op, size_t in_h, size_t out_row_begin,
+                                 size_t out_row_end, size_t* first_row, size_t* rows) {
+    if (op == NULL || first_row == NULL || rows == NULL) return MK_STATUS_NULL_POINTER;
+    const mk_dwconv2d_params* p = &op->p;
+    size_t out_h;
+    if (in_h > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
+    if (!mk_window_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h, p->stride_h,
+                            &out_h) ||
+        out_row_begin >= out_row_end || out_row_end > out_h) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    // From the first output's top tap to the last one's bottom tap, clipped to the image (the
+    // rest is padding); pad_top is subtracted last, so nothing goes below zero.
+    const size_t top = out_row_begin * p->stride_h;
+    const size_t bottom = (out_row_end - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h;
+    const size_t first = top > p->pad_top ? top - p->pad_top : 0;
+    size_t last = bottom >= p->pad_top ? bottom - p->pad_top : 0;  // inclusive
+    if (last >= in_h) last = in_h - 1;
+    *first_row = first;
+    *rows = last - first + 1;
+    return MK_STATUS_OK;
+}
+
 mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
                                size_t in_row_first, size_t in_rows, const float* input,
                                size_t input_pixel_stride, size_t out_row_begin,
@@ -293,21 +316,13 @@ mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_
     if (input_pixel_stride == 0) input_pixel_stride = C;
     if (output_pixel_stride == 0) output_pixel_stride = C;
     if (input_pixel_stride < C || output_pixel_stride < C) return MK_STATUS_INVALID_ARGUMENT;
-    size_t out_h, out_w;
+    size_t out_h, out_w, need_first, need_rows;
     mk_status status = mk_dwconv2d_output_size(op, in_h, in_w, &out_h, &out_w);
     if (status != MK_STATUS_OK) return status;
-    if (out_row_begin >= out_row_end || out_row_end > out_h || in_rows == 0 ||
-        in_row_first >= in_h || in_rows > in_h - in_row_first) {
-        return MK_STATUS_INVALID_ARGUMENT;
-    }
-    // The image rows the outputs read: from the first output's top tap to the last one's bottom
-    // tap, clipped to the image (the rest is padding).
-    const size_t top = out_row_begin * p->stride_h;  // + pad_top, to avoid negative values
-    const size_t bottom = (out_row_end - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h;
-    const size_t need_first = top > p->pad_top ? top - p->pad_top : 0;
-    size_t need_last = bottom >= p->pad_top ? bottom - p->pad_top : 0;  // inclusive
-    if (need_last >= in_h) need_last = in_h - 1;
-    if (need_first < in_row_first || need_last >= in_row_first + in_rows) {
+    status = mk_dwconv2d_input_rows(op, in_h, out_row_begin, out_row_end, &need_first, &need_rows);
+    if (status != MK_STATUS_OK) return status;
+    if (in_rows == 0 || in_row_first >= in_h || in_rows > in_h - in_row_first ||
+        need_first < in_row_first || need_first + need_rows > in_row_first + in_rows) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     size_t in_pixels, out_pixels, in_extent, out_extent;

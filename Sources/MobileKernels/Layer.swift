@@ -21,6 +21,13 @@ extension Layer {
         return output
     }
 
+    /// Throws `.shapeMismatch` unless `input` has `channels` channels.
+    func checkChannels(_ input: TensorShape, _ channels: Int) throws {
+        guard input.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
+        }
+    }
+
     /// Throws `.shapeMismatch` unless `output` has the shape this layer produces for `input`.
     func checkOutput(_ output: Tensor, for input: TensorShape) throws {
         let expected = try outputShape(for: input)

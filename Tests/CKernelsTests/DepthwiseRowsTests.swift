@@ -5,7 +5,7 @@ import Testing
 // mk_dwconv2d_run_rows: output rows from a band of input rows, as an inference plan runs a
 // depthwise convolution while its producer fills the band.
 
-@Suite("Depthwise convolution on bands of rows (mk_dwconv2d_run_rows)")
+@Suite("Depthwise convolution on bands of rows (mk_dwconv2d_run_rows, mk_dwconv2d_input_rows)")
 struct DepthwiseRowsTests {
     /// The image rows (inclusive) output rows o0 ..< o1 read, padding aside.
     private func needed(_ cs: DWCase, _ o0: Int, _ o1: Int) -> (first: Int, last: Int) {
@@ -43,6 +43,9 @@ struct DepthwiseRowsTests {
             for o0 in stride(from: 0, to: cs.outH, by: band) {
                 let o1 = min(o0 + band, cs.outH)
                 let (first, last) = needed(cs, o0, o1)
+                var apiFirst = -1, apiRows = -1
+                #expect(mk_dwconv2d_input_rows(op, cs.h, o0, o1, &apiFirst, &apiRows) == MK_STATUS_OK)
+                #expect(apiFirst == first && apiRows == last - first + 1, "\(cs) rows \(o0)..<\(o1): input rows")
                 let rows = Array(x[(first * rowFloats)..<((last + 1) * rowFloats)])  // exactly the band
                 var out = [Float](repeating: .nan, count: (o1 - o0) * outRow)
                 let status = mk_dwconv2d_run_rows(op, cs.h, cs.w, first, last - first + 1, rows, 0, o0, o1,
@@ -83,6 +86,13 @@ struct DepthwiseRowsTests {
         #expect(mk_dwconv2d_run_rows(op, 8, 8, 0, 8, x, 3, 0, 8, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < C
         #expect(mk_dwconv2d_run_rows(op, 8, 8, 0, 8, x, 0, 0, 8, nil, 0, nil) == MK_STATUS_NULL_POINTER)
         #expect(mk_dwconv2d_run_rows(nil, 8, 8, 0, 8, x, 0, 0, 8, &y, 0, nil) == MK_STATUS_NULL_POINTER)
+        var first = 0, rows = 0
+        #expect(mk_dwconv2d_input_rows(op, 8, 2, 5, &first, &rows) == MK_STATUS_OK && first == 1 && rows == 5)
+        #expect(mk_dwconv2d_input_rows(op, 8, 0, 8, &first, &rows) == MK_STATUS_OK && first == 0 && rows == 8)
+        #expect(mk_dwconv2d_input_rows(op, 8, 3, 3, &first, &rows) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_dwconv2d_input_rows(op, 8, 0, 9, &first, &rows) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_dwconv2d_input_rows(op, 8, 0, 8, nil, &rows) == MK_STATUS_NULL_POINTER)
+        #expect(mk_dwconv2d_input_rows(nil, 8, 0, 8, &first, &rows) == MK_STATUS_NULL_POINTER)
         x.withUnsafeBufferPointer { xb in  // output overlapping the input
             #expect(mk_dwconv2d_run_rows(op, 8, 8, 0, 8, xb.baseAddress, 0, 0, 8,
                                          UnsafeMutablePointer(mutating: xb.baseAddress), 0, nil) == MK_STATUS_INVALID_ARGUMENT)

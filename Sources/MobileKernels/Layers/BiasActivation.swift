@@ -40,9 +40,7 @@ public final class BiasActivation: Layer, @unchecked Sendable {
     deinit { mk_bias_activation_destroy(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return input
     }
 

@@ -26,9 +26,7 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return input
     }
 

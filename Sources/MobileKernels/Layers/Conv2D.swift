@@ -100,9 +100,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     deinit { mk_conv2d_destroy(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == inChannels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(inChannels)")
-        }
+        try checkChannels(input, inChannels)
         return try outputShape(n: input.n, h: input.h, w: input.w)
     }
 

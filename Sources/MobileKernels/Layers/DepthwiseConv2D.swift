@@ -97,9 +97,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
     public var isSpecialized: Bool { mk_dwconv2d_is_specialized(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         var oh = 0, ow = 0
         let status = mk_dwconv2d_output_size(op, input.h, input.w, &oh, &ow)
         guard status == MK_STATUS_OK else {
@@ -117,6 +115,15 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
             }
         }
         try check(status, "\(name) on \(s)")
+    }
+
+    /// The input rows that output rows `outputRows` of an image `inputH` rows high read
+    /// (padding aside): the band `forward(inputH:...)` needs.
+    func inputRows(inputH: Int, outputRows: Range<Int>) throws -> Range<Int> {
+        var first = 0, count = 0
+        try check(mk_dwconv2d_input_rows(op, inputH, outputRows.lowerBound, outputRows.upperBound, &first, &count),
+                  "\(name): rows \(outputRows) of an image \(inputH) rows high")
+        return first..<(first + count)
     }
 
     /// Output rows `outputRows` of one `inputH` x `inputW` image from a band of its input rows

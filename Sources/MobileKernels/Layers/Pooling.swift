@@ -82,9 +82,7 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
     }
 
@@ -148,9 +146,7 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
     }
 
@@ -203,9 +199,7 @@ public final class GlobalAveragePool: Layer, @unchecked Sendable {
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return try TensorShape(n: input.n, h: 1, w: 1, c: channels)
     }
 
@@ -251,9 +245,7 @@ public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return try TensorShape(n: input.n, h: outputH, w: outputW, c: channels)
     }
 

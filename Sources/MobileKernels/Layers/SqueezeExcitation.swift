@@ -68,9 +68,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     deinit { mk_squeeze_excitation_destroy(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
-        guard input.c == channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) has \(input.c) channels, expected \(channels)")
-        }
+        try checkChannels(input, channels)
         return input
     }
 

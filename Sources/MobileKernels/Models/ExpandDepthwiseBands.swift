@@ -14,8 +14,7 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
     let depthwise: DepthwiseConv2D
     /// Output rows of the depthwise convolution per band.
     let bandRows: Int
-    /// The expanded rows one band needs at most, and the floats of scratch they take.
-    let scratchRows: Int
+    /// The floats of scratch one band's expanded rows take at most.
     let scratchCount: Int
     private let height: Int
     private let width: Int
@@ -42,16 +41,7 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
         let extent = (depthwise.kernelH - 1) * depthwise.dilationH + 1
         let fitting = max(extent, targetBytes / rowBytes)
         bandRows = max(1, (fitting - extent) / depthwise.strideH + 1)
-        scratchRows = min(height, (bandRows - 1) * depthwise.strideH + extent)
-        scratchCount = scratchRows * width * depthwise.channels
-    }
-
-    /// Image rows (inclusive) the depthwise output rows `o0 ..< o1` read, padding aside.
-    private func rowsNeeded(_ o0: Int, _ o1: Int) -> (first: Int, last: Int) {
-        let d = depthwise
-        let first = max(0, o0 * d.strideH - d.padding.top)
-        let last = min(height - 1, (o1 - 1) * d.strideH - d.padding.top + (d.kernelH - 1) * d.dilationH)
-        return (first, last)
+        scratchCount = min(height, (bandRows - 1) * depthwise.strideH + extent) * width * depthwise.channels
     }
 
     /// `input` [n, height, width, expand.inChannels] -> `output` [n, oh, ow, channels] through
@@ -127,29 +117,29 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
                      scratch: UnsafeMutablePointer<Float>, threadPool: ThreadPool) throws {
         let c = depthwise.channels
         let rowFloats = width * c
-        var have: (first: Int, last: Int)? = nil  // expanded rows in scratch, from its row 0
+        var have: Range<Int>? = nil  // image rows of the expanded rows in scratch, from its row 0
         var o0 = rows.lowerBound
         while o0 < rows.upperBound {
             let o1 = min(o0 + bandRows, rows.upperBound)
-            let need = rowsNeeded(o0, o1)
-            var next = need.first
-            if let h = have, h.last >= need.first {
-                // Rows need.first ... h.last are computed already: move them to the top.
-                if need.first > h.first {
-                    memmove(scratch, scratch + (need.first - h.first) * rowFloats,
-                            (h.last - need.first + 1) * rowFloats * MemoryLayout<Float>.stride)
+            let need = try depthwise.inputRows(inputH: height, outputRows: o0..<o1)
+            var next = need.lowerBound
+            if let h = have, h.upperBound > need.lowerBound {
+                // Rows need.lowerBound ..< h.upperBound are computed already: move them to the top.
+                if need.lowerBound > h.lowerBound {
+                    memmove(scratch, scratch + (need.lowerBound - h.lowerBound) * rowFloats,
+                            (h.upperBound - need.lowerBound) * rowFloats * MemoryLayout<Float>.stride)
                 }
-                next = h.last + 1
+                next = h.upperBound
             }
-            if next <= need.last {
-                try expand.forward(batch: 1, h: need.last - next + 1, w: width,
+            if next < need.upperBound {
+                try expand.forward(batch: 1, h: need.upperBound - next, w: width,
                                    input: x + ((n * height + next) * width) * s.c, inputStride: s.c,
-                                   output: scratch + (next - need.first) * rowFloats, outputStride: c,
+                                   output: scratch + (next - need.lowerBound) * rowFloats, outputStride: c,
                                    threadPool: threadPool)
             }
             have = need
-            try depthwise.forward(inputH: height, inputW: width, firstRow: need.first,
-                                  rows: need.last - need.first + 1, input: scratch, inputStride: c,
+            try depthwise.forward(inputH: height, inputW: width, firstRow: need.lowerBound,
+                                  rows: need.count, input: scratch, inputStride: c,
                                   outputRows: o0..<o1, output: y + ((n * o.h + o0) * o.w) * o.c,
                                   outputStride: o.c, threadPool: threadPool)
             o0 = o1
