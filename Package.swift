@@ -61,8 +61,15 @@ let package = Package(
         /// tested: peak measurement, cases derived from the model architectures, timing, reports.
         .target(
             name: "BenchmarkHarness",
-            dependencies: ["MobileKernels", "ReferenceKernels", "CKernels"],
+            dependencies: ["MobileKernels", "ReferenceKernels", "CKernels", "CPeak"],
             path: "Benchmarks/Harness"
+        ),
+        /// The harness's FMA and bandwidth loops (mk_peak.h): benchmark-only C, kept out of the
+        /// CKernels ABI; ISA code through per-function target attributes, as in CKernels.
+        .target(
+            name: "CPeak",
+            dependencies: ["CKernels"],
+            path: "Benchmarks/CPeak"
         ),
 
         /// The whole C ABI: CPU dispatch, thread pool, microkernels and operators (ckernels.h).

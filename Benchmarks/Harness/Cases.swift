@@ -111,7 +111,7 @@ public func activationCases(quick: Bool) throws -> [BenchmarkCase] {
                 params: CaseParams(n: 1, h: h, w: w, cin: c, cout: c),
                 flops: Double(shape.count) * (activation == .hardswish ? 6 : 3),
                 bytes: Double(shape.count) * 8, reduction: 0,
-                variants: [.scalar, .avx2, .avx512, .neon],
+                variants: Catalogue.variants(of: .vunary),
                 makeRunner: { variant, pool, rotate in
                     let layer = try BiasActivation(channels: c, bias: bias, activation: activation, variant: variant)
                     let sets = rotate ? rotationCount(footprintBytes: shape.count * 8) : 1
@@ -150,7 +150,11 @@ public func depthwiseCase(_ layer: ConvLayer) throws -> BenchmarkCase {
         flops: 2 * macs,
         bytes: Double(4 * (shape.count + outShape.count + weights.count + c)),
         reduction: conv.kernelH * conv.kernelW,
-        variants: [.scalar, .avx2, .avx512, .neon],
+        variants: Variant.allCases.filter {
+            $0 != .auto && DepthwiseConv2D.supports(channels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                                    strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                                    dilationH: conv.dilationH, dilationW: conv.dilationW, variant: $0)
+        },
         makeRunner: { variant, pool, rotate in
             let dw = try DepthwiseConv2D(channels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
                                          strideH: conv.strideH, strideW: conv.strideW, padding: padding,

@@ -40,8 +40,12 @@ public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false) throws -> B
     let kernel = "\(conv.kernelH)x\(conv.kernelW)" + (conv.strideH > 1 ? "/s\(conv.strideH)" : "")
     let name = (groups > 1 ? "gconv\(kernel) g=\(groups)" : "conv\(kernel)") + " \(cin)->\(cout) \(input.h)x\(input.w)"
     let macs = Double(outShape.count * reduction)
-    var variants: [Variant] = [.scalar, .avx2, .avx512, .neon]
-    if pointwise && !fusedShuffle { variants.append(.blis) }
+    let variants = Variant.allCases.filter {
+        $0 != .auto && Conv2D.supports(inChannels: cin, outChannels: cout, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                       strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                       dilationH: conv.dilationH, dilationW: conv.dilationW, groups: groups,
+                                       activation: conv.activation, shuffleOutput: fusedShuffle, variant: $0)
+    }
     return BenchmarkCase(
         family: family, model: layer.model.specName, layer: layer.layerName + (fusedShuffle ? " +shuffle" : ""),
         shape: name + (fusedShuffle ? " +shuffle" : ""),
@@ -89,7 +93,7 @@ public func shuffleCases(of model: ModelKind, resolution: Int) throws -> [Benchm
             family: .shuffle, model: model.specName, layer: s.node.name, shape: label,
             params: CaseParams(n: 1, h: f.h, w: f.w, cin: f.c, cout: f.c, groups: groups),
             flops: 0, bytes: Double(shape.count * 8), reduction: 0,
-            variants: [.scalar, .avx2, .avx512, .neon],
+            variants: Catalogue.variants(of: .shuffle),
             makeRunner: { variant, pool, rotate in
                 let layer = try ChannelShuffle(groups: groups, channels: f.c, variant: variant)
                 let sets = rotate ? rotationCount(footprintBytes: shape.count * 8) : 1

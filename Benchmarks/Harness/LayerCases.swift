@@ -37,7 +37,7 @@ public func poolCases(resolution: Int) throws -> [BenchmarkCase] {
                 family: .pool, model: model.specName, layer: s.node.name, shape: label,
                 params: CaseParams(n: 1, h: input.h, w: input.w, cin: input.c, cout: input.c, kh: k, kw: k, stride: stride),
                 flops: Double(outShape.count * k * k), bytes: Double(4 * (shape.count + outShape.count)), reduction: k * k,
-                variants: [.scalar, .avx2, .avx512, .neon],
+                variants: Catalogue.variants(of: .pool),
                 makeRunner: { variant, pool, rotate in
                     let layer: Layer = isMax
                         ? try MaxPool2D(channels: input.c, kernel: k, stride: stride, padding: .symmetric(pad), variant: variant)
@@ -80,7 +80,9 @@ public func fcCases() throws -> [BenchmarkCase] {
                 family: .fc, model: model.specName, layer: node.name, shape: label,
                 params: CaseParams(n: 1, h: 1, w: 1, cin: inF, cout: outF),
                 flops: 2 * Double(inF * outF), bytes: Double(4 * (inF * outF + inF + 2 * outF)), reduction: inF,
-                variants: [.scalar, .avx2, .avx512, .neon, .blis],
+                variants: Variant.allCases.filter {
+                    $0 != .auto && Conv2D.supports(inChannels: inF, outChannels: outF, kernelH: 1, kernelW: 1, variant: $0)
+                },
                 makeRunner: { variant, pool, _ in
                     let layer = try Conv2D(inChannels: inF, outChannels: outF, kernelSize: 1, weights: weights(), bias: b,
                                            activation: spec.activation, variant: variant)
@@ -117,7 +119,9 @@ public func seCases(resolution: Int) throws -> [BenchmarkCase] {
                 family: .se, model: model.specName, layer: s.node.name, shape: label,
                 params: CaseParams(n: 1, h: f.h, w: f.w, cin: c, cout: c),
                 flops: Double(2 * shape.count + 4 * c * q), bytes: Double(8 * shape.count), reduction: f.h * f.w + c,
-                variants: [.scalar, .avx2, .avx512, .neon],
+                variants: Variant.allCases.filter {
+                    $0 != .auto && SqueezeExcitation.supports(channels: c, squeezeChannels: q, variant: $0)
+                },
                 makeRunner: { variant, pool, rotate in
                     let layer = try SqueezeExcitation(channels: c, squeezeChannels: q, fc1Weight: w1, fc1Bias: b1,
                                                       fc2Weight: w2, fc2Bias: b2, variant: variant)

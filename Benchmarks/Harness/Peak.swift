@@ -1,4 +1,5 @@
 import CKernels
+import CPeak
 import MobileKernels
 
 /// The machine's limits, measured in-process: FP32 FMA throughput per ISA and thread count, and

@@ -1,4 +1,5 @@
 import CKernels
+import CPeak
 import MobileKernels
 
 /// One measured row: a case x variant x thread count (the JSON contract's `rows`).

@@ -2,6 +2,8 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -18,6 +20,56 @@ static uint64_t mk_xgetbv0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 #endif
+
+#if defined(__x86_64__)
+// Deterministic cache parameters (Intel leaf 4, AMD leaf 0x8000001D: the same format): the data
+// or unified caches of levels 1-3, size = ways * partitions * line * sets.
+static void mk_cpuid_caches(unsigned leaf, mk_cpu_info* info) {
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned eax, ebx, ecx, edx;
+        __cpuid_count(leaf, i, eax, ebx, ecx, edx);
+        const unsigned type = eax & 0x1f, level = (eax >> 5) & 0x7;
+        if (type == 0) break;
+        if (type == 2) continue;  // instruction cache
+        const size_t size = (size_t)((ebx >> 22) + 1) * (((ebx >> 12) & 0x3ff) + 1) *
+                            ((ebx & 0xfff) + 1) * ((size_t)ecx + 1);
+        if (level == 1) info->l1d_bytes = size;
+        if (level == 2) info->l2_bytes = size;
+        if (level == 3) info->l3_bytes = size;
+    }
+}
+#endif
+
+// Linux: /sys/devices/system/cpu/cpu0/cache/index<i>/{level,type,size}, for what CPUID did not
+// give (every aarch64 machine).
+static void mk_sysfs_caches(mk_cpu_info* info) {
+    for (int i = 0; i < 8; i++) {
+        char path[96], type[32] = "";
+        unsigned level = 0;
+        unsigned long size = 0;
+        char unit = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE* f = fopen(path, "r");
+        if (f == NULL) break;
+        const bool got_level = fscanf(f, "%u", &level) == 1;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if ((f = fopen(path, "r")) == NULL) continue;
+        const bool got_type = fscanf(f, "%31s", type) == 1;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if ((f = fopen(path, "r")) == NULL) continue;
+        const int got = fscanf(f, "%lu%c", &size, &unit);
+        fclose(f);
+        if (!got_level || !got_type || got < 1 || strcmp(type, "Instruction") == 0) continue;
+        size_t bytes = size;
+        if (got == 2 && unit == 'K') bytes = size << 10;
+        if (got == 2 && unit == 'M') bytes = size << 20;
+        if (level == 1 && info->l1d_bytes == 0) info->l1d_bytes = bytes;
+        if (level == 2 && info->l2_bytes == 0) info->l2_bytes = bytes;
+        if (level == 3 && info->l3_bytes == 0) info->l3_bytes = bytes;
+    }
+}
 
 static void mk_detect_cpu(void) {
     mk_cpu_info info;
@@ -70,12 +122,25 @@ static void mk_detect_cpu(void) {
     } else {
         strcpy(info.brand, "x86-64");
     }
+    bool topoext = false;  // AMD's cache leaf 0x8000001D
+    if (max_ext >= 0x8000001Du) {
+        __cpuid(0x80000001u, eax, ebx, ecx, edx);
+        topoext = (ecx >> 22) & 1;
+    }
+    if (topoext) {
+        mk_cpuid_caches(0x8000001Du, &info);
+    } else if (max_leaf >= 4) {
+        mk_cpuid_caches(4, &info);
+    }
 #elif defined(__aarch64__)
     info.neon = true;  // Advanced SIMD is mandatory in AArch64
     strcpy(info.brand, "aarch64");
 #else
     strcpy(info.brand, "unknown");
 #endif
+    mk_sysfs_caches(&info);
+    if (info.l1d_bytes == 0) info.l1d_bytes = 32 << 10;
+    if (info.l2_bytes == 0) info.l2_bytes = 1 << 20;
     g_cpu = info;
 }
 

@@ -20,10 +20,10 @@
 #define MK_INLINE static inline __attribute__((always_inline))
 
 // Checked size arithmetic: false on overflow.
-static inline bool mk_mul(size_t a, size_t b, size_t* out) {
+static inline bool mk_size_mul(size_t a, size_t b, size_t* out) {
     return !__builtin_mul_overflow(a, b, out);
 }
-static inline bool mk_add(size_t a, size_t b, size_t* out) {
+static inline bool mk_size_add(size_t a, size_t b, size_t* out) {
     return !__builtin_add_overflow(a, b, out);
 }
 // Largest element count we accept for one buffer: its byte size must fit in a ptrdiff_t.
@@ -33,7 +33,7 @@ static inline bool mk_add(size_t a, size_t b, size_t* out) {
 // (pixels - 1) * stride + channels; false on overflow or beyond MK_MAX_ELEMENTS.
 static inline bool mk_strided_extent(size_t pixels, size_t stride, size_t channels,
                                      size_t* extent) {
-    return mk_mul(pixels - 1, stride, extent) && mk_add(*extent, channels, extent) &&
+    return mk_size_mul(pixels - 1, stride, extent) && mk_size_add(*extent, channels, extent) &&
            *extent <= MK_MAX_ELEMENTS;
 }
 
@@ -67,13 +67,10 @@ static inline bool mk_window_out_size(size_t in, size_t pad_a, size_t pad_b, siz
 #endif
 
 // Resolves `requested` for an operator whose microkernels exist for the variants in `mask`
-// (bit 1 << variant). AUTO picks the first available of avx512, avx2, neon, scalar.
+// (bit 1 << variant; operators pass their families' masks from the catalogue, configs/). AUTO picks the first available of avx512, avx2, neon, scalar.
 mk_status mk_resolve_variant(mk_variant requested, unsigned mask, mk_variant* resolved);
 
 #define MK_MASK(v) (1u << (unsigned)(v))
-#define MK_MASK_SIMD \
-    (MK_MASK(MK_VARIANT_SCALAR) | MK_MASK(MK_VARIANT_AVX2) | MK_MASK(MK_VARIANT_AVX512) | \
-     MK_MASK(MK_VARIANT_NEON))
 
 // The epilogue every output-writing microkernel applies, reduced from mk_activation at create:
 // relu, relu6, clamp and none all become a min/max clamp (none skips it).

@@ -249,7 +249,7 @@ mk_status mk_threadpool_parallelize_2d(mk_threadpool* pool, mk_task_2d task, voi
     if (range_i == 0 || range_j == 0) return MK_STATUS_OK;
     size_t tiles_i = mk_tile_count(range_i, tile_i), tiles_j = mk_tile_count(range_j, tile_j);
     size_t tiles;
-    if (!mk_mul(tiles_i, tiles_j, &tiles)) return MK_STATUS_SIZE_OVERFLOW;
+    if (!mk_size_mul(tiles_i, tiles_j, &tiles)) return MK_STATUS_SIZE_OVERFLOW;
     if (pool == NULL || pool->threads == 1 || tiles == 1 || mk_in_task) {
         for (size_t i = 0; i < range_i; i += tile_i) {
             size_t ci = range_i - i < tile_i ? range_i - i : tile_i;

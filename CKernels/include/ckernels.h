@@ -14,7 +14,10 @@
 #include "mk_activation.h"
 #include "mk_dwconv.h"
 #include "mk_conv.h"
+#include "mk_shuffle.h"
 #include "mk_pool.h"
-#include "mk_peak.h"
+#include "mk_squeeze_excitation.h"
+#include "mk_add.h"
+#include "mk_catalogue.h"
 
 #endif

@@ -62,6 +62,10 @@ typedef struct mk_cpu_info {
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512cd, avx512vnni, avx512bf16, avx512fp16;
     bool amx_tile, amx_bf16, amx_int8;
     bool neon;
+    /// Per-core data cache sizes in bytes (L1 data, L2) and the last level's (L3, 0 when there is
+    /// none), from CPUID leaf 4 / 0x8000001D on x86-64, else Linux's sysfs, else 32 KiB / 1 MiB / 0.
+    /// The catalogue derives its blocking sizes from them (see mk_catalogue.h).
+    size_t l1d_bytes, l2_bytes, l3_bytes;
     /// The CPU's brand string ("Intel(R) Xeon(R) ..."), or the architecture name when unknown.
     char brand[64];
 } mk_cpu_info;

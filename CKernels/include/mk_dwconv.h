@@ -32,6 +32,12 @@ typedef struct mk_dwconv2d_params {
 
 typedef struct mk_dwconv2d_op mk_dwconv2d_op;
 
+/// Whether `variant` runs a depthwise convolution with `params` on this CPU: MK_STATUS_OK, or the
+/// status mk_dwconv2d_create would return (INVALID_ARGUMENT for parameters outside the limits
+/// above, UNSUPPORTED for a variant without depthwise microkernels or one the CPU lacks). The
+/// one place these rules live: layers, networks, tests and benchmarks ask it.
+mk_status mk_dwconv2d_supports(const mk_dwconv2d_params* params, mk_variant variant);
+
 /// `weights` is PyTorch's [channels, 1, kernel_h, kernel_w]; `bias` is [channels] or NULL (zero).
 /// Both are copied and packed for the chosen microkernel.
 mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weights,

@@ -1,6 +1,5 @@
-// Pooling, squeeze-and-excitation and the residual add, NHWC float32 (mk_max_pool2d,
-// mk_avg_pool2d, mk_global_avg_pool, mk_adaptive_avg_pool2d, mk_squeeze_excitation,
-// mk_elementwise_add).
+// Pooling, NHWC float32 (mk_max_pool2d, mk_avg_pool2d, mk_global_avg_pool,
+// mk_adaptive_avg_pool2d).
 //
 // Every function takes `batch` images of in_h x in_w pixels (or `pixels` rows) of `channels`
 // floats; pixel strides are the distances in floats between neighbouring pixels (0 means the
@@ -84,50 +83,6 @@ mk_status mk_adaptive_avg_pool2d(size_t batch, size_t in_h, size_t in_w, size_t 
                                  size_t input_pixel_stride, float* output,
                                  size_t output_pixel_stride, mk_variant variant,
                                  mk_threadpool* pool);
-
-/// Squeeze-and-excitation (torchvision's SqueezeExcitation in MobileNetV3), one fused operator:
-///   s = mean over the image's pixels of x                   [C]   (as mk_global_avg_pool)
-///   t = relu(fc1_weight . s + fc1_bias)                     [squeeze_channels]
-///   g = hardsigmoid(fc2_weight . t + fc2_bias)              [C]
-///   y[n, y, x, c] = x[n, y, x, c] * g[c]
-/// Each dot product is summed from 0 in input order, then the bias is added (the reference's
-/// order); hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
-typedef struct mk_squeeze_excitation_op mk_squeeze_excitation_op;
-
-/// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector
-/// of an image on its stack (at most 64 KiB), so one op can run on several threads at once.
-#define MK_SQUEEZE_EXCITATION_MAX_CHANNELS 8192
-
-/// `fc1_weight` is [squeeze_channels, channels] (PyTorch's fc1.weight [S, C, 1, 1]),
-/// `fc1_bias` [squeeze_channels], `fc2_weight` [channels, squeeze_channels], `fc2_bias`
-/// [channels]; biases may be NULL (zero). All are copied (and transposed) at create.
-mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
-                                       const float* fc1_weight, const float* fc1_bias,
-                                       const float* fc2_weight, const float* fc2_bias,
-                                       mk_variant variant, mk_squeeze_excitation_op** op_out);
-
-/// Runs on `batch` images of h x w. `output` may be `input` itself with the same pixel stride
-/// (in-place scaling); otherwise the two must not overlap. Safe to call from several threads at
-/// once on the same op (it keeps no per-run state).
-mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
-                                    size_t w, const float* input, size_t input_pixel_stride,
-                                    float* output, size_t output_pixel_stride,
-                                    mk_threadpool* pool);
-
-/// The variant the operator runs (AUTO resolved).
-mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op);
-
-void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op);
-
-/// The residual add: out[p * out_stride + c] = act(a[p * a_stride + c] + b[p * b_stride + c])
-/// over `pixels` rows of `channels` floats. `output` may be `a` or `b` (the same pointer with the
-/// same stride: a += b); `a` and `b` may be the same tensor; any other overlap of the output
-/// with an input is MK_STATUS_INVALID_ARGUMENT. `pixels` and `channels` >= 1.
-/// (Named mk_elementwise_add because mk_add is the library's internal checked size addition.)
-mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, size_t a_stride,
-                             const float* b, size_t b_stride, float* output,
-                             size_t output_stride, mk_activation activation, mk_variant variant,
-                             mk_threadpool* pool);
 
 #ifdef __cplusplus
 }

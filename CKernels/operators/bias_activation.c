@@ -1,6 +1,6 @@
 // Operator: bias + activation over NHWC rows (create / run / destroy).
 #include "../common/internal.h"
-#include "../microkernels/vbiasact/vbiasact.h"
+#include "../configs/configs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +13,6 @@ struct mk_bias_activation_op {
     mk_f32_vbiasact_ukernel_fn ukernel;
 };
 
-static mk_f32_vbiasact_ukernel_fn mk_vbiasact_ukernel(mk_variant variant) {
-    switch (variant) {
-#if defined(__x86_64__)
-        case MK_VARIANT_AVX512: return mk_f32_vbiasact_ukernel_64c__avx512;
-        case MK_VARIANT_AVX2: return mk_f32_vbiasact_ukernel_32c__avx2;
-#endif
-#if defined(__aarch64__)
-        case MK_VARIANT_NEON: return mk_f32_vbiasact_ukernel_16c__neon;
-#endif
-        default: return mk_f32_vbiasact_ukernel_1c__scalar;
-    }
-}
-
 mk_status mk_bias_activation_create(size_t channels, const float* bias, mk_activation activation,
                                     mk_variant variant, mk_bias_activation_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
@@ -35,7 +22,7 @@ mk_status mk_bias_activation_create(size_t channels, const float* bias, mk_activ
     mk_status status = mk_activation_validate(activation);
     if (status != MK_STATUS_OK) return status;
     mk_variant resolved;
-    status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    status = mk_family_resolve(MK_FAMILY_F32_VUNARY, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
 
     mk_bias_activation_op* op = calloc(1, sizeof *op);
@@ -51,7 +38,7 @@ mk_status mk_bias_activation_create(size_t channels, const float* bias, mk_activ
     op->channels = channels;
     op->epilogue = mk_epilogue_from_activation(activation);
     op->variant = resolved;
-    op->ukernel = mk_vbiasact_ukernel(resolved);
+    op->ukernel = mk_f32_vunary_config_get(resolved)->biasact;
     *op_out = op;
     return MK_STATUS_OK;
 }

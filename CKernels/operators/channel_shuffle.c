@@ -1,6 +1,6 @@
 // Operator: channel shuffle (NHWC), out of place or in place, split over pixels.
 #include "../common/internal.h"
-#include "../microkernels/shuffle/shuffle.h"
+#include "../configs/configs.h"
 
 #include <string.h>
 
@@ -32,23 +32,6 @@ static void mk_shuffle_task(void* context, size_t thread, size_t start, size_t c
     }
 }
 
-static const mk_shuffle_kernels* mk_shuffle_kernels_for(mk_variant variant) {
-    switch (variant) {
-#if defined(__x86_64__)
-        case MK_VARIANT_AVX512:
-            return &mk_f32_shuffle_ukernels__avx512;
-        case MK_VARIANT_AVX2:
-            return &mk_f32_shuffle_ukernels__avx2;
-#endif
-#if defined(__aarch64__)
-        case MK_VARIANT_NEON:
-            return &mk_f32_shuffle_ukernels__neon;
-#endif
-        default:
-            return &mk_f32_shuffle_ukernels__scalar;
-    }
-}
-
 mk_status mk_channel_shuffle(size_t groups, size_t channels, size_t pixels, const float* input,
                              size_t input_pixel_stride, float* output, size_t output_pixel_stride,
                              mk_variant variant, mk_threadpool* pool) {
@@ -60,7 +43,7 @@ mk_status mk_channel_shuffle(size_t groups, size_t channels, size_t pixels, cons
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_variant resolved;
-    mk_status status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    mk_status status = mk_family_resolve(MK_FAMILY_F32_SHUFFLE, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
     size_t in_extent, out_extent;
     if (!mk_strided_extent(pixels, input_pixel_stride, channels, &in_extent) ||
@@ -73,7 +56,7 @@ mk_status mk_channel_shuffle(size_t groups, size_t channels, size_t pixels, cons
     } else if (mk_buffers_overlap(input, in_extent, output, out_extent)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
-    const mk_shuffle_job job = {mk_shuffle_kernel(mk_shuffle_kernels_for(resolved), groups),
+    const mk_shuffle_job job = {mk_shuffle_kernel(mk_f32_shuffle_config_get(resolved), groups),
                                 groups, channels, input, input_pixel_stride, output,
                                 output_pixel_stride, in_place};
     // Tiles of about 64 KB, so a task amortizes its dispatch.

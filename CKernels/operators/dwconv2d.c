@@ -6,7 +6,7 @@
 // pixel branches on padding. Other kernels (and inputs narrower than the kernel) go to the generic
 // microkernel, one pixel at a time, with one input pointer per tap (the zero buffer for padding).
 #include "../common/internal.h"
-#include "../microkernels/dwconv/dwconv.h"
+#include "../configs/configs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,45 +25,6 @@ struct mk_dwconv2d_op {
     mk_f32_dwconv_row_ukernel_fn row;  // NULL when no row microkernel fits
     mk_f32_dwconv_pixel_ukernel_fn pixel;
 };
-
-typedef struct {
-    size_t tile;
-    mk_f32_dwconv_pixel_ukernel_fn pixel;
-    mk_f32_dwconv_row_ukernel_fn row[2][2];  // [kernel 3 / 5][stride 1 / 2]
-} mk_dwconv_config;
-
-static mk_dwconv_config mk_dwconv_config_for(mk_variant variant) {
-    switch (variant) {
-#if defined(__x86_64__)
-        case MK_VARIANT_AVX512:
-            return (mk_dwconv_config){16, mk_f32_dwconv_ukernel_up16c__avx512,
-                                      {{mk_f32_dwconv_ukernel_3x3s1_row8x16c__avx512,
-                                        mk_f32_dwconv_ukernel_3x3s2_row8x16c__avx512},
-                                       {mk_f32_dwconv_ukernel_5x5s1_row4x16c__avx512,
-                                        mk_f32_dwconv_ukernel_5x5s2_row4x16c__avx512}}};
-        case MK_VARIANT_AVX2:
-            return (mk_dwconv_config){8, mk_f32_dwconv_ukernel_up8c__avx2,
-                                      {{mk_f32_dwconv_ukernel_3x3s1_row4x8c__avx2,
-                                        mk_f32_dwconv_ukernel_3x3s2_row4x8c__avx2},
-                                       {mk_f32_dwconv_ukernel_5x5s1_row4x8c__avx2,
-                                        mk_f32_dwconv_ukernel_5x5s2_row4x8c__avx2}}};
-#endif
-#if defined(__aarch64__)
-        case MK_VARIANT_NEON:
-            return (mk_dwconv_config){4, mk_f32_dwconv_ukernel_up4c__neon,
-                                      {{mk_f32_dwconv_ukernel_3x3s1_row8x4c__neon,
-                                        mk_f32_dwconv_ukernel_3x3s2_row8x4c__neon},
-                                       {mk_f32_dwconv_ukernel_5x5s1_row4x4c__neon,
-                                        mk_f32_dwconv_ukernel_5x5s2_row4x4c__neon}}};
-#endif
-        default:
-            return (mk_dwconv_config){4, mk_f32_dwconv_ukernel_up4c__scalar,
-                                      {{mk_f32_dwconv_ukernel_3x3s1_row2x4c__scalar,
-                                        mk_f32_dwconv_ukernel_3x3s2_row2x4c__scalar},
-                                       {mk_f32_dwconv_ukernel_5x5s1_row2x4c__scalar,
-                                        mk_f32_dwconv_ukernel_5x5s2_row2x4c__scalar}}};
-    }
-}
 
 static mk_status mk_dwconv_validate(const mk_dwconv2d_params* p) {
     if (p->channels == 0 || p->kernel_h == 0 || p->kernel_w == 0 || p->stride_h == 0 ||
@@ -87,19 +48,32 @@ static mk_status mk_dwconv_validate(const mk_dwconv2d_params* p) {
     return mk_activation_validate(p->activation);
 }
 
+// The one place that says which depthwise convolutions a variant runs: valid parameters, and a
+// variant with f32_dwconv microkernels that the CPU runs.
+static mk_status mk_dwconv2d_resolve(const mk_dwconv2d_params* params, mk_variant variant,
+                                     mk_variant* resolved) {
+    const mk_status status = mk_dwconv_validate(params);
+    if (status != MK_STATUS_OK) return status;
+    return mk_family_resolve(MK_FAMILY_F32_DWCONV, variant, resolved);
+}
+
+mk_status mk_dwconv2d_supports(const mk_dwconv2d_params* params, mk_variant variant) {
+    if (params == NULL) return MK_STATUS_NULL_POINTER;
+    mk_variant resolved;
+    return mk_dwconv2d_resolve(params, variant, &resolved);
+}
+
 mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weights,
                              const float* bias, mk_variant variant, mk_dwconv2d_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (params == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
-    mk_status status = mk_dwconv_validate(params);
-    if (status != MK_STATUS_OK) return status;
     mk_variant resolved;
-    status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    mk_status status = mk_dwconv2d_resolve(params, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
 
-    const mk_dwconv_config config = mk_dwconv_config_for(resolved);
-    const size_t C = params->channels, T = config.tile;
+    const mk_f32_dwconv_config* config = mk_f32_dwconv_config_get(resolved);
+    const size_t C = params->channels, T = config->tile;
     const size_t taps = params->kernel_h * params->kernel_w;
     mk_dwconv2d_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
@@ -109,11 +83,11 @@ mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weig
     op->tiles = (C + T - 1) / T;
     op->tile_floats = (1 + taps) * T;
     op->epilogue = mk_epilogue_from_activation(params->activation);
-    op->pixel = config.pixel;
+    op->pixel = config->pixel;
     if (params->kernel_h == params->kernel_w && params->dilation_h == 1 &&
         params->dilation_w == 1 && (params->kernel_h == 3 || params->kernel_h == 5) &&
         params->stride_w <= 2) {
-        op->row = config.row[params->kernel_h == 5][params->stride_w - 1];
+        op->row = config->row[params->kernel_h == 5][params->stride_w - 1];
     }
     op->packed = mk_aligned_alloc(op->tiles * op->tile_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(op->tiles * T * sizeof(float));
@@ -269,8 +243,8 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
 
     // Extents: (pixels - 1) * stride + C floats, each addressable.
     size_t in_pixels, out_pixels, in_extent, out_extent, rows;
-    if (!mk_mul(batch, in_h, &in_pixels) || !mk_mul(in_pixels, in_w, &in_pixels) ||
-        !mk_mul(batch, out_h, &rows) || !mk_mul(rows, out_w, &out_pixels) ||
+    if (!mk_size_mul(batch, in_h, &in_pixels) || !mk_size_mul(in_pixels, in_w, &in_pixels) ||
+        !mk_size_mul(batch, out_h, &rows) || !mk_size_mul(rows, out_w, &out_pixels) ||
         !mk_strided_extent(in_pixels, input_pixel_stride, C, &in_extent) ||
         !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
@@ -326,7 +300,7 @@ mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_
         return MK_STATUS_INVALID_ARGUMENT;
     }
     size_t in_pixels, out_pixels, in_extent, out_extent;
-    if (!mk_mul(in_rows, in_w, &in_pixels) || !mk_mul(out_row_end - out_row_begin, out_w, &out_pixels) ||
+    if (!mk_size_mul(in_rows, in_w, &in_pixels) || !mk_size_mul(out_row_end - out_row_begin, out_w, &out_pixels) ||
         !mk_strided_extent(in_pixels, input_pixel_stride, C, &in_extent) ||
         !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;

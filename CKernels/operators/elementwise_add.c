@@ -1,10 +1,10 @@
 // Operator: the residual add with a fused activation (NHWC rows, own pixel strides for a, b and
 // the output), out of place or accumulating into a or b, split over pixels.
 #include "../common/internal.h"
-#include "../microkernels/pool/pool.h"
+#include "../configs/configs.h"
 
 typedef struct {
-    const mk_pool_kernels* kernels;
+    const mk_vbinary_kernels* kernels;
     size_t channels;
     const float* a;  // in place: the operand that is not the output
     size_t a_stride;
@@ -45,7 +45,7 @@ mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, siz
     mk_status status = mk_activation_validate(activation);
     if (status != MK_STATUS_OK) return status;
     mk_variant resolved;
-    status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    status = mk_family_resolve(MK_FAMILY_F32_VBINARY, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
     size_t a_extent, b_extent, out_extent;
     if (!mk_strided_extent(pixels, a_stride, channels, &a_extent) ||
@@ -62,7 +62,7 @@ mk_status mk_elementwise_add(size_t pixels, size_t channels, const float* a, siz
         return MK_STATUS_INVALID_ARGUMENT;
     }
 
-    mk_add_job job = {mk_pool_kernels_for(resolved), channels, a, a_stride, b, b_stride,
+    mk_add_job job = {mk_f32_vbinary_config_get(resolved), channels, a, a_stride, b, b_stride,
                       output, output_stride, into_a || into_b,
                       mk_epilogue_from_activation(activation)};
     // In place the kernel computes output = output + other; with output == a, other is b (and

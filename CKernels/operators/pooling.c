@@ -5,7 +5,7 @@
 // 1 x 1). Work split: 2D tiles over (batch x output rows) x (channel tiles); a window microkernel
 // computes one output pixel over one channel tile.
 #include "../common/internal.h"
-#include "../microkernels/pool/pool.h"
+#include "../configs/configs.h"
 
 typedef enum { MK_WINDOW_FIXED, MK_WINDOW_ADAPTIVE } mk_window_mode;
 
@@ -82,11 +82,11 @@ static mk_status mk_pool_run(mk_pool_job* job, size_t batch, mk_variant variant,
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_variant resolved;
-    mk_status status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    mk_status status = mk_family_resolve(MK_FAMILY_F32_POOL, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
     size_t in_pixels, out_rows, out_pixels, in_extent, out_extent;
-    if (!mk_mul(batch, job->in_h, &in_pixels) || !mk_mul(in_pixels, job->in_w, &in_pixels) ||
-        !mk_mul(batch, job->out_h, &out_rows) || !mk_mul(out_rows, job->out_w, &out_pixels) ||
+    if (!mk_size_mul(batch, job->in_h, &in_pixels) || !mk_size_mul(in_pixels, job->in_w, &in_pixels) ||
+        !mk_size_mul(batch, job->out_h, &out_rows) || !mk_size_mul(out_rows, job->out_w, &out_pixels) ||
         !mk_strided_extent(in_pixels, job->in_stride, C, &in_extent) ||
         !mk_strided_extent(out_pixels, job->out_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
@@ -95,7 +95,7 @@ static mk_status mk_pool_run(mk_pool_job* job, size_t batch, mk_variant variant,
         return MK_STATUS_INVALID_ARGUMENT;
     }
 
-    const mk_pool_kernels* kernels = mk_pool_kernels_for(resolved);
+    const mk_pool_kernels* kernels = mk_f32_pool_config_get(resolved);
     job->fn = job->average ? kernels->avgpool : kernels->maxpool;
     // Channel tiles of 256 (a multiple of every ISA's block), 64 when there are too few rows to
     // give each thread a few tasks (global pooling of one image). Any split gives the same
@@ -124,7 +124,7 @@ static mk_status mk_pool2d_check(const mk_pool2d_params* p) {
 static mk_status mk_pool_axis(size_t in, size_t pad_a, size_t pad_b, size_t kernel,
                               size_t stride, size_t* out) {
     size_t padded;
-    if (!mk_add(in, pad_a, &padded) || !mk_add(padded, pad_b, &padded)) {
+    if (!mk_size_add(in, pad_a, &padded) || !mk_size_add(padded, pad_b, &padded)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     if (in == 0 || padded < kernel) return MK_STATUS_INVALID_ARGUMENT;
@@ -200,8 +200,8 @@ mk_status mk_adaptive_avg_pool2d(size_t batch, size_t in_h, size_t in_w, size_t 
     if (input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
     // The window bounds compute (o + 1) * in + out - 1 <= out * in + out.
     size_t bound;
-    if (!mk_mul(out_h, in_h, &bound) || !mk_add(bound, out_h, &bound) ||
-        !mk_mul(out_w, in_w, &bound) || !mk_add(bound, out_w, &bound)) {
+    if (!mk_size_mul(out_h, in_h, &bound) || !mk_size_add(bound, out_h, &bound) ||
+        !mk_size_mul(out_w, in_w, &bound) || !mk_size_add(bound, out_w, &bound)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     mk_pool_job job = {

@@ -4,7 +4,7 @@
 // create), then the per-channel scaling split over pixels. The pooled and hidden vectors live on
 // the stack of run, so one op may run on several threads at once.
 #include "../common/internal.h"
-#include "../microkernels/pool/pool.h"
+#include "../configs/configs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,32 @@ struct mk_squeeze_excitation_op {
     float* b2;   // [channels]
     float* storage;
     mk_variant variant;
-    const mk_pool_kernels* kernels;
+    const mk_pool_kernels* pool;        // the channel means (avgpool)
+    const mk_vbinary_kernels* scale;    // the scaling (vmul)
+    mk_f32_fc_ukernel_fn fc;            // the two layers
 };
+
+// The one place that says which squeeze-and-excitations a variant runs: sizes within the limits
+// and a variant that has the three families' microkernels (pool, vbinary, fc) and that the CPU
+// runs.
+static mk_status mk_squeeze_excitation_resolve(size_t channels, size_t squeeze_channels,
+                                               mk_variant variant, mk_variant* resolved) {
+    if (channels == 0 || squeeze_channels == 0 ||
+        channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS ||
+        squeeze_channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const unsigned mask = mk_family_variants(MK_FAMILY_F32_POOL) &
+                          mk_family_variants(MK_FAMILY_F32_VBINARY) &
+                          mk_family_variants(MK_FAMILY_F32_FC);
+    return mk_resolve_variant(variant, mask, resolved);
+}
+
+mk_status mk_squeeze_excitation_supports(size_t channels, size_t squeeze_channels,
+                                         mk_variant variant) {
+    mk_variant resolved;
+    return mk_squeeze_excitation_resolve(channels, squeeze_channels, variant, &resolved);
+}
 
 // Floats rounded up to whole 64-byte lines, so each packed array starts aligned.
 static size_t mk_se_round(size_t floats) { return (floats + 15) & ~(size_t)15; }
@@ -30,13 +54,8 @@ mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
-    if (channels == 0 || squeeze_channels == 0 ||
-        channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS ||
-        squeeze_channels > MK_SQUEEZE_EXCITATION_MAX_CHANNELS) {
-        return MK_STATUS_INVALID_ARGUMENT;
-    }
     mk_variant resolved;
-    mk_status status = mk_resolve_variant(variant, MK_MASK_SIMD, &resolved);
+    const mk_status status = mk_squeeze_excitation_resolve(channels, squeeze_channels, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
 
     const size_t C = channels, S = squeeze_channels;
@@ -72,7 +91,9 @@ mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
     op->channels = C;
     op->squeeze = S;
     op->variant = resolved;
-    op->kernels = mk_pool_kernels_for(resolved);
+    op->pool = mk_f32_pool_config_get(resolved);
+    op->scale = mk_f32_vbinary_config_get(resolved);
+    op->fc = mk_f32_fc_config_get(resolved);
     *op_out = op;
     return MK_STATUS_OK;
 }
@@ -97,7 +118,7 @@ static void mk_se_pool_task(void* context, size_t thread, size_t start, size_t c
     const size_t c0 = start * job->channel_tile;
     size_t c1 = (start + count) * job->channel_tile;
     if (c1 > C) c1 = C;
-    job->op->kernels->avgpool(job->h, job->w, job->input + c0, job->w * job->in_stride,
+    job->op->pool->avgpool(job->h, job->w, job->input + c0, job->w * job->in_stride,
                               job->in_stride, c1 - c0, job->mean + c0,
                               (float)(job->h * job->w), &mk_se_identity);
 }
@@ -105,7 +126,7 @@ static void mk_se_pool_task(void* context, size_t thread, size_t start, size_t c
 static void mk_se_scale_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_job* job = context;
-    const mk_pool_kernels* k = job->op->kernels;
+    const mk_vbinary_kernels* k = job->op->scale;
     float* y = job->output + start * job->out_stride;
     if (job->in_place) {
         k->vmul_inplace(count, job->op->channels, y, job->out_stride, job->mean);
@@ -127,7 +148,7 @@ mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t b
         return MK_STATUS_INVALID_ARGUMENT;
     }
     size_t image, pixels, in_extent, out_extent;
-    if (!mk_mul(h, w, &image) || !mk_mul(batch, image, &pixels) ||
+    if (!mk_size_mul(h, w, &image) || !mk_size_mul(batch, image, &pixels) ||
         !mk_strided_extent(pixels, input_pixel_stride, C, &in_extent) ||
         !mk_strided_extent(pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
@@ -157,8 +178,8 @@ mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t b
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
-        op->kernels->fc(C, S, mean, op->w1t, op->b1, hidden, &relu);
-        op->kernels->fc(S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid);
+        op->fc(C, S, mean, op->w1t, op->b1, hidden, &relu);
+        op->fc(S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid);
         status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, image,
                                               rows_per_tile);
         if (status != MK_STATUS_OK) return status;

@@ -68,6 +68,13 @@ public enum Machine {
     /// The kernel set the linked BLIS library picked on this CPU ("haswell", "skx", ...).
     public static var blisKernelSet: String { String(cString: mk_blis_arch()) }
 
+    /// Per-core L1 data and L2 cache sizes and the L3's, in bytes (0: none), as the catalogue's
+    /// blocking sizes see them.
+    public static var cacheBytes: (l1d: Int, l2: Int, l3: Int) {
+        let cpu = mk_cpu_info_get().pointee
+        return (cpu.l1d_bytes, cpu.l2_bytes, cpu.l3_bytes)
+    }
+
     /// The number of CPUs online.
     public static var processorCount: Int { ThreadPool.processorCount }
 }

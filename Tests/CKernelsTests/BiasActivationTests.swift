@@ -50,7 +50,7 @@ struct BiasActivationTests {
     }
 
     @Test("channels 1...70 and 1000, every activation, with and without bias, unaligned starts",
-          arguments: simdVariants)
+          arguments: familyVariants(MK_FAMILY_F32_VUNARY))
     func sweep(variant: mk_variant) throws {
         var seed: UInt64 = 1
         for channels in Array(1...70) + [1000] {
@@ -67,7 +67,7 @@ struct BiasActivationTests {
         }
     }
 
-    @Test("one row of every length 0...70 (0 rows does nothing)", arguments: simdVariants)
+    @Test("one row of every length 0...70 (0 rows does nothing)", arguments: familyVariants(MK_FAMILY_F32_VUNARY))
     func lengths(variant: mk_variant) throws {
         for length in 0...70 {
             try check(variant: variant, activation: allActivations[3], channels: max(length, 1),
@@ -76,7 +76,7 @@ struct BiasActivationTests {
         }
     }
 
-    @Test("a large tensor 1x56x56x144 on two threads", arguments: simdVariants)
+    @Test("a large tensor 1x56x56x144 on two threads", arguments: familyVariants(MK_FAMILY_F32_VUNARY))
     func large(variant: mk_variant) throws {
         var pool: OpaquePointer?
         try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
@@ -85,7 +85,7 @@ struct BiasActivationTests {
                   withBias: true, offset: 0, inStride: 144, outStride: 144, pool: pool, seed: 7)
     }
 
-    @Test("in place equals out of place", arguments: simdVariants)
+    @Test("in place equals out of place", arguments: familyVariants(MK_FAMILY_F32_VUNARY))
     func inPlace(variant: mk_variant) throws {
         var rng = SplitMix64(seed: 99)
         let channels = 37, rows = 11
@@ -115,7 +115,7 @@ struct BiasActivationTests {
         let x = rng.floats(channels * rows)
         for activation in allActivations {
             var results: [[UInt32]] = []
-            for variant in simdVariants {
+            for variant in familyVariants(MK_FAMILY_F32_VUNARY) {
                 var op: OpaquePointer?
                 try #require(mk_bias_activation_create(channels, bias, activation.0, variant, &op) == MK_STATUS_OK)
                 defer { mk_bias_activation_destroy(op) }
@@ -132,7 +132,7 @@ struct BiasActivationTests {
 
     @Test("negative zero passes through without bias, NaN propagates")
     func specialValues() throws {
-        for variant in simdVariants {
+        for variant in familyVariants(MK_FAMILY_F32_VUNARY) {
             var op: OpaquePointer?
             try #require(mk_bias_activation_create(3, nil, allActivations[0].0, variant, &op) == MK_STATUS_OK)
             defer { mk_bias_activation_destroy(op) }

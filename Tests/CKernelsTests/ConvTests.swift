@@ -4,7 +4,12 @@ import Testing
 
 /// The variants the convolution runs on this CPU: every SIMD variant, plus BLIS when available
 /// (BLIS runs only the 1x1 convolutions without the fused shuffle; see `convSupports`).
-let convVariants: [mk_variant] = simdVariants + (mk_variant_available(MK_VARIANT_BLIS) ? [MK_VARIANT_BLIS] : [])
+/// Every variant that runs some convolution here: the GEMM family's and BLIS when linked (which
+/// case each runs, mk_conv2d_supports says).
+let convVariants: [mk_variant] = concreteVariants.filter { v in
+    var p = ConvCase({ _ in }).params
+    return mk_conv2d_supports(&p, v) == MK_STATUS_OK
+}
 
 func convName(_ variant: mk_variant) -> String { String(cString: mk_variant_name(variant)) }
 
@@ -73,10 +78,10 @@ func makeConvData(_ cs: ConvCase, _ rng: inout SplitMix64) -> ConvData {
     return ConvData(x: x, weights: weights, bias: bias, residual: residual)
 }
 
-/// Whether `variant` implements `cs`: BLIS runs 1x1 kernels without padding and without the
-/// fused shuffle; the SIMD variants run everything.
+/// Whether `variant` implements `cs` (the operator's own rule, mk_conv2d_supports).
 func convSupports(_ variant: mk_variant, _ cs: ConvCase) -> Bool {
-    variant != MK_VARIANT_BLIS || (cs.kh == 1 && cs.kw == 1 && cs.pad == .zero && !cs.shuffle)
+    var p = cs.params
+    return mk_conv2d_supports(&p, variant) == MK_STATUS_OK
 }
 
 /// Creates the operator of `cs` (through mk_conv1x1_create when `cs.pointwiseCreate`).
@@ -90,6 +95,16 @@ func convCreate(_ cs: ConvCase, variant: mk_variant, weights: [Float], bias: [Fl
         return mk_conv2d_create(&p, weights, b, variant, &op)
     }
     return (status, op)
+}
+
+/// mk_conv2d_reshape then mk_conv2d_run: the first status that is not OK.
+func convRun(_ op: OpaquePointer?, _ batch: Int, _ h: Int, _ w: Int, _ x: UnsafePointer<Float>?, _ xStride: Int,
+             _ y: UnsafeMutablePointer<Float>?, _ yStride: Int, _ r: UnsafePointer<Float>?, _ rStride: Int,
+             _ pool: OpaquePointer?) -> mk_status {
+    var plan = mk_conv2d_plan()
+    let status = mk_conv2d_reshape(op, batch, h, w, xStride, yStride, rStride, pool, &plan)
+    guard status == MK_STATUS_OK else { return status }
+    return mk_conv2d_run(op, &plan, x, y, r, pool)
 }
 
 /// Runs `variant` on `cs` and returns the dense NHWC output. Input, output and residual live in
@@ -121,20 +136,20 @@ func runConv(_ cs: ConvCase, variant: mk_variant, data d: ConvData, residualInPl
         if residualInPlace {
             for i in 0..<outPixels { for ch in 0..<cs.cout { output[i * outStride + ch] = residual[i * cs.cout + ch] } }
             status = output.withUnsafeMutableBufferPointer { o in
-                mk_conv2d_run(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride,
+                convRun(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride,
                               o.baseAddress, outStride, pool)
             }
         } else {
             var res = [Float](repeating: .nan, count: outPixels * resStride)
             for i in 0..<outPixels { for ch in 0..<cs.cout { res[i * resStride + ch] = residual[i * cs.cout + ch] } }
             status = output.withUnsafeMutableBufferPointer { o in
-                mk_conv2d_run(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride,
+                convRun(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride,
                               res, resStride, pool)
             }
         }
     } else {
         status = output.withUnsafeMutableBufferPointer { o in
-            mk_conv2d_run(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride, nil, 0, pool)
+            convRun(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride, nil, 0, pool)
         }
     }
     try #require(status == MK_STATUS_OK, "run \(convName(variant)) \(cs): \(convStatus(status))")
@@ -448,7 +463,7 @@ struct ConvTests {
             let d = makeConvData(fused, &rng)
             let want = referenceConv(fused, d)
             let extra = index % 2 == 1
-            for variant in simdVariants {
+            for variant in familyVariants(MK_FAMILY_F32_GEMM) {
                 let got = try runConv(fused, variant: variant, data: d, inExtra: extra ? 2 : 0, outExtra: extra ? 5 : 0)
                 let unfused = try runConv(plain, variant: variant, data: d)
                 let shuffled = Reference.channelShuffle(
@@ -724,49 +739,49 @@ struct ConvTests {
         let r = [Float](repeating: 0.5, count: 18)
         var y = [Float](repeating: 0, count: 18)
 
-        #expect(mk_conv2d_run(nil, 1, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_run(op, 1, 5, 5, nil, 0, &y, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, nil, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_run(op, 0, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_run(op, 1, 0, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_run(op, 1, 5, 0, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_run(op, 1, 2, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // smaller than the kernel
-        #expect(mk_conv2d_run(op, 1, 5, 2, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 3, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < Cin
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, 1, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < Cout
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, 0, r, 1, nil) == MK_STATUS_INVALID_ARGUMENT)  // residual stride < Cout
-        #expect(mk_conv2d_run(op, 1, Int.max / 2, 5, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
-        #expect(mk_conv2d_run(op, 1, 5, Int.max / 2, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
-        #expect(mk_conv2d_run(op, Int.max / 4, 5, 5, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, Int.max / 2, &y, 0, nil, 0, nil) != MK_STATUS_OK)
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, Int.max / 2, nil, 0, nil) != MK_STATUS_OK)
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, 0, r, Int.max / 2, nil) != MK_STATUS_OK)
+        #expect(convRun(nil, 1, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
+        #expect(convRun(op, 1, 5, 5, nil, 0, &y, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
+        #expect(convRun(op, 1, 5, 5, x, 0, nil, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
+        #expect(convRun(op, 0, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(convRun(op, 1, 0, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(convRun(op, 1, 5, 0, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(convRun(op, 1, 2, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // smaller than the kernel
+        #expect(convRun(op, 1, 5, 2, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(convRun(op, 1, 5, 5, x, 3, &y, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < Cin
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, 1, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < Cout
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, 0, r, 1, nil) == MK_STATUS_INVALID_ARGUMENT)  // residual stride < Cout
+        #expect(convRun(op, 1, Int.max / 2, 5, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, Int.max / 2, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
+        #expect(convRun(op, Int.max / 4, 5, 5, x, 0, &y, 0, nil, 0, nil) != MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, 5, x, Int.max / 2, &y, 0, nil, 0, nil) != MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, Int.max / 2, nil, 0, nil) != MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, 0, r, Int.max / 2, nil) != MK_STATUS_OK)
         #expect(y.allSatisfy { $0 == 0 }, "a rejected run wrote the output")
 
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, 0, nil, 0, nil) == MK_STATUS_OK)
         #expect(y.allSatisfy { $0 == 36 })
-        #expect(mk_conv2d_run(op, 1, 5, 5, x, 0, &y, 0, r, 0, nil) == MK_STATUS_OK)
+        #expect(convRun(op, 1, 5, 5, x, 0, &y, 0, r, 0, nil) == MK_STATUS_OK)
         #expect(y.allSatisfy { $0 == 36.5 })
 
         // Overlaps, in one buffer: input [0, 100) floats, output 18 floats.
         var buffer = [Float](repeating: 1, count: 400)
         buffer.withUnsafeMutableBufferPointer { b in
             let base = b.baseAddress!
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 50, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 99, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_conv2d_run(op, 1, 5, 5, base + 100, 0, base + 90, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 50, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 99, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base + 100, 0, base + 90, 0, nil, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
             // Residual partially overlapping the output, or the same start with another stride.
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 200, 0, base + 201, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 200, 2, base + 200, 3, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 200, 0, base + 190, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 200, 0, base + 201, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 200, 2, base + 200, 3, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 200, 0, base + 190, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
             for i in 100..<400 where base[i] != 1 { Issue.record("a rejected run wrote float \(i)") }
             // Adjacent (touching, not overlapping) input and output.
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 100, 0, nil, 0, nil) == MK_STATUS_OK)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 100, 0, nil, 0, nil) == MK_STATUS_OK)
             #expect((100..<118).allSatisfy { base[$0] == 36 })
             #expect(base[118] == 1)
             // Residual == output, same stride: out += conv.
-            #expect(mk_conv2d_run(op, 1, 5, 5, base, 0, base + 200, 2, base + 200, 2, nil) == MK_STATUS_OK)
+            #expect(convRun(op, 1, 5, 5, base, 0, base + 200, 2, base + 200, 2, nil) == MK_STATUS_OK)
             #expect((200..<218).allSatisfy { base[$0] == 37 })
             #expect(base[218] == 1)
         }
@@ -778,10 +793,24 @@ struct ConvTests {
         defer { mk_conv2d_destroy(shuffled) }
         var z = [Float](repeating: 0, count: 100)
         let res = [Float](repeating: 1, count: 100)
-        #expect(mk_conv2d_run(shuffled, 1, 5, 5, x, 0, &z, 0, res, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(convRun(shuffled, 1, 5, 5, x, 0, &z, 0, res, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
         #expect(z.allSatisfy { $0 == 0 })
-        #expect(mk_conv2d_run(shuffled, 1, 5, 5, x, 0, &z, 0, nil, 0, nil) == MK_STATUS_OK)
+        #expect(convRun(shuffled, 1, 5, 5, x, 0, &z, 0, nil, 0, nil) == MK_STATUS_OK)
         #expect(z.allSatisfy { $0 == 2 })  // 2 ones per group
+
+        // A plan is made once and runs many times; a plan of another operator is rejected.
+        var plan = mk_conv2d_plan()
+        try #require(mk_conv2d_reshape(op, 1, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+        #expect(plan.out_h == 3 && plan.out_w == 3 && plan.output_pixel_stride == 2)
+        #expect(mk_conv2d_reshape(op, 1, 5, 5, 0, 0, 0, nil, nil) == MK_STATUS_NULL_POINTER)
+        y = [Float](repeating: 0, count: 18)
+        #expect(mk_conv2d_run(op, &plan, x, &y, nil, nil) == MK_STATUS_OK)
+        y.withUnsafeMutableBufferPointer { b in
+            #expect(mk_conv2d_run(op, &plan, x, b.baseAddress, b.baseAddress, nil) == MK_STATUS_OK)  // out += conv
+        }
+        #expect(y.allSatisfy { $0 == 72 })
+        #expect(mk_conv2d_run(op, nil, x, &y, nil, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_run(shuffled, &plan, x, &z, nil, nil) == MK_STATUS_INVALID_ARGUMENT)
 
         mk_conv2d_destroy(nil)
     }

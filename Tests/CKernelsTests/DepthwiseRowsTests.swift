@@ -13,7 +13,7 @@ struct DepthwiseRowsTests {
     }
 
     @Test("bands of 1 to 5 rows give mk_dwconv2d_run's bits; each band in a buffer of its own size",
-          arguments: simdVariants)
+          arguments: familyVariants(MK_FAMILY_F32_DWCONV))
     func bandsEqualWholeImage(variant: mk_variant) throws {
         guard mk_variant_available(variant) else { return }
         var pool: OpaquePointer?

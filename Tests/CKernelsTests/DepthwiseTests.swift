@@ -120,7 +120,7 @@ struct DepthwiseTests {
             let weights = rng.floats(cs.c * cs.kh * cs.kw, -1, 1)
             let bias = cs.withBias ? rng.floats(cs.c, -1, 1) : nil
             let want = referenceDepthwise(cs, x: x, weights: weights, bias: bias)
-            for variant in simdVariants {
+            for variant in familyVariants(MK_FAMILY_F32_DWCONV) {
                 // Every fourth case reads from and writes into channel slices of wider tensors.
                 let extra = index % 4 == 0 ? 3 : 0
                 let got = try runDepthwise(cs, variant: variant, x: x, weights: weights, bias: bias,
@@ -153,7 +153,7 @@ struct DepthwiseTests {
             let weights = rng.floats(cs.c * cs.kh * cs.kw, -1, 1)
             let bias = rng.floats(cs.c, -1, 1)
             let want = referenceDepthwise(cs, x: x, weights: weights, bias: bias)
-            for variant in simdVariants {
+            for variant in familyVariants(MK_FAMILY_F32_DWCONV) {
                 let got = try runDepthwise(cs, variant: variant, x: x, weights: weights, bias: bias)
                 let (ok, detail) = closeEnough(got, want, reduction: cs.kh * cs.kw)
                 #expect(ok, "\(String(cString: mk_variant_name(variant))) \(cs): \(detail)")
@@ -161,7 +161,7 @@ struct DepthwiseTests {
         }
     }
 
-    @Test("1 and 2 threads give bit-identical output", arguments: simdVariants)
+    @Test("1 and 2 threads give bit-identical output", arguments: familyVariants(MK_FAMILY_F32_DWCONV))
     func threads(variant: mk_variant) throws {
         var pool: OpaquePointer?
         try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)

@@ -3,6 +3,10 @@ import Dispatch
 import ReferenceKernels
 import Testing
 
+/// Pooling's variants; the squeeze-and-excitation and add tests ask their operators the same
+/// way (mk_squeeze_excitation_supports, f32_vbinary).
+private let poolVariants = familyVariants(MK_FAMILY_F32_POOL)
+
 // Pooling, squeeze-and-excitation and the residual add through the C ABI (mk_pool.h), against
 // ReferenceKernels, on every SIMD variant this CPU runs.
 
@@ -168,7 +172,7 @@ private func referenceAdaptive(_ x: [Float], n: Int, h: Int, w: Int, c: Int, oh:
 @Suite("Pooling, squeeze-and-excitation and add (mk_pool.h, C ABI) vs ReferenceKernels")
 struct PoolTests {
     @Test("max and average pooling: randomized shapes, every activation, strides, batch 2; 1 and 2 threads bit-identical",
-          arguments: simdVariants)
+          arguments: poolVariants)
     func windowPools(variant: mk_variant) throws {
         let pool = try makePool()
         defer { mk_threadpool_destroy(pool) }
@@ -215,7 +219,7 @@ struct PoolTests {
         for i in stride(from: 5, to: x.count, by: 41) { x[i] = Float(bitPattern: 0x7FC0_1234) }
         let want = referenceWindowPool(.max, pc, x)
         #expect(want.contains { $0.isNaN })
-        for variant in simdVariants {
+        for variant in poolVariants {
             let got = try runWindowPool(.max, pc, x, variant: variant, pool: nil)
             #expect(bitMismatch(got, want) == nil, "\(name(variant)): \(bitMismatch(got, want) ?? "")")
         }
@@ -224,7 +228,7 @@ struct PoolTests {
         let ties: [Float] = [-0.0, 0.0, -1, -.infinity]
         let z = (0..<x.count).map { _ in ties[Int(rng.next() % 4)] }
         let wantTies = referenceWindowPool(.max, pc, z)
-        for variant in simdVariants {
+        for variant in poolVariants {
             let got = try runWindowPool(.max, pc, z, variant: variant, pool: nil)
             #expect(bitMismatch(got, wantTies) == nil, "\(name(variant)) ties: \(bitMismatch(got, wantTies) ?? "")")
         }
@@ -233,13 +237,13 @@ struct PoolTests {
                                outExtra: 0, activation: 3)
         let y = poolValues(avgCase.n * avgCase.h * avgCase.w * avgCase.c, &rng, specials: false)
         let scalar = try runWindowPool(.avgExcludePad, avgCase, y, variant: MK_VARIANT_SCALAR, pool: nil)
-        for variant in simdVariants {
+        for variant in poolVariants {
             let got = try runWindowPool(.avgExcludePad, avgCase, y, variant: variant, pool: nil)
             #expect(bitMismatch(got, scalar) == nil, "\(name(variant)) vs scalar")
         }
     }
 
-    @Test("global average pooling: bit-exact against the reference; strides, batch 2, 1 and 2 threads", arguments: simdVariants)
+    @Test("global average pooling: bit-exact against the reference; strides, batch 2, 1 and 2 threads", arguments: poolVariants)
     func globalAverage(variant: mk_variant) throws {
         let pool = try makePool()
         defer { mk_threadpool_destroy(pool) }
@@ -262,7 +266,7 @@ struct PoolTests {
         }
     }
 
-    @Test("adaptive average pooling: PyTorch's windows (shrink, identity, grow, 1x1), 1 and 2 threads", arguments: simdVariants)
+    @Test("adaptive average pooling: PyTorch's windows (shrink, identity, grow, 1x1), 1 and 2 threads", arguments: poolVariants)
     func adaptiveAverage(variant: mk_variant) throws {
         let pool = try makePool()
         defer { mk_threadpool_destroy(pool) }
@@ -353,7 +357,7 @@ struct PoolTests {
             let want = Reference.squeezeExcitation(RefTensor(n: n, h: h, w: w, c: c, data: x), fc1Weight: wt.w1,
                                                    fc1Bias: wt.b1, squeezeChannels: s, fc2Weight: wt.w2, fc2Bias: wt.b2).data
             var first: [Float]?
-            for variant in simdVariants {
+            for variant in poolVariants {
                 let op = try makeSE(c, s, wt, variant)
                 defer { mk_squeeze_excitation_destroy(op) }
                 #expect(mk_squeeze_excitation_variant(op) == variant)
@@ -374,7 +378,7 @@ struct PoolTests {
                             "\(label) +\(inExtra)/+\(outExtra) in place \(inPlace) threads \(p == nil ? 1 : 2): \(bitMismatch(other, got) ?? "")")
                 }
                 if let first {
-                    #expect(bitMismatch(got, first) == nil, "\(label) differs from \(name(simdVariants[0]))")
+                    #expect(bitMismatch(got, first) == nil, "\(label) differs from \(name(poolVariants[0]))")
                 } else {
                     first = got
                 }
@@ -422,7 +426,7 @@ struct PoolTests {
         }
     }
 
-    @Test("add: every activation, strides, in place into a or b, a == b; bit-exact, 1 and 2 threads", arguments: simdVariants)
+    @Test("add: every activation, strides, in place into a or b, a == b; bit-exact, 1 and 2 threads", arguments: poolVariants)
     func add(variant: mk_variant) throws {
         let pool = try makePool()
         defer { mk_threadpool_destroy(pool) }

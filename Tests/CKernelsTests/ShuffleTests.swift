@@ -102,7 +102,7 @@ struct ShuffleTests {
     }
 
     @Test("groups 1...8, every C = k * groups up to 8 * groups, 1 and 37 pixels, every layout: bit-exact",
-          arguments: simdVariants)
+          arguments: familyVariants(MK_FAMILY_F32_SHUFFLE))
     func vectorizedGroups(variant: mk_variant) throws {
         var rng = SplitMix64(seed: 81)
         for groups in 1...8 {
@@ -116,7 +116,7 @@ struct ShuffleTests {
         }
     }
 
-    @Test("other group counts (generic loop) and wide rows: bit-exact", arguments: simdVariants)
+    @Test("other group counts (generic loop) and wide rows: bit-exact", arguments: familyVariants(MK_FAMILY_F32_SHUFFLE))
     func genericGroups(variant: mk_variant) throws {
         var rng = SplitMix64(seed: 82)
         for groups in [9, 10, 12, 16, 24, 32, 33, 64] {
@@ -136,7 +136,7 @@ struct ShuffleTests {
     @Test("in place at the 8192-channel limit; 8200 channels run out of place")
     func inPlaceLimit() throws {
         var rng = SplitMix64(seed: 83)
-        for variant in simdVariants {
+        for variant in familyVariants(MK_FAMILY_F32_SHUFFLE) {
             let x = shuffleValues(2 * 8192, &rng)
             let want = shuffleReference(groups: 8, channels: 8192, pixels: 2, x)
             let inPlace = try runShuffle(groups: 8, channels: 8192, pixels: 2, x, variant: variant, inPlace: true)
@@ -171,7 +171,7 @@ struct ShuffleTests {
     @Test("shuffling with groups, then with C / groups, restores the input")
     func inverse() throws {
         var rng = SplitMix64(seed: 85)
-        for variant in simdVariants {
+        for variant in familyVariants(MK_FAMILY_F32_SHUFFLE) {
             for (groups, channels) in [(2, 16), (3, 24), (4, 12), (8, 40), (5, 35), (6, 48)] {
                 let x = shuffleValues(9 * channels, &rng)
                 let once = try runShuffle(groups: groups, channels: channels, pixels: 9, x, variant: variant)
@@ -182,7 +182,7 @@ struct ShuffleTests {
         }
     }
 
-    @Test("AUTO runs the best variant's result; 1 and 2 threads give the same bits", arguments: simdVariants)
+    @Test("AUTO runs the best variant's result; 1 and 2 threads give the same bits", arguments: familyVariants(MK_FAMILY_F32_SHUFFLE))
     func threads(variant: mk_variant) throws {
         var pool: OpaquePointer?
         try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)

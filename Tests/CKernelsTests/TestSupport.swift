@@ -2,9 +2,14 @@ import CKernels
 import ReferenceKernels
 import Testing
 
-/// The concrete variants of the SIMD kernel families that this CPU runs (BLIS excluded).
-let simdVariants: [mk_variant] = [MK_VARIANT_SCALAR, MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_NEON]
-    .filter { mk_variant_available($0) }
+/// Every concrete variant (AUTO excluded), in mk_variant order.
+let concreteVariants: [mk_variant] = (1..<Int(MK_VARIANT_COUNT)).map { mk_variant(UInt32($0)) }
+
+/// The variants of `family` in the catalogue that this CPU runs: a new ISA in the catalogue is
+/// tested without editing a list.
+func familyVariants(_ family: mk_family) -> [mk_variant] {
+    concreteVariants.filter { mk_family_variants(family) & (1 << $0.rawValue) != 0 && mk_variant_available($0) }
+}
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
 struct SplitMix64: RandomNumberGenerator {

@@ -14,7 +14,7 @@ private func refActivation(_ a: Activation) -> RefActivation {
 }
 
 private let activations: [Activation] = [.none, .relu, .relu6, .hardswish, .hardsigmoid, .clamp(min: -1, max: 2)]
-private let variants = Variant.available.filter { $0 != .blis } + [.auto]
+private let variants = Catalogue.variants(of: .vunary).filter(\.isAvailable) + [.auto]
 
 @Suite("BiasActivation layer")
 struct BiasActivationLayerTests {

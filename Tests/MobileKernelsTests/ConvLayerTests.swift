@@ -94,7 +94,7 @@ struct ConvLayerTests {
         let (h, cin, cout, g) = (5, 48, 60, 3)
         let x = try Tensor(shape: TensorShape(n: 2, h: h, w: h, c: cin), nhwc: values(2 * h * h * cin, seed: 8))
         let w = values(cout * cin / g, seed: 9), b = values(cout, seed: 10)
-        for variant in Variant.available where variant != .blis {
+        for variant in Catalogue.variants(of: .gemm) where variant.isAvailable {
             let plain = try Conv2D(inChannels: cin, outChannels: cout, kernelSize: 1, groups: g, weights: w, bias: b,
                                    activation: .relu, variant: variant)
             let fused = try Conv2D(inChannels: cin, outChannels: cout, kernelSize: 1, groups: g, weights: w, bias: b,

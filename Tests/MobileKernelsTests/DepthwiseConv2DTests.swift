@@ -12,7 +12,7 @@ struct DepthwiseConv2DTests {
             return Float(Int64(bitPattern: seed) >> 40) / Float(1 << 23)  // [-1, 1)
         }
         let pool = try ThreadPool(threads: 2)
-        for variant in Variant.available.filter({ $0 != .blis }) + [.auto] {
+        for variant in Catalogue.variants(of: .dwconv).filter(\.isAvailable) + [.auto] {
             let same = Padding.same(inputH: 10, inputW: 10, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2)
             let cases: [(Int, Int, Int, Int, Padding)] = [
                 (3, 1, 17, 9, .symmetric(1)), (3, 2, 32, 10, same), (5, 2, 24, 11, .symmetric(2)),

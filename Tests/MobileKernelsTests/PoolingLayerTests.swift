@@ -53,7 +53,7 @@ struct PoolingLayerTests {
             (67, 5, 3, 1, 2, Padding(top: 2, left: 0, bottom: 4, right: 2), 6, 11, .hardswish),
             (16, 3, 3, 1, 1, .symmetric(1), 1, 1, .clamp(min: -0.5, max: 0.5)), (3, 3, 2, 2, 1, .zero, 5, 4, .relu6),
         ]
-        for variant in Variant.available.filter({ $0 != .blis }) + [.auto] {
+        for variant in Catalogue.variants(of: .pool).filter(\.isAvailable) + [.auto] {
             for (i, (c, kh, kw, sh, sw, pad, h, w, act)) in cases.enumerated() {
                 let x = values(2 * h * w * c, seed: UInt64(i))
                 let input = try Tensor(shape: TensorShape(n: 2, h: h, w: w, c: c), nhwc: x)
@@ -111,7 +111,7 @@ struct PoolingLayerTests {
     @Test("GlobalAveragePool and AdaptiveAvgPool2D match the reference; the adaptive pool to 1x1 is the global pool")
     func globalAndAdaptive() throws {
         let pool = try ThreadPool(threads: 2)
-        for variant in Variant.available.filter({ $0 != .blis }) {
+        for variant in Catalogue.variants(of: .pool).filter(\.isAvailable) {
             for (h, w, c) in [(7, 7, 96), (1, 1, 5), (3, 5, 70)] {
                 let x = values(2 * h * w * c, seed: UInt64(h * 100 + c))
                 let input = try Tensor(shape: TensorShape(n: 2, h: h, w: w, c: c), nhwc: x)
@@ -154,7 +154,7 @@ struct PoolingLayerTests {
         let w2 = values(c * s, seed: 24).map { $0 / 4 }, b2 = values(c, seed: 25)
         let want = Reference.squeezeExcitation(RefTensor(n: 2, h: h, w: w, c: c, data: x), fc1Weight: w1, fc1Bias: b1,
                                                squeezeChannels: s, fc2Weight: w2, fc2Bias: b2)
-        for variant in Variant.available.filter({ $0 != .blis }) + [.auto] {
+        for variant in Catalogue.variants(of: .pool).filter(\.isAvailable) + [.auto] {
             let se = try SqueezeExcitation(channels: c, squeezeChannels: s, fc1Weight: w1, fc1Bias: b1, fc2Weight: w2,
                                            fc2Bias: b2, variant: variant)
             #expect(se.variant != .auto)
@@ -175,7 +175,7 @@ struct PoolingLayerTests {
         let a = values(shape.count, seed: 31), b = values(shape.count, seed: 32)
         let ta = try Tensor(shape: shape, nhwc: a), tb = try Tensor(shape: shape, nhwc: b)
         let activations: [Activation] = [.none, .relu, .relu6, .hardswish, .hardsigmoid, .clamp(min: -1, max: 0.5)]
-        for variant in Variant.available.filter({ $0 != .blis }) {
+        for variant in Catalogue.variants(of: .pool).filter(\.isAvailable) {
             for act in activations {
                 let layer = try Add(channels: 37, activation: act, variant: variant)
                 let want = Reference.add(RefTensor(n: 2, h: 5, w: 3, c: 37, data: a), RefTensor(n: 2, h: 5, w: 3, c: 37, data: b),

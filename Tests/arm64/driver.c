@@ -939,6 +939,16 @@ done:
 // ---------------------------------------------------------------------------------------------
 // Family: dense / grouped / pointwise convolution
 
+
+// mk_conv2d_reshape then mk_conv2d_run: the first status that is not OK.
+static mk_status conv_run(const mk_conv2d_op* op, size_t batch, size_t h, size_t w, const float* x,
+                          size_t x_stride, float* y, size_t y_stride, const float* r,
+                          size_t r_stride, mk_threadpool* pool) {
+    mk_conv2d_plan plan;
+    const mk_status status = mk_conv2d_reshape(op, batch, h, w, x_stride, y_stride, r_stride, pool, &plan);
+    return status != MK_STATUS_OK ? status : mk_conv2d_run(op, &plan, x, y, r, pool);
+}
+
 static void conv_case(unsigned index) {
     case_begin(FAM_CONV, index);
     rng_for_case(FAM_CONV, index);
@@ -1126,9 +1136,9 @@ static void conv_case(unsigned index) {
     const float* res_s = residual_mode == 1 ? residual.p : residual_mode == 2 ? out_s.p : NULL;
     const float* res_n = residual_mode == 1 ? residual.p : residual_mode == 2 ? out_n.p : NULL;
     const float* res_p = residual_mode == 1 ? residual.p : residual_mode == 2 ? out_p.p : NULL;
-    if (run_ok("run(scalar)", mk_conv2d_run(op_s, batch, h, w, input.p, in_arg, out_s.p, out_arg,
+    if (run_ok("run(scalar)", conv_run(op_s, batch, h, w, input.p, in_arg, out_s.p, out_arg,
                                             res_s, res_arg, NULL)) &&
-        run_ok("run(neon)", mk_conv2d_run(op_n, batch, h, w, input.p, in_arg, out_n.p, out_arg,
+        run_ok("run(neon)", conv_run(op_n, batch, h, w, input.p, in_arg, out_n.p, out_arg,
                                           res_n, res_arg, NULL))) {
         if (!tensor_check_layout("scalar output", &out_s, 1, NULL) &&
             !tensor_check_layout("neon output", &out_n, 1, NULL) &&
@@ -1138,7 +1148,7 @@ static void conv_case(unsigned index) {
         }
         if (want_pool(index, 7)) {
             g_stats[FAM_CONV].pool_checks++;
-            if (run_ok("run(neon, 2 threads)", mk_conv2d_run(op_n, batch, h, w, input.p, in_arg, out_p.p, out_arg, res_p, res_arg, g_pool2))) {
+            if (run_ok("run(neon, 2 threads)", conv_run(op_n, batch, h, w, input.p, in_arg, out_p.p, out_arg, res_p, res_arg, g_pool2))) {
                 compare_bitwise_region("neon", &out_p, &out_n);
             }
         }

@@ -59,11 +59,10 @@ public final class Conv2D: Layer, @unchecked Sendable {
         if let bias, bias.count != outChannels {
             throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(outChannels)")
         }
-        var params = mk_conv2d_params(
-            input_channels: inChannels, output_channels: outChannels, groups: groups, kernel_h: kernelH,
-            kernel_w: kernelW, stride_h: strideH, stride_w: strideW, dilation_h: dilationH, dilation_w: dilationW,
-            pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom, pad_right: padding.right,
-            activation: activation.cValue, shuffle_output: shuffleOutput)
+        var params = Conv2D.params(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH,
+                                   kernelW: kernelW, strideH: strideH, strideW: strideW, padding: padding,
+                                   dilationH: dilationH, dilationW: dilationW, groups: groups,
+                                   activation: activation, shuffleOutput: shuffleOutput)
         var handle: OpaquePointer?
         let status = bias.withOptionalUnsafeBufferPointer { b in
             mk_conv2d_create(&params, weights, b, variant.cValue, &handle)
@@ -84,6 +83,32 @@ public final class Conv2D: Layer, @unchecked Sendable {
         self.shuffleOutput = shuffleOutput
         self.variant = Variant(mk_conv2d_variant(op))
         self.name = name
+    }
+
+    private static func params(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int,
+                               strideW: Int, padding: Padding, dilationH: Int, dilationW: Int, groups: Int,
+                               activation: Activation, shuffleOutput: Bool) -> mk_conv2d_params {
+        mk_conv2d_params(
+            input_channels: inChannels, output_channels: outChannels, groups: groups, kernel_h: kernelH,
+            kernel_w: kernelW, stride_h: strideH, stride_w: strideW, dilation_h: dilationH, dilation_w: dilationW,
+            pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom, pad_right: padding.right,
+            activation: activation.cValue, shuffle_output: shuffleOutput)
+    }
+
+    /// Whether `variant` runs this convolution on this CPU (the catalogue's one rule,
+    /// `mk_conv2d_supports`: every valid convolution on the GEMM microkernels; `.blis` only 1x1
+    /// kernels without padding or shuffled output). False for invalid parameters too.
+    public static func supports(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
+                                strideW: Int = 1, padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                                groups: Int = 1, activation: Activation = .none, shuffleOutput: Bool = false,
+                                variant: Variant) -> Bool {
+        let sizes = [inChannels, outChannels, groups, kernelH, kernelW, strideH, strideW, dilationH, dilationW,
+                     padding.top + 1, padding.left + 1, padding.bottom + 1, padding.right + 1]
+        guard sizes.allSatisfy({ $0 >= 1 }) else { return false }
+        var p = params(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH, kernelW: kernelW,
+                       strideH: strideH, strideW: strideW, padding: padding, dilationH: dilationH,
+                       dilationW: dilationW, groups: groups, activation: activation, shuffleOutput: shuffleOutput)
+        return mk_conv2d_supports(&p, variant.cValue) == MK_STATUS_OK
     }
 
     /// A square kernel, stride and dilation.
@@ -120,9 +145,20 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// (pixel stride `outputStride`): the raw form an inference plan runs on a band of rows.
     func forward(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
                  output: UnsafeMutablePointer<Float>, outputStride: Int, threadPool: ThreadPool) throws {
-        let status = mk_conv2d_run(op, batch, h, w, input, inputStride, output, outputStride, nil, 0,
-                                   threadPool.handle)
+        let status = run(batch: batch, h: h, w: w, input: input, inputStride: inputStride, output: output,
+                         outputStride: outputStride, residual: nil, residualStride: 0, threadPool: threadPool)
         try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
+    }
+
+    /// Plans (reshape) and runs in one call; the plan lives on the stack.
+    private func run(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
+                     output: UnsafeMutablePointer<Float>, outputStride: Int, residual: UnsafePointer<Float>?,
+                     residualStride: Int, threadPool: ThreadPool) -> mk_status {
+        var plan = mk_conv2d_plan()
+        let status = mk_conv2d_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
+                                       threadPool.handle, &plan)
+        guard status == MK_STATUS_OK else { return status }
+        return mk_conv2d_run(op, &plan, input, output, residual, threadPool.handle)
     }
 
     /// Runs on channels `inputChannelOffset ..< inputChannelOffset + inChannels` of `input` and
@@ -149,8 +185,9 @@ public final class Conv2D: Layer, @unchecked Sendable {
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let run = { (r: UnsafePointer<Float>?) in
-                    mk_conv2d_run(self.op, s.n, s.h, s.w, x.baseAddress! + inputChannelOffset, s.c,
-                                  y.baseAddress! + outputChannelOffset, o.c, r, expected.c, threadPool.handle)
+                    self.run(batch: s.n, h: s.h, w: s.w, input: x.baseAddress! + inputChannelOffset, inputStride: s.c,
+                             output: y.baseAddress! + outputChannelOffset, outputStride: o.c, residual: r,
+                             residualStride: expected.c, threadPool: threadPool)
                 }
                 guard let residual else { return run(nil) }
                 return residual.withUnsafeBufferPointer { run($0.baseAddress) }

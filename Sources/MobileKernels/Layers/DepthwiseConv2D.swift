@@ -46,10 +46,9 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         if let bias, bias.count != channels {
             throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(channels)")
         }
-        var params = mk_dwconv2d_params(
-            channels: channels, kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
-            dilation_h: dilationH, dilation_w: dilationW, pad_top: padding.top, pad_left: padding.left,
-            pad_bottom: padding.bottom, pad_right: padding.right, activation: activation.cValue)
+        var params = DepthwiseConv2D.params(channels: channels, kernelH: kernelH, kernelW: kernelW,
+                                            strideH: strideH, strideW: strideW, padding: padding,
+                                            dilationH: dilationH, dilationW: dilationW, activation: activation)
         var handle: OpaquePointer?
         let status = bias.withOptionalUnsafeBufferPointer { b in
             mk_dwconv2d_create(&params, weights, b, variant.cValue, &handle)
@@ -67,6 +66,30 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         self.activation = activation
         self.variant = Variant(mk_dwconv2d_variant(op))
         self.name = name
+    }
+
+    private static func params(channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+                               padding: Padding, dilationH: Int, dilationW: Int,
+                               activation: Activation) -> mk_dwconv2d_params {
+        mk_dwconv2d_params(
+            channels: channels, kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
+            dilation_h: dilationH, dilation_w: dilationW, pad_top: padding.top, pad_left: padding.left,
+            pad_bottom: padding.bottom, pad_right: padding.right, activation: activation.cValue)
+    }
+
+    /// Whether `variant` runs this depthwise convolution on this CPU (the catalogue's one rule,
+    /// `mk_dwconv2d_supports`: kernels up to 11x11, a variant with depthwise microkernels that the
+    /// CPU runs). False for invalid parameters too; a network runs other depthwise convolutions
+    /// as grouped `Conv2D`s.
+    public static func supports(channels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                                padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                                activation: Activation = .none, variant: Variant) -> Bool {
+        let sizes = [channels, kernelH, kernelW, strideH, strideW, dilationH, dilationW,
+                     padding.top + 1, padding.left + 1, padding.bottom + 1, padding.right + 1]
+        guard sizes.allSatisfy({ $0 >= 1 }) else { return false }
+        var p = params(channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH, strideW: strideW,
+                       padding: padding, dilationH: dilationH, dilationW: dilationW, activation: activation)
+        return mk_dwconv2d_supports(&p, variant.cValue) == MK_STATUS_OK
     }
 
     /// A square kernel, stride and dilation.

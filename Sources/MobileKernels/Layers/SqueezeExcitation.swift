@@ -28,6 +28,13 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     ///   - fc2Bias: [channels], or nil (zero).
     /// - Throws: `.invalidArgument` for sizes below 1 or above `maxChannels`, or weights and
     ///   biases of the wrong length; `.unsupported` for a variant this CPU lacks (or `.blis`).
+    /// Whether `variant` runs a squeeze-and-excitation of these sizes on this CPU (the catalogue's
+    /// rule, `mk_squeeze_excitation_supports`).
+    public static func supports(channels: Int, squeezeChannels: Int, variant: Variant) -> Bool {
+        channels >= 1 && squeezeChannels >= 1 &&
+            mk_squeeze_excitation_supports(channels, squeezeChannels, variant.cValue) == MK_STATUS_OK
+    }
+
     public init(channels: Int, squeezeChannels: Int, fc1Weight: [Float], fc1Bias: [Float]?, fc2Weight: [Float],
                 fc2Bias: [Float]?, variant: Variant = .auto) throws {
         let name = "SqueezeExcitation(channels: \(channels), squeeze: \(squeezeChannels), \(variant))"

@@ -115,21 +115,27 @@ public final class Network: @unchecked Sendable {
                 var (w, b) = try Network.foldedConv(spec, weights)
                 let activation = finalActivation[node.id] ?? spec.activation
                 let layer: Layer
-                if spec.isDepthwise && spec.kernelH <= 11 && spec.kernelW <= 11 {
+                let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
+                if spec.isDepthwise && DepthwiseConv2D.supports(
+                    channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW, strideH: spec.strideH,
+                    strideW: spec.strideW, padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW,
+                    activation: activation, variant: layerVariant) {
                     layer = try DepthwiseConv2D(
                         channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW,
                         strideH: spec.strideH, strideW: spec.strideW,
-                        padding: Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight),
-                        dilationH: spec.dilationH, dilationW: spec.dilationW, weights: w, bias: b,
+                        padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, weights: w, bias: b,
                         activation: activation, variant: layerVariant)
                 } else {
-                    let blis = variant == .blis && spec.kernelH == 1 && spec.kernelW == 1 && spec.padTop + spec.padLeft + spec.padBottom + spec.padRight == 0 && !shuffled.contains(node.id)
+                    let blis = variant == .blis && Conv2D.supports(
+                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                        kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
+                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
+                        activation: activation, shuffleOutput: shuffled.contains(node.id), variant: .blis)
                     if b.isEmpty { b = [Float](repeating: 0, count: spec.outChannels) }
                     layer = try Conv2D(
                         inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
-                        padding: Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight),
-                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
+                        padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
                         bias: b, activation: activation, shuffleOutput: shuffled.contains(node.id),
                         variant: blis ? .blis : layerVariant)
                     w = []

@@ -1,5 +1,5 @@
 // Peak FMA throughput and memory bandwidth loops (see mk_peak.h).
-#include "internal.h"
+#include "../../CKernels/common/internal.h"
 
 #include <string.h>
 

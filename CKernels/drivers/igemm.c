@@ -1,0 +1,240 @@
+// The igemm driver: packing, column tiles, A pointers and the blocked loop (see igemm.h).
+#include "igemm.h"
+
+// Splits the remainder r (< NR) of the columns into tiles: the narrowest width that covers r
+// when that wastes fewer lanes than the narrowest tail has, otherwise the widest tail that r
+// fills, and again for the rest (AVX-512, NR = 32, tails 16 and 8: r = 28 -> 32, 24 -> 16 + 8,
+// 20 -> 16 + 8, 12 -> 16, 4 -> 8).
+static size_t mk_igemm_split_remainder(const mk_f32_gemm_config* config, size_t r, size_t n0,
+                                       size_t* tile_n0, size_t* width) {
+    const size_t nr = config->full->nr;
+    size_t narrowest = nr;
+    for (size_t i = 0; config->tails[i] != NULL; i++) narrowest = config->tails[i]->nr;
+    size_t count = 0;
+    while (r > 0 && count <= MK_GEMM_MAX_TAILS) {
+        size_t cover = nr;
+        for (size_t i = 0; config->tails[i] != NULL; i++) {
+            if (config->tails[i]->nr >= r) cover = config->tails[i]->nr;
+        }
+        size_t w = cover;
+        if (cover - r >= narrowest) {
+            for (size_t i = 0; config->tails[i] != NULL; i++) {
+                if (config->tails[i]->nr <= r) {
+                    w = config->tails[i]->nr;
+                    break;
+                }
+            }
+        }
+        tile_n0[count] = n0;
+        width[count] = w;
+        count++;
+        n0 += w;
+        r = w >= r ? 0 : r - w;
+    }
+    return count;
+}
+
+mk_status mk_igemm_geometry_init(mk_igemm_geometry* g, const mk_f32_gemm_config* config,
+                                 size_t groups, size_t cin_g, size_t cout_g, size_t taps) {
+    *g = (mk_igemm_geometry){.config = config, .groups = groups, .cin_g = cin_g,
+                             .cout_g = cout_g, .taps = taps};
+    g->mr = config->blocking.mr;
+    g->nr = config->blocking.nr;
+    g->full_tiles = cout_g / g->nr;
+    g->ntiles = g->full_tiles + mk_igemm_split_remainder(config, cout_g % g->nr,
+                                                         g->full_tiles * g->nr, g->rem_n0,
+                                                         g->rem_width);
+    size_t kc_channels = config->blocking.kc / taps;
+    if (kc_channels < 16) kc_channels = 16;
+    g->kblocks = (cin_g + kc_channels - 1) / kc_channels;
+    g->kc_channels = (cin_g + g->kblocks - 1) / g->kblocks;  // balanced blocks
+    size_t tiles;
+    if (!mk_size_mul(g->nr, taps, &g->tile_floats) ||
+        !mk_size_mul(g->tile_floats, cin_g, &g->tile_floats) ||
+        !mk_size_mul(g->ntiles, groups, &tiles) ||
+        !mk_size_mul(g->tile_floats, tiles, &g->packed_floats) ||
+        !mk_size_mul(tiles, g->nr, &g->bias_floats) || g->packed_floats > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    return MK_STATUS_OK;
+}
+
+void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float* bias,
+                   float* packed, float* bias_out) {
+    const size_t taps = g->taps, cin_g = g->cin_g, cout_g = g->cout_g;
+    for (size_t group = 0; group < g->groups; group++) {
+        for (size_t tile = 0; tile < g->ntiles; tile++) {
+            const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
+            float* out = packed + (group * g->ntiles + tile) * g->tile_floats;
+            for (size_t kb = 0; kb < g->kblocks; kb++) {
+                const size_t c0 = kb * g->kc_channels;
+                const size_t c1 = c0 + g->kc_channels < cin_g ? c0 + g->kc_channels : cin_g;
+                for (size_t t = 0; t < taps; t++) {
+                    for (size_t c = c0; c < c1; c++) {
+                        for (size_t n = 0; n < width; n++) {
+                            const size_t o = n0 + n;
+                            *out++ = o < cout_g
+                                         ? weights[((group * cout_g + o) * cin_g + c) * taps + t]
+                                         : 0.0f;
+                        }
+                    }
+                }
+            }
+            float* b = bias_out + (group * g->ntiles + tile) * g->nr;
+            for (size_t n = 0; n < g->nr; n++) {
+                const size_t o = n0 + n;
+                b[n] = (bias != NULL && n < width && o < cout_g) ? bias[group * cout_g + o] : 0.0f;
+            }
+        }
+    }
+}
+
+const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry* g, size_t width, bool single) {
+    const mk_f32_gemm_config* config = g->config;
+    if (single) {
+        for (size_t i = 0; config->rows1[i] != NULL; i++) {
+            if (config->rows1[i]->nr == width) return config->rows1[i];
+        }
+    }
+    if (width == g->nr) return config->full;
+    const mk_igemm_kernel* k = config->tails[0];
+    for (size_t i = 0; config->tails[i] != NULL; i++) {
+        if (config->tails[i]->nr == width) k = config->tails[i];
+    }
+    return k;
+}
+
+// One division per tile; then the output position is stepped pixel by pixel.
+void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
+                       const float** ptrs) {
+    const mk_igemm_geometry* g = job->geometry;
+    const mk_igemm_window* p = job->window;
+    const size_t MR = job->mr;
+    const float* base = job->input + group * g->cin_g + c0;
+    const size_t first = mt * MR;
+    if (job->dense) {  // 1x1, stride 1, no padding: input pixel = output pixel
+        for (size_t m = 0; m < MR; m++) {
+            const size_t pixel = first + m < job->pixels ? first + m : job->pixels - 1;
+            ptrs[m] = base + pixel * job->in_stride;
+        }
+        return;
+    }
+    const size_t plane = job->out_h * job->out_w;
+    size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
+    for (size_t m = 0; m < MR; m++) {
+        const float* image = base + n * job->in_h * job->in_w * job->in_stride;
+        // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+            job->in_w - ix0 >= job->extent_w) {
+            const float* window = image + (iy0 * job->in_w + ix0) * job->in_stride;
+            for (size_t t = 0; t < g->taps; t++) ptrs[t * MR + m] = window + job->tap_offset[t];
+        } else {  // a window over the border: padding taps read the zero row
+            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
+                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
+                    ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w)
+                                           ? image + (iy * job->in_w + ix) * job->in_stride
+                                           : job->zeros;
+                }
+            }
+        }
+        if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
+            ox = 0;
+            if (++oy == job->out_h) {
+                oy = 0;
+                n++;
+            }
+        }
+    }
+}
+
+// Prefetches the A rows of the next pixel tile (dense 1x1 layout: MR consecutive pixels), so a
+// layer whose input comes from L3 or memory does not stall on each short row: a tile reads only
+// kc floats per pixel, too short a stream for the hardware prefetcher to pick up.
+static void mk_igemm_prefetch_next(const mk_igemm_job* job, size_t pixel, size_t group, size_t c0,
+                                   size_t kc) {
+    size_t last = pixel + job->mr;
+    if (last > job->pixels) last = job->pixels;
+    for (size_t p = pixel; p < last; p++) {
+        const char* row =
+            (const char*)(job->input + p * job->in_stride + group * job->geometry->cin_g + c0);
+        for (size_t b = 0; b < kc * sizeof(float); b += 64) __builtin_prefetch(row + b);
+        __builtin_prefetch(row + kc * sizeof(float) - 1);
+    }
+}
+
+void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
+                   size_t units) {
+    (void)thread;
+    const mk_igemm_job* job = context;
+    const mk_igemm_geometry* g = job->geometry;
+    const size_t MR = job->mr;
+    const float* ptrs[MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR];
+    mk_gemm_tail tail = {.epilogue = job->epilogue, .residual_stride = job->res_stride};
+    const mk_epilogue_kind kind = job->epilogue.kind;
+    const size_t dense_max_kc = g->config->blocking.dense_max_kc;
+    for (size_t unit = unit0; unit < unit0 + units; unit++) {
+        const size_t group = unit / job->blocks;
+        const size_t tile0 = (unit % job->blocks) * job->block_tiles;
+        const size_t tile1 =
+            tile0 + job->block_tiles < g->ntiles ? tile0 + job->block_tiles : g->ntiles;
+        for (size_t kb = 0; kb < g->kblocks; kb++) {
+            const size_t c0 = kb * g->kc_channels;
+            const size_t kc = c0 + g->kc_channels < g->cin_g ? g->kc_channels : g->cin_g - c0;
+            tail.accumulate = kb > 0;
+            tail.last = kb + 1 == g->kblocks;
+            if (job->dense && job->mr == g->mr && kc <= dense_max_kc && tile1 - tile0 == 1) {
+                // One column tile: one call walks all the task's row tiles.
+                const size_t p0 = mt0 * MR;
+                const size_t p1 =
+                    (mt0 + mtiles) * MR < job->pixels ? (mt0 + mtiles) * MR : job->pixels;
+                for (size_t t0 = tile0, t1; t0 < tile1; t0 = t1) {
+                    const size_t width = mk_igemm_tile_width(g, t0);
+                    for (t1 = t0 + 1; t1 < tile1 && mk_igemm_tile_width(g, t1) == width; t1++) {
+                    }
+                    const size_t n0 = mk_igemm_tile_n0(g, t0);
+                    const size_t last_n0 = mk_igemm_tile_n0(g, t1 - 1);
+                    const size_t nc_last = g->cout_g - last_n0 < width ? g->cout_g - last_n0 : width;
+                    const size_t column = group * g->cout_g + n0;
+                    const float* panel = mk_igemm_panel(g, job->packed, group, t0);
+                    tail.bias = tail.last ? job->bias + (group * g->ntiles + t0) * g->nr : NULL;
+                    tail.bias_stride = g->nr;
+                    tail.residual = (kb == 0 && job->residual != NULL)
+                                        ? job->residual + p0 * job->res_stride + column
+                                        : NULL;
+                    mk_igemm_kernel_for(g, width, false)->dense[kind](
+                        mtiles, p1 - (mt0 + mtiles - 1) * MR, t1 - t0, nc_last, kc,
+                        job->input + p0 * job->in_stride + group * g->cin_g + c0, job->in_stride,
+                        panel + c0 * width, g->tile_floats,
+                        job->output + p0 * job->out_stride + column, job->out_stride, &tail);
+                }
+                continue;
+            }
+            for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
+                mk_igemm_pointers(job, mt, group, c0, ptrs);
+                const size_t p0 = mt * MR;
+                const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
+                if (job->dense && p0 + MR < job->pixels) {
+                    mk_igemm_prefetch_next(job, p0 + MR, group, c0, kc);
+                }
+                for (size_t tile = tile0; tile < tile1; tile++) {
+                    const size_t width = mk_igemm_tile_width(g, tile);
+                    const float* panel = mk_igemm_panel(g, job->packed, group, tile);
+                    const size_t n0 = mk_igemm_tile_n0(g, tile);
+                    const size_t nc = g->cout_g - n0 < width ? g->cout_g - n0 : width;
+                    const size_t column = group * g->cout_g + n0;
+                    tail.bias = tail.last ? job->bias + (group * g->ntiles + tile) * g->nr : NULL;
+                    tail.residual = (kb == 0 && job->residual != NULL)
+                                        ? job->residual + p0 * job->res_stride + column
+                                        : NULL;
+                    const mk_igemm_kernel* k = mk_igemm_kernel_for(g, width, job->mr == 1);
+                    k->fn[kind](mr, nc, kc, g->taps, ptrs, panel + g->taps * c0 * width,
+                                job->output + p0 * job->out_stride + column, job->out_stride,
+                                &tail);
+                }
+            }
+        }
+    }
+}

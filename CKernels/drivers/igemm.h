@@ -1,0 +1,107 @@
+// The igemm driver (BLIS's split: the microkernel is the only code per ISA; this is the rest):
+// weights packed into caller-owned buffers, the column tiles, the A pointers of a pixel tile, and
+// the loops around the microkernel, with K and N blocking. Shared by the convolution operator
+// (forward; ready for the input gradient over transposed packed weights and for int8), which
+// keeps validation, planning and scheduling.
+//
+// Each group is a GEMM: C[pixels x Cout/G] = A[pixels x (taps * Cin/G)] * B, with A read in place
+// through per-pixel pointers (one per tap; padding taps point at a zero buffer) and B packed into
+// the microkernels' panels:
+//   packed[g][n tile][k block][tap][channel of the block][tile width]
+// The K dimension is split into blocks of at most `kc` floats (channels x taps) so a B panel
+// stays in cache; the N dimension into blocks of `nc` columns so a B block stays in L2 while a
+// task walks its pixel tiles. Loop nest of a task (pixel tiles x a block of columns of a group):
+//   for k block: for pixel tile (MR pixels): the A pointers; for n tile: microkernel.
+// The first k block adds the residual (read before the output is written, so it may be the
+// output itself), later ones add their partial sums to the output, the last adds the bias and
+// applies the activation. Every output element is computed by one task in a fixed order, so the
+// result is identical for any thread count and any split.
+#ifndef MK_DRIVER_IGEMM_H
+#define MK_DRIVER_IGEMM_H
+
+#include "../configs/configs.h"
+
+#define MK_IGEMM_MAX_TAPS 256
+#define MK_IGEMM_MAX_MR 8
+#define MK_IGEMM_MAX_NR 32
+
+// The layout of packed weights: column tiles (full NR tiles, then up to MK_GEMM_MAX_TAILS + 1
+// narrower ones for the remainder) and K blocks.
+typedef struct mk_igemm_geometry {
+    const mk_f32_gemm_config* config;
+    size_t groups, cin_g, cout_g, taps;
+    size_t mr, nr;
+    size_t full_tiles;  // NR-wide tiles
+    size_t ntiles;      // tiles per group: the full ones, then the remainder's
+    size_t rem_n0[MK_GEMM_MAX_TAILS + 1], rem_width[MK_GEMM_MAX_TAILS + 1];
+    size_t kc_channels;  // channels per k block (all taps)
+    size_t kblocks;
+    size_t tile_floats;   // floats per packed n tile (nr * taps * cin_g)
+    size_t packed_floats; // groups * ntiles * tile_floats
+    size_t bias_floats;   // groups * ntiles * nr
+} mk_igemm_geometry;
+
+// SIZE_OVERFLOW when the packed weights would not be addressable.
+mk_status mk_igemm_geometry_init(mk_igemm_geometry* g, const mk_f32_gemm_config* config,
+                                 size_t groups, size_t cin_g, size_t cout_g, size_t taps);
+
+// Packs PyTorch's [groups * cout_g, cin_g, kh, kw] weights and the bias ([groups * cout_g] or
+// NULL: zeros) into `packed` (packed_floats) and `bias_out` (bias_floats); lanes past the last
+// column are zero.
+void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float* bias,
+                   float* packed, float* bias_out);
+
+static inline size_t mk_igemm_tile_n0(const mk_igemm_geometry* g, size_t tile) {
+    return tile < g->full_tiles ? tile * g->nr : g->rem_n0[tile - g->full_tiles];
+}
+static inline size_t mk_igemm_tile_width(const mk_igemm_geometry* g, size_t tile) {
+    return tile < g->full_tiles ? g->nr : g->rem_width[tile - g->full_tiles];
+}
+
+// The packed panel of tile `tile` of group `group`.
+static inline const float* mk_igemm_panel(const mk_igemm_geometry* g, const float* packed,
+                                          size_t group, size_t tile) {
+    return packed + (group * g->ntiles + tile) * g->tile_floats;
+}
+
+// The microkernel of a tile width (MR rows, or one row when `single`).
+const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry* g, size_t width, bool single);
+
+// Where the taps of an output pixel read: the convolution's window.
+typedef struct mk_igemm_window {
+    size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} mk_igemm_window;
+
+// One run: packed weights, shapes and operands.
+typedef struct mk_igemm_job {
+    const mk_igemm_geometry* geometry;
+    const float* packed;
+    const float* bias;   // packed, bias_floats
+    const float* zeros;  // cin_g zeros: the A row of padding taps
+    mk_epilogue epilogue;
+    const mk_igemm_window* window;
+    size_t in_h, in_w, out_h, out_w, pixels;
+    const float* input;
+    size_t in_stride;
+    float* output;
+    size_t out_stride;
+    const float* residual;
+    size_t res_stride;
+    size_t mr;           // rows per tile: the microkernel's MR, or 1 for fewer pixels than MR
+    bool dense;          // 1x1, stride 1, no padding: input pixel = output pixel
+    size_t block_tiles;  // n tiles per task column (N block)
+    size_t blocks;       // N blocks per group
+    size_t extent_h, extent_w;  // the dilated kernel's input rows and columns
+    const size_t* tap_offset;   // floats from a window's first input pixel to tap t
+} mk_igemm_job;
+
+// The A pointers of pixel tile `mt`, group `group`, channels from c0: ptrs[t * MR + m]. Rows past
+// the last pixel repeat it (computed, not stored).
+void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
+                       const float** ptrs);
+
+// The thread-pool task over (pixel tiles) x (units = group x N block): a mk_igemm_job context.
+void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
+                   size_t units);
+
+#endif

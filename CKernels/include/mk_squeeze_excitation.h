@@ -1,0 +1,58 @@
+// Squeeze-and-excitation, NHWC float32 (mk_squeeze_excitation): strides, variants and threads
+// as for pooling (mk_pool.h).
+#ifndef MK_SQUEEZE_EXCITATION_H
+#define MK_SQUEEZE_EXCITATION_H
+
+#include "mk_activation.h"
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Squeeze-and-excitation (torchvision's SqueezeExcitation in MobileNetV3), one fused operator:
+///   s = mean over the image's pixels of x                   [C]   (as mk_global_avg_pool)
+///   t = relu(fc1_weight . s + fc1_bias)                     [squeeze_channels]
+///   g = hardsigmoid(fc2_weight . t + fc2_bias)              [C]
+///   y[n, y, x, c] = x[n, y, x, c] * g[c]
+/// Each dot product is summed from 0 in input order, then the bias is added (the reference's
+/// order); hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
+typedef struct mk_squeeze_excitation_op mk_squeeze_excitation_op;
+
+/// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector
+/// of an image on its stack (at most 64 KiB), so one op can run on several threads at once.
+#define MK_SQUEEZE_EXCITATION_MAX_CHANNELS 8192
+
+/// Whether `variant` runs a squeeze-and-excitation of these sizes on this CPU: MK_STATUS_OK, or
+/// the status create would return (INVALID_ARGUMENT for sizes out of range, UNSUPPORTED for a
+/// variant without the kernels or one the CPU lacks).
+mk_status mk_squeeze_excitation_supports(size_t channels, size_t squeeze_channels,
+                                         mk_variant variant);
+
+/// `fc1_weight` is [squeeze_channels, channels] (PyTorch's fc1.weight [S, C, 1, 1]),
+/// `fc1_bias` [squeeze_channels], `fc2_weight` [channels, squeeze_channels], `fc2_bias`
+/// [channels]; biases may be NULL (zero). All are copied (and transposed) at create.
+mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
+                                       const float* fc1_weight, const float* fc1_bias,
+                                       const float* fc2_weight, const float* fc2_bias,
+                                       mk_variant variant, mk_squeeze_excitation_op** op_out);
+
+/// Runs on `batch` images of h x w. `output` may be `input` itself with the same pixel stride
+/// (in-place scaling); otherwise the two must not overlap. Safe to call from several threads at
+/// once on the same op (it keeps no per-run state).
+mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
+                                    size_t w, const float* input, size_t input_pixel_stride,
+                                    float* output, size_t output_pixel_stride,
+                                    mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op);
+
+void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

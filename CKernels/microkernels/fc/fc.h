@@ -1,0 +1,30 @@
+// Small fully connected microkernels (the squeeze-and-excitation's two layers), vectorized over
+// outputs, weights transposed to [inputs][outputs]:
+//   fc: y[o] = epilogue((0 + x[0] * wt[0 * outputs + o] + x[1] * wt[1 * outputs + o] + ...)
+//                       + bias[o])
+// a product and a sum per step (no FMA), in input order, as the reference's dot product, so every
+// ISA gives the same bits. Blocks of MK_PL_FC_BLOCK outputs are accumulated in registers; weight
+// matrices of 64K floats or more are read in one sequential pass with the sums in y.
+#ifndef MK_FC_UKERNEL_H
+#define MK_FC_UKERNEL_H
+
+#include "../../common/internal.h"
+
+typedef void (*mk_f32_fc_ukernel_fn)(size_t inputs, size_t outputs, const float* x,
+                                     const float* weights_t, const float* bias, float* y,
+                                     const mk_epilogue* epilogue);
+
+#define MK_FC_ARGS                                                                        \
+    size_t inputs, size_t outputs, const float* x, const float* weights_t, const float* bias, \
+        float* y, const mk_epilogue* epilogue
+
+void mk_f32_fc_ukernel_16c__scalar(MK_FC_ARGS);
+#if defined(__x86_64__)
+void mk_f32_fc_ukernel_64c__avx2(MK_FC_ARGS);
+void mk_f32_fc_ukernel_256c__avx512(MK_FC_ARGS);
+#endif
+#if defined(__aarch64__)
+void mk_f32_fc_ukernel_64c__neon(MK_FC_ARGS);
+#endif
+
+#endif

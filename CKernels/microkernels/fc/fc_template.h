@@ -1,0 +1,96 @@
+// The small fully connected loop, instantiated per ISA (see fc.h): include rows_<isa>.h, then this.
+#include "../rows_template.h"
+
+// ---- Fully connected, weights [inputs][outputs] -------------------------------------------------
+
+// One step of a dot product: a product, then a sum (two statements, so the compiler does not
+// contract them into an FMA and every variant rounds as the reference does).
+MK_PL_TARGET MK_INLINE float mk_pl_mac(float acc, float x, float w) {
+    const float p = x * w;
+    return acc + p;
+}
+
+// W outputs (a compile-time constant) accumulated in registers over all inputs.
+MK_PL_TARGET MK_INLINE void mk_pl_fc_block(const size_t W, mk_epilogue_kind kind, size_t inputs,
+                                           size_t ld, const float* restrict x,
+                                           const float* restrict w, const float* restrict bias,
+                                           float* restrict y, float lo, float hi) {
+    float acc[MK_PL_FC_BLOCK];
+    for (size_t k = 0; k < W; k++) acc[k] = 0.0f;
+    for (size_t i = 0; i < inputs; i++) {
+        const float xi = x[i];
+        const float* wr = w + i * ld;
+        for (size_t k = 0; k < W; k++) acc[k] = mk_pl_mac(acc[k], xi, wr[k]);
+    }
+    for (size_t k = 0; k < W; k++) y[k] = mk_epilogue_f32(acc[k] + bias[k], kind, lo, hi);
+}
+
+// The last n < MK_PL_VEC outputs, accumulated in y (predicated on x86).
+MK_PL_TARGET MK_INLINE void mk_pl_fc_tail(size_t n, mk_epilogue_kind kind, size_t inputs,
+                                          size_t ld, const float* restrict x,
+                                          const float* restrict w, const float* restrict bias,
+                                          float* restrict y, float lo, float hi) {
+    MK_PL_TAIL for (size_t k = 0; k < n; k++) y[k] = 0.0f;
+    for (size_t i = 0; i < inputs; i++) {
+        const float xi = x[i];
+        const float* wr = w + i * ld;
+        MK_PL_TAIL for (size_t k = 0; k < n; k++) y[k] = mk_pl_mac(y[k], xi, wr[k]);
+    }
+    MK_PL_TAIL for (size_t k = 0; k < n; k++) {
+        y[k] = mk_epilogue_f32(y[k] + bias[k], kind, lo, hi);
+    }
+}
+
+// Large weight matrices (the SE layers of the last MobileNetV3 blocks: 0.9 MB each), which
+// come from memory, are read in one sequential pass, row by row, with the sums kept in y: a
+// pass per block of outputs reads each row in pieces, which the prefetchers serve at a third of
+// the memory bandwidth. The same products and sums in the same order, so the same bits.
+#define MK_PL_FC_STREAM_WEIGHTS (64 * 1024)
+
+MK_PL_TARGET MK_INLINE void mk_pl_fc_stream(mk_epilogue_kind kind, size_t inputs, size_t outputs,
+                                            const float* restrict x, const float* restrict w,
+                                            const float* restrict bias, float* restrict y,
+                                            float lo, float hi) {
+    MK_PL_CHANNELS(outputs, y[i] = 0.0f);
+    for (size_t r = 0; r < inputs; r++) {
+        const float xr = x[r];
+        const float* restrict wr = w + r * outputs;
+        MK_PL_CHANNELS(outputs, y[i] = mk_pl_mac(y[i], xr, wr[i]));
+    }
+    MK_PL_CHANNELS(outputs, y[i] = mk_epilogue_f32(y[i] + bias[i], kind, lo, hi));
+}
+
+MK_PL_TARGET MK_INLINE void mk_pl_fc(mk_epilogue_kind kind, size_t inputs, size_t outputs,
+                                     const float* x, const float* w, const float* bias, float* y,
+                                     float lo, float hi) {
+    if (inputs * outputs >= MK_PL_FC_STREAM_WEIGHTS) {
+        mk_pl_fc_stream(kind, inputs, outputs, x, w, bias, y, lo, hi);
+        return;
+    }
+    size_t o = 0;
+    for (; o + MK_PL_FC_BLOCK <= outputs; o += MK_PL_FC_BLOCK) {
+        mk_pl_fc_block(MK_PL_FC_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    }
+    for (; o + MK_PL_BLOCK <= outputs; o += MK_PL_BLOCK) {
+        mk_pl_fc_block(MK_PL_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    }
+    for (; o + MK_PL_VEC <= outputs; o += MK_PL_VEC) {
+        mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    }
+    if (o < outputs && outputs >= MK_PL_VEC) {  // overlapping last vector, as mk_pl_window
+        o = outputs - MK_PL_VEC;
+        mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    } else if (o < outputs) {
+        mk_pl_fc_tail(outputs - o, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+    }
+}
+
+MK_PL_TARGET void MK_PL_NAME2(fc, MK_PL_FC_BLOCK, MK_PL_SUFFIX)(size_t inputs, size_t outputs, const float* x,
+                                        const float* weights_t, const float* bias, float* y,
+                                        const mk_epilogue* epilogue) {
+    const float lo = epilogue->min, hi = epilogue->max;
+#define MK_PL_CALL(KIND) mk_pl_fc(KIND, inputs, outputs, x, weights_t, bias, y, lo, hi)
+    MK_PL_SPECIALIZE(epilogue->kind, MK_PL_CALL)
+#undef MK_PL_CALL
+}
+
