@@ -141,6 +141,12 @@ static void mk_detect_cpu(void) {
     mk_sysfs_caches(&info);
     if (info.l1d_bytes == 0) info.l1d_bytes = 32 << 10;
     if (info.l2_bytes == 0) info.l2_bytes = 1 << 20;
+    // Overrides (bytes), as OpenBLAS's OPENBLAS_L2_SIZE: for a hypervisor that reports caches
+    // wrongly, and to reproduce another machine's blocking (and so its bits) exactly.
+    const char* l1 = getenv("MK_L1D_BYTES");
+    const char* l2 = getenv("MK_L2_BYTES");
+    if (l1 != NULL && strtoull(l1, NULL, 10) > 0) info.l1d_bytes = (size_t)strtoull(l1, NULL, 10);
+    if (l2 != NULL && strtoull(l2, NULL, 10) > 0) info.l2_bytes = (size_t)strtoull(l2, NULL, 10);
     g_cpu = info;
 }
 

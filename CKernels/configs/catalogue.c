@@ -2,6 +2,8 @@
 // family.
 #include "configs.h"
 
+#include <pthread.h>
+
 typedef struct {
     const mk_catalogue_line* lines;
     const size_t* count;
@@ -41,13 +43,20 @@ const mk_ukernel_info* mk_catalogue_entry(size_t index) {
     return NULL;
 }
 
-unsigned mk_family_variants(mk_family family) {
-    unsigned mask = 0;
+static unsigned g_family_masks[MK_FAMILY_COUNT];
+static pthread_once_t g_masks_once = PTHREAD_ONCE_INIT;
+
+static void mk_build_masks(void) {
     for (size_t i = 0, n = mk_catalogue_count(); i < n; i++) {
         const mk_ukernel_info* info = mk_catalogue_entry(i);
-        if (info->family == family) mask |= MK_MASK(info->variant);
+        g_family_masks[info->family] |= MK_MASK(info->variant);
     }
-    return mask;
+}
+
+unsigned mk_family_variants(mk_family family) {
+    if ((unsigned)family >= MK_FAMILY_COUNT) return 0;
+    pthread_once(&g_masks_once, mk_build_masks);  // operators resolve on every one-shot call
+    return g_family_masks[family];
 }
 
 const void* mk_catalogue_find(const mk_catalogue_line* lines, size_t count, mk_family family,

@@ -64,7 +64,8 @@ typedef struct mk_cpu_info {
     bool neon;
     /// Per-core data cache sizes in bytes (L1 data, L2) and the last level's (L3, 0 when there is
     /// none), from CPUID leaf 4 / 0x8000001D on x86-64, else Linux's sysfs, else 32 KiB / 1 MiB / 0.
-    /// The catalogue derives its blocking sizes from them (see mk_catalogue.h).
+    /// The catalogue derives its blocking sizes from them (see mk_catalogue.h). The environment
+    /// variables MK_L1D_BYTES and MK_L2_BYTES (decimal bytes), read once, override the first two.
     size_t l1d_bytes, l2_bytes, l3_bytes;
     /// The CPU's brand string ("Intel(R) Xeon(R) ..."), or the architecture name when unknown.
     char brand[64];

@@ -150,6 +150,32 @@ public final class Conv2D: Layer, @unchecked Sendable {
         try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
     }
 
+    /// A convolution planned once (`mk_conv2d_reshape`: output size, tap offsets, the split for
+    /// a thread count) for an input size and set of pixel strides, run many times: an inference
+    /// plan's step holds one per thread count it has seen.
+    final class Plan: @unchecked Sendable {
+        fileprivate var plan = mk_conv2d_plan()
+        let threads: Int
+        fileprivate init(threads: Int) { self.threads = threads }
+    }
+
+    /// The plan of `batch` images of `h` x `w` (the strides as in the raw `forward`).
+    func plan(batch: Int, h: Int, w: Int, inputStride: Int, outputStride: Int, residualStride: Int,
+              threadPool: ThreadPool) throws -> Plan {
+        let plan = Plan(threads: threadPool.threadCount)
+        let status = mk_conv2d_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
+                                       threadPool.handle, &plan.plan)
+        try check(status, "\(name) planned for \(batch)x\(h)x\(w)")
+        return plan
+    }
+
+    /// Runs a plan of this layer; allocates nothing.
+    func run(_ plan: Plan, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+             residual: UnsafePointer<Float>?, threadPool: ThreadPool) throws {
+        let status = mk_conv2d_run(op, &plan.plan, input, output, residual, threadPool.handle)
+        try check(status, "\(name) on \(plan.plan.batch)x\(plan.plan.in_h)x\(plan.plan.in_w)")
+    }
+
     /// Plans (reshape) and runs in one call; the plan lives on the stack.
     private func run(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
                      output: UnsafeMutablePointer<Float>, outputStride: Int, residual: UnsafePointer<Float>?,

@@ -77,6 +77,10 @@ public final class InferencePlan: @unchecked Sendable {
                                                  targetBytes: bandBytes)
         }
         let bandedNodes = Set(banded.values)
+        // A banded expansion runs in its depthwise node's step: its input is read there, so it
+        // must live until then (else the depthwise output may be given the input's buffer, and
+        // two threads' chunks then overwrite input rows the other has yet to read).
+        for (depthwise, expansion) in banded { consumers[nodes[expansion].inputs[0]].append(depthwise) }
 
         // 1. Which node's buffer each node writes into (its root), and at which channel.
         var root = Array(0..<nodes.count)
@@ -188,10 +192,21 @@ public final class InferencePlan: @unchecked Sendable {
                 }
                 let input = try view(node.inputs[0])
                 if let conv = layer as? Conv2D {
+                    // Planned once per thread count (tap offsets, split), on fixed buffers.
                     let residual = try network.residualOf[id].map { try view($0) }
-                    let offset = out.channelOffset
+                    let shape = input.shape, outputStride = out.shape.c
+                    _ = try conv.outputShape(for: shape)
+                    let x = UnsafePointer(input.storage.pointer)
+                    let y = output.storage.pointer + out.channelOffset
+                    let r = residual.map { UnsafePointer($0.storage.pointer) }
+                    var planned: Conv2D.Plan?
                     steps.append { pool in
-                        try conv.forward(input, residual: residual, into: &output, outputChannelOffset: offset, threadPool: pool)
+                        if planned?.threads != pool.threadCount {
+                            planned = try conv.plan(batch: shape.n, h: shape.h, w: shape.w, inputStride: shape.c,
+                                                    outputStride: outputStride, residualStride: conv.outChannels,
+                                                    threadPool: pool)
+                        }
+                        try conv.run(planned!, input: x, output: y, residual: r, threadPool: pool)
                     }
                 } else {
                     steps.append { pool in try layer.forward(input, into: &output, threadPool: pool) }
