@@ -34,24 +34,39 @@ mk_status mk_activation_validate(mk_activation activation);
 
 /// Bias + activation over `pixels` rows of `channels` values:
 ///   output[p * output_stride + c] = act(input[p * input_stride + c] + bias[c]).
-typedef struct mk_bias_activation_op mk_bias_activation_op;
+/// Lifecycle: create / reshape (a plan) / run / destroy.
+typedef struct mk_bias_activation_f32_op mk_bias_activation_f32_op;
 
 /// `bias` may be NULL (no bias is added: -0.0 stays -0.0); otherwise it holds `channels` values,
 /// copied at create.
-mk_status mk_bias_activation_create(size_t channels, const float* bias, mk_activation activation,
-                                    mk_variant variant, mk_bias_activation_op** op_out);
+mk_status mk_bias_activation_f32_create(size_t channels, const float* bias,
+                                        mk_activation activation, mk_variant variant,
+                                        mk_bias_activation_f32_op** op_out);
 
-/// Strides are in elements; 0 means `channels`; otherwise each must be >= channels. In place is
-/// allowed (input == output with equal strides); otherwise input and output must not overlap.
-/// `pixels` = 0 does nothing. `pool` may be NULL (single thread).
-mk_status mk_bias_activation_run(const mk_bias_activation_op* op, size_t pixels,
-                                 const float* input, size_t input_stride, float* output,
-                                 size_t output_stride, mk_threadpool* pool);
+/// The fields after `output_stride` are the operator's.
+typedef struct mk_bias_activation_f32_plan {
+    size_t pixels, input_stride, output_stride;
+    // private:
+    const mk_bias_activation_f32_op* op;
+    size_t in_extent, out_extent, tile;
+} mk_bias_activation_f32_plan;
+
+/// Strides are in elements; 0 means `channels`; otherwise each must be >= channels. `pixels` = 0
+/// plans a run that does nothing. `pool` (may be NULL): the thread count the work is split for.
+mk_status mk_bias_activation_f32_reshape(const mk_bias_activation_f32_op* op, size_t pixels,
+                                         size_t input_stride, size_t output_stride,
+                                         mk_threadpool* pool, mk_bias_activation_f32_plan* plan);
+
+/// In place is allowed (input == output with equal strides); otherwise input and output must not
+/// overlap. `pool` may be NULL (single thread).
+mk_status mk_bias_activation_f32_run(const mk_bias_activation_f32_op* op,
+                                     const mk_bias_activation_f32_plan* plan, const float* input,
+                                     float* output, mk_threadpool* pool);
 
 /// The variant the operator runs (AUTO resolved).
-mk_variant mk_bias_activation_variant(const mk_bias_activation_op* op);
+mk_variant mk_bias_activation_f32_variant(const mk_bias_activation_f32_op* op);
 
-void mk_bias_activation_destroy(mk_bias_activation_op* op);
+void mk_bias_activation_f32_destroy(mk_bias_activation_f32_op* op);
 
 #ifdef __cplusplus
 }

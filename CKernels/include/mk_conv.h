@@ -40,41 +40,41 @@ typedef struct mk_conv2d_params {
     bool shuffle_output;
 } mk_conv2d_params;
 
-typedef struct mk_conv2d_op mk_conv2d_op;
+typedef struct mk_conv2d_f32_op mk_conv2d_f32_op;
 
 /// Whether `variant` runs a convolution with `params` on this CPU: MK_STATUS_OK, or the status
-/// mk_conv2d_create would return (INVALID_ARGUMENT for parameters outside the limits above,
+/// mk_conv2d_f32_create would return (INVALID_ARGUMENT for parameters outside the limits above,
 /// UNSUPPORTED for a variant the CPU lacks or that has no kernels for these parameters: BLIS
 /// runs only 1x1 kernels without padding or fused shuffle). The one place these rules live:
 /// layers, networks, tests and benchmarks ask it.
-mk_status mk_conv2d_supports(const mk_conv2d_params* params, mk_variant variant);
+mk_status mk_conv2d_f32_supports(const mk_conv2d_params* params, mk_variant variant);
 
 /// `weights` is PyTorch's [output_channels, input_channels / groups, kernel_h, kernel_w]; `bias`
 /// is [output_channels] or NULL (zero). Both are copied and packed for the chosen microkernel.
-mk_status mk_conv2d_create(const mk_conv2d_params* params, const float* weights,
-                           const float* bias, mk_variant variant, mk_conv2d_op** op_out);
+mk_status mk_conv2d_f32_create(const mk_conv2d_params* params, const float* weights,
+                           const float* bias, mk_variant variant, mk_conv2d_f32_op** op_out);
 
 /// The output size for an input of in_h x in_w; MK_STATUS_INVALID_ARGUMENT when it would be
 /// empty or when in_h or in_w is 0.
-mk_status mk_conv2d_output_size(const mk_conv2d_op* op, size_t in_h, size_t in_w, size_t* out_h,
+mk_status mk_conv2d_f32_output_size(const mk_conv2d_f32_op* op, size_t in_h, size_t in_w, size_t* out_h,
                                 size_t* out_w);
 
 /// A convolution planned for one input size and set of pixel strides (XNNPACK's "reshape"):
 /// the output size, the taps' offsets and the split of the work, computed once by
-/// mk_conv2d_reshape and used by every mk_conv2d_run. Caller-owned (nothing is allocated); the
+/// mk_conv2d_f32_reshape and used by every mk_conv2d_f32_run. Caller-owned (nothing is allocated); the
 /// fields after `residual_pixel_stride` are the operator's. Valid for the operator it was made
 /// for until that operator is destroyed.
-typedef struct mk_conv2d_plan {
+typedef struct mk_conv2d_f32_plan {
     size_t batch, in_h, in_w, out_h, out_w;
     size_t input_pixel_stride, output_pixel_stride, residual_pixel_stride;
     // private:
-    const mk_conv2d_op* op;
+    const mk_conv2d_f32_op* op;
     size_t pixels, in_extent, out_extent, res_extent;
     size_t mr, block_tiles, blocks, tile_i, units;
     size_t extent_h, extent_w;
     bool dense;
     size_t tap_offset[256];
-} mk_conv2d_plan;
+} mk_conv2d_f32_plan;
 
 /// Plans runs on `batch` images of in_h x in_w. Pixel strides are the distances in floats
 /// between neighbouring pixels (0 means the channel count; otherwise at least it), so the
@@ -83,29 +83,29 @@ typedef struct mk_conv2d_plan {
 /// NULL) is the pool the runs will use: the work is split for its thread count (a run on
 /// another pool gives the same results). INVALID_ARGUMENT for a zero batch, strides below the
 /// channel counts or an input the kernel does not fit; SIZE_OVERFLOW for unaddressable sizes.
-mk_status mk_conv2d_reshape(const mk_conv2d_op* op, size_t batch, size_t in_h, size_t in_w,
+mk_status mk_conv2d_f32_reshape(const mk_conv2d_f32_op* op, size_t batch, size_t in_h, size_t in_w,
                             size_t input_pixel_stride, size_t output_pixel_stride,
                             size_t residual_pixel_stride, mk_threadpool* pool,
-                            mk_conv2d_plan* plan);
+                            mk_conv2d_f32_plan* plan);
 
 /// Runs a plan. `residual` (NULL for none) has the output's shape and the plan's residual
 /// stride; it may be the output itself (same pointer and stride: out += conv), but must not
 /// otherwise overlap it. Input and output must not overlap. `pool` may be NULL. Never
 /// allocates. INVALID_ARGUMENT for a plan of another operator.
-mk_status mk_conv2d_run(const mk_conv2d_op* op, const mk_conv2d_plan* plan, const float* input,
+mk_status mk_conv2d_f32_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                         float* output, const float* residual, mk_threadpool* pool);
 
 /// The variant the operator runs (AUTO resolved).
-mk_variant mk_conv2d_variant(const mk_conv2d_op* op);
+mk_variant mk_conv2d_f32_variant(const mk_conv2d_f32_op* op);
 
-void mk_conv2d_destroy(mk_conv2d_op* op);
+void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op);
 
 /// Pointwise convolution: mk_conv2d with a 1x1 kernel, one group, no padding, stride in both
 /// directions. `weights` is [output_channels, input_channels] (PyTorch's [O, I, 1, 1]).
 /// Plan, run and destroy it with the mk_conv2d functions.
-mk_status mk_conv1x1_create(size_t input_channels, size_t output_channels, size_t stride,
+mk_status mk_conv1x1_f32_create(size_t input_channels, size_t output_channels, size_t stride,
                             mk_activation activation, const float* weights, const float* bias,
-                            mk_variant variant, mk_conv2d_op** op_out);
+                            mk_variant variant, mk_conv2d_f32_op** op_out);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,7 @@
-// Pooling, NHWC float32 (mk_max_pool2d, mk_avg_pool2d, mk_global_avg_pool,
-// mk_adaptive_avg_pool2d).
+// Pooling, NHWC float32: max, average, global average and adaptive average pooling, one operator
+// type (mk_pool2d_f32_op) made by four creates, then reshape (a plan) / run / destroy.
 //
-// Every function takes `batch` images of in_h x in_w pixels (or `pixels` rows) of `channels`
-// floats; pixel strides are the distances in floats between neighbouring pixels (0 means the
+// A plan covers `batch` images of in_h x in_w pixels of `channels` floats; pixel strides are the distances in floats between neighbouring pixels (0 means the
 // channel count; otherwise at least it), so they read from and write into channel slices of
 // wider tensors (concat without copies). Pixel p of image n is at (n * in_h * in_w + p) * stride.
 // `variant` picks scalar / avx2 / avx512 / neon (AUTO: the best this CPU runs; BLIS and any
@@ -50,39 +49,60 @@ typedef struct mk_pool2d_params {
 mk_status mk_pool2d_output_size(const mk_pool2d_params* params, size_t in_h, size_t in_w,
                                 size_t* out_h, size_t* out_w);
 
+typedef struct mk_pool2d_f32_op mk_pool2d_f32_op;
+
 /// Max pooling: out[n, oy, ox, c] = act(max over the window of in[n, y, x, c]). Padded cells
 /// are never candidates (PyTorch pads with -inf); the window is scanned row by row keeping v
 /// when v > best or v is NaN, so a NaN anywhere in the window gives NaN.
-mk_status mk_max_pool2d(const mk_pool2d_params* params, size_t batch, size_t in_h, size_t in_w,
-                        size_t channels, const float* input, size_t input_pixel_stride,
-                        float* output, size_t output_pixel_stride, mk_variant variant,
-                        mk_threadpool* pool);
+mk_status mk_max_pool2d_f32_create(const mk_pool2d_params* params, size_t channels,
+                                   mk_variant variant, mk_pool2d_f32_op** op_out);
 
 /// Average pooling: out = act(sum / divisor), the sum of the window's real pixels taken row by
 /// row from 0, the divisor as set by `count_include_pad`.
-mk_status mk_avg_pool2d(const mk_pool2d_params* params, size_t batch, size_t in_h, size_t in_w,
-                        size_t channels, const float* input, size_t input_pixel_stride,
-                        float* output, size_t output_pixel_stride, mk_variant variant,
-                        mk_threadpool* pool);
+mk_status mk_avg_pool2d_f32_create(const mk_pool2d_params* params, size_t channels,
+                                   mk_variant variant, mk_pool2d_f32_op** op_out);
 
 /// Global average pooling [n, h, w, c] -> [n, 1, 1, c]:
 ///   out[n * output_stride + c] = (sum over pixels p in row-major order of in[n, p, c]) / (h * w),
-/// summed from 0 in float, then one division. `output_stride` is the distance between the
-/// images' output rows (0 means `channels`).
-mk_status mk_global_avg_pool(size_t batch, size_t in_h, size_t in_w, size_t channels,
-                             const float* input, size_t input_pixel_stride, float* output,
-                             size_t output_stride, mk_variant variant, mk_threadpool* pool);
+/// summed from 0 in float, then one division (the output pixel stride is the distance between
+/// the images' output rows).
+mk_status mk_global_avg_pool_f32_create(size_t channels, mk_variant variant,
+                                        mk_pool2d_f32_op** op_out);
 
 /// PyTorch's AdaptiveAvgPool2d((out_h, out_w)): output cell (i, j) averages input rows
 /// floor(i * in_h / out_h) ..< ceil((i + 1) * in_h / out_h) and columns
 /// floor(j * in_w / out_w) ..< ceil((j + 1) * in_w / out_w): their sum (row by row, from 0)
 /// divided by their count. The identity when the sizes are equal; cells repeat when the output
 /// is larger than the input. out_h and out_w >= 1.
-mk_status mk_adaptive_avg_pool2d(size_t batch, size_t in_h, size_t in_w, size_t channels,
-                                 size_t out_h, size_t out_w, const float* input,
-                                 size_t input_pixel_stride, float* output,
-                                 size_t output_pixel_stride, mk_variant variant,
-                                 mk_threadpool* pool);
+mk_status mk_adaptive_avg_pool2d_f32_create(size_t channels, size_t out_h, size_t out_w,
+                                            mk_variant variant, mk_pool2d_f32_op** op_out);
+
+/// A pooling planned for one input size and set of strides. The fields after
+/// `output_pixel_stride` are the operator's.
+typedef struct mk_pool2d_f32_plan {
+    size_t batch, in_h, in_w, out_h, out_w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_pool2d_f32_op* op;
+    size_t in_extent, out_extent, channel_tile, tile_i;
+} mk_pool2d_f32_plan;
+
+/// INVALID_ARGUMENT for a zero batch, strides below the channel count or an input the window
+/// does not fit (in_h or in_w 0); SIZE_OVERFLOW for unaddressable sizes. `pool` (may be NULL):
+/// the thread count the work is split for.
+mk_status mk_pool2d_f32_reshape(const mk_pool2d_f32_op* op, size_t batch, size_t in_h,
+                                size_t in_w, size_t input_pixel_stride,
+                                size_t output_pixel_stride, mk_threadpool* pool,
+                                mk_pool2d_f32_plan* plan);
+
+/// Input and output must not overlap. Never allocates. INVALID_ARGUMENT for a plan of another
+/// operator.
+mk_status mk_pool2d_f32_run(const mk_pool2d_f32_op* op, const mk_pool2d_f32_plan* plan,
+                            const float* input, float* output, mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_pool2d_f32_variant(const mk_pool2d_f32_op* op);
+
+void mk_pool2d_f32_destroy(mk_pool2d_f32_op* op);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-// Squeeze-and-excitation, NHWC float32 (mk_squeeze_excitation): strides, variants and threads
+// Squeeze-and-excitation, NHWC float32 (mk_squeeze_excitation_f32: create / reshape / run / destroy): strides, variants and threads
 // as for pooling (mk_pool.h).
 #ifndef MK_SQUEEZE_EXCITATION_H
 #define MK_SQUEEZE_EXCITATION_H
@@ -18,7 +18,7 @@ extern "C" {
 ///   y[n, y, x, c] = x[n, y, x, c] * g[c]
 /// Each dot product is summed from 0 in input order, then the bias is added (the reference's
 /// order); hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
-typedef struct mk_squeeze_excitation_op mk_squeeze_excitation_op;
+typedef struct mk_squeeze_excitation_f32_op mk_squeeze_excitation_f32_op;
 
 /// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector
 /// of an image on its stack (at most 64 KiB), so one op can run on several threads at once.
@@ -27,29 +27,44 @@ typedef struct mk_squeeze_excitation_op mk_squeeze_excitation_op;
 /// Whether `variant` runs a squeeze-and-excitation of these sizes on this CPU: MK_STATUS_OK, or
 /// the status create would return (INVALID_ARGUMENT for sizes out of range, UNSUPPORTED for a
 /// variant without the kernels or one the CPU lacks).
-mk_status mk_squeeze_excitation_supports(size_t channels, size_t squeeze_channels,
+mk_status mk_squeeze_excitation_f32_supports(size_t channels, size_t squeeze_channels,
                                          mk_variant variant);
 
 /// `fc1_weight` is [squeeze_channels, channels] (PyTorch's fc1.weight [S, C, 1, 1]),
 /// `fc1_bias` [squeeze_channels], `fc2_weight` [channels, squeeze_channels], `fc2_bias`
 /// [channels]; biases may be NULL (zero). All are copied (and transposed) at create.
-mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
+mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_channels,
                                        const float* fc1_weight, const float* fc1_bias,
                                        const float* fc2_weight, const float* fc2_bias,
-                                       mk_variant variant, mk_squeeze_excitation_op** op_out);
+                                       mk_variant variant, mk_squeeze_excitation_f32_op** op_out);
 
-/// Runs on `batch` images of h x w. `output` may be `input` itself with the same pixel stride
-/// (in-place scaling); otherwise the two must not overlap. Safe to call from several threads at
-/// once on the same op (it keeps no per-run state).
-mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
-                                    size_t w, const float* input, size_t input_pixel_stride,
-                                    float* output, size_t output_pixel_stride,
-                                    mk_threadpool* pool);
+/// A squeeze-and-excitation planned for `batch` images of h x w and a set of pixel strides. The
+/// fields after `output_pixel_stride` are the operator's.
+typedef struct mk_squeeze_excitation_f32_plan {
+    size_t batch, h, w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_squeeze_excitation_f32_op* op;
+    size_t image, in_extent, out_extent, channel_tile, rows_per_tile;
+} mk_squeeze_excitation_f32_plan;
+
+/// INVALID_ARGUMENT for a zero size or strides below the channel count; SIZE_OVERFLOW for
+/// unaddressable sizes. `pool` (may be NULL): the thread count the work is split for.
+mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* op, size_t batch,
+                                            size_t h, size_t w, size_t input_pixel_stride,
+                                            size_t output_pixel_stride, mk_threadpool* pool,
+                                            mk_squeeze_excitation_f32_plan* plan);
+
+/// `output` may be `input` itself with the same pixel stride (in-place scaling); otherwise the
+/// two must not overlap. Safe to call from several threads at once on the same op and plan (it
+/// keeps no per-run state).
+mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
+                                        const mk_squeeze_excitation_f32_plan* plan,
+                                        const float* input, float* output, mk_threadpool* pool);
 
 /// The variant the operator runs (AUTO resolved).
-mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op);
+mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op);
 
-void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op);
+void mk_squeeze_excitation_f32_destroy(mk_squeeze_excitation_f32_op* op);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 // Operator: dense / grouped / pointwise 2D convolution (create / reshape / run / destroy):
-// validation, the variant rule (mk_conv2d_supports), packing at create, planning ("reshape":
+// validation, the variant rule (mk_conv2d_f32_supports), packing at create, planning ("reshape":
 // tap offsets and the split of the work, once per input size) and scheduling. The GEMM is the
 // igemm driver's (drivers/igemm.c); the fused shuffle and the BLIS backend have files of their
 // own (conv2d_shuffle.c, conv2d_blis.c).
@@ -58,14 +58,14 @@ static mk_status mk_conv2d_resolve(const mk_conv2d_params* params, mk_variant va
     return mk_resolve_variant(variant, mask, resolved);
 }
 
-mk_status mk_conv2d_supports(const mk_conv2d_params* params, mk_variant variant) {
+mk_status mk_conv2d_f32_supports(const mk_conv2d_params* params, mk_variant variant) {
     if (params == NULL) return MK_STATUS_NULL_POINTER;
     mk_variant resolved;
     return mk_conv2d_resolve(params, variant, &resolved);
 }
 
-mk_status mk_conv2d_create(const mk_conv2d_params* params, const float* weights,
-                           const float* bias, mk_variant variant, mk_conv2d_op** op_out) {
+mk_status mk_conv2d_f32_create(const mk_conv2d_params* params, const float* weights,
+                           const float* bias, mk_variant variant, mk_conv2d_f32_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (params == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
@@ -73,7 +73,7 @@ mk_status mk_conv2d_create(const mk_conv2d_params* params, const float* weights,
     mk_status status = mk_conv2d_resolve(params, variant, &resolved);
     if (status != MK_STATUS_OK) return status;
 
-    mk_conv2d_op* op = calloc(1, sizeof *op);
+    mk_conv2d_f32_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
     op->p = *params;
     op->variant = resolved;
@@ -103,24 +103,24 @@ mk_status mk_conv2d_create(const mk_conv2d_params* params, const float* weights,
         }
     }
     if (status != MK_STATUS_OK) {
-        mk_conv2d_destroy(op);
+        mk_conv2d_f32_destroy(op);
         return status;
     }
     *op_out = op;
     return MK_STATUS_OK;
 }
 
-mk_status mk_conv1x1_create(size_t input_channels, size_t output_channels, size_t stride,
+mk_status mk_conv1x1_f32_create(size_t input_channels, size_t output_channels, size_t stride,
                             mk_activation activation, const float* weights, const float* bias,
-                            mk_variant variant, mk_conv2d_op** op_out) {
+                            mk_variant variant, mk_conv2d_f32_op** op_out) {
     const mk_conv2d_params params = {
         .input_channels = input_channels, .output_channels = output_channels, .groups = 1,
         .kernel_h = 1, .kernel_w = 1, .stride_h = stride, .stride_w = stride,
         .dilation_h = 1, .dilation_w = 1, .activation = activation};
-    return mk_conv2d_create(&params, weights, bias, variant, op_out);
+    return mk_conv2d_f32_create(&params, weights, bias, variant, op_out);
 }
 
-mk_status mk_conv2d_output_size(const mk_conv2d_op* op, size_t in_h, size_t in_w, size_t* out_h,
+mk_status mk_conv2d_f32_output_size(const mk_conv2d_f32_op* op, size_t in_h, size_t in_w, size_t* out_h,
                                 size_t* out_w) {
     if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
     if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
@@ -134,10 +134,10 @@ mk_status mk_conv2d_output_size(const mk_conv2d_op* op, size_t in_h, size_t in_w
     return MK_STATUS_OK;
 }
 
-mk_status mk_conv2d_reshape(const mk_conv2d_op* op, size_t batch, size_t in_h, size_t in_w,
+mk_status mk_conv2d_f32_reshape(const mk_conv2d_f32_op* op, size_t batch, size_t in_h, size_t in_w,
                             size_t input_pixel_stride, size_t output_pixel_stride,
                             size_t residual_pixel_stride, mk_threadpool* pool,
-                            mk_conv2d_plan* plan) {
+                            mk_conv2d_f32_plan* plan) {
     if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
     const mk_conv2d_params* p = &op->p;
     const size_t cin = p->input_channels, cout = p->output_channels;
@@ -149,7 +149,7 @@ mk_status mk_conv2d_reshape(const mk_conv2d_op* op, size_t batch, size_t in_h, s
         return MK_STATUS_INVALID_ARGUMENT;
     }
     size_t out_h, out_w;
-    mk_status status = mk_conv2d_output_size(op, in_h, in_w, &out_h, &out_w);
+    mk_status status = mk_conv2d_f32_output_size(op, in_h, in_w, &out_h, &out_w);
     if (status != MK_STATUS_OK) return status;
     size_t in_pixels, out_pixels, in_extent, out_extent, res_extent;
     if (!mk_size_mul(batch, in_h, &in_pixels) || !mk_size_mul(in_pixels, in_w, &in_pixels) ||
@@ -159,7 +159,7 @@ mk_status mk_conv2d_reshape(const mk_conv2d_op* op, size_t batch, size_t in_h, s
         !mk_strided_extent(out_pixels, residual_pixel_stride, cout, &res_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    *plan = (mk_conv2d_plan){.batch = batch, .in_h = in_h, .in_w = in_w, .out_h = out_h,
+    *plan = (mk_conv2d_f32_plan){.batch = batch, .in_h = in_h, .in_w = in_w, .out_h = out_h,
                              .out_w = out_w, .input_pixel_stride = input_pixel_stride,
                              .output_pixel_stride = output_pixel_stride,
                              .residual_pixel_stride = residual_pixel_stride, .op = op};
@@ -207,7 +207,7 @@ mk_status mk_conv2d_reshape(const mk_conv2d_op* op, size_t batch, size_t in_h, s
     return MK_STATUS_OK;
 }
 
-mk_igemm_job mk_conv2d_job(const mk_conv2d_op* op, const mk_conv2d_plan* plan, const float* input,
+mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                            float* output, const float* residual) {
     return (mk_igemm_job){
         .geometry = &op->geometry, .packed = op->packed, .bias = op->bias, .zeros = op->zeros,
@@ -220,7 +220,7 @@ mk_igemm_job mk_conv2d_job(const mk_conv2d_op* op, const mk_conv2d_plan* plan, c
         .extent_w = plan->extent_w, .tap_offset = plan->tap_offset};
 }
 
-mk_status mk_conv2d_run(const mk_conv2d_op* op, const mk_conv2d_plan* plan, const float* input,
+mk_status mk_conv2d_f32_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                         float* output, const float* residual, mk_threadpool* pool) {
     if (op == NULL || plan == NULL || input == NULL || output == NULL) {
         return MK_STATUS_NULL_POINTER;
@@ -250,9 +250,9 @@ mk_status mk_conv2d_run(const mk_conv2d_op* op, const mk_conv2d_plan* plan, cons
                                         plan->tile_i, 1);
 }
 
-mk_variant mk_conv2d_variant(const mk_conv2d_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
+mk_variant mk_conv2d_f32_variant(const mk_conv2d_f32_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
 
-void mk_conv2d_destroy(mk_conv2d_op* op) {
+void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op) {
     if (op == NULL) return;
     mk_aligned_free(op->packed);
     mk_aligned_free(op->bias);

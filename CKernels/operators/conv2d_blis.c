@@ -1,4 +1,4 @@
-// The convolution's BLIS backend (1x1, no padding, no fused shuffle; mk_conv2d_supports says
+// The convolution's BLIS backend (1x1, no padding, no fused shuffle; mk_conv2d_f32_supports says
 // so): bli_sgemm per group on the strided NHWC matrices (per output row when the stride is > 1),
 // then one pass of bias + residual + activation on our pool with the f32_vunary kernel AUTO
 // resolves to.
@@ -14,7 +14,7 @@ void bli_sgemm(trans_t transa, trans_t transb, dim_t m, dim_t n, dim_t k, const 
 void bli_thread_set_num_threads(dim_t n_threads);
 #endif
 
-mk_status mk_conv2d_blis_create(mk_conv2d_op* op, const float* weights, const float* bias) {
+mk_status mk_conv2d_blis_create(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
 #if defined(MK_NO_BLIS)
     (void)op, (void)weights, (void)bias;
     return MK_STATUS_UNSUPPORTED;
@@ -33,8 +33,8 @@ mk_status mk_conv2d_blis_create(mk_conv2d_op* op, const float* weights, const fl
 
 #if !defined(MK_NO_BLIS)
 typedef struct {
-    const mk_conv2d_op* op;
-    const mk_conv2d_plan* plan;
+    const mk_conv2d_f32_op* op;
+    const mk_conv2d_f32_plan* plan;
     float* output;
     const float* residual;
     mk_f32_vbiasact_ukernel_fn biasact;
@@ -58,7 +58,7 @@ static void mk_conv_blis_epilogue_task(void* context, size_t thread, size_t star
 }
 #endif
 
-mk_status mk_conv2d_blis_run(const mk_conv2d_op* op, const mk_conv2d_plan* plan,
+mk_status mk_conv2d_blis_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
                              const float* input, float* output, const float* residual,
                              mk_threadpool* pool) {
 #if defined(MK_NO_BLIS)

@@ -8,7 +8,7 @@
 
 #define MK_CONV_MAX_SHUFFLE_GROUPS 32
 
-struct mk_conv2d_op {
+struct mk_conv2d_f32_op {
     mk_conv2d_params p;
     mk_variant variant;
     size_t cin_g, cout_g, taps;
@@ -24,7 +24,7 @@ struct mk_conv2d_op {
 };
 
 // The igemm job of a plan and its operands.
-mk_igemm_job mk_conv2d_job(const mk_conv2d_op* op, const mk_conv2d_plan* plan, const float* input,
+mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                            float* output, const float* residual);
 
 // The fused shuffle's task over pixel tiles: conv2d_shuffle.c.
@@ -36,8 +36,8 @@ typedef struct mk_conv2d_shuffle_job {
 void mk_conv2d_shuffle_task(void* context, size_t thread, size_t mt0, size_t mtiles);
 
 // BLIS: whether this build has it, copying the weights at create and the run.
-mk_status mk_conv2d_blis_create(mk_conv2d_op* op, const float* weights, const float* bias);
-mk_status mk_conv2d_blis_run(const mk_conv2d_op* op, const mk_conv2d_plan* plan,
+mk_status mk_conv2d_blis_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);
+mk_status mk_conv2d_blis_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
                              const float* input, float* output, const float* residual,
                              mk_threadpool* pool);
 

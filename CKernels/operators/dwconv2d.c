@@ -13,7 +13,7 @@
 
 #define MK_DW_MAX_KERNEL 11
 
-struct mk_dwconv2d_op {
+struct mk_dwconv2d_f32_op {
     mk_dwconv2d_params p;
     mk_variant variant;
     size_t tile;          // channels per packed tile (T)
@@ -57,14 +57,14 @@ static mk_status mk_dwconv2d_resolve(const mk_dwconv2d_params* params, mk_varian
     return mk_family_resolve(MK_FAMILY_F32_DWCONV, variant, resolved);
 }
 
-mk_status mk_dwconv2d_supports(const mk_dwconv2d_params* params, mk_variant variant) {
+mk_status mk_dwconv2d_f32_supports(const mk_dwconv2d_params* params, mk_variant variant) {
     if (params == NULL) return MK_STATUS_NULL_POINTER;
     mk_variant resolved;
     return mk_dwconv2d_resolve(params, variant, &resolved);
 }
 
-mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weights,
-                             const float* bias, mk_variant variant, mk_dwconv2d_op** op_out) {
+mk_status mk_dwconv2d_f32_create(const mk_dwconv2d_params* params, const float* weights,
+                             const float* bias, mk_variant variant, mk_dwconv2d_f32_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (params == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
@@ -75,7 +75,7 @@ mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weig
     const mk_f32_dwconv_config* config = mk_f32_dwconv_config_get(resolved);
     const size_t C = params->channels, T = config->tile;
     const size_t taps = params->kernel_h * params->kernel_w;
-    mk_dwconv2d_op* op = calloc(1, sizeof *op);
+    mk_dwconv2d_f32_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
     op->p = *params;
     op->variant = resolved;
@@ -92,7 +92,7 @@ mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weig
     op->packed = mk_aligned_alloc(op->tiles * op->tile_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(op->tiles * T * sizeof(float));
     if (op->packed == NULL || op->zeros == NULL) {
-        mk_dwconv2d_destroy(op);
+        mk_dwconv2d_f32_destroy(op);
         return MK_STATUS_OUT_OF_MEMORY;
     }
     memset(op->packed, 0, op->tiles * op->tile_floats * sizeof(float));
@@ -107,7 +107,7 @@ mk_status mk_dwconv2d_create(const mk_dwconv2d_params* params, const float* weig
     return MK_STATUS_OK;
 }
 
-mk_status mk_dwconv2d_output_size(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+mk_status mk_dwconv2d_f32_output_size(const mk_dwconv2d_f32_op* op, size_t in_h, size_t in_w,
                                   size_t* out_h, size_t* out_w) {
     if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
     if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
@@ -122,7 +122,7 @@ mk_status mk_dwconv2d_output_size(const mk_dwconv2d_op* op, size_t in_h, size_t 
 }
 
 typedef struct {
-    const mk_dwconv2d_op* op;
+    const mk_dwconv2d_f32_op* op;
     size_t in_h, in_w, out_h, out_w;
     const float* input;
     size_t in_stride;  // floats between input pixels
@@ -141,7 +141,7 @@ static inline const float* mk_dw_input_row(const mk_dwconv_job* job, size_t n, s
 // Output pixels [ox0, ox1) of one row through the generic microkernel, channel tiles [t0, t1).
 static void mk_dw_pixels(const mk_dwconv_job* job, size_t n, size_t oy, size_t ox0, size_t ox1,
                          size_t t0, size_t t1) {
-    const mk_dwconv2d_op* op = job->op;
+    const mk_dwconv2d_f32_op* op = job->op;
     const mk_dwconv2d_params* p = &op->p;
     const float* inputs[MK_DW_MAX_KERNEL * MK_DW_MAX_KERNEL];
     const size_t c0 = t0 * op->tile;
@@ -168,7 +168,7 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
                            size_t tiles) {
     (void)thread;
     const mk_dwconv_job* job = context;
-    const mk_dwconv2d_op* op = job->op;
+    const mk_dwconv2d_f32_op* op = job->op;
     const mk_dwconv2d_params* p = &op->p;
     const size_t T = op->tile;
     // Task row i is output row out_row_first + i of the batch's (n * out_h + oy) rows.
@@ -210,7 +210,7 @@ static void mk_dwconv_task(void* context, size_t thread, size_t i0, size_t t0, s
 // Runs a job's `rows` output rows (from job->out_row_first) over the pool.
 static mk_status mk_dwconv_dispatch(mk_dwconv_job* job_in, size_t rows, mk_threadpool* pool) {
     mk_dwconv_job job = *job_in;
-    const mk_dwconv2d_op* op = job.op;
+    const mk_dwconv2d_f32_op* op = job.op;
     const mk_dwconv2d_params* p = &op->p;
     // The row microkernels need in_w >= K, so that no pixel is clipped on both sides.
     job.use_row = op->row != NULL && job.in_w >= p->kernel_w;
@@ -226,21 +226,20 @@ static mk_status mk_dwconv_dispatch(mk_dwconv_job* job_in, size_t rows, mk_threa
                                         tile_j);
 }
 
-mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, size_t in_w,
-                          const float* input, size_t input_pixel_stride, float* output,
-                          size_t output_pixel_stride, mk_threadpool* pool) {
-    if (op == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
-    const mk_dwconv2d_params* p = &op->p;
-    const size_t C = p->channels;
+mk_status mk_dwconv2d_f32_reshape(const mk_dwconv2d_f32_op* op, size_t batch, size_t in_h, size_t in_w,
+                              size_t input_pixel_stride, size_t output_pixel_stride,
+                              mk_threadpool* pool, mk_dwconv2d_f32_plan* plan) {
+    (void)pool;
+    if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->p.channels;
     if (input_pixel_stride == 0) input_pixel_stride = C;
     if (output_pixel_stride == 0) output_pixel_stride = C;
     if (batch == 0 || input_pixel_stride < C || output_pixel_stride < C) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     size_t out_h, out_w;
-    mk_status status = mk_dwconv2d_output_size(op, in_h, in_w, &out_h, &out_w);
+    mk_status status = mk_dwconv2d_f32_output_size(op, in_h, in_w, &out_h, &out_w);
     if (status != MK_STATUS_OK) return status;
-
     // Extents: (pixels - 1) * stride + C floats, each addressable.
     size_t in_pixels, out_pixels, in_extent, out_extent, rows;
     if (!mk_size_mul(batch, in_h, &in_pixels) || !mk_size_mul(in_pixels, in_w, &in_pixels) ||
@@ -249,14 +248,24 @@ mk_status mk_dwconv2d_run(const mk_dwconv2d_op* op, size_t batch, size_t in_h, s
         !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    if (mk_buffers_overlap(input, in_extent, output, out_extent)) return MK_STATUS_INVALID_ARGUMENT;
-
-    mk_dwconv_job job = {op,     in_h,   in_w, out_h, out_w, input, input_pixel_stride,
-                         output, output_pixel_stride, false, 0, 0};
-    return mk_dwconv_dispatch(&job, rows, pool);
+    *plan = (mk_dwconv2d_f32_plan){batch, in_h, in_w, out_h, out_w, input_pixel_stride,
+                               output_pixel_stride, op, rows, in_extent, out_extent};
+    return MK_STATUS_OK;
 }
 
-mk_status mk_dwconv2d_input_rows(const mk_dwconv2d_op* op, size_t in_h, size_t out_row_begin,
+mk_status mk_dwconv2d_f32_run(const mk_dwconv2d_f32_op* op, const mk_dwconv2d_f32_plan* plan,
+                          const float* input, float* output, mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_buffers_overlap(input, plan->in_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_dwconv_job job = {op,     plan->in_h, plan->in_w, plan->out_h, plan->out_w, input,
+                         plan->input_pixel_stride, output, plan->output_pixel_stride, false, 0, 0};
+    return mk_dwconv_dispatch(&job, plan->rows, pool);
+}
+
+mk_status mk_dwconv2d_f32_input_rows(const mk_dwconv2d_f32_op* op, size_t in_h, size_t out_row_begin,
                                  size_t out_row_end, size_t* first_row, size_t* rows) {
     if (op == NULL || first_row == NULL || rows == NULL) return MK_STATUS_NULL_POINTER;
     const mk_dwconv2d_params* p = &op->p;
@@ -279,7 +288,7 @@ mk_status mk_dwconv2d_input_rows(const mk_dwconv2d_op* op, size_t in_h, size_t o
     return MK_STATUS_OK;
 }
 
-mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_w,
+mk_status mk_dwconv2d_f32_run_rows(const mk_dwconv2d_f32_op* op, size_t in_h, size_t in_w,
                                size_t in_row_first, size_t in_rows, const float* input,
                                size_t input_pixel_stride, size_t out_row_begin,
                                size_t out_row_end, float* output, size_t output_pixel_stride,
@@ -291,9 +300,9 @@ mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_
     if (output_pixel_stride == 0) output_pixel_stride = C;
     if (input_pixel_stride < C || output_pixel_stride < C) return MK_STATUS_INVALID_ARGUMENT;
     size_t out_h, out_w, need_first, need_rows;
-    mk_status status = mk_dwconv2d_output_size(op, in_h, in_w, &out_h, &out_w);
+    mk_status status = mk_dwconv2d_f32_output_size(op, in_h, in_w, &out_h, &out_w);
     if (status != MK_STATUS_OK) return status;
-    status = mk_dwconv2d_input_rows(op, in_h, out_row_begin, out_row_end, &need_first, &need_rows);
+    status = mk_dwconv2d_f32_input_rows(op, in_h, out_row_begin, out_row_end, &need_first, &need_rows);
     if (status != MK_STATUS_OK) return status;
     if (in_rows == 0 || in_row_first >= in_h || in_rows > in_h - in_row_first ||
         need_first < in_row_first || need_first + need_rows > in_row_first + in_rows) {
@@ -311,11 +320,11 @@ mk_status mk_dwconv2d_run_rows(const mk_dwconv2d_op* op, size_t in_h, size_t in_
     return mk_dwconv_dispatch(&job, out_row_end - out_row_begin, pool);
 }
 
-mk_variant mk_dwconv2d_variant(const mk_dwconv2d_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
+mk_variant mk_dwconv2d_f32_variant(const mk_dwconv2d_f32_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
 
-bool mk_dwconv2d_is_specialized(const mk_dwconv2d_op* op) { return op && op->row != NULL; }
+bool mk_dwconv2d_f32_is_specialized(const mk_dwconv2d_f32_op* op) { return op && op->row != NULL; }
 
-void mk_dwconv2d_destroy(mk_dwconv2d_op* op) {
+void mk_dwconv2d_f32_destroy(mk_dwconv2d_f32_op* op) {
     if (op == NULL) return;
     mk_aligned_free(op->packed);
     mk_aligned_free(op->zeros);

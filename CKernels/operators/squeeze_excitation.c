@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct mk_squeeze_excitation_op {
+struct mk_squeeze_excitation_f32_op {
     size_t channels, squeeze;
     float* w1t;  // [channels][squeeze]: fc1 transposed
     float* b1;   // [squeeze]
@@ -38,7 +38,7 @@ static mk_status mk_squeeze_excitation_resolve(size_t channels, size_t squeeze_c
     return mk_resolve_variant(variant, mask, resolved);
 }
 
-mk_status mk_squeeze_excitation_supports(size_t channels, size_t squeeze_channels,
+mk_status mk_squeeze_excitation_f32_supports(size_t channels, size_t squeeze_channels,
                                          mk_variant variant) {
     mk_variant resolved;
     return mk_squeeze_excitation_resolve(channels, squeeze_channels, variant, &resolved);
@@ -47,10 +47,10 @@ mk_status mk_squeeze_excitation_supports(size_t channels, size_t squeeze_channel
 // Floats rounded up to whole 64-byte lines, so each packed array starts aligned.
 static size_t mk_se_round(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
-mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
+mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_channels,
                                        const float* fc1_weight, const float* fc1_bias,
                                        const float* fc2_weight, const float* fc2_bias,
-                                       mk_variant variant, mk_squeeze_excitation_op** op_out) {
+                                       mk_variant variant, mk_squeeze_excitation_f32_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
@@ -61,7 +61,7 @@ mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
     const size_t C = channels, S = squeeze_channels;
     const size_t weights = mk_se_round(C * S);  // at most 2^26 floats: no overflow
     const size_t total = 2 * weights + mk_se_round(S) + mk_se_round(C);
-    mk_squeeze_excitation_op* op = calloc(1, sizeof *op);
+    mk_squeeze_excitation_f32_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
     op->storage = mk_aligned_alloc(total * sizeof(float));
     if (op->storage == NULL) {
@@ -99,7 +99,7 @@ mk_status mk_squeeze_excitation_create(size_t channels, size_t squeeze_channels,
 }
 
 typedef struct {
-    const mk_squeeze_excitation_op* op;
+    const mk_squeeze_excitation_f32_op* op;
     size_t h, w, channel_tile;
     const float* input;  // this image
     size_t in_stride;
@@ -136,12 +136,12 @@ static void mk_se_scale_task(void* context, size_t thread, size_t start, size_t 
     }
 }
 
-mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t batch, size_t h,
-                                    size_t w, const float* input, size_t input_pixel_stride,
-                                    float* output, size_t output_pixel_stride,
-                                    mk_threadpool* pool) {
-    if (op == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
-    const size_t C = op->channels, S = op->squeeze;
+mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* op, size_t batch,
+                                            size_t h, size_t w, size_t input_pixel_stride,
+                                            size_t output_pixel_stride, mk_threadpool* pool,
+                                            mk_squeeze_excitation_f32_plan* plan) {
+    if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->channels;
     if (input_pixel_stride == 0) input_pixel_stride = C;
     if (output_pixel_stride == 0) output_pixel_stride = C;
     if (batch == 0 || h == 0 || w == 0 || input_pixel_stride < C || output_pixel_stride < C) {
@@ -153,8 +153,23 @@ mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t b
         !mk_strided_extent(pixels, output_pixel_stride, C, &out_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    const bool in_place = input == output && input_pixel_stride == output_pixel_stride;
-    if (!in_place && mk_buffers_overlap(input, in_extent, output, out_extent)) {
+    // The pooling split over channel tiles with several threads; about 16K floats per scaling
+    // tile.
+    const size_t threads = mk_threadpool_threads(pool);
+    *plan = (mk_squeeze_excitation_f32_plan){batch, h, w, input_pixel_stride, output_pixel_stride,
+                                             op, image, in_extent, out_extent,
+                                             threads > 1 ? 64 : C, C >= 16384 ? 1 : 16384 / C};
+    return MK_STATUS_OK;
+}
+
+mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
+                                        const mk_squeeze_excitation_f32_plan* plan,
+                                        const float* input, float* output, mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    const size_t C = op->channels, S = op->squeeze;
+    const bool in_place = input == output && plan->input_pixel_stride == plan->output_pixel_stride;
+    if (!in_place && mk_buffers_overlap(input, plan->in_extent, output, plan->out_extent)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
 
@@ -166,32 +181,29 @@ mk_status mk_squeeze_excitation_run(const mk_squeeze_excitation_op* op, size_t b
     const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
         (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
 
-    const size_t threads = mk_threadpool_threads(pool);
-    mk_se_job job = {op, h, w, threads > 1 ? 64 : C, NULL, input_pixel_stride, NULL,
-                     output_pixel_stride, mean, in_place};
+    mk_se_job job = {op, plan->h, plan->w, plan->channel_tile, NULL, plan->input_pixel_stride,
+                     NULL, plan->output_pixel_stride, mean, in_place};
     const size_t channel_tiles = (C + job.channel_tile - 1) / job.channel_tile;
-    // About 16K floats per scaling tile.
-    const size_t rows_per_tile = C >= 16384 ? 1 : 16384 / C;
-    for (size_t n = 0; n < batch; n++) {
-        job.input = input + n * image * input_pixel_stride;
-        job.output = output + n * image * output_pixel_stride;
+    for (size_t n = 0; n < plan->batch; n++) {
+        job.input = input + n * plan->image * plan->input_pixel_stride;
+        job.output = output + n * plan->image * plan->output_pixel_stride;
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
         op->fc(C, S, mean, op->w1t, op->b1, hidden, &relu);
         op->fc(S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid);
-        status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, image,
-                                              rows_per_tile);
+        status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, plan->image,
+                                              plan->rows_per_tile);
         if (status != MK_STATUS_OK) return status;
     }
     return MK_STATUS_OK;
 }
 
-mk_variant mk_squeeze_excitation_variant(const mk_squeeze_excitation_op* op) {
+mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op) {
     return op ? op->variant : MK_VARIANT_AUTO;
 }
 
-void mk_squeeze_excitation_destroy(mk_squeeze_excitation_op* op) {
+void mk_squeeze_excitation_f32_destroy(mk_squeeze_excitation_f32_op* op) {
     if (op == NULL) return;
     mk_aligned_free(op->storage);
     free(op);

@@ -52,6 +52,11 @@ extension MobileKernelsError.Kind {
 /// Throws the error matching `status` unless it is MK_STATUS_OK. `context` names what was being
 /// done ("BiasActivation(channels: 96) on [1, 56, 56, 96]").
 @inline(__always)
+/// A C operator's reshape, then (when it succeeded) its run: the first status that is not OK.
+func then(_ first: mk_status, _ next: () -> mk_status) -> mk_status {
+    first == MK_STATUS_OK ? next() : first
+}
+
 func check(_ status: mk_status, _ context: @autoclosure () -> String) throws {
     guard status != MK_STATUS_OK else { return }
     let kind = MobileKernelsError.Kind(status)

@@ -20,12 +20,12 @@ struct BiasActivationTests {
         for r in 0..<rows { for c in 0..<channels { input[offset + r * inStride + c] = values[r * channels + c] } }
 
         var op: OpaquePointer?
-        let created = bias.withOptionalPointer { mk_bias_activation_create(channels, $0, activation.0, variant, &op) }
+        let created = bias.withOptionalPointer { mk_bias_activation_f32_create(channels, $0, activation.0, variant, &op) }
         try #require(created == MK_STATUS_OK)
-        defer { mk_bias_activation_destroy(op) }
+        defer { mk_bias_activation_f32_destroy(op) }
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_bias_activation_run(op, rows, x.baseAddress! + offset, inStride, y.baseAddress! + offset, outStride, pool)
+                biasActivationRun(op, rows, x.baseAddress! + offset, inStride, y.baseAddress! + offset, outStride, pool)
             }
         }
         try #require(status == MK_STATUS_OK)
@@ -93,12 +93,12 @@ struct BiasActivationTests {
         let x = rng.floats(channels * rows)
         for activation in allActivations {
             var op: OpaquePointer?
-            try #require(mk_bias_activation_create(channels, bias, activation.0, variant, &op) == MK_STATUS_OK)
-            defer { mk_bias_activation_destroy(op) }
+            try #require(mk_bias_activation_f32_create(channels, bias, activation.0, variant, &op) == MK_STATUS_OK)
+            defer { mk_bias_activation_f32_destroy(op) }
             var outOfPlace = [Float](repeating: 0, count: x.count)
             var inPlace = x
-            #expect(mk_bias_activation_run(op, rows, x, 0, &outOfPlace, 0, nil) == MK_STATUS_OK)
-            let status = inPlace.withUnsafeMutableBufferPointer { mk_bias_activation_run(op, rows, $0.baseAddress, 0, $0.baseAddress, 0, nil) }
+            #expect(biasActivationRun(op, rows, x, 0, &outOfPlace, 0, nil) == MK_STATUS_OK)
+            let status = inPlace.withUnsafeMutableBufferPointer { biasActivationRun(op, rows, $0.baseAddress, 0, $0.baseAddress, 0, nil) }
             #expect(status == MK_STATUS_OK)
             #expect(inPlace.map(\.bitPattern) == outOfPlace.map(\.bitPattern))
         }
@@ -117,11 +117,11 @@ struct BiasActivationTests {
             var results: [[UInt32]] = []
             for variant in familyVariants(MK_FAMILY_F32_VUNARY) {
                 var op: OpaquePointer?
-                try #require(mk_bias_activation_create(channels, bias, activation.0, variant, &op) == MK_STATUS_OK)
-                defer { mk_bias_activation_destroy(op) }
+                try #require(mk_bias_activation_f32_create(channels, bias, activation.0, variant, &op) == MK_STATUS_OK)
+                defer { mk_bias_activation_f32_destroy(op) }
                 var one = [Float](repeating: 0, count: x.count), two = one
-                #expect(mk_bias_activation_run(op, rows, x, 0, &one, 0, nil) == MK_STATUS_OK)
-                #expect(mk_bias_activation_run(op, rows, x, 0, &two, 0, pool) == MK_STATUS_OK)
+                #expect(biasActivationRun(op, rows, x, 0, &one, 0, nil) == MK_STATUS_OK)
+                #expect(biasActivationRun(op, rows, x, 0, &two, 0, pool) == MK_STATUS_OK)
                 #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
                 results.append(one.map(\.bitPattern))
             }
@@ -134,19 +134,19 @@ struct BiasActivationTests {
     func specialValues() throws {
         for variant in familyVariants(MK_FAMILY_F32_VUNARY) {
             var op: OpaquePointer?
-            try #require(mk_bias_activation_create(3, nil, allActivations[0].0, variant, &op) == MK_STATUS_OK)
-            defer { mk_bias_activation_destroy(op) }
+            try #require(mk_bias_activation_f32_create(3, nil, allActivations[0].0, variant, &op) == MK_STATUS_OK)
+            defer { mk_bias_activation_f32_destroy(op) }
             let x: [Float] = [-0.0, .nan, .infinity]
             var y = [Float](repeating: 1, count: 3)
-            #expect(mk_bias_activation_run(op, 1, x, 0, &y, 0, nil) == MK_STATUS_OK)
+            #expect(biasActivationRun(op, 1, x, 0, &y, 0, nil) == MK_STATUS_OK)
             #expect(y[0].sign == .minus && y[0] == 0)
             #expect(y[1].isNaN)
             #expect(y[2] == .infinity)
 
             var relu: OpaquePointer?
-            try #require(mk_bias_activation_create(3, nil, allActivations[1].0, variant, &relu) == MK_STATUS_OK)
-            defer { mk_bias_activation_destroy(relu) }
-            #expect(mk_bias_activation_run(relu, 1, x, 0, &y, 0, nil) == MK_STATUS_OK)
+            try #require(mk_bias_activation_f32_create(3, nil, allActivations[1].0, variant, &relu) == MK_STATUS_OK)
+            defer { mk_bias_activation_f32_destroy(relu) }
+            #expect(biasActivationRun(relu, 1, x, 0, &y, 0, nil) == MK_STATUS_OK)
             #expect(y[1].isNaN, "\(String(cString: mk_variant_name(variant))): relu(NaN) must stay NaN")
         }
     }

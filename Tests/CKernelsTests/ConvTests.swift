@@ -5,10 +5,10 @@ import Testing
 /// The variants the convolution runs on this CPU: every SIMD variant, plus BLIS when available
 /// (BLIS runs only the 1x1 convolutions without the fused shuffle; see `convSupports`).
 /// Every variant that runs some convolution here: the GEMM family's and BLIS when linked (which
-/// case each runs, mk_conv2d_supports says).
+/// case each runs, mk_conv2d_f32_supports says).
 let convVariants: [mk_variant] = concreteVariants.filter { v in
     var p = ConvCase({ _ in }).params
-    return mk_conv2d_supports(&p, v) == MK_STATUS_OK
+    return mk_conv2d_f32_supports(&p, v) == MK_STATUS_OK
 }
 
 func convName(_ variant: mk_variant) -> String { String(cString: mk_variant_name(variant)) }
@@ -24,13 +24,13 @@ struct ConvCase: CustomStringConvertible {
     var withBias = true
     var withResidual = false
     var shuffle = false
-    /// Create through mk_conv1x1_create (needs a 1x1 kernel, one group, no padding, sh == sw).
+    /// Create through mk_conv1x1_f32_create (needs a 1x1 kernel, one group, no padding, sh == sw).
     var pointwiseCreate = false
 
     var description: String {
         "n\(batch) \(h)x\(w) \(cin)->\(cout) g\(groups) k\(kh)x\(kw) s\(sh)x\(sw) d\(dh)x\(dw) "
             + "pad(t\(pad.top) l\(pad.left) b\(pad.bottom) r\(pad.right)) \(allActivations[activation].1) "
-            + "bias:\(withBias) residual:\(withResidual) shuffle:\(shuffle)\(pointwiseCreate ? " (mk_conv1x1_create)" : "")"
+            + "bias:\(withBias) residual:\(withResidual) shuffle:\(shuffle)\(pointwiseCreate ? " (mk_conv1x1_f32_create)" : "")"
     }
     var extentH: Int { dh * (kh - 1) + 1 }
     var extentW: Int { dw * (kw - 1) + 1 }
@@ -78,33 +78,33 @@ func makeConvData(_ cs: ConvCase, _ rng: inout SplitMix64) -> ConvData {
     return ConvData(x: x, weights: weights, bias: bias, residual: residual)
 }
 
-/// Whether `variant` implements `cs` (the operator's own rule, mk_conv2d_supports).
+/// Whether `variant` implements `cs` (the operator's own rule, mk_conv2d_f32_supports).
 func convSupports(_ variant: mk_variant, _ cs: ConvCase) -> Bool {
     var p = cs.params
-    return mk_conv2d_supports(&p, variant) == MK_STATUS_OK
+    return mk_conv2d_f32_supports(&p, variant) == MK_STATUS_OK
 }
 
-/// Creates the operator of `cs` (through mk_conv1x1_create when `cs.pointwiseCreate`).
+/// Creates the operator of `cs` (through mk_conv1x1_f32_create when `cs.pointwiseCreate`).
 func convCreate(_ cs: ConvCase, variant: mk_variant, weights: [Float], bias: [Float]?) -> (mk_status, OpaquePointer?) {
     var op: OpaquePointer?
     var p = cs.params
     let status: mk_status = bias.withOptionalPointer { b in
         if cs.pointwiseCreate {
-            return mk_conv1x1_create(cs.cin, cs.cout, cs.sh, allActivations[cs.activation].0, weights, b, variant, &op)
+            return mk_conv1x1_f32_create(cs.cin, cs.cout, cs.sh, allActivations[cs.activation].0, weights, b, variant, &op)
         }
-        return mk_conv2d_create(&p, weights, b, variant, &op)
+        return mk_conv2d_f32_create(&p, weights, b, variant, &op)
     }
     return (status, op)
 }
 
-/// mk_conv2d_reshape then mk_conv2d_run: the first status that is not OK.
+/// mk_conv2d_f32_reshape then mk_conv2d_f32_run: the first status that is not OK.
 func convRun(_ op: OpaquePointer?, _ batch: Int, _ h: Int, _ w: Int, _ x: UnsafePointer<Float>?, _ xStride: Int,
              _ y: UnsafeMutablePointer<Float>?, _ yStride: Int, _ r: UnsafePointer<Float>?, _ rStride: Int,
              _ pool: OpaquePointer?) -> mk_status {
-    var plan = mk_conv2d_plan()
-    let status = mk_conv2d_reshape(op, batch, h, w, xStride, yStride, rStride, pool, &plan)
+    var plan = mk_conv2d_f32_plan()
+    let status = mk_conv2d_f32_reshape(op, batch, h, w, xStride, yStride, rStride, pool, &plan)
     guard status == MK_STATUS_OK else { return status }
-    return mk_conv2d_run(op, &plan, x, y, r, pool)
+    return mk_conv2d_f32_run(op, &plan, x, y, r, pool)
 }
 
 /// Runs `variant` on `cs` and returns the dense NHWC output. Input, output and residual live in
@@ -116,13 +116,13 @@ func runConv(_ cs: ConvCase, variant: mk_variant, data d: ConvData, residualInPl
              inExtra: Int = 0, outExtra: Int = 0, resExtra: Int = 0, pool: OpaquePointer? = nil) throws -> [Float] {
     let (created, op) = convCreate(cs, variant: variant, weights: d.weights, bias: d.bias)
     try #require(created == MK_STATUS_OK, "create \(convName(variant)) \(cs): \(convStatus(created))")
-    defer { mk_conv2d_destroy(op) }
+    defer { mk_conv2d_f32_destroy(op) }
     try #require(op != nil)
     if variant != MK_VARIANT_AUTO {
-        #expect(mk_conv2d_variant(op) == variant, "\(convName(variant)) \(cs)")
+        #expect(mk_conv2d_f32_variant(op) == variant, "\(convName(variant)) \(cs)")
     }
     var oh = 0, ow = 0
-    try #require(mk_conv2d_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK, "output size of \(cs)")
+    try #require(mk_conv2d_f32_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK, "output size of \(cs)")
     try #require(oh == cs.outH && ow == cs.outW, "output size of \(cs): \(oh)x\(ow)")
 
     let inStride = cs.cin + inExtra, outStride = cs.cout + outExtra
@@ -276,7 +276,7 @@ func convKernelCases() -> [ConvCase] {
         ConvCase({ $0.h = 8; $0.w = 5; $0.cin = 7; $0.cout = 5; $0.kh = 3; $0.kw = 1; $0.sh = 2; $0.sw = 1; $0.pad = RefPadding(top: 1, left: 0, bottom: 1, right: 0) }),
         ConvCase({ $0.h = 9; $0.w = 9; $0.cin = 8; $0.cout = 8; $0.kh = 1; $0.kw = 7; $0.pad = RefPadding(top: 0, left: 3, bottom: 0, right: 3) }),
         ConvCase({ $0.h = 9; $0.w = 9; $0.cin = 8; $0.cout = 8; $0.kh = 7; $0.kw = 1; $0.pad = RefPadding(top: 3, left: 0, bottom: 3, right: 0) }),
-        // 1x1 kernels through mk_conv2d_create with unequal strides (not mk_conv1x1_create).
+        // 1x1 kernels through mk_conv2d_f32_create with unequal strides (not mk_conv1x1_f32_create).
         ConvCase({ $0.h = 7; $0.w = 6; $0.cin = 9; $0.cout = 11; $0.sh = 2; $0.sw = 1 }),
         ConvCase({ $0.batch = 2; $0.h = 5; $0.w = 10; $0.cin = 9; $0.cout = 11; $0.sh = 1; $0.sw = 3 }),
         // Even kernel, and the largest kernel allowed (16 x 16 = 256 taps).
@@ -524,19 +524,19 @@ struct ConvTests {
             let weights = [Float](repeating: 0.25, count: cs.weightCount)
             let (status, op) = convCreate(cs, variant: MK_VARIANT_AUTO, weights: weights, bias: nil)
             #expect(status == MK_STATUS_OK, "\(cs)")
-            #expect(mk_conv2d_variant(op) == mk_variant_best(), "\(cs)")
-            mk_conv2d_destroy(op)
+            #expect(mk_conv2d_f32_variant(op) == mk_variant_best(), "\(cs)")
+            mk_conv2d_f32_destroy(op)
             for variant in convVariants where convSupports(variant, cs) {
                 let (s, o) = convCreate(cs, variant: variant, weights: weights, bias: nil)
                 #expect(s == MK_STATUS_OK, "\(convName(variant)) \(cs)")
-                #expect(mk_conv2d_variant(o) == variant, "\(convName(variant)) \(cs)")
-                mk_conv2d_destroy(o)
+                #expect(mk_conv2d_f32_variant(o) == variant, "\(convName(variant)) \(cs)")
+                mk_conv2d_f32_destroy(o)
             }
             for variant in [MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_NEON, MK_VARIANT_BLIS] where !mk_variant_available(variant) {
                 let (s, o) = convCreate(cs, variant: variant, weights: weights, bias: nil)
                 #expect(s == MK_STATUS_UNSUPPORTED, "\(convName(variant)) \(cs): \(convStatus(s))")
                 #expect(o == nil)
-                mk_conv2d_destroy(o)
+                mk_conv2d_f32_destroy(o)
             }
             #if arch(x86_64)
             let (neon, _) = convCreate(cs, variant: MK_VARIANT_NEON, weights: weights, bias: nil)
@@ -544,7 +544,7 @@ struct ConvTests {
             #endif
             let (unknown, u) = convCreate(cs, variant: mk_variant(rawValue: 42), weights: weights, bias: nil)
             #expect(unknown != MK_STATUS_OK)
-            mk_conv2d_destroy(u)
+            mk_conv2d_f32_destroy(u)
         }
     }
 
@@ -562,10 +562,10 @@ struct ConvTests {
         for cs in unsupported {
             var p = cs.params
             var op: OpaquePointer?
-            let status = mk_conv2d_create(&p, weights, nil, MK_VARIANT_BLIS, &op)
+            let status = mk_conv2d_f32_create(&p, weights, nil, MK_VARIANT_BLIS, &op)
             #expect(status == MK_STATUS_UNSUPPORTED, "\(cs): \(convStatus(status))")
             #expect(op == nil)
-            mk_conv2d_destroy(op)
+            mk_conv2d_f32_destroy(op)
         }
         let pointwise = [
             ConvCase({ $0.cin = 8; $0.cout = 16 }),
@@ -577,7 +577,7 @@ struct ConvTests {
             let (status, op) = convCreate(cs, variant: MK_VARIANT_BLIS, weights: weights, bias: nil)
             let expected = mk_variant_available(MK_VARIANT_BLIS) ? MK_STATUS_OK : MK_STATUS_UNSUPPORTED
             #expect(status == expected, "\(cs): \(convStatus(status))")
-            mk_conv2d_destroy(op)
+            mk_conv2d_f32_destroy(op)
         }
     }
 
@@ -589,10 +589,10 @@ struct ConvTests {
         let base = ConvCase({ $0.cin = 4; $0.cout = 8; $0.kh = 3; $0.kw = 3 }).params
         var op: OpaquePointer?
         var p = base
-        #expect(mk_conv2d_create(&p, weights, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_create(nil, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_create(&p, weights, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_create(nil, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
         #expect(op == nil)
-        #expect(mk_conv2d_create(&p, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_create(&p, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
         #expect(op == nil)
 
         let invalid: [(String, (inout mk_conv2d_params) -> Void)] = [
@@ -628,10 +628,10 @@ struct ConvTests {
             var q = base
             mutate(&q)
             op = nil
-            let status = mk_conv2d_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
+            let status = mk_conv2d_f32_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
             #expect(status == MK_STATUS_INVALID_ARGUMENT, "\(name): \(convStatus(status))")
             #expect(op == nil, "\(name)")
-            mk_conv2d_destroy(op)
+            mk_conv2d_f32_destroy(op)
         }
 
         // Sizes that overflow: rejected (SIZE_OVERFLOW or INVALID_ARGUMENT) before reading weights.
@@ -644,10 +644,10 @@ struct ConvTests {
             var q = base
             mutate(&q)
             op = nil
-            let status = mk_conv2d_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
+            let status = mk_conv2d_f32_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
             #expect(status != MK_STATUS_OK, "\(name)")
             #expect(op == nil, "\(name)")
-            mk_conv2d_destroy(op)
+            mk_conv2d_f32_destroy(op)
         }
 
         // The limits themselves are accepted.
@@ -664,29 +664,29 @@ struct ConvTests {
             var q = base
             mutate(&q)
             op = nil
-            let status = mk_conv2d_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
+            let status = mk_conv2d_f32_create(&q, weights, nil, MK_VARIANT_AUTO, &op)
             #expect(status == MK_STATUS_OK, "\(name): \(convStatus(status))")
             #expect(op != nil, "\(name)")
-            mk_conv2d_destroy(op)
+            mk_conv2d_f32_destroy(op)
         }
 
-        // mk_conv1x1_create.
+        // mk_conv1x1_f32_create.
         let relu = allActivations[1].0
         op = nil
-        #expect(mk_conv1x1_create(4, 8, 1, relu, weights, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv1x1_create(4, 8, 1, relu, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv1x1_create(0, 8, 1, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv1x1_create(4, 0, 1, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv1x1_create(4, 8, 0, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv1x1_f32_create(4, 8, 1, relu, weights, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv1x1_f32_create(4, 8, 1, relu, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv1x1_f32_create(0, 8, 1, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv1x1_f32_create(4, 0, 1, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv1x1_f32_create(4, 8, 0, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         let nanClamp = mk_activation(kind: MK_ACTIVATION_CLAMP, min: .nan, max: 1)
-        #expect(mk_conv1x1_create(4, 8, 1, nanClamp, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv1x1_f32_create(4, 8, 1, nanClamp, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         #expect(op == nil)
-        try #require(mk_conv1x1_create(4, 8, 2, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        try #require(mk_conv1x1_f32_create(4, 8, 2, relu, weights, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
         var oh = 0, ow = 0
-        #expect(mk_conv2d_output_size(op, 5, 4, &oh, &ow) == MK_STATUS_OK && oh == 3 && ow == 2)
-        mk_conv2d_destroy(op)
+        #expect(mk_conv2d_f32_output_size(op, 5, 4, &oh, &ow) == MK_STATUS_OK && oh == 3 && ow == 2)
+        mk_conv2d_f32_destroy(op)
 
-        mk_conv2d_destroy(nil)
+        mk_conv2d_f32_destroy(nil)
     }
 
     @Test("output size follows the formula; empty outputs, zero sizes and NULL pointers are rejected")
@@ -703,9 +703,9 @@ struct ConvTests {
             #expect(cs.outH == wantH && cs.outW == wantW, "test case \(cs)")
             let (status, op) = convCreate(cs, variant: MK_VARIANT_AUTO, weights: [Float](repeating: 1, count: cs.weightCount), bias: nil)
             try #require(status == MK_STATUS_OK, "\(cs)")
-            defer { mk_conv2d_destroy(op) }
+            defer { mk_conv2d_f32_destroy(op) }
             var oh = 0, ow = 0
-            #expect(mk_conv2d_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK, "\(cs)")
+            #expect(mk_conv2d_f32_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK, "\(cs)")
             #expect(oh == wantH && ow == wantW, "\(cs): got \(oh)x\(ow)")
         }
 
@@ -713,18 +713,18 @@ struct ConvTests {
         let cs = ConvCase({ $0.cin = 2; $0.cout = 2; $0.kh = 3; $0.kw = 3; $0.dh = 2; $0.dw = 2 })
         let (status, op) = convCreate(cs, variant: MK_VARIANT_AUTO, weights: [Float](repeating: 1, count: cs.weightCount), bias: nil)
         try #require(status == MK_STATUS_OK)
-        defer { mk_conv2d_destroy(op) }
+        defer { mk_conv2d_f32_destroy(op) }
         var oh = 0, ow = 0
-        #expect(mk_conv2d_output_size(op, 5, 5, &oh, &ow) == MK_STATUS_OK && oh == 1 && ow == 1)
-        #expect(mk_conv2d_output_size(op, 4, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_output_size(op, 5, 4, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_output_size(op, 0, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_output_size(op, 5, 0, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_conv2d_output_size(op, Int.max / 2, 5, &oh, &ow) != MK_STATUS_OK)
-        #expect(mk_conv2d_output_size(op, 5, Int.max, &oh, &ow) != MK_STATUS_OK)
-        #expect(mk_conv2d_output_size(nil, 5, 5, &oh, &ow) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_output_size(op, 5, 5, nil, &ow) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_output_size(op, 5, 5, &oh, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_output_size(op, 5, 5, &oh, &ow) == MK_STATUS_OK && oh == 1 && ow == 1)
+        #expect(mk_conv2d_f32_output_size(op, 4, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_f32_output_size(op, 5, 4, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_f32_output_size(op, 0, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_f32_output_size(op, 5, 0, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_f32_output_size(op, Int.max / 2, 5, &oh, &ow) != MK_STATUS_OK)
+        #expect(mk_conv2d_f32_output_size(op, 5, Int.max, &oh, &ow) != MK_STATUS_OK)
+        #expect(mk_conv2d_f32_output_size(nil, 5, 5, &oh, &ow) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_output_size(op, 5, 5, nil, &ow) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_output_size(op, 5, 5, &oh, nil) == MK_STATUS_NULL_POINTER)
     }
 
     @Test("run rejects bad arguments before touching memory")
@@ -732,9 +732,9 @@ struct ConvTests {
         // 3x3, Cin 4, Cout 2, no padding, all-ones weights: every output of an all-ones 5x5 input is 36.
         var p = ConvCase({ $0.cin = 4; $0.cout = 2; $0.kh = 3; $0.kw = 3 }).params
         var op: OpaquePointer?
-        try #require(mk_conv2d_create(&p, [Float](repeating: 1, count: 72), nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-        defer { mk_conv2d_destroy(op) }
-        #expect(mk_conv2d_variant(op) == mk_variant_best())
+        try #require(mk_conv2d_f32_create(&p, [Float](repeating: 1, count: 72), nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_conv2d_f32_destroy(op) }
+        #expect(mk_conv2d_f32_variant(op) == mk_variant_best())
         let x = [Float](repeating: 1, count: 100)
         let r = [Float](repeating: 0.5, count: 18)
         var y = [Float](repeating: 0, count: 18)
@@ -789,8 +789,8 @@ struct ConvTests {
         // Residual with the fused shuffle is rejected at run.
         var sp = ConvCase({ $0.cin = 4; $0.cout = 4; $0.groups = 2; $0.shuffle = true }).params
         var shuffled: OpaquePointer?
-        try #require(mk_conv2d_create(&sp, [Float](repeating: 1, count: 8), nil, MK_VARIANT_AUTO, &shuffled) == MK_STATUS_OK)
-        defer { mk_conv2d_destroy(shuffled) }
+        try #require(mk_conv2d_f32_create(&sp, [Float](repeating: 1, count: 8), nil, MK_VARIANT_AUTO, &shuffled) == MK_STATUS_OK)
+        defer { mk_conv2d_f32_destroy(shuffled) }
         var z = [Float](repeating: 0, count: 100)
         let res = [Float](repeating: 1, count: 100)
         #expect(convRun(shuffled, 1, 5, 5, x, 0, &z, 0, res, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
@@ -799,19 +799,19 @@ struct ConvTests {
         #expect(z.allSatisfy { $0 == 2 })  // 2 ones per group
 
         // A plan is made once and runs many times; a plan of another operator is rejected.
-        var plan = mk_conv2d_plan()
-        try #require(mk_conv2d_reshape(op, 1, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+        var plan = mk_conv2d_f32_plan()
+        try #require(mk_conv2d_f32_reshape(op, 1, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
         #expect(plan.out_h == 3 && plan.out_w == 3 && plan.output_pixel_stride == 2)
-        #expect(mk_conv2d_reshape(op, 1, 5, 5, 0, 0, 0, nil, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_reshape(op, 1, 5, 5, 0, 0, 0, nil, nil) == MK_STATUS_NULL_POINTER)
         y = [Float](repeating: 0, count: 18)
-        #expect(mk_conv2d_run(op, &plan, x, &y, nil, nil) == MK_STATUS_OK)
+        #expect(mk_conv2d_f32_run(op, &plan, x, &y, nil, nil) == MK_STATUS_OK)
         y.withUnsafeMutableBufferPointer { b in
-            #expect(mk_conv2d_run(op, &plan, x, b.baseAddress, b.baseAddress, nil) == MK_STATUS_OK)  // out += conv
+            #expect(mk_conv2d_f32_run(op, &plan, x, b.baseAddress, b.baseAddress, nil) == MK_STATUS_OK)  // out += conv
         }
         #expect(y.allSatisfy { $0 == 72 })
-        #expect(mk_conv2d_run(op, nil, x, &y, nil, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_conv2d_run(shuffled, &plan, x, &z, nil, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_f32_run(op, nil, x, &y, nil, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_conv2d_f32_run(shuffled, &plan, x, &z, nil, nil) == MK_STATUS_INVALID_ARGUMENT)
 
-        mk_conv2d_destroy(nil)
+        mk_conv2d_f32_destroy(nil)
     }
 }

@@ -32,11 +32,11 @@ func runDepthwise(_ cs: DWCase, variant: mk_variant, x: [Float], weights: [Float
                   inExtra: Int = 0, outExtra: Int = 0, pool: OpaquePointer? = nil) throws -> [Float] {
     var p = cs.params
     var op: OpaquePointer?
-    let created = bias.withOptionalPointer { mk_dwconv2d_create(&p, weights, $0, variant, &op) }
+    let created = bias.withOptionalPointer { mk_dwconv2d_f32_create(&p, weights, $0, variant, &op) }
     try #require(created == MK_STATUS_OK, "create \(cs)")
-    defer { mk_dwconv2d_destroy(op) }
+    defer { mk_dwconv2d_f32_destroy(op) }
     var oh = 0, ow = 0
-    try #require(mk_dwconv2d_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK)
+    try #require(mk_dwconv2d_f32_output_size(op, cs.h, cs.w, &oh, &ow) == MK_STATUS_OK)
     try #require(oh == cs.outH && ow == cs.outW, "output size of \(cs)")
     let inStride = cs.c + inExtra, outStride = cs.c + outExtra
     let inPixels = cs.batch * cs.h * cs.w, outPixels = cs.batch * oh * ow
@@ -44,7 +44,7 @@ func runDepthwise(_ cs: DWCase, variant: mk_variant, x: [Float], weights: [Float
     for i in 0..<inPixels { for ch in 0..<cs.c { input[i * inStride + ch] = x[i * cs.c + ch] } }
     var output = [Float](repeating: sentinel, count: outPixels * outStride + 8)
     let status = output.withUnsafeMutableBufferPointer { o in
-        mk_dwconv2d_run(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride, pool)
+        dwconvRun(op, cs.batch, cs.h, cs.w, input, inStride, o.baseAddress, outStride, pool)
     }
     try #require(status == MK_STATUS_OK, "run \(cs)")
     var dense = [Float](repeating: 0, count: outPixels * cs.c)
@@ -185,9 +185,9 @@ struct DepthwiseTests {
         for (k, d, s, expected) in [(3, 1, 1, true), (3, 1, 2, true), (5, 1, 2, true), (3, 2, 1, false), (7, 1, 1, false), (3, 1, 3, false)] {
             var p = DWCase(c: 8, kh: k, kw: k, sh: s, sw: s, dh: d, dw: d).params
             var op: OpaquePointer?
-            try #require(mk_dwconv2d_create(&p, [Float](repeating: 1, count: 8 * k * k), nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-            #expect(mk_dwconv2d_is_specialized(op) == expected, "k\(k) d\(d) s\(s)")
-            mk_dwconv2d_destroy(op)
+            try #require(mk_dwconv2d_f32_create(&p, [Float](repeating: 1, count: 8 * k * k), nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+            #expect(mk_dwconv2d_f32_is_specialized(op) == expected, "k\(k) d\(d) s\(s)")
+            mk_dwconv2d_f32_destroy(op)
         }
     }
 
@@ -196,39 +196,39 @@ struct DepthwiseTests {
         let w = [Float](repeating: 1, count: 9 * 4)
         var op: OpaquePointer?
         var p = DWCase(c: 4).params
-        #expect(mk_dwconv2d_create(&p, w, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_dwconv2d_create(nil, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
-        #expect(mk_dwconv2d_create(&p, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_dwconv2d_f32_create(&p, w, nil, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_dwconv2d_f32_create(nil, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_dwconv2d_f32_create(&p, nil, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_NULL_POINTER)
         for mutate in [{ (q: inout mk_dwconv2d_params) in q.channels = 0 }, { $0.kernel_h = 0 }, { $0.kernel_w = 12 },
                        { $0.stride_h = 0 }, { $0.dilation_w = 0 }, { $0.pad_top = 3 }, { $0.pad_right = 5 },
                        { $0.activation = mk_activation(kind: MK_ACTIVATION_CLAMP, min: 1, max: 0) }] {
             var q = p
             mutate(&q)
-            #expect(mk_dwconv2d_create(&q, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(mk_dwconv2d_f32_create(&q, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         }
         var huge = p
         huge.channels = Int.max / 2
-        #expect(mk_dwconv2d_create(&huge, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_SIZE_OVERFLOW)
-        #expect(mk_dwconv2d_create(&p, w, nil, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
+        #expect(mk_dwconv2d_f32_create(&huge, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(mk_dwconv2d_f32_create(&p, w, nil, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
         #expect(op == nil)
 
-        try #require(mk_dwconv2d_create(&p, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-        defer { mk_dwconv2d_destroy(op) }
+        try #require(mk_dwconv2d_f32_create(&p, w, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_dwconv2d_f32_destroy(op) }
         var oh = 0, ow = 0
-        #expect(mk_dwconv2d_output_size(op, 0, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_dwconv2d_output_size(op, 2, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)  // 2 < 3, no padding
-        #expect(mk_dwconv2d_output_size(op, 3, 3, &oh, &ow) == MK_STATUS_OK && oh == 1 && ow == 1)
+        #expect(mk_dwconv2d_f32_output_size(op, 0, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_dwconv2d_f32_output_size(op, 2, 5, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)  // 2 < 3, no padding
+        #expect(mk_dwconv2d_f32_output_size(op, 3, 3, &oh, &ow) == MK_STATUS_OK && oh == 1 && ow == 1)
         var x = [Float](repeating: 1, count: 4 * 25), y = [Float](repeating: 0, count: 4 * 9)
-        #expect(mk_dwconv2d_run(nil, 1, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_dwconv2d_run(op, 1, 5, 5, nil, 0, &y, 0, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_dwconv2d_run(op, 0, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_dwconv2d_run(op, 1, 5, 5, x, 3, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_dwconv2d_run(op, Int.max / 4, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
-        #expect(mk_dwconv2d_run(op, 1, Int.max / 2, 5, x, 0, &y, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(dwconvRun(nil, 1, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_NULL_POINTER)
+        #expect(dwconvRun(op, 1, 5, 5, nil, 0, &y, 0, nil) == MK_STATUS_NULL_POINTER)
+        #expect(dwconvRun(op, 0, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(dwconvRun(op, 1, 5, 5, x, 3, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(dwconvRun(op, Int.max / 4, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(dwconvRun(op, 1, Int.max / 2, 5, x, 0, &y, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
         // Overlapping input and output.
-        let overlap = x.withUnsafeMutableBufferPointer { b in mk_dwconv2d_run(op, 1, 5, 5, b.baseAddress, 0, b.baseAddress! + 4, 0, nil) }
+        let overlap = x.withUnsafeMutableBufferPointer { b in dwconvRun(op, 1, 5, 5, b.baseAddress, 0, b.baseAddress! + 4, 0, nil) }
         #expect(overlap == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_dwconv2d_run(op, 1, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_OK)
+        #expect(dwconvRun(op, 1, 5, 5, x, 0, &y, 0, nil) == MK_STATUS_OK)
         #expect(y.allSatisfy { $0 == 9 })  // all-ones weights over all-ones input, no padding
     }
 }

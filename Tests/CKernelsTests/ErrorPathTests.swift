@@ -30,53 +30,53 @@ struct ErrorPathTests {
 
     @Test func createRejectsBadArguments() {
         var op: OpaquePointer?
-        #expect(mk_bias_activation_create(4, nil, relu, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_bias_activation_create(0, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_bias_activation_f32_create(4, nil, relu, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_bias_activation_f32_create(0, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         #expect(op == nil)
-        #expect(mk_bias_activation_create(Int.max, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(mk_bias_activation_f32_create(Int.max, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_SIZE_OVERFLOW)
         let badClamp = mk_activation(kind: MK_ACTIVATION_CLAMP, min: 2, max: 1)
-        #expect(mk_bias_activation_create(4, nil, badClamp, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_bias_activation_f32_create(4, nil, badClamp, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         let nanClamp = mk_activation(kind: MK_ACTIVATION_CLAMP, min: .nan, max: 1)
-        #expect(mk_bias_activation_create(4, nil, nanClamp, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_bias_activation_f32_create(4, nil, nanClamp, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
         let unknownKind = mk_activation(kind: mk_activation_kind(rawValue: 99), min: 0, max: 0)
-        #expect(mk_bias_activation_create(4, nil, unknownKind, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_bias_activation_create(4, nil, relu, mk_variant(rawValue: 42), &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_bias_activation_f32_create(4, nil, unknownKind, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_bias_activation_f32_create(4, nil, relu, mk_variant(rawValue: 42), &op) == MK_STATUS_INVALID_ARGUMENT)
         // BLIS exists only for GEMM-based operators.
-        #expect(mk_bias_activation_create(4, nil, relu, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
+        #expect(mk_bias_activation_f32_create(4, nil, relu, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
         for variant in [MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_NEON] where !mk_variant_available(variant) {
-            #expect(mk_bias_activation_create(4, nil, relu, variant, &op) == MK_STATUS_UNSUPPORTED)
+            #expect(mk_bias_activation_f32_create(4, nil, relu, variant, &op) == MK_STATUS_UNSUPPORTED)
         }
         #expect(op == nil)
         let infinite = mk_activation(kind: MK_ACTIVATION_CLAMP, min: -.infinity, max: .infinity)
-        #expect(mk_bias_activation_create(4, nil, infinite, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-        mk_bias_activation_destroy(op)
-        mk_bias_activation_destroy(nil)
+        #expect(mk_bias_activation_f32_create(4, nil, infinite, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        mk_bias_activation_f32_destroy(op)
+        mk_bias_activation_f32_destroy(nil)
     }
 
     @Test func runRejectsBadArguments() throws {
         var op: OpaquePointer?
-        try #require(mk_bias_activation_create(4, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-        defer { mk_bias_activation_destroy(op) }
+        try #require(mk_bias_activation_f32_create(4, nil, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_bias_activation_f32_destroy(op) }
         var buffer = [Float](repeating: 1, count: 64)
         let other = [Float](repeating: 1, count: 64)
         buffer.withUnsafeMutableBufferPointer { b in
             let p = b.baseAddress!
-            #expect(mk_bias_activation_run(nil, 1, p, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_bias_activation_run(op, 1, nil, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_bias_activation_run(op, 1, p, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_bias_activation_run(op, 1, p, 3, p, 3, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < channels
-            #expect(mk_bias_activation_run(op, Int.max / 2, p, 4, p, 4, nil) == MK_STATUS_SIZE_OVERFLOW)
-            #expect(mk_bias_activation_run(op, 2, p, Int.max / 2, p, Int.max / 2, nil) == MK_STATUS_SIZE_OVERFLOW)
+            #expect(biasActivationRun(nil, 1, p, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(biasActivationRun(op, 1, nil, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(biasActivationRun(op, 1, p, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(biasActivationRun(op, 1, p, 3, p, 3, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < channels
+            #expect(biasActivationRun(op, Int.max / 2, p, 4, p, 4, nil) == MK_STATUS_SIZE_OVERFLOW)
+            #expect(biasActivationRun(op, 2, p, Int.max / 2, p, Int.max / 2, nil) == MK_STATUS_SIZE_OVERFLOW)
             // Partial overlap (output shifted by one float) would read values already written.
-            #expect(mk_bias_activation_run(op, 4, p, 0, p + 1, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(biasActivationRun(op, 4, p, 0, p + 1, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
             // Same start, different strides: also overlapping, not in place.
-            #expect(mk_bias_activation_run(op, 4, p, 4, p, 8, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_bias_activation_run(op, 0, p, 0, p, 0, nil) == MK_STATUS_OK)
+            #expect(biasActivationRun(op, 4, p, 4, p, 8, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(biasActivationRun(op, 0, p, 0, p, 0, nil) == MK_STATUS_OK)
             other.withUnsafeBufferPointer { o in
-                #expect(mk_bias_activation_run(op, 16, o.baseAddress, 0, p, 0, nil) == MK_STATUS_OK)
+                #expect(biasActivationRun(op, 16, o.baseAddress, 0, p, 0, nil) == MK_STATUS_OK)
             }
         }
-        #expect(mk_bias_activation_variant(op) == mk_variant_best())
+        #expect(mk_bias_activation_f32_variant(op) == mk_variant_best())
     }
 
     @Test func threadPoolRejectsBadArguments() {

@@ -135,8 +135,8 @@ private func runWindowPool(_ kind: WindowPool, _ pc: PoolCase, _ x: [Float], var
     return try runStrided(inPixels: pc.n * pc.h * pc.w, outPixels: pc.n * pc.oh * pc.ow, channels: pc.c, x,
                           inExtra: pc.inExtra, outExtra: pc.outExtra, label: label) { i, si, o, so in
         kind == .max
-            ? mk_max_pool2d(&params, pc.n, pc.h, pc.w, pc.c, i, si, o, so, variant, pool)
-            : mk_avg_pool2d(&params, pc.n, pc.h, pc.w, pc.c, i, si, o, so, variant, pool)
+            ? maxPoolOnce(&params, pc.n, pc.h, pc.w, pc.c, i, si, o, so, variant, pool)
+            : avgPoolOnce(&params, pc.n, pc.h, pc.w, pc.c, i, si, o, so, variant, pool)
     }
 }
 
@@ -258,7 +258,7 @@ struct PoolTests {
                     let label = "\(name(variant)) [\(n), \(h), \(w), \(c)] +\(inExtra)/+\(outExtra)\(p == nil ? "" : " 2 threads")"
                     let got = try runStrided(inPixels: n * h * w, outPixels: n, channels: c, x, inExtra: inExtra,
                                              outExtra: outExtra, label: label) { i, si, o, so in
-                        mk_global_avg_pool(n, h, w, c, i, si, o, so, variant, p)
+                        globalAvgPoolOnce(n, h, w, c, i, si, o, so, variant, p)
                     }
                     #expect(bitMismatch(got, want) == nil, "\(label): \(bitMismatch(got, want) ?? "")")
                 }
@@ -283,7 +283,7 @@ struct PoolTests {
                 let label = "\(name(variant)) [\(n), \(h), \(w), \(c)] -> \(oh)x\(ow)\(p == nil ? "" : " 2 threads")"
                 let got = try runStrided(inPixels: n * h * w, outPixels: n * oh * ow, channels: c, x, inExtra: 2,
                                          outExtra: 1, label: label) { i, si, o, so in
-                    mk_adaptive_avg_pool2d(n, h, w, c, oh, ow, i, si, o, so, variant, p)
+                    adaptiveAvgPoolOnce(n, h, w, c, oh, ow, i, si, o, so, variant, p)
                 }
                 #expect(bitMismatch(got, want) == nil, "\(label): \(bitMismatch(got, want) ?? "")")
                 if h == oh && w == ow { #expect(bitMismatch(got, x.map { $0 + 0 }) == nil, "\(label): not the identity") }
@@ -308,7 +308,7 @@ struct PoolTests {
 
     private func makeSE(_ c: Int, _ s: Int, _ wt: SEWeights, _ variant: mk_variant) throws -> OpaquePointer {
         var op: OpaquePointer?
-        let status = mk_squeeze_excitation_create(c, s, wt.w1, wt.b1, wt.w2, wt.b2, variant, &op)
+        let status = mk_squeeze_excitation_f32_create(c, s, wt.w1, wt.b1, wt.w2, wt.b2, variant, &op)
         try #require(status == MK_STATUS_OK, "SE create C\(c) S\(s) \(name(variant)): \(statusText(status))")
         return op!
     }
@@ -320,14 +320,14 @@ struct PoolTests {
         if !inPlace {
             return try runStrided(inPixels: n * h * w, outPixels: n * h * w, channels: c, x, inExtra: inExtra,
                                   outExtra: outExtra, label: label) { i, si, o, so in
-                mk_squeeze_excitation_run(op, n, h, w, i, si, o, so, pool)
+                squeezeExcitationRun(op, n, h, w, i, si, o, so, pool)
             }
         }
         let stride = c + outExtra, pixels = n * h * w
         var buffer = [Float](repeating: sentinel, count: pixels * stride + 8)
         for p in 0..<pixels { for ch in 0..<c { buffer[p * stride + ch] = x[p * c + ch] } }
         let status = buffer.withUnsafeMutableBufferPointer { b in
-            mk_squeeze_excitation_run(op, n, h, w, b.baseAddress, stride, b.baseAddress, stride, pool)
+            squeezeExcitationRun(op, n, h, w, b.baseAddress, stride, b.baseAddress, stride, pool)
         }
         try #require(status == MK_STATUS_OK, "\(label): \(statusText(status))")
         var dense = [Float](repeating: 0, count: pixels * c)
@@ -359,8 +359,8 @@ struct PoolTests {
             var first: [Float]?
             for variant in poolVariants {
                 let op = try makeSE(c, s, wt, variant)
-                defer { mk_squeeze_excitation_destroy(op) }
-                #expect(mk_squeeze_excitation_variant(op) == variant)
+                defer { mk_squeeze_excitation_f32_destroy(op) }
+                #expect(mk_squeeze_excitation_f32_variant(op) == variant)
                 let label = "SE \(name(variant)) [\(n), \(h), \(w), \(c)] s\(s)"
                 let got = try runSE(op, n: n, h: h, w: w, c: c, x, inExtra: 0, outExtra: 0, inPlace: false, pool: nil)
                 var bad: Int?
@@ -393,8 +393,8 @@ struct PoolTests {
         let wt = SEWeights(c: c, s: s, &rng)
         let x = rng.floats(2 * c, -2, 2)
         var op: OpaquePointer?
-        try #require(mk_squeeze_excitation_create(c, s, wt.w1, nil, wt.w2, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
-        defer { mk_squeeze_excitation_destroy(op) }
+        try #require(mk_squeeze_excitation_f32_create(c, s, wt.w1, nil, wt.w2, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_squeeze_excitation_f32_destroy(op) }
         let want = Reference.squeezeExcitation(RefTensor(n: 2, h: 1, w: 1, c: c, data: x), fc1Weight: wt.w1,
                                                fc1Bias: [Float](repeating: 0, count: s), squeezeChannels: s,
                                                fc2Weight: wt.w2, fc2Bias: [Float](repeating: 0, count: c)).data
@@ -406,7 +406,7 @@ struct PoolTests {
         // Two threads, one op, different images: each matches its serial result.
         let small = SEWeights(c: 96, s: 24, &rng)
         let se = try makeSE(96, 24, small, MK_VARIANT_AUTO)
-        defer { mk_squeeze_excitation_destroy(se) }
+        defer { mk_squeeze_excitation_f32_destroy(se) }
         let inputs = (0..<2).map { _ in rng.floats(14 * 14 * 96, -3, 3) }
         let serial = try inputs.map { try runSE(se, n: 1, h: 14, w: 14, c: 96, $0, inExtra: 0, outExtra: 0, inPlace: false, pool: nil) }
         let count = 14 * 14 * 96
@@ -417,7 +417,7 @@ struct PoolTests {
         DispatchQueue.concurrentPerform(iterations: 2) { k in
             let out = UnsafeMutablePointer<Float>(bitPattern: outBits[k])
             for _ in 0..<20 {
-                _ = mk_squeeze_excitation_run(OpaquePointer(bitPattern: opBits), 1, 14, 14, inputs[k], 0, out, 0, nil)
+                _ = squeezeExcitationRun(OpaquePointer(bitPattern: opBits), 1, 14, 14, inputs[k], 0, out, 0, nil)
             }
         }
         for k in 0..<2 {
@@ -445,26 +445,26 @@ struct PoolTests {
                 let bStrided = bRows
                 let got = try runStrided(inPixels: pixels, outPixels: pixels, channels: c, a, inExtra: 2, outExtra: ai % 2,
                                          label: label) { i, si, o, so in
-                    mk_elementwise_add(pixels, c, i, si, bStrided, c + bExtra, o, so, act, variant, p)
+                    addOnce(pixels, c, i, si, bStrided, c + bExtra, o, so, act, variant, p)
                 }
                 #expect(activationMismatch(got, want, ref) == nil, "\(label): \(activationMismatch(got, want, ref) ?? "")")
                 // In place: a += b, then b += a (output == the second operand).
                 var acc = a
                 var status = acc.withUnsafeMutableBufferPointer { y in
-                    mk_elementwise_add(pixels, c, y.baseAddress, 0, b, 0, y.baseAddress, 0, act, variant, p)
+                    addOnce(pixels, c, y.baseAddress, 0, b, 0, y.baseAddress, 0, act, variant, p)
                 }
                 #expect(status == MK_STATUS_OK)
                 #expect(bitMismatch(acc, got) == nil, "\(label) into a")
                 var acc2 = b
                 status = acc2.withUnsafeMutableBufferPointer { y in
-                    mk_elementwise_add(pixels, c, a, 0, y.baseAddress, 0, y.baseAddress, 0, act, variant, p)
+                    addOnce(pixels, c, a, 0, y.baseAddress, 0, y.baseAddress, 0, act, variant, p)
                 }
                 #expect(status == MK_STATUS_OK)
                 #expect(bitMismatch(acc2, got) == nil, "\(label) into b")
                 // a == b == output: x = act(x + x).
                 var twice = a
                 status = twice.withUnsafeMutableBufferPointer { y in
-                    mk_elementwise_add(pixels, c, y.baseAddress, 0, y.baseAddress, 0, y.baseAddress, 0, act, variant, p)
+                    addOnce(pixels, c, y.baseAddress, 0, y.baseAddress, 0, y.baseAddress, 0, act, variant, p)
                 }
                 #expect(status == MK_STATUS_OK)
                 let wantTwice = Reference.add(RefTensor(n: 1, h: 1, w: pixels, c: c, data: a),
@@ -492,7 +492,7 @@ struct PoolTests {
                 #expect(mk_pool2d_output_size(nil, 7, 7, &oh, &ow) == MK_STATUS_NULL_POINTER)
                 #expect(mk_pool2d_output_size(&pp, 0, 7, &oh, &ow) == MK_STATUS_INVALID_ARGUMENT)
                 #expect(mk_pool2d_output_size(&pp, -1, 7, &oh, &ow) == MK_STATUS_SIZE_OVERFLOW)  // SIZE_MAX + padding
-                for pool in [mk_max_pool2d, mk_avg_pool2d] {
+                for pool in [maxPoolOnce, avgPoolOnce] {
                     func run(_ q: mk_pool2d_params, n: Int = 1, h: Int = 7, w: Int = 7, c: Int = 4,
                              input: UnsafePointer<Float>? = nil, inStride: Int = 0,
                              output: UnsafeMutablePointer<Float>? = nil, outStride: Int = 0,
@@ -545,79 +545,79 @@ struct PoolTests {
                     #expect(run(params, input: UnsafePointer(p), output: p) == MK_STATUS_INVALID_ARGUMENT)
                 }
 
-                #expect(mk_global_avg_pool(1, 7, 7, 4, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_global_avg_pool(1, 7, 7, 4, o, 0, nil, 0, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_global_avg_pool(0, 7, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_global_avg_pool(1, 0, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_global_avg_pool(1, 7, 7, 0, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_global_avg_pool(1, 7, 7, 4, o, 2, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_global_avg_pool(1, 7, 7, 4, o, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
-                #expect(mk_global_avg_pool(1, Int.max / 2, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
-                #expect(mk_global_avg_pool(1, 7, 7, 4, p, 0, p + 8, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_adaptive_avg_pool2d(1, 7, 7, 4, 0, 7, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_adaptive_avg_pool2d(1, 7, 7, 4, 7, 0, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_adaptive_avg_pool2d(1, 7, 7, 4, 3, 3, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_adaptive_avg_pool2d(1, Int.max / 2, 7, 4, 3, 3, o, 0, p, 0, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
-                #expect(mk_adaptive_avg_pool2d(1, 7, 7, 4, 3, 3, p, 0, p + 100, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_adaptive_avg_pool2d(1, 7, 7, 4, 3, 3, o, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
+                #expect(globalAvgPoolOnce(1, 7, 7, 4, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(globalAvgPoolOnce(1, 7, 7, 4, o, 0, nil, 0, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(globalAvgPoolOnce(0, 7, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(globalAvgPoolOnce(1, 0, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(globalAvgPoolOnce(1, 7, 7, 0, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(globalAvgPoolOnce(1, 7, 7, 4, o, 2, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(globalAvgPoolOnce(1, 7, 7, 4, o, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
+                #expect(globalAvgPoolOnce(1, Int.max / 2, 7, 4, o, 0, p, 0, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
+                #expect(globalAvgPoolOnce(1, 7, 7, 4, p, 0, p + 8, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(adaptiveAvgPoolOnce(1, 7, 7, 4, 0, 7, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(adaptiveAvgPoolOnce(1, 7, 7, 4, 7, 0, o, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(adaptiveAvgPoolOnce(1, 7, 7, 4, 3, 3, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(adaptiveAvgPoolOnce(1, Int.max / 2, 7, 4, 3, 3, o, 0, p, 0, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
+                #expect(adaptiveAvgPoolOnce(1, 7, 7, 4, 3, 3, p, 0, p + 100, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(adaptiveAvgPoolOnce(1, 7, 7, 4, 3, 3, o, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
 
-                #expect(mk_elementwise_add(4, 8, nil, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_elementwise_add(4, 8, o, 0, nil, 0, p, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_elementwise_add(4, 8, o, 0, o, 0, nil, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
-                #expect(mk_elementwise_add(0, 8, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 0, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, o, 7, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, o, 0, o, 0, p, 7, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, o, 0, o, 0, p, 0, mk_activation(kind: MK_ACTIVATION_CLAMP, min: 1, max: 0),
+                #expect(addOnce(4, 8, nil, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(addOnce(4, 8, o, 0, nil, 0, p, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(addOnce(4, 8, o, 0, o, 0, nil, 0, none, auto, nil) == MK_STATUS_NULL_POINTER)
+                #expect(addOnce(0, 8, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 0, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, o, 7, o, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, o, 0, o, 0, p, 7, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, o, 0, o, 0, p, 0, mk_activation(kind: MK_ACTIVATION_CLAMP, min: 1, max: 0),
                                            auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, o, 0, o, 0, p, 0, none, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
-                #expect(mk_elementwise_add(Int.max / 2, 8, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
+                #expect(addOnce(4, 8, o, 0, o, 0, p, 0, none, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
+                #expect(addOnce(Int.max / 2, 8, o, 0, o, 0, p, 0, none, auto, nil) == MK_STATUS_SIZE_OVERFLOW)
                 // The output may be a or b exactly, not shifted or with another stride.
-                #expect(mk_elementwise_add(4, 8, p, 0, o, 0, p + 1, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, o, 0, p + 3, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-                #expect(mk_elementwise_add(4, 8, p, 8, o, 0, p, 16, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, p, 0, o, 0, p + 1, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, o, 0, p + 3, 0, p, 0, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(addOnce(4, 8, p, 8, o, 0, p, 16, none, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
 
                 var untouched = 0
                 for i in 0..<1024 where p[i] == 1 { untouched += 1 }
                 #expect(untouched == 1024, "a rejected call wrote the buffer")
                 // Adjacent (touching) buffers are fine: input [0, 196), output [196, 260).
-                #expect(mk_max_pool2d(&pp, 1, 7, 7, 4, p, 0, p + 196, 0, auto, nil) == MK_STATUS_OK)
-                #expect(mk_elementwise_add(4, 8, p, 0, p + 32, 0, p + 64, 0, none, auto, nil) == MK_STATUS_OK)
+                #expect(maxPoolOnce(&pp, 1, 7, 7, 4, p, 0, p + 196, 0, auto, nil) == MK_STATUS_OK)
+                #expect(addOnce(4, 8, p, 0, p + 32, 0, p + 64, 0, none, auto, nil) == MK_STATUS_OK)
             }
         }
 
         // Squeeze-and-excitation.
         let w = [Float](repeating: 0.1, count: 16 * 4)
         var op: OpaquePointer?
-        #expect(mk_squeeze_excitation_create(16, 4, w, nil, w, nil, auto, nil) == MK_STATUS_NULL_POINTER)
-        #expect(mk_squeeze_excitation_create(16, 4, nil, nil, w, nil, auto, &op) == MK_STATUS_NULL_POINTER)
-        #expect(mk_squeeze_excitation_create(16, 4, w, nil, nil, nil, auto, &op) == MK_STATUS_NULL_POINTER)
-        #expect(mk_squeeze_excitation_create(0, 4, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_squeeze_excitation_create(16, 0, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_squeeze_excitation_create(8193, 4, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_squeeze_excitation_create(4, 8193, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_squeeze_excitation_create(16, 4, w, nil, w, nil, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
+        #expect(mk_squeeze_excitation_f32_create(16, 4, w, nil, w, nil, auto, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_squeeze_excitation_f32_create(16, 4, nil, nil, w, nil, auto, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_squeeze_excitation_f32_create(16, 4, w, nil, nil, nil, auto, &op) == MK_STATUS_NULL_POINTER)
+        #expect(mk_squeeze_excitation_f32_create(0, 4, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_f32_create(16, 0, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_f32_create(8193, 4, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_f32_create(4, 8193, w, nil, w, nil, auto, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_f32_create(16, 4, w, nil, w, nil, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
         #expect(op == nil)
-        #expect(mk_squeeze_excitation_create(16, 4, w, nil, w, nil, auto, &op) == MK_STATUS_OK)
-        defer { mk_squeeze_excitation_destroy(op) }
+        #expect(mk_squeeze_excitation_f32_create(16, 4, w, nil, w, nil, auto, &op) == MK_STATUS_OK)
+        defer { mk_squeeze_excitation_f32_destroy(op) }
         var image = [Float](repeating: 1, count: 4 * 16 * 2)
         image.withUnsafeMutableBufferPointer { bp in
             let p = bp.baseAddress!
-            #expect(mk_squeeze_excitation_run(nil, 1, 2, 2, p, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, nil, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, p, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_squeeze_excitation_run(op, 0, 2, 2, p, 0, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_squeeze_excitation_run(op, 1, 0, 2, p, 0, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, p, 15, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, p, 0, p + 1, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, p, 16, p, 32, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_squeeze_excitation_run(op, Int.max / 2, 2, 2, p, 0, p, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
+            #expect(squeezeExcitationRun(nil, 1, 2, 2, p, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(squeezeExcitationRun(op, 1, 2, 2, nil, 0, p, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(squeezeExcitationRun(op, 1, 2, 2, p, 0, nil, 0, nil) == MK_STATUS_NULL_POINTER)
+            #expect(squeezeExcitationRun(op, 0, 2, 2, p, 0, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(squeezeExcitationRun(op, 1, 0, 2, p, 0, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(squeezeExcitationRun(op, 1, 2, 2, p, 15, p, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(squeezeExcitationRun(op, 1, 2, 2, p, 0, p + 1, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(squeezeExcitationRun(op, 1, 2, 2, p, 16, p, 32, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(squeezeExcitationRun(op, Int.max / 2, 2, 2, p, 0, p, 0, nil) == MK_STATUS_SIZE_OVERFLOW)
             var untouched = 0
             for i in 0..<bp.count where p[i] == 1 { untouched += 1 }
             #expect(untouched == bp.count, "a rejected call wrote the buffer")
-            #expect(mk_squeeze_excitation_run(op, 1, 2, 2, p, 0, p + 64, 0, nil) == MK_STATUS_OK)  // adjacent
+            #expect(squeezeExcitationRun(op, 1, 2, 2, p, 0, p + 64, 0, nil) == MK_STATUS_OK)  // adjacent
         }
-        #expect(mk_squeeze_excitation_variant(nil) == MK_VARIANT_AUTO)
-        mk_squeeze_excitation_destroy(nil)
+        #expect(mk_squeeze_excitation_f32_variant(nil) == MK_VARIANT_AUTO)
+        mk_squeeze_excitation_f32_destroy(nil)
     }
 }

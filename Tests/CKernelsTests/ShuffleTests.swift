@@ -47,13 +47,13 @@ func runShuffle(groups: Int, channels: Int, pixels: Int, _ x: [Float], variant: 
     if inPlace {
         for p in 0..<pixels { for c in 0..<channels { output[p * outStride + c] = x[p * channels + c] } }
         status = output.withUnsafeMutableBufferPointer { o in
-            mk_channel_shuffle(groups, channels, pixels, o.baseAddress, outStride, o.baseAddress, outStride, variant, pool)
+            channelShuffleOnce(groups, channels, pixels, o.baseAddress, outStride, o.baseAddress, outStride, variant, pool)
         }
     } else {
         var input = [Float](repeating: .nan, count: pixels * inStride)
         for p in 0..<pixels { for c in 0..<channels { input[p * inStride + c] = x[p * channels + c] } }
         status = output.withUnsafeMutableBufferPointer { o in
-            mk_channel_shuffle(groups, channels, pixels, input, inStride, o.baseAddress, outStride, variant, pool)
+            channelShuffleOnce(groups, channels, pixels, input, inStride, o.baseAddress, outStride, variant, pool)
         }
     }
     let label = "\(shuffleName(variant)) g\(groups) C\(channels) pixels \(pixels) strides +\(inExtra)/+\(outExtra)\(inPlace ? " in place" : "")"
@@ -156,13 +156,13 @@ struct ShuffleTests {
         let want = shuffleReference(groups: 3, channels: 12, pixels: 10, x)
         var out = [Float](repeating: sentinel, count: 10 * 12)
         let status = out.withUnsafeMutableBufferPointer { o in
-            mk_channel_shuffle(3, 12, 10, x, 0, o.baseAddress, 0, MK_VARIANT_AUTO, nil)
+            channelShuffleOnce(3, 12, 10, x, 0, o.baseAddress, 0, MK_VARIANT_AUTO, nil)
         }
         #expect(status == MK_STATUS_OK)
         #expect(shuffleBitMismatch(out, want) == nil)
         var buffer = x
         let inPlace = buffer.withUnsafeMutableBufferPointer { b in
-            mk_channel_shuffle(3, 12, 10, b.baseAddress, 0, b.baseAddress, 0, MK_VARIANT_AUTO, nil)
+            channelShuffleOnce(3, 12, 10, b.baseAddress, 0, b.baseAddress, 0, MK_VARIANT_AUTO, nil)
         }
         #expect(inPlace == MK_STATUS_OK)
         #expect(shuffleBitMismatch(buffer, want) == nil)
@@ -214,46 +214,46 @@ struct ShuffleTests {
         buffer.withUnsafeMutableBufferPointer { b in
             let p = b.baseAddress!
             let auto = MK_VARIANT_AUTO
-            #expect(mk_channel_shuffle(2, 8, 4, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, nil, 0, auto, nil) == MK_STATUS_NULL_POINTER)
-            #expect(mk_channel_shuffle(3, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // 8 % 3
-            #expect(mk_channel_shuffle(16, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // 8 % 16
-            #expect(mk_channel_shuffle(0, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 0, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 0, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 4, other, 7, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < C
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, 7, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, nil, 0, p, 0, auto, nil) == MK_STATUS_NULL_POINTER)
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, nil, 0, auto, nil) == MK_STATUS_NULL_POINTER)
+            #expect(channelShuffleOnce(3, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // 8 % 3
+            #expect(channelShuffleOnce(16, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // 8 % 16
+            #expect(channelShuffleOnce(0, 8, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 0, 4, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 0, other, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, other, 7, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)  // stride < C
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, p, 7, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
             // Partial overlaps: shifted by one float, overlapping tails, same start with other strides.
-            #expect(mk_channel_shuffle(2, 8, 4, p, 0, p + 1, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 4, p + 1, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 4, p, 0, p + 31, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 4, p, 8, p, 16, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_channel_shuffle(2, 8, 4, p, 16, p, 8, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, p, 0, p + 1, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, p + 1, 0, p, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, p, 0, p + 31, 0, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, p, 8, p, 16, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(channelShuffleOnce(2, 8, 4, p, 16, p, 8, auto, nil) == MK_STATUS_INVALID_ARGUMENT)
             // Huge sizes: rejected before touching memory.
-            #expect(mk_channel_shuffle(2, 8, Int.max / 2, other, 0, p, 0, auto, nil) != MK_STATUS_OK)
-            #expect(mk_channel_shuffle(2, 8, 4, other, Int.max / 2, p, 0, auto, nil) != MK_STATUS_OK)
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, Int.max / 2, auto, nil) != MK_STATUS_OK)
-            #expect(mk_channel_shuffle(2, Int.max / 2, 1, other, 0, p + 128, 0, auto, nil) != MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, 8, Int.max / 2, other, 0, p, 0, auto, nil) != MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, 8, 4, other, Int.max / 2, p, 0, auto, nil) != MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, p, Int.max / 2, auto, nil) != MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, Int.max / 2, 1, other, 0, p + 128, 0, auto, nil) != MK_STATUS_OK)
             // Variants: BLIS has no shuffle; unavailable ISAs are UNSUPPORTED.
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, p, 0, MK_VARIANT_BLIS, nil) == MK_STATUS_UNSUPPORTED)
             for variant in [MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_NEON] where !mk_variant_available(variant) {
-                #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, 0, variant, nil) == MK_STATUS_UNSUPPORTED, "\(shuffleName(variant))")
+                #expect(channelShuffleOnce(2, 8, 4, other, 0, p, 0, variant, nil) == MK_STATUS_UNSUPPORTED, "\(shuffleName(variant))")
             }
             #if arch(x86_64)
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, 0, MK_VARIANT_NEON, nil) == MK_STATUS_UNSUPPORTED)
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, p, 0, MK_VARIANT_NEON, nil) == MK_STATUS_UNSUPPORTED)
             #endif
-            #expect(mk_channel_shuffle(2, 8, 4, other, 0, p, 0, mk_variant(rawValue: 42), nil) != MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, 8, 4, other, 0, p, 0, mk_variant(rawValue: 42), nil) != MK_STATUS_OK)
             var untouched = 0
             for i in 0..<256 where p[i] == 1 { untouched += 1 }
             #expect(untouched == 256, "a rejected call wrote the buffer")
             // Adjacent (touching, not overlapping) input and output are fine: [0, 32) -> [32, 64).
-            #expect(mk_channel_shuffle(2, 8, 4, p, 0, p + 32, 0, auto, nil) == MK_STATUS_OK)
+            #expect(channelShuffleOnce(2, 8, 4, p, 0, p + 32, 0, auto, nil) == MK_STATUS_OK)
         }
 
         // In place is limited to 8192 channels.
         var wide = [Float](repeating: 1, count: 8200)
         let status = wide.withUnsafeMutableBufferPointer { w in
-            mk_channel_shuffle(8, 8200, 1, w.baseAddress, 0, w.baseAddress, 0, MK_VARIANT_AUTO, nil)
+            channelShuffleOnce(8, 8200, 1, w.baseAddress, 0, w.baseAddress, 0, MK_VARIANT_AUTO, nil)
         }
         #expect(status == MK_STATUS_INVALID_ARGUMENT)
     }

@@ -475,6 +475,99 @@ static void check(int condition, const char* format, ...) {
 
 static void pool_variant_checks(void);
 
+
+// ---- One call per operator run (create where the caller does not hold the operator, reshape,
+// run, destroy): the first status that is not OK, so every step's checks are exercised. ----
+
+static mk_status channel_shuffle_once(size_t groups, size_t channels, size_t pixels, const float* x,
+                                      size_t xs, float* y, size_t ys, mk_variant variant,
+                                      mk_threadpool* pool) {
+    mk_channel_shuffle_f32_op* op = NULL;
+    mk_channel_shuffle_f32_plan plan;
+    mk_status status = mk_channel_shuffle_f32_create(groups, channels, variant, &op);
+    if (status == MK_STATUS_OK) status = mk_channel_shuffle_f32_reshape(op, pixels, xs, ys, pool, &plan);
+    if (status == MK_STATUS_OK) status = mk_channel_shuffle_f32_run(op, &plan, x, y, pool);
+    mk_channel_shuffle_f32_destroy(op);
+    return status;
+}
+
+static mk_status add_once(size_t pixels, size_t channels, const float* a, size_t as, const float* b,
+                          size_t bs, float* y, size_t ys, mk_activation activation,
+                          mk_variant variant, mk_threadpool* pool) {
+    mk_add_f32_op* op = NULL;
+    mk_add_f32_plan plan;
+    mk_status status = mk_add_f32_create(channels, activation, variant, &op);
+    if (status == MK_STATUS_OK) status = mk_add_f32_reshape(op, pixels, as, bs, ys, pool, &plan);
+    if (status == MK_STATUS_OK) status = mk_add_f32_run(op, &plan, a, b, y, pool);
+    mk_add_f32_destroy(op);
+    return status;
+}
+
+static mk_status pool_run_created(mk_status status, mk_pool2d_f32_op* op, size_t batch, size_t h,
+                                  size_t w, const float* x, size_t xs, float* y, size_t ys,
+                                  mk_threadpool* pool) {
+    mk_pool2d_f32_plan plan;
+    if (status == MK_STATUS_OK) status = mk_pool2d_f32_reshape(op, batch, h, w, xs, ys, pool, &plan);
+    if (status == MK_STATUS_OK) status = mk_pool2d_f32_run(op, &plan, x, y, pool);
+    mk_pool2d_f32_destroy(op);
+    return status;
+}
+
+static mk_status max_pool_once(const mk_pool2d_params* params, size_t batch, size_t h, size_t w,
+                               size_t c, const float* x, size_t xs, float* y, size_t ys,
+                               mk_variant variant, mk_threadpool* pool) {
+    mk_pool2d_f32_op* op = NULL;
+    const mk_status status = mk_max_pool2d_f32_create(params, c, variant, &op);
+    return pool_run_created(status, op, batch, h, w, x, xs, y, ys, pool);
+}
+
+static mk_status avg_pool_once(const mk_pool2d_params* params, size_t batch, size_t h, size_t w,
+                               size_t c, const float* x, size_t xs, float* y, size_t ys,
+                               mk_variant variant, mk_threadpool* pool) {
+    mk_pool2d_f32_op* op = NULL;
+    const mk_status status = mk_avg_pool2d_f32_create(params, c, variant, &op);
+    return pool_run_created(status, op, batch, h, w, x, xs, y, ys, pool);
+}
+
+static mk_status global_avg_pool_once(size_t batch, size_t h, size_t w, size_t c, const float* x,
+                                      size_t xs, float* y, size_t ys, mk_variant variant,
+                                      mk_threadpool* pool) {
+    mk_pool2d_f32_op* op = NULL;
+    const mk_status status = mk_global_avg_pool_f32_create(c, variant, &op);
+    return pool_run_created(status, op, batch, h, w, x, xs, y, ys, pool);
+}
+
+static mk_status adaptive_avg_pool_once(size_t batch, size_t h, size_t w, size_t c, size_t oh,
+                                        size_t ow, const float* x, size_t xs, float* y, size_t ys,
+                                        mk_variant variant, mk_threadpool* pool) {
+    mk_pool2d_f32_op* op = NULL;
+    const mk_status status = mk_adaptive_avg_pool2d_f32_create(c, oh, ow, variant, &op);
+    return pool_run_created(status, op, batch, h, w, x, xs, y, ys, pool);
+}
+
+static mk_status bias_activation_run(const mk_bias_activation_f32_op* op, size_t pixels,
+                                     const float* x, size_t xs, float* y, size_t ys,
+                                     mk_threadpool* pool) {
+    mk_bias_activation_f32_plan plan;
+    const mk_status status = mk_bias_activation_f32_reshape(op, pixels, xs, ys, pool, &plan);
+    return status != MK_STATUS_OK ? status : mk_bias_activation_f32_run(op, &plan, x, y, pool);
+}
+
+static mk_status squeeze_excitation_run(const mk_squeeze_excitation_f32_op* op, size_t batch,
+                                        size_t h, size_t w, const float* x, size_t xs, float* y,
+                                        size_t ys, mk_threadpool* pool) {
+    mk_squeeze_excitation_f32_plan plan;
+    const mk_status status = mk_squeeze_excitation_f32_reshape(op, batch, h, w, xs, ys, pool, &plan);
+    return status != MK_STATUS_OK ? status : mk_squeeze_excitation_f32_run(op, &plan, x, y, pool);
+}
+
+static mk_status dwconv_run(const mk_dwconv2d_f32_op* op, size_t batch, size_t h, size_t w,
+                            const float* x, size_t xs, float* y, size_t ys, mk_threadpool* pool) {
+    mk_dwconv2d_f32_plan plan;
+    const mk_status status = mk_dwconv2d_f32_reshape(op, batch, h, w, xs, ys, pool, &plan);
+    return status != MK_STATUS_OK ? status : mk_dwconv2d_f32_run(op, &plan, x, y, pool);
+}
+
 static void family_variants(void) {
     case_begin(FAM_VARIANTS, 0);
     describe("variant availability and AUTO resolution");
@@ -505,67 +598,67 @@ static void family_variants(void) {
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         const mk_variant v = unsupported[i];
         const char* name = mk_variant_name(v);
-        mk_bias_activation_op* b = NULL;
-        mk_status s = mk_bias_activation_create(8, bias, relu, v, &b);
+        mk_bias_activation_f32_op* b = NULL;
+        mk_status s = mk_bias_activation_f32_create(8, bias, relu, v, &b);
         check(s == MK_STATUS_UNSUPPORTED && b == NULL, "bias_activation_create(%s) = %s", name,
               status_name(s));
-        mk_bias_activation_destroy(b);
-        mk_dwconv2d_op* d = NULL;
-        s = mk_dwconv2d_create(&dwp, weights, bias, v, &d);
+        mk_bias_activation_f32_destroy(b);
+        mk_dwconv2d_f32_op* d = NULL;
+        s = mk_dwconv2d_f32_create(&dwp, weights, bias, v, &d);
         check(s == MK_STATUS_UNSUPPORTED && d == NULL, "dwconv2d_create(%s) = %s", name,
               status_name(s));
-        mk_dwconv2d_destroy(d);
+        mk_dwconv2d_f32_destroy(d);
         const mk_conv2d_params* cps[] = {&c1, &c3, &cs};
         for (size_t j = 0; j < 3; j++) {
-            mk_conv2d_op* c = NULL;
-            s = mk_conv2d_create(cps[j], weights, bias, v, &c);
+            mk_conv2d_f32_op* c = NULL;
+            s = mk_conv2d_f32_create(cps[j], weights, bias, v, &c);
             check(s == MK_STATUS_UNSUPPORTED && c == NULL, "conv2d_create(%s, %s) = %s", name,
                   j == 0 ? "1x1" : j == 1 ? "3x3" : "shuffle", status_name(s));
-            mk_conv2d_destroy(c);
+            mk_conv2d_f32_destroy(c);
         }
-        mk_conv2d_op* c = NULL;
-        s = mk_conv1x1_create(8, 8, 1, relu, weights, bias, v, &c);
+        mk_conv2d_f32_op* c = NULL;
+        s = mk_conv1x1_f32_create(8, 8, 1, relu, weights, bias, v, &c);
         check(s == MK_STATUS_UNSUPPORTED && c == NULL, "conv1x1_create(%s) = %s", name,
               status_name(s));
-        mk_conv2d_destroy(c);
-        s = mk_channel_shuffle(2, 8, 1, x, 0, y, 0, v, NULL);
+        mk_conv2d_f32_destroy(c);
+        s = channel_shuffle_once(2, 8, 1, x, 0, y, 0, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "channel_shuffle(%s) = %s", name, status_name(s));
     }
 
     // AUTO resolves to NEON, and computes exactly what NEON computes.
-    mk_bias_activation_op* b = NULL;
-    mk_status s = mk_bias_activation_create(8, bias, relu, MK_VARIANT_AUTO, &b);
-    check(s == MK_STATUS_OK && mk_bias_activation_variant(b) == MK_VARIANT_NEON,
-          "bias_activation AUTO -> %s (%s)", b ? mk_variant_name(mk_bias_activation_variant(b)) : "-",
+    mk_bias_activation_f32_op* b = NULL;
+    mk_status s = mk_bias_activation_f32_create(8, bias, relu, MK_VARIANT_AUTO, &b);
+    check(s == MK_STATUS_OK && mk_bias_activation_f32_variant(b) == MK_VARIANT_NEON,
+          "bias_activation AUTO -> %s (%s)", b ? mk_variant_name(mk_bias_activation_f32_variant(b)) : "-",
           status_name(s));
-    mk_bias_activation_destroy(b);
-    mk_dwconv2d_op* d = NULL;
-    s = mk_dwconv2d_create(&dwp, weights, bias, MK_VARIANT_AUTO, &d);
-    check(s == MK_STATUS_OK && mk_dwconv2d_variant(d) == MK_VARIANT_NEON,
-          "dwconv2d AUTO -> %s (%s)", d ? mk_variant_name(mk_dwconv2d_variant(d)) : "-",
+    mk_bias_activation_f32_destroy(b);
+    mk_dwconv2d_f32_op* d = NULL;
+    s = mk_dwconv2d_f32_create(&dwp, weights, bias, MK_VARIANT_AUTO, &d);
+    check(s == MK_STATUS_OK && mk_dwconv2d_f32_variant(d) == MK_VARIANT_NEON,
+          "dwconv2d AUTO -> %s (%s)", d ? mk_variant_name(mk_dwconv2d_f32_variant(d)) : "-",
           status_name(s));
-    check(d != NULL && mk_dwconv2d_is_specialized(d), "3x3 dwconv not specialized on NEON");
-    mk_dwconv2d_destroy(d);
+    check(d != NULL && mk_dwconv2d_f32_is_specialized(d), "3x3 dwconv not specialized on NEON");
+    mk_dwconv2d_f32_destroy(d);
     const mk_conv2d_params* cps[] = {&c1, &c3, &cs};
     for (size_t j = 0; j < 3; j++) {
-        mk_conv2d_op* c = NULL;
-        s = mk_conv2d_create(cps[j], weights, bias, MK_VARIANT_AUTO, &c);
-        check(s == MK_STATUS_OK && mk_conv2d_variant(c) == MK_VARIANT_NEON,
+        mk_conv2d_f32_op* c = NULL;
+        s = mk_conv2d_f32_create(cps[j], weights, bias, MK_VARIANT_AUTO, &c);
+        check(s == MK_STATUS_OK && mk_conv2d_f32_variant(c) == MK_VARIANT_NEON,
               "conv2d AUTO (%s) -> %s (%s)", j == 0 ? "1x1" : j == 1 ? "3x3" : "shuffle",
-              c ? mk_variant_name(mk_conv2d_variant(c)) : "-", status_name(s));
-        mk_conv2d_destroy(c);
+              c ? mk_variant_name(mk_conv2d_f32_variant(c)) : "-", status_name(s));
+        mk_conv2d_f32_destroy(c);
     }
-    mk_conv2d_op* c = NULL;
-    s = mk_conv1x1_create(8, 8, 2, relu, weights, bias, MK_VARIANT_AUTO, &c);
-    check(s == MK_STATUS_OK && mk_conv2d_variant(c) == MK_VARIANT_NEON,
-          "conv1x1 AUTO -> %s (%s)", c ? mk_variant_name(mk_conv2d_variant(c)) : "-",
+    mk_conv2d_f32_op* c = NULL;
+    s = mk_conv1x1_f32_create(8, 8, 2, relu, weights, bias, MK_VARIANT_AUTO, &c);
+    check(s == MK_STATUS_OK && mk_conv2d_f32_variant(c) == MK_VARIANT_NEON,
+          "conv1x1 AUTO -> %s (%s)", c ? mk_variant_name(mk_conv2d_f32_variant(c)) : "-",
           status_name(s));
-    mk_conv2d_destroy(c);
+    mk_conv2d_f32_destroy(c);
     // channel shuffle has no variant getter: AUTO must give NEON's bytes (and the formula).
     float in[3 * 12], out_auto[3 * 12], out_neon[3 * 12];
     for (int i = 0; i < 36; i++) in[i] = (float)i;
-    s = mk_channel_shuffle(3, 12, 3, in, 0, out_auto, 0, MK_VARIANT_AUTO, NULL);
-    mk_status s2 = mk_channel_shuffle(3, 12, 3, in, 0, out_neon, 0, MK_VARIANT_NEON, NULL);
+    s = channel_shuffle_once(3, 12, 3, in, 0, out_auto, 0, MK_VARIANT_AUTO, NULL);
+    mk_status s2 = channel_shuffle_once(3, 12, 3, in, 0, out_neon, 0, MK_VARIANT_NEON, NULL);
     check(s == MK_STATUS_OK && s2 == MK_STATUS_OK && memcmp(out_auto, out_neon, sizeof out_auto) == 0,
           "channel_shuffle AUTO differs from NEON (%s, %s)", status_name(s), status_name(s2));
     pool_variant_checks();
@@ -622,20 +715,20 @@ static void bias_case(unsigned index) {
     }
     if (with_bias && chance(30)) bias[rnd_range(0, channels - 1)] = -0.0f;
 
-    mk_bias_activation_op *op_s = NULL, *op_n = NULL;
-    if (!run_ok("create(scalar)", mk_bias_activation_create(channels, bias, act, MK_VARIANT_SCALAR, &op_s)) ||
-        !run_ok("create(neon)", mk_bias_activation_create(channels, bias, act, MK_VARIANT_NEON, &op_n))) {
+    mk_bias_activation_f32_op *op_s = NULL, *op_n = NULL;
+    if (!run_ok("create(scalar)", mk_bias_activation_f32_create(channels, bias, act, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_bias_activation_f32_create(channels, bias, act, MK_VARIANT_NEON, &op_n))) {
         goto done_ops;
     }
-    if (mk_bias_activation_variant(op_n) != MK_VARIANT_NEON) fail("NEON op reports variant %s", mk_variant_name(mk_bias_activation_variant(op_n)));
+    if (mk_bias_activation_f32_variant(op_n) != MK_VARIANT_NEON) fail("NEON op reports variant %s", mk_variant_name(mk_bias_activation_f32_variant(op_n)));
 
     tensor in_copy, out_s, out_n, out_p;
     tensor_clone(&in_copy, &input, 1);
     if (in_place) {
         tensor_clone(&out_s, &input, 0);
         tensor_clone(&out_n, &input, 0);
-        if (run_ok("run(scalar, in place)", mk_bias_activation_run(op_s, pixels, out_s.p, in_arg, out_s.p, out_arg, NULL)) &&
-            run_ok("run(neon, in place)", mk_bias_activation_run(op_n, pixels, out_n.p, in_arg, out_n.p, out_arg, NULL))) {
+        if (run_ok("run(scalar, in place)", bias_activation_run(op_s, pixels, out_s.p, in_arg, out_s.p, out_arg, NULL)) &&
+            run_ok("run(neon, in place)", bias_activation_run(op_n, pixels, out_n.p, in_arg, out_n.p, out_arg, NULL))) {
             if (!tensor_check_layout("scalar output", &out_s, 0, NULL) &&
                 !tensor_check_layout("neon output", &out_n, 0, NULL)) {
                 compare("neon vs scalar", CMP_ULP1, &out_n, &out_s, 0);
@@ -643,7 +736,7 @@ static void bias_case(unsigned index) {
             if (pooled) {
                 tensor_clone(&out_p, &input, 0);
                 g_stats[FAM_BIAS].pool_checks++;
-                if (run_ok("run(neon, in place, 2 threads)", mk_bias_activation_run(op_n, pixels, out_p.p, in_arg, out_p.p, out_arg, g_pool2))) {
+                if (run_ok("run(neon, in place, 2 threads)", bias_activation_run(op_n, pixels, out_p.p, in_arg, out_p.p, out_arg, g_pool2))) {
                     compare_bitwise_region("neon in place", &out_p, &out_n);
                 }
                 tensor_free(&out_p);
@@ -652,8 +745,8 @@ static void bias_case(unsigned index) {
     } else {
         tensor_alloc(&out_s, pixels, out_layout, channels, 0);
         tensor_alloc(&out_n, pixels, out_layout, channels, 0);
-        if (run_ok("run(scalar)", mk_bias_activation_run(op_s, pixels, input.p, in_arg, out_s.p, out_arg, NULL)) &&
-            run_ok("run(neon)", mk_bias_activation_run(op_n, pixels, input.p, in_arg, out_n.p, out_arg, NULL))) {
+        if (run_ok("run(scalar)", bias_activation_run(op_s, pixels, input.p, in_arg, out_s.p, out_arg, NULL)) &&
+            run_ok("run(neon)", bias_activation_run(op_n, pixels, input.p, in_arg, out_n.p, out_arg, NULL))) {
             if (!tensor_check_layout("scalar output", &out_s, 1, NULL) &&
                 !tensor_check_layout("neon output", &out_n, 1, NULL) &&
                 !tensor_check_layout("input", &input, 0, &in_copy)) {
@@ -662,7 +755,7 @@ static void bias_case(unsigned index) {
             if (pooled) {
                 tensor_alloc(&out_p, pixels, out_layout, channels, 0);
                 g_stats[FAM_BIAS].pool_checks++;
-                if (run_ok("run(neon, 2 threads)", mk_bias_activation_run(op_n, pixels, input.p, in_arg, out_p.p, out_arg, g_pool2))) {
+                if (run_ok("run(neon, 2 threads)", bias_activation_run(op_n, pixels, input.p, in_arg, out_p.p, out_arg, g_pool2))) {
                     compare_bitwise_region("neon", &out_p, &out_n);
                 }
                 tensor_free(&out_p);
@@ -673,8 +766,8 @@ static void bias_case(unsigned index) {
     tensor_free(&out_s);
     tensor_free(&out_n);
 done_ops:
-    mk_bias_activation_destroy(op_s);
-    mk_bias_activation_destroy(op_n);
+    mk_bias_activation_f32_destroy(op_s);
+    mk_bias_activation_f32_destroy(op_n);
     tensor_free(&input);
     free(bias);
     case_end();
@@ -712,13 +805,13 @@ static void shuffle_case(unsigned index) {
     if (in_place) {
         tensor_clone(&out_s, &input, 0);
         tensor_clone(&out_n, &input, 0);
-        ss = mk_channel_shuffle(groups, channels, pixels, out_s.p, in_arg, out_s.p, out_arg, MK_VARIANT_SCALAR, NULL);
-        sn = mk_channel_shuffle(groups, channels, pixels, out_n.p, in_arg, out_n.p, out_arg, MK_VARIANT_NEON, NULL);
+        ss = channel_shuffle_once(groups, channels, pixels, out_s.p, in_arg, out_s.p, out_arg, MK_VARIANT_SCALAR, NULL);
+        sn = channel_shuffle_once(groups, channels, pixels, out_n.p, in_arg, out_n.p, out_arg, MK_VARIANT_NEON, NULL);
     } else {
         tensor_alloc(&out_s, pixels, out_layout, channels, 0);
         tensor_alloc(&out_n, pixels, out_layout, channels, 0);
-        ss = mk_channel_shuffle(groups, channels, pixels, input.p, in_arg, out_s.p, out_arg, MK_VARIANT_SCALAR, NULL);
-        sn = mk_channel_shuffle(groups, channels, pixels, input.p, in_arg, out_n.p, out_arg, MK_VARIANT_NEON, NULL);
+        ss = channel_shuffle_once(groups, channels, pixels, input.p, in_arg, out_s.p, out_arg, MK_VARIANT_SCALAR, NULL);
+        sn = channel_shuffle_once(groups, channels, pixels, input.p, in_arg, out_n.p, out_arg, MK_VARIANT_NEON, NULL);
     }
     if (run_ok("shuffle(scalar)", ss) && run_ok("shuffle(neon)", sn)) {
         if (!tensor_check_layout("scalar output", &out_s, !in_place, NULL) &&
@@ -746,10 +839,10 @@ static void shuffle_case(unsigned index) {
             g_stats[FAM_SHUFFLE].pool_checks++;
             if (in_place) {
                 tensor_clone(&out_p, &input, 0);
-                sn = mk_channel_shuffle(groups, channels, pixels, out_p.p, in_arg, out_p.p, out_arg, MK_VARIANT_NEON, g_pool2);
+                sn = channel_shuffle_once(groups, channels, pixels, out_p.p, in_arg, out_p.p, out_arg, MK_VARIANT_NEON, g_pool2);
             } else {
                 tensor_alloc(&out_p, pixels, out_layout, channels, 0);
-                sn = mk_channel_shuffle(groups, channels, pixels, input.p, in_arg, out_p.p, out_arg, MK_VARIANT_NEON, g_pool2);
+                sn = channel_shuffle_once(groups, channels, pixels, input.p, in_arg, out_p.p, out_arg, MK_VARIANT_NEON, g_pool2);
             }
             if (run_ok("shuffle(neon, 2 threads)", sn)) compare_bitwise_region("neon", &out_p, &out_n);
             tensor_free(&out_p);
@@ -868,30 +961,30 @@ static void dw_case(unsigned index) {
 
     float* weights = random_floats(channels * kh * kw, 1.0f);
     float* bias = with_bias ? random_floats(channels, 2.0f) : NULL;
-    mk_dwconv2d_op *op_s = NULL, *op_n = NULL;
+    mk_dwconv2d_f32_op *op_s = NULL, *op_n = NULL;
     tensor input = {0}, in_copy = {0}, out_s = {0}, out_n = {0}, out_p = {0}, out_r = {0};
     size_t oh = 0, ow = 0, oh2 = 0, ow2 = 0;
-    if (!run_ok("create(scalar)", mk_dwconv2d_create(&p, weights, bias, MK_VARIANT_SCALAR, &op_s)) ||
-        !run_ok("create(neon)", mk_dwconv2d_create(&p, weights, bias, MK_VARIANT_NEON, &op_n)) ||
-        !run_ok("output_size(scalar)", mk_dwconv2d_output_size(op_s, h, w, &oh, &ow)) ||
-        !run_ok("output_size(neon)", mk_dwconv2d_output_size(op_n, h, w, &oh2, &ow2))) {
+    if (!run_ok("create(scalar)", mk_dwconv2d_f32_create(&p, weights, bias, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_dwconv2d_f32_create(&p, weights, bias, MK_VARIANT_NEON, &op_n)) ||
+        !run_ok("output_size(scalar)", mk_dwconv2d_f32_output_size(op_s, h, w, &oh, &ow)) ||
+        !run_ok("output_size(neon)", mk_dwconv2d_f32_output_size(op_n, h, w, &oh2, &ow2))) {
         goto done;
     }
     if (oh != oh2 || ow != ow2) {
         fail("output sizes differ: scalar %zux%zu neon %zux%zu", oh, ow, oh2, ow2);
         goto done;
     }
-    if (mk_dwconv2d_is_specialized(op_s) != mk_dwconv2d_is_specialized(op_n)) {
-        fail("is_specialized differs: scalar %d neon %d", mk_dwconv2d_is_specialized(op_s),
-             mk_dwconv2d_is_specialized(op_n));
+    if (mk_dwconv2d_f32_is_specialized(op_s) != mk_dwconv2d_f32_is_specialized(op_n)) {
+        fail("is_specialized differs: scalar %d neon %d", mk_dwconv2d_f32_is_specialized(op_s),
+             mk_dwconv2d_f32_is_specialized(op_n));
     }
     tensor_alloc(&input, batch * h * w, in_layout, channels, 1);
     tensor_fill(&input, scale);
     tensor_clone(&in_copy, &input, 1);
     tensor_alloc(&out_s, batch * oh * ow, out_layout, channels, 0);
     tensor_alloc(&out_n, batch * oh * ow, out_layout, channels, 0);
-    if (run_ok("run(scalar)", mk_dwconv2d_run(op_s, batch, h, w, input.p, in_arg, out_s.p, out_arg, NULL)) &&
-        run_ok("run(neon)", mk_dwconv2d_run(op_n, batch, h, w, input.p, in_arg, out_n.p, out_arg, NULL))) {
+    if (run_ok("run(scalar)", dwconv_run(op_s, batch, h, w, input.p, in_arg, out_s.p, out_arg, NULL)) &&
+        run_ok("run(neon)", dwconv_run(op_n, batch, h, w, input.p, in_arg, out_n.p, out_arg, NULL))) {
         if (!tensor_check_layout("scalar output", &out_s, 1, NULL) &&
             !tensor_check_layout("neon output", &out_n, 1, NULL) &&
             !tensor_check_layout("input", &input, 0, &in_copy)) {
@@ -900,11 +993,11 @@ static void dw_case(unsigned index) {
         if (want_pool(index, 6)) {
             g_stats[FAM_DW].pool_checks++;
             tensor_alloc(&out_p, batch * oh * ow, out_layout, channels, 0);
-            if (run_ok("run(neon, 2 threads)", mk_dwconv2d_run(op_n, batch, h, w, input.p, in_arg, out_p.p, out_arg, g_pool2))) {
+            if (run_ok("run(neon, 2 threads)", dwconv_run(op_n, batch, h, w, input.p, in_arg, out_p.p, out_arg, g_pool2))) {
                 compare_bitwise_region("neon", &out_p, &out_n);
             }
         }
-        if (batch == 1 && index % 3 == 0) {  // bands of rows (mk_dwconv2d_run_rows) = the whole image
+        if (batch == 1 && index % 3 == 0) {  // bands of rows (mk_dwconv2d_f32_run_rows) = the whole image
             tensor_alloc(&out_r, oh * ow, out_layout, channels, 0);
             const size_t band = rnd_range(1, 4);
             int ok = 1;
@@ -915,7 +1008,7 @@ static void dw_case(unsigned index) {
                 size_t last = bottom >= pt ? bottom - pt : 0;
                 if (last >= h) last = h - 1;
                 ok = run_ok("run_rows(neon)",
-                            mk_dwconv2d_run_rows(op_n, h, w, first, last - first + 1, at(&input, first * w, 0),
+                            mk_dwconv2d_f32_run_rows(op_n, h, w, first, last - first + 1, at(&input, first * w, 0),
                                                  in_arg, o0, o1, at(&out_r, o0 * ow, 0), out_arg,
                                                  (o0 / band) % 2 ? g_pool2 : NULL));
             }
@@ -923,8 +1016,8 @@ static void dw_case(unsigned index) {
         }
     }
 done:
-    mk_dwconv2d_destroy(op_s);
-    mk_dwconv2d_destroy(op_n);
+    mk_dwconv2d_f32_destroy(op_s);
+    mk_dwconv2d_f32_destroy(op_n);
     tensor_free(&input);
     tensor_free(&in_copy);
     tensor_free(&out_s);
@@ -940,13 +1033,13 @@ done:
 // Family: dense / grouped / pointwise convolution
 
 
-// mk_conv2d_reshape then mk_conv2d_run: the first status that is not OK.
-static mk_status conv_run(const mk_conv2d_op* op, size_t batch, size_t h, size_t w, const float* x,
+// mk_conv2d_f32_reshape then mk_conv2d_f32_run: the first status that is not OK.
+static mk_status conv_run(const mk_conv2d_f32_op* op, size_t batch, size_t h, size_t w, const float* x,
                           size_t x_stride, float* y, size_t y_stride, const float* r,
                           size_t r_stride, mk_threadpool* pool) {
-    mk_conv2d_plan plan;
-    const mk_status status = mk_conv2d_reshape(op, batch, h, w, x_stride, y_stride, r_stride, pool, &plan);
-    return status != MK_STATUS_OK ? status : mk_conv2d_run(op, &plan, x, y, r, pool);
+    mk_conv2d_f32_plan plan;
+    const mk_status status = mk_conv2d_f32_reshape(op, batch, h, w, x_stride, y_stride, r_stride, pool, &plan);
+    return status != MK_STATUS_OK ? status : mk_conv2d_f32_run(op, &plan, x, y, r, pool);
 }
 
 static void conv_case(unsigned index) {
@@ -955,7 +1048,7 @@ static void conv_case(unsigned index) {
     mk_conv2d_params p = {.groups = 1, .kernel_h = 1, .kernel_w = 1, .stride_h = 1,
                           .stride_w = 1, .dilation_h = 1, .dilation_w = 1};
     size_t cin_g = 1, cout_g = 1;
-    int pointwise = 0;      // create through mk_conv1x1_create
+    int pointwise = 0;      // create through mk_conv1x1_f32_create
     int allow_residual = 1;
     size_t h = rnd_range(1, 9), w = rnd_range(1, 9);
     const unsigned category = index % 11;
@@ -1089,31 +1182,31 @@ static void conv_case(unsigned index) {
     const size_t taps = p.kernel_h * p.kernel_w;
     float* weights = random_floats(p.output_channels * cin_g * taps, 1.0f);
     float* bias = with_bias ? random_floats(p.output_channels, 1.0f) : NULL;
-    mk_conv2d_op *op_s = NULL, *op_n = NULL;
+    mk_conv2d_f32_op *op_s = NULL, *op_n = NULL;
     tensor input = {0}, in_copy = {0}, residual = {0}, res_copy = {0}, out_s = {0}, out_n = {0},
            out_p = {0};
     size_t oh = 0, ow = 0, oh2 = 0, ow2 = 0;
     mk_status cs, cn;
     if (pointwise) {
-        cs = mk_conv1x1_create(p.input_channels, p.output_channels, p.stride_h, p.activation,
+        cs = mk_conv1x1_f32_create(p.input_channels, p.output_channels, p.stride_h, p.activation,
                                weights, bias, MK_VARIANT_SCALAR, &op_s);
-        cn = mk_conv1x1_create(p.input_channels, p.output_channels, p.stride_h, p.activation,
+        cn = mk_conv1x1_f32_create(p.input_channels, p.output_channels, p.stride_h, p.activation,
                                weights, bias, MK_VARIANT_NEON, &op_n);
     } else {
-        cs = mk_conv2d_create(&p, weights, bias, MK_VARIANT_SCALAR, &op_s);
-        cn = mk_conv2d_create(&p, weights, bias, MK_VARIANT_NEON, &op_n);
+        cs = mk_conv2d_f32_create(&p, weights, bias, MK_VARIANT_SCALAR, &op_s);
+        cn = mk_conv2d_f32_create(&p, weights, bias, MK_VARIANT_NEON, &op_n);
     }
     if (!run_ok("create(scalar)", cs) || !run_ok("create(neon)", cn) ||
-        !run_ok("output_size(scalar)", mk_conv2d_output_size(op_s, h, w, &oh, &ow)) ||
-        !run_ok("output_size(neon)", mk_conv2d_output_size(op_n, h, w, &oh2, &ow2))) {
+        !run_ok("output_size(scalar)", mk_conv2d_f32_output_size(op_s, h, w, &oh, &ow)) ||
+        !run_ok("output_size(neon)", mk_conv2d_f32_output_size(op_n, h, w, &oh2, &ow2))) {
         goto done;
     }
     if (oh != oh2 || ow != ow2) {
         fail("output sizes differ: scalar %zux%zu neon %zux%zu", oh, ow, oh2, ow2);
         goto done;
     }
-    if (mk_conv2d_variant(op_n) != MK_VARIANT_NEON) {
-        fail("NEON op reports variant %s", mk_variant_name(mk_conv2d_variant(op_n)));
+    if (mk_conv2d_f32_variant(op_n) != MK_VARIANT_NEON) {
+        fail("NEON op reports variant %s", mk_variant_name(mk_conv2d_f32_variant(op_n)));
     }
     const size_t out_pixels = batch * oh * ow;
     tensor_alloc(&input, batch * h * w, in_layout, p.input_channels, 1);
@@ -1154,8 +1247,8 @@ static void conv_case(unsigned index) {
         }
     }
 done:
-    mk_conv2d_destroy(op_s);
-    mk_conv2d_destroy(op_n);
+    mk_conv2d_f32_destroy(op_s);
+    mk_conv2d_f32_destroy(op_n);
     tensor_free(&input);
     tensor_free(&in_copy);
     tensor_free(&residual);
@@ -1288,7 +1381,7 @@ typedef mk_status (*pool2d_fn)(const mk_pool2d_params*, size_t, size_t, size_t, 
                                const float*, size_t, float*, size_t, mk_variant, mk_threadpool*);
 
 // ---------------------------------------------------------------------------------------------
-// Families: max pooling and average pooling (mk_max_pool2d / mk_avg_pool2d)
+// Families: max pooling and average pooling (max_pool_once / avg_pool_once)
 
 static void window_pool_case(int family, unsigned index) {
     case_begin(family, index);
@@ -1355,7 +1448,7 @@ static void window_pool_case(int family, unsigned index) {
              p.pad_right, (int)p.count_include_pad, act_text, in_arg, out_arg, (double)scale,
              specials);
 
-    const pool2d_fn fn = average ? mk_avg_pool2d : mk_max_pool2d;
+    const pool2d_fn fn = average ? avg_pool_once : max_pool_once;
     tensor input = {0}, in_copy = {0}, out_s = {0}, out_n = {0}, out_p = {0}, ref = {0};
     size_t oh = 0, ow = 0;
     if (!run_ok("pool2d_output_size", mk_pool2d_output_size(&p, h, w, &oh, &ow))) goto done;
@@ -1449,9 +1542,9 @@ static void adaptive_like_case(int family, unsigned index, size_t batch, size_t 
     tensor_alloc(&out_s, out_pixels, out_layout, channels, 0);
     tensor_alloc(&out_n, out_pixels, out_layout, channels, 0);
 #define RUN_POOL(variant, out, threadpool)                                                      \
-    (global ? mk_global_avg_pool(batch, h, w, channels, input.p, in_arg, (out), out_arg,        \
+    (global ? global_avg_pool_once(batch, h, w, channels, input.p, in_arg, (out), out_arg,        \
                                  (variant), (threadpool))                                       \
-            : mk_adaptive_avg_pool2d(batch, h, w, channels, out_h, out_w, input.p, in_arg,      \
+            : adaptive_avg_pool_once(batch, h, w, channels, out_h, out_w, input.p, in_arg,      \
                                      (out), out_arg, (variant), (threadpool)))
     if (run_ok("run(scalar)", RUN_POOL(MK_VARIANT_SCALAR, out_s.p, NULL)) &&
         run_ok("run(neon)", RUN_POOL(MK_VARIANT_NEON, out_n.p, NULL))) {
@@ -1600,20 +1693,20 @@ static void se_case(unsigned index) {
     float* b1 = with_b1 ? random_floats(S, 0.5f) : NULL;
     float* b2 = with_b2 ? random_floats(C, 2.0f) : NULL;
     float* offset = random_floats(C, 1.0f);  // per-channel means far from 0
-    mk_squeeze_excitation_op *op_s = NULL, *op_n = NULL;
+    mk_squeeze_excitation_f32_op *op_s = NULL, *op_n = NULL;
     tensor input = {0}, in_copy = {0}, out_s = {0}, out_n = {0}, out_p = {0}, ref = {0};
     const size_t pixels = batch * h * w;
-    if (!run_ok("create(scalar)", mk_squeeze_excitation_create(C, S, w1, b1, w2, b2,
+    if (!run_ok("create(scalar)", mk_squeeze_excitation_f32_create(C, S, w1, b1, w2, b2,
                                                                MK_VARIANT_SCALAR, &op_s)) ||
-        !run_ok("create(neon)", mk_squeeze_excitation_create(C, S, w1, b1, w2, b2,
+        !run_ok("create(neon)", mk_squeeze_excitation_f32_create(C, S, w1, b1, w2, b2,
                                                              MK_VARIANT_NEON, &op_n))) {
         goto done;
     }
-    if (mk_squeeze_excitation_variant(op_n) != MK_VARIANT_NEON ||
-        mk_squeeze_excitation_variant(op_s) != MK_VARIANT_SCALAR) {
+    if (mk_squeeze_excitation_f32_variant(op_n) != MK_VARIANT_NEON ||
+        mk_squeeze_excitation_f32_variant(op_s) != MK_VARIANT_SCALAR) {
         fail("ops report variants %s (neon) and %s (scalar)",
-             mk_variant_name(mk_squeeze_excitation_variant(op_n)),
-             mk_variant_name(mk_squeeze_excitation_variant(op_s)));
+             mk_variant_name(mk_squeeze_excitation_f32_variant(op_n)),
+             mk_variant_name(mk_squeeze_excitation_f32_variant(op_s)));
     }
     tensor_alloc(&input, pixels, in_layout, C, 1);
     tensor_fill(&input, scale);
@@ -1631,9 +1724,9 @@ static void se_case(unsigned index) {
     }
     const float* src_s = in_place ? out_s.p : input.p;
     const float* src_n = in_place ? out_n.p : input.p;
-    if (run_ok("run(scalar)", mk_squeeze_excitation_run(op_s, batch, h, w, src_s, in_arg, out_s.p,
+    if (run_ok("run(scalar)", squeeze_excitation_run(op_s, batch, h, w, src_s, in_arg, out_s.p,
                                                         out_arg, NULL)) &&
-        run_ok("run(neon)", mk_squeeze_excitation_run(op_n, batch, h, w, src_n, in_arg, out_n.p,
+        run_ok("run(neon)", squeeze_excitation_run(op_n, batch, h, w, src_n, in_arg, out_n.p,
                                                       out_arg, NULL))) {
         if (!tensor_check_layout("scalar output", &out_s, !in_place, NULL) &&
             !tensor_check_layout("neon output", &out_n, !in_place, NULL) &&
@@ -1688,15 +1781,15 @@ static void se_case(unsigned index) {
                 tensor_alloc(&out_p, pixels, out_layout, C, 0);
             }
             if (run_ok("run(neon, 2 threads)",
-                       mk_squeeze_excitation_run(op_n, batch, h, w, in_place ? out_p.p : input.p,
+                       squeeze_excitation_run(op_n, batch, h, w, in_place ? out_p.p : input.p,
                                                  in_arg, out_p.p, out_arg, g_pool2))) {
                 compare_bitwise_region("neon", &out_p, &out_n);
             }
         }
     }
 done:
-    mk_squeeze_excitation_destroy(op_s);
-    mk_squeeze_excitation_destroy(op_n);
+    mk_squeeze_excitation_f32_destroy(op_s);
+    mk_squeeze_excitation_f32_destroy(op_n);
     tensor_free(&input);
     tensor_free(&in_copy);
     tensor_free(&out_s);
@@ -1773,7 +1866,7 @@ static void add_case(unsigned index) {
 #define ADD_A(out) (mode == 1 || mode == 4 ? (out).p : a.p)
 #define ADD_B(out) (mode == 2 || mode == 4 ? (out).p : mode == 3 ? a.p : b.p)
 #define RUN_ADD(out, variant, threadpool)                                                   \
-    mk_elementwise_add(pixels, channels, ADD_A(out), a_arg, ADD_B(out), b_arg, (out).p,     \
+    add_once(pixels, channels, ADD_A(out), a_arg, ADD_B(out), b_arg, (out).p,     \
                        out_arg, act, (variant), (threadpool))
     if (run_ok("add(scalar)", RUN_ADD(out_s, MK_VARIANT_SCALAR, NULL)) &&
         run_ok("add(neon)", RUN_ADD(out_n, MK_VARIANT_NEON, NULL))) {
@@ -1833,21 +1926,21 @@ static void pool_variant_checks(void) {
         const mk_variant v = unsupported[i];
         const char* name = mk_variant_name(v);
         for (int k = 0; k < PIX * C; k++) memcpy(&y[k], &SENTINEL, sizeof(float));
-        mk_status s = mk_max_pool2d(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
+        mk_status s = max_pool_once(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "max_pool2d(%s) = %s", name, status_name(s));
-        s = mk_avg_pool2d(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
+        s = avg_pool_once(&pp, 1, 5, 5, C, x, 0, y, 0, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "avg_pool2d(%s) = %s", name, status_name(s));
-        s = mk_global_avg_pool(1, 5, 5, C, x, 0, y, 0, v, NULL);
+        s = global_avg_pool_once(1, 5, 5, C, x, 0, y, 0, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "global_avg_pool(%s) = %s", name, status_name(s));
-        s = mk_adaptive_avg_pool2d(1, 5, 5, C, 2, 3, x, 0, y, 0, v, NULL);
+        s = adaptive_avg_pool_once(1, 5, 5, C, 2, 3, x, 0, y, 0, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "adaptive_avg_pool2d(%s) = %s", name, status_name(s));
-        s = mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, relu, v, NULL);
+        s = add_once(PIX, C, x, 0, b, 0, y, 0, relu, v, NULL);
         check(s == MK_STATUS_UNSUPPORTED, "elementwise_add(%s) = %s", name, status_name(s));
-        mk_squeeze_excitation_op* se = NULL;
-        s = mk_squeeze_excitation_create(C, 2, w1, bias, w2, bias, v, &se);
+        mk_squeeze_excitation_f32_op* se = NULL;
+        s = mk_squeeze_excitation_f32_create(C, 2, w1, bias, w2, bias, v, &se);
         check(s == MK_STATUS_UNSUPPORTED && se == NULL, "squeeze_excitation_create(%s) = %s",
               name, status_name(s));
-        mk_squeeze_excitation_destroy(se);
+        mk_squeeze_excitation_f32_destroy(se);
         int untouched = 1;
         for (int k = 0; k < PIX * C; k++) untouched &= is_sentinel(y[k]);
         check(untouched, "a pooling call with %s wrote its output", name);
@@ -1866,33 +1959,33 @@ static void pool_variant_checks(void) {
             float* out = k == 0 ? ya : yn;
             mk_status* st = k == 0 ? &sa : &sn;
             switch (f) {
-                case 0: *st = mk_max_pool2d(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
-                case 1: *st = mk_avg_pool2d(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
-                case 2: *st = mk_global_avg_pool(1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
-                case 3: *st = mk_adaptive_avg_pool2d(1, 5, 5, C, 2, 3, x, 0, out, 0, vs[k], NULL); break;
-                case 4: *st = mk_elementwise_add(PIX, C, x, 0, b, 0, out, 0, relu, vs[k], NULL); break;
+                case 0: *st = max_pool_once(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 1: *st = avg_pool_once(&pp, 1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 2: *st = global_avg_pool_once(1, 5, 5, C, x, 0, out, 0, vs[k], NULL); break;
+                case 3: *st = adaptive_avg_pool_once(1, 5, 5, C, 2, 3, x, 0, out, 0, vs[k], NULL); break;
+                case 4: *st = add_once(PIX, C, x, 0, b, 0, out, 0, relu, vs[k], NULL); break;
                 default: {
-                    mk_squeeze_excitation_op* se = NULL;
-                    *st = mk_squeeze_excitation_create(C, 2, w1, bias, w2, bias, vs[k], &se);
+                    mk_squeeze_excitation_f32_op* se = NULL;
+                    *st = mk_squeeze_excitation_f32_create(C, 2, w1, bias, w2, bias, vs[k], &se);
                     if (*st == MK_STATUS_OK) {
-                        check(mk_squeeze_excitation_variant(se) == MK_VARIANT_NEON,
+                        check(mk_squeeze_excitation_f32_variant(se) == MK_VARIANT_NEON,
                               "squeeze_excitation %s -> %s", k == 0 ? "AUTO" : "NEON",
-                              mk_variant_name(mk_squeeze_excitation_variant(se)));
-                        *st = mk_squeeze_excitation_run(se, 1, 5, 5, x, 0, out, 0, NULL);
+                              mk_variant_name(mk_squeeze_excitation_f32_variant(se)));
+                        *st = squeeze_excitation_run(se, 1, 5, 5, x, 0, out, 0, NULL);
                     }
-                    mk_squeeze_excitation_destroy(se);
+                    mk_squeeze_excitation_f32_destroy(se);
                 }
             }
         }
         check(sa == MK_STATUS_OK && sn == MK_STATUS_OK && memcmp(ya, yn, sizeof ya) == 0,
               "%s AUTO differs from NEON (%s, %s)", names[f], status_name(sa), status_name(sn));
     }
-    mk_squeeze_excitation_op* se = NULL;
-    mk_status s = mk_squeeze_excitation_create(C, 2, w1, NULL, w2, NULL, MK_VARIANT_SCALAR, &se);
-    check(s == MK_STATUS_OK && mk_squeeze_excitation_variant(se) == MK_VARIANT_SCALAR,
+    mk_squeeze_excitation_f32_op* se = NULL;
+    mk_status s = mk_squeeze_excitation_f32_create(C, 2, w1, NULL, w2, NULL, MK_VARIANT_SCALAR, &se);
+    check(s == MK_STATUS_OK && mk_squeeze_excitation_f32_variant(se) == MK_VARIANT_SCALAR,
           "squeeze_excitation SCALAR -> %s (%s)",
-          se ? mk_variant_name(mk_squeeze_excitation_variant(se)) : "-", status_name(s));
-    mk_squeeze_excitation_destroy(se);
+          se ? mk_variant_name(mk_squeeze_excitation_f32_variant(se)) : "-", status_name(s));
+    mk_squeeze_excitation_f32_destroy(se);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1967,8 +2060,8 @@ static void family_pool_errors(void) {
     expect(mk_pool2d_output_size(&ok, SIZE_MAX, W, &oh, &ow),
            MK_STATUS_SIZE_OVERFLOW, "output_size(in_h SIZE_MAX + padding)");
 
-    // mk_max_pool2d / mk_avg_pool2d
-    const pool2d_fn fns[2] = {mk_max_pool2d, mk_avg_pool2d};
+    // max_pool_once / avg_pool_once
+    const pool2d_fn fns[2] = {max_pool_once, avg_pool_once};
     for (int f = 0; f < 2; f++) {
         const pool2d_fn fn = fns[f];
         const char* name = f == 0 ? "max_pool2d" : "avg_pool2d";
@@ -1997,112 +2090,112 @@ static void family_pool_errors(void) {
 #undef EXPECT
     }
     // mk_global_avg_pool / mk_adaptive_avg_pool2d
-    expect(mk_global_avg_pool(1, H, W, C, NULL, 0, y, 0, NE, NULL),
+    expect(global_avg_pool_once(1, H, W, C, NULL, 0, y, 0, NE, NULL),
            MK_STATUS_NULL_POINTER, "global_avg_pool(NULL input)");
-    expect(mk_global_avg_pool(0, H, W, C, x, 0, y, 0, NE, NULL),
+    expect(global_avg_pool_once(0, H, W, C, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(batch 0)");
-    expect(mk_global_avg_pool(1, 0, W, C, x, 0, y, 0, NE, NULL),
+    expect(global_avg_pool_once(1, 0, W, C, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(h 0)");
-    expect(mk_global_avg_pool(1, H, W, 0, x, 0, y, 0, NE, NULL),
+    expect(global_avg_pool_once(1, H, W, 0, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(channels 0)");
-    expect(mk_global_avg_pool(2, H, W, C, x, 0, y, C - 1, NE, NULL),
+    expect(global_avg_pool_once(2, H, W, C, x, 0, y, C - 1, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(output stride < channels)");
-    expect(mk_global_avg_pool(1, H, W, C, x, 0, x + PIX * C - 1, 0, NE, NULL),
+    expect(global_avg_pool_once(1, H, W, C, x, 0, x + PIX * C - 1, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(output overlaps the input's end)");
-    expect(mk_global_avg_pool(1, H, W, C, x, 0, y, 0, BAD_VARIANT, NULL),
+    expect(global_avg_pool_once(1, H, W, C, x, 0, y, 0, BAD_VARIANT, NULL),
            MK_STATUS_INVALID_ARGUMENT, "global_avg_pool(variant 99)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, 0, NULL, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, 2, 2, x, 0, NULL, 0, NE, NULL),
            MK_STATUS_NULL_POINTER, "adaptive_avg_pool2d(NULL output)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, 0, 2, x, 0, y, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, 0, 2, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(out_h 0)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 0, x, 0, y, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, 2, 0, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(out_w 0)");
-    expect(mk_adaptive_avg_pool2d(1, H, 0, C, 2, 2, x, 0, y, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, 0, C, 2, 2, x, 0, y, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(in_w 0)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, C + 1, y, C - 1, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, 2, 2, x, C + 1, y, C - 1, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(output stride < channels)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, SIZE_MAX, 2, x, 0, y, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, SIZE_MAX, 2, x, 0, y, 0, NE, NULL),
            MK_STATUS_SIZE_OVERFLOW, "adaptive_avg_pool2d(out_h SIZE_MAX)");
-    expect(mk_adaptive_avg_pool2d(1, H, W, C, 2, 2, x, 0, x + 5, 0, NE, NULL),
+    expect(adaptive_avg_pool_once(1, H, W, C, 2, 2, x, 0, x + 5, 0, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "adaptive_avg_pool2d(output overlaps input)");
 
     // mk_squeeze_excitation_create / _run
-    mk_squeeze_excitation_op* se = (mk_squeeze_excitation_op*)(void*)y;  // must be reset to NULL
-    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, NULL, NULL, NE, &se),
+    mk_squeeze_excitation_f32_op* se = (mk_squeeze_excitation_f32_op*)(void*)y;  // must be reset to NULL
+    expect(mk_squeeze_excitation_f32_create(C, 2, w1, NULL, NULL, NULL, NE, &se),
            MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL fc2_weight)");
     check(se == NULL, "squeeze_excitation_create left *op_out set after an error");
-    expect(mk_squeeze_excitation_create(C, 2, NULL, NULL, w1, NULL, NE, &se),
+    expect(mk_squeeze_excitation_f32_create(C, 2, NULL, NULL, w1, NULL, NE, &se),
            MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL fc1_weight)");
-    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, NE, NULL),
+    expect(mk_squeeze_excitation_f32_create(C, 2, w1, NULL, w1, NULL, NE, NULL),
            MK_STATUS_NULL_POINTER, "squeeze_excitation_create(NULL op_out)");
-    expect(mk_squeeze_excitation_create(0, 2, w1, NULL, w1, NULL, NE, &se),
+    expect(mk_squeeze_excitation_f32_create(0, 2, w1, NULL, w1, NULL, NE, &se),
            MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(channels 0)");
-    expect(mk_squeeze_excitation_create(C, 0, w1, NULL, w1, NULL, NE, &se),
+    expect(mk_squeeze_excitation_f32_create(C, 0, w1, NULL, w1, NULL, NE, &se),
            MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(squeeze 0)");
-    expect(mk_squeeze_excitation_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, 1, w1, NULL, w1, NULL, NE, &se),
+    expect(mk_squeeze_excitation_f32_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, 1, w1, NULL, w1, NULL, NE, &se),
            MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(channels MAX + 1)");
-    expect(mk_squeeze_excitation_create(1, MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, w1, NULL, w1, NULL, NE, &se),
+    expect(mk_squeeze_excitation_f32_create(1, MK_SQUEEZE_EXCITATION_MAX_CHANNELS + 1, w1, NULL, w1, NULL, NE, &se),
            MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(squeeze MAX + 1)");
-    expect(mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, BAD_VARIANT, &se),
+    expect(mk_squeeze_excitation_f32_create(C, 2, w1, NULL, w1, NULL, BAD_VARIANT, &se),
            MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_create(variant 99)");
     check(se == NULL, "squeeze_excitation_create left *op_out set after an error");
-    s = mk_squeeze_excitation_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS, 1, w1, NULL, w1, NULL, NE, &se);
+    s = mk_squeeze_excitation_f32_create(MK_SQUEEZE_EXCITATION_MAX_CHANNELS, 1, w1, NULL, w1, NULL, NE, &se);
     check(s == MK_STATUS_OK && se != NULL, "squeeze_excitation_create(channels MAX) = %s", status_name(s));
-    mk_squeeze_excitation_destroy(se);
+    mk_squeeze_excitation_f32_destroy(se);
     se = NULL;
-    mk_squeeze_excitation_destroy(NULL);  // a no-op
-    s = mk_squeeze_excitation_create(C, 2, w1, NULL, w1, NULL, NE, &se);
+    mk_squeeze_excitation_f32_destroy(NULL);  // a no-op
+    s = mk_squeeze_excitation_f32_create(C, 2, w1, NULL, w1, NULL, NE, &se);
     check(s == MK_STATUS_OK, "squeeze_excitation_create(C 8, S 2) = %s", status_name(s));
     if (se != NULL) {
-        expect(mk_squeeze_excitation_run(NULL, 1, H, W, x, 0, y, 0, NULL),
+        expect(squeeze_excitation_run(NULL, 1, H, W, x, 0, y, 0, NULL),
                MK_STATUS_NULL_POINTER, "squeeze_excitation_run(NULL op)");
-        expect(mk_squeeze_excitation_run(se, 1, H, W, NULL, 0, y, 0, NULL),
+        expect(squeeze_excitation_run(se, 1, H, W, NULL, 0, y, 0, NULL),
                MK_STATUS_NULL_POINTER, "squeeze_excitation_run(NULL input)");
-        expect(mk_squeeze_excitation_run(se, 0, H, W, x, 0, y, 0, NULL),
+        expect(squeeze_excitation_run(se, 0, H, W, x, 0, y, 0, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(batch 0)");
-        expect(mk_squeeze_excitation_run(se, 1, 0, W, x, 0, y, 0, NULL),
+        expect(squeeze_excitation_run(se, 1, 0, W, x, 0, y, 0, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(h 0)");
-        expect(mk_squeeze_excitation_run(se, 1, H, 0, x, 0, y, 0, NULL),
+        expect(squeeze_excitation_run(se, 1, H, 0, x, 0, y, 0, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(w 0)");
-        expect(mk_squeeze_excitation_run(se, 1, H, W, x, C - 1, y, 0, NULL),
+        expect(squeeze_excitation_run(se, 1, H, W, x, C - 1, y, 0, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(input stride < channels)");
-        expect(mk_squeeze_excitation_run(se, 1, H, W, x, 0, y, C - 1, NULL),
+        expect(squeeze_excitation_run(se, 1, H, W, x, 0, y, C - 1, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output stride < channels)");
-        expect(mk_squeeze_excitation_run(se, 1, H, W, x, 0, x + 1, 0, NULL),
+        expect(squeeze_excitation_run(se, 1, H, W, x, 0, x + 1, 0, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output == input + 1)");
-        expect(mk_squeeze_excitation_run(se, 1, H, W, x, C, x, C + 1, NULL),
+        expect(squeeze_excitation_run(se, 1, H, W, x, C, x, C + 1, NULL),
                MK_STATUS_INVALID_ARGUMENT, "squeeze_excitation_run(output == input, other stride)");
-        mk_squeeze_excitation_destroy(se);
+        mk_squeeze_excitation_f32_destroy(se);
     }
 
     // mk_elementwise_add
     const float* b = x + 2 * PIX * C;
-    expect(mk_elementwise_add(PIX, C, NULL, 0, b, 0, y, 0, none, NE, NULL),
+    expect(add_once(PIX, C, NULL, 0, b, 0, y, 0, none, NE, NULL),
            MK_STATUS_NULL_POINTER, "elementwise_add(NULL a)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, NULL, 0, none, NE, NULL),
+    expect(add_once(PIX, C, x, 0, b, 0, NULL, 0, none, NE, NULL),
            MK_STATUS_NULL_POINTER, "elementwise_add(NULL output)");
-    expect(mk_elementwise_add(0, C, x, 0, b, 0, y, 0, none, NE, NULL),
+    expect(add_once(0, C, x, 0, b, 0, y, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(pixels 0)");
-    expect(mk_elementwise_add(PIX, 0, x, 0, b, 0, y, 0, none, NE, NULL),
+    expect(add_once(PIX, 0, x, 0, b, 0, y, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(channels 0)");
-    expect(mk_elementwise_add(PIX, C, x, C - 1, b, 0, y, 0, none, NE, NULL),
+    expect(add_once(PIX, C, x, C - 1, b, 0, y, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(a stride < channels)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, C - 1, y, 0, none, NE, NULL),
+    expect(add_once(PIX, C, x, 0, b, C - 1, y, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(b stride < channels)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, C - 1, none, NE, NULL),
+    expect(add_once(PIX, C, x, 0, b, 0, y, C - 1, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output stride < channels)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, bad_kind, NE, NULL),
+    expect(add_once(PIX, C, x, 0, b, 0, y, 0, bad_kind, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(activation 99)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, bad_clamp, NE, NULL),
+    expect(add_once(PIX, C, x, 0, b, 0, y, 0, bad_clamp, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(clamp min > max)");
-    expect(mk_elementwise_add(PIX, C, x, 0, b, 0, y, 0, none, BAD_VARIANT, NULL),
+    expect(add_once(PIX, C, x, 0, b, 0, y, 0, none, BAD_VARIANT, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(variant 99)");
     float* xa = x;
-    expect(mk_elementwise_add(PIX, C, xa, 0, b, 0, xa + 1, 0, none, NE, NULL),
+    expect(add_once(PIX, C, xa, 0, b, 0, xa + 1, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == a + 1)");
-    expect(mk_elementwise_add(PIX, C, xa, C, b, 0, xa, C + 1, none, NE, NULL),
+    expect(add_once(PIX, C, xa, C, b, 0, xa, C + 1, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == a, other stride)");
-    expect(mk_elementwise_add(PIX, C, xa, 0, b, 0, (float*)b + C, 0, none, NE, NULL),
+    expect(add_once(PIX, C, xa, 0, b, 0, (float*)b + C, 0, none, NE, NULL),
            MK_STATUS_INVALID_ARGUMENT, "elementwise_add(output == b + C)");
     int untouched = 1;
     for (int i = 0; i < 4 * PIX * C; i++) untouched &= is_sentinel(y[i]);

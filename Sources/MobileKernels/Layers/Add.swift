@@ -9,6 +9,7 @@ public final class Add: @unchecked Sendable {
     /// The variant that runs (`.auto` resolved).
     public let variant: Variant
     public let name: String
+    private let op: OpaquePointer
 
     /// - Throws: `.invalidArgument` for channels below 1 or bad clamp bounds; `.unsupported` for a
     ///   variant this CPU lacks (or `.blis`).
@@ -20,12 +21,23 @@ public final class Add: @unchecked Sendable {
         guard mk_activation_validate(activation.cValue) == MK_STATUS_OK else {
             throw MobileKernelsError(.invalidArgument, "\(name): \(activation) needs min <= max and no NaN bound")
         }
-        guard variant != .blis, variant.isAvailable else {
-            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
-        }
+        var handle: OpaquePointer?
+        try check(mk_add_f32_create(channels, activation.cValue, variant.cValue, &handle), name)
+        op = handle!
         self.channels = channels
         self.activation = activation
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = Variant(mk_add_f32_variant(op))
+    }
+
+    deinit { mk_add_f32_destroy(op) }
+
+    /// Plans `pixels` dense rows and runs; the plan lives on the stack.
+    private func run(pixels: Int, _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
+                     _ y: UnsafeMutablePointer<Float>?, _ threadPool: ThreadPool) -> mk_status {
+        var plan = mk_add_f32_plan()
+        return then(mk_add_f32_reshape(op, pixels, 0, 0, 0, threadPool.handle, &plan)) {
+            mk_add_f32_run(op, &plan, a, b, y, threadPool.handle)
+        }
     }
 
     private func checkShapes(_ a: TensorShape, _ b: TensorShape) throws {
@@ -47,8 +59,7 @@ public final class Add: @unchecked Sendable {
         let status = a.withUnsafeBufferPointer { x in
             b.withUnsafeBufferPointer { z in
                 output.withUnsafeMutableBufferPointer { y in
-                    mk_elementwise_add(s.pixels, channels, x.baseAddress, 0, z.baseAddress, 0, y.baseAddress, 0,
-                                       activation.cValue, variant.cValue, threadPool.handle)
+                    run(pixels: s.pixels, x.baseAddress, z.baseAddress, y.baseAddress, threadPool)
                 }
             }
         }
@@ -69,8 +80,7 @@ public final class Add: @unchecked Sendable {
         let s = b.shape
         let status = b.withUnsafeBufferPointer { z in
             accumulator.withUnsafeMutableBufferPointer { y in
-                mk_elementwise_add(s.pixels, channels, y.baseAddress, 0, z.baseAddress, 0, y.baseAddress, 0,
-                                   activation.cValue, variant.cValue, threadPool.handle)
+                run(pixels: s.pixels, y.baseAddress, z.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")

@@ -27,17 +27,26 @@ public final class BiasActivation: Layer, @unchecked Sendable {
         }
         var handle: OpaquePointer?
         let status = bias.withOptionalUnsafeBufferPointer { b in
-            mk_bias_activation_create(channels, b, activation.cValue, variant.cValue, &handle)
+            mk_bias_activation_f32_create(channels, b, activation.cValue, variant.cValue, &handle)
         }
         try check(status, name)
         op = handle!
         self.channels = channels
         self.activation = activation
-        self.variant = Variant(mk_bias_activation_variant(op))
+        self.variant = Variant(mk_bias_activation_f32_variant(op))
         self.name = name
     }
 
-    deinit { mk_bias_activation_destroy(op) }
+    deinit { mk_bias_activation_f32_destroy(op) }
+
+    /// Plans `pixels` rows (dense) and runs; the plan lives on the stack.
+    private func run(pixels: Int, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
+                     _ threadPool: ThreadPool) -> mk_status {
+        var plan = mk_bias_activation_f32_plan()
+        return then(mk_bias_activation_f32_reshape(op, pixels, 0, 0, threadPool.handle, &plan)) {
+            mk_bias_activation_f32_run(op, &plan, x, y, threadPool.handle)
+        }
+    }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
@@ -49,7 +58,7 @@ public final class BiasActivation: Layer, @unchecked Sendable {
         let pixels = input.shape.pixels
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_bias_activation_run(op, pixels, x.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+                run(pixels: pixels, x.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(input.shape)")
@@ -60,7 +69,7 @@ public final class BiasActivation: Layer, @unchecked Sendable {
         _ = try outputShape(for: tensor.shape)
         let pixels = tensor.shape.pixels
         let status = tensor.withUnsafeMutableBufferPointer { y in
-            mk_bias_activation_run(op, pixels, y.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+            run(pixels: pixels, y.baseAddress, y.baseAddress, threadPool)
         }
         try check(status, "\(name) on \(tensor.shape)")
     }

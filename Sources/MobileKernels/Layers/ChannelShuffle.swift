@@ -9,6 +9,7 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
     public let channels: Int
     public let variant: Variant
     public let name: String
+    private let op: OpaquePointer
 
     /// - Throws: `.invalidArgument` unless `groups >= 1` divides `channels >= 1`;
     ///   `.unsupported` for a variant this CPU lacks (or `.blis`).
@@ -17,12 +18,23 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
         guard groups >= 1, channels >= 1, channels % groups == 0 else {
             throw MobileKernelsError(.invalidArgument, "\(name): groups must be at least 1 and divide the channels")
         }
-        guard variant != .blis, variant.isAvailable else {
-            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
-        }
+        var handle: OpaquePointer?
+        try check(mk_channel_shuffle_f32_create(groups, channels, variant.cValue, &handle), name)
+        op = handle!
         self.groups = groups
         self.channels = channels
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = Variant(mk_channel_shuffle_f32_variant(op))
+    }
+
+    deinit { mk_channel_shuffle_f32_destroy(op) }
+
+    /// Plans `pixels` rows (dense) and runs; the plan lives on the stack.
+    private func run(pixels: Int, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
+                     _ threadPool: ThreadPool) -> mk_status {
+        var plan = mk_channel_shuffle_f32_plan()
+        return then(mk_channel_shuffle_f32_reshape(op, pixels, 0, 0, threadPool.handle, &plan)) {
+            mk_channel_shuffle_f32_run(op, &plan, x, y, threadPool.handle)
+        }
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
@@ -35,8 +47,7 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
         let s = input.shape
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_channel_shuffle(groups, channels, s.pixels, x.baseAddress, 0, y.baseAddress, 0,
-                                   variant.cValue, threadPool.handle)
+                run(pixels: s.pixels, x.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")
@@ -51,8 +62,7 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "\(name): in-place shuffle takes at most 8192 channels")
         }
         let status = tensor.withUnsafeMutableBufferPointer { y in
-            mk_channel_shuffle(groups, channels, s.pixels, y.baseAddress, 0, y.baseAddress, 0,
-                               variant.cValue, threadPool.handle)
+            run(pixels: s.pixels, y.baseAddress, y.baseAddress, threadPool)
         }
         try check(status, "\(name) on \(s)")
     }

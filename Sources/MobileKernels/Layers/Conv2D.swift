@@ -65,7 +65,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                    activation: activation, shuffleOutput: shuffleOutput)
         var handle: OpaquePointer?
         let status = bias.withOptionalUnsafeBufferPointer { b in
-            mk_conv2d_create(&params, weights, b, variant.cValue, &handle)
+            mk_conv2d_f32_create(&params, weights, b, variant.cValue, &handle)
         }
         try check(status, name)
         op = handle!
@@ -81,7 +81,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         self.padding = padding
         self.activation = activation
         self.shuffleOutput = shuffleOutput
-        self.variant = Variant(mk_conv2d_variant(op))
+        self.variant = Variant(mk_conv2d_f32_variant(op))
         self.name = name
     }
 
@@ -96,7 +96,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     }
 
     /// Whether `variant` runs this convolution on this CPU (the catalogue's one rule,
-    /// `mk_conv2d_supports`: every valid convolution on the GEMM microkernels; `.blis` only 1x1
+    /// `mk_conv2d_f32_supports`: every valid convolution on the GEMM microkernels; `.blis` only 1x1
     /// kernels without padding or shuffled output). False for invalid parameters too.
     public static func supports(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
                                 strideW: Int = 1, padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
@@ -108,7 +108,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
         var p = params(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH, kernelW: kernelW,
                        strideH: strideH, strideW: strideW, padding: padding, dilationH: dilationH,
                        dilationW: dilationW, groups: groups, activation: activation, shuffleOutput: shuffleOutput)
-        return mk_conv2d_supports(&p, variant.cValue) == MK_STATUS_OK
+        return mk_conv2d_f32_supports(&p, variant.cValue) == MK_STATUS_OK
     }
 
     /// A square kernel, stride and dilation.
@@ -122,7 +122,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                       shuffleOutput: shuffleOutput, variant: variant)
     }
 
-    deinit { mk_conv2d_destroy(op) }
+    deinit { mk_conv2d_f32_destroy(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, inChannels)
@@ -131,7 +131,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
 
     private func outputShape(n: Int, h: Int, w: Int) throws -> TensorShape {
         var oh = 0, ow = 0
-        guard mk_conv2d_output_size(op, h, w, &oh, &ow) == MK_STATUS_OK else {
+        guard mk_conv2d_f32_output_size(op, h, w, &oh, &ow) == MK_STATUS_OK else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(h)x\(w) is smaller than the (padded, dilated) kernel")
         }
         return try TensorShape(n: n, h: oh, w: ow, c: outChannels)
@@ -150,11 +150,11 @@ public final class Conv2D: Layer, @unchecked Sendable {
         try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
     }
 
-    /// A convolution planned once (`mk_conv2d_reshape`: output size, tap offsets, the split for
+    /// A convolution planned once (`mk_conv2d_f32_reshape`: output size, tap offsets, the split for
     /// a thread count) for an input size and set of pixel strides, run many times: an inference
     /// plan's step holds one per thread count it has seen.
     final class Plan: @unchecked Sendable {
-        fileprivate var plan = mk_conv2d_plan()
+        fileprivate var plan = mk_conv2d_f32_plan()
         let threads: Int
         fileprivate init(threads: Int) { self.threads = threads }
     }
@@ -163,7 +163,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     func plan(batch: Int, h: Int, w: Int, inputStride: Int, outputStride: Int, residualStride: Int,
               threadPool: ThreadPool) throws -> Plan {
         let plan = Plan(threads: threadPool.threadCount)
-        let status = mk_conv2d_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
+        let status = mk_conv2d_f32_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
                                        threadPool.handle, &plan.plan)
         try check(status, "\(name) planned for \(batch)x\(h)x\(w)")
         return plan
@@ -172,7 +172,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// Runs a plan of this layer; allocates nothing.
     func run(_ plan: Plan, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
              residual: UnsafePointer<Float>?, threadPool: ThreadPool) throws {
-        let status = mk_conv2d_run(op, &plan.plan, input, output, residual, threadPool.handle)
+        let status = mk_conv2d_f32_run(op, &plan.plan, input, output, residual, threadPool.handle)
         try check(status, "\(name) on \(plan.plan.batch)x\(plan.plan.in_h)x\(plan.plan.in_w)")
     }
 
@@ -180,11 +180,11 @@ public final class Conv2D: Layer, @unchecked Sendable {
     private func run(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
                      output: UnsafeMutablePointer<Float>, outputStride: Int, residual: UnsafePointer<Float>?,
                      residualStride: Int, threadPool: ThreadPool) -> mk_status {
-        var plan = mk_conv2d_plan()
-        let status = mk_conv2d_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
+        var plan = mk_conv2d_f32_plan()
+        let status = mk_conv2d_f32_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
                                        threadPool.handle, &plan)
         guard status == MK_STATUS_OK else { return status }
-        return mk_conv2d_run(op, &plan, input, output, residual, threadPool.handle)
+        return mk_conv2d_f32_run(op, &plan, input, output, residual, threadPool.handle)
     }
 
     /// Runs on channels `inputChannelOffset ..< inputChannelOffset + inChannels` of `input` and

@@ -51,7 +51,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
                                             dilationH: dilationH, dilationW: dilationW, activation: activation)
         var handle: OpaquePointer?
         let status = bias.withOptionalUnsafeBufferPointer { b in
-            mk_dwconv2d_create(&params, weights, b, variant.cValue, &handle)
+            mk_dwconv2d_f32_create(&params, weights, b, variant.cValue, &handle)
         }
         try check(status, name)
         op = handle!
@@ -64,7 +64,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         self.dilationW = dilationW
         self.padding = padding
         self.activation = activation
-        self.variant = Variant(mk_dwconv2d_variant(op))
+        self.variant = Variant(mk_dwconv2d_f32_variant(op))
         self.name = name
     }
 
@@ -78,7 +78,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
     }
 
     /// Whether `variant` runs this depthwise convolution on this CPU (the catalogue's one rule,
-    /// `mk_dwconv2d_supports`: kernels up to 11x11, a variant with depthwise microkernels that the
+    /// `mk_dwconv2d_f32_supports`: kernels up to 11x11, a variant with depthwise microkernels that the
     /// CPU runs). False for invalid parameters too; a network runs other depthwise convolutions
     /// as grouped `Conv2D`s.
     public static func supports(channels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
@@ -89,7 +89,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         guard sizes.allSatisfy({ $0 >= 1 }) else { return false }
         var p = params(channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH, strideW: strideW,
                        padding: padding, dilationH: dilationH, dilationW: dilationW, activation: activation)
-        return mk_dwconv2d_supports(&p, variant.cValue) == MK_STATUS_OK
+        return mk_dwconv2d_f32_supports(&p, variant.cValue) == MK_STATUS_OK
     }
 
     /// A square kernel, stride and dilation.
@@ -114,15 +114,15 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
                       weights: weights.toArray(), bias: bias, activation: activation, variant: variant)
     }
 
-    deinit { mk_dwconv2d_destroy(op) }
+    deinit { mk_dwconv2d_f32_destroy(op) }
 
     /// Whether interior pixels run on a specialized (3x3 / 5x5) microkernel.
-    public var isSpecialized: Bool { mk_dwconv2d_is_specialized(op) }
+    public var isSpecialized: Bool { mk_dwconv2d_f32_is_specialized(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
         var oh = 0, ow = 0
-        let status = mk_dwconv2d_output_size(op, input.h, input.w, &oh, &ow)
+        let status = mk_dwconv2d_f32_output_size(op, input.h, input.w, &oh, &ow)
         guard status == MK_STATUS_OK else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) is smaller than the (padded, dilated) kernel")
         }
@@ -134,7 +134,10 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         let s = input.shape
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_dwconv2d_run(op, s.n, s.h, s.w, x.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+                var plan = mk_dwconv2d_f32_plan()
+                return then(mk_dwconv2d_f32_reshape(op, s.n, s.h, s.w, 0, 0, threadPool.handle, &plan)) {
+                    mk_dwconv2d_f32_run(op, &plan, x.baseAddress, y.baseAddress, threadPool.handle)
+                }
             }
         }
         try check(status, "\(name) on \(s)")
@@ -144,7 +147,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
     /// (padding aside): the band `forward(inputH:...)` needs.
     func inputRows(inputH: Int, outputRows: Range<Int>) throws -> Range<Int> {
         var first = 0, count = 0
-        try check(mk_dwconv2d_input_rows(op, inputH, outputRows.lowerBound, outputRows.upperBound, &first, &count),
+        try check(mk_dwconv2d_f32_input_rows(op, inputH, outputRows.lowerBound, outputRows.upperBound, &first, &count),
                   "\(name): rows \(outputRows) of an image \(inputH) rows high")
         return first..<(first + count)
     }
@@ -155,7 +158,7 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
     func forward(inputH: Int, inputW: Int, firstRow: Int, rows: Int, input: UnsafePointer<Float>,
                  inputStride: Int, outputRows: Range<Int>, output: UnsafeMutablePointer<Float>,
                  outputStride: Int, threadPool: ThreadPool) throws {
-        let status = mk_dwconv2d_run_rows(op, inputH, inputW, firstRow, rows, input, inputStride,
+        let status = mk_dwconv2d_f32_run_rows(op, inputH, inputW, firstRow, rows, input, inputStride,
                                           outputRows.lowerBound, outputRows.upperBound, output,
                                           outputStride, threadPool.handle)
         try check(status, "\(name) on rows \(outputRows) of \(inputH)x\(inputW)")

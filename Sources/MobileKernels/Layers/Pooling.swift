@@ -1,11 +1,37 @@
 internal import CKernels
 
-/// The window geometry max and average pooling share, checked once at init.
+/// A C pooling operator (any of the four kinds), created once; every run plans (reshape) on the
+/// stack and runs.
+final class PoolOperator: @unchecked Sendable {
+    let op: OpaquePointer
+
+    init(_ name: String, _ create: (UnsafeMutablePointer<OpaquePointer?>) -> mk_status) throws {
+        var handle: OpaquePointer?
+        try check(create(&handle), name)
+        op = handle!
+    }
+
+    deinit { mk_pool2d_f32_destroy(op) }
+
+    var variant: Variant { Variant(mk_pool2d_f32_variant(op)) }
+
+    /// `s` dense at `x` into `y`, whose pixels are `outputStride` floats apart (0: dense).
+    func run(_ s: TensorShape, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?, outputStride: Int = 0,
+             _ threadPool: ThreadPool) -> mk_status {
+        var plan = mk_pool2d_f32_plan()
+        return then(mk_pool2d_f32_reshape(op, s.n, s.h, s.w, 0, outputStride, threadPool.handle, &plan)) {
+            mk_pool2d_f32_run(op, &plan, x, y, threadPool.handle)
+        }
+    }
+}
+
+/// The window geometry max and average pooling share, checked once at init, and its operator.
 struct PoolWindow {
     let params: mk_pool2d_params
     let name: String
+    let pool: PoolOperator
 
-    init(name: String, channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+    init(name: String, average: Bool, channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
          padding: Padding, countIncludePad: Bool, activation: Activation, variant: Variant) throws {
         self.name = name
         guard channels >= 1, kernelH >= 1, kernelW >= 1, strideH >= 1, strideW >= 1 else {
@@ -18,13 +44,15 @@ struct PoolWindow {
         guard mk_activation_validate(activation.cValue) == MK_STATUS_OK else {
             throw MobileKernelsError(.invalidArgument, "\(name): \(activation) needs min <= max and no NaN bound")
         }
-        guard variant != .blis, variant.isAvailable else {
-            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
+        var params = mk_pool2d_params(kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
+                                      pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom,
+                                      pad_right: padding.right, count_include_pad: countIncludePad,
+                                      activation: activation.cValue)
+        pool = try PoolOperator(name) {
+            average ? mk_avg_pool2d_f32_create(&params, channels, variant.cValue, $0)
+                    : mk_max_pool2d_f32_create(&params, channels, variant.cValue, $0)
         }
-        params = mk_pool2d_params(kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH, stride_w: strideW,
-                                  pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom,
-                                  pad_right: padding.right, count_include_pad: countIncludePad,
-                                  activation: activation.cValue)
+        self.params = params
     }
 
     func outputShape(n: Int, h: Int, w: Int, c: Int) throws -> TensorShape {
@@ -61,8 +89,9 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
     public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding = .zero,
                 activation: Activation = .none, variant: Variant = .auto) throws {
         name = "MaxPool2D(channels: \(channels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), \(activation), \(variant))"
-        window = try PoolWindow(name: name, channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH,
-                                strideW: strideW, padding: padding, countIncludePad: false, activation: activation,
+        window = try PoolWindow(name: name, average: false, channels: channels, kernelH: kernelH, kernelW: kernelW,
+                                strideH: strideH, strideW: strideW, padding: padding, countIncludePad: false,
+                                activation: activation,
                                 variant: variant)
         self.channels = channels
         self.kernelH = kernelH
@@ -71,7 +100,7 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
         self.strideW = strideW
         self.padding = padding
         self.activation = activation
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = window.pool.variant
     }
 
     /// A square window; `stride` defaults to the kernel size (PyTorch's default).
@@ -89,12 +118,8 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
     public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
         try checkOutput(output, for: input.shape)
         let s = input.shape
-        var params = window.params
         let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                mk_max_pool2d(&params, s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress, 0, variant.cValue,
-                              threadPool.handle)
-            }
+            output.withUnsafeMutableBufferPointer { y in window.pool.run(s, x.baseAddress, y.baseAddress, threadPool) }
         }
         try check(status, "\(name) on \(s)")
     }
@@ -122,8 +147,8 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
     public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding = .zero,
                 countIncludePad: Bool = true, activation: Activation = .none, variant: Variant = .auto) throws {
         name = "AvgPool2D(channels: \(channels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding)\(countIncludePad ? "" : ", padding not counted"), \(activation), \(variant))"
-        window = try PoolWindow(name: name, channels: channels, kernelH: kernelH, kernelW: kernelW, strideH: strideH,
-                                strideW: strideW, padding: padding, countIncludePad: countIncludePad,
+        window = try PoolWindow(name: name, average: true, channels: channels, kernelH: kernelH, kernelW: kernelW,
+                                strideH: strideH, strideW: strideW, padding: padding, countIncludePad: countIncludePad,
                                 activation: activation, variant: variant)
         self.channels = channels
         self.kernelH = kernelH
@@ -133,7 +158,7 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
         self.padding = padding
         self.countIncludePad = countIncludePad
         self.activation = activation
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = window.pool.variant
     }
 
     /// A square window; `stride` defaults to the kernel size (PyTorch's default).
@@ -165,11 +190,9 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
               outputChannelOffset <= o.c - channels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) gives output \(expected), which does not fit channels \(outputChannelOffset)..<\(outputChannelOffset + channels) of the output tensor \(o)")
         }
-        var params = window.params
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_avg_pool2d(&params, s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress! + outputChannelOffset,
-                              o.c, variant.cValue, threadPool.handle)
+                window.pool.run(s, x.baseAddress, y.baseAddress! + outputChannelOffset, outputStride: o.c, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")
@@ -183,6 +206,7 @@ public final class GlobalAveragePool: Layer, @unchecked Sendable {
     /// The variant that runs (`.auto` resolved).
     public let variant: Variant
     public let name: String
+    private let pool: PoolOperator
 
     /// - Throws: `.invalidArgument` for channels below 1; `.unsupported` for a variant this CPU
     ///   lacks (or `.blis`).
@@ -191,11 +215,9 @@ public final class GlobalAveragePool: Layer, @unchecked Sendable {
         guard channels >= 1 else {
             throw MobileKernelsError(.invalidArgument, "\(name): channels must be at least 1")
         }
-        guard variant != .blis, variant.isAvailable else {
-            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
-        }
+        pool = try PoolOperator(name) { mk_global_avg_pool_f32_create(channels, variant.cValue, $0) }
         self.channels = channels
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = pool.variant
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
@@ -208,8 +230,7 @@ public final class GlobalAveragePool: Layer, @unchecked Sendable {
         let s = input.shape
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_global_avg_pool(s.n, s.h, s.w, channels, x.baseAddress, 0, y.baseAddress, 0, variant.cValue,
-                                   threadPool.handle)
+                pool.run(s, x.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")
@@ -227,6 +248,7 @@ public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
     /// The variant that runs (`.auto` resolved).
     public let variant: Variant
     public let name: String
+    private let pool: PoolOperator
 
     /// - Throws: `.invalidArgument` for channels or an output size below 1; `.unsupported` for a
     ///   variant this CPU lacks (or `.blis`).
@@ -235,13 +257,13 @@ public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
         guard channels >= 1, outputH >= 1, outputW >= 1 else {
             throw MobileKernelsError(.invalidArgument, "\(name): channels and the output size must be at least 1")
         }
-        guard variant != .blis, variant.isAvailable else {
-            throw MobileKernelsError(.unsupported, "\(name): variant \(variant) is not available here")
+        pool = try PoolOperator(name) {
+            mk_adaptive_avg_pool2d_f32_create(channels, outputH, outputW, variant.cValue, $0)
         }
         self.channels = channels
         self.outputH = outputH
         self.outputW = outputW
-        self.variant = variant == .auto ? Variant.best : variant
+        self.variant = pool.variant
     }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
@@ -254,8 +276,7 @@ public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
         let s = input.shape
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_adaptive_avg_pool2d(s.n, s.h, s.w, channels, outputH, outputW, x.baseAddress, 0, y.baseAddress, 0,
-                                       variant.cValue, threadPool.handle)
+                pool.run(s, x.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")

@@ -29,10 +29,10 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     /// - Throws: `.invalidArgument` for sizes below 1 or above `maxChannels`, or weights and
     ///   biases of the wrong length; `.unsupported` for a variant this CPU lacks (or `.blis`).
     /// Whether `variant` runs a squeeze-and-excitation of these sizes on this CPU (the catalogue's
-    /// rule, `mk_squeeze_excitation_supports`).
+    /// rule, `mk_squeeze_excitation_f32_supports`).
     public static func supports(channels: Int, squeezeChannels: Int, variant: Variant) -> Bool {
         channels >= 1 && squeezeChannels >= 1 &&
-            mk_squeeze_excitation_supports(channels, squeezeChannels, variant.cValue) == MK_STATUS_OK
+            mk_squeeze_excitation_f32_supports(channels, squeezeChannels, variant.cValue) == MK_STATUS_OK
     }
 
     public init(channels: Int, squeezeChannels: Int, fc1Weight: [Float], fc1Bias: [Float]?, fc2Weight: [Float],
@@ -60,7 +60,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         var handle: OpaquePointer?
         let status = fc1Bias.withOptionalUnsafeBufferPointer { b1 in
             fc2Bias.withOptionalUnsafeBufferPointer { b2 in
-                mk_squeeze_excitation_create(channels, squeezeChannels, fc1Weight, b1, fc2Weight, b2, variant.cValue,
+                mk_squeeze_excitation_f32_create(channels, squeezeChannels, fc1Weight, b1, fc2Weight, b2, variant.cValue,
                                              &handle)
             }
         }
@@ -68,11 +68,20 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         op = handle!
         self.channels = channels
         self.squeezeChannels = squeezeChannels
-        self.variant = Variant(mk_squeeze_excitation_variant(op))
+        self.variant = Variant(mk_squeeze_excitation_f32_variant(op))
         self.name = name
     }
 
-    deinit { mk_squeeze_excitation_destroy(op) }
+    deinit { mk_squeeze_excitation_f32_destroy(op) }
+
+    /// Plans `s` (dense) and runs; the plan lives on the stack.
+    private func run(_ s: TensorShape, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
+                     _ threadPool: ThreadPool) -> mk_status {
+        var plan = mk_squeeze_excitation_f32_plan()
+        return then(mk_squeeze_excitation_f32_reshape(op, s.n, s.h, s.w, 0, 0, threadPool.handle, &plan)) {
+            mk_squeeze_excitation_f32_run(op, &plan, x, y, threadPool.handle)
+        }
+    }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
@@ -84,7 +93,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         let s = input.shape
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                mk_squeeze_excitation_run(op, s.n, s.h, s.w, x.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+                run(s, x.baseAddress, y.baseAddress, threadPool)
             }
         }
         try check(status, "\(name) on \(s)")
@@ -95,7 +104,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     public func scale(_ tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
         let s = try outputShape(for: tensor.shape)
         let status = tensor.withUnsafeMutableBufferPointer { y in
-            mk_squeeze_excitation_run(op, s.n, s.h, s.w, y.baseAddress, 0, y.baseAddress, 0, threadPool.handle)
+            run(s, y.baseAddress, y.baseAddress, threadPool)
         }
         try check(status, "\(name) on \(s)")
     }
