@@ -78,18 +78,38 @@ enum WeightFileIO {
         return done == size ? bytes : Array(bytes[..<done])
     }
 
-    /// A file created (or truncated) for writing; `close()` reports a failed final flush.
-    final class Writer {
-        private var fd: Int32
-        private let path: String
+    /// Writes the file at `path` atomically: `body` writes a new temporary file beside it, which
+    /// is flushed to disk and renamed over `path` once `body` returns. On any error the temporary
+    /// file is removed and whatever was at `path` is left as it was.
+    static func writeAtomically(_ path: String, _ body: (Writer) throws -> Void) throws {
+        let file = try Writer(replacing: path)
+        try body(file)
+        try file.commit()
+    }
 
-        init(path: String) throws {
+    /// A temporary file beside the path it will replace (`writeAtomically`); removed unless
+    /// committed.
+    final class Writer {
+        private var fd: Int32 = -1
+        private let path: String
+        /// Until renamed over `path`: removed by deinit.
+        private var temporaryPath: String?
+
+        fileprivate init(replacing path: String) throws {
             self.path = path
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            for _ in 0..<16 {
+                let candidate = "\(path).tmp-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))"
+                fd = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                if fd >= 0 { temporaryPath = candidate }
+                if fd >= 0 || errno != EEXIST { break }
+            }
             guard fd >= 0 else { throw WeightFileIO.systemError("create", path) }
         }
 
-        deinit { if fd >= 0 { _ = sysClose(fd) } }
+        deinit {
+            if fd >= 0 { _ = sysClose(fd) }
+            if let temporaryPath { unlink(temporaryPath) }
+        }
 
         func write(_ bytes: UnsafeRawBufferPointer) throws {
             var done = 0
@@ -112,14 +132,42 @@ enum WeightFileIO {
             #if _endian(little)
             try values.withUnsafeBytes { try write($0) }
             #else
-            try write(values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern.littleEndian >> (8 * $0)) } })
+            try write(WeightFileIO.littleEndianBytes(values))
             #endif
         }
 
-        func close() throws {
+        /// Flushes the file to disk, closes it and renames it over `path`.
+        fileprivate func commit() throws {
+            guard fsync(fd) == 0 else { throw WeightFileIO.systemError("write", path) }
             let result = sysClose(fd)
             fd = -1
             guard result == 0 else { throw WeightFileIO.systemError("write", path) }
+            guard rename(temporaryPath!, path) == 0 else { throw WeightFileIO.systemError("replace", path) }
+            temporaryPath = nil
+        }
+    }
+
+    /// `values` as little-endian float32 bytes.
+    static func littleEndianBytes(_ values: [Float]) -> [UInt8] {
+        #if _endian(little)
+        return values.withUnsafeBytes { Array($0) }
+        #else
+        return values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } }
+        #endif
+    }
+
+    /// Checks that `count` values fill `shape`; errors start with `context`. Throws
+    /// `.invalidArgument` for a negative dimension, `.sizeOverflow` when the element count does
+    /// not fit in memory and `.shapeMismatch` when `count` is another number.
+    static func checkShape(_ shape: [Int], count: Int, _ context: String) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw MobileKernelsError(.invalidArgument, "\(context): shape \(shape) has a negative dimension")
+        }
+        guard let expected = elementCount(shape) else {
+            throw MobileKernelsError(.sizeOverflow, "\(context): shape \(shape) has more elements than memory can address")
+        }
+        guard expected == count else {
+            throw MobileKernelsError(.shapeMismatch, "\(context): shape \(shape) needs \(expected) values, got \(count)")
         }
     }
 }

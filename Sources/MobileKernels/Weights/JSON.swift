@@ -1,4 +1,5 @@
-// JSON: the strict parser the safetensors reader uses for its header, and JSON string literals.
+// JSON for safetensors headers: the strict parser the reader uses, and the compact text the
+// writer produces from the same JSONValue.
 
 /// `s` as a JSON string literal.
 func jsonString(_ s: String) -> String {
@@ -34,20 +35,31 @@ enum JSONValue {
         return Int(text)
     }
 
-    /// Compact JSON text for error messages, cut at 80 characters.
+    /// The whole value as compact JSON text (no whitespace, members in order): what the
+    /// safetensors writer puts in a header.
+    var json: String { text(elided: false) }
+
+    /// JSON text for error messages: long objects and arrays elided, cut at 80 characters.
     var brief: String {
-        let text = self.text
+        let text = self.text(elided: true)
         return text.count <= 80 ? text : String(text.prefix(77)) + "..."
     }
 
-    private var text: String {
+    /// `elided`: ", " and ": " separators, objects cut after 8 members and arrays after 16.
+    private func text(elided: Bool) -> String {
+        let (comma, colon) = elided ? (", ", ": ") : (",", ":")
         switch self {
-        case .object(let pairs): "{" + pairs.prefix(8).map { "\(jsonString($0.key)): \($0.value.text)" }.joined(separator: ", ") + (pairs.count > 8 ? ", ...}" : "}")
-        case .array(let items): "[" + items.prefix(16).map(\.text).joined(separator: ", ") + (items.count > 16 ? ", ...]" : "]")
-        case .string(let s): jsonString(s)
-        case .number(let n): n
-        case .bool(let b): b ? "true" : "false"
-        case .null: "null"
+        case .object(let pairs):
+            let shown = elided ? pairs.prefix(8) : pairs[...]
+            return "{" + shown.map { jsonString($0.key) + colon + $0.value.text(elided: elided) }.joined(separator: comma)
+                + (shown.count < pairs.count ? comma + "...}" : "}")
+        case .array(let items):
+            let shown = elided ? items.prefix(16) : items[...]
+            return "[" + shown.map { $0.text(elided: elided) }.joined(separator: comma) + (shown.count < items.count ? comma + "...]" : "]")
+        case .string(let s): return jsonString(s)
+        case .number(let n): return n
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
         }
     }
 }

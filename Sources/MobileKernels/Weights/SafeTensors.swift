@@ -27,9 +27,10 @@ public struct SafeTensorInfo: Sendable, Equatable {
 /// only reads bytes inside the mapping. Every malformed file throws `.invalidFile` with a message
 /// naming the file and the tensor. Gaps between tensors and trailing bytes are allowed;
 /// overlapping tensors are not. (As with any mapping, a file truncated by another process while
-/// it is mapped makes reads of the lost pages fault.)
+/// it is mapped makes reads of the lost pages fault.) `write` and `encode` make F32 files.
 public final class SafeTensorsFile: @unchecked Sendable {
-    /// The tensors in the order of their bytes in the file.
+    /// The tensors in the order of their bytes in the file (empty tensors at the same offset in
+    /// the header's order): for files made by `write`, the order they were written in.
     public let tensors: [SafeTensorInfo]
     /// The "__metadata__" entry (strings to strings), empty if absent.
     public let metadata: [String: String]
@@ -132,51 +133,65 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Writes an F32 safetensors file: tensors in sorted-name order, contiguous, header keys
-    /// sorted ("__metadata__" first when not empty), header padded with spaces to a multiple of
-    /// 8 bytes. Throws `.shapeMismatch` when a tensor's values do not fill its shape,
-    /// `.invalidArgument` for a negative dimension or a duplicate or reserved name, and
-    /// `.invalidFile` when the file cannot be written.
-    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:], to path: String) throws {
+    /// Writes `tensors` as an F32 safetensors file at `path`, atomically (a temporary file beside
+    /// `path`, renamed over it once complete). The header lists the tensors in the given order
+    /// and their bytes follow, contiguous, in the same order (what `tensors` reads back);
+    /// `metadata`, when not empty, is written as "__metadata__" (keys sorted) before them. The
+    /// header is compact JSON padded with spaces to a multiple of 8 bytes.
+    ///
+    /// Throws `.invalidArgument` for a duplicate name, the reserved name "__metadata__", a
+    /// negative dimension or a header over the readers' 100 MB limit, `.sizeOverflow` for a shape
+    /// with more elements than memory can address, `.shapeMismatch` when a tensor's values do
+    /// not fill its shape, and `.invalidFile` when the file cannot be written (`path` is then
+    /// left as it was).
+    public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
+                             to path: String) throws {
+        let header = try encodeHeader(tensors, metadata: metadata, context: path)
+        try WeightFileIO.writeAtomically(path) { file in
+            try file.write(header)
+            for t in tensors { try file.write(floats: t.values) }
+        }
+    }
+
+    /// The bytes `write` puts in a file, in memory (for `init(data:)`, tests and transport).
+    /// Throws as `write` does, except `.invalidFile`.
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:]) throws -> [UInt8] {
+        var bytes = try encodeHeader(tensors, metadata: metadata, context: "safetensors encode")
+        for t in tensors { bytes += WeightFileIO.littleEndianBytes(t.values) }
+        return bytes
+    }
+
+    /// The 8-byte length and the padded JSON header of `tensors` as F32, contiguous in order.
+    private static func encodeHeader(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String],
+                                     context: String) throws -> [UInt8] {
+        var entries: [(key: String, value: JSONValue)] = []
+        if !metadata.isEmpty {
+            entries.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        }
         var seen = Set<String>()
+        var offset = 0
         for t in tensors {
             guard t.name != "__metadata__" else {
-                throw MobileKernelsError(.invalidArgument, "\(path): '__metadata__' is reserved and cannot name a tensor")
+                throw MobileKernelsError(.invalidArgument, "\(context): '__metadata__' is reserved and cannot name a tensor")
             }
             guard seen.insert(t.name).inserted else {
-                throw MobileKernelsError(.invalidArgument, "\(path): two tensors are named '\(t.name)'")
+                throw MobileKernelsError(.invalidArgument, "\(context): two tensors are named '\(t.name)'")
             }
-            guard t.shape.allSatisfy({ $0 >= 0 }) else {
-                throw MobileKernelsError(.invalidArgument, "\(path): tensor '\(t.name)' has a negative dimension in shape \(t.shape)")
-            }
-            guard let count = WeightFileIO.elementCount(t.shape), count == t.values.count else {
-                throw MobileKernelsError(.shapeMismatch, "\(path): tensor '\(t.name)' of shape \(t.shape) needs \(WeightFileIO.elementCount(t.shape).map(String.init) ?? "too many") values, got \(t.values.count)")
-            }
-        }
-        let sorted = tensors.sorted { $0.name < $1.name }
-        var header = "{"
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
-        }
-        var offset = 0
-        for t in sorted {
+            try WeightFileIO.checkShape(t.shape, count: t.values.count, "\(context): tensor '\(t.name)'")
             let end = offset + 4 * t.values.count
-            entries.append("\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(end)]}")
+            entries.append((t.name, .object([
+                ("dtype", .string("F32")),
+                ("shape", .array(t.shape.map { .number(String($0)) })),
+                ("data_offsets", .array([.number(String(offset)), .number(String(end))])),
+            ])))
             offset = end
         }
-        header += entries.joined(separator: ",") + "}"
-        var headerBytes = Array(header.utf8)
-        headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
-        var prefix = [UInt8](repeating: 0, count: 8)
-        for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: UInt64(headerBytes.count) >> (8 * UInt64(i))) }
-
-        let file = try WeightFileIO.Writer(path: path)
-        try file.write(prefix)
-        try file.write(headerBytes)
-        for t in sorted { try file.write(floats: t.values) }
-        try file.close()
+        var header = Array(JSONValue.object(entries).json.utf8)
+        header += [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8)
+        guard header.count <= ParsedSafeTensorsHeader.maxHeaderLength else {
+            throw MobileKernelsError(.invalidArgument, "\(context): the header would be \(header.count) bytes, over the \(ParsedSafeTensorsHeader.maxHeaderLength) bytes readers accept")
+        }
+        return (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) } + header
     }
 }
 
@@ -196,7 +211,7 @@ private struct ParsedSafeTensorsHeader {
     ]
 
     /// The largest header accepted (the reference implementation's limit).
-    static let maxHeaderLength: UInt64 = 100_000_000
+    static let maxHeaderLength = 100_000_000
 
     init(_ file: UnsafeRawBufferPointer, source: String) throws {
         func fail(_ message: String) -> MobileKernelsError {
@@ -207,7 +222,7 @@ private struct ParsedSafeTensorsHeader {
         }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(file[i]) << (8 * UInt64(i)) }
-        guard n <= Self.maxHeaderLength else {
+        guard n <= UInt64(Self.maxHeaderLength) else {
             throw fail("header length \(n) is absurd (over \(Self.maxHeaderLength) bytes): not a safetensors file")
         }
         guard n <= UInt64(file.count - 8) else {
@@ -274,7 +289,6 @@ private struct ParsedSafeTensorsHeader {
                 }
             }
             let range = (headerEnd + begin)..<(headerEnd + end)
-            index[name] = tensors.count
             tensors.append(SafeTensorInfo(name: name, dtype: dtype, shape: shape, byteRange: range))
             if !range.isEmpty { occupied.append((range, name)) }
         }
@@ -284,9 +298,10 @@ private struct ParsedSafeTensorsHeader {
             throw fail("tensors '\(a.name)' and '\(b.name)' overlap (bytes \(a.range) and \(b.range))")
         }
 
-        tensors.sort {
-            ($0.byteRange.lowerBound, $0.byteRange.upperBound, $0.name) < ($1.byteRange.lowerBound, $1.byteRange.upperBound, $1.name)
-        }
+        // By offset; ties (empty tensors at one offset) in the header's order.
+        tensors = tensors.enumerated().sorted {
+            ($0.element.byteRange.lowerBound, $0.element.byteRange.upperBound, $0.offset) < ($1.element.byteRange.lowerBound, $1.element.byteRange.upperBound, $1.offset)
+        }.map(\.element)
         index = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
     }
 }
