@@ -276,3 +276,14 @@ struct StrictJSONParser {
     }
 }
 
+
+/// The JSON reader for the fuzz targets in Tests/Fuzz (`@_spi(Fuzzing) import MobileKernels`):
+/// not part of the public API.
+@_spi(Fuzzing) public enum JSONFuzzing {
+    /// Parses `bytes` as one strict JSON document and returns it as compact JSON text (what the
+    /// safetensors writer would write). Throws `.invalidFile` where the header parser does.
+    public static func compactText(_ bytes: UnsafeRawBufferPointer) throws -> String {
+        var parser = StrictJSONParser(bytes, source: "fuzz input")
+        return try parser.parseDocument().json
+    }
+}
