@@ -31,6 +31,7 @@ test: deps
 	$(MAKE) example
 	$(MAKE) bench-smoke
 	$(MAKE) test-arm64
+	$(MAKE) fuzz-smoke
 
 # The harness end to end in seconds: tiny shapes, every case verified against the reference
 # (the command fails on any FAILED row), JSON checked for one verified row per case x variant x
@@ -45,8 +46,11 @@ example:
 	cd Examples/Consumer && $(SWIFT) run
 
 clean:
-	rm -rf .build Examples/Consumer/.build
+	rm -rf .build .build-fuzz Examples/Consumer/.build
 
 # ARM64: NEON kernels cross-compiled and tested against scalar under qemu (Tests/arm64/README.md).
 include Tests/arm64/arm64.mk
+
+# Fuzzing of the weight-file readers with libFuzzer: make fuzz | make fuzz-smoke (Tests/Fuzz/fuzz.mk).
+include Tests/Fuzz/fuzz.mk
 

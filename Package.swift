@@ -111,5 +111,13 @@ let package = Package(
             dependencies: ["ReferenceKernels"],
             path: "Tests/ReferenceKernelsTests"
         ),
+        /// Fuzz targets for the weight-file readers (safetensors, its JSON header, .npy): a plain
+        /// crash-reproducing runner in normal builds, a libFuzzer binary when built by
+        /// `make fuzz` (Tests/Fuzz/fuzz.mk passes the fuzzer flags on the command line).
+        .executableTarget(
+            name: "weights-fuzz",
+            dependencies: ["MobileKernels"],
+            path: "Tests/Fuzz/WeightsFuzz"
+        ),
     ]
 )

@@ -38,6 +38,23 @@ private func littleEndian32(_ values: [Float]) -> [UInt8] {
     values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } }
 }
 
+/// Runs python3 with `arguments`: its exit status and its output and errors together.
+private func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
+/// Whether python3 can import safetensors and numpy (checked once).
+private let pythonHasSafetensors: Bool = (try? runPython(["-c", "import safetensors.numpy"]))?.status == 0
+
 /// A .npy file from a header dict text: magic, version, header length, the text, data.
 private func npy(_ dict: String, version: UInt8 = 1, headerLength: Int? = nil, data: [UInt8] = []) -> [UInt8] {
     let text = Array(dict.utf8)
@@ -162,44 +179,57 @@ private let malformedNpy: [MalformedFile] = [
 @Suite("Weight files: safetensors and .npy")
 struct WeightsTests {
     @Test func safetensorsRoundTrip() throws {
+        // Not sorted by name, empty tensors first, last and side by side: all kept in this order.
         let tensors: [(name: String, shape: [Int], values: [Float])] = [
-            ("layer.weight", [2, 3], [1, -2, 3.5, .infinity, -0.0, .nan]),
+            ("nothing", [0], []),
+            ("layer.weight", [2, 3], [1, -2, 3.5, .infinity, -0.0, Float(bitPattern: 0x7FC0_1234)]),
             ("bias", [3], [0.25, -0x1p-130, .greatestFiniteMagnitude]),
+            ("z-empty", [0, 4], []),
+            ("a-empty", [3, 0], []),
             ("scalar", [], [42]),
-            ("empty", [0, 4], []),
+            ("nom \"é✓\"", [1, 1, 2], [-1, .nan]),
+            ("empty-last", [2, 0, 2], []),
         ]
-        let metadata = ["format": "pt", "note": "quote \" backslash \\ newline \n tab \t bell \u{07} ünïcode ✓"]
+        let metadata = ["format": "pt", "note": "quote \" backslash \\ newline \n tab \t bell \u{07} ünïcode ✓", "": "empty key"]
         let path = temporaryPath("roundtrip.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try SafeTensorsFile.write(tensors, metadata: metadata, to: path)
-
         let bytes = try fileBytes(path)
+        #expect(try SafeTensorsFile.encode(tensors, metadata: metadata) == bytes)
+
+        // The layout: 8-byte little-endian length, compact JSON padded with spaces to a multiple
+        // of 8, then the values contiguous in the given order, offsets relative to the data.
         let n = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
         #expect(n % 8 == 0, "header length \(n) is not a multiple of 8")
-        #expect(bytes.count == 8 + n + 4 * (6 + 3 + 1))
-        // Foundation's parser agrees that the header is JSON, with sorted keys and the metadata.
+        let valueCount = tensors.reduce(0) { $0 + $1.values.count }
+        #expect(bytes.count == 8 + n + 4 * valueCount)
+        let text = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
+        let json = text.replacingOccurrences(of: " +$", with: "", options: .regularExpression)
+        #expect(json.hasSuffix("}") && text.count - json.count < 8)
+        #expect(text.hasPrefix(#"{"__metadata__":{"":"empty key","format":"pt","note":"#))
+        var expectedEntries: [String] = []
+        var offset = 0
+        for t in tensors {
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            expectedEntries.append("\"\(t.name.replacingOccurrences(of: "\"", with: "\\\""))\":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 4 * t.values.count)]}")
+            offset += 4 * t.values.count
+        }
+        #expect(json.hasSuffix("," + expectedEntries.joined(separator: ",") + "}"), "\(json)")
+        #expect(Array(bytes[(8 + n)...]) == tensors.flatMap { littleEndian32($0.values) })
+        // Foundation's parser agrees that the header is JSON.
         let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
         #expect(header["__metadata__"] as? [String: String] == metadata)
-        #expect(Set(header.keys) == ["__metadata__", "bias", "empty", "layer.weight", "scalar"])
-        let text = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
-        #expect(text.hasPrefix("{\"__metadata__\":"))
-        let positions = ["\"bias\"", "\"empty\"", "\"layer.weight\"", "\"scalar\""].compactMap { text.range(of: $0)?.lowerBound }
-        #expect(positions.count == 4 && positions == positions.sorted(), "tensor keys are not in sorted order: \(text)")
-        #expect(text.trimmingCharacters(in: .whitespaces).hasSuffix("}"))
+        #expect(header.count == tensors.count + 1)
 
         for file in [try SafeTensorsFile(path: path), try SafeTensorsFile(data: bytes)] {
             #expect(file.metadata == metadata)
-            #expect(file.tensors.map(\.name) == ["bias", "empty", "layer.weight", "scalar"])
+            #expect(file.tensors.map(\.name) == tensors.map(\.name))
+            #expect(file.tensors.map(\.shape) == tensors.map(\.shape))
             #expect(file.tensors.allSatisfy { $0.dtype == "F32" })
-            #expect(file.tensors.first?.byteRange == (8 + n)..<(8 + n + 12))
             #expect(file.tensors.last?.byteRange.upperBound == bytes.count)
             for t in tensors {
-                let info = try #require(file.info(t.name))
-                #expect(info.shape == t.shape)
-                #expect(info.byteRange.count == 4 * t.values.count)
                 #expect(try file.floats(t.name).map(\.bitPattern) == t.values.map(\.bitPattern), "\(t.name)")
             }
-            #expect(file.info("missing") == nil)
         }
 
         // No metadata: no "__metadata__" key, and an empty dictionary when read.
@@ -207,10 +237,67 @@ struct WeightsTests {
         let plain = try SafeTensorsFile(path: path)
         #expect(plain.metadata.isEmpty)
         #expect(try plain.floats("x") == [7])
-        #expect(!String(decoding: try fileBytes(path), as: UTF8.self).contains("__metadata__"))
-        // No tensors at all is a valid file.
+        #expect(try fileBytes(path) == safetensors(#"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"# + "  ", data: littleEndian32([7])))
+        // No tensors at all is a valid file; metadata alone too.
         try SafeTensorsFile.write([], to: path)
+        #expect(try fileBytes(path) == safetensors("{}      "))
         #expect(try SafeTensorsFile(path: path).tensors.isEmpty)
+        let onlyMetadata = try SafeTensorsFile(data: try SafeTensorsFile.encode([], metadata: ["k": "v"]))
+        #expect(onlyMetadata.tensors.isEmpty && onlyMetadata.metadata == ["k": "v"])
+    }
+
+    @Test func safetensorsWriteIsAtomic() throws {
+        let directory = temporaryPath("atomic")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/w.safetensors"
+        try SafeTensorsFile.write([("old", [2], [1, 2])], to: path)
+        let old = try fileBytes(path)
+        // A failed write leaves the old file and no temporary file.
+        expectError(.shapeMismatch) { try SafeTensorsFile.write([("new", [3], [1])], to: path) }
+        #expect(try fileBytes(path) == old)
+        // A successful one replaces it whole.
+        try SafeTensorsFile.write([("new", [1], [3])], to: path)
+        #expect(try SafeTensorsFile(path: path).tensors.map(\.name) == ["new"])
+        // Writing over a directory fails at the rename: the directory stays, the temporary goes.
+        try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
+        expectError(.invalidFile, mentioning: ["/sub", "cannot replace"]) { try SafeTensorsFile.write([("x", [1], [1])], to: directory + "/sub") }
+        try Npy.write(shape: [1], values: [5], to: directory + "/v.npy")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["sub", "v.npy", "w.safetensors"])
+    }
+
+    /// The reference implementation (Python's safetensors) reads what `write` wrote. Runs when
+    /// python3 can import safetensors and numpy (`pip install safetensors numpy`; torch is used
+    /// when installed), skipped otherwise.
+    @Test(.enabled(if: pythonHasSafetensors, "python3 cannot import safetensors and numpy (pip install safetensors numpy)"))
+    func safetensorsReadByPythonSafetensors() throws {
+        let tensors: [(name: String, shape: [Int], values: [Float])] = [
+            ("features.0.0.weight", [2, 1, 3, 3], (0..<18).map { Float($0) * 0.375 - 2 }),
+            ("bias", [3], [0.25, -0x1p-130, .greatestFiniteMagnitude]),
+            ("odd", [4], [-0.0, .infinity, -.infinity, Float(bitPattern: 0x7FC0_1234)]),
+            ("scalar", [], [42]),
+            ("empty", [0, 4], []),
+            ("another empty", [2, 0], []),
+            ("naïve ✓", [1, 2], [1, 2]),
+        ]
+        let metadata = ["format": "pt", "note": "quote \" backslash \\ newline \n ✓"]
+        let path = temporaryPath("python.safetensors")
+        let expectedPath = temporaryPath("python.json")
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: expectedPath)
+        }
+        try SafeTensorsFile.write(tensors, metadata: metadata, to: path)
+        let expected: [String: Any] = [
+            "tensors": tensors.map { ["name": $0.name, "shape": $0.shape, "bits": $0.values.map(\.bitPattern)] as [String: Any] },
+            "metadata": metadata,
+        ]
+        try JSONSerialization.data(withJSONObject: expected).write(to: URL(fileURLWithPath: expectedPath))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Python/safetensors_roundtrip.py").path
+        let (status, output) = try runPython([script, path, expectedPath])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("ok"), "\(output)")
     }
 
     @Test func halfAndBFloat16Decode() throws {
@@ -312,10 +399,19 @@ struct WeightsTests {
     @Test func safetensorsWriteRejectsBadArguments() throws {
         let path = temporaryPath("never.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        expectError(.shapeMismatch, mentioning: ["'a'", "[2, 2]"]) { try SafeTensorsFile.write([("a", [2, 2], [1, 2, 3])], to: path) }
-        expectError(.invalidArgument, mentioning: ["negative"]) { try SafeTensorsFile.write([("a", [-1], [])], to: path) }
-        expectError(.invalidArgument, mentioning: ["'a'"]) { try SafeTensorsFile.write([("a", [1], [1]), ("a", [1], [2])], to: path) }
-        expectError(.invalidArgument, mentioning: ["__metadata__"]) { try SafeTensorsFile.write([("__metadata__", [1], [1])], to: path) }
+        let cases: [(kind: MobileKernelsError.Kind, mentions: [String], tensors: [(name: String, shape: [Int], values: [Float])])] = [
+            (.shapeMismatch, ["'a'", "[2, 2]", "needs 4 values, got 3"], [("a", [2, 2], [1, 2, 3])]),
+            (.shapeMismatch, ["'s'", "[]", "needs 1 values, got 0"], [("s", [], [])]),
+            (.invalidArgument, ["'a'", "negative"], [("a", [-1], [])]),
+            (.invalidArgument, ["two tensors are named 'a'"], [("a", [1], [1]), ("b", [0], []), ("a", [1], [2])]),
+            (.invalidArgument, ["__metadata__", "reserved"], [("__metadata__", [1], [1])]),
+            (.sizeOverflow, ["'huge'", "more elements than memory can address"], [("huge", [Int.max, 2], [])]),
+            (.sizeOverflow, ["'huge'"], [("huge", [1 << 31, 1 << 31], [])]),
+        ]
+        for c in cases {
+            expectError(c.kind, mentioning: [path] + c.mentions) { try SafeTensorsFile.write(c.tensors, to: path) }
+            expectError(c.kind, mentioning: c.mentions) { _ = try SafeTensorsFile.encode(c.tensors) }
+        }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 

@@ -18,41 +18,27 @@ public enum Npy {
         try data.withUnsafeBytes { try decode($0, source: "npy data (\(data.count) bytes)") }
     }
 
-    /// Writes `values` with `shape` as a version 1.0 '<f4' C-order .npy file. Throws
-    /// `.invalidArgument` for a negative dimension, `.shapeMismatch` when the values do not fill
-    /// the shape and `.invalidFile` when the file cannot be written.
+    /// Writes `values` with `shape` as a version 1.0 '<f4' C-order .npy file, atomically (a
+    /// temporary file beside `path` renamed over it). Throws `.invalidArgument` for a negative
+    /// dimension, `.sizeOverflow` for a shape too large to address, `.shapeMismatch` when the
+    /// values do not fill the shape and `.invalidFile` when the file cannot be written.
     public static func write(shape: [Int], values: [Float], to path: String) throws {
-        try validate(shape: shape, count: values.count, context: path)
-        let file = try WeightFileIO.Writer(path: path)
-        try file.write(header(shape: shape))
-        try file.write(floats: values)
-        try file.close()
+        try WeightFileIO.checkShape(shape, count: values.count, path)
+        try WeightFileIO.writeAtomically(path) { file in
+            try file.write(header(shape: shape))
+            try file.write(floats: values)
+        }
     }
 
     /// The .npy bytes of `values` with `shape`. The values must fill the shape (checked with a
     /// precondition; `write` throws instead).
     public static func encode(shape: [Int], values: [Float]) -> [UInt8] {
         do {
-            try validate(shape: shape, count: values.count, context: "Npy.encode")
+            try WeightFileIO.checkShape(shape, count: values.count, "Npy.encode")
         } catch {
             preconditionFailure("\(error)")
         }
-        var bytes = header(shape: shape)
-        bytes.reserveCapacity(bytes.count + 4 * values.count)
-        for v in values {
-            let bits = v.bitPattern
-            for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt32(i)))) }
-        }
-        return bytes
-    }
-
-    private static func validate(shape: [Int], count: Int, context: String) throws {
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw MobileKernelsError(.invalidArgument, "\(context): .npy shape \(shape) has a negative dimension")
-        }
-        guard let expected = WeightFileIO.elementCount(shape), expected == count else {
-            throw MobileKernelsError(.shapeMismatch, "\(context): .npy shape \(shape) needs \(WeightFileIO.elementCount(shape).map(String.init) ?? "too many") values, got \(count)")
-        }
+        return header(shape: shape) + WeightFileIO.littleEndianBytes(values)
     }
 
     /// Magic, version, header length and the padded dict: the data starts at a multiple of 64.
