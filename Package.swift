@@ -91,9 +91,15 @@ let package = Package(
 
         // MARK: - Tests
 
+        /// Test-only C: runs the catalogue's microkernels directly (not part of the CKernels ABI).
+        .target(
+            name: "CKernelsTesting",
+            dependencies: ["CKernels"],
+            path: "Tests/CKernelsTesting"
+        ),
         .testTarget(
             name: "CKernelsTests",
-            dependencies: ["CKernels", "ReferenceKernels"],
+            dependencies: ["CKernels", "CKernelsTesting", "ReferenceKernels"],
             path: "Tests/CKernelsTests"
         ),
         .testTarget(

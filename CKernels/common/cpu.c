@@ -155,68 +155,79 @@ const mk_cpu_info* mk_cpu_info_get(void) {
     return &g_cpu;
 }
 
-bool mk_variant_available(mk_variant variant) {
-    const mk_cpu_info* cpu = mk_cpu_info_get();
-    switch (variant) {
-        case MK_VARIANT_AUTO:
-        case MK_VARIANT_SCALAR:
-            return true;
-        case MK_VARIANT_AVX2:
+// The variants, one line each, in AUTO's order of preference: a new ISA is an mk_variant value,
+// a line here with its feature check, and its microkernels' lines in the catalogue (configs/).
+static bool mk_always(const mk_cpu_info* cpu) { (void)cpu; return true; }
 #if defined(__x86_64__)
-            return cpu->avx2 && cpu->fma;
-#else
-            return false;
+static bool mk_has_avx2(const mk_cpu_info* cpu) { return cpu->avx2 && cpu->fma; }
+static bool mk_has_avx512(const mk_cpu_info* cpu) {
+    return cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->fma;
+}
 #endif
-        case MK_VARIANT_AVX512:
-#if defined(__x86_64__)
-            return cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->fma;
-#else
-            return false;
-#endif
-        case MK_VARIANT_NEON:
 #if defined(__aarch64__)
-            return cpu->neon;
-#else
-            return false;
+static bool mk_has_neon(const mk_cpu_info* cpu) { return cpu->neon; }
 #endif
-        case MK_VARIANT_BLIS:
+static bool mk_has_blis(const mk_cpu_info* cpu) {
+    (void)cpu;
 #if defined(MK_NO_BLIS)
-            return false;
-#else
-            return true;  // the package links libblis
-#endif
-    }
     return false;
+#else
+    return true;  // the package links libblis
+#endif
+}
+
+typedef struct {
+    mk_variant variant;
+    bool (*available)(const mk_cpu_info* cpu);
+    bool automatic;  // AUTO may pick it (BLIS only when asked for)
+} mk_variant_line;
+
+static const mk_variant_line mk_variant_lines[] = {
+#if defined(__x86_64__)
+    {MK_VARIANT_AVX512, mk_has_avx512, true},
+    {MK_VARIANT_AVX2, mk_has_avx2, true},
+#endif
+#if defined(__aarch64__)
+    {MK_VARIANT_NEON, mk_has_neon, true},
+#endif
+    {MK_VARIANT_SCALAR, mk_always, true},
+    {MK_VARIANT_BLIS, mk_has_blis, false},
+    {MK_VARIANT_AUTO, mk_always, false},
+};
+#define MK_VARIANT_LINES (sizeof mk_variant_lines / sizeof mk_variant_lines[0])
+
+static const mk_variant_line* mk_variant_line_of(mk_variant variant) {
+    for (size_t i = 0; i < MK_VARIANT_LINES; i++) {
+        if (mk_variant_lines[i].variant == variant) return &mk_variant_lines[i];
+    }
+    return NULL;
+}
+
+bool mk_variant_available(mk_variant variant) {
+    const mk_variant_line* line = mk_variant_line_of(variant);
+    return line != NULL && line->available(mk_cpu_info_get());
 }
 
 const char* mk_variant_name(mk_variant variant) {
-    switch (variant) {
-        case MK_VARIANT_AUTO: return "auto";
-        case MK_VARIANT_SCALAR: return "scalar";
-        case MK_VARIANT_AVX2: return "avx2";
-        case MK_VARIANT_AVX512: return "avx512";
-        case MK_VARIANT_NEON: return "neon";
-        case MK_VARIANT_BLIS: return "blis";
-    }
-    return "unknown";
+    static const char* const names[MK_VARIANT_COUNT] = {"auto", "scalar", "avx2", "avx512", "neon",
+                                                        "blis"};
+    return (unsigned)variant < MK_VARIANT_COUNT ? names[variant] : "unknown";
 }
 
 mk_variant mk_variant_best(void) {
-    static const mk_variant order[] = {MK_VARIANT_AVX512, MK_VARIANT_AVX2, MK_VARIANT_NEON};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (mk_variant_available(order[i])) return order[i];
-    }
-    return MK_VARIANT_SCALAR;
+    mk_variant best = MK_VARIANT_SCALAR;
+    (void)mk_resolve_variant(MK_VARIANT_AUTO, ~0u & ~MK_MASK(MK_VARIANT_BLIS), &best);
+    return best;
 }
 
 mk_status mk_resolve_variant(mk_variant requested, unsigned mask, mk_variant* resolved) {
     if ((unsigned)requested >= MK_VARIANT_COUNT) return MK_STATUS_INVALID_ARGUMENT;
     if (requested == MK_VARIANT_AUTO) {
-        static const mk_variant order[] = {MK_VARIANT_AVX512, MK_VARIANT_AVX2, MK_VARIANT_NEON,
-                                           MK_VARIANT_SCALAR};
-        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-            if ((mask & MK_MASK(order[i])) && mk_variant_available(order[i])) {
-                *resolved = order[i];
+        for (size_t i = 0; i < MK_VARIANT_LINES; i++) {
+            const mk_variant_line* line = &mk_variant_lines[i];
+            if (line->automatic && (mask & MK_MASK(line->variant)) &&
+                line->available(mk_cpu_info_get())) {
+                *resolved = line->variant;
                 return MK_STATUS_OK;
             }
         }

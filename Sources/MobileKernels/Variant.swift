@@ -19,26 +19,18 @@ public enum Variant: String, CaseIterable, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    var cValue: mk_variant {
-        switch self {
-        case .auto: MK_VARIANT_AUTO
-        case .scalar: MK_VARIANT_SCALAR
-        case .avx2: MK_VARIANT_AVX2
-        case .avx512: MK_VARIANT_AVX512
-        case .neon: MK_VARIANT_NEON
-        case .blis: MK_VARIANT_BLIS
-        }
-    }
+    /// The C value of the same name (`mk_variant_name`): the names are the one mapping, so a
+    /// new ISA is a C enum value and name plus a case here with that raw value, no `switch`.
+    private static let cValues: [Variant: mk_variant] = Dictionary(uniqueKeysWithValues:
+        (0..<MK_VARIANT_COUNT).compactMap { raw in
+            let value = mk_variant(UInt32(raw))
+            return Variant(rawValue: String(cString: mk_variant_name(value))).map { ($0, value) }
+        })
+
+    var cValue: mk_variant { Variant.cValues[self] ?? MK_VARIANT_AUTO }
 
     init(_ value: mk_variant) {
-        switch value {
-        case MK_VARIANT_SCALAR: self = .scalar
-        case MK_VARIANT_AVX2: self = .avx2
-        case MK_VARIANT_AVX512: self = .avx512
-        case MK_VARIANT_NEON: self = .neon
-        case MK_VARIANT_BLIS: self = .blis
-        default: self = .auto
-        }
+        self = Variant(rawValue: String(cString: mk_variant_name(value))) ?? .auto
     }
 }
 

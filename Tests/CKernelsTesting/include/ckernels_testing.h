@@ -1,0 +1,39 @@
+// Test-only access to the catalogue's microkernels (not part of the CKernels ABI): runs one
+// microkernel of the catalogue directly, so tests check every tile and remainder of every
+// variant the catalogue lists, without going through an operator's tiling.
+#ifndef CKERNELS_TESTING_H
+#define CKERNELS_TESTING_H
+
+#include "../../../CKernels/include/ckernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One call of the f32_gemm microkernel at catalogue `index` (see microkernels/gemm/gemm.h for
+/// what it computes): `a` holds ks * MR row pointers (tap-major), `w` the packed panel
+/// [ks][kc][NR], `c` rows c_stride apart. `bias` (NR floats) is added when `last`; `residual`
+/// when neither `accumulate`. INVALID_ARGUMENT for an index that is not an f32_gemm entry or
+/// sizes outside 1 <= mr <= MR, 1 <= nc <= NR, kc >= 1, ks >= 1; UNSUPPORTED when the CPU lacks
+/// the entry's variant.
+mk_status mk_testing_gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, size_t ks,
+                                  const float* const* a, const float* w, float* c,
+                                  size_t c_stride, const float* bias, const float* residual,
+                                  size_t residual_stride, bool accumulate, bool last,
+                                  mk_activation activation);
+
+/// The dense form of the same entry: `mtiles` row tiles of MR rows (the last with mr_last) at
+/// `a` (rows a_stride apart) times `ntiles` panels w_stride apart (the last with nc_last
+/// columns); bias vectors NR floats apart.
+mk_status mk_testing_gemm_dense_ukernel(size_t index, size_t mtiles, size_t mr_last,
+                                        size_t ntiles, size_t nc_last, size_t kc, const float* a,
+                                        size_t a_stride, const float* w, size_t w_stride,
+                                        float* c, size_t c_stride, const float* bias,
+                                        const float* residual, size_t residual_stride,
+                                        bool accumulate, bool last, mk_activation activation);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,35 @@
+@testable import MobileKernels
+import Testing
+
+@Suite("Catalogue and variants (Swift face)")
+struct CatalogueTests {
+    @Test("every Variant maps to the C variant of the same name and back")
+    func variantNames() {
+        for variant in Variant.allCases { #expect(Variant(variant.cValue) == variant, "\(variant)") }
+        #expect(Set(Variant.allCases.map { $0.cValue.rawValue }).count == Variant.allCases.count)
+    }
+
+    @Test("every family has a scalar microkernel; AUTO's variant runs every family; entries are named by ISA")
+    func families() {
+        let kernels = Catalogue.microkernels
+        for family in KernelFamily.allCases {
+            #expect(Catalogue.variants(of: family).contains(.scalar), "\(family)")
+            #expect(Catalogue.variants(of: family).contains(Variant.best), "\(family)")
+            #expect(kernels.contains { $0.family == family }, "\(family)")
+        }
+        for kernel in kernels { #expect(kernel.name.hasSuffix("__\(kernel.variant.rawValue)"), "\(kernel.name)") }
+        #expect(kernels.filter { $0.family == .gemm && $0.isAvailable }.count >= 4)
+    }
+
+    @Test("GEMM blocking follows the L2 size found at run time (half of it for a task's B block)")
+    func blocking() throws {
+        let l2 = Machine.cacheBytes.l2
+        #expect(l2 >= 64 << 10 && Machine.cacheBytes.l1d >= 8 << 10)
+        for variant in Catalogue.variants(of: .gemm) where variant.isAvailable {
+            let b = try #require(Catalogue.gemmBlocking(variant))
+            #expect(b.nc == min(32 * b.nr, 256) && b.kc % 16 == 0 && (128...2048).contains(b.kc), "\(variant) \(b)")
+            #expect(b.kc == min(2048, max(128, l2 / 2 / (b.nc * 4))) & ~15, "\(variant) \(b) for L2 \(l2)")
+        }
+        #expect(Catalogue.gemmBlocking(.neon) == nil || Variant.neon.isAvailable)
+    }
+}
