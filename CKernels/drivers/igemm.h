@@ -64,8 +64,6 @@ static inline const float* mk_igemm_panel(const mk_igemm_geometry* g, const floa
     return packed + (group * g->ntiles + tile) * g->tile_floats;
 }
 
-// The microkernel of a tile width (MR rows, or one row when `single`).
-const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry* g, size_t width, bool single);
 
 // Where the taps of an output pixel read: the convolution's window.
 typedef struct mk_igemm_window {
@@ -95,10 +93,69 @@ typedef struct mk_igemm_job {
     const size_t* tap_offset;   // floats from a window's first input pixel to tap t
 } mk_igemm_job;
 
+// The microkernel of a tile width (MR rows, or one row when `single`).
+static inline const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry* g, size_t width, bool single) {
+    const mk_f32_gemm_config* config = g->config;
+    if (single) {
+        for (size_t i = 0; config->rows1[i] != NULL; i++) {
+            if (config->rows1[i]->nr == width) return config->rows1[i];
+        }
+    }
+    if (width == g->nr) return config->full;
+    const mk_igemm_kernel* k = config->tails[0];
+    for (size_t i = 0; config->tails[i] != NULL; i++) {
+        if (config->tails[i]->nr == width) k = config->tails[i];
+    }
+    return k;
+}
+
 // The A pointers of pixel tile `mt`, group `group`, channels from c0: ptrs[t * MR + m]. Rows past
-// the last pixel repeat it (computed, not stored).
-void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
-                       const float** ptrs);
+// the last pixel repeat it (computed, not stored). // One division per tile; then the output position is stepped pixel by pixel. Inline in both
+// tasks that call it (the per-tile pointer setup is a fifth of a 3-channel stem's time).
+static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
+                       const float** ptrs) {
+    const mk_igemm_geometry* g = job->geometry;
+    const mk_igemm_window* p = job->window;
+    const size_t MR = job->mr;
+    const float* base = job->input + group * g->cin_g + c0;
+    const size_t first = mt * MR;
+    if (job->dense) {  // 1x1, stride 1, no padding: input pixel = output pixel
+        for (size_t m = 0; m < MR; m++) {
+            const size_t pixel = first + m < job->pixels ? first + m : job->pixels - 1;
+            ptrs[m] = base + pixel * job->in_stride;
+        }
+        return;
+    }
+    const size_t plane = job->out_h * job->out_w;
+    size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
+    for (size_t m = 0; m < MR; m++) {
+        const float* image = base + n * job->in_h * job->in_w * job->in_stride;
+        // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+            job->in_w - ix0 >= job->extent_w) {
+            const float* window = image + (iy0 * job->in_w + ix0) * job->in_stride;
+            for (size_t t = 0; t < g->taps; t++) ptrs[t * MR + m] = window + job->tap_offset[t];
+        } else {  // a window over the border: padding taps read the zero row
+            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
+                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
+                    ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w)
+                                           ? image + (iy * job->in_w + ix) * job->in_stride
+                                           : job->zeros;
+                }
+            }
+        }
+        if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
+            ox = 0;
+            if (++oy == job->out_h) {
+                oy = 0;
+                n++;
+            }
+        }
+    }
+}
 
 // The thread-pool task over (pixel tiles) x (units = group x N block): a mk_igemm_job context.
 void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
