@@ -1,8 +1,9 @@
 import Foundation
 
 /// A network planned for one batch size and input size: every activation buffer is allocated
-/// here, once, and reused by every `predict` (a buffer is handed to a later layer as soon as the
-/// last reader of its contents has run). `predict(_:into:threadPool:)` does not allocate.
+/// here, once, and used by every `predict` (with `ActivationLifetime.reuse`, a buffer is handed
+/// to a later layer as soon as the last reader of its contents has run). The steps hold views of
+/// the buffers (which keep them alive). `predict(_:into:threadPool:)` does not allocate.
 ///
 /// A plan serves one caller at a time (concurrent calls on one plan are serialized); make one
 /// plan per thread to run a network on several threads at once.
@@ -20,7 +21,6 @@ public final class InferencePlan: @unchecked Sendable {
     /// How long the plan keeps each node's output.
     public let lifetime: ActivationLifetime
 
-    private let buffers: [TensorStorage]
     private let steps: [(ThreadPool) throws -> Void]
     /// The node each step runs (for `profile`).
     private let stepNodes: [Int]
@@ -29,8 +29,6 @@ public final class InferencePlan: @unchecked Sendable {
     private let lock = NSLock()
     /// Depthwise node -> the expansion node run with it band by band (see ExpandDepthwiseBands).
     private let bandedExpansion: [Int: Int]
-    /// The bands' scratch (nil when no step runs in bands).
-    private let bandScratch: TensorStorage?
     /// How many steps run an expansion and its depthwise convolution in bands.
     var bandedSteps: Int { bandedExpansion.count }
 
@@ -76,13 +74,11 @@ public final class InferencePlan: @unchecked Sendable {
         stepNodes = steps.map(\.node)
         self.network = network
         self.lifetime = lifetime
-        buffers = storages
         inputShape = shapes[0]
         outputShape = shapes[nodes.count - 1]
         inputView = view(0)
         outputView = view(nodes.count - 1)
         bandedExpansion = bands.mapValues(\.expansion)
-        bandScratch = scratch
         peakActivationBytes = (layout.capacities.reduce(0, +) + scratchCount) * MemoryLayout<Float>.stride
         unplannedActivationBytes = layout.unplannedCount * MemoryLayout<Float>.stride
     }
