@@ -61,8 +61,18 @@ let package = Package(
         /// tested: peak measurement, cases derived from the model architectures, timing, reports.
         .target(
             name: "BenchmarkHarness",
-            dependencies: ["MobileKernels", "ReferenceKernels", "CKernels", "CPeak"],
+            dependencies: ["MobileKernels", "ReferenceKernels", "NetworkOracle", "CKernels", "CPeak"],
             path: "Benchmarks/Harness"
+        ),
+        /// The oracle of whole networks, shared by the model tests and the harness's baseline:
+        /// an `Architecture` run on ReferenceKernels' naive loops as PyTorch's eval-mode forward
+        /// does it (`referenceForward`), and the deterministic inputs both use (`pseudoRandom`).
+        /// A library (test targets cannot be depended on); ReferenceKernels itself stays free of
+        /// MobileKernels.
+        .target(
+            name: "NetworkOracle",
+            dependencies: ["MobileKernels", "ReferenceKernels"],
+            path: "Tests/Support/NetworkOracle"
         ),
         /// The harness's FMA and bandwidth loops (mk_peak.h): benchmark-only C, kept out of the
         /// CKernels ABI; ISA code through per-function target attributes, as in CKernels.
@@ -104,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MobileKernelsTests",
-            dependencies: ["MobileKernels", "ReferenceKernels", "BenchmarkHarness"],
+            dependencies: ["MobileKernels", "ReferenceKernels", "NetworkOracle"],
             path: "Tests/MobileKernelsTests"
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 
 /// The operator families the harness measures (the JSON `family` field).
@@ -67,32 +68,12 @@ public struct BenchmarkCase {
     public var id: String { [family.rawValue, model ?? "-", layer, shape].joined(separator: " ") }
 }
 
-/// Deterministic values in [-1, 1) (a linear congruential sequence), so runs are comparable.
-public func pseudoRandom(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-    return (0..<count).map { _ in
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-    }
-}
-
 /// How many input/output buffer sets a runner rotates over: enough that a layer whose buffers do
 /// not fit in L2 (1 MiB and up) is read from L3 or memory on every call, as in a model; one set for
 /// small layers, which a model also finds in cache.
 public func rotationCount(footprintBytes: Int) -> Int {
     guard footprintBytes > 1 << 20 else { return 1 }
     return max(2, min(8, (16 << 20) / footprintBytes))
-}
-
-public func referenceActivation(_ activation: Activation) -> RefActivation {
-    switch activation {
-    case .none: .none
-    case .relu: .relu
-    case .relu6: .relu6
-    case .hardswish: .hardswish
-    case .hardsigmoid: .hardsigmoid
-    case let .clamp(lo, hi): .clamp(min: lo, max: hi)
-    }
 }
 
 // MARK: - Bias + activation

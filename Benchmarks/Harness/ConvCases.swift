@@ -1,4 +1,5 @@
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 
 // MARK: - Pointwise, grouped and dense convolution

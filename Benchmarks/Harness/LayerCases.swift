@@ -1,4 +1,5 @@
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 
 // MARK: - Dense convolution, pooling, fully connected and squeeze-and-excitation cases

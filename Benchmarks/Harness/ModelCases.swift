@@ -1,4 +1,5 @@
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 
 /// The models `benchmarks models` times end to end (batch 1).

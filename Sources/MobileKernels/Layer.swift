@@ -1,7 +1,8 @@
 /// A layer: a C operator created once (weights packed, kernel variant chosen) and run many times.
 ///
-/// `forward(_:into:threadPool:)` writes into a tensor the caller owns, so a planned model runs
-/// without allocating; `callAsFunction` allocates the output for convenience.
+/// `forward(_:into:threadPool:)` on views reads and writes storage the caller owns, channel
+/// slices of wider tensors included, so a planned model runs without allocating or copying; the
+/// `Tensor` forms wrap it, and `callAsFunction` allocates the output for convenience.
 public protocol Layer: AnyObject, Sendable {
     /// A readable name with the layer's parameters, used in error messages.
     var name: String { get }
@@ -9,11 +10,23 @@ public protocol Layer: AnyObject, Sendable {
     /// The output shape for `input`; throws `.shapeMismatch` when the layer cannot take it.
     func outputShape(for input: TensorShape) throws -> TensorShape
 
-    /// Runs the layer on `input`, writing into `output`, whose shape must be `outputShape(for:)`.
-    func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool) throws
+    /// Runs the layer on `input`, writing into `output`, whose shape must be
+    /// `outputShape(for: input.shape)`; either may be a channel slice of a wider tensor. Input and
+    /// output must not overlap, unless the layer documents in-place runs (the same view).
+    /// - Throws: `.shapeMismatch` for shapes the layer cannot take; the operator's error otherwise.
+    func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool) throws
 }
 
 extension Layer {
+    /// Runs the layer on `input`, writing into `output` (NHWC, shape `outputShape(for: input.shape)`;
+    /// storage shared with another tensor is copied first).
+    /// - Throws: `.shapeMismatch` when `output` has another shape.
+    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        let x = try input.view()
+        try output.withMutableView { try forward(x, into: $0, threadPool: threadPool) }
+    }
+
     /// Runs the layer into a newly allocated output tensor.
     public func callAsFunction(_ input: Tensor, threadPool: ThreadPool = .shared) throws -> Tensor {
         var output = try Tensor(shape: outputShape(for: input.shape))
@@ -28,11 +41,11 @@ extension Layer {
         }
     }
 
-    /// Throws `.shapeMismatch` unless `output` has the shape this layer produces for `input`.
-    func checkOutput(_ output: Tensor, for input: TensorShape) throws {
+    /// Throws `.shapeMismatch` unless `output` is the shape this layer produces for `input`.
+    func checkOutput(_ output: TensorShape, for input: TensorShape) throws {
         let expected = try outputShape(for: input)
-        guard output.shape == expected else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) gives output \(expected), but the output tensor is \(output.shape)")
+        guard output == expected else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input) gives output \(expected), but the output is \(output)")
         }
     }
 }

@@ -77,18 +77,6 @@ final class TensorStorage: @unchecked Sendable {
 public struct Tensor: Sendable, CustomStringConvertible {
     public let shape: TensorShape
     var storage: TensorStorage
-    /// A view on a buffer that an inference plan owns and reuses across layers (see
-    /// `InferencePlan`): writes go to that buffer, never to a copy. Internal; plans never hand
-    /// such a tensor to the caller.
-    var planned = false
-
-    /// A planned view: the first `shape.count` floats of `storage`.
-    init(shape: TensorShape, plannedStorage storage: TensorStorage) {
-        precondition(storage.count >= shape.count, "planned buffer too small")
-        self.shape = shape
-        self.storage = storage
-        planned = true
-    }
 
     /// A tensor filled with `value`.
     public init(shape: TensorShape, repeating value: Float = 0) throws {
@@ -183,7 +171,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 
     mutating func makeUnique() {
-        if !planned && !isKnownUniquelyReferenced(&storage) {
+        if !isKnownUniquelyReferenced(&storage) {
             // The shape was allocated once already, so only a true out-of-memory can fail here.
             guard let copy = try? storage.copy(shape: shape) else {
                 fatalError("out of memory copying tensor \(shape)")

@@ -1,5 +1,5 @@
-import BenchmarkHarness
 @testable import MobileKernels
+import NetworkOracle
 import Testing
 
 /// Inference plans run an inverted residual block's expansion and depthwise convolution band by

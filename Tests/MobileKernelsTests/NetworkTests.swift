@@ -1,6 +1,6 @@
-import BenchmarkHarness
 import Foundation
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 import Testing
 

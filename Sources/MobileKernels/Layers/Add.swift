@@ -31,15 +31,6 @@ public final class Add: @unchecked Sendable {
 
     deinit { mk_add_f32_destroy(op) }
 
-    /// Plans `pixels` dense rows and runs; the plan lives on the stack.
-    private func run(pixels: Int, _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
-                     _ y: UnsafeMutablePointer<Float>?, _ threadPool: ThreadPool) -> mk_status {
-        var plan = mk_add_f32_plan()
-        return then(mk_add_f32_reshape(op, pixels, 0, 0, 0, threadPool.handle, &plan)) {
-            mk_add_f32_run(op, &plan, a, b, y, threadPool.handle)
-        }
-    }
-
     private func checkShapes(_ a: TensorShape, _ b: TensorShape) throws {
         guard a.c == channels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(a) has \(a.c) channels, expected \(channels)")
@@ -49,21 +40,28 @@ public final class Add: @unchecked Sendable {
         }
     }
 
-    /// `output = activation(a + b)`; `output` has the inputs' shape.
-    public func forward(_ a: Tensor, _ b: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+    /// `output = activation(a + b)` on views of one shape (any pixel strides); `output` may be
+    /// `a` or `b` itself (the same view: a += b) but must not otherwise overlap them.
+    /// - Throws: `.shapeMismatch` for inputs without `channels` channels or shapes that differ.
+    public func forward(_ a: TensorView, _ b: TensorView, into output: TensorView,
+                        threadPool: ThreadPool = .shared) throws {
         try checkShapes(a.shape, b.shape)
         guard output.shape == a.shape else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): inputs \(a.shape) give output \(a.shape), but the output tensor is \(output.shape)")
+            throw MobileKernelsError(.shapeMismatch, "\(name): inputs \(a.shape) give output \(a.shape), but the output is \(output.shape)")
         }
-        let s = a.shape
-        let status = a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { z in
-                output.withUnsafeMutableBufferPointer { y in
-                    run(pixels: s.pixels, x.baseAddress, z.baseAddress, y.baseAddress, threadPool)
-                }
-            }
+        var plan = mk_add_f32_plan()
+        let status = then(mk_add_f32_reshape(op, a.shape.pixels, a.pixelStride, b.pixelStride, output.pixelStride,
+                                             threadPool.handle, &plan)) {
+            mk_add_f32_run(op, &plan, a.pointer, b.pointer, output.pointer, threadPool.handle)
         }
-        try check(status, "\(name) on \(s)")
+        try check(status, "\(name) on \(a) + \(b) into \(output)")
+    }
+
+    /// `output = activation(a + b)`; `output` has the inputs' shape (copied first if its storage
+    /// is shared).
+    public func forward(_ a: Tensor, _ b: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        let x = try a.view(), z = try b.view()
+        try output.withMutableView { try forward(x, z, into: $0, threadPool: threadPool) }
     }
 
     /// `activation(a + b)` into a newly allocated tensor.
@@ -76,13 +74,7 @@ public final class Add: @unchecked Sendable {
 
     /// `accumulator = activation(accumulator + b)` in place (no third buffer).
     public func accumulate(_ b: Tensor, into accumulator: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkShapes(accumulator.shape, b.shape)
-        let s = b.shape
-        let status = b.withUnsafeBufferPointer { z in
-            accumulator.withUnsafeMutableBufferPointer { y in
-                run(pixels: s.pixels, y.baseAddress, z.baseAddress, y.baseAddress, threadPool)
-            }
-        }
-        try check(status, "\(name) on \(s)")
+        let z = try b.view()
+        try accumulator.withMutableView { try forward($0, z, into: $0, threadPool: threadPool) }
     }
 }

@@ -39,39 +39,28 @@ public final class BiasActivation: Layer, @unchecked Sendable {
 
     deinit { mk_bias_activation_f32_destroy(op) }
 
-    /// Plans `pixels` rows (dense) and runs; the plan lives on the stack.
-    private func run(pixels: Int, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
-                     _ threadPool: ThreadPool) -> mk_status {
-        var plan = mk_bias_activation_f32_plan()
-        return then(mk_bias_activation_f32_reshape(op, pixels, 0, 0, threadPool.handle, &plan)) {
-            mk_bias_activation_f32_run(op, &plan, x, y, threadPool.handle)
-        }
-    }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
         return input
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
-        let pixels = input.shape.pixels
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                run(pixels: pixels, x.baseAddress, y.baseAddress, threadPool)
-            }
+    /// In place when `output` is `input` (the same view). Without a bias this is the activation
+    /// alone: an inference plan copies a concatenation's unfused inputs into their slices with it.
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        var plan = mk_bias_activation_f32_plan()
+        let status = then(mk_bias_activation_f32_reshape(op, input.shape.pixels, input.pixelStride, output.pixelStride,
+                                                         threadPool.handle, &plan)) {
+            mk_bias_activation_f32_run(op, &plan, input.pointer, output.pointer, threadPool.handle)
         }
-        try check(status, "\(name) on \(input.shape)")
+        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// Applies the layer to `tensor` in place.
     public func apply(inPlace tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
         _ = try outputShape(for: tensor.shape)
-        let pixels = tensor.shape.pixels
-        let status = tensor.withUnsafeMutableBufferPointer { y in
-            run(pixels: pixels, y.baseAddress, y.baseAddress, threadPool)
-        }
-        try check(status, "\(name) on \(tensor.shape)")
+        try tensor.withMutableView { try forward($0, into: $0, threadPool: threadPool) }
     }
 }
 

@@ -28,42 +28,30 @@ public final class ChannelShuffle: Layer, @unchecked Sendable {
 
     deinit { mk_channel_shuffle_f32_destroy(op) }
 
-    /// Plans `pixels` rows (dense) and runs; the plan lives on the stack.
-    private func run(pixels: Int, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
-                     _ threadPool: ThreadPool) -> mk_status {
-        var plan = mk_channel_shuffle_f32_plan()
-        return then(mk_channel_shuffle_f32_reshape(op, pixels, 0, 0, threadPool.handle, &plan)) {
-            mk_channel_shuffle_f32_run(op, &plan, x, y, threadPool.handle)
-        }
-    }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
         return input
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
-        let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                run(pixels: s.pixels, x.baseAddress, y.baseAddress, threadPool)
-            }
+    /// In place when `output` is `input` (the same view; at most 8192 channels).
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        var plan = mk_channel_shuffle_f32_plan()
+        let status = then(mk_channel_shuffle_f32_reshape(op, input.shape.pixels, input.pixelStride, output.pixelStride,
+                                                         threadPool.handle, &plan)) {
+            mk_channel_shuffle_f32_run(op, &plan, input.pointer, output.pointer, threadPool.handle)
         }
-        try check(status, "\(name) on \(s)")
+        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// Shuffles `tensor` in place (no second buffer; a shared tensor is copied first, as any
     /// mutation of a copy-on-write value).
     public func shuffle(_ tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
         _ = try outputShape(for: tensor.shape)
-        let s = tensor.shape
         guard channels <= 8192 else {
             throw MobileKernelsError(.invalidArgument, "\(name): in-place shuffle takes at most 8192 channels")
         }
-        let status = tensor.withUnsafeMutableBufferPointer { y in
-            run(pixels: s.pixels, y.baseAddress, y.baseAddress, threadPool)
-        }
-        try check(status, "\(name) on \(s)")
+        try tensor.withMutableView { try forward($0, into: $0, threadPool: threadPool) }
     }
 }

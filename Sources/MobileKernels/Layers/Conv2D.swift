@@ -137,54 +137,23 @@ public final class Conv2D: Layer, @unchecked Sendable {
         return try TensorShape(n: n, h: oh, w: ow, c: outChannels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try forward(input, residual: nil, into: &output, threadPool: threadPool)
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try forward(input, residual: nil, into: output, threadPool: threadPool)
     }
 
-    /// `batch` images of `h` x `w` pixels at `input` (pixel stride `inputStride`) into `output`
-    /// (pixel stride `outputStride`): the raw form an inference plan runs on a band of rows.
-    func forward(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
-                 output: UnsafeMutablePointer<Float>, outputStride: Int, threadPool: ThreadPool) throws {
-        let status = run(batch: batch, h: h, w: w, input: input, inputStride: inputStride, output: output,
-                         outputStride: outputStride, residual: nil, residualStride: 0, threadPool: threadPool)
-        try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
-    }
-
-    /// A convolution planned once (`mk_conv2d_f32_reshape`: output size, tap offsets, the split for
-    /// a thread count) for an input size and set of pixel strides, run many times: an inference
-    /// plan's step holds one per thread count it has seen.
-    final class Plan: @unchecked Sendable {
-        fileprivate var plan = mk_conv2d_f32_plan()
-        let threads: Int
-        fileprivate init(threads: Int) { self.threads = threads }
-    }
-
-    /// The plan of `batch` images of `h` x `w` (the strides as in the raw `forward`).
-    func plan(batch: Int, h: Int, w: Int, inputStride: Int, outputStride: Int, residualStride: Int,
-              threadPool: ThreadPool) throws -> Plan {
-        let plan = Plan(threads: threadPool.threadCount)
-        let status = mk_conv2d_f32_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
-                                       threadPool.handle, &plan.plan)
-        try check(status, "\(name) planned for \(batch)x\(h)x\(w)")
-        return plan
-    }
-
-    /// Runs a plan of this layer; allocates nothing.
-    func run(_ plan: Plan, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-             residual: UnsafePointer<Float>?, threadPool: ThreadPool) throws {
-        let status = mk_conv2d_f32_run(op, &plan.plan, input, output, residual, threadPool.handle)
-        try check(status, "\(name) on \(plan.plan.batch)x\(plan.plan.in_h)x\(plan.plan.in_w)")
-    }
-
-    /// Plans (reshape) and runs in one call; the plan lives on the stack.
-    private func run(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
-                     output: UnsafeMutablePointer<Float>, outputStride: Int, residual: UnsafePointer<Float>?,
-                     residualStride: Int, threadPool: ThreadPool) -> mk_status {
+    /// Like `forward(_:into:threadPool:)`, adding `residual` (the output's shape, any pixel
+    /// stride) before the activation; `residual` may be `output` itself (the same view:
+    /// output += conv), but must not otherwise overlap it.
+    /// - Throws: `.shapeMismatch` for an input without `inChannels` channels, or an output or
+    ///   residual of another shape than the layer produces.
+    public func forward(_ input: TensorView, residual: TensorView?, into output: TensorView,
+                        threadPool: ThreadPool = .shared) throws {
+        try checkShapes(input.shape, residual: residual?.shape, output: output.shape)
         var plan = mk_conv2d_f32_plan()
-        let status = mk_conv2d_f32_reshape(op, batch, h, w, inputStride, outputStride, residualStride,
-                                       threadPool.handle, &plan)
-        guard status == MK_STATUS_OK else { return status }
-        return mk_conv2d_f32_run(op, &plan, input, output, residual, threadPool.handle)
+        let status = then(reshape(&plan, input, residual: residual, output: output, threadPool)) {
+            mk_conv2d_f32_run(op, &plan, input.pointer, output.pointer, residual?.pointer, threadPool.handle)
+        }
+        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// Runs on channels `inputChannelOffset ..< inputChannelOffset + inChannels` of `input` and
@@ -205,21 +174,66 @@ public final class Conv2D: Layer, @unchecked Sendable {
               outputChannelOffset <= o.c - outChannels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) gives output \(expected), which does not fit channels \(outputChannelOffset)..<\(outputChannelOffset + outChannels) of the output tensor \(o)")
         }
-        if let residual, residual.shape != expected {
-            throw MobileKernelsError(.shapeMismatch, "\(name): residual \(residual.shape) is not the output shape \(expected)")
+        let x = try input.view(channels: inputChannelOffset..<(inputChannelOffset + inChannels))
+        let r = try residual?.view()
+        try output.withMutableView(channels: outputChannelOffset..<(outputChannelOffset + outChannels)) {
+            try forward(x, residual: r, into: $0, threadPool: threadPool)
         }
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                let run = { (r: UnsafePointer<Float>?) in
-                    self.run(batch: s.n, h: s.h, w: s.w, input: x.baseAddress! + inputChannelOffset, inputStride: s.c,
-                             output: y.baseAddress! + outputChannelOffset, outputStride: o.c, residual: r,
-                             residualStride: expected.c, threadPool: threadPool)
-                }
-                guard let residual else { return run(nil) }
-                return residual.withUnsafeBufferPointer { run($0.baseAddress) }
-            }
+    }
+
+    /// Throws `.shapeMismatch` unless `input` has `inChannels` channels and `output` (and
+    /// `residual`, if any) the shape this layer gives it.
+    private func checkShapes(_ input: TensorShape, residual: TensorShape?, output: TensorShape) throws {
+        try checkOutput(output, for: input)
+        if let residual, residual != output {
+            throw MobileKernelsError(.shapeMismatch, "\(name): residual \(residual) is not the output shape \(output)")
         }
-        try check(status, "\(name) on \(s)")
+    }
+
+    /// `mk_conv2d_f32_reshape` for these views' shapes and strides.
+    private func reshape(_ plan: inout mk_conv2d_f32_plan, _ input: TensorView, residual: TensorView?,
+                         output: TensorView, _ threadPool: ThreadPool) -> mk_status {
+        let s = input.shape
+        return mk_conv2d_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride,
+                                     residual?.pixelStride ?? 0, threadPool.handle, &plan)
+    }
+
+    /// A convolution planned once (`mk_conv2d_f32_reshape`: output size, tap offsets, the split for
+    /// a thread count) for an input size and set of pixel strides, run many times: an inference
+    /// plan's step holds one per thread count it has seen.
+    final class Plan: @unchecked Sendable {
+        fileprivate var plan = mk_conv2d_f32_plan()
+        let threads: Int
+        fileprivate init(threads: Int) { self.threads = threads }
+    }
+
+    /// The plan of a run on these views (shapes checked as by `forward`).
+    func plan(_ input: TensorView, residual: TensorView?, output: TensorView, threadPool: ThreadPool) throws -> Plan {
+        try checkShapes(input.shape, residual: residual?.shape, output: output.shape)
+        let plan = Plan(threads: threadPool.threadCount)
+        try check(reshape(&plan.plan, input, residual: residual, output: output, threadPool),
+                  "\(name) planned for \(input) into \(output)")
+        return plan
+    }
+
+    /// Runs a plan made for views of these shapes and strides; allocates nothing.
+    func run(_ plan: Plan, _ input: TensorView, residual: TensorView?, output: TensorView,
+             threadPool: ThreadPool) throws {
+        let status = mk_conv2d_f32_run(op, &plan.plan, input.pointer, output.pointer, residual?.pointer,
+                                       threadPool.handle)
+        try check(status, "\(name) on \(input) into \(output)")
+    }
+
+    /// `batch` images of `h` x `w` pixels at `input` (pixel stride `inputStride`) into `output`
+    /// (pixel stride `outputStride`): the raw form an inference plan runs on a band of rows.
+    func forward(batch: Int, h: Int, w: Int, input: UnsafePointer<Float>, inputStride: Int,
+                 output: UnsafeMutablePointer<Float>, outputStride: Int, threadPool: ThreadPool) throws {
+        var plan = mk_conv2d_f32_plan()
+        let status = then(mk_conv2d_f32_reshape(op, batch, h, w, inputStride, outputStride, 0, threadPool.handle,
+                                                &plan)) {
+            mk_conv2d_f32_run(op, &plan, input, output, nil, threadPool.handle)
+        }
+        try check(status, "\(name) on \(batch)x\(h)x\(w) rows")
     }
 }
 
@@ -242,8 +256,8 @@ public final class PointwiseConv2D: Layer, @unchecked Sendable {
 
     public func outputShape(for input: TensorShape) throws -> TensorShape { try conv.outputShape(for: input) }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try conv.forward(input, residual: nil, into: &output, threadPool: threadPool)
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try conv.forward(input, into: output, threadPool: threadPool)
     }
 
     /// See `Conv2D.forward(_:inputChannelOffset:residual:into:outputChannelOffset:threadPool:)`.

@@ -129,18 +129,15 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
         return try TensorShape(n: input.n, h: oh, w: ow, c: channels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
         let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                var plan = mk_dwconv2d_f32_plan()
-                return then(mk_dwconv2d_f32_reshape(op, s.n, s.h, s.w, 0, 0, threadPool.handle, &plan)) {
-                    mk_dwconv2d_f32_run(op, &plan, x.baseAddress, y.baseAddress, threadPool.handle)
-                }
-            }
+        var plan = mk_dwconv2d_f32_plan()
+        let status = then(mk_dwconv2d_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride,
+                                                  threadPool.handle, &plan)) {
+            mk_dwconv2d_f32_run(op, &plan, input.pointer, output.pointer, threadPool.handle)
         }
-        try check(status, "\(name) on \(s)")
+        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// The input rows that output rows `outputRows` of an image `inputH` rows high read

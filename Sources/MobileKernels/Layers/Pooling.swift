@@ -15,13 +15,16 @@ final class PoolOperator: @unchecked Sendable {
 
     var variant: Variant { Variant(mk_pool2d_f32_variant(op)) }
 
-    /// `s` dense at `x` into `y`, whose pixels are `outputStride` floats apart (0: dense).
-    func run(_ s: TensorShape, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?, outputStride: Int = 0,
-             _ threadPool: ThreadPool) -> mk_status {
+    /// `input` into `output` (shapes checked by the layer); throws the operator's error, naming
+    /// `name`.
+    func run(_ name: String, _ input: TensorView, _ output: TensorView, _ threadPool: ThreadPool) throws {
+        let s = input.shape
         var plan = mk_pool2d_f32_plan()
-        return then(mk_pool2d_f32_reshape(op, s.n, s.h, s.w, 0, outputStride, threadPool.handle, &plan)) {
-            mk_pool2d_f32_run(op, &plan, x, y, threadPool.handle)
+        let status = then(mk_pool2d_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride,
+                                                threadPool.handle, &plan)) {
+            mk_pool2d_f32_run(op, &plan, input.pointer, output.pointer, threadPool.handle)
         }
+        try check(status, "\(name) on \(input) into \(output)")
     }
 }
 
@@ -115,13 +118,9 @@ public final class MaxPool2D: Layer, @unchecked Sendable {
         return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
-        let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in window.pool.run(s, x.baseAddress, y.baseAddress, threadPool) }
-        }
-        try check(status, "\(name) on \(s)")
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        try window.pool.run(name, input, output, threadPool)
     }
 }
 
@@ -175,8 +174,9 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
         return try window.outputShape(n: input.n, h: input.h, w: input.w, c: channels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try forward(input, into: &output, outputChannelOffset: 0, threadPool: threadPool)
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        try window.pool.run(name, input, output, threadPool)
     }
 
     /// Writes channels `outputChannelOffset ..< outputChannelOffset + channels` of `output` (the
@@ -190,12 +190,10 @@ public final class AvgPool2D: Layer, @unchecked Sendable {
               outputChannelOffset <= o.c - channels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) gives output \(expected), which does not fit channels \(outputChannelOffset)..<\(outputChannelOffset + channels) of the output tensor \(o)")
         }
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                window.pool.run(s, x.baseAddress, y.baseAddress! + outputChannelOffset, outputStride: o.c, threadPool)
-            }
+        let x = try input.view()
+        try output.withMutableView(channels: outputChannelOffset..<(outputChannelOffset + channels)) {
+            try forward(x, into: $0, threadPool: threadPool)
         }
-        try check(status, "\(name) on \(s)")
     }
 }
 
@@ -225,15 +223,9 @@ public final class GlobalAveragePool: Layer, @unchecked Sendable {
         return try TensorShape(n: input.n, h: 1, w: 1, c: channels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
-        let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                pool.run(s, x.baseAddress, y.baseAddress, threadPool)
-            }
-        }
-        try check(status, "\(name) on \(s)")
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        try pool.run(name, input, output, threadPool)
     }
 }
 
@@ -271,14 +263,8 @@ public final class AdaptiveAvgPool2D: Layer, @unchecked Sendable {
         return try TensorShape(n: input.n, h: outputH, w: outputW, c: channels)
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
-        let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                pool.run(s, x.baseAddress, y.baseAddress, threadPool)
-            }
-        }
-        try check(status, "\(name) on \(s)")
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        try pool.run(name, input, output, threadPool)
     }
 }

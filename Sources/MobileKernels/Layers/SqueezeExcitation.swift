@@ -74,38 +74,28 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
 
     deinit { mk_squeeze_excitation_f32_destroy(op) }
 
-    /// Plans `s` (dense) and runs; the plan lives on the stack.
-    private func run(_ s: TensorShape, _ x: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
-                     _ threadPool: ThreadPool) -> mk_status {
-        var plan = mk_squeeze_excitation_f32_plan()
-        return then(mk_squeeze_excitation_f32_reshape(op, s.n, s.h, s.w, 0, 0, threadPool.handle, &plan)) {
-            mk_squeeze_excitation_f32_run(op, &plan, x, y, threadPool.handle)
-        }
-    }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
         return input
     }
 
-    public func forward(_ input: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        try checkOutput(output, for: input.shape)
+    /// Scales in place when `output` is `input` (the same view).
+    public func forward(_ input: TensorView, into output: TensorView, threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
         let s = input.shape
-        let status = input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                run(s, x.baseAddress, y.baseAddress, threadPool)
-            }
+        var plan = mk_squeeze_excitation_f32_plan()
+        let status = then(mk_squeeze_excitation_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride,
+                                                            threadPool.handle, &plan)) {
+            mk_squeeze_excitation_f32_run(op, &plan, input.pointer, output.pointer, threadPool.handle)
         }
-        try check(status, "\(name) on \(s)")
+        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// Scales `tensor` in place (no second buffer; a shared tensor is copied first, as any
     /// mutation of a copy-on-write value).
     public func scale(_ tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
-        let s = try outputShape(for: tensor.shape)
-        let status = tensor.withUnsafeMutableBufferPointer { y in
-            run(s, y.baseAddress, y.baseAddress, threadPool)
-        }
-        try check(status, "\(name) on \(s)")
+        _ = try outputShape(for: tensor.shape)
+        try tensor.withMutableView { try forward($0, into: $0, threadPool: threadPool) }
     }
 }

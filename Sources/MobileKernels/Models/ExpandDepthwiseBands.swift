@@ -44,50 +44,43 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
         scratchCount = min(height, (bandRows - 1) * depthwise.strideH + extent) * width * depthwise.channels
     }
 
-    /// `input` [n, height, width, expand.inChannels] -> `output` [n, oh, ow, channels] through
-    /// `scratches` scratch buffers of `scratchCount` floats each, one after the other at
-    /// `scratch`. With one thread, or more threads than scratches, the bands run one after the
-    /// other and each layer splits a band over the threads; otherwise the threads take chunks of
-    /// output rows, each running its own bands (one dispatch per block instead of two per band).
-    func forward(_ input: Tensor, into output: inout Tensor, scratch: UnsafeMutablePointer<Float>,
+    /// `input` [n, height, width, expand.inChannels] -> `output` [n, oh, ow, channels] (views:
+    /// any pixel strides) through `scratches` scratch buffers of `scratchCount` floats each, one
+    /// after the other at `scratch`. With one thread, or more threads than scratches, the bands
+    /// run one after the other and each layer splits a band over the threads; otherwise the
+    /// threads take chunks of output rows, each running its own bands (one dispatch per block
+    /// instead of two per band).
+    func forward(_ input: TensorView, into output: TensorView, scratch: UnsafeMutablePointer<Float>,
                  scratches: Int, threadPool: ThreadPool) throws {
         let s = input.shape, o = output.shape
         let want = try depthwise.outputShape(for: TensorShape(n: s.n, h: height, w: width, c: depthwise.channels))
         guard s.h == height, s.w == width, s.c == expand.inChannels, o == want else {
-            throw MobileKernelsError(.shapeMismatch, "banded \(expand.name) -> \(depthwise.name): input \(s), output \(o)")
+            throw MobileKernelsError(.shapeMismatch, "banded \(expand.name) -> \(depthwise.name): input \(input), output \(output)")
         }
         let threads = threadPool.threadCount
-        try input.withUnsafeBufferPointer { x in
-            try output.withUnsafeMutableBufferPointer { y in
-                guard threads > 1, scratches >= threads else {
-                    for n in 0..<s.n {
-                        try run(image: n, rows: 0..<o.h, x: x.baseAddress!, input: s, y: y.baseAddress!, output: o,
-                                scratch: scratch, threadPool: threadPool)
-                    }
-                    return
-                }
-                // Chunks of at least a band; a chunk recomputes the expanded rows it shares with
-                // the chunk before (never more than kernel - stride rows).
-                let chunks = min(2 * threads, max(1, o.h / bandRows))
-                call = Call(x: x.baseAddress!, input: s, y: y.baseAddress!, output: o, scratch: scratch,
-                            chunks: chunks, error: nil)
-                defer { call = nil }
-                let context = Unmanaged.passUnretained(self).toOpaque()
-                try check(mk_threadpool_parallelize_1d(threadPool.handle, { context, thread, start, count in
-                    let bands = Unmanaged<ExpandDepthwiseBands>.fromOpaque(context!).takeUnretainedValue()
-                    bands.runChunks(thread: thread, items: start..<(start + count))
-                }, context, s.n * chunks, 1), "banded \(expand.name)")
-                if let error = call?.error { throw error }
+        guard threads > 1, scratches >= threads else {
+            for n in 0..<s.n {
+                try run(image: n, rows: 0..<o.h, input: input, output: output, scratch: scratch, threadPool: threadPool)
             }
+            return
         }
+        // Chunks of at least a band; a chunk recomputes the expanded rows it shares with the
+        // chunk before (never more than kernel - stride rows).
+        let chunks = min(2 * threads, max(1, o.h / bandRows))
+        call = Call(input: input, output: output, scratch: scratch, chunks: chunks, error: nil)
+        defer { call = nil }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try check(mk_threadpool_parallelize_1d(threadPool.handle, { context, thread, start, count in
+            let bands = Unmanaged<ExpandDepthwiseBands>.fromOpaque(context!).takeUnretainedValue()
+            bands.runChunks(thread: thread, items: start..<(start + count))
+        }, context, s.n * chunks, 1), "banded \(expand.name)")
+        if let error = call?.error { throw error }
     }
 
     /// One parallel call's operands (the plan runs one call at a time).
     private struct Call {
-        var x: UnsafePointer<Float>
-        var input: TensorShape
-        var y: UnsafeMutablePointer<Float>
-        var output: TensorShape
+        var input: TensorView
+        var output: TensorView
         var scratch: UnsafeMutablePointer<Float>
         var chunks: Int
         var error: Error?
@@ -99,9 +92,9 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
         guard let c = call else { return }
         for item in items {
             let n = item / c.chunks, chunk = item % c.chunks
-            let rows = (c.output.h * chunk / c.chunks)..<(c.output.h * (chunk + 1) / c.chunks)
+            let rows = (c.output.shape.h * chunk / c.chunks)..<(c.output.shape.h * (chunk + 1) / c.chunks)
             do {
-                try run(image: n, rows: rows, x: c.x, input: c.input, y: c.y, output: c.output,
+                try run(image: n, rows: rows, input: c.input, output: c.output,
                         scratch: c.scratch + thread * scratchCount, threadPool: .serial)
             } catch {
                 errorLock.lock()
@@ -112,9 +105,9 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
     }
 
     /// Output rows `rows` of image `n`, band by band, through `scratch`.
-    private func run(image n: Int, rows: Range<Int>, x: UnsafePointer<Float>, input s: TensorShape,
-                     y: UnsafeMutablePointer<Float>, output o: TensorShape,
+    private func run(image n: Int, rows: Range<Int>, input: TensorView, output: TensorView,
                      scratch: UnsafeMutablePointer<Float>, threadPool: ThreadPool) throws {
+        let o = output.shape
         let c = depthwise.channels
         let rowFloats = width * c
         var have: Range<Int>? = nil  // image rows of the expanded rows in scratch, from its row 0
@@ -133,15 +126,16 @@ final class ExpandDepthwiseBands: @unchecked Sendable {
             }
             if next < need.upperBound {
                 try expand.forward(batch: 1, h: need.upperBound - next, w: width,
-                                   input: x + ((n * height + next) * width) * s.c, inputStride: s.c,
+                                   input: input.pointer + ((n * height + next) * width) * input.pixelStride,
+                                   inputStride: input.pixelStride,
                                    output: scratch + (next - need.lowerBound) * rowFloats, outputStride: c,
                                    threadPool: threadPool)
             }
             have = need
             try depthwise.forward(inputH: height, inputW: width, firstRow: need.lowerBound,
                                   rows: need.count, input: scratch, inputStride: c,
-                                  outputRows: o0..<o1, output: y + ((n * o.h + o0) * o.w) * o.c,
-                                  outputStride: o.c, threadPool: threadPool)
+                                  outputRows: o0..<o1, output: output.pointer + ((n * o.h + o0) * o.w) * output.pixelStride,
+                                  outputStride: output.pixelStride, threadPool: threadPool)
             o0 = o1
         }
     }

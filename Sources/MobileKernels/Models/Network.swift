@@ -22,21 +22,22 @@ public final class Network: @unchecked Sendable {
     /// The kernel variant every layer was created with (`.auto` resolved per layer).
     public let variant: Variant
 
-    /// How each node runs.
+    /// How each node runs: its layer, typed where a plan needs more than `Layer.forward`.
     enum Compiled {
         case input
-        case conv(Layer, ConvSpec)  // Conv2D or DepthwiseConv2D (BN folded, final activation)
-        case layer(Layer)           // single-input layers: pools, channel shuffle, SE
+        case conv(Conv2D)                  // convolutions (grouped and fallback depthwise too) and linear layers
+        case depthwise(DepthwiseConv2D)    // may run in bands with the expansion before it
+        case layer(Layer)                  // other one-input layers: pools, channel shuffle, SE
         case add(Add)
-        case alias                  // flatten: same memory, new shape
-        case adaptivePool(outputH: Int, outputW: Int, channels: Int, variant: Variant)
-        case concat(Activation)
+        case alias                         // flatten: same memory, new shape
+        /// Per input, the copy (the concat's activation) into its channel slice; nil for an
+        /// input fused into its slice.
+        case concat([BiasActivation?])
     }
 
     let compiled: [Compiled]
-    /// For a node fused into its consumer: that consumer's id (an add or a concat) or, for a
-    /// convolution that writes shuffled output, the shuffle node's id.
-    let fusedInto: [Int?]
+    /// The fusions compiled in (see `Fusion`).
+    let fusion: Fusion
 
     /// - Parameters:
     ///   - weights: the parameters by their PyTorch names; `.random()` for benchmarks.
@@ -57,51 +58,9 @@ public final class Network: @unchecked Sendable {
         let nodes = architecture.nodes
         try Network.checkNames(architecture, weights)
 
-        var consumers = [[Int]](repeating: [], count: nodes.count)
-        for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
-        func isConv(_ id: Int) -> ConvSpec? {
-            if case let .conv(c) = nodes[id].operation { return c }
-            return nil
-        }
-
-        // Fusion decisions (structure only; independent of the input size).
-        var fused = [Int?](repeating: nil, count: nodes.count)
-        var finalActivation: [Int: Activation] = [:]   // conv id -> activation after fusion
-        var residualOf: [Int: Int] = [:]               // conv id -> node id of the residual input
-        var shuffled: Set<Int> = []                    // convs that write shuffled output
-        for node in nodes {
-            switch node.operation {
-            case let .add(activation):
-                let (x, y) = (node.inputs[0], node.inputs[1])
-                for (conv, other) in [(y, x), (x, y)] where fused[node.id] == nil {
-                    guard let c = isConv(conv), !c.isDepthwise, c.activation == .none, consumers[conv] == [node.id], other < conv,
-                          fused[conv] == nil else { continue }
-                    fused[conv] = node.id
-                    finalActivation[conv] = activation
-                    residualOf[conv] = other
-                    break
-                }
-            case let .concat(activation):
-                for input in node.inputs where consumers[input] == [node.id] {
-                    if let c = isConv(input), !c.isDepthwise, c.activation == .none || c.activation == activation {
-                        fused[input] = node.id
-                        finalActivation[input] = activation
-                    } else if case .avgPool = nodes[input].operation {
-                        fused[input] = node.id
-                    }
-                }
-            case let .channelShuffle(groups):
-                let source = node.inputs[0]
-                if let c = isConv(source), c.groups == groups, groups > 1, groups <= 32, !c.isDepthwise,
-                   consumers[source] == [node.id], fused[source] == nil {
-                    fused[source] = node.id
-                    shuffled.insert(source)
-                }
-            default:
-                break
-            }
-        }
-        fusedInto = fused
+        let fusion = Fusion(architecture)
+        self.fusion = fusion
+        let finalActivation = fusion.finalActivation
 
         // Flatten before a linear: PyTorch flattens (c, h, w); our NHWC memory is (h, w, c).
         let sizes224 = try? architecture.featureSizes(height: 224, width: 224)
@@ -114,47 +73,46 @@ public final class Network: @unchecked Sendable {
             case let .conv(spec):
                 var (w, b) = try Network.foldedConv(spec, weights)
                 let activation = finalActivation[node.id] ?? spec.activation
-                let layer: Layer
+                let layer: Compiled
                 let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
                 if spec.isDepthwise && DepthwiseConv2D.supports(
                     channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW, strideH: spec.strideH,
                     strideW: spec.strideW, padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW,
                     activation: activation, variant: layerVariant) {
-                    layer = try DepthwiseConv2D(
+                    layer = .depthwise(try DepthwiseConv2D(
                         channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW,
                         strideH: spec.strideH, strideW: spec.strideW,
                         padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, weights: w, bias: b,
-                        activation: activation, variant: layerVariant)
+                        activation: activation, variant: layerVariant))
                 } else {
                     let blis = variant == .blis && Conv2D.supports(
                         inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
                         dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
-                        activation: activation, shuffleOutput: shuffled.contains(node.id), variant: .blis)
+                        activation: activation, shuffleOutput: fusion.shuffled.contains(node.id), variant: .blis)
                     if b.isEmpty { b = [Float](repeating: 0, count: spec.outChannels) }
-                    layer = try Conv2D(
+                    layer = .conv(try Conv2D(
                         inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
                         padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
-                        bias: b, activation: activation, shuffleOutput: shuffled.contains(node.id),
-                        variant: blis ? .blis : layerVariant)
+                        bias: b, activation: activation, shuffleOutput: fusion.shuffled.contains(node.id),
+                        variant: blis ? .blis : layerVariant))
                     w = []
                 }
-                compiled.append(.conv(layer, spec))
+                compiled.append(layer)
             case let .maxPool(kernel, stride, padding):
                 let c = try Network.channels(of: node.inputs[0], architecture)
                 compiled.append(.layer(try MaxPool2D(channels: c, kernel: kernel, stride: stride,
                                                      padding: .symmetric(padding), variant: layerVariant)))
             case let .avgPool(kernel, stride, padding, countIncludePad):
                 let c = try Network.channels(of: node.inputs[0], architecture)
-                var activation = Activation.none
-                if let target = fused[node.id], case let .concat(a) = nodes[target].operation { activation = a }
                 compiled.append(.layer(try AvgPool2D(channels: c, kernel: kernel, stride: stride, padding: .symmetric(padding),
-                                                     countIncludePad: countIncludePad, activation: activation,
+                                                     countIncludePad: countIncludePad,
+                                                     activation: finalActivation[node.id] ?? .none,
                                                      variant: layerVariant)))
             case let .adaptiveAvgPool(oh, ow):
                 let c = try Network.channels(of: node.inputs[0], architecture)
-                compiled.append(.adaptivePool(outputH: oh, outputW: ow, channels: c, variant: layerVariant))
+                compiled.append(.layer(try AdaptiveAvgPool2D(channels: c, outputH: oh, outputW: ow, variant: layerVariant)))
             case .globalAveragePool:
                 let c = try Network.channels(of: node.inputs[0], architecture)
                 compiled.append(.layer(try GlobalAveragePool(channels: c, variant: layerVariant)))
@@ -169,10 +127,7 @@ public final class Network: @unchecked Sendable {
                 }
                 compiled.append(.conv(try Conv2D(inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelSize: 1,
                                                  weights: w, bias: b, activation: spec.activation,
-                                                 variant: variant == .blis ? .blis : layerVariant),
-                                      ConvSpec(inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelH: 1, kernelW: 1,
-                                               strideH: 1, strideW: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0,
-                                               weightKey: spec.weightKey, biasKey: spec.biasKey, activation: spec.activation)))
+                                                 variant: variant == .blis ? .blis : layerVariant)))
             case let .squeezeExcitation(se):
                 let (c, s) = (se.channels, se.squeezeChannels)
                 compiled.append(.layer(try SqueezeExcitation(
@@ -188,19 +143,25 @@ public final class Network: @unchecked Sendable {
                 let c = try Network.channels(of: node.inputs[0], architecture)
                 compiled.append(.add(try Add(channels: c, activation: activation, variant: layerVariant)))
             case let .concat(activation):
-                compiled.append(.concat(activation))
+                compiled.append(.concat(try node.inputs.map { input in
+                    fusion.fusedInto[input] == node.id ? nil
+                        : try BiasActivation(channels: Network.channels(of: input, architecture), activation: activation,
+                                             variant: layerVariant)
+                }))
             }
         }
         self.compiled = compiled
-        self.residualOf = residualOf
     }
 
-    let residualOf: [Int: Int]
-
     /// An inference plan for `batch` images of `height` x `width` (all activation buffers
-    /// allocated now, reused by every `predict`).
-    public func plan(batch: Int = 1, height: Int = 224, width: Int = 224) throws -> InferencePlan {
-        try InferencePlan(network: self, batch: batch, height: height, width: width)
+    /// allocated now, used by every `predict`): with `.reuse`, a buffer goes to a later node once
+    /// its contents are read; `.keepAll` keeps every node's output to the end (for a backward
+    /// pass; more memory, same logits bit for bit).
+    /// - Throws: `.invalidArgument` for a batch or size below 1; `.shapeMismatch` for a size the
+    ///   architecture cannot take.
+    public func plan(batch: Int = 1, height: Int = 224, width: Int = 224,
+                     lifetime: ActivationLifetime = .reuse) throws -> InferencePlan {
+        try InferencePlan(network: self, batch: batch, height: height, width: width, lifetime: lifetime)
     }
 
     /// A plan that runs expansions of at least `bandedMinimumBytes` in bands (0: every one that

@@ -89,3 +89,24 @@ public func referenceAdaptiveAvgPool(_ x: RefTensor, outputH oh: Int, outputW ow
     }
     return out
 }
+
+/// ReferenceKernels' activation for ours.
+public func referenceActivation(_ activation: Activation) -> RefActivation {
+    switch activation {
+    case .none: .none
+    case .relu: .relu
+    case .relu6: .relu6
+    case .hardswish: .hardswish
+    case .hardsigmoid: .hardsigmoid
+    case let .clamp(lo, hi): .clamp(min: lo, max: hi)
+    }
+}
+
+/// Deterministic values in [-1, 1) (a linear congruential sequence), so runs are comparable.
+public func pseudoRandom(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+    }
+}
