@@ -30,6 +30,14 @@ private func expectedTile(mr: Int, nc: Int, kc: Int, ks: Int, nr: Int, rows: [[F
     return c
 }
 
+/// Every f32_dwconv microkernel of the catalogue that this CPU runs (rows: kernel > 0).
+private let dwconvEntries: [(index: Int, name: String, kernel: Int, stride: Int, tile: Int)] =
+    (0..<mk_catalogue_count()).compactMap { i in
+        guard let info = mk_catalogue_entry(i)?.pointee, info.family == MK_FAMILY_F32_DWCONV,
+              mk_variant_available(info.variant) else { return nil }
+        return (i, String(cString: info.name), info.kernel, info.stride, info.nr)
+    }
+
 @Suite("Microkernels from the catalogue (every tile, remainders)")
 struct MicrokernelTests {
     @Test("the catalogue lists every f32_gemm tile this CPU runs, named by tile and ISA")
@@ -134,6 +142,98 @@ struct MicrokernelTests {
         }
     }
 
+    @Test("f32_dwconv rows: every channel count of the tile, row widths, left padding, padding rows",
+          arguments: dwconvEntries.filter { $0.kernel > 0 }.map(\.index))
+    func dwconvRow(index: Int) throws {
+        let e = dwconvEntries.first { $0.index == index }!
+        let K = e.kernel, S = e.stride, T = e.tile
+        var rng = SplitMix64(seed: UInt64(index) * 71 + 3)
+        let zeros = [Float](repeating: 0, count: T)
+        for inW in Set([K, K + 1, 2 * K + 3, 17]).sorted() {
+            for pad in 0..<((K + 1) / 2 + 1) where pad < K {
+                let pixels = (inW + 2 * pad - K) / S + 1
+                for nc in Set([1, T / 2 + 1, T - 1, T]).filter({ $0 >= 1 }).sorted() {
+                    let act = Int.random(in: 0..<allActivations.count, using: &rng)
+                    let step = T + 3  // pixel stride of the input rows
+                    let data = (0..<K).map { _ in rng.floats(inW * step, -1, 1) }
+                    let zeroRow = Int.random(in: -1..<K, using: &rng)  // one kernel row as padding, or none
+                    var weights = [Float](repeating: 0, count: (1 + K * K) * T)
+                    for i in 0..<((1 + K * K) * T) where i % T < nc { weights[i] = Float.random(in: -1..<1, using: &rng) }
+                    let outStep = T + 1
+                    var out = [Float](repeating: sentinel, count: pixels * outStep + 4)
+                    var want = out
+                    for ox in 0..<pixels {
+                        for c in 0..<nc {
+                            var acc = weights[c]
+                            for ky in 0..<K where ky != zeroRow {
+                                for kx in 0..<K {
+                                    let ix = ox * S + kx - pad
+                                    if ix >= 0 && ix < inW { acc += weights[(1 + ky * K + kx) * T + c] * data[ky][ix * step + c] }
+                                }
+                            }
+                            want[ox * outStep + c] = allActivations[act].1.apply(acc)
+                        }
+                    }
+                    let steps = (0..<K).map { $0 == zeroRow ? 0 : step }
+                    let status = try data.withRowBases(zeros: zeros, zeroRow: zeroRow) { rows in
+                        out.withUnsafeMutableBufferPointer { o in
+                            withAligned(weights) { w in
+                                mk_testing_dwconv_row_ukernel(index, pixels, nc, rows, steps, inW, pad, w, o.baseAddress,
+                                                              outStep, allActivations[act].0)
+                            }
+                        }
+                    }
+                    try #require(status == MK_STATUS_OK)
+                    let label = "\(e.name) in_w \(inW) pad \(pad) nc \(nc) zero row \(zeroRow) act \(act)"
+                    for i in 0..<out.count {
+                        if want[i].bitPattern == sentinel.bitPattern {
+                            #expect(out[i].bitPattern == sentinel.bitPattern, "\(label): wrote outside at \(i)")
+                        } else {
+                            #expect(abs(out[i] - want[i]) <= 1e-5 * Float(K * K), "\(label) [\(i / outStep), \(i % outStep)]: \(out[i]) vs \(want[i])")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("f32_dwconv generic: channel counts across tiles, any number of taps",
+          arguments: dwconvEntries.filter { $0.kernel == 0 }.map(\.index))
+    func dwconvPixel(index: Int) throws {
+        let e = dwconvEntries.first { $0.index == index }!
+        let T = e.tile
+        var rng = SplitMix64(seed: UInt64(index) * 13 + 5)
+        for channels in Set([1, T - 1, T, T + 1, 4 * T + 3, 9 * T]).filter({ $0 >= 1 }).sorted() {
+            for taps in [1, 4, 9, 25, 121] {
+                let tiles = (channels + T - 1) / T
+                let inputs = (0..<taps).map { _ in rng.floats(channels, -1, 1) }
+                var weights = [Float](repeating: 0, count: tiles * (1 + taps) * T)
+                for t in 0..<tiles { for j in 0..<((1 + taps) * T) where t * T + j % T < channels {
+                    weights[t * (1 + taps) * T + j] = Float.random(in: -1..<1, using: &rng)
+                } }
+                var out = [Float](repeating: sentinel, count: channels + 4)
+                let status = inputs.flatMap { $0 }.withUnsafeBufferPointer { f in
+                    let ptrs: [UnsafePointer<Float>?] = (0..<taps).map { f.baseAddress! + $0 * channels }
+                    return out.withUnsafeMutableBufferPointer { o in
+                        withAligned(weights) { w in
+                            mk_testing_dwconv_pixel_ukernel(index, channels, taps, ptrs, w, o.baseAddress,
+                                                            allActivations[1].0)
+                        }
+                    }
+                }
+                try #require(status == MK_STATUS_OK)
+                for c in 0..<channels {
+                    let base = (c / T) * (1 + taps) * T + c % T
+                    var acc = weights[base]
+                    for t in 0..<taps { acc += weights[base + (1 + t) * T] * inputs[t][c] }
+                    let want = allActivations[1].1.apply(acc)
+                    #expect(abs(out[c] - want) <= 1e-5 * Float(taps), "\(e.name) C \(channels) taps \(taps) c \(c)")
+                }
+                #expect(out[channels...].allSatisfy { $0.bitPattern == sentinel.bitPattern }, "\(e.name) C \(channels): wrote past the pixel")
+            }
+        }
+    }
+
     @Test("bad calls are rejected, not run")
     func errors() {
         var c = [Float](repeating: 0, count: 64)
@@ -146,6 +246,31 @@ struct MicrokernelTests {
             #expect(mk_testing_gemm_ukernel(e.index, 1, e.nr + 1, 1, 1, nil, nil, &c, 1, nil, nil, 0, false, true, none) == MK_STATUS_INVALID_ARGUMENT)
         }
         #expect(c.allSatisfy { $0 == 0 })
+    }
+}
+
+/// Calls `body` with a 64-byte-aligned copy of `values` (packed depthwise weights are read with
+/// aligned vector loads, as the operator packs them).
+private func withAligned<R>(_ values: [Float], _ body: (UnsafePointer<Float>) -> R) -> R {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, values.count) * 4, alignment: 64)
+    defer { raw.deallocate() }
+    let p = raw.bindMemory(to: Float.self, capacity: max(1, values.count))
+    p.initialize(from: values, count: values.count)
+    return body(p)
+}
+
+extension Array where Element == [Float] {
+    /// Calls `body` with one pointer per row (the zero row's pointing at `zeros`).
+    func withRowBases<R>(zeros: [Float], zeroRow: Int,
+                         _ body: (UnsafePointer<UnsafePointer<Float>?>) throws -> R) rethrows -> R {
+        let flat = flatMap { $0 }
+        let width = self[0].count
+        return try flat.withUnsafeBufferPointer { f in
+            try zeros.withUnsafeBufferPointer { z in
+                let ptrs: [UnsafePointer<Float>?] = (0..<count).map { $0 == zeroRow ? z.baseAddress! : f.baseAddress! + $0 * width }
+                return try ptrs.withUnsafeBufferPointer { try body($0.baseAddress!) }
+            }
+        }
     }
 }
 

@@ -61,8 +61,11 @@ arm64-toolchain:
 $(ARM64_DRIVER): $(ARM64_SRCS) $(ARM64_HDRS) $(ARM64_DRIVER_SRC) Tests/arm64/arm64.mk
 	@$(ARM64_ENSURE_TOOLCHAIN)
 	@mkdir -p $(ARM64_DIR)
-	@echo "test-arm64: $(ARM64_CC) $(ARM64_CFLAGS) (all CKernels sources + driver)"
-	@$(ARM64_CC) $(ARM64_CFLAGS) -o $@.tmp $(ARM64_SRCS) $(ARM64_DRIVER_SRC) $(ARM64_LDLIBS)
+	@echo "test-arm64: $(ARM64_CC) $(ARM64_CFLAGS) (all CKernels sources + driver, two at a time)"
+	@rm -rf $(ARM64_DIR)/obj && mkdir -p $(ARM64_DIR)/obj
+	@printf '%s\n' $(ARM64_SRCS) $(ARM64_DRIVER_SRC) | xargs -P 2 -I{} sh -c \
+	  '$(ARM64_CC) $(ARM64_CFLAGS) -c {} -o $(ARM64_DIR)/obj/$$(echo {} | sed "s|/|_|g; s|\.c$$|.o|")'
+	@$(ARM64_CC) -pthread -o $@.tmp $(ARM64_DIR)/obj/*.o $(ARM64_LDLIBS)
 	@if $(ARM64_NM) $@.tmp | grep -q '__avx'; then \
 	  echo "test-arm64: x86 kernels were compiled into the aarch64 binary (#if guard broken):"; \
 	  $(ARM64_NM) $@.tmp | grep '__avx'; rm -f $@.tmp; exit 1; \

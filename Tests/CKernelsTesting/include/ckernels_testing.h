@@ -32,6 +32,23 @@ mk_status mk_testing_gemm_dense_ukernel(size_t index, size_t mtiles, size_t mr_l
                                         const float* residual, size_t residual_stride,
                                         bool accumulate, bool last, mk_activation activation);
 
+/// One call of the f32_dwconv row microkernel at catalogue `index` (microkernels/dwconv/dwconv.h):
+/// `pixels` output pixels of one row, `nc` channels (1..tile), `rows[K]` / `row_step[K]` the
+/// kernel rows' input pixel 0 and pixel step (0 for a padding row), `weights` the packed tile
+/// [bias][tap 0]...[tap K*K-1] of `tile` lanes each, 64-byte aligned (as operators pack it). INVALID_ARGUMENT for an index that is not a
+/// row entry, nc outside 1..tile, pixels 0 or in_w < K; UNSUPPORTED when the CPU lacks it.
+mk_status mk_testing_dwconv_row_ukernel(size_t index, size_t pixels, size_t nc,
+                                        const float* const* rows, const size_t* row_step,
+                                        size_t in_w, size_t pad_left, const float* weights,
+                                        float* output, size_t output_step,
+                                        mk_activation activation);
+
+/// One call of the generic f32_dwconv microkernel at catalogue `index`: one output pixel,
+/// `channels` channels, `taps` inputs (pointers), weights packed per tile of `tile` lanes.
+mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t taps,
+                                          const float* const* inputs, const float* weights,
+                                          float* output, mk_activation activation);
+
 #ifdef __cplusplus
 }
 #endif
