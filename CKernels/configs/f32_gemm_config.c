@@ -39,6 +39,9 @@ const size_t mk_f32_gemm_line_count = sizeof mk_f32_gemm_lines / sizeof mk_f32_g
 // 112x112 against 75% one call per tile); with a longer K the indirect form is faster.
 #define MK_GEMM_DENSE_MAX_KC 128
 
+// The shortest K block (see mk_gemm_build).
+#define MK_GEMM_MIN_KC 512
+
 static mk_f32_gemm_config g_configs[MK_VARIANT_COUNT];
 static bool g_present[MK_VARIANT_COUNT];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -78,13 +81,16 @@ static void mk_gemm_build(void) {
         }
         // nc: the columns a task keeps in L2 (32 column vectors of the tile, at most 256 floats);
         // kc: the K block that makes the task's B block (kc x nc floats) half of the L2 cache
-        // (512 on a 1 MiB L2), in [128, 2048], a multiple of 16.
+        // (512 on a 1 MiB L2, as tuned on Zen 4 and Sapphire Rapids; 1024 on a 2 MiB L2), but
+        // at least 512: on a Zen 2 with 512 KiB of L2, kc = 256 measured 3-10% slower on
+        // MobileNetV1, AlexNet and VGG16 than 512 (the extra passes over C cost more than the
+        // B block's L2 misses). A multiple of 16, at most 2048.
         mk_gemm_blocking* b = &config->blocking;
         b->mr = config->full->mr;
         b->nr = config->full->nr;
         b->nc = 32 * b->nr < 256 ? 32 * b->nr : 256;
         size_t kc = cpu->l2_bytes / 2 / (b->nc * sizeof(float));
-        kc = kc < 128 ? 128 : kc > 2048 ? 2048 : kc;
+        kc = kc < MK_GEMM_MIN_KC ? MK_GEMM_MIN_KC : kc > 2048 ? 2048 : kc;
         b->kc = kc & ~(size_t)15;
         b->dense_max_kc = MK_GEMM_DENSE_MAX_KC;
     }
