@@ -26,7 +26,8 @@ public func convsFeedingShuffle(of model: ModelKind, resolution: Int) throws -> 
 /// A convolution layer of a model as a case: "conv1x1 24->144 56x56", "gconv1x1 g=3 240->60
 /// 28x28", "conv3x3/s2 3->32 224x224"; `fusedShuffle` measures the form that writes its output
 /// in shuffled order (the layer name gains " +shuffle").
-public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false) throws -> BenchmarkCase {
+/// `algorithm` other than `.auto` is forced and named in the shape (" direct", " winograd").
+public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false, algorithm: ConvAlgorithm = .auto) throws -> BenchmarkCase {
     let conv = layer.conv, input = layer.input, output = layer.output
     let cin = conv.inChannels, cout = conv.outChannels, groups = conv.groups
     let pointwise = conv.kernelH == 1 && conv.kernelW == 1 && conv.padTop + conv.padLeft + conv.padBottom + conv.padRight == 0
@@ -40,15 +41,18 @@ public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false) throws -> B
     let padding = Padding(top: conv.padTop, left: conv.padLeft, bottom: conv.padBottom, right: conv.padRight)
     let kernel = "\(conv.kernelH)x\(conv.kernelW)" + (conv.strideH > 1 ? "/s\(conv.strideH)" : "")
     let name = (groups > 1 ? "gconv\(kernel) g=\(groups)" : "conv\(kernel)") + " \(cin)->\(cout) \(input.h)x\(input.w)"
+        + (algorithm == .auto ? "" : " \(algorithm)")
     let macs = Double(outShape.count * reduction)
     let variants = Variant.allCases.filter {
         $0 != .auto && Conv2D.supports(inChannels: cin, outChannels: cout, kernelH: conv.kernelH, kernelW: conv.kernelW,
                                        strideH: conv.strideH, strideW: conv.strideW, padding: padding,
                                        dilationH: conv.dilationH, dilationW: conv.dilationW, groups: groups,
-                                       activation: conv.activation, shuffleOutput: fusedShuffle, variant: $0)
+                                       activation: conv.activation, shuffleOutput: fusedShuffle, variant: $0,
+                                       algorithm: algorithm)
     }
     return BenchmarkCase(
-        family: family, model: layer.model.specName, layer: layer.layerName + (fusedShuffle ? " +shuffle" : ""),
+        family: family, model: layer.model.specName,
+        layer: layer.layerName + (fusedShuffle ? " +shuffle" : "") + (algorithm == .auto ? "" : " \(algorithm)"),
         shape: name + (fusedShuffle ? " +shuffle" : ""),
         params: CaseParams(n: 1, h: input.h, w: input.w, cin: cin, cout: cout, kh: conv.kernelH, kw: conv.kernelW,
                            stride: conv.strideH, groups: groups),
@@ -61,7 +65,7 @@ public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false) throws -> B
                                    strideH: conv.strideH, strideW: conv.strideW, padding: padding,
                                    dilationH: conv.dilationH, dilationW: conv.dilationW, groups: groups,
                                    weights: weights, bias: bias, activation: conv.activation,
-                                   shuffleOutput: fusedShuffle, variant: variant)
+                                   shuffleOutput: fusedShuffle, variant: variant, algorithm: algorithm)
             let sets = rotate ? rotationCount(footprintBytes: 4 * (shape.count + outShape.count)) : 1
             let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
             var outputs = try (0..<sets).map { _ in try Tensor(shape: outShape) }

@@ -8,11 +8,28 @@ import ReferenceKernels
 public let denseModels: [ModelKind] = [.mobileNetV2, .shuffleNetV1(groups: 3), .alexnet, .vgg16]
 
 /// Every distinct dense KxK convolution (groups 1, not 1x1) of `denseModels`: the MobileNet and
-/// ShuffleNet stems, VGG16's 3x3 and AlexNet's 11x11 / 5x5 / 3x3 layers.
+/// ShuffleNet stems, VGG16's 3x3 and AlexNet's 11x11 / 5x5 / 3x3 layers. A layer Winograd can
+/// compute is two cases, "direct" and "winograd" (the shape's suffix), so the harness compares
+/// the algorithms on it; the others run as `.auto` picks (direct).
 public func denseConvCases(resolution: Int) throws -> [BenchmarkCase] {
-    try convLayers(of: denseModels, resolution: resolution) {
+    var cases: [BenchmarkCase] = []
+    for layer in try convLayers(of: denseModels, resolution: resolution, where: {
         $0.groups == 1 && !($0.kernelH == 1 && $0.kernelW == 1)
-    }.map { try convCase($0) }
+    }) {
+        let c = layer.conv
+        let winograd = Variant.available.contains {
+            Conv2D.supports(inChannels: c.inChannels, outChannels: c.outChannels, kernelH: c.kernelH, kernelW: c.kernelW,
+                            strideH: c.strideH, strideW: c.strideW, dilationH: c.dilationH, dilationW: c.dilationW,
+                            groups: c.groups, variant: $0, algorithm: .winograd)
+        }
+        if winograd {
+            cases.append(try convCase(layer, algorithm: .direct))
+            cases.append(try convCase(layer, algorithm: .winograd))
+        } else {
+            cases.append(try convCase(layer))
+        }
+    }
+    return cases
 }
 
 /// Every distinct max or average pooling layer of `denseModels` (VGG16's 2x2 s2, AlexNet's 3x3

@@ -1,4 +1,4 @@
-// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary and f32_shuffle: the row microkernels, one
+// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle and f32_winograd: the row microkernels, one
 // set (or function) per variant each, nr = the channels of its widest register block.
 #include "configs.h"
 
@@ -10,17 +10,20 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_SCALAR, mk_f32_fc_ukernel_16c__scalar, 16),
     MK_ROW_LINE(MK_FAMILY_F32_VUNARY, MK_VARIANT_SCALAR, mk_f32_vbiasact_ukernel_1c__scalar, 1),
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_SCALAR, mk_f32_shuffle_ukernels__scalar, 0),
+    MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_SCALAR, mk_f32_wino4x3_ukernels__scalar, 4),
 #if defined(__x86_64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX2, mk_f32_pool_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX2, mk_f32_vbinary_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_AVX2, mk_f32_fc_ukernel_64c__avx2, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VUNARY, MK_VARIANT_AVX2, mk_f32_vbiasact_ukernel_32c__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_AVX2, mk_f32_shuffle_ukernels__avx2, 0),
+    MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX2, mk_f32_wino4x3_ukernels__avx2, 8),
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX512, mk_f32_pool_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX512, mk_f32_vbinary_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_AVX512, mk_f32_fc_ukernel_256c__avx512, 256),
     MK_ROW_LINE(MK_FAMILY_F32_VUNARY, MK_VARIANT_AVX512, mk_f32_vbiasact_ukernel_64c__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_AVX512, mk_f32_shuffle_ukernels__avx512, 0),
+    MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX512, mk_f32_wino4x3_ukernels__avx512, 16),
 #endif
 #if defined(__aarch64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_NEON, mk_f32_pool_ukernels__neon, 32),
@@ -28,6 +31,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_NEON, mk_f32_fc_ukernel_64c__neon, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VUNARY, MK_VARIANT_NEON, mk_f32_vbiasact_ukernel_16c__neon, 16),
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_NEON, mk_f32_shuffle_ukernels__neon, 0),
+    MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_NEON, mk_f32_wino4x3_ukernels__neon, 4),
 #endif
 };
 const size_t mk_f32_rows_line_count = sizeof mk_f32_rows_lines / sizeof mk_f32_rows_lines[0];
@@ -50,6 +54,10 @@ mk_f32_fc_ukernel_fn mk_f32_fc_config_get(mk_variant variant) {
 
 const mk_shuffle_kernels* mk_f32_shuffle_config_get(mk_variant variant) {
     return mk_rows_find(MK_FAMILY_F32_SHUFFLE, variant);
+}
+
+const mk_wino_kernels* mk_f32_winograd_config_get(mk_variant variant) {
+    return mk_rows_find(MK_FAMILY_F32_WINOGRAD, variant);
 }
 
 // A vunary config per variant, filled from the table on first use (the table is constant and

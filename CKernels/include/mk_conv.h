@@ -13,6 +13,8 @@
 // on register-blocked microkernels (AVX-512 7x32, AVX2 6x16, NEON 6x8, scalar 4x4) that read the
 // input in place through per-pixel pointers (no im2col buffer), with weights packed at create,
 // cache blocking over K and N, and bias, residual and activation fused into the store.
+// 3x3 stride-1 dense layers of enough channels (VGG16's, AlexNet's) run as Winograd F(4x4, 3x3)
+// by default: 36 GEMMs on the same microkernels over transformed 6x6 tiles (mk_conv2d_algorithm).
 // The BLIS variant runs the 1x1 convolutions (groups >= 1, any stride) on bli_sgemm and applies
 // the epilogue after; it does not run KxK kernels or the fused shuffle (MK_STATUS_UNSUPPORTED).
 #ifndef MK_CONV_H
@@ -26,6 +28,21 @@
 extern "C" {
 #endif
 
+/// How a convolution is computed.
+typedef enum mk_conv2d_algorithm {
+    /// The catalogue's rule (mk_conv2d_f32_supports): Winograd for the 3x3 stride-1 dense layers
+    /// where it measured faster, direct everywhere else.
+    MK_CONV2D_ALGORITHM_AUTO = 0,
+    /// The GEMM over the input read in place (every convolution).
+    MK_CONV2D_ALGORITHM_DIRECT = 1,
+    /// Winograd F(4x4, 3x3): 3x3 kernels, stride 1, dilation 1, one group, no fused shuffle, and
+    /// a variant with GEMM microkernels (not BLIS). 4x fewer multiplications than direct on
+    /// whole tiles; differs from it by rounding (about 1e-6 relative to the output's scale, see
+    /// CKernels/README.md); keeps 36/9 = 4x the weights (the transformed 6x6 kernels) and needs a
+    /// workspace (mk_conv2d_f32_plan.workspace_bytes).
+    MK_CONV2D_ALGORITHM_WINOGRAD = 2,
+} mk_conv2d_algorithm;
+
 typedef struct mk_conv2d_params {
     size_t input_channels, output_channels;  // >= 1, each a multiple of groups
     size_t groups;                           // >= 1
@@ -38,6 +55,9 @@ typedef struct mk_conv2d_params {
     /// goes to o * G + g, exactly as mk_channel_shuffle with `groups` would put it, with no
     /// separate pass. Requires groups <= 32 and no residual.
     bool shuffle_output;
+    /// AUTO (0) unless a caller asks for one; an algorithm these parameters cannot use is
+    /// MK_STATUS_UNSUPPORTED.
+    mk_conv2d_algorithm algorithm;
 } mk_conv2d_params;
 
 typedef struct mk_conv2d_f32_op mk_conv2d_f32_op;
@@ -45,8 +65,9 @@ typedef struct mk_conv2d_f32_op mk_conv2d_f32_op;
 /// Whether `variant` runs a convolution with `params` on this CPU: MK_STATUS_OK, or the status
 /// mk_conv2d_f32_create would return (INVALID_ARGUMENT for parameters outside the limits above,
 /// UNSUPPORTED for a variant the CPU lacks or that has no kernels for these parameters: BLIS
-/// runs only 1x1 kernels without padding or fused shuffle). The one place these rules live:
-/// layers, networks, tests and benchmarks ask it.
+/// runs only 1x1 kernels without padding or fused shuffle; Winograd only the layers named at
+/// MK_CONV2D_ALGORITHM_WINOGRAD). The one place these rules live: layers, networks, tests and
+/// benchmarks ask it.
 mk_status mk_conv2d_f32_supports(const mk_conv2d_params* params, mk_variant variant);
 
 /// `weights` is PyTorch's [output_channels, input_channels / groups, kernel_h, kernel_w]; `bias`
@@ -67,12 +88,21 @@ mk_status mk_conv2d_f32_output_size(const mk_conv2d_f32_op* op, size_t in_h, siz
 typedef struct mk_conv2d_f32_plan {
     size_t batch, in_h, in_w, out_h, out_w;
     size_t input_pixel_stride, output_pixel_stride, residual_pixel_stride;
+    /// Scratch memory the runs need (Winograd: the transformed tiles of each thread; 0 for the
+    /// direct algorithm). The caller sets `workspace` to that many bytes, 64-byte aligned, that
+    /// no concurrent run of this plan uses, before running; it holds nothing between runs.
+    size_t workspace_bytes;
+    void* workspace;
     // private:
     const mk_conv2d_f32_op* op;
     size_t pixels, in_extent, out_extent, res_extent;
     size_t mr, block_tiles, blocks, tile_i, units;
     size_t extent_h, extent_w;
     bool dense;
+    size_t threads;  // the pool's thread count at reshape
+    // Winograd: tiles, tiles per task, column parts, per-thread buffer layout.
+    size_t wino_tiles_h, wino_tiles_w, wino_tiles, wino_block, wino_blocks, wino_parts;
+    size_t wino_part_units, wino_v_stride, wino_m_stride, wino_thread_floats;
     size_t tap_offset[256];
 } mk_conv2d_f32_plan;
 
@@ -91,12 +121,16 @@ mk_status mk_conv2d_f32_reshape(const mk_conv2d_f32_op* op, size_t batch, size_t
 /// Runs a plan. `residual` (NULL for none) has the output's shape and the plan's residual
 /// stride; it may be the output itself (same pointer and stride: out += conv), but must not
 /// otherwise overlap it. Input and output must not overlap. `pool` may be NULL. Never
-/// allocates. INVALID_ARGUMENT for a plan of another operator.
+/// allocates. INVALID_ARGUMENT for a plan of another operator, a plan that needs a workspace
+/// and has none, or (Winograd) a pool of more threads than the plan was made for.
 mk_status mk_conv2d_f32_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                         float* output, const float* residual, mk_threadpool* pool);
 
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_conv2d_f32_variant(const mk_conv2d_f32_op* op);
+
+/// The algorithm the operator runs (AUTO resolved: DIRECT or WINOGRAD).
+mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op);
 
 void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op);
 

@@ -6,6 +6,8 @@
 
 #include "../drivers/igemm.h"
 
+#include <stdatomic.h>
+
 #define MK_CONV_MAX_SHUFFLE_GROUPS 32
 
 struct mk_conv2d_f32_op {
@@ -21,6 +23,12 @@ struct mk_conv2d_f32_op {
     const mk_shuffle_kernels* shuffle;  // shuffle_output: the transposes
     float* blis_weights;  // BLIS: [Cout][Cin/G] as given (B = its transpose, by strides)
     float* blis_bias;     // BLIS: [Cout] (zeros when no bias)
+    mk_conv2d_algorithm algorithm;  // resolved: DIRECT or WINOGRAD
+    // Winograd: the transform kernels; `geometry` is then the GEMM of one point (Cin x Cout,
+    // one tap) and `packed` holds the 36 points' packed U one after another (geometry.packed_floats
+    // each); `bias` is the GEMM's zero bias and wino_bias the layer's [Cout] (zeros when none).
+    const mk_wino_kernels* wino;
+    float* wino_bias;
 };
 
 // The igemm job of a plan and its operands.
@@ -34,6 +42,18 @@ typedef struct mk_conv2d_shuffle_job {
 } mk_conv2d_shuffle_job;
 
 void mk_conv2d_shuffle_task(void* context, size_t thread, size_t mt0, size_t mtiles);
+
+// Winograd F(4x4, 3x3) (conv2d_winograd.c): transformed and packed weights at create, the
+// tiling at reshape, the run.
+// Bytes of a thread's Winograd buffers to plan for; 0: the default (tests set it to force
+// several tile blocks on small layers).
+extern _Atomic size_t mk_conv2d_winograd_workspace_override;
+mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);
+mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
+                                     mk_conv2d_f32_plan* plan);
+mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
+                                 const float* input, float* output, const float* residual,
+                                 mk_threadpool* pool);
 
 // BLIS: whether this build has it, copying the weights at create and the run.
 mk_status mk_conv2d_blis_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);

@@ -3,7 +3,7 @@ internal import CKernels
 /// A family of microkernels in the C catalogue (`mk_catalogue.h`): one datatype, one kind of math.
 public enum KernelFamily: String, CaseIterable, Sendable {
     case gemm = "f32_gemm", dwconv = "f32_dwconv", pool = "f32_pool", vbinary = "f32_vbinary"
-    case fc = "f32_fc", vunary = "f32_vunary", shuffle = "f32_shuffle"
+    case fc = "f32_fc", vunary = "f32_vunary", shuffle = "f32_shuffle", winograd = "f32_winograd"
 
     var cValue: mk_family {
         switch self {
@@ -14,6 +14,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .fc: MK_FAMILY_F32_FC
         case .vunary: MK_FAMILY_F32_VUNARY
         case .shuffle: MK_FAMILY_F32_SHUFFLE
+        case .winograd: MK_FAMILY_F32_WINOGRAD
         }
     }
 

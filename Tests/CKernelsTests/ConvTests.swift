@@ -26,11 +26,13 @@ struct ConvCase: CustomStringConvertible {
     var shuffle = false
     /// Create through mk_conv1x1_f32_create (needs a 1x1 kernel, one group, no padding, sh == sw).
     var pointwiseCreate = false
+    var algorithm = MK_CONV2D_ALGORITHM_AUTO
 
     var description: String {
         "n\(batch) \(h)x\(w) \(cin)->\(cout) g\(groups) k\(kh)x\(kw) s\(sh)x\(sw) d\(dh)x\(dw) "
             + "pad(t\(pad.top) l\(pad.left) b\(pad.bottom) r\(pad.right)) \(allActivations[activation].1) "
             + "bias:\(withBias) residual:\(withResidual) shuffle:\(shuffle)\(pointwiseCreate ? " (mk_conv1x1_f32_create)" : "")"
+            + (algorithm == MK_CONV2D_ALGORITHM_AUTO ? "" : algorithm == MK_CONV2D_ALGORITHM_WINOGRAD ? " winograd" : " direct")
     }
     var extentH: Int { dh * (kh - 1) + 1 }
     var extentW: Int { dw * (kw - 1) + 1 }
@@ -50,7 +52,7 @@ struct ConvCase: CustomStringConvertible {
         mk_conv2d_params(input_channels: cin, output_channels: cout, groups: groups, kernel_h: kh, kernel_w: kw,
                          stride_h: sh, stride_w: sw, dilation_h: dh, dilation_w: dw, pad_top: pad.top,
                          pad_left: pad.left, pad_bottom: pad.bottom, pad_right: pad.right,
-                         activation: allActivations[activation].0, shuffle_output: shuffle)
+                         activation: allActivations[activation].0, shuffle_output: shuffle, algorithm: algorithm)
     }
 }
 
@@ -104,6 +106,11 @@ func convRun(_ op: OpaquePointer?, _ batch: Int, _ h: Int, _ w: Int, _ x: Unsafe
     var plan = mk_conv2d_f32_plan()
     let status = mk_conv2d_f32_reshape(op, batch, h, w, xStride, yStride, rStride, pool, &plan)
     guard status == MK_STATUS_OK else { return status }
+    if plan.workspace_bytes > 0 {  // Winograd
+        guard let memory = mk_aligned_alloc(plan.workspace_bytes) else { return MK_STATUS_OUT_OF_MEMORY }
+        plan.workspace = memory
+    }
+    defer { mk_aligned_free(plan.workspace) }
     return mk_conv2d_f32_run(op, &plan, x, y, r, pool)
 }
 

@@ -1038,8 +1038,15 @@ static mk_status conv_run(const mk_conv2d_f32_op* op, size_t batch, size_t h, si
                           size_t x_stride, float* y, size_t y_stride, const float* r,
                           size_t r_stride, mk_threadpool* pool) {
     mk_conv2d_f32_plan plan;
-    const mk_status status = mk_conv2d_f32_reshape(op, batch, h, w, x_stride, y_stride, r_stride, pool, &plan);
-    return status != MK_STATUS_OK ? status : mk_conv2d_f32_run(op, &plan, x, y, r, pool);
+    mk_status status = mk_conv2d_f32_reshape(op, batch, h, w, x_stride, y_stride, r_stride, pool, &plan);
+    if (status != MK_STATUS_OK) return status;
+    if (plan.workspace_bytes > 0) {  // Winograd
+        plan.workspace = mk_aligned_alloc(plan.workspace_bytes);
+        if (plan.workspace == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    }
+    status = mk_conv2d_f32_run(op, &plan, x, y, r, pool);
+    mk_aligned_free(plan.workspace);
+    return status;
 }
 
 static void conv_case(unsigned index) {
@@ -1087,11 +1094,17 @@ static void conv_case(unsigned index) {
             cin_g = rnd_range(1, 6);
             cout_g = rnd_range(1, 10);
             break;
-        case 6:  // 3x3 "same", stride 1 or 2 (stems and bottlenecks)
+        case 6:  // 3x3 "same", stride 1 or 2 (stems and bottlenecks); stride 1 often Winograd
             p.kernel_h = p.kernel_w = 3;
             p.stride_h = p.stride_w = rnd_range(1, 2);
             cin_g = rnd_range(1, 16);
             cout_g = rnd_range(1, 32);
+            if (p.stride_h == 1 && chance(60)) {
+                p.algorithm = MK_CONV2D_ALGORITHM_WINOGRAD;
+                cin_g = rnd_range(1, 40);
+                h = rnd_range(1, 14);
+                w = rnd_range(1, 14);
+            }
             break;
         case 7:  // fused shuffle output, groups 2..8 (sometimes more: the generic shuffle)
         case 8:
@@ -1123,6 +1136,7 @@ static void conv_case(unsigned index) {
             } else {
                 p.kernel_h = p.kernel_w = 3;
                 p.pad_top = 1;  // overwritten below when random pads are chosen
+                if (chance(50)) p.algorithm = MK_CONV2D_ALGORITHM_WINOGRAD;
                 cin_g = rnd_range(57, 130);
                 cout_g = rnd_range(1, 12);
                 h = rnd_range(2, 5);
@@ -1170,9 +1184,10 @@ static void conv_case(unsigned index) {
     const float scale = chance(30) ? 2.0f : 1.0f;
     char act_text[64];
     format_activation(act_text, sizeof act_text, p.activation);
-    describe("%s n%zu %zux%zu %zu->%zu g%zu k%zux%zu s%zux%zu d%zux%zu pad(t%zu l%zu b%zu r%zu) %s "
+    describe("%s%s n%zu %zux%zu %zu->%zu g%zu k%zux%zu s%zux%zu d%zux%zu pad(t%zu l%zu b%zu r%zu) %s "
              "bias:%s residual:%s shuffle:%d in_stride %zu out_stride %zu res_stride %zu",
-             pointwise ? "conv1x1_create" : "conv2d_create", batch, h, w, p.input_channels,
+             pointwise ? "conv1x1_create" : "conv2d_create",
+             p.algorithm == MK_CONV2D_ALGORITHM_WINOGRAD ? " winograd" : "", batch, h, w, p.input_channels,
              p.output_channels, p.groups, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w,
              p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, p.pad_bottom, p.pad_right, act_text,
              with_bias ? "yes" : "NULL",
@@ -1207,6 +1222,11 @@ static void conv_case(unsigned index) {
     }
     if (mk_conv2d_f32_variant(op_n) != MK_VARIANT_NEON) {
         fail("NEON op reports variant %s", mk_variant_name(mk_conv2d_f32_variant(op_n)));
+    }
+    if (p.algorithm == MK_CONV2D_ALGORITHM_WINOGRAD &&
+        (mk_conv2d_f32_algorithm(op_n) != MK_CONV2D_ALGORITHM_WINOGRAD ||
+         mk_conv2d_f32_algorithm(op_s) != MK_CONV2D_ALGORITHM_WINOGRAD)) {
+        fail("Winograd requested, not run");
     }
     const size_t out_pixels = batch * oh * ow;
     tensor_alloc(&input, batch * h * w, in_layout, p.input_channels, 1);

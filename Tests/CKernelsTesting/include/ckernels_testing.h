@@ -49,6 +49,11 @@ mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t 
                                           const float* const* inputs, const float* weights,
                                           float* output, mk_activation activation);
 
+/// Plans Winograd convolutions for `bytes` of tile buffers per thread from now on (0: the
+/// library's default), so small test layers are cut into several tile blocks. Changes only how
+/// the work is split, never the results.
+void mk_testing_winograd_workspace(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

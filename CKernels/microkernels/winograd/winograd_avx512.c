@@ -1,0 +1,7 @@
+// Winograd F(4x4, 3x3) transforms, avx512 (the channel vectors of rows_avx512.h).
+#include "winograd.h"
+
+#if defined(__x86_64__)
+#include "../rows_avx512.h"
+#include "winograd_template.h"
+#endif

@@ -1,0 +1,273 @@
+// Winograd F(4x4, 3x3) for the 3x3 stride-1 dense convolutions (mk_conv2d_algorithm WINOGRAD).
+//
+// The output is cut into 4x4 tiles (6x6 input tiles, overlapping by 2). A task takes a block of
+// T tiles and, in a workspace of its own thread:
+//   1. transforms each tile's 6x6 input pixels, all channels (f32_winograd input kernel):
+//      V[p][tile][Cin] for the 36 points p;
+//   2. runs 36 GEMMs M[p] = V[p] (T x Cin) * U[p] (Cin x Cout) with the igemm driver's dense
+//      form on the variant's f32_gemm microkernels, U being the weights transformed at create
+//      (G g G^T, computed in double) and packed like a 1x1 convolution's;
+//   3. transforms M back into 4x4 output tiles, adding the bias and residual and applying the
+//      activation in the same pass (f32_winograd output kernel); pixels past the output's edge
+//      are computed and not stored.
+// T is chosen so a thread's V and M take about MK_WINO_WORKSPACE bytes (they stay in the
+// last-level cache; U[p] is read once per block). With fewer tiles than a block, the threads
+// split the output channels instead (each transforms the same input: cheap next to the GEMM).
+// An output element is computed by the same arithmetic whatever the split: the results do not
+// depend on the thread count.
+#include "conv2d_internal.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Bytes of V and M per thread (measured on VGG16's layers, see CKernels/README.md): small
+// blocks whose V and M stay in L2 while U (36 x Cin x Cout floats) is re-read from the last-level
+// cache for each block; but when U is larger than MK_WINO_U_CACHED it comes from memory, and
+// then blocks as large as MK_WINO_WORKSPACE_LARGE read it fewer times. The environment's
+// MK_WINO_WORKSPACE_BYTES (read once) or the tests' override replace both.
+#define MK_WINO_WORKSPACE_SMALL ((size_t)256 << 10)
+#define MK_WINO_WORKSPACE_LARGE ((size_t)16 << 20)
+#define MK_WINO_U_CACHED ((size_t)16 << 20)
+
+_Atomic size_t mk_conv2d_winograd_workspace_override;
+
+static size_t mk_wino_workspace(size_t u_bytes) {
+    const size_t o = atomic_load_explicit(&mk_conv2d_winograd_workspace_override, memory_order_relaxed);
+    if (o != 0) return o;
+    static _Atomic size_t from_env = SIZE_MAX;  // SIZE_MAX: not read yet (racing reads agree)
+    size_t v = atomic_load_explicit(&from_env, memory_order_relaxed);
+    if (v == SIZE_MAX) {
+        const char* text = getenv("MK_WINO_WORKSPACE_BYTES");
+        v = text != NULL ? strtoull(text, NULL, 10) : 0;
+        atomic_store_explicit(&from_env, v, memory_order_relaxed);
+    }
+    if (v != 0) return v;
+    return u_bytes > MK_WINO_U_CACHED ? MK_WINO_WORKSPACE_LARGE : MK_WINO_WORKSPACE_SMALL;
+}
+
+static size_t mk_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// G (6x3) of winograd.h.
+static const double mk_wino_g[6][3] = {
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
+};
+
+mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
+    const size_t cin = op->cin_g, cout = op->cout_g;
+    op->wino = mk_f32_winograd_config_get(op->variant);
+    const mk_f32_gemm_config* config = mk_f32_gemm_config_get(op->variant);
+    if (op->wino == NULL || config == NULL) return MK_STATUS_UNSUPPORTED;
+    mk_status status = mk_igemm_geometry_init(&op->geometry, config, 1, cin, cout, 1);
+    if (status != MK_STATUS_OK) return status;
+    size_t packed_floats, slice;
+    if (!mk_size_mul(op->geometry.packed_floats, MK_WINO_POINTS, &packed_floats) ||
+        packed_floats > MK_MAX_ELEMENTS || !mk_size_mul(cin, cout, &slice)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    op->packed = mk_aligned_alloc(packed_floats * sizeof(float));
+    op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
+    op->zeros = mk_aligned_alloc(cin * sizeof(float));
+    op->wino_bias = mk_aligned_alloc(cout * sizeof(float));
+    float* u = malloc(slice * sizeof(float));  // one point's [Cout][Cin]
+    if (op->packed == NULL || op->bias == NULL || op->zeros == NULL || op->wino_bias == NULL ||
+        u == NULL) {
+        free(u);
+        return MK_STATUS_OUT_OF_MEMORY;
+    }
+    memset(op->zeros, 0, cin * sizeof(float));
+    for (size_t o = 0; o < cout; o++) op->wino_bias[o] = bias != NULL ? bias[o] : 0.0f;
+    for (size_t p = 0; p < MK_WINO_POINTS; p++) {
+        const size_t i = p / 6, k = p % 6;
+        for (size_t o = 0; o < cout; o++) {
+            for (size_t c = 0; c < cin; c++) {
+                const float* g = weights + (o * cin + c) * 9;
+                double sum = 0.0;
+                for (size_t a = 0; a < 3; a++) {
+                    double row = 0.0;  // (g G^T)[a][k]
+                    for (size_t b = 0; b < 3; b++) row += (double)g[a * 3 + b] * mk_wino_g[k][b];
+                    sum += mk_wino_g[i][a] * row;
+                }
+                u[o * cin + c] = (float)sum;
+            }
+        }
+        mk_igemm_pack(&op->geometry, u, NULL, op->packed + p * op->geometry.packed_floats,
+                      op->bias);
+    }
+    free(u);
+    return MK_STATUS_OK;
+}
+
+mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
+                                     mk_conv2d_f32_plan* plan) {
+    const mk_igemm_geometry* g = &op->geometry;
+    const size_t tiles_h = (plan->out_h + MK_WINO_OUT - 1) / MK_WINO_OUT;
+    const size_t tiles_w = (plan->out_w + MK_WINO_OUT - 1) / MK_WINO_OUT;
+    size_t tiles;
+    if (!mk_size_mul(plan->batch, tiles_h, &tiles) || !mk_size_mul(tiles, tiles_w, &tiles)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    // Row strides rounded to 16 floats (64-byte rows); point strides 16 floats more, so the 36
+    // points of a tile do not fall into the same cache sets.
+    const size_t cin_pad = mk_round_up(op->cin_g, 16), cout_pad = mk_round_up(op->cout_g, 16);
+    const size_t tile_bytes = MK_WINO_POINTS * (cin_pad + cout_pad) * sizeof(float);
+    const size_t u_bytes = MK_WINO_POINTS * g->packed_floats * sizeof(float);
+    size_t block = mk_wino_workspace(u_bytes) / tile_bytes;
+    // At least enough tiles that re-reading U per block costs no more than a quarter of the
+    // block's own V and M traffic: T >= Cin Cout / (4 (Cin + Cout)).
+    const size_t amortize = op->cin_g * op->cout_g / (4 * (op->cin_g + op->cout_g));
+    if (block < amortize) block = amortize;
+    block = block < g->mr ? g->mr : mk_round_up(block, g->mr);
+    size_t blocks = 1, parts = 1;
+    if (tiles <= block) {
+        block = tiles;
+        parts = threads;  // few tiles: split the output channels
+    } else {
+        blocks = (tiles + block - 1) / block;
+        blocks = mk_round_up(blocks, threads);  // whole rounds for the threads
+        block = (tiles + blocks - 1) / blocks;
+        blocks = (tiles + block - 1) / block;
+    }
+    // N blocks of the GEMM: at most nc columns, and at least `parts` of them.
+    size_t block_tiles = g->config->blocking.nc / g->nr;
+    if (block_tiles < 1) block_tiles = 1;
+    if (parts > 1) {
+        const size_t narrow = (g->ntiles + parts - 1) / parts;
+        if (narrow < block_tiles) block_tiles = narrow;
+    }
+    plan->block_tiles = block_tiles;
+    plan->blocks = (g->ntiles + block_tiles - 1) / block_tiles;
+    plan->wino_part_units = (plan->blocks + parts - 1) / parts;
+    parts = (plan->blocks + plan->wino_part_units - 1) / plan->wino_part_units;
+    plan->mr = g->mr;
+    plan->wino_tiles_h = tiles_h;
+    plan->wino_tiles_w = tiles_w;
+    plan->wino_tiles = tiles;
+    plan->wino_block = block;
+    plan->wino_blocks = blocks;
+    plan->wino_parts = parts;
+    plan->wino_v_stride = block * cin_pad + 16;
+    plan->wino_m_stride = block * cout_pad + 16;
+    size_t floats, bytes;
+    if (!mk_size_mul(plan->wino_v_stride + plan->wino_m_stride, MK_WINO_POINTS, &floats) ||
+        !mk_size_mul(floats, threads, &bytes) || !mk_size_mul(bytes, sizeof(float), &bytes)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    plan->wino_thread_floats = floats;
+    plan->workspace_bytes = bytes;
+    return MK_STATUS_OK;
+}
+
+typedef struct mk_wino_job {
+    const mk_conv2d_f32_op* op;
+    const mk_conv2d_f32_plan* plan;
+    const float* input;
+    float* output;
+    const float* residual;
+    float* workspace;
+} mk_wino_job;
+
+// Tile `tile` of the plan: its image and top-left output pixel.
+static void mk_wino_tile_origin(const mk_conv2d_f32_plan* plan, size_t tile, size_t* n, size_t* oy,
+                                size_t* ox) {
+    const size_t per_image = plan->wino_tiles_h * plan->wino_tiles_w;
+    *n = tile / per_image;
+    *oy = (tile % per_image) / plan->wino_tiles_w * MK_WINO_OUT;
+    *ox = tile % plan->wino_tiles_w * MK_WINO_OUT;
+}
+
+static void mk_wino_task(void* context, size_t thread, size_t item0, size_t items) {
+    const mk_wino_job* job = context;
+    const mk_conv2d_f32_op* op = job->op;
+    const mk_conv2d_f32_plan* plan = job->plan;
+    const mk_igemm_geometry* g = &op->geometry;
+    const size_t cin = op->cin_g, cout = op->cout_g;
+    const size_t in_stride = plan->input_pixel_stride, out_stride = plan->output_pixel_stride;
+    const size_t res_stride = plan->residual_pixel_stride;
+    const size_t vs = plan->wino_v_stride, ms = plan->wino_m_stride;
+    const size_t cin_pad = mk_round_up(cin, 16), cout_pad = mk_round_up(cout, 16);
+    float* v = job->workspace + thread * plan->wino_thread_floats;
+    float* m = v + MK_WINO_POINTS * vs;
+    mk_igemm_job gemm = {
+        .geometry = g, .bias = op->bias, .zeros = op->zeros,
+        .epilogue = {MK_EPILOGUE_IDENTITY, 0.0f, 0.0f}, .window = &op->window,
+        .in_stride = cin_pad, .out_stride = cout_pad, .mr = g->mr, .dense = true,
+        .block_tiles = plan->block_tiles, .blocks = plan->blocks, .tap_offset = plan->tap_offset};
+    const float* d[MK_WINO_POINTS];
+    float* y[MK_WINO_OUT * MK_WINO_OUT];
+    const float* r[MK_WINO_OUT * MK_WINO_OUT];
+    for (size_t item = item0; item < item0 + items; item++) {
+        const size_t block = item / plan->wino_parts, part = item % plan->wino_parts;
+        const size_t tile0 = block * plan->wino_block;
+        const size_t count = plan->wino_tiles - tile0 < plan->wino_block ? plan->wino_tiles - tile0
+                                                                          : plan->wino_block;
+        // 1. Input tiles.
+        for (size_t t = 0; t < count; t++) {
+            size_t n, oy, ox;
+            mk_wino_tile_origin(plan, tile0 + t, &n, &oy, &ox);
+            const float* image = job->input + n * plan->in_h * plan->in_w * in_stride;
+            for (size_t i = 0; i < MK_WINO_IN; i++) {
+                const size_t iy = oy + i - op->p.pad_top;  // wraps below 0
+                for (size_t j = 0; j < MK_WINO_IN; j++) {
+                    const size_t ix = ox + j - op->p.pad_left;
+                    d[i * 6 + j] = (iy < plan->in_h && ix < plan->in_w)
+                                       ? image + (iy * plan->in_w + ix) * in_stride
+                                       : op->zeros;
+                }
+            }
+            op->wino->input(cin, d, v + t * cin_pad, vs);
+        }
+        // 2. The 36 GEMMs over this part's N blocks.
+        const size_t unit0 = part * plan->wino_part_units;
+        const size_t units = plan->blocks - unit0 < plan->wino_part_units ? plan->blocks - unit0
+                                                                           : plan->wino_part_units;
+        gemm.pixels = count;
+        for (size_t p = 0; p < MK_WINO_POINTS; p++) {
+            gemm.packed = op->packed + p * g->packed_floats;
+            gemm.input = v + p * vs;
+            gemm.output = m + p * ms;
+            mk_igemm_task(&gemm, thread, 0, unit0, (count + g->mr - 1) / g->mr, units);
+        }
+        // 3. Output tiles, this part's columns.
+        const size_t first_tile = unit0 * plan->block_tiles;
+        size_t last_tile = (unit0 + units) * plan->block_tiles;
+        if (last_tile > g->ntiles) last_tile = g->ntiles;
+        const size_t c0 = mk_igemm_tile_n0(g, first_tile);
+        size_t c1 = mk_igemm_tile_n0(g, last_tile - 1) + mk_igemm_tile_width(g, last_tile - 1);
+        if (c1 > cout) c1 = cout;
+        for (size_t t = 0; t < count; t++) {
+            size_t n, oy, ox;
+            mk_wino_tile_origin(plan, tile0 + t, &n, &oy, &ox);
+            const size_t first = n * plan->out_h * plan->out_w;
+            for (size_t i = 0; i < MK_WINO_OUT; i++) {
+                for (size_t j = 0; j < MK_WINO_OUT; j++) {
+                    const bool inside = oy + i < plan->out_h && ox + j < plan->out_w;
+                    const size_t pixel = first + (oy + i) * plan->out_w + ox + j;
+                    y[i * 4 + j] = inside ? job->output + pixel * out_stride + c0 : NULL;
+                    r[i * 4 + j] = inside && job->residual != NULL
+                                       ? job->residual + pixel * res_stride + c0
+                                       : NULL;
+                }
+            }
+            op->wino->output(c1 - c0, m + t * cout_pad + c0, ms, op->wino_bias + c0, y,
+                             job->residual != NULL ? r : NULL, &op->epilogue);
+        }
+    }
+}
+
+mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
+                                 const float* input, float* output, const float* residual,
+                                 mk_threadpool* pool) {
+    if (plan->workspace == NULL || mk_threadpool_threads(pool) > plan->threads) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_wino_job job = {op, plan, input, output, residual, plan->workspace};
+    return mk_threadpool_parallelize_1d(pool, mk_wino_task, &job,
+                                        plan->wino_blocks * plan->wino_parts, 1);
+}
