@@ -13,7 +13,7 @@ ASAN_SKIP ?= --skip 'NetworkTests/vgg16'
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench test bench-smoke example clean
+.PHONY: deps bench test bench-smoke example side-by-side clean
 
 # Installs Debian's libblis-dev (BLIS with its CBLAS header) when <cblas.h> or libblis is missing.
 deps:
@@ -49,6 +49,13 @@ bench-smoke:
 # (and that the README's usage example, which is its main.swift, compiles and runs).
 example:
 	cd Examples/Consumer && $(SWIFT) run
+
+# Whole networks against ONNX Runtime and OpenVINO on this machine, with the targets checked
+# (Benchmarks/onnxruntime/README.md; needs the pip packages it names). SIDE_BY_SIDE_ARGS passes
+# options, e.g. make side-by-side SIDE_BY_SIDE_ARGS='--models vgg16 --threads 1'.
+side-by-side: deps
+	$(SWIFT) build -c release --product mobilekernels
+	python3 Benchmarks/onnxruntime/side_by_side.py --binary .build/release/mobilekernels $(SIDE_BY_SIDE_ARGS)
 
 clean:
 	rm -rf .build .build-fuzz Examples/Consumer/.build

@@ -11,11 +11,11 @@ is built with random weights and random BatchNorm statistics (seeded), put in ev
      threads), alternating with our latency from `mobilekernels infer --repeat` (--rounds rounds,
      so that both sides see the same host load).
 
-Needs: pip install torch torchvision safetensors onnx onnxruntime numpy (installs nothing itself).
+Needs: pip install torch==2.13.0 torchvision==0.28.0 safetensors onnx onnxruntime numpy (installs nothing
+itself). side_by_side.py beside it also times OpenVINO.
 Usage: python3 Benchmarks/onnxruntime/models_check.py [--models mobilenet_v2,vgg16] [--threads 1,2]
 """
 import argparse
-import importlib.util
 import os
 import re
 import statistics
@@ -24,43 +24,20 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-import onnxruntime as ort
-import torch
-import torchvision
-from safetensors.torch import save_file
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models_common as mc  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-SPECS = os.path.join(os.path.dirname(ROOT), "shared", "specs", "reference_models.py")
-MODELS = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "shufflenet_v1_g3", "alexnet", "vgg16"]
+mc.require(["numpy", "torch", "torchvision", "onnx", "onnxruntime", "safetensors"], "models_check.py")
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import torch  # noqa: E402
 
-
-def build(name):
-    if name in ("mobilenet_v1", "shufflenet_v1_g3"):
-        spec = importlib.util.spec_from_file_location("reference_models", SPECS)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.MobileNetV1() if name == "mobilenet_v1" else module.ShuffleNetV1(groups=3)
-    return getattr(torchvision.models, name)(weights=None)
-
-
-def randomize_batchnorm(model, generator):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            m.weight.data = 1 + 0.2 * (torch.rand(c, generator=generator) - 0.5)
-            m.bias.data = 0.2 * (torch.rand(c, generator=generator) - 0.5)
-            m.running_mean.data = 0.2 * (torch.rand(c, generator=generator) - 0.5)
-            m.running_var.data = 1 + 0.4 * (torch.rand(c, generator=generator) - 0.5)
+ROOT = mc.ROOT
+MODELS = mc.MODELS
 
 
 def time_ort(path, x, threads, runs):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = mc.ort_session(path, threads)
     feed = {session.get_inputs()[0].name: x}
     for _ in range(3):
         session.run(None, feed)
@@ -85,35 +62,15 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     torch.set_num_threads(1)
     work = tempfile.mkdtemp(prefix="mk-models-")
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnxruntime {ort.__version__}; files in {work}")
+    print(f"torch {torch.__version__}, torchvision {mc.import_torchvision().__version__}, onnxruntime {ort.__version__}; files in {work}")
     print(f"{'model':20} {'rel. error':>10} " + " ".join(f"{'ours ' + str(t) + 't ms':>12} {'ORT ' + str(t) + 't ms':>11} {'ratio':>6}" for t in threads))
     worst = 0.0
     # Phase 1: PyTorch, the files and the correctness check, before anything is timed.
     prepared = []
     for name in args.models.split(","):
-        generator = torch.Generator().manual_seed(0)
-        torch.manual_seed(0)
-        model = build(name)
-        randomize_batchnorm(model, generator)
-        model.eval()
-        x = torch.rand(1, 3, 224, 224, generator=generator) * 2 - 1
-        with torch.no_grad():
-            want = model(x).numpy()
-        weights = os.path.join(work, f"{name}.safetensors")
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, weights)
-        image = os.path.join(work, f"{name}.npy")
-        np.save(image, x.numpy().astype(np.float32))
-        out = os.path.join(work, f"{name}.out.npy")
-        run = subprocess.run([args.binary, "infer", "--model", name, "--weights", weights, "--input", image,
-                              "--output", out, "--threads", "1", "--repeat", "0"], capture_output=True, text=True)
-        if run.returncode != 0:
-            sys.exit(f"{name}: mobilekernels failed:\n{run.stdout}\n{run.stderr}")
-        error = float(np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)))
-        worst = max(worst, error)
-        onnx_path = os.path.join(work, f"{name}.onnx")
-        torch.onnx.export(model, x, onnx_path, input_names=["input"], output_names=["logits"], opset_version=17, dynamo=False)
-        prepared.append((name, weights, image, onnx_path, x.numpy(), error))
-        del model
+        p = mc.prepare(name, work, args.binary)
+        worst = max(worst, p["error"])
+        prepared.append((name, p["weights"], p["image"], p["onnx"], p["x"], p["error"]))
     # Timing: per model and thread count, `rounds` rounds of ours (a fresh process) then ONNX
     # Runtime (a fresh session, closed before our next round, so its spinning threads never run
     # next to ours). Reported: the median over rounds of each side's median, and the median of
