@@ -1,7 +1,9 @@
 // Operator: squeeze-and-excitation (create / run / destroy), fused: per image, the channel means
-// (window microkernel over the whole image, split over channel tiles), the two tiny fully
-// connected layers on the calling thread (vectorized over outputs, weights transposed at
-// create), then the per-channel scaling split over pixels. The pooled and hidden vectors live on
+// (window microkernel over the whole image, split over channel tiles), the two small fully
+// connected layers (vectorized over outputs, weights transposed at create; with several threads
+// and at least MK_SE_SPLIT_WEIGHTS weights each, split over slices of their outputs, since their
+// weights come from memory and were the serial part of a MobileNetV3 block on two threads), then
+// the per-channel scaling split over pixels. The pooled and hidden vectors live on
 // the stack of run, so one op may run on several threads at once.
 #include "../common/internal.h"
 #include "../configs/configs.h"
@@ -111,6 +113,47 @@ typedef struct {
 
 static const mk_epilogue mk_se_identity = {MK_EPILOGUE_IDENTITY, 0.0f, 0.0f};
 
+// Weights of a layer from which its outputs are split over the threads (a dispatch costs a few
+// microseconds; a 576 x 144 layer takes 15-20 on one thread).
+#define MK_SE_SPLIT_WEIGHTS 8192
+#define MK_SE_SLICE_ALIGN 16  // outputs per slice: a multiple of every ISA's vector
+
+typedef struct {
+    mk_f32_fc_ukernel_fn fc;
+    size_t inputs, outputs, slice;
+    const float* x;
+    const float* wt;
+    const float* bias;
+    float* y;
+    const mk_epilogue* epilogue;
+} mk_se_fc_job;
+
+static void mk_se_fc_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_fc_job* job = context;
+    for (size_t i = start; i < start + count; i++) {
+        const size_t o0 = i * job->slice;
+        const size_t n = job->outputs - o0 < job->slice ? job->outputs - o0 : job->slice;
+        job->fc(job->inputs, n, job->x, job->wt + o0, job->outputs, job->bias + o0, job->y + o0,
+                job->epilogue);
+    }
+}
+
+// One layer: on the calling thread, or split into a slice of outputs per thread.
+static mk_status mk_se_fc(const mk_squeeze_excitation_f32_op* op, size_t inputs, size_t outputs,
+                          const float* x, const float* wt, const float* bias, float* y,
+                          const mk_epilogue* epilogue, mk_threadpool* pool) {
+    const size_t threads = mk_threadpool_threads(pool);
+    if (threads == 1 || inputs * outputs < MK_SE_SPLIT_WEIGHTS) {
+        op->fc(inputs, outputs, x, wt, outputs, bias, y, epilogue);
+        return MK_STATUS_OK;
+    }
+    size_t slice = (outputs + threads - 1) / threads;
+    slice = (slice + MK_SE_SLICE_ALIGN - 1) / MK_SE_SLICE_ALIGN * MK_SE_SLICE_ALIGN;
+    mk_se_fc_job job = {op->fc, inputs, outputs, slice, x, wt, bias, y, epilogue};
+    return mk_threadpool_parallelize_1d(pool, mk_se_fc_task, &job, (outputs + slice - 1) / slice, 1);
+}
+
 static void mk_se_pool_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_job* job = context;
@@ -190,8 +233,10 @@ mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
-        op->fc(C, S, mean, op->w1t, op->b1, hidden, &relu);
-        op->fc(S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid);
+        status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
+        if (status != MK_STATUS_OK) return status;
+        status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
+        if (status != MK_STATUS_OK) return status;
         status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, plan->image,
                                               plan->rows_per_tile);
         if (status != MK_STATUS_OK) return status;

@@ -99,8 +99,13 @@ struct HarnessTests {
         #expect(grouped.contains { $0.shape == "gconv1x1 g=3 240->60 28x28 +shuffle" && !$0.variants.contains(.blis) })
         let shuffle = try #require(try shuffleCases(of: .shuffleNetV1(groups: 3), resolution: 224).first)
         #expect(shuffle.family.isMemoryBound && shuffle.bytes == Double(8 * 28 * 28 * 240) && shuffle.shape == "shuffle g=3 C=60 56x56")
-        let vgg = try #require(try denseConvCases(resolution: 224).first { $0.shape == "conv3x3 64->64 224x224" })
+        // A layer Winograd runs is two cases, direct and winograd, with the direct FLOP count.
+        let dense = try denseConvCases(resolution: 224)
+        let vgg = try #require(dense.first { $0.shape == "conv3x3 64->64 224x224 direct" })
         #expect(vgg.family == .conv && vgg.flops == 2 * 224 * 224 * 64 * 64 * 9 && vgg.reduction == 576)
+        let wino = try #require(dense.first { $0.shape == "conv3x3 64->64 224x224 winograd" })
+        #expect(wino.flops == vgg.flops && wino.layer.hasSuffix(" winograd"))
+        #expect(dense.contains { $0.shape == "conv11x11/s4 3->64 224x224" })  // not Winograd: one case
         let pools = try poolCases(resolution: 224)
         #expect(pools.contains { $0.shape == "maxpool 2x2/s2 C=64 224x224" && $0.flops == Double(112 * 112 * 64 * 4) })
         #expect(pools.contains { $0.shape == "avgpool 3x3/s2 p1 C=24 56x56" })

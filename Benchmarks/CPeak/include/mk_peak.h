@@ -9,8 +9,8 @@
 extern "C" {
 #endif
 
-/// Runs `iterations` rounds of 24 independent FMA chains with `variant`'s widest register
-/// (scalar: one lane; FMA instructions where the CPU has them, else multiply + add) and returns
+/// Runs `iterations` rounds of independent FMA chains (24 with 32 vector registers, 12 with
+/// 16) with `variant`'s widest register (scalar: one lane; FMA instructions where the CPU has them, else multiply + add) and returns
 /// the floating-point operations done (2 per lane per FMA), or 0 for a variant the CPU lacks.
 uint64_t mk_peak_fma(mk_variant variant, uint64_t iterations);
 

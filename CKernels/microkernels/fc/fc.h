@@ -1,7 +1,9 @@
 // Small fully connected microkernels (the squeeze-and-excitation's two layers), vectorized over
 // outputs, weights transposed to [inputs][outputs]:
-//   fc: y[o] = epilogue((0 + x[0] * wt[0 * outputs + o] + x[1] * wt[1 * outputs + o] + ...)
-//                       + bias[o])
+//   fc: y[o] = epilogue((0 + x[0] * wt[0 * ld + o] + x[1] * wt[1 * ld + o] + ...) + bias[o])
+// for o < outputs, `ld` (>= outputs) being the floats between weight rows, so a caller can
+// compute a slice of a wider layer's outputs (the threads of the squeeze-and-excitation split
+// them); every output is computed the same way whatever the slice, so the bits do not change.
 // a product and a sum per step (no FMA), in input order, as the reference's dot product, so every
 // ISA gives the same bits. Blocks of MK_PL_FC_BLOCK outputs are accumulated in registers; weight
 // matrices of 64K floats or more are read in one sequential pass with the sums in y.
@@ -11,12 +13,12 @@
 #include "../../common/internal.h"
 
 typedef void (*mk_f32_fc_ukernel_fn)(size_t inputs, size_t outputs, const float* x,
-                                     const float* weights_t, const float* bias, float* y,
-                                     const mk_epilogue* epilogue);
+                                     const float* weights_t, size_t ld, const float* bias,
+                                     float* y, const mk_epilogue* epilogue);
 
 #define MK_FC_ARGS                                                                        \
-    size_t inputs, size_t outputs, const float* x, const float* weights_t, const float* bias, \
-        float* y, const mk_epilogue* epilogue
+    size_t inputs, size_t outputs, const float* x, const float* weights_t, size_t ld,           \
+        const float* bias, float* y, const mk_epilogue* epilogue
 
 void mk_f32_fc_ukernel_16c__scalar(MK_FC_ARGS);
 #if defined(__x86_64__)

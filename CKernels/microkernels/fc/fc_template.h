@@ -48,48 +48,48 @@ MK_PL_TARGET MK_INLINE void mk_pl_fc_tail(size_t n, mk_epilogue_kind kind, size_
 #define MK_PL_FC_STREAM_WEIGHTS (64 * 1024)
 
 MK_PL_TARGET MK_INLINE void mk_pl_fc_stream(mk_epilogue_kind kind, size_t inputs, size_t outputs,
-                                            const float* restrict x, const float* restrict w,
-                                            const float* restrict bias, float* restrict y,
-                                            float lo, float hi) {
+                                            size_t ld, const float* restrict x,
+                                            const float* restrict w, const float* restrict bias,
+                                            float* restrict y, float lo, float hi) {
     MK_PL_CHANNELS(outputs, y[i] = 0.0f);
     for (size_t r = 0; r < inputs; r++) {
         const float xr = x[r];
-        const float* restrict wr = w + r * outputs;
+        const float* restrict wr = w + r * ld;
         MK_PL_CHANNELS(outputs, y[i] = mk_pl_mac(y[i], xr, wr[i]));
     }
     MK_PL_CHANNELS(outputs, y[i] = mk_epilogue_f32(y[i] + bias[i], kind, lo, hi));
 }
 
 MK_PL_TARGET MK_INLINE void mk_pl_fc(mk_epilogue_kind kind, size_t inputs, size_t outputs,
-                                     const float* x, const float* w, const float* bias, float* y,
-                                     float lo, float hi) {
-    if (inputs * outputs >= MK_PL_FC_STREAM_WEIGHTS) {
-        mk_pl_fc_stream(kind, inputs, outputs, x, w, bias, y, lo, hi);
+                                     size_t ld, const float* x, const float* w,
+                                     const float* bias, float* y, float lo, float hi) {
+    if (inputs * ld >= MK_PL_FC_STREAM_WEIGHTS) {  // the whole matrix: whether it is in cache
+        mk_pl_fc_stream(kind, inputs, outputs, ld, x, w, bias, y, lo, hi);
         return;
     }
     size_t o = 0;
     for (; o + MK_PL_FC_BLOCK <= outputs; o += MK_PL_FC_BLOCK) {
-        mk_pl_fc_block(MK_PL_FC_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+        mk_pl_fc_block(MK_PL_FC_BLOCK, kind, inputs, ld, x, w + o, bias + o, y + o, lo, hi);
     }
     for (; o + MK_PL_BLOCK <= outputs; o += MK_PL_BLOCK) {
-        mk_pl_fc_block(MK_PL_BLOCK, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+        mk_pl_fc_block(MK_PL_BLOCK, kind, inputs, ld, x, w + o, bias + o, y + o, lo, hi);
     }
     for (; o + MK_PL_VEC <= outputs; o += MK_PL_VEC) {
-        mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+        mk_pl_fc_block(MK_PL_VEC, kind, inputs, ld, x, w + o, bias + o, y + o, lo, hi);
     }
     if (o < outputs && outputs >= MK_PL_VEC) {  // overlapping last vector, as mk_pl_window
         o = outputs - MK_PL_VEC;
-        mk_pl_fc_block(MK_PL_VEC, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+        mk_pl_fc_block(MK_PL_VEC, kind, inputs, ld, x, w + o, bias + o, y + o, lo, hi);
     } else if (o < outputs) {
-        mk_pl_fc_tail(outputs - o, kind, inputs, outputs, x, w + o, bias + o, y + o, lo, hi);
+        mk_pl_fc_tail(outputs - o, kind, inputs, ld, x, w + o, bias + o, y + o, lo, hi);
     }
 }
 
 MK_PL_TARGET void MK_PL_NAME2(fc, MK_PL_FC_BLOCK, MK_PL_SUFFIX)(size_t inputs, size_t outputs, const float* x,
-                                        const float* weights_t, const float* bias, float* y,
-                                        const mk_epilogue* epilogue) {
+                                        const float* weights_t, size_t ld, const float* bias,
+                                        float* y, const mk_epilogue* epilogue) {
     const float lo = epilogue->min, hi = epilogue->max;
-#define MK_PL_CALL(KIND) mk_pl_fc(KIND, inputs, outputs, x, weights_t, bias, y, lo, hi)
+#define MK_PL_CALL(KIND) mk_pl_fc(KIND, inputs, outputs, ld, x, weights_t, bias, y, lo, hi)
     MK_PL_SPECIALIZE(epilogue->kind, MK_PL_CALL)
 #undef MK_PL_CALL
 }

@@ -32,11 +32,13 @@ public final class InferencePlan: @unchecked Sendable {
     /// How many steps run an expansion and its depthwise convolution in bands.
     var bandedSteps: Int { bandedExpansion.count }
 
-    /// Expansions whose output is at least this large (half an L2) run in bands with their
-    /// depthwise convolution; smaller ones stay in L2 anyway. (Measured at 1 thread: 256 KiB,
-    /// 512 KiB and 1 MiB thresholds are within noise of each other; at 2 threads a banded block
-    /// is one dispatch instead of two.)
-    static let bandedMinimumBytes = 1 << 19
+    /// Expansions whose output is at least this large run in bands with their depthwise
+    /// convolution; smaller ones stay in the caches anyway. (Measured at 1 thread: 256 KiB,
+    /// 512 KiB and 1 MiB thresholds are within noise of each other. At 2 threads the 14x14x672
+    /// expansions of MobileNetV3-Large (527 KiB) ran better unbanded, where each layer splits
+    /// over many pixels or channels instead of a few bands: 1 MiB made V3-Large 7% and
+    /// MobileNetV1 5% faster at 2 threads, 1 thread unchanged, on a Zen 2.)
+    static let bandedMinimumBytes = 1 << 20
 
     /// Plans in three passes: the bands (the one fusion that depends on the input size; the
     /// others were compiled into the network, see `Fusion`), the buffers (`BufferPlan`, per
