@@ -120,12 +120,29 @@ MK_TARGET_AVX512 static void mk_copy_avx512(float* d, const float* s, size_t cou
         __asm__ volatile("" ::: "memory");
     }
 }
+// AVX2: 8 independent sums of 8 lanes (an add's latency times two loads per cycle), so the
+// loop is bound by the loads, not by the adds (a scalar loop measured L1 at 16 GB/s on Zen 2).
+MK_TARGET_AVX2 static float mk_read_avx2(const float* p, size_t count, size_t repeats) {
+    __m256 s[8];
+    for (int k = 0; k < 8; k++) s[k] = _mm256_setzero_ps();
+    for (size_t r = 0; r < repeats; r++) {
+        size_t i = 0;
+        for (; i + 64 <= count; i += 64) {
+            for (int k = 0; k < 8; k++) s[k] = _mm256_add_ps(s[k], _mm256_loadu_ps(p + i + 8 * k));
+        }
+        for (; i < count; i++) s[0] = _mm256_add_ps(s[0], _mm256_set1_ps(p[i]));
+        __asm__ volatile("" ::: "memory");
+    }
+    for (int k = 1; k < 8; k++) s[0] = _mm256_add_ps(s[0], s[k]);
+    return mk_reduce256(s[0]);
+}
 #endif
 
 float mk_peak_read(const float* buffer, size_t count, size_t repeats) {
     if (buffer == NULL) return 0;
 #if defined(__x86_64__)
     if (mk_variant_available(MK_VARIANT_AVX512)) return mk_read_avx512(buffer, count, repeats);
+    if (mk_variant_available(MK_VARIANT_AVX2)) return mk_read_avx2(buffer, count, repeats);
 #endif
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (size_t r = 0; r < repeats; r++) {
