@@ -61,6 +61,9 @@ struct Infer: ParsableCommand {
     @Option(help: "Kernel variant: auto, scalar, avx2, avx512, neon, blis.")
     var variant: String = "auto"
 
+    @Option(help: "Dense convolutions: auto (Winograd for the 3x3 stride-1 layers of 32+ channels) or direct.")
+    var convAlgorithm: String = "auto"
+
     @Flag(help: "Print the time of every layer (median of the repetitions).")
     var profile = false
 
@@ -70,13 +73,17 @@ struct Infer: ParsableCommand {
     func run() throws {
         let kind = try modelKind(model)
         guard let variant = Variant(rawValue: self.variant) else { throw ValidationError("unknown variant \(self.variant)") }
+        guard let algorithm = ConvAlgorithm(rawValue: convAlgorithm), algorithm != .winograd else {
+            throw ValidationError("unknown --conv-algorithm \(convAlgorithm) (auto or direct)")
+        }
         guard layout == "nchw" || layout == "nhwc" else { throw ValidationError("--layout is nchw or nhwc") }
         let (shape, values) = try Npy.read(path: input)
         guard shape.count == 4 else { throw ValidationError("\(input): expected a 4-D array, got shape \(shape)") }
         let (n, c, h, w) = layout == "nchw" ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
         guard c == 3 else { throw ValidationError("\(input): expected 3 channels, got shape \(shape) (\(layout))") }
         let source: WeightSource = try weights.map { try .safetensors(path: $0) } ?? .random()
-        let network = try Network(kind, weights: source, widthMultiplier: width, numClasses: classes, variant: variant)
+        let network = try Network(kind, weights: source, widthMultiplier: width, numClasses: classes, variant: variant,
+                                  convAlgorithm: algorithm)
         let plan = try network.plan(batch: n, height: h, width: w)
         let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
         let image = layout == "nchw" ? try Tensor(shape: tensorShape, nchw: values) : try Tensor(shape: tensorShape, nhwc: values)
@@ -95,7 +102,7 @@ struct Infer: ParsableCommand {
         }
         if !times.isEmpty {
             let median = times.sorted()[times.count / 2]
-            print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue): "
+            print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue)\(algorithm == .direct ? " direct" : ""): "
                 + String(format: "%.3f ms median of %d runs (%.1f images/s); activations %.1f MiB", median, times.count,
                          Double(n) / median * 1e3, Double(plan.peakActivationBytes) / 1_048_576))
         }

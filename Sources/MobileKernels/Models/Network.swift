@@ -44,17 +44,24 @@ public final class Network: @unchecked Sendable {
     ///   - variant: the kernel variant of every layer (`.auto`: the best this CPU has); `.blis`
     ///     runs the 1x1 convolutions and the fully connected layers on BLIS and everything else on
     ///     `.auto`.
+    ///   - convAlgorithm: how the dense convolutions compute (`.auto`: Winograd for the 3x3
+    ///     stride-1 layers of at least 32 channels, see `ConvAlgorithm`); `.direct` runs every
+    ///     one directly (for comparison); `.winograd` is `.auto` (layers Winograd cannot compute
+    ///     stay direct).
     /// - Throws: for a missing, extra or wrongly shaped tensor (by name), or an unsupported
     ///   variant.
     public convenience init(_ kind: ModelKind, weights: WeightSource, widthMultiplier: Float = 1.0,
-                            numClasses: Int = 1000, variant: Variant = .auto) throws {
+                            numClasses: Int = 1000, variant: Variant = .auto,
+                            convAlgorithm: ConvAlgorithm = .auto) throws {
         try self.init(architecture: Architecture.make(kind, widthMultiplier: widthMultiplier, numClasses: numClasses),
-                      weights: weights, variant: variant)
+                      weights: weights, variant: variant, convAlgorithm: convAlgorithm)
     }
 
-    public init(architecture: Architecture, weights: WeightSource, variant: Variant = .auto) throws {
+    public init(architecture: Architecture, weights: WeightSource, variant: Variant = .auto,
+                convAlgorithm: ConvAlgorithm = .auto) throws {
         self.architecture = architecture
         self.variant = variant
+        let layerAlgorithm: ConvAlgorithm = convAlgorithm == .direct ? .direct : .auto
         let nodes = architecture.nodes
         try Network.checkNames(architecture, weights)
 
@@ -96,7 +103,7 @@ public final class Network: @unchecked Sendable {
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
                         padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
                         bias: b, activation: activation, shuffleOutput: fusion.shuffled.contains(node.id),
-                        variant: blis ? .blis : layerVariant))
+                        variant: blis ? .blis : layerVariant, algorithm: layerAlgorithm))
                     w = []
                 }
                 compiled.append(layer)
