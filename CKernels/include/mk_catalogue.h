@@ -56,7 +56,8 @@ unsigned mk_family_variants(mk_family family);
 
 /// The GEMM driver's sizes for a variant on this CPU: the full tile (mr x nr); kc, the largest
 /// K block (floats of A per pointer run, channels x taps), and nc, the columns of a task's B
-/// block, chosen so a B block (kc x nc floats) takes half of the L2 cache, with kc at least 512
+/// block, chosen so a B block (kc x nc floats) takes half of the L2 cache (nc at most 32 column
+/// vectors and 256 floats; narrower where kc's minimum would overfill it), with kc at least 512
 /// (measured); dense_max_kc, the longest K block the dense form runs.
 typedef struct mk_gemm_blocking {
     size_t mr, nr, kc, nc, dense_max_kc;

@@ -27,8 +27,11 @@ struct CatalogueTests {
         #expect(l2 >= 64 << 10 && Machine.cacheBytes.l1d >= 8 << 10)
         for variant in Catalogue.variants(of: .gemm) where variant.isAvailable {
             let b = try #require(Catalogue.gemmBlocking(variant))
-            #expect(b.nc == min(32 * b.nr, 256) && b.kc % 16 == 0 && (512...2048).contains(b.kc), "\(variant) \(b)")
-            #expect(b.kc == min(2048, max(512, l2 / 2 / (b.nc * 4))) & ~15, "\(variant) \(b) for L2 \(l2)")
+            let widest = min(32 * b.nr, 256)
+            #expect(b.kc % 16 == 0 && (512...2048).contains(b.kc), "\(variant) \(b)")
+            #expect(b.kc == min(2048, max(512, l2 / 2 / (widest * 4))) & ~15, "\(variant) \(b) for L2 \(l2)")
+            // nc narrows where kc's minimum would make the B block more than half of the L2.
+            #expect(b.nc == min(widest, max(4 * b.nr, l2 / 2 / (b.kc * 4) / b.nr * b.nr)), "\(variant) \(b) for L2 \(l2)")
         }
         #expect(Catalogue.gemmBlocking(.neon) == nil || Variant.neon.isAvailable)
     }
