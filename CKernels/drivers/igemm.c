@@ -111,6 +111,7 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
     const mk_igemm_geometry* g = job->geometry;
     const size_t MR = job->mr;
     const float* ptrs[MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR];
+    float rows[MK_IGEMM_ROW_SCRATCH];  // row taps: the gathered border rows of a pixel tile
     mk_gemm_tail tail = {.epilogue = job->epilogue, .residual_stride = job->res_stride};
     const mk_epilogue_kind kind = job->epilogue.kind;
     const size_t dense_max_kc = g->config->blocking.dense_max_kc;
@@ -152,7 +153,11 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
                 continue;
             }
             for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
-                mk_igemm_pointers(job, mt, group, c0, ptrs);
+                if (job->row_taps) {
+                    mk_igemm_row_pointers(job, mt, c0, ptrs, rows);
+                } else {
+                    mk_igemm_pointers(job, mt, group, c0, ptrs);
+                }
                 const size_t p0 = mt * MR;
                 const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
                 if (job->dense && p0 + MR < job->pixels) {

@@ -91,7 +91,18 @@ typedef struct mk_igemm_job {
     size_t blocks;       // N blocks per group
     size_t extent_h, extent_w;  // the dilated kernel's input rows and columns
     const size_t* tap_offset;   // floats from a window's first input pixel to tap t
+    // Row taps (few-channel stems, see mk_igemm_row_pointers): a tap is a kernel row, its A row
+    // the kernel_w * cin floats a window's row covers; `row_in_place` when the input's pixels are
+    // contiguous (pixel stride = cin), so interior windows read those rows where they are.
+    bool row_taps, row_in_place;
+    size_t row_cin;  // the layer's input channels
 } mk_igemm_job;
+
+// Row taps: at most this many kernel rows and floats per row (kernel_w * cin), so a pixel tile's
+// gathered border rows fit a task's stack buffer.
+#define MK_IGEMM_ROW_MAX_KH 16
+#define MK_IGEMM_ROW_MAX_FLOATS 48
+#define MK_IGEMM_ROW_SCRATCH (MK_IGEMM_MAX_MR * MK_IGEMM_ROW_MAX_KH * MK_IGEMM_ROW_MAX_FLOATS)
 
 // The microkernel of a tile width (MR rows, or one row when `single`).
 static inline const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry* g, size_t width, bool single) {
@@ -146,6 +157,55 @@ static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t 
                                            : job->zeros;
                 }
             }
+        }
+        if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
+            ox = 0;
+            if (++oy == job->out_h) {
+                oy = 0;
+                n++;
+            }
+        }
+    }
+}
+
+// The A pointers of pixel tile `mt` in the row-tap form: ptrs[ky * MR + m] is the row of kernel
+// row ky of pixel m's window, kernel_w * cin floats (from channel c0 of that row). A row inside
+// the image is read in place when pixels are contiguous; a row over the left or right border (or
+// any row, when they are not) is gathered into `rows` with zeros for the padding; a row above or
+// below the image is the zero row. Same taps and order of the K sum as the per-pixel form.
+static inline void mk_igemm_row_pointers(const mk_igemm_job* job, size_t mt, size_t c0,
+                                         const float** ptrs, float* rows) {
+    const mk_igemm_window* p = job->window;
+    const size_t MR = job->mr, cin = job->row_cin, stride = job->in_stride;
+    const size_t kh = p->kernel_h, kw = p->kernel_w, row_floats = kw * cin;
+    const size_t first = mt * MR;
+    const size_t plane = job->out_h * job->out_w;
+    size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
+    for (size_t m = 0; m < MR; m++) {
+        const float* image = job->input + n * job->in_h * job->in_w * stride;
+        const size_t ix0 = ox * p->stride_w - p->pad_left;  // wraps < 0
+        const bool in_place = job->row_in_place && ix0 < job->in_w && job->in_w - ix0 >= kw;
+        for (size_t ky = 0; ky < kh; ky++) {
+            const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
+            const float* row;
+            if (iy >= job->in_h) {
+                row = job->zeros;
+            } else if (in_place) {
+                row = image + (iy * job->in_w + ix0) * stride;
+            } else {
+                float* dst = rows + (m * kh + ky) * row_floats;
+                for (size_t kx = 0; kx < kw; kx++) {
+                    const size_t ix = ix0 + kx;
+                    if (ix < job->in_w) {
+                        const float* src = image + (iy * job->in_w + ix) * stride;
+                        for (size_t c = 0; c < cin; c++) dst[kx * cin + c] = src[c];
+                    } else {
+                        for (size_t c = 0; c < cin; c++) dst[kx * cin + c] = 0.0f;
+                    }
+                }
+                row = dst;
+            }
+            ptrs[ky * MR + m] = row + c0;
         }
         if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
             ox = 0;

@@ -16,6 +16,9 @@ struct mk_conv2d_f32_op {
     size_t cin_g, cout_g, taps;
     mk_epilogue epilogue;
     mk_igemm_window window;
+    // Row taps (mk_conv_row_taps): `geometry` is then a GEMM of kernel_h taps of
+    // kernel_w * cin channels, and `packed` is in that order (the same K sum).
+    bool row_taps;
     mk_igemm_geometry geometry;  // igemm variants
     float* packed;               // geometry.packed_floats
     float* bias;                 // geometry.bias_floats, zero-padded

@@ -376,6 +376,36 @@ struct ConvTests {
         }
     }
 
+    @Test("row taps (1-4 input channels, kernel rows of 16-48 floats): random kernels, strides, padding per side, dilation, batch 2, pixel strides")
+    func rowTaps() throws {
+        var rng = SplitMix64(seed: 3434)
+        var checked = 0
+        while checked < 40 {
+            var cs = ConvCase()
+            cs.cin = Int.random(in: 1...4, using: &rng)
+            cs.kw = Int.random(in: (16 + cs.cin - 1) / cs.cin...min(16, 48 / cs.cin), using: &rng)
+            cs.kh = Int.random(in: 1...16, using: &rng)
+            cs.dh = checked % 5 == 4 ? 2 : 1
+            cs.sh = Int.random(in: 1...4, using: &rng)
+            cs.sw = Int.random(in: 1...4, using: &rng)
+            cs.pad = RefPadding(top: Int.random(in: 0..<cs.extentH, using: &rng), left: Int.random(in: 0..<cs.kw, using: &rng),
+                                bottom: Int.random(in: 0..<cs.extentH, using: &rng), right: Int.random(in: 0..<cs.kw, using: &rng))
+            cs.h = Int.random(in: 1...20, using: &rng)
+            cs.w = Int.random(in: 1...24, using: &rng)
+            cs.batch = checked % 3 == 0 ? 2 : 1
+            cs.cout = [1, 7, 16, 17, 33, 64][checked % 6]
+            cs.activation = checked % allActivations.count
+            cs.withBias = checked % 4 != 1
+            cs.withResidual = checked % 3 == 2
+            guard cs.valid else { continue }
+            let d = makeConvData(cs, &rng)
+            // In place (pixel stride = channels) and gathered (a wider stride).
+            let extra = checked % 2 == 1 ? 1 + checked % 3 : 0
+            if try !checkConv(cs, d, inExtra: extra, outExtra: checked % 4 == 3 ? 2 : 0) { return }
+            checked += 1
+        }
+    }
+
     @Test("several K blocks: 1x1 with Cin 1100 and 600, 3x3 with Cin 70, 5x5 with Cin 30, grouped 3x3 with 70 per group")
     func largeReduction() throws {
         let cases = [
