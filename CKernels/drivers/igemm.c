@@ -163,7 +163,26 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
                 if (job->dense && p0 + MR < job->pixels) {
                     mk_igemm_prefetch_next(job, p0 + MR, group, c0, kc);
                 }
-                for (size_t tile = tile0; tile < tile1; tile++) {
+                size_t tile = tile0;
+                if (job->mr == 1 && g->taps == 1) {
+                    // One row, one tap: full column tiles MK_GEMM_PANELS at a time, their
+                    // weight panels read side by side (see the panels form in gemm.h).
+                    const mk_igemm_kernel* k = mk_igemm_kernel_for(g, g->nr, true);
+                    const size_t full_end = tile1 < g->full_tiles ? tile1 : g->full_tiles;
+                    for (; k->panels[kind] != NULL && tile + MK_GEMM_PANELS <= full_end;
+                         tile += MK_GEMM_PANELS) {
+                        const size_t column = group * g->cout_g + tile * g->nr;
+                        tail.bias = tail.last ? job->bias + (group * g->ntiles + tile) * g->nr : NULL;
+                        tail.bias_stride = g->nr;
+                        tail.residual = (kb == 0 && job->residual != NULL)
+                                            ? job->residual + p0 * job->res_stride + column
+                                            : NULL;
+                        k->panels[kind](kc, ptrs[0], mk_igemm_panel(g, job->packed, group, tile) + c0 * g->nr,
+                                        g->tile_floats, job->output + p0 * job->out_stride + column,
+                                        &tail);
+                    }
+                }
+                for (; tile < tile1; tile++) {
                     const size_t width = mk_igemm_tile_width(g, tile);
                     const float* panel = mk_igemm_panel(g, job->packed, group, tile);
                     const size_t n0 = mk_igemm_tile_n0(g, tile);

@@ -406,6 +406,30 @@ struct ConvTests {
         }
     }
 
+    @Test("few pixels, wide N (the panels form): 1-5 pixels, Cout over several groups of column tiles plus remainders, K blocks, residual separate and in place")
+    func fewPixelsWide() throws {
+        var rng = SplitMix64(seed: 3535)
+        let couts = [64, 65, 127, 128, 200, 257, 320]
+        let cins = [1, 17, 300, 1100]
+        for index in 0..<28 {
+            var cs = ConvCase()
+            cs.batch = index % 4 == 3 ? 2 : 1
+            cs.h = 1
+            cs.w = cs.batch == 2 ? 1 + index % 2 : 1 + index % 5
+            cs.cin = cins[index % cins.count]
+            cs.cout = couts[index % couts.count]
+            cs.pointwiseCreate = index % 2 == 0
+            cs.activation = index % allActivations.count
+            cs.withBias = index % 3 != 1
+            cs.withResidual = index % 3 != 0
+            try #require(cs.valid, "\(cs)")
+            let d = makeConvData(cs, &rng)
+            let extra = index % 5 == 4 ? 3 : 0
+            if try !checkConv(cs, d, residualInPlace: cs.withResidual && index % 2 == 1, inExtra: extra,
+                              outExtra: extra, resExtra: cs.withResidual && index % 2 == 1 ? extra : 2 * extra) { return }
+        }
+    }
+
     @Test("several K blocks: 1x1 with Cin 1100 and 600, 3x3 with Cin 70, 5x5 with Cin 30, grouped 3x3 with 70 per group")
     func largeReduction() throws {
         let cases = [

@@ -1130,7 +1130,7 @@ static void conv_case(unsigned index) {
                 static const size_t cins[] = {600, 777, 1100};
                 pointwise = chance(50);
                 cin_g = cins[rnd_range(0, 2)];
-                cout_g = rnd_range(1, 24);
+                cout_g = chance(50) ? rnd_range(1, 24) : rnd_range(32, 70);  // the panels form
                 h = rnd_range(1, 4);
                 w = rnd_range(1, 5);
             } else {

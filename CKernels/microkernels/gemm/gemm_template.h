@@ -105,6 +105,47 @@ MK_GM_TARGET MK_INLINE void mk_gm_dense_body(const int MR, const int NV, MK_GEMM
     }
 }
 
+// The panels form (see gemm.h), for MR = 1.
+MK_GM_TARGET MK_INLINE void mk_gm_panels_body(const int NV, MK_GEMM_PANELS_ARGS,
+                                              const mk_epilogue_kind kind) {
+    const size_t NR = (size_t)(NV * MK_GM_W);
+    mk_gm_vec acc[MK_GEMM_PANELS][MK_GM_MAX_NV];
+    MK_UNROLL for (int j = 0; j < MK_GEMM_PANELS; j++) {
+        MK_UNROLL for (int v = 0; v < NV; v++) acc[j][v] = mk_gm_zero();
+    }
+    for (size_t k = 0; k < kc; k++) {
+        const mk_gm_vec x = mk_gm_bcast(a + k);
+        MK_UNROLL for (int j = 0; j < MK_GEMM_PANELS; j++) {
+            const float* b = w + (size_t)j * w_stride + k * NR;
+            MK_UNROLL for (int v = 0; v < NV; v++) {
+                acc[j][v] = mk_gm_fma(x, mk_gm_load(b + v * MK_GM_W), acc[j][v]);
+            }
+        }
+    }
+    const mk_gm_vec lo = mk_gm_splat(tail->epilogue.min);
+    const mk_gm_vec hi = mk_gm_splat(tail->epilogue.max);
+    MK_UNROLL for (int j = 0; j < MK_GEMM_PANELS; j++) {
+        float* row = c + (size_t)j * NR;
+        const float* res = tail->residual != NULL ? tail->residual + (size_t)j * NR : NULL;
+        const float* bias =
+            tail->bias != NULL ? tail->bias + (size_t)j * tail->bias_stride : NULL;
+        MK_UNROLL for (int v = 0; v < NV; v++) {
+            const size_t n0 = (size_t)v * MK_GM_W;
+            mk_gm_vec x = acc[j][v];
+            if (tail->accumulate) {
+                x = mk_gm_add(mk_gm_load(row + n0), x);
+            } else if (res != NULL) {
+                x = mk_gm_add(x, mk_gm_load(res + n0));
+            }
+            if (tail->last) {
+                if (bias != NULL) x = mk_gm_add(x, mk_gm_load(bias + n0));
+                x = mk_gm_epilogue(x, kind, lo, hi);
+            }
+            mk_gm_store(row + n0, x);
+        }
+    }
+}
+
 // Defines the four epilogue specializations of an MR x (NV * W) kernel and its table entry.
 #define MK_GM_DEFINE(name, MR, NV)                                                          \
     MK_GM_TARGET __attribute__((noinline)) static void name##_identity(MK_IGEMM_ARGS) {      \
@@ -123,10 +164,24 @@ MK_GM_TARGET MK_INLINE void mk_gm_dense_body(const int MR, const int NV, MK_GEMM
     MK_GM_DEFINE_DENSE(name, MR, NV, minmax, MK_EPILOGUE_MINMAX)                            \
     MK_GM_DEFINE_DENSE(name, MR, NV, hardswish, MK_EPILOGUE_HARDSWISH)                      \
     MK_GM_DEFINE_DENSE(name, MR, NV, hardsigmoid, MK_EPILOGUE_HARDSIGMOID)                  \
+    MK_GM_DEFINE_PANELS(name, NV, identity, MK_EPILOGUE_IDENTITY)                           \
+    MK_GM_DEFINE_PANELS(name, NV, minmax, MK_EPILOGUE_MINMAX)                               \
+    MK_GM_DEFINE_PANELS(name, NV, hardswish, MK_EPILOGUE_HARDSWISH)                         \
+    MK_GM_DEFINE_PANELS(name, NV, hardsigmoid, MK_EPILOGUE_HARDSIGMOID)                     \
     const mk_igemm_kernel name = {                                                          \
         MR, (NV) * MK_GM_W, {name##_identity, name##_minmax, name##_hardswish, name##_hardsigmoid}, \
         {name##_dense_identity, name##_dense_minmax, name##_dense_hardswish,                \
-         name##_dense_hardsigmoid}};
+         name##_dense_hardsigmoid},                                                         \
+        {(MR) == 1 ? name##_panels_identity : NULL, (MR) == 1 ? name##_panels_minmax : NULL, \
+         (MR) == 1 ? name##_panels_hardswish : NULL,                                        \
+         (MR) == 1 ? name##_panels_hardsigmoid : NULL}};
+
+// Panels functions exist for every tile (only one-row kernels list them: the table's NULL).
+#define MK_GM_DEFINE_PANELS(name, NV, suffix, KIND)                                         \
+    MK_GM_TARGET __attribute__((noinline)) static void name##_panels_##suffix(              \
+        MK_GEMM_PANELS_ARGS) {                                                              \
+        mk_gm_panels_body(NV, kc, a, w, w_stride, c, tail, KIND);                           \
+    }
 
 #define MK_GM_DEFINE_DENSE(name, MR, NV, suffix, KIND)                                     \
     MK_GM_TARGET __attribute__((noinline)) static void name##_dense_##suffix(               \
