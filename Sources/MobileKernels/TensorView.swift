@@ -59,9 +59,14 @@ extension Tensor {
     /// - Throws: `.shapeMismatch` for an empty range or one outside `0..<shape.c`; what `body` throws.
     public mutating func withMutableView<R>(channels: Range<Int>? = nil,
                                             _ body: (TensorView) throws -> R) throws -> R {
-        let view = try view(channels: channels)
+        // The window's geometry only: a view held across makeUnique() would be a second reference
+        // to the storage, and every write would copy the whole tensor.
+        let (shape, channelOffset, pixelStride) = try {
+            let view = try view(channels: channels)
+            return (view.shape, view.channelOffset, view.pixelStride)
+        }()
         makeUnique()
-        return try body(TensorView(storage: storage, shape: view.shape, channelOffset: view.channelOffset,
-                                   pixelStride: view.pixelStride))
+        return try body(TensorView(storage: storage, shape: shape, channelOffset: channelOffset,
+                                   pixelStride: pixelStride))
     }
 }

@@ -48,6 +48,23 @@ struct TensorViewTests {
         }
     }
 
+    @Test("a forward into a tensor of its own writes its storage in place: no copy (and no allocation) per call")
+    func noCopyWhenUnique() throws {
+        let layer = try Conv2D(inChannels: 3, outChannels: 8, kernelSize: 3, padding: .symmetric(1),
+                               weights: pseudoRandom(8 * 3 * 9, seed: 7))
+        let input = try Tensor(shape: TensorShape(h: 5, w: 5, c: 3), nhwc: pseudoRandom(75, seed: 8))
+        var out = try Tensor(shape: TensorShape(h: 5, w: 5, c: 8))
+        let before = out.withUnsafeBufferPointer { $0.baseAddress }
+        try layer.forward(input, into: &out, threadPool: .serial)
+        try out.withMutableView(channels: 2..<4) { _ in }
+        #expect(out.withUnsafeBufferPointer { $0.baseAddress } == before)
+        #expect(out.toArray() == (try layer(input, threadPool: .serial)).toArray())
+        // Shared storage is still copied before the write.
+        let shared = out
+        try layer.forward(input, into: &out, threadPool: .serial)
+        #expect(!out.sharesStorage(with: shared))
+    }
+
     @Test("writing through a mutable view leaves a copy of the tensor unchanged")
     func copyOnWrite() throws {
         var a = try Tensor(shape: TensorShape(h: 1, w: 2, c: 2), nhwc: [-1, 2, -3, 4])
