@@ -1,8 +1,8 @@
 // mk_threadpool: persistent pthread workers, tiles handed out from an atomic counter.
 //
 // Protocol: the submitter (holding `submit`) publishes a task and bumps `generation` under
-// `mutex`, then broadcasts `wake`. Each worker runs tiles until the counter passes the last one,
-// then decrements `active`; the last one signals `done`. The submitter runs tiles too, then waits
+// `mutex`, then broadcasts `wake`. Each worker runs the tiles of its share, then those left in
+// the others' shares (mk_run_tiles), then decrements `active`; the last one signals `done`. The submitter runs tiles too, then waits
 // for `active` to reach zero, so a task never outlives its parallel-for call. Workers and the
 // submitter spin briefly (MK_SPIN_NS) before sleeping: back-to-back layers of a model then cost
 // no futex round trip, and an idle pool still sleeps. The spin yields the CPU instead of using
@@ -28,6 +28,14 @@ static uint64_t mk_now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+// A thread's share of a task's tiles: it claims tiles from `next` up to `end`, then claims from
+// the other threads' shares (a 64-byte line each, so claims do not contend for one line).
+typedef struct mk_share {
+    _Atomic size_t next;
+    size_t end;
+    char pad[64 - sizeof(size_t) - sizeof(_Atomic size_t)];
+} mk_share;
+
 typedef struct mk_worker {
     struct mk_threadpool* pool;
     size_t index;
@@ -45,7 +53,7 @@ struct mk_threadpool {
     pthread_cond_t done;
     _Atomic uint64_t generation;
     _Atomic size_t active;
-    _Atomic size_t next_tile;
+    mk_share* shares;  // one per thread
     _Atomic bool shutdown;  // set under mutex
 
     // The task being run (valid while active).
@@ -72,11 +80,18 @@ static void mk_run_tile(struct mk_threadpool* pool, size_t thread, size_t tile) 
     }
 }
 
+// Thread t's share is the t-th contiguous slice of the tiles, so consecutive layers split the
+// same way (pixel-major tiles: the same rows) give each thread the rows it wrote in the layer
+// before, still in its own cache; a thread that finishes its share early takes tiles from the
+// others' (which thread runs a tile never changes what the tile computes).
 static void mk_run_tiles(struct mk_threadpool* pool, size_t thread) {
-    for (;;) {
-        size_t tile = atomic_fetch_add_explicit(&pool->next_tile, 1, memory_order_relaxed);
-        if (tile >= pool->tiles) break;
-        mk_run_tile(pool, thread, tile);
+    for (size_t k = 0; k < pool->threads; k++) {
+        mk_share* share = &pool->shares[(thread + k) % pool->threads];
+        for (;;) {
+            size_t tile = atomic_fetch_add_explicit(&share->next, 1, memory_order_relaxed);
+            if (tile >= share->end) break;
+            mk_run_tile(pool, thread, tile);
+        }
     }
 }
 
@@ -130,6 +145,7 @@ static void mk_free_pool(struct mk_threadpool* pool) {
     pthread_mutex_destroy(&pool->mutex);
     pthread_mutex_destroy(&pool->submit);
     free(pool->workers);
+    mk_aligned_free(pool->shares);
     free(pool);
 }
 
@@ -146,9 +162,15 @@ mk_status mk_threadpool_create(size_t threads, mk_threadpool** pool_out) {
     struct mk_threadpool* pool = calloc(1, sizeof *pool);
     if (pool == NULL) return MK_STATUS_OUT_OF_MEMORY;
     pool->threads = threads;
+    pool->shares = mk_aligned_alloc(threads * sizeof(mk_share));
+    if (pool->shares == NULL) {
+        free(pool);
+        return MK_STATUS_OUT_OF_MEMORY;
+    }
     if (threads > 1) {
         pool->workers = calloc(threads - 1, sizeof *pool->workers);
         if (pool->workers == NULL) {
+            mk_aligned_free(pool->shares);
             free(pool);
             return MK_STATUS_OUT_OF_MEMORY;
         }
@@ -159,7 +181,10 @@ mk_status mk_threadpool_create(size_t threads, mk_threadpool** pool_out) {
     pthread_cond_init(&pool->done, NULL);
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->active, 0);
-    atomic_init(&pool->next_tile, 0);
+    for (size_t i = 0; i < threads; i++) {
+        atomic_init(&pool->shares[i].next, 0);
+        pool->shares[i].end = 0;
+    }
     atomic_init(&pool->shutdown, false);
 
     for (size_t i = 0; i + 1 < threads; i++) {
@@ -190,7 +215,11 @@ size_t mk_threadpool_threads(const mk_threadpool* pool) { return pool ? pool->th
 // Runs the published task on all threads; the caller holds `submit`.
 static void mk_dispatch(struct mk_threadpool* pool) {
     pthread_mutex_lock(&pool->mutex);
-    atomic_store_explicit(&pool->next_tile, 0, memory_order_relaxed);
+    for (size_t t = 0; t < pool->threads; t++) {
+        atomic_store_explicit(&pool->shares[t].next, pool->tiles * t / pool->threads,
+                              memory_order_relaxed);
+        pool->shares[t].end = pool->tiles * (t + 1) / pool->threads;
+    }
     atomic_store_explicit(&pool->active, pool->threads - 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->wake);
