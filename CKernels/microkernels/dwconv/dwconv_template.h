@@ -188,8 +188,14 @@ MK_DW_TARGET MK_INLINE void mk_dw_pixel(MK_DWCONV_PIXEL_ARGS, mk_epilogue_kind k
 // specialize the body for each epilogue kind and for full / partial channel tiles.
 // Each (epilogue kind, full / partial tile) body is its own function: one function holding all
 // eight unrolled bodies took minutes to compile (register allocation grows faster than linearly).
+#ifndef MK_DW_PARTIAL_ATTRIBUTES
+#define MK_DW_PARTIAL_ATTRIBUTES
+#endif
+#define MK_DW_ATTRIBUTES_true
+#define MK_DW_ATTRIBUTES_false MK_DW_PARTIAL_ATTRIBUTES
 #define MK_DW_ROW_VARIANT(NAME, K, S, PX, KIND, FULL)                                      \
-    MK_DW_TARGET __attribute__((noinline)) static void NAME(MK_DWCONV_ROW_ARGS) {          \
+    MK_DW_TARGET MK_DW_ATTRIBUTES_##FULL __attribute__((noinline)) static void NAME(         \
+        MK_DWCONV_ROW_ARGS) {                                                              \
         mk_dw_row(K, S, PX, pixels, nc, rows, row_step, in_w, pad_left, weights, output,   \
                   output_step, epilogue, KIND, FULL);                                      \
     }
