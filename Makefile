@@ -29,8 +29,9 @@ deps:
 bench: deps
 	$(SWIFT) run -c release benchmarks
 
+# (No separate `swift build`: the test build compiles every target, and `make example` builds the
+# package as a dependency with the default flags.)
 test: deps
-	$(SWIFT) build
 	$(SWIFT) test $(TEST_FLAGS)
 	ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) $(SWIFT) test --sanitize=address $(TEST_FLAGS) $(ASAN_SKIP)
 	$(MAKE) example
