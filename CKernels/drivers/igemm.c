@@ -152,12 +152,14 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
                 }
                 continue;
             }
+            mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : mk_igemm_pos_of(job, mt0 * MR);
             for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
                 if (job->row_taps) {
-                    mk_igemm_row_pointers(job, mt, c0, ptrs, rows);
+                    mk_igemm_row_pointers(job, pos, mt, c0, ptrs, rows);
                 } else {
-                    mk_igemm_pointers(job, mt, group, c0, ptrs);
+                    mk_igemm_pointers_at(job, pos, mt, group, c0, ptrs);
                 }
+                if (!job->dense) mk_igemm_pos_advance(job, &pos, MR);
                 const size_t p0 = mt * MR;
                 const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
                 if (job->dense && p0 + MR < job->pixels) {

@@ -91,6 +91,9 @@ typedef struct mk_igemm_job {
     size_t blocks;       // N blocks per group
     size_t extent_h, extent_w;  // the dilated kernel's input rows and columns
     const size_t* tap_offset;   // floats from a window's first input pixel to tap t
+    // Or NULL: tile_offset[t * mr + m], floats from the first pixel's window to tap t of pixel m,
+    // for tiles whose windows are all inside the image and in one output row.
+    const size_t* tile_offset;
     // Row taps (few-channel stems, see mk_igemm_row_pointers): a tap is a kernel row, its A row
     // the kernel_w * cin floats a window's row covers; `row_in_place` when the input's pixels are
     // contiguous (pixel stride = cin), so interior windows read those rows where they are.
@@ -121,10 +124,35 @@ static inline const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry
 }
 
 // The A pointers of pixel tile `mt`, group `group`, channels from c0: ptrs[t * MR + m]. Rows past
-// the last pixel repeat it (computed, not stored). // One division per tile; then the output position is stepped pixel by pixel. Inline in both
-// tasks that call it (the per-tile pointer setup is a fifth of a 3-channel stem's time).
-static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
-                       const float** ptrs) {
+// the last pixel repeat it (computed, not stored). One division per tile; a tile inside one row
+// of the image is its first window plus the plan's constant offsets (one vectorizable loop: the
+// per-pixel loop below had been half of a 3-channel stem's time), other tiles step the output
+// position pixel by pixel. Inline in both tasks that call it.
+// An output pixel's position: image, row, column.
+typedef struct mk_igemm_pos {
+    size_t n, oy, ox;
+} mk_igemm_pos;
+
+static inline mk_igemm_pos mk_igemm_pos_of(const mk_igemm_job* job, size_t pixel) {
+    const size_t plane = job->out_h * job->out_w;
+    return (mk_igemm_pos){pixel / plane, (pixel % plane) / job->out_w, pixel % job->out_w};
+}
+
+// Steps `pos` `count` pixels on without a division (a task walks its tiles in order).
+static inline void mk_igemm_pos_advance(const mk_igemm_job* job, mk_igemm_pos* pos, size_t count) {
+    pos->ox += count;
+    while (pos->ox >= job->out_w) {
+        pos->ox -= job->out_w;
+        if (++pos->oy == job->out_h) {
+            pos->oy = 0;
+            pos->n++;
+        }
+    }
+}
+
+// mk_igemm_pointers with the tile's first pixel at `pos` (its position; unused by dense jobs).
+static inline void mk_igemm_pointers_at(const mk_igemm_job* job, mk_igemm_pos pos, size_t mt,
+                                        size_t group, size_t c0, const float** ptrs) {
     const mk_igemm_geometry* g = job->geometry;
     const mk_igemm_window* p = job->window;
     const size_t MR = job->mr;
@@ -137,8 +165,21 @@ static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t 
         }
         return;
     }
-    const size_t plane = job->out_h * job->out_w;
-    size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
+    size_t n = pos.n, oy = pos.oy, ox = pos.ox;
+    if (job->tile_offset != NULL && first + MR <= job->pixels && ox + MR <= job->out_w) {
+        // The tile's pixels are consecutive in one output row: if the first and the last window
+        // are inside the image, all are, and every pointer is the first window plus a constant.
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        const size_t ix_last = ix0 + (MR - 1) * p->stride_w;
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+            ix_last < job->in_w && job->in_w - ix_last >= job->extent_w) {
+            const float* window =
+                base + (n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * job->in_stride;
+            const size_t count = g->taps * MR;
+            for (size_t i = 0; i < count; i++) ptrs[i] = window + job->tile_offset[i];
+            return;
+        }
+    }
     for (size_t m = 0; m < MR; m++) {
         const float* image = base + n * job->in_h * job->in_w * job->in_stride;
         // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
@@ -168,19 +209,37 @@ static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t 
     }
 }
 
-// The A pointers of pixel tile `mt` in the row-tap form: ptrs[ky * MR + m] is the row of kernel
+static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
+                                     const float** ptrs) {
+    const mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : mk_igemm_pos_of(job, mt * job->mr);
+    mk_igemm_pointers_at(job, pos, mt, group, c0, ptrs);
+}
+
+// The A pointers of pixel tile `mt` (its first pixel at `pos`) in the row-tap form: ptrs[ky * MR + m] is the row of kernel
 // row ky of pixel m's window, kernel_w * cin floats (from channel c0 of that row). A row inside
 // the image is read in place when pixels are contiguous; a row over the left or right border (or
 // any row, when they are not) is gathered into `rows` with zeros for the padding; a row above or
 // below the image is the zero row. Same taps and order of the K sum as the per-pixel form.
-static inline void mk_igemm_row_pointers(const mk_igemm_job* job, size_t mt, size_t c0,
-                                         const float** ptrs, float* rows) {
+static inline void mk_igemm_row_pointers(const mk_igemm_job* job, mk_igemm_pos pos, size_t mt,
+                                         size_t c0, const float** ptrs, float* rows) {
     const mk_igemm_window* p = job->window;
     const size_t MR = job->mr, cin = job->row_cin, stride = job->in_stride;
     const size_t kh = p->kernel_h, kw = p->kernel_w, row_floats = kw * cin;
     const size_t first = mt * MR;
-    const size_t plane = job->out_h * job->out_w;
-    size_t n = first / plane, oy = (first % plane) / job->out_w, ox = first % job->out_w;
+    size_t n = pos.n, oy = pos.oy, ox = pos.ox;
+    if (job->tile_offset != NULL && job->row_in_place && first + MR <= job->pixels &&
+        ox + MR <= job->out_w) {
+        // One output row, every window inside the image: the first window plus constants.
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+        const size_t ix_last = ix0 + (MR - 1) * p->stride_w;
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+            ix_last < job->in_w && job->in_w - ix_last >= kw) {
+            const float* window =
+                job->input + (n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * stride + c0;
+            for (size_t i = 0; i < kh * MR; i++) ptrs[i] = window + job->tile_offset[i];
+            return;
+        }
+    }
     for (size_t m = 0; m < MR; m++) {
         const float* image = job->input + n * job->in_h * job->in_w * stride;
         const size_t ix0 = ox * p->stride_w - p->pad_left;  // wraps < 0

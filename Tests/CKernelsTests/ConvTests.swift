@@ -376,14 +376,14 @@ struct ConvTests {
         }
     }
 
-    @Test("row taps (1-4 input channels, kernel rows of 16-48 floats): random kernels, strides, padding per side, dilation, batch 2, pixel strides")
+    @Test("row taps (1-4 input channels, kernel rows of 9-48 floats): random kernels, strides, padding per side, dilation, batch 2, pixel strides")
     func rowTaps() throws {
         var rng = SplitMix64(seed: 3434)
         var checked = 0
-        while checked < 40 {
+        while checked < 60 {
             var cs = ConvCase()
             cs.cin = Int.random(in: 1...4, using: &rng)
-            cs.kw = Int.random(in: (16 + cs.cin - 1) / cs.cin...min(16, 48 / cs.cin), using: &rng)
+            cs.kw = Int.random(in: (9 + cs.cin - 1) / cs.cin...min(16, 48 / cs.cin), using: &rng)
             cs.kh = Int.random(in: 1...16, using: &rng)
             cs.dh = checked % 5 == 4 ? 2 : 1
             cs.sh = Int.random(in: 1...4, using: &rng)
@@ -391,7 +391,7 @@ struct ConvTests {
             cs.pad = RefPadding(top: Int.random(in: 0..<cs.extentH, using: &rng), left: Int.random(in: 0..<cs.kw, using: &rng),
                                 bottom: Int.random(in: 0..<cs.extentH, using: &rng), right: Int.random(in: 0..<cs.kw, using: &rng))
             cs.h = Int.random(in: 1...20, using: &rng)
-            cs.w = Int.random(in: 1...24, using: &rng)
+            cs.w = Int.random(in: 1...(checked % 2 == 0 ? 24 : 60), using: &rng)  // wide: whole tiles inside one row
             cs.batch = checked % 3 == 0 ? 2 : 1
             cs.cout = [1, 7, 16, 17, 33, 64][checked % 6]
             cs.activation = checked % allActivations.count
