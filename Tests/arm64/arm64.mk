@@ -77,11 +77,12 @@ $(ARM64_DRIVER): $(ARM64_SRCS) $(ARM64_HDRS) $(ARM64_DRIVER_SRC) Tests/arm64/arm
 
 $(ARM64_X86_STAMP): $(ARM64_SRCS) $(ARM64_HDRS) Tests/arm64/arm64.mk
 	@mkdir -p $(ARM64_DIR)/x86
-	@echo "test-arm64: $(ARM64_HOST_CC) $(ARM64_HOST_CFLAGS) -c (each CKernels source, x86 guard check)"
+	@echo "test-arm64: $(ARM64_HOST_CC) $(ARM64_HOST_CFLAGS) -c (each CKernels source, two at a time; x86 guard check)"
+	@printf '%s\n' $(ARM64_SRCS) | xargs -P 2 -I{} sh -c \
+	  '$(ARM64_HOST_CC) $(ARM64_HOST_CFLAGS) -c {} -o $(ARM64_DIR)/x86/$$(echo {} | sed "s|/|_|g; s|\.c$$|.o|")'
 	@set -e; count=0; \
 	for src in $(ARM64_SRCS); do \
 	  obj=$(ARM64_DIR)/x86/`echo $$src | sed 's|/|_|g; s|\.c$$|.o|'`; \
-	  $(ARM64_HOST_CC) $(ARM64_HOST_CFLAGS) -c $$src -o $$obj; \
 	  case $$src in \
 	    *_neon.c) if [ -n "`$(ARM64_HOST_NM) --defined-only $$obj`" ]; then \
 	                echo "test-arm64: $$src defines symbols on x86 (#if guard broken)"; exit 1; \
