@@ -92,7 +92,8 @@ typedef struct mk_igemm_job {
     size_t extent_h, extent_w;  // the dilated kernel's input rows and columns
     const size_t* tap_offset;   // floats from a window's first input pixel to tap t
     // Or NULL: tile_offset[t * mr + m], floats from the first pixel's window to tap t of pixel m,
-    // for tiles whose windows are all inside the image and in one output row.
+    // for tiles whose windows are all inside the image and in one output row (row taps: only
+    // when the rows are read in place).
     const size_t* tile_offset;
     // Row taps (few-channel stems, see mk_igemm_row_pointers): a tap is a kernel row, its A row
     // the kernel_w * cin floats a window's row covers; `row_in_place` when the input's pixels are
@@ -150,6 +151,29 @@ static inline void mk_igemm_pos_advance(const mk_igemm_job* job, mk_igemm_pos* p
     }
 }
 
+// A tile whose MR pixels (from `first`, at `pos`) are consecutive in one output row with every
+// window inside the image: if the first and the last window are inside, all are, and its
+// pointers are its first window (from `base`) plus the plan's tile offsets, `taps` x MR of them
+// in one vectorizable loop. False, writing nothing, for any other tile or without the offsets.
+static inline bool mk_igemm_tile_in_row(const mk_igemm_job* job, mk_igemm_pos pos, size_t first,
+                                        const float* base, size_t taps, const float** ptrs) {
+    const mk_igemm_window* p = job->window;
+    const size_t MR = job->mr;
+    if (job->tile_offset == NULL || first + MR > job->pixels || pos.ox + MR > job->out_w) {
+        return false;
+    }
+    const size_t iy0 = pos.oy * p->stride_h - p->pad_top;  // wraps < 0
+    const size_t ix0 = pos.ox * p->stride_w - p->pad_left, ix_last = ix0 + (MR - 1) * p->stride_w;
+    if (!(iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
+          ix_last < job->in_w && job->in_w - ix_last >= job->extent_w)) {
+        return false;
+    }
+    const float* window =
+        base + (pos.n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * job->in_stride;
+    for (size_t i = 0; i < taps * MR; i++) ptrs[i] = window + job->tile_offset[i];
+    return true;
+}
+
 // mk_igemm_pointers with the tile's first pixel at `pos` (its position; unused by dense jobs).
 static inline void mk_igemm_pointers_at(const mk_igemm_job* job, mk_igemm_pos pos, size_t mt,
                                         size_t group, size_t c0, const float** ptrs) {
@@ -165,21 +189,8 @@ static inline void mk_igemm_pointers_at(const mk_igemm_job* job, mk_igemm_pos po
         }
         return;
     }
+    if (mk_igemm_tile_in_row(job, pos, first, base, g->taps, ptrs)) return;
     size_t n = pos.n, oy = pos.oy, ox = pos.ox;
-    if (job->tile_offset != NULL && first + MR <= job->pixels && ox + MR <= job->out_w) {
-        // The tile's pixels are consecutive in one output row: if the first and the last window
-        // are inside the image, all are, and every pointer is the first window plus a constant.
-        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-        const size_t ix_last = ix0 + (MR - 1) * p->stride_w;
-        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
-            ix_last < job->in_w && job->in_w - ix_last >= job->extent_w) {
-            const float* window =
-                base + (n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * job->in_stride;
-            const size_t count = g->taps * MR;
-            for (size_t i = 0; i < count; i++) ptrs[i] = window + job->tile_offset[i];
-            return;
-        }
-    }
     for (size_t m = 0; m < MR; m++) {
         const float* image = base + n * job->in_h * job->in_w * job->in_stride;
         // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
@@ -226,20 +237,8 @@ static inline void mk_igemm_row_pointers(const mk_igemm_job* job, mk_igemm_pos p
     const size_t MR = job->mr, cin = job->row_cin, stride = job->in_stride;
     const size_t kh = p->kernel_h, kw = p->kernel_w, row_floats = kw * cin;
     const size_t first = mt * MR;
+    if (mk_igemm_tile_in_row(job, pos, first, job->input + c0, kh, ptrs)) return;
     size_t n = pos.n, oy = pos.oy, ox = pos.ox;
-    if (job->tile_offset != NULL && job->row_in_place && first + MR <= job->pixels &&
-        ox + MR <= job->out_w) {
-        // One output row, every window inside the image: the first window plus constants.
-        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-        const size_t ix_last = ix0 + (MR - 1) * p->stride_w;
-        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
-            ix_last < job->in_w && job->in_w - ix_last >= kw) {
-            const float* window =
-                job->input + (n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * stride + c0;
-            for (size_t i = 0; i < kh * MR; i++) ptrs[i] = window + job->tile_offset[i];
-            return;
-        }
-    }
     for (size_t m = 0; m < MR; m++) {
         const float* image = job->input + n * job->in_h * job->in_w * stride;
         const size_t ix0 = ox * p->stride_w - p->pad_left;  // wraps < 0

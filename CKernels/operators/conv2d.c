@@ -261,24 +261,16 @@ mk_status mk_conv2d_f32_reshape(const mk_conv2d_f32_op* op, size_t batch, size_t
     }
     const size_t threads = mk_threadpool_threads(pool);
     plan->threads = threads;
-    // Per-tile offsets of the per-pixel form (KxK and strided 1x1 convolutions).
-    const size_t tile_mr = op->geometry.mr;
-    plan->tile_offsets = op->variant != MK_VARIANT_BLIS && op->algorithm == MK_CONV2D_ALGORITHM_DIRECT &&
-                         !plan->dense && tile_mr > 0 &&
-                         (op->row_taps ? p->kernel_h : op->taps) * tile_mr <= 256;
-    if (plan->tile_offsets && op->row_taps) {  // a tap is a kernel row
-        for (size_t ky = 0; ky < p->kernel_h; ky++) {
-            for (size_t m = 0; m < tile_mr; m++) {
-                plan->tile_offset[ky * tile_mr + m] =
-                    (ky * p->dilation_h * in_w + m * p->stride_w) * input_pixel_stride;
-            }
-        }
-    } else if (plan->tile_offsets) {
-        for (size_t t = 0; t < op->taps; t++) {
-            for (size_t m = 0; m < tile_mr; m++) {
-                plan->tile_offset[t * tile_mr + m] =
-                    plan->tap_offset[t] + m * p->stride_w * input_pixel_stride;
-            }
+    // Per-tile offsets of the pointer forms (KxK and strided 1x1 convolutions; with row taps a
+    // tap is a kernel row, whose offset is its first pixel's).
+    const size_t tile_mr = op->geometry.mr, tile_taps = op->row_taps ? p->kernel_h : op->taps;
+    plan->tile_offsets = op->variant != MK_VARIANT_BLIS &&
+                         op->algorithm == MK_CONV2D_ALGORITHM_DIRECT && !plan->dense &&
+                         tile_taps * tile_mr <= 256;
+    for (size_t t = 0; plan->tile_offsets && t < tile_taps; t++) {
+        const size_t tap = plan->tap_offset[op->row_taps ? t * p->kernel_w : t];
+        for (size_t m = 0; m < tile_mr; m++) {
+            plan->tile_offset[t * tile_mr + m] = tap + m * p->stride_w * input_pixel_stride;
         }
     }
     if (op->variant == MK_VARIANT_BLIS) return MK_STATUS_OK;
@@ -326,7 +318,10 @@ mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan*
         .res_stride = plan->residual_pixel_stride, .mr = plan->mr, .dense = plan->dense,
         .block_tiles = plan->block_tiles, .blocks = plan->blocks, .extent_h = plan->extent_h,
         .extent_w = plan->extent_w, .tap_offset = plan->tap_offset,
-        .tile_offset = plan->tile_offsets && plan->mr == op->geometry.mr ? plan->tile_offset : NULL,
+        .tile_offset = plan->tile_offsets && plan->mr == op->geometry.mr &&
+                               (!op->row_taps || plan->input_pixel_stride == op->cin_g)
+                           ? plan->tile_offset
+                           : NULL,
         .row_taps = op->row_taps,
         .row_in_place = plan->input_pixel_stride == op->cin_g, .row_cin = op->cin_g};
 }
