@@ -1,0 +1,106 @@
+// Convolution forward and backward (input, weight and bias gradients) in any precision.
+
+/// The geometry of a 2-D convolution: what `Reference.conv2d` takes besides its tensors.
+public struct RefConvGeometry: Equatable, Sendable {
+    public var outChannels: Int
+    public var kernelH: Int
+    public var kernelW: Int
+    public var strideH: Int
+    public var strideW: Int
+    public var padding: RefPadding
+    public var dilationH: Int
+    public var dilationW: Int
+    public var groups: Int
+
+    public init(outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                padding: RefPadding = .zero, dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1) {
+        (self.outChannels, self.kernelH, self.kernelW) = (outChannels, kernelH, kernelW)
+        (self.strideH, self.strideW, self.padding) = (strideH, strideW, padding)
+        (self.dilationH, self.dilationW, self.groups) = (dilationH, dilationW, groups)
+    }
+
+    /// Checks the geometry against an input of `inChannels` and a weight of `weightCount`
+    /// elements and returns the output size `(oh, ow)` for an `h x w` input.
+    func validate(_ fn: String, h: Int, w: Int, inChannels: Int, weightCount: Int) -> (oh: Int, ow: Int) {
+        precondition(outChannels >= 1 && groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
+                     "\(fn): groups \(groups) must divide inChannels \(inChannels) and outChannels \(outChannels)")
+        precondition(kernelH >= 1 && kernelW >= 1 && strideH >= 1 && strideW >= 1 && dilationH >= 1 && dilationW >= 1
+                     && padding.isValid, "\(fn): kernel, stride and dilation must be >= 1 and padding >= 0: \(self)")
+        precondition(weightCount == outChannels * (inChannels / groups) * kernelH * kernelW,
+                     "\(fn): weight count \(weightCount) != out*(in/groups)*kh*kw = \(outChannels)*\(inChannels / groups)*\(kernelH)*\(kernelW)")
+        let oh = Reference.outputSize(input: h, kernel: kernelH, stride: strideH, padBefore: padding.top,
+                                      padAfter: padding.bottom, dilation: dilationH)
+        let ow = Reference.outputSize(input: w, kernel: kernelW, stride: strideW, padBefore: padding.left,
+                                      padAfter: padding.right, dilation: dilationW)
+        return (oh, ow)
+    }
+
+    /// Calls `body(outIndex, inIndex, weightIndex)` for every multiply-accumulate of the
+    /// convolution of `x` (taps in the padding skipped), in the order batch, output row, output
+    /// column, output channel, input channel of the group, kernel row, kernel column: the one
+    /// loop nest forward and backward share.
+    @inline(__always)
+    func forEachTap<T>(_ x: RefTensorOf<T>, oh: Int, ow: Int, _ body: (Int, Int, Int) -> Void) {
+        let cinG = x.c / groups, coutG = outChannels / groups
+        for b in 0..<x.n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for o in 0..<outChannels {
+                        let out = ((b * oh + oy) * ow + ox) * outChannels + o
+                        let g = o / coutG
+                        for i in 0..<cinG {
+                            for ky in 0..<kernelH {
+                                let iy = oy * strideH - padding.top + ky * dilationH
+                                if iy < 0 || iy >= x.h { continue }
+                                for kx in 0..<kernelW {
+                                    let ix = ox * strideW - padding.left + kx * dilationW
+                                    if ix < 0 || ix >= x.w { continue }
+                                    body(out, x.index(b, iy, ix, g * cinG + i), ((o * cinG + i) * kernelH + ky) * kernelW + kx)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension RefTrain {
+    /// `y = conv(x, weight) + bias` (no activation), as `Reference.conv2d` computes it: each
+    /// output summed in `T` from 0 over input channel, kernel row, kernel column, then the bias.
+    public static func conv2d<T>(_ x: RefTensorOf<T>, weight: [T], bias: [T]?, _ g: RefConvGeometry) -> RefTensorOf<T> {
+        let (oh, ow) = g.validate("RefTrain.conv2d", h: x.h, w: x.w, inChannels: x.c, weightCount: weight.count)
+        if let bias { precondition(bias.count == g.outChannels, "RefTrain.conv2d: bias count \(bias.count) != \(g.outChannels)") }
+        var y = RefTensorOf<T>(n: x.n, h: oh, w: ow, c: g.outChannels)
+        g.forEachTap(x, oh: oh, ow: ow) { out, input, tap in y.data[out] += x.data[input] * weight[tap] }
+        if let bias {
+            for p in 0..<y.pixels { for o in 0..<g.outChannels { y.data[p * g.outChannels + o] += bias[o] } }
+        }
+        return y
+    }
+
+    /// The convolution's gradients for `dy` (the gradient of its output, bias included):
+    /// `dx[input] = sum dy[out] * weight[tap]`, `dWeight[tap] = sum dy[out] * x[input]` over every
+    /// multiply-accumulate of the forward, and `dBias[o] = sum dy[..., o]` over batch and pixels.
+    public static func conv2dBackward<T>(_ x: RefTensorOf<T>, weight: [T], _ g: RefConvGeometry, dy: RefTensorOf<T>)
+        -> (dx: RefTensorOf<T>, dWeight: [T], dBias: [T]) {
+        let (oh, ow) = g.validate("RefTrain.conv2dBackward", h: x.h, w: x.w, inChannels: x.c, weightCount: weight.count)
+        precondition(dy.n == x.n && dy.h == oh && dy.w == ow && dy.c == g.outChannels,
+                     "RefTrain.conv2dBackward: dy \(dy.shapeDescription) != output [n: \(x.n), h: \(oh), w: \(ow), c: \(g.outChannels)]")
+        var dx = RefTensorOf<T>(zerosLike: x)
+        var dWeight = [T](repeating: 0, count: weight.count)
+        g.forEachTap(x, oh: oh, ow: ow) { out, input, tap in
+            dx.data[input] += dy.data[out] * weight[tap]
+            dWeight[tap] += dy.data[out] * x.data[input]
+        }
+        return (dx, dWeight, channelSums(dy))
+    }
+
+    /// `sum over batch and pixels of t[..., ch]` per channel.
+    public static func channelSums<T>(_ t: RefTensorOf<T>) -> [T] {
+        var sums = [T](repeating: 0, count: t.c)
+        for p in 0..<t.pixels { for ch in 0..<t.c { sums[ch] += t.data[p * t.c + ch] } }
+        return sums
+    }
+}
