@@ -6,10 +6,11 @@ TEST_FLAGS ?= -Xcc -O2
 # clear errors) instead of aborting; LeakSanitizer ignores XCTest's own leaks.
 ASAN_OPTIONS := allocator_may_return_null=1
 LSAN_OPTIONS := suppressions=$(CURDIR)/Tests/lsan.supp
-# Under AddressSanitizer, skip the one test whose time is the naive Swift VGG16 (a quarter of
-# make test's time; it runs without the sanitizer, and the VGG16 kernels run under it in the
-# layer and plan tests).
-ASAN_SKIP ?= --skip 'NetworkTests/vgg16'
+# Under AddressSanitizer, skip the tests whose time is naive Swift only: the reference VGG16 (a
+# quarter of make test's time; the VGG16 kernels run under it in the layer and plan tests) and
+# the training oracle's whole-network gradients (its layers' tests run under it). Both run
+# without the sanitizer.
+ASAN_SKIP ?= --skip 'NetworkTests/vgg16|TrainingReferenceTests'
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -35,13 +35,18 @@ public struct RefConvGeometry: Equatable, Sendable {
         return (oh, ow)
     }
 
-    /// Calls `body(outIndex, inIndex, weightIndex)` for every multiply-accumulate of the
-    /// convolution of `x` (taps in the padding skipped), in the order batch, output row, output
-    /// column, output channel, input channel of the group, kernel row, kernel column: the one
-    /// loop nest forward and backward share.
-    @inline(__always)
-    func forEachTap<T>(_ x: RefTensorOf<T>, oh: Int, ow: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Every multiply-accumulate of the convolution of `x` (taps in the padding skipped), in the
+    /// order batch, output row, output column, output channel, input channel of the group, kernel
+    /// row, kernel column: the one loop nest forward and backward share. Forward (`dy == nil`)
+    /// accumulates `y[out] += x[in] * weight[tap]`; backward accumulates `dx[in] += dy[out] *
+    /// weight[tap]` and `dWeight[tap] += dy[out] * x[in]`. (Plain loops, not a closure per tap:
+    /// the oracle runs whole networks in debug test builds.)
+    func accumulate<T>(_ x: RefTensorOf<T>, weight: [T], oh: Int, ow: Int, y: inout [T], dy: [T]?, dx: inout [T],
+                       dWeight: inout [T]) {
         let cinG = x.c / groups, coutG = outChannels / groups
+        // Locals, not `x.` in the loop: each generic member access looks up metadata in debug builds.
+        let (xs, h, w, c) = (x.data, x.h, x.w, x.c)
+        let backward = dy != nil, dys = dy ?? []
         for b in 0..<x.n {
             for oy in 0..<oh {
                 for ox in 0..<ow {
@@ -51,11 +56,18 @@ public struct RefConvGeometry: Equatable, Sendable {
                         for i in 0..<cinG {
                             for ky in 0..<kernelH {
                                 let iy = oy * strideH - padding.top + ky * dilationH
-                                if iy < 0 || iy >= x.h { continue }
+                                if iy < 0 || iy >= h { continue }
                                 for kx in 0..<kernelW {
                                     let ix = ox * strideW - padding.left + kx * dilationW
-                                    if ix < 0 || ix >= x.w { continue }
-                                    body(out, x.index(b, iy, ix, g * cinG + i), ((o * cinG + i) * kernelH + ky) * kernelW + kx)
+                                    if ix < 0 || ix >= w { continue }
+                                    let input = ((b * h + iy) * w + ix) * c + g * cinG + i
+                                    let tap = ((o * cinG + i) * kernelH + ky) * kernelW + kx
+                                    if backward {
+                                        dx[input] += dys[out] * weight[tap]
+                                        dWeight[tap] += dys[out] * xs[input]
+                                    } else {
+                                        y[out] += xs[input] * weight[tap]
+                                    }
                                 }
                             }
                         }
@@ -73,7 +85,8 @@ extension RefTrain {
         let (oh, ow) = g.validate("RefTrain.conv2d", h: x.h, w: x.w, inChannels: x.c, weightCount: weight.count)
         if let bias { precondition(bias.count == g.outChannels, "RefTrain.conv2d: bias count \(bias.count) != \(g.outChannels)") }
         var y = RefTensorOf<T>(n: x.n, h: oh, w: ow, c: g.outChannels)
-        g.forEachTap(x, oh: oh, ow: ow) { out, input, tap in y.data[out] += x.data[input] * weight[tap] }
+        var (unusedDx, unusedDWeight): ([T], [T]) = ([], [])
+        g.accumulate(x, weight: weight, oh: oh, ow: ow, y: &y.data, dy: nil, dx: &unusedDx, dWeight: &unusedDWeight)
         if let bias {
             for p in 0..<y.pixels { for o in 0..<g.outChannels { y.data[p * g.outChannels + o] += bias[o] } }
         }
@@ -90,10 +103,8 @@ extension RefTrain {
                      "RefTrain.conv2dBackward: dy \(dy.shapeDescription) != output [n: \(x.n), h: \(oh), w: \(ow), c: \(g.outChannels)]")
         var dx = RefTensorOf<T>(zerosLike: x)
         var dWeight = [T](repeating: 0, count: weight.count)
-        g.forEachTap(x, oh: oh, ow: ow) { out, input, tap in
-            dx.data[input] += dy.data[out] * weight[tap]
-            dWeight[tap] += dy.data[out] * x.data[input]
-        }
+        var unused: [T] = []
+        g.accumulate(x, weight: weight, oh: oh, ow: ow, y: &unused, dy: dy.data, dx: &dx.data, dWeight: &dWeight)
         return (dx, dWeight, channelSums(dy))
     }
 
