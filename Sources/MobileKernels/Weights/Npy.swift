@@ -1,21 +1,35 @@
-/// NumPy's .npy format for float32 arrays: magic "\x93NUMPY", version (1.0: 2-byte header
-/// length; 2.0 and 3.0: 4-byte), a Python dict literal
+/// NumPy's .npy format for float32 arrays and integer class labels: magic "\x93NUMPY", version
+/// (1.0: 2-byte header length; 2.0 and 3.0: 4-byte), a Python dict literal
 /// `{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 224, 224), }` padded with spaces
 /// and ending in "\n", then the values in C (row-major) order.
 ///
-/// Only little-endian float32 ('<f4') in C order loads; anything else throws `.invalidFile`
+/// `read` loads only little-endian float32 ('<f4') in C order and `readLabels` only
+/// little-endian int64 ('<i8') or int32 ('<i4') in C order; anything else throws `.invalidFile`
 /// naming the problem. Writing produces version 1.0 with the data at a multiple of 64 bytes, as
 /// `numpy.save` does.
 public enum Npy {
     /// Reads the .npy file at `path`.
     public static func read(path: String) throws -> (shape: [Int], values: [Float]) {
         let bytes = try WeightFileIO.read(path)
-        return try bytes.withUnsafeBytes { try decode($0, source: path) }
+        return try bytes.withUnsafeBytes { try decodeFloats($0, source: path) }
     }
 
     /// Reads .npy bytes.
     public static func read(data: [UInt8]) throws -> (shape: [Int], values: [Float]) {
-        try data.withUnsafeBytes { try decode($0, source: "npy data (\(data.count) bytes)") }
+        try data.withUnsafeBytes { try decodeFloats($0, source: "npy data (\(data.count) bytes)") }
+    }
+
+    /// Reads the class labels in the .npy file at `path`: int64 ('<i8') or int32 ('<i4'), any
+    /// shape (a shape with a zero dimension gives no labels). The values are returned as they
+    /// are, negative ones included: checking them against a class count is the caller's job.
+    public static func readLabels(path: String) throws -> (shape: [Int], values: [Int]) {
+        let bytes = try WeightFileIO.read(path)
+        return try bytes.withUnsafeBytes { try decodeLabels($0, source: path) }
+    }
+
+    /// Reads class labels from .npy bytes (see `readLabels(path:)`).
+    public static func readLabels(data: [UInt8]) throws -> (shape: [Int], values: [Int]) {
+        try data.withUnsafeBytes { try decodeLabels($0, source: "npy data (\(data.count) bytes)") }
     }
 
     /// Writes `values` with `shape` as a version 1.0 '<f4' C-order .npy file, atomically (a
@@ -25,8 +39,18 @@ public enum Npy {
     public static func write(shape: [Int], values: [Float], to path: String) throws {
         try WeightFileIO.checkShape(shape, count: values.count, path)
         try WeightFileIO.writeAtomically(path) { file in
-            try file.write(header(shape: shape))
+            try file.write(header(shape: shape, element: .float32))
             try file.write(floats: values)
+        }
+    }
+
+    /// Writes `labels` with `shape` as a version 1.0 '<i8' (int64) C-order .npy file, atomically,
+    /// throwing as `write(shape:values:to:)` does.
+    public static func write(shape: [Int], labels: [Int], to path: String) throws {
+        try WeightFileIO.checkShape(shape, count: labels.count, path)
+        try WeightFileIO.writeAtomically(path) { file in
+            try file.write(header(shape: shape, element: .int64))
+            try labels.map { Int64($0).littleEndian }.withUnsafeBytes { try file.write($0) }
         }
     }
 
@@ -38,14 +62,14 @@ public enum Npy {
         } catch {
             preconditionFailure("\(error)")
         }
-        return header(shape: shape) + WeightFileIO.littleEndianBytes(values)
+        return header(shape: shape, element: .float32) + WeightFileIO.littleEndianBytes(values)
     }
 
     /// Magic, version, header length and the padded dict: the data starts at a multiple of 64.
     /// Version 1.0 unless the dict needs more than 65535 bytes (thousands of dimensions).
-    private static func header(shape: [Int]) -> [UInt8] {
+    private static func header(shape: [Int], element: Element) -> [UInt8] {
         let tuple = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        let dict = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(tuple), }".utf8)
+        let dict = Array("{'descr': '\(element.descr)', 'fortran_order': False, 'shape': \(tuple), }".utf8)
         for (major, lengthSize) in [(UInt8(1), 2), (UInt8(2), 4)] {
             let preamble = 8 + lengthSize
             let unpadded = preamble + dict.count + 1  // + "\n"
@@ -62,7 +86,48 @@ public enum Npy {
         preconditionFailure("unreachable: version 2.0 always fits")
     }
 
-    private static func decode(_ file: UnsafeRawBufferPointer, source: String) throws -> (shape: [Int], values: [Float]) {
+    /// An element type the readers accept: its descr, its name in messages and its size in bytes.
+    private struct Element: Equatable {
+        let descr: String
+        let name: String
+        let size: Int
+
+        static let float32 = Element(descr: "<f4", name: "float32", size: 4)
+        static let int64 = Element(descr: "<i8", name: "int64", size: 8)
+        static let int32 = Element(descr: "<i4", name: "int32", size: 4)
+    }
+
+    private static func decodeFloats(_ file: UnsafeRawBufferPointer, source: String) throws -> (shape: [Int], values: [Float]) {
+        let (shape, _, data) = try decode(file, source: source, accepting: [.float32], expected: "only little-endian float32 '<f4' loads")
+        let count = data.count / 4
+        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            #if _endian(little)
+            if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: data) }
+            #else
+            for i in 0..<count {
+                out[i] = Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
+            #endif
+            initialized = count
+        }
+        return (shape, values)
+    }
+
+    private static func decodeLabels(_ file: UnsafeRawBufferPointer, source: String) throws -> (shape: [Int], values: [Int]) {
+        let (shape, element, data) = try decode(file, source: source, accepting: [.int64, .int32],
+                                                expected: "class labels must be int64 ('<i8') or int32 ('<i4')")
+        // Int holds every int64 on 64-bit platforms (a 32-bit one would trap on a label past Int32).
+        let values: [Int] = element == .int64
+            ? (0..<data.count / 8).map { Int(Int64(littleEndian: data.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+            : (0..<data.count / 4).map { Int(Int32(littleEndian: data.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+        return (shape, values)
+    }
+
+    /// Checks the magic, version and header of `file`, that its dtype is one of `accepted` (else
+    /// the error says `expected`) and that its data exactly fills the shape: the shape, the
+    /// element type and the data bytes. Every error is `.invalidFile` starting with `source`.
+    private static func decode(_ file: UnsafeRawBufferPointer, source: String, accepting accepted: [Element],
+                               expected: String) throws -> (shape: [Int], element: Element, data: UnsafeRawBufferPointer) {
         func fail(_ message: String) -> MobileKernelsError {
             MobileKernelsError(.invalidFile, "\(source): \(message)")
         }
@@ -103,11 +168,8 @@ public enum Npy {
             let missing = [("descr", descr), ("fortran_order", fortranOrder), ("shape", shapeValue)].filter { $0.1 == nil }.map(\.0)
             throw fail("header lacks \(missing.joined(separator: ", "))")
         }
-        guard case .string(let dtype) = descr else {
-            throw fail("dtype \(descr) is not supported: only little-endian float32 '<f4' loads")
-        }
-        guard dtype == "<f4" else {
-            throw fail("dtype '\(dtype)' is not supported: only little-endian float32 '<f4' loads")
+        guard case .string(let dtype) = descr, let element = accepted.first(where: { $0.descr == dtype }) else {
+            throw fail("dtype \(descr) is not supported: \(expected)")
         }
         guard case .bool(let fortran) = fortranOrder else {
             throw fail("fortran_order must be True or False, got \(fortranOrder)")
@@ -127,26 +189,15 @@ public enum Npy {
         guard let count = WeightFileIO.elementCount(shape) else {
             throw fail("shape \(shapeValue) has more elements than memory can address")
         }
-        let expected = 4 * count
+        let needed = element.size * count  // elementCount keeps this within Int
         let available = file.count - dataStart
-        guard available >= expected else {
-            throw fail("truncated data: shape \(shape) needs \(expected) bytes of float32, the file has \(available)")
+        guard available >= needed else {
+            throw fail("truncated data: shape \(shape) needs \(needed) bytes of \(element.name), the file has \(available)")
         }
-        guard available == expected else {
-            throw fail("data is \(available) bytes but shape \(shape) needs \(expected) bytes of float32")
+        guard available == needed else {
+            throw fail("data is \(available) bytes but shape \(shape) needs \(needed) bytes of \(element.name)")
         }
-        let data = UnsafeRawBufferPointer(rebasing: file[dataStart...])
-        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            #if _endian(little)
-            if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: data) }
-            #else
-            for i in 0..<count {
-                out[i] = Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-            }
-            #endif
-            initialized = count
-        }
-        return (shape, values)
+        return (shape, element, UnsafeRawBufferPointer(rebasing: file[dataStart...]))
     }
 }
 
