@@ -35,11 +35,13 @@ let package = Package(
             path: "Sources/ReferenceKernels",
             linkerSettings: [.linkedLibrary("m")]  // sqrtf (batch-norm folding)
         ),
-        /// The command-line tool: `mobilekernels infer | inspect | models`.
+        /// The command-line tool: `mobilekernels infer | grad | inspect | models` (grad runs the
+        /// training oracle of NetworkOracle until the backward kernels land).
         .executableTarget(
             name: "mobilekernels",
             dependencies: [
                 "MobileKernels",
+                "NetworkOracle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mobilekernels"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MobileKernels
+import NetworkOracle
 
 @main
 struct MobileKernelsCommand: ParsableCommand {
@@ -11,7 +12,7 @@ struct MobileKernelsCommand: ParsableCommand {
             Weights are a PyTorch state_dict saved with safetensors.torch.save_file (torchvision's
             key names; see the specs). Images are .npy float32 arrays, [N, 3, H, W] by default.
             """,
-        subcommands: [Infer.self, Inspect.self, Models.self])
+        subcommands: [Infer.self, Grad.self, Inspect.self, Models.self])
 }
 
 /// The models by their spec names, with the ShuffleNetV1 group variants.
@@ -116,6 +117,60 @@ struct Infer: ParsableCommand {
             try Npy.write(shape: [n, plan.outputShape.c], values: logits.toArray(), to: output)
         }
         if weights == nil { print("note: random weights (pass --weights FILE.safetensors for real predictions)") }
+    }
+}
+
+struct Grad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The loss and every parameter's gradient for a batch of labelled images, as PyTorch's autograd computes them.",
+        discussion: """
+            The network runs as in PyTorch's model.train() with every Dropout off: BatchNorm normalizes \
+            with the batch's statistics; the loss is the mean cross-entropy. The output holds `loss` \
+            [1] and each parameter's gradient under its state_dict name and shape (running \
+            statistics have none). Computed by the reference engine (naive float32 Swift, one \
+            thread): the oracle the backward kernels are checked against.
+            """)
+
+    @Option(help: "The model: \(modelNames.joined(separator: ", ")).")
+    var model: String
+
+    @Option(help: "The weights (.safetensors, the model's state_dict).")
+    var weights: String
+
+    @Option(help: "The images: float32 .npy, [N, 3, H, W].")
+    var input: String
+
+    @Option(help: "The class of each image: int64 or int32 .npy, [N].")
+    var labels: String
+
+    @Option(help: "Number of classes of the classifier.")
+    var classes: Int = 1000
+
+    @Option(help: "Width multiplier (MobileNets).")
+    var width: Float = 1.0
+
+    @Option(help: "Write the loss and the gradients here (.safetensors).")
+    var output: String
+
+    @Option(help: "Threads (the reference engine uses one; the result does not depend on it).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        let architecture = try Architecture.make(try modelKind(model), widthMultiplier: width, numClasses: classes)
+        let (shape, images) = try Npy.read(path: input)
+        guard shape.count == 4, shape[1] == 3 else {
+            throw ValidationError("\(input): expected float32 [N, 3, H, W], got shape \(shape)")
+        }
+        let (labelShape, labelValues) = try Npy.readLabels(path: labels)
+        guard labelShape.count == 1 else { throw ValidationError("\(labels): expected a 1-D array [N], got shape \(labelShape)") }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let step = try ReferenceTrainingStep.run(architecture, weights: try .safetensors(path: weights), imagesNCHW: images,
+                                                 n: shape[0], h: shape[2], w: shape[3], labels: labelValues)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        try SafeTensorsFile.write(step.tensors(architecture), metadata: ["model": model, "engine": "reference"], to: output)
+        print(String(format: "%@ %dx%d, batch %d: loss %.6f; %d gradients written to %@ (%.2f s)", model, shape[2], shape[3],
+                     shape[0], step.loss, step.gradients.count, output, seconds))
     }
 }
 

@@ -68,3 +68,38 @@ private struct SplitMix {
         return Double((z ^ (z >> 31)) >> 11) / Double(1 << 52) - 1
     }
 }
+
+@Suite("The gradient command's checked entry point")
+struct ReferenceGradientRunTests {
+    private let architecture = try! Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 5)
+
+    private func run(n: Int = 2, size: Int = 32, labels: [Int] = [0, 4], values: Int? = nil,
+                     weights: WeightSource = .random(seed: 2)) throws -> ReferenceTrainingStep<Float> {
+        try ReferenceTrainingStep.run(architecture, weights: weights, imagesNCHW: pseudoRandom(values ?? n * 3 * size * size, seed: 1),
+                                      n: n, h: size, w: size, labels: labels)
+    }
+
+    @Test func writesTheLossThenEveryGradientInStateDictOrder() throws {
+        let step = try run()
+        let tensors = step.tensors(architecture)
+        #expect(tensors[0].name == "loss" && tensors[0].shape == [1] && tensors[0].values == [step.loss])
+        let expected = architecture.parameters().filter { !$0.name.hasSuffix("running_mean") && !$0.name.hasSuffix("running_var") }
+        #expect(tensors.dropFirst().map(\.name) == expected.map(\.name))
+        #expect(tensors.dropFirst().map(\.shape) == expected.map(\.shape))
+        for t in tensors { #expect(t.values.count == t.shape.reduce(1, *) && t.values.allSatisfy(\.isFinite), "\(t.name)") }
+    }
+
+    @Test func badInputsGiveClearErrors() throws {
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "no error" } catch { return "\(error)" }
+        }
+        #expect(message { _ = try run(labels: [0]) }.contains("1 for 2 images"))
+        #expect(message { _ = try run(labels: [0, 5]) }.contains("label 5 of image 1 is not a class of 0..<5"))
+        #expect(message { _ = try run(labels: [-1, 0]) }.contains("label -1 of image 0"))
+        #expect(message { _ = try run(values: 7) }.contains("7 values for [2, 3, 32, 32]"))
+        #expect(message { _ = try run(n: 1, labels: [0]) }.contains("one value per channel"))
+        #expect(message { _ = try run(size: 0) }.contains("0 values for [2, 3, 0, 0]"))
+        let wrong = WeightSource.tensors(["features.0.0.weight": ([1], [0])])
+        #expect(message { _ = try run(weights: wrong) } != "no error")
+    }
+}

@@ -177,3 +177,42 @@ func geometry(_ c: ConvSpec) -> RefConvGeometry {
                     padding: RefPadding(top: c.padTop, left: c.padLeft, bottom: c.padBottom, right: c.padRight),
                     dilationH: c.dilationH, dilationW: c.dilationW, groups: c.groups)
 }
+
+extension ReferenceTrainingStep where T == Float {
+    /// The float32 training step on PyTorch-ordered images `[n, 3, h, w]` with checked inputs:
+    /// what `mobilekernels grad` runs. Throws a `MobileKernelsError` naming the problem for
+    /// weights that do not match the architecture (missing, misnamed, misshaped), an image count
+    /// that does not fill `[n, 3, h, w]`, an image too small for the network, a label count other
+    /// than `n` or a label outside `0 ..< numClasses`, and a BatchNorm that would normalize a
+    /// single value per channel (PyTorch refuses it too: "Expected more than 1 value per channel").
+    public static func run(_ architecture: Architecture, weights: WeightSource, imagesNCHW: [Float], n: Int, h: Int, w: Int,
+                           labels: [Int]) throws -> ReferenceTrainingStep<Float> {
+        guard n >= 1, h >= 1, w >= 1, imagesNCHW.count == n * 3 * h * w else {
+            throw MobileKernelsError(.shapeMismatch, "images: \(imagesNCHW.count) values for [\(n), 3, \(h), \(w)]")
+        }
+        guard labels.count == n else {
+            throw MobileKernelsError(.shapeMismatch, "labels: \(labels.count) for \(n) images")
+        }
+        if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= architecture.numClasses }) {
+            throw MobileKernelsError(.invalidArgument, "labels: label \(bad) of image \(i) is not a class of 0..<\(architecture.numClasses)")
+        }
+        let sizes = try architecture.featureSizes(height: h, width: w)
+        for node in architecture.nodes {
+            if case let .conv(c) = node.operation, c.batchNorm != nil, n * sizes[node.id].h * sizes[node.id].w < 2 {
+                throw MobileKernelsError(.invalidArgument, "\(node.name): its BatchNorm would see one value per channel "
+                    + "(\(n) image of \(sizes[node.id].h)x\(sizes[node.id].w)); training mode needs a larger batch or image")
+            }
+        }
+        let parameters = try weights.parameters(of: architecture)
+        let input = RefTensorOf<Float>(RefTensor(nchw: imagesNCHW, n: n, c: 3, h: h, w: w))
+        return referenceTrainingStep(architecture, parameters: parameters, input: input, labels: labels)
+    }
+
+    /// The loss as `loss` `[1]`, then every parameter's gradient under its state_dict name and
+    /// shape in `state_dict()` order (running statistics have none): a gradient file's tensors.
+    public func tensors(_ architecture: Architecture) -> [(name: String, shape: [Int], values: [Float])] {
+        [("loss", [1], [loss])] + architecture.parameters().compactMap { name, shape in
+            gradients[name].map { (name, shape, $0) }
+        }
+    }
+}
