@@ -5,6 +5,8 @@ import ReferenceKernels
 /// The operator families the harness measures (the JSON `family` field).
 public enum Family: String, CaseIterable, Sendable {
     case activation, dwconv, conv1x1, gconv, shuffle, conv, pool, fc, se, model
+    /// Input gradients (backward data) of the convolution families, at a training batch.
+    case dwconvDgrad = "dwconv.dgrad", conv1x1Dgrad = "conv1x1.dgrad", gconvDgrad = "gconv.dgrad", convDgrad = "conv.dgrad"
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read

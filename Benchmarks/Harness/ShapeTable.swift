@@ -64,8 +64,10 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.pool) { cases += try poolCases(resolution: resolution) }
     if families.contains(.fc) { cases += try fcCases().filter { !quick || $0.params.cin! * $0.params.cout! <= 1 << 22 } }
     if families.contains(.se) { cases += try seCases(resolution: resolution) }
+    cases += try inputGradientCases(quick: quick).filter { families.contains($0.family) }
     return cases
 }
 
 /// The families that have kernels today.
-public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se]
+public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
+                                            .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad]

@@ -1,0 +1,72 @@
+import MobileKernels
+import ReferenceKernels
+import Testing
+
+/// Deterministic values in [-1, 1).
+private func values(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+    }
+}
+
+@Suite("Convolution input gradient on the forward kernels")
+struct ConvGradientTests {
+    /// (n, h, w, cin, cout, groups, kh, kw, padding, dilation): dense, 1x1, grouped, depthwise,
+    /// dilated, every padding side, odd sizes, channels off the vector width, 1x1 images, batch > 1,
+    /// and 3x3 layers wide enough for Winograd under `.auto`.
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int, Int, Padding, Int)] = [
+        (2, 7, 5, 3, 13, 1, 3, 3, .symmetric(1), 1),
+        (1, 9, 6, 20, 17, 1, 1, 1, .zero, 1),
+        (3, 5, 5, 24, 36, 3, 1, 1, .zero, 1),
+        (2, 8, 7, 19, 19, 19, 3, 3, .symmetric(1), 1),
+        (1, 9, 9, 11, 11, 11, 5, 5, .symmetric(2), 1),
+        (2, 6, 7, 6, 10, 2, 3, 2, Padding(top: 2, left: 0, bottom: 0, right: 1), 1),
+        (1, 9, 8, 5, 7, 1, 3, 3, .symmetric(2), 2),
+        (2, 1, 1, 9, 12, 1, 3, 3, .symmetric(1), 1),
+        (2, 10, 9, 40, 48, 1, 3, 3, .symmetric(1), 1),
+        (1, 4, 4, 33, 65, 1, 1, 1, .zero, 1),
+    ]
+
+    @Test("dx matches the reference backward for every variant and algorithm, 1 and 2 threads", arguments: 0..<cases.count)
+    func matchesReference(_ index: Int) throws {
+        let (n, h, w, cin, cout, g, kh, kw, pad, d) = Self.cases[index]
+        let weights = values(cout * cin / g * kh * kw, seed: UInt64(index))
+        let x = RefTensorOf<Float>(n: n, h: h, w: w, c: cin, data: values(n * h * w * cin, seed: 50 + UInt64(index)))
+        let geometry = RefConvGeometry(outChannels: cout, kernelH: kh, kernelW: kw,
+                                       padding: RefPadding(top: pad.top, left: pad.left, bottom: pad.bottom, right: pad.right),
+                                       dilationH: d, dilationW: d, groups: g)
+        let y = RefTrain.conv2d(x, weight: weights, bias: nil, geometry)
+        let dy = RefTensorOf<Float>(n: n, h: y.h, w: y.w, c: cout, data: values(y.count, seed: 90 + UInt64(index)))
+        let want = RefTrain.conv2dBackward(x, weight: weights, geometry, dy: dy).dx.data
+        let dyTensor = try Tensor(shape: TensorShape(n: n, h: y.h, w: y.w, c: cout), nhwc: dy.data)
+        for variant in Variant.available where variant != .blis {
+            for algorithm in [ConvAlgorithm.auto, .direct] {
+                let layer = try ConvInputGradient.make(inChannels: cin, outChannels: cout, kernelH: kh, kernelW: kw, padding: pad,
+                                                       dilationH: d, dilationW: d, groups: g, weights: weights, variant: variant,
+                                                       algorithm: algorithm)
+                var outputs: [[Float]] = []
+                for threads in [1, 2] {
+                    var dx = try Tensor(shape: TensorShape(n: n, h: h, w: w, c: cin), repeating: .nan)
+                    try layer.forward(dyTensor, into: &dx, threadPool: ThreadPool(threads: threads))
+                    outputs.append(dx.toArray())
+                }
+                #expect(outputs[0] == outputs[1], "\(layer.name): 1 and 2 threads differ")
+                let reduction = Float(cout / g * kh * kw)
+                let bad = zip(outputs[0], want).enumerated().first { abs($1.0 - $1.1) > 2e-6 * reduction + 1e-5 * abs($1.1) }
+                #expect(bad == nil, "\(layer.name): dx[\(bad?.offset ?? -1)] = \(bad?.element.0 ?? 0), reference \(bad?.element.1 ?? 0)")
+            }
+        }
+    }
+
+    @Test func strideTwoIsNotYetSupported() {
+        #expect(throws: MobileKernelsError.self) {
+            _ = try ConvInputGradient.make(inChannels: 3, outChannels: 8, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2,
+                                           padding: .symmetric(1), weights: values(8 * 27, seed: 1))
+        }
+        #expect(throws: MobileKernelsError.self) {
+            _ = try ConvInputGradient.make(inChannels: 3, outChannels: 8, kernelH: 3, kernelW: 3, weights: values(5, seed: 1))
+        }
+    }
+}
