@@ -33,6 +33,7 @@ extension RefActivation {
 
 extension RefTrain {
     /// `act(u)` elementwise.
+    @_specialize(exported: true, where T == Float)
     public static func activation<T>(_ u: RefTensorOf<T>, _ act: RefActivation) -> RefTensorOf<T> {
         var y = u
         for i in 0..<y.data.count { y.data[i] = act.apply(u.data[i]) }
@@ -40,6 +41,7 @@ extension RefTrain {
     }
 
     /// The gradient with respect to the pre-activation `u`, given `dy` for `act(u)`.
+    @_specialize(exported: true, where T == Float)
     public static func activationBackward<T>(_ u: RefTensorOf<T>, _ act: RefActivation, dy: RefTensorOf<T>) -> RefTensorOf<T> {
         precondition(u.hasSameShape(as: dy), "RefTrain.activationBackward: u \(u.shapeDescription) != dy \(dy.shapeDescription)")
         var du = dy

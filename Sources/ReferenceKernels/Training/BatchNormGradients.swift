@@ -16,6 +16,7 @@ extension RefTrain {
     /// PyTorch's `BatchNorm2d` in `train()` mode over batch and pixels of each channel:
     /// `mean = sum x / m`, `var = sum (x - mean)^2 / m` (m = n * h * w), `y = (x - mean) / sqrt(var +
     /// eps) * gamma + beta`. - Precondition: `gamma` and `beta` have `x.c` elements.
+    @_specialize(exported: true, where T == Float)
     public static func batchNormTraining<T>(_ x: RefTensorOf<T>, gamma: [T], beta: [T], eps: T)
         -> (y: RefTensorOf<T>, saved: BatchNormSaved<T>) {
         precondition(gamma.count == x.c && beta.count == x.c,
@@ -46,6 +47,7 @@ extension RefTrain {
     /// channel: `running = (1 - momentum) * running + momentum * batch`, with the *unbiased* batch
     /// variance (`var * count / (count - 1)`) for `runningVar`.
     /// - Precondition: `count >= 2` (PyTorch refuses training BatchNorm on one value per channel).
+    @_specialize(exported: true, where T == Float)
     public static func updateRunningStatistics<T>(runningMean: inout [T], runningVar: inout [T], saved: BatchNormSaved<T>,
                                                   count: Int, momentum: T) {
         precondition(count >= 2, "RefTrain.updateRunningStatistics: need at least 2 values per channel, got \(count)")
@@ -60,6 +62,7 @@ extension RefTrain {
 
     /// The training-mode BatchNorm backward for `dy`: `dBeta = sum dy`, `dGamma = sum dy * xhat`,
     /// `dx = gamma * invStd / m * (m * dy - dBeta - xhat * dGamma)` (the batch statistics depend on x).
+    @_specialize(exported: true, where T == Float)
     public static func batchNormTrainingBackward<T>(_ saved: BatchNormSaved<T>, gamma: [T], dy: RefTensorOf<T>)
         -> (dx: RefTensorOf<T>, dGamma: [T], dBeta: [T]) {
         let xhat = saved.normalized

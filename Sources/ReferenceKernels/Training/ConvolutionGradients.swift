@@ -81,6 +81,7 @@ public struct RefConvGeometry: Equatable, Sendable {
 extension RefTrain {
     /// `y = conv(x, weight) + bias` (no activation), as `Reference.conv2d` computes it: each
     /// output summed in `T` from 0 over input channel, kernel row, kernel column, then the bias.
+    @_specialize(exported: true, where T == Float)
     public static func conv2d<T>(_ x: RefTensorOf<T>, weight: [T], bias: [T]?, _ g: RefConvGeometry) -> RefTensorOf<T> {
         let (oh, ow) = g.validate("RefTrain.conv2d", h: x.h, w: x.w, inChannels: x.c, weightCount: weight.count)
         if let bias { precondition(bias.count == g.outChannels, "RefTrain.conv2d: bias count \(bias.count) != \(g.outChannels)") }
@@ -96,6 +97,7 @@ extension RefTrain {
     /// The convolution's gradients for `dy` (the gradient of its output, bias included):
     /// `dx[input] = sum dy[out] * weight[tap]`, `dWeight[tap] = sum dy[out] * x[input]` over every
     /// multiply-accumulate of the forward, and `dBias[o] = sum dy[..., o]` over batch and pixels.
+    @_specialize(exported: true, where T == Float)
     public static func conv2dBackward<T>(_ x: RefTensorOf<T>, weight: [T], _ g: RefConvGeometry, dy: RefTensorOf<T>)
         -> (dx: RefTensorOf<T>, dWeight: [T], dBias: [T]) {
         let (oh, ow) = g.validate("RefTrain.conv2dBackward", h: x.h, w: x.w, inChannels: x.c, weightCount: weight.count)
@@ -109,6 +111,7 @@ extension RefTrain {
     }
 
     /// `sum over batch and pixels of t[..., ch]` per channel.
+    @_specialize(exported: true, where T == Float)
     public static func channelSums<T>(_ t: RefTensorOf<T>) -> [T] {
         var sums = [T](repeating: 0, count: t.c)
         for p in 0..<t.pixels { for ch in 0..<t.c { sums[ch] += t.data[p * t.c + ch] } }

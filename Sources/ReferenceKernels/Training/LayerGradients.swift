@@ -13,6 +13,7 @@ private func logDouble(_ v: Double) -> Double { log(v) }
 extension RefTrain {
     /// `y[b, o] = sum_i x[b, i] * weight[o, i] + bias[o]` on `[n, 1, 1, in]` (weight `[out, in]`,
     /// PyTorch's Linear), summed in `T` from 0 over `i`, then the bias.
+    @_specialize(exported: true, where T == Float)
     public static func linear<T>(_ x: RefTensorOf<T>, weight: [T], bias: [T]?, outFeatures: Int) -> RefTensorOf<T> {
         let inFeatures = x.h * x.w * x.c
         precondition(outFeatures >= 1 && weight.count == outFeatures * inFeatures && (bias?.count ?? outFeatures) == outFeatures,
@@ -30,6 +31,7 @@ extension RefTrain {
 
     /// Linear's gradients: `dx = dy · weight`, `dWeight = dy^T · x` (summed over the batch),
     /// `dBias = sum over the batch of dy`.
+    @_specialize(exported: true, where T == Float)
     public static func linearBackward<T>(_ x: RefTensorOf<T>, weight: [T], dy: RefTensorOf<T>)
         -> (dx: RefTensorOf<T>, dWeight: [T], dBias: [T]) {
         let inFeatures = x.h * x.w * x.c, outFeatures = dy.c
@@ -70,6 +72,7 @@ extension RefTrain {
 
     /// torchvision's SqueezeExcitation (as `Reference.squeezeExcitation`): gate =
     /// hardsigmoid(fc2(relu(fc1(mean over pixels of x)))), `y = x * gate` per image and channel.
+    @_specialize(exported: true, where T == Float)
     public static func squeezeExcitation<T>(_ x: RefTensorOf<T>, _ p: SqueezeExcitationWeights<T>)
         -> (y: RefTensorOf<T>, saved: SqueezeExcitationSaved<T>) {
         let pooled = adaptiveAvgPool(x, outputH: 1, outputW: 1)
@@ -86,6 +89,7 @@ extension RefTrain {
 
     /// Squeeze-and-excitation's gradients: x reaches the output directly (times the gate) and
     /// through the pooled vector that computes the gate.
+    @_specialize(exported: true, where T == Float)
     public static func squeezeExcitationBackward<T>(_ x: RefTensorOf<T>, _ p: SqueezeExcitationWeights<T>,
                                                     saved: SqueezeExcitationSaved<T>, dy: RefTensorOf<T>)
         -> (dx: RefTensorOf<T>, grads: SqueezeExcitationWeights<T>) {
@@ -118,6 +122,7 @@ extension RefTrain {
     }
 
     /// Channel shuffle; `inverse: true` is its backward (the inverse permutation).
+    @_specialize(exported: true, where T == Float)
     public static func channelShuffle<T>(_ x: RefTensorOf<T>, groups: Int, inverse: Bool = false) -> RefTensorOf<T> {
         precondition(groups >= 1 && x.c % groups == 0, "RefTrain.channelShuffle: \(x.c) channels, groups \(groups)")
         var y = x
@@ -131,6 +136,7 @@ extension RefTrain {
     }
 
     /// Channel concatenation of tensors with equal n, h, w.
+    @_specialize(exported: true, where T == Float)
     public static func concatChannels<T>(_ parts: [RefTensorOf<T>]) -> RefTensorOf<T> {
         let first = parts[0], total = parts.reduce(0) { $0 + $1.c }
         var y = RefTensorOf<T>(n: first.n, h: first.h, w: first.w, c: total)
@@ -144,6 +150,7 @@ extension RefTrain {
     }
 
     /// Concatenation's backward: `dy` split back into parts of `channels[k]` channels.
+    @_specialize(exported: true, where T == Float)
     public static func splitChannels<T>(_ dy: RefTensorOf<T>, channels: [Int]) -> [RefTensorOf<T>] {
         precondition(channels.reduce(0, +) == dy.c, "RefTrain.splitChannels: \(channels) for \(dy.c) channels")
         var offset = 0
@@ -157,6 +164,7 @@ extension RefTrain {
 
     /// `[n, h, w, c] -> [n, 1, 1, c * h * w]` in PyTorch's (c, h, w) order; `inverse: true` maps a
     /// gradient of the flat tensor back to `[n, h, w, c]` (pass the unflattened shape's `h, w, c`).
+    @_specialize(exported: true, where T == Float)
     public static func flatten<T>(_ x: RefTensorOf<T>, inverse: Bool = false, h: Int = 0, w: Int = 0, c: Int = 0) -> RefTensorOf<T> {
         let (hh, ww, cc) = inverse ? (h, w, c) : (x.h, x.w, x.c)
         precondition(!inverse || (x.h == 1 && x.w == 1 && x.c == h * w * c), "RefTrain.flatten: \(x.shapeDescription) for \(h)x\(w)x\(c)")
@@ -177,6 +185,7 @@ extension RefTrain {
     /// `z - max - log(sum exp(z - max))`; the gradient `(softmax(z) - onehot(label)) / n`.
     /// - Precondition: one label per image, each in `0 ..< classes`.
     /// `exp` and `log` are evaluated in Double (more exact than PyTorch's float32, never less).
+    @_specialize(exported: true, where T == Float)
     public static func softmaxCrossEntropy<T>(_ z: RefTensorOf<T>, labels: [Int]) -> (loss: T, dLogits: RefTensorOf<T>) {
         func exp(_ v: T) -> T { T(expDouble(Double(v))) }
         func log(_ v: T) -> T { T(logDouble(Double(v))) }

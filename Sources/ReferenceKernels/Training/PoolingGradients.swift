@@ -51,6 +51,7 @@ extension RefTrain {
     /// Max pooling and, per output, the flat input index of its maximum: the first in window order
     /// (rows, then columns) among equal values, as PyTorch's max_pool2d picks (its indices). A NaN
     /// wins as in `Reference.maxPool2d`.
+    @_specialize(exported: true, where T == Float)
     public static func maxPool2d<T>(_ x: RefTensorOf<T>, _ g: RefPoolGeometry) -> (y: RefTensorOf<T>, argmax: [Int]) {
         var values: [T] = [], argmax: [Int] = []
         let (oh, ow) = g.forEachWindow("RefTrain.maxPool2d", x, countIncludePad: false) { _, cells, _ in
@@ -64,6 +65,7 @@ extension RefTrain {
 
     /// Max pooling's input gradient: each output's `dy` goes to its `argmax` input (summed where
     /// windows overlap and share a maximum).
+    @_specialize(exported: true, where T == Float)
     public static func maxPool2dBackward<T>(inputShapeOf x: RefTensorOf<T>, argmax: [Int], dy: RefTensorOf<T>) -> RefTensorOf<T> {
         precondition(argmax.count == dy.count, "RefTrain.maxPool2dBackward: \(argmax.count) indices for dy of \(dy.count)")
         var dx = RefTensorOf<T>(zerosLike: x)
@@ -73,6 +75,7 @@ extension RefTrain {
 
     /// Average pooling: the window's cells inside the image summed in `T`, divided by the divisor
     /// (see `RefPoolGeometry.forEachWindow`).
+    @_specialize(exported: true, where T == Float)
     public static func avgPool2d<T>(_ x: RefTensorOf<T>, _ g: RefPoolGeometry, countIncludePad: Bool) -> RefTensorOf<T> {
         var values: [T] = []
         let (oh, ow) = g.forEachWindow("RefTrain.avgPool2d", x, countIncludePad: countIncludePad) { _, cells, divisor in
@@ -82,6 +85,7 @@ extension RefTrain {
     }
 
     /// Average pooling's input gradient: `dy / divisor` to every cell of the window.
+    @_specialize(exported: true, where T == Float)
     public static func avgPool2dBackward<T>(inputShapeOf x: RefTensorOf<T>, _ g: RefPoolGeometry, countIncludePad: Bool,
                                             dy: RefTensorOf<T>) -> RefTensorOf<T> {
         var dx = RefTensorOf<T>(zerosLike: x)
@@ -111,6 +115,7 @@ extension RefTrain {
     }
 
     /// AdaptiveAvgPool2d((oh, ow)) (global average pooling is `(1, 1)`).
+    @_specialize(exported: true, where T == Float)
     public static func adaptiveAvgPool<T>(_ x: RefTensorOf<T>, outputH oh: Int, outputW ow: Int) -> RefTensorOf<T> {
         var y = RefTensorOf<T>(n: x.n, h: oh, w: ow, c: x.c)
         adaptiveWindows(x, outputH: oh, outputW: ow) { out, cells in
@@ -120,6 +125,7 @@ extension RefTrain {
     }
 
     /// AdaptiveAvgPool2d's input gradient: `dy / cells` to every cell of each window.
+    @_specialize(exported: true, where T == Float)
     public static func adaptiveAvgPoolBackward<T>(inputShapeOf x: RefTensorOf<T>, dy: RefTensorOf<T>) -> RefTensorOf<T> {
         precondition(dy.n == x.n && dy.c == x.c, "RefTrain.adaptiveAvgPoolBackward: dy \(dy.shapeDescription), x \(x.shapeDescription)")
         var dx = RefTensorOf<T>(zerosLike: x)

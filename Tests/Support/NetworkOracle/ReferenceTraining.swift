@@ -35,6 +35,7 @@ private enum Saved<T: BinaryFloatingPoint & Sendable> {
 /// are not used: training mode normalizes with the batch's statistics).
 /// - Precondition: every parameter present with its spec's size; one label per image, each in
 ///   `0 ..< numClasses`; at least 2 values per channel at every BatchNorm (as PyTorch requires).
+@_specialize(exported: true, where T == Float)
 public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [String: [T]], input: RefTensorOf<T>,
                                      labels: [Int]) -> ReferenceTrainingStep<T> {
     func param(_ key: String) -> [T] {
