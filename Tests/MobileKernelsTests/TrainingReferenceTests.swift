@@ -36,9 +36,10 @@ struct TrainingReferenceTests {
         #expect(Set(step.gradients.keys) == Set(learnable.map(\.name)))
         for (name, shape) in learnable { #expect(step.gradients[name]?.count == shape.reduce(1, *), "\(name)") }
 
-        var rng = SplitMix(seed: 21)
         var direction: [String: [Double]] = [:]
-        for name in step.gradients.keys.sorted() { direction[name] = step.gradients[name]!.map { _ in rng.nextUniform() } }
+        for (i, name) in step.gradients.keys.sorted().enumerated() {
+            direction[name] = pseudoRandom(step.gradients[name]!.count, seed: 100 + UInt64(i)).map(Double.init)
+        }
         let analytic = step.gradients.reduce(0.0) { sum, entry in
             sum + zip(entry.value, direction[entry.key]!).reduce(0.0) { $0 + $1.0 * $1.1 }
         }
@@ -53,19 +54,6 @@ struct TrainingReferenceTests {
         let numeric = (loss(1, h) - loss(-1, h)) / (2 * h)
         #expect(abs(numeric - analytic) <= 1e-5 * max(1, abs(analytic)), "\(kind): numeric \(numeric), analytic \(analytic)")
         #expect(step.loss > 0 && step.loss.isFinite)
-    }
-}
-
-/// A tiny deterministic generator of uniform values in [-1, 1).
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func nextUniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 52) - 1
     }
 }
 

@@ -156,6 +156,22 @@ enum WeightFileIO {
         #endif
     }
 
+    /// Little-endian float32 bytes as values (the inverse of `littleEndianBytes`); a trailing
+    /// partial value is ignored.
+    static func floats(littleEndian bytes: UnsafeRawBufferPointer) -> [Float] {
+        let count = bytes.count / 4
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            #if _endian(little)
+            if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<(4 * count)])) }
+            #else
+            for i in 0..<count {
+                out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
+            #endif
+            initialized = count
+        }
+    }
+
     /// Checks that `count` values fill `shape`; errors start with `context`. Throws
     /// `.invalidArgument` for a negative dimension, `.sizeOverflow` when the element count does
     /// not fit in memory and `.shapeMismatch` when `count` is another number.

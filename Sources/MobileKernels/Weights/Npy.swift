@@ -99,17 +99,7 @@ public enum Npy {
 
     private static func decodeFloats(_ file: UnsafeRawBufferPointer, source: String) throws -> (shape: [Int], values: [Float]) {
         let (shape, _, data) = try decode(file, source: source, accepting: [.float32], expected: "only little-endian float32 '<f4' loads")
-        let count = data.count / 4
-        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            #if _endian(little)
-            if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: data) }
-            #else
-            for i in 0..<count {
-                out[i] = Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-            }
-            #endif
-            initialized = count
-        }
+        let values = WeightFileIO.floats(littleEndian: data)
         return (shape, values)
     }
 

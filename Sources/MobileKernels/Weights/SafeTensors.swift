@@ -100,17 +100,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let bytes = UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
         switch tensor.dtype {
         case "F32":
-            let count = range.count / 4
-            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                #if _endian(little)
-                if count > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: bytes) }
-                #else
-                for i in 0..<count {
-                    out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                }
-                #endif
-                initialized = count
-            }
+            return WeightFileIO.floats(littleEndian: bytes)
         case "F16":
             let count = range.count / 2
             return [Float](unsafeUninitializedCapacity: count) { out, initialized in
