@@ -43,6 +43,19 @@ public struct Runner {
     }
 }
 
+extension Runner {
+    /// A layer's runner over `values` of `input` shape into outputs of `output` shape, rotating
+    /// over enough buffer sets (`rotate`) that a layer larger than L2 is not timed cache-hot.
+    public static func layer(_ layer: any Layer, input: TensorShape, values: [Float], output: TensorShape,
+                             pool: ThreadPool, rotate: Bool) throws -> Runner {
+        let sets = rotate ? rotationCount(footprintBytes: 4 * (input.count + output.count)) : 1
+        let inputs = try (0..<sets).map { _ in try Tensor(shape: input, nhwc: values) }
+        var outputs = try (0..<sets).map { _ in try Tensor(shape: output) }
+        return Runner(run: { i in try layer.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
+                      output: { outputs[0].toArray() })
+    }
+}
+
 /// One benchmark case: a kernel on one shape, runnable for each of its variants and as the naive
 /// Swift reference.
 public struct BenchmarkCase {
@@ -142,11 +155,7 @@ public func depthwiseCase(_ layer: ConvLayer) throws -> BenchmarkCase {
             let dw = try DepthwiseConv2D(channels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
                                          strideH: conv.strideH, strideW: conv.strideW, padding: padding,
                                          weights: weights, bias: bias, activation: conv.activation, variant: variant)
-            let sets = rotate ? rotationCount(footprintBytes: 4 * (shape.count + outShape.count)) : 1
-            let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
-            var outputs = try (0..<sets).map { _ in try Tensor(shape: outShape) }
-            return Runner(run: { i in try dw.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
-                          output: { outputs[0].toArray() })
+            return try .layer(dw, input: shape, values: x, output: outShape, pool: pool, rotate: rotate)
         },
         reference: {
             Reference.conv2d(RefTensor(n: 1, h: input.h, w: input.w, c: c, data: x), weight: weights, bias: bias,

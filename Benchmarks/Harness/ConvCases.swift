@@ -66,11 +66,7 @@ public func convCase(_ layer: ConvLayer, fusedShuffle: Bool = false, algorithm: 
                                    dilationH: conv.dilationH, dilationW: conv.dilationW, groups: groups,
                                    weights: weights, bias: bias, activation: conv.activation,
                                    shuffleOutput: fusedShuffle, variant: variant, algorithm: algorithm)
-            let sets = rotate ? rotationCount(footprintBytes: 4 * (shape.count + outShape.count)) : 1
-            let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
-            var outputs = try (0..<sets).map { _ in try Tensor(shape: outShape) }
-            return Runner(run: { i in try layer.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
-                          output: { outputs[0].toArray() })
+            return try .layer(layer, input: shape, values: x, output: outShape, pool: pool, rotate: rotate)
         },
         reference: {
             let y = Reference.conv2d(RefTensor(n: 1, h: input.h, w: input.w, c: cin, data: x), weight: weights, bias: bias,

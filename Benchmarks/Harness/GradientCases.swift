@@ -52,11 +52,7 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
         variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
         makeRunner: { variant, pool, rotate in
             let layer = try make(variant)
-            let sets = rotate ? rotationCount(footprintBytes: 4 * (dxShape.count + dyShape.count)) : 1
-            let inputs = try (0..<sets).map { _ in try Tensor(shape: dyShape, nhwc: dy) }
-            var outputs = try (0..<sets).map { _ in try Tensor(shape: dxShape) }
-            return Runner(run: { i in try layer.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
-                          output: { outputs[0].toArray() })
+            return try .layer(layer, input: dyShape, values: dy, output: dxShape, pool: pool, rotate: rotate)
         },
         reference: {
             let x = RefTensorOf<Float>(n: n, h: input.h, w: input.w, c: cin)

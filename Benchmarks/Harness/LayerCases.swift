@@ -61,11 +61,7 @@ public func poolCases(resolution: Int) throws -> [BenchmarkCase] {
                         ? try MaxPool2D(channels: input.c, kernel: k, stride: stride, padding: .symmetric(pad), variant: variant)
                         : try AvgPool2D(channels: input.c, kernel: k, stride: stride, padding: .symmetric(pad),
                                         countIncludePad: include, variant: variant)
-                    let sets = rotate ? rotationCount(footprintBytes: 4 * (shape.count + outShape.count)) : 1
-                    let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
-                    var outputs = try (0..<sets).map { _ in try Tensor(shape: outShape) }
-                    return Runner(run: { i in try layer.forward(inputs[i % sets], into: &outputs[i % sets], threadPool: pool) },
-                                  output: { outputs[0].toArray() })
+                    return try .layer(layer, input: shape, values: x, output: outShape, pool: pool, rotate: rotate)
                 },
                 reference: {
                     let t = RefTensor(n: 1, h: input.h, w: input.w, c: input.c, data: x)
