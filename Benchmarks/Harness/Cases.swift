@@ -7,6 +7,8 @@ public enum Family: String, CaseIterable, Sendable {
     case activation, dwconv, conv1x1, gconv, shuffle, conv, pool, fc, se, model
     /// Input gradients (backward data) of the convolution families, at a training batch.
     case dwconvDgrad = "dwconv.dgrad", conv1x1Dgrad = "conv1x1.dgrad", gconvDgrad = "gconv.dgrad", convDgrad = "conv.dgrad"
+    /// Weight and bias gradients of the 1x1 convolutions, at a training batch.
+    case conv1x1Wgrad = "conv1x1.wgrad"
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read

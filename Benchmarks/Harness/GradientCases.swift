@@ -62,3 +62,39 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
             return RefTrain.conv2dBackward(x, weight: weights, geometry, dy: RefTensorOf(n: n, h: output.h, w: output.w, c: cout, data: dy)).dx.data
         })
 }
+
+/// The weight and bias gradients of every distinct 1x1 stride-1 convolution of the MobileNets at
+/// the training batch (`ConvWeightGradient.pointwise`: the transposes and packing of each call
+/// are timed too). FLOPs: 2 * pixels * cin * cout.
+public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    let layers = try convLayers(of: pointwiseModels, resolution: resolution) { $0.isPointwise && $0.groups == 1 }
+    return try layers.prefix(quick ? 4 : layers.count).map { layer in
+        let (cin, cout, size) = (layer.conv.inChannels, layer.conv.outChannels, layer.input)
+        let pixels = n * size.h * size.w
+        let x = pseudoRandom(pixels * cin, seed: UInt64(cin)), dy = pseudoRandom(pixels * cout, seed: UInt64(cout) + 7)
+        return BenchmarkCase(
+            family: .conv1x1Wgrad, model: layer.model.specName, layer: layer.layerName,
+            shape: "wgrad conv1x1 \(cin)->\(cout) \(size.h)x\(size.w) n=\(n)",
+            params: CaseParams(n: n, h: size.h, w: size.w, cin: cin, cout: cout, kh: 1, kw: 1, stride: 1, groups: 1),
+            flops: 2 * Double(pixels * cin * cout),
+            bytes: Double(4 * (pixels * (cin + cout) + cin * cout)),
+            reduction: pixels,
+            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
+            makeRunner: { variant, pool, _ in
+                let xt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cin), nhwc: x)
+                let dyt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cout), nhwc: dy)
+                var result: (weight: [Float], bias: [Float]) = ([], [])
+                return Runner(run: { _ in result = try ConvWeightGradient.pointwise(input: xt, outputGradient: dyt, variant: variant,
+                                                                                   threadPool: pool) },
+                              output: { result.weight + result.bias })
+            },
+            reference: {
+                let r = RefTrain.conv2dBackward(RefTensorOf(n: n, h: size.h, w: size.w, c: cin, data: x),
+                                                weight: [Float](repeating: 0, count: cin * cout),
+                                                RefConvGeometry(outChannels: cout, kernelH: 1, kernelW: 1),
+                                                dy: RefTensorOf(n: n, h: size.h, w: size.w, c: cout, data: dy))
+                return r.dWeight + r.dBias
+            })
+    }
+}

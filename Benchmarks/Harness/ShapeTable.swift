@@ -65,9 +65,10 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.fc) { cases += try fcCases().filter { !quick || $0.params.cin! * $0.params.cout! <= 1 << 22 } }
     if families.contains(.se) { cases += try seCases(resolution: resolution) }
     cases += try inputGradientCases(quick: quick).filter { families.contains($0.family) }
+    if families.contains(.conv1x1Wgrad) { cases += try pointwiseWeightGradientCases(quick: quick) }
     return cases
 }
 
 /// The families that have kernels today.
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
-                                            .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad]
+                                            .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad]

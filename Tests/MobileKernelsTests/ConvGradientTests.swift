@@ -70,3 +70,35 @@ struct ConvGradientTests {
         }
     }
 }
+
+@Suite("1x1 convolution weight gradient on the GEMM microkernels")
+struct ConvWeightGradientTests {
+    /// (n, h, w, cin, cout): odd sizes, channels off the vector width, one pixel, many pixels
+    /// (several K blocks), batch > 1.
+    @Test(arguments: [(2, 5, 7, 3, 13), (1, 1, 1, 9, 17), (3, 9, 8, 24, 40), (2, 23, 23, 33, 16), (1, 4, 4, 65, 7)])
+    func matchesReference(_ shape: (Int, Int, Int, Int, Int)) throws {
+        let (n, h, w, cin, cout) = shape
+        let x = values(n * h * w * cin, seed: UInt64(cin)), dy = values(n * h * w * cout, seed: UInt64(cout) + 100)
+        let weights = values(cout * cin, seed: 3)
+        let want = RefTrain.conv2dBackward(RefTensorOf(n: n, h: h, w: w, c: cin, data: x), weight: weights,
+                                           RefConvGeometry(outChannels: cout, kernelH: 1, kernelW: 1),
+                                           dy: RefTensorOf(n: n, h: h, w: w, c: cout, data: dy))
+        let xt = try Tensor(shape: TensorShape(n: n, h: h, w: w, c: cin), nhwc: x)
+        let dyt = try Tensor(shape: TensorShape(n: n, h: h, w: w, c: cout), nhwc: dy)
+        let tolerance = 1e-5 * Float(n * h * w).squareRoot()
+        for variant in Variant.available where variant != .blis {
+            let one = try ConvWeightGradient.pointwise(input: xt, outputGradient: dyt, variant: variant, threadPool: ThreadPool(threads: 1))
+            let two = try ConvWeightGradient.pointwise(input: xt, outputGradient: dyt, variant: variant, threadPool: ThreadPool(threads: 2))
+            #expect(one.weight == two.weight && one.bias == two.bias, "\(variant): 1 and 2 threads differ")
+            for (got, ref) in [(one.weight, want.dWeight), (one.bias, want.dBias)] {
+                let bad = zip(got, ref).enumerated().first { abs($1.0 - $1.1) > tolerance * max(1, abs($1.1)) }
+                #expect(got.count == ref.count && bad == nil, "\(variant): element \(bad?.offset ?? -1): \(bad?.element.0 ?? 0) vs \(bad?.element.1 ?? 0)")
+            }
+        }
+    }
+
+    @Test func mismatchedShapesThrow() throws {
+        let x = try Tensor(shape: TensorShape(n: 1, h: 3, w: 3, c: 4)), dy = try Tensor(shape: TensorShape(n: 1, h: 3, w: 2, c: 5))
+        #expect(throws: MobileKernelsError.self) { _ = try ConvWeightGradient.pointwise(input: x, outputGradient: dy) }
+    }
+}
