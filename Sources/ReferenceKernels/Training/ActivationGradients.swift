@@ -1,9 +1,10 @@
 // Activations in any precision, and their derivatives as PyTorch's autograd defines them.
 
 extension RefActivation {
-    /// `apply` in any precision (the same formulas; see `RefActivation`).
+    /// `apply` in any precision (the same formulas; see `RefActivation`). A separate name, so a
+    /// literal argument still calls the float32 `apply`.
     @inline(__always)
-    public func apply<T: BinaryFloatingPoint>(_ x: T) -> T {
+    public func evaluate<T: BinaryFloatingPoint>(_ x: T) -> T {
         switch self {
         case .none: return x
         case .relu: return max(x, 0)
@@ -36,7 +37,7 @@ extension RefTrain {
     @_specialize(exported: true, where T == Float)
     public static func activation<T>(_ u: RefTensorOf<T>, _ act: RefActivation) -> RefTensorOf<T> {
         var y = u
-        for i in 0..<y.data.count { y.data[i] = act.apply(u.data[i]) }
+        for i in 0..<y.data.count { y.data[i] = act.evaluate(u.data[i]) }
         return y
     }
 
