@@ -59,14 +59,16 @@ def import_torchvision():
         torch.library.register_fake = real
 
 
-def build(name):
+def build(name, num_classes=1000):
     import torch  # noqa: F401
     if name in ("mobilenet_v1", "shufflenet_v1_g3"):
         spec = importlib.util.spec_from_file_location("reference_models", SPECS)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module.MobileNetV1() if name == "mobilenet_v1" else module.ShuffleNetV1(groups=3)
-    return getattr(import_torchvision().models, name)(weights=None)
+        if name == "mobilenet_v1":
+            return module.MobileNetV1(num_classes=num_classes)
+        return module.ShuffleNetV1(groups=3, num_classes=num_classes)
+    return getattr(import_torchvision().models, name)(weights=None, num_classes=num_classes)
 
 
 def randomize_batchnorm(model, generator):

@@ -165,27 +165,13 @@ def parse_args(argv=None):
 # ----------------------------------------------------------------------------------------------
 # PyTorch
 
-def build(name, classes):
-    """models_common.build's constructors with `classes` outputs (models_common.build has no
-    num_classes argument; it builds the same modules with 1000)."""
-    import importlib.util
-    if name in ("mobilenet_v1", "shufflenet_v1_g3"):
-        spec = importlib.util.spec_from_file_location("reference_models", mc.SPECS)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if name == "mobilenet_v1":
-            return module.MobileNetV1(num_classes=classes)
-        return module.ShuffleNetV1(groups=3, num_classes=classes)
-    return getattr(mc.import_torchvision().models, name)(weights=None, num_classes=classes)
-
-
 def make_case(name, size, batch, classes, seed):
     """The model (models_common's seeding: one generator for BatchNorm, torch.manual_seed for the
     constructors' initialization), its state_dict as saved, X and Y."""
     import torch
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = build(name, classes)
+    model = mc.build(name, num_classes=classes)
     mc.randomize_batchnorm(model, generator)
     x = torch.randn(batch, 3, size, size, generator=generator, dtype=torch.float32)
     y = torch.randint(0, classes, (batch,), generator=generator, dtype=torch.int64)

@@ -68,6 +68,16 @@ struct ConvGradientTests {
         #expect(throws: MobileKernelsError.self) {
             _ = try ConvInputGradient.make(inChannels: 3, outChannels: 8, kernelH: 3, kernelW: 3, weights: values(5, seed: 1))
         }
+        // Padding beyond the kernel, negative padding, and sizes whose weight count overflows.
+        for padding in [Padding.symmetric(3), Padding(top: -1, left: 0, bottom: 0, right: 0)] {
+            #expect(throws: MobileKernelsError.self) {
+                _ = try ConvInputGradient.make(inChannels: 3, outChannels: 8, kernelH: 3, kernelW: 3, padding: padding,
+                                               weights: values(8 * 27, seed: 1))
+            }
+        }
+        #expect(throws: MobileKernelsError.self) {
+            _ = try ConvInputGradient.make(inChannels: 1 << 40, outChannels: 1 << 40, kernelH: 3, kernelW: 3, weights: [])
+        }
     }
 }
 

@@ -13,19 +13,31 @@ public enum ConvInputGradient {
     /// The convolution that maps `dy` `[n, oh, ow, outChannels]` to `dx` `[n, h, w, inChannels]`
     /// for the forward convolution described by the arguments (PyTorch weight layout `[out, in /
     /// groups, kh, kw]`). Run it with `forward(_:into:threadPool:)` like any layer.
-    /// - Throws: what `Conv2D.init` throws for the forward geometry, and `.unsupported` for a
-    ///   stride above 1.
+    /// - Throws: `.invalidArgument` for sizes below 1, channels not divisible by `groups`,
+    ///   weights that do not fill `[out, in / groups, kh, kw]`, padding outside `0 ... d * (k - 1)`,
+    ///   and what `Conv2D.init` or `DepthwiseConv2D.init` throws for the transposed convolution;
+    ///   `.unsupported` for a stride above 1 or a variant this CPU lacks.
     public static func make(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
                             padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1,
                             weights: [Float], variant: Variant = .auto, algorithm: ConvAlgorithm = .auto) throws -> any Layer {
-        // The forward geometry and weights are checked by creating the forward convolution.
-        _ = try Conv2D(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH, kernelW: kernelW,
-                       strideH: strideH, strideW: strideW, padding: padding, dilationH: dilationH, dilationW: dilationW,
-                       groups: groups, weights: weights, variant: variant, algorithm: .direct)
+        // Checked here: what the transposed convolution cannot see (the forward's padding, which it
+        // takes mirrored) and the weight count, before the weights are read. It checks the rest.
+        let extentH = dilationH * (kernelH - 1), extentW = dilationW * (kernelW - 1)
+        let (count, overflow) = [inChannels / max(groups, 1), kernelH, kernelW].reduce((outChannels, false)) {
+            let (product, o) = $0.0.multipliedReportingOverflow(by: $1)
+            return (product, $0.1 || o)
+        }
+        guard groups >= 1, inChannels >= 1, outChannels >= 1, inChannels % groups == 0, outChannels % groups == 0,
+              kernelH >= 1, kernelW >= 1, dilationH >= 1, dilationW >= 1, !overflow, weights.count == count else {
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient: \(weights.count) weights for [\(outChannels), \(inChannels) / \(groups), \(kernelH), \(kernelW)]")
+        }
+        guard (0...extentH).contains(padding.top), (0...extentH).contains(padding.bottom),
+              (0...extentW).contains(padding.left), (0...extentW).contains(padding.right) else {
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient: padding \(padding) must lie within the dilated kernel's extent \(extentH)x\(extentW)")
+        }
         guard strideH == 1 && strideW == 1 else {
             throw MobileKernelsError(.unsupported, "ConvInputGradient: stride \(strideH)x\(strideW) (only stride 1 runs on the forward kernels so far)")
         }
-        let extentH = dilationH * (kernelH - 1), extentW = dilationW * (kernelW - 1)
         let transposedPadding = Padding(top: extentH - padding.top, left: extentW - padding.left,
                                         bottom: extentH - padding.bottom, right: extentW - padding.right)
         let (cinG, coutG, taps) = (inChannels / groups, outChannels / groups, kernelH * kernelW)
