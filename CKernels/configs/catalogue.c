@@ -26,6 +26,7 @@ const char* mk_family_name(mk_family family) {
         case MK_FAMILY_F32_VUNARY: return "f32_vunary";
         case MK_FAMILY_F32_SHUFFLE: return "f32_shuffle";
         case MK_FAMILY_F32_WINOGRAD: return "f32_winograd";
+        case MK_FAMILY_F32_BNTRAIN: return "f32_bntrain";
     }
     return "unknown";
 }

@@ -19,5 +19,6 @@
 #include "mk_squeeze_excitation.h"
 #include "mk_add.h"
 #include "mk_catalogue.h"
+#include "mk_training.h"
 
 #endif

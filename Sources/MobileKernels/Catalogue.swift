@@ -4,6 +4,8 @@ internal import CKernels
 public enum KernelFamily: String, CaseIterable, Sendable {
     case gemm = "f32_gemm", dwconv = "f32_dwconv", pool = "f32_pool", vbinary = "f32_vbinary"
     case fc = "f32_fc", vunary = "f32_vunary", shuffle = "f32_shuffle", winograd = "f32_winograd"
+    /// Training: BatchNorm with batch statistics (forward and backward) and activation gradients.
+    case bntrain = "f32_bntrain"
 
     var cValue: mk_family {
         switch self {
@@ -15,6 +17,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .vunary: MK_FAMILY_F32_VUNARY
         case .shuffle: MK_FAMILY_F32_SHUFFLE
         case .winograd: MK_FAMILY_F32_WINOGRAD
+        case .bntrain: MK_FAMILY_F32_BNTRAIN
         }
     }
 

@@ -1,0 +1,122 @@
+// Training-mode operators (NHWC float32): BatchNorm with the batch's statistics, forward and
+// backward with the following activation fused, and the activation gradient with the bias
+// gradient. Reductions over pixels are deterministic: the pixels are cut into chunks that depend
+// only on the shape (never on the thread count), each chunk is summed in row order in float32
+// and the chunks are combined in order in float64, so 1 and N threads give the same bits.
+#ifndef MK_TRAINING_H
+#define MK_TRAINING_H
+
+#include "mk_activation.h"
+#include "mk_base.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// BatchNorm2d in training mode followed by an activation, over `pixels` rows (N*H*W) of
+/// `channels` values:
+///   forward:  mean, biased variance over the pixels; inv_std = 1 / sqrt(variance + eps);
+///             y = act(((x - mean) * inv_std) * gamma + beta)
+///   backward: with u the BatchNorm output recomputed from x and g = act'(u) * dy (PyTorch's
+///             kink rules), dbeta = sum g, dgamma = sum g * xhat, and
+///             dx = gamma * inv_std * ((g - dbeta / P) - xhat * dgamma / P), P = pixels.
+/// Lifecycle: create / reshape (a plan) / forward, backward / destroy.
+typedef struct mk_batchnorm_train_f32_op mk_batchnorm_train_f32_op;
+
+/// INVALID_ARGUMENT for 0 channels, eps not finite or negative, or a bad activation;
+/// UNSUPPORTED for a variant without these kernels or one the CPU lacks.
+mk_status mk_batchnorm_train_f32_create(size_t channels, float eps, mk_activation activation,
+                                        mk_variant variant, mk_batchnorm_train_f32_op** op_out);
+
+/// The caller sets `workspace` to `workspace_bytes` bytes, 64-byte aligned (mk_aligned_alloc),
+/// before forward or backward; the fields after `workspace` are the operator's.
+typedef struct mk_batchnorm_train_f32_plan {
+    size_t pixels, x_stride, y_stride;
+    size_t workspace_bytes;
+    void* workspace;
+    // private:
+    const mk_batchnorm_train_f32_op* op;
+    size_t chunk_rows, chunks, x_extent, y_extent, tile;
+} mk_batchnorm_train_f32_plan;
+
+/// `pixels` >= 2 (one value per channel has no variance: PyTorch refuses it too); strides in
+/// floats, 0 meaning `channels`, otherwise at least it. `x_stride` is the layout of x and dx,
+/// `y_stride` that of y and dy. `pool` (may be NULL): the thread count the work is split for.
+mk_status mk_batchnorm_train_f32_reshape(const mk_batchnorm_train_f32_op* op, size_t pixels,
+                                         size_t x_stride, size_t y_stride, mk_threadpool* pool,
+                                         mk_batchnorm_train_f32_plan* plan);
+
+/// Writes y and the batch's `mean`, biased `variance` and `inv_std` (`channels` floats each).
+/// y may be x itself (the same pointer and stride); otherwise it must not overlap x.
+mk_status mk_batchnorm_train_f32_forward(const mk_batchnorm_train_f32_op* op,
+                                         const mk_batchnorm_train_f32_plan* plan, const float* x,
+                                         const float* gamma, const float* beta, float* y,
+                                         float* mean, float* variance, float* inv_std,
+                                         mk_threadpool* pool);
+
+/// x is the forward's input, mean and inv_std what the forward wrote; writes dgamma and dbeta
+/// (`channels` floats) and dx (skipped when dx is NULL). dx may be dy itself when the strides
+/// are equal; otherwise it must not overlap x or dy.
+mk_status mk_batchnorm_train_f32_backward(const mk_batchnorm_train_f32_op* op,
+                                          const mk_batchnorm_train_f32_plan* plan,
+                                          const float* x, const float* dy, const float* gamma,
+                                          const float* beta, const float* mean,
+                                          const float* inv_std, float* dx, float* dgamma,
+                                          float* dbeta, mk_threadpool* pool);
+
+/// The variant the operator runs (AUTO resolved).
+mk_variant mk_batchnorm_train_f32_variant(const mk_batchnorm_train_f32_op* op);
+
+void mk_batchnorm_train_f32_destroy(mk_batchnorm_train_f32_op* op);
+
+/// PyTorch's running-statistic update after a training forward over `count` values per channel:
+/// running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance
+/// variance * count / (count - 1) for running_var. INVALID_ARGUMENT for count < 2 or a momentum
+/// outside [0, 1].
+mk_status mk_batchnorm_update_running_f32(size_t channels, const float* mean,
+                                          const float* variance, size_t count, float momentum,
+                                          float* running_mean, float* running_var);
+
+/// The activation gradient: dx = act'(u) * dy over `pixels` rows of `channels` (PyTorch's rules
+/// at the kinks), with the bias gradient dbias[c] = sum over pixels of dx (deterministic, as
+/// above). For NONE, RELU, RELU6 and CLAMP, u may be the activation's output instead of its
+/// input (the derivative is the same); HARDSWISH and HARDSIGMOID need the input.
+typedef struct mk_activation_backward_f32_op mk_activation_backward_f32_op;
+
+mk_status mk_activation_backward_f32_create(size_t channels, mk_activation activation,
+                                            mk_variant variant,
+                                            mk_activation_backward_f32_op** op_out);
+
+typedef struct mk_activation_backward_f32_plan {
+    size_t pixels, u_stride, dy_stride, dx_stride;
+    size_t workspace_bytes;
+    void* workspace;
+    // private:
+    const mk_activation_backward_f32_op* op;
+    size_t chunk_rows, chunks, u_extent, dy_extent, dx_extent;
+} mk_activation_backward_f32_plan;
+
+/// `pixels` >= 1; strides as for BatchNorm. The workspace (for the bias gradient's chunk sums)
+/// is set by the caller as for BatchNorm.
+mk_status mk_activation_backward_f32_reshape(const mk_activation_backward_f32_op* op,
+                                             size_t pixels, size_t u_stride, size_t dy_stride,
+                                             size_t dx_stride, mk_threadpool* pool,
+                                             mk_activation_backward_f32_plan* plan);
+
+/// dx may be dy itself (same stride); otherwise no overlap with u or dy. dbias (`channels`
+/// floats) may be NULL: no bias gradient (and no workspace needed).
+mk_status mk_activation_backward_f32_run(const mk_activation_backward_f32_op* op,
+                                         const mk_activation_backward_f32_plan* plan,
+                                         const float* u, const float* dy, float* dx, float* dbias,
+                                         mk_threadpool* pool);
+
+mk_variant mk_activation_backward_f32_variant(const mk_activation_backward_f32_op* op);
+
+void mk_activation_backward_f32_destroy(mk_activation_backward_f32_op* op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

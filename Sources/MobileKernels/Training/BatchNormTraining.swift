@@ -1,0 +1,230 @@
+internal import CKernels
+import Foundation
+
+/// BatchNorm2d in training mode with the activation after it fused (`mk_training.h`): the
+/// forward normalizes with the batch's own statistics (not folded into the convolution), the
+/// backward gives the gradients of the input, gamma and beta through the activation:
+///
+///     forward:  y = act(((x - mean) * invStd) * gamma + beta), invStd = 1 / sqrt(var + eps)
+///     backward: g = act'(u) * dy, dbeta = sum g, dgamma = sum g * xhat,
+///               dx = gamma * invStd * ((g - dbeta / P) - xhat * dgamma / P)
+///
+/// over the P = n * h * w pixels of NHWC views. Sums over pixels are deterministic (chunked by
+/// shape, combined in float64): the same bits for any thread count.
+public final class BatchNormTraining: @unchecked Sendable {
+    public let channels: Int
+    public let eps: Float
+    public let activation: Activation
+    /// The variant that runs (`.auto` resolved).
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+    private let scratch = Scratch()
+
+    /// The batch's statistics from a forward: what the backward and the running-statistic
+    /// update read (`channels` values each; `variance` is the biased one).
+    public struct Statistics: Sendable, Equatable {
+        public var mean: [Float]
+        public var variance: [Float]
+        public var invStd: [Float]
+        /// The values per channel they were computed over (n * h * w).
+        public var count: Int
+
+        public init(mean: [Float], variance: [Float], invStd: [Float], count: Int) {
+            self.mean = mean
+            self.variance = variance
+            self.invStd = invStd
+            self.count = count
+        }
+    }
+
+    /// - Throws: `.invalidArgument` for channels below 1, a negative or non-finite eps or bad
+    ///   clamp bounds; `.unsupported` for a variant this CPU lacks (or `.blis`).
+    public init(channels: Int, eps: Float = 1e-5, activation: Activation = .none, variant: Variant = .auto) throws {
+        name = "BatchNormTraining(channels: \(channels), eps: \(eps), \(activation), \(variant))"
+        guard channels >= 1, eps >= 0, eps.isFinite else {
+            throw MobileKernelsError(.invalidArgument, "\(name): needs channels >= 1 and a finite eps >= 0")
+        }
+        guard mk_activation_validate(activation.cValue) == MK_STATUS_OK else {
+            throw MobileKernelsError(.invalidArgument, "\(name): \(activation) needs min <= max and no NaN bound")
+        }
+        var handle: OpaquePointer?
+        try check(mk_batchnorm_train_f32_create(channels, eps, activation.cValue, variant.cValue, &handle), name)
+        op = handle!
+        self.channels = channels
+        self.eps = eps
+        self.activation = activation
+        self.variant = Variant(mk_batchnorm_train_f32_variant(op))
+    }
+
+    deinit { mk_batchnorm_train_f32_destroy(op) }
+
+    private func checkShapes(_ x: TensorShape, _ y: TensorShape, what: String) throws {
+        guard x.c == channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(x) has \(x.c) channels, expected \(channels)")
+        }
+        guard x == y else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): \(what) \(y) is not the input's shape \(x)")
+        }
+        guard x.pixels >= 2 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): \(x) has one value per channel; training BatchNorm needs at least 2")
+        }
+    }
+
+    private func checkParameters(_ named: [(String, Int)]) throws {
+        for (what, count) in named where count != channels {
+            throw MobileKernelsError(.shapeMismatch, "\(name): \(what) has \(count) values, expected \(channels)")
+        }
+    }
+
+    private func reshape(_ x: TensorView, _ y: TensorView, _ threadPool: ThreadPool) throws -> mk_batchnorm_train_f32_plan {
+        var plan = mk_batchnorm_train_f32_plan()
+        try check(mk_batchnorm_train_f32_reshape(op, x.shape.pixels, x.pixelStride, y.pixelStride, threadPool.handle, &plan),
+                  "\(name) on \(x) into \(y)")
+        return plan
+    }
+
+    /// Normalizes `x` with its batch statistics into `y` (same shape; `y` may be `x` itself) and
+    /// returns the statistics.
+    /// - Throws: `.shapeMismatch` for views of another channel count or shape, gamma or beta
+    ///   without `channels` values; `.invalidArgument` for one pixel (n * h * w = 1) or a `y`
+    ///   that overlaps `x` without being it.
+    public func forward(_ x: TensorView, gamma: [Float], beta: [Float], into y: TensorView,
+                        threadPool: ThreadPool = .shared) throws -> Statistics {
+        try checkShapes(x.shape, y.shape, what: "output")
+        try checkParameters([("gamma", gamma.count), ("beta", beta.count)])
+        var plan = try reshape(x, y, threadPool)
+        var mean = [Float](repeating: 0, count: channels), variance = mean, invStd = mean
+        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
+            plan.workspace = workspace
+            return mk_batchnorm_train_f32_forward(op, &plan, x.pointer, gamma, beta, y.pointer, &mean, &variance,
+                                                  &invStd, threadPool.handle)
+        }
+        try check(status, "\(name) on \(x) into \(y)")
+        return Statistics(mean: mean, variance: variance, invStd: invStd, count: x.shape.pixels)
+    }
+
+    /// The gradients for `dy` (the gradient of the forward's output `y`) given the forward's
+    /// input `x` and its statistics: writes dx into `inputGradient` (x's shape; it may be `dy`
+    /// itself when both are dense; nil to skip it) and returns dgamma and dbeta.
+    /// - Throws: `.shapeMismatch` for mismatched shapes or parameter counts or statistics of
+    ///   another batch size; `.invalidArgument` for overlapping views.
+    public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: [Float], beta: [Float],
+                         statistics: Statistics, inputGradient dx: TensorView?,
+                         threadPool: ThreadPool = .shared) throws -> (gamma: [Float], beta: [Float]) {
+        try checkShapes(x.shape, dy.shape, what: "output gradient")
+        if let dx { try checkShapes(x.shape, dx.shape, what: "input gradient") }
+        try checkParameters([("gamma", gamma.count), ("beta", beta.count), ("the statistics' mean", statistics.mean.count),
+                             ("the statistics' invStd", statistics.invStd.count)])
+        guard statistics.count == x.shape.pixels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): statistics of \(statistics.count) values per channel for an input \(x.shape)")
+        }
+        if let dx, dx.pixelStride != x.pixelStride {
+            throw MobileKernelsError(.invalidArgument, "\(name): the input gradient \(dx) must have the input's pixel stride \(x.pixelStride)")
+        }
+        var plan = try reshape(x, dy, threadPool)
+        var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
+        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
+            plan.workspace = workspace
+            return mk_batchnorm_train_f32_backward(op, &plan, x.pointer, dy.pointer, gamma, beta, statistics.mean,
+                                                   statistics.invStd, dx?.pointer, &dGamma, &dBeta, threadPool.handle)
+        }
+        try check(status, "\(name) backward on \(x), \(dy)")
+        return (dGamma, dBeta)
+    }
+
+    /// PyTorch's running-statistic update from a forward's statistics (unbiased variance;
+    /// `momentum` 0.1 by default, 0.01 in MobileNetV3).
+    /// - Throws: `.shapeMismatch` for running vectors without `channels` values; `.invalidArgument`
+    ///   for a momentum outside [0, 1].
+    public func updateRunningStatistics(mean runningMean: inout [Float], variance runningVar: inout [Float],
+                                        from statistics: Statistics, momentum: Float = 0.1) throws {
+        try checkParameters([("running_mean", runningMean.count), ("running_var", runningVar.count),
+                             ("the statistics' mean", statistics.mean.count), ("the statistics' variance", statistics.variance.count)])
+        try check(mk_batchnorm_update_running_f32(channels, statistics.mean, statistics.variance, statistics.count, momentum,
+                                                  &runningMean, &runningVar),
+                  "\(name): running-statistic update with momentum \(momentum) over \(statistics.count) values")
+    }
+}
+
+/// The gradient of an activation, dx = act'(u) * dy (PyTorch's rules at the kinks), with the
+/// bias gradient (the sum of dx over pixels, deterministic as in `BatchNormTraining`): the
+/// backward of a convolution or linear layer's bias + activation epilogue.
+public final class ActivationBackward: @unchecked Sendable {
+    public let channels: Int
+    public let activation: Activation
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+    private let scratch = Scratch()
+
+    public init(channels: Int, activation: Activation, variant: Variant = .auto) throws {
+        name = "ActivationBackward(channels: \(channels), \(activation), \(variant))"
+        guard channels >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "\(name): channels must be at least 1")
+        }
+        guard mk_activation_validate(activation.cValue) == MK_STATUS_OK else {
+            throw MobileKernelsError(.invalidArgument, "\(name): \(activation) needs min <= max and no NaN bound")
+        }
+        var handle: OpaquePointer?
+        try check(mk_activation_backward_f32_create(channels, activation.cValue, variant.cValue, &handle), name)
+        op = handle!
+        self.channels = channels
+        self.activation = activation
+        self.variant = Variant(mk_activation_backward_f32_variant(op))
+    }
+
+    deinit { mk_activation_backward_f32_destroy(op) }
+
+    /// Writes dx = act'(u) * dy into `inputGradient` (it may be `dy` itself) and returns the bias
+    /// gradient when `biasGradient` is true (else an empty array). `u` is the activation's input;
+    /// for `.none`, `.relu`, `.relu6` and `.clamp` its output works as well.
+    /// - Throws: `.shapeMismatch` for views of different shapes or another channel count;
+    ///   `.invalidArgument` for overlapping views.
+    public func backward(preActivation u: TensorView, outputGradient dy: TensorView, into dx: TensorView,
+                         biasGradient: Bool = true, threadPool: ThreadPool = .shared) throws -> [Float] {
+        guard u.shape.c == channels, u.shape == dy.shape, u.shape == dx.shape else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): u \(u.shape), dy \(dy.shape) and dx \(dx.shape) must be one shape of \(channels) channels")
+        }
+        var plan = mk_activation_backward_f32_plan()
+        try check(mk_activation_backward_f32_reshape(op, u.shape.pixels, u.pixelStride, dy.pixelStride, dx.pixelStride,
+                                                     threadPool.handle, &plan), "\(name) on \(u)")
+        var dBias = [Float](repeating: 0, count: biasGradient ? channels : 0)
+        let status = scratch.with(bytes: biasGradient ? plan.workspace_bytes : 0) { workspace in
+            plan.workspace = workspace
+            return dBias.withUnsafeMutableBufferPointer { bias in
+                mk_activation_backward_f32_run(op, &plan, u.pointer, dy.pointer, dx.pointer,
+                                               biasGradient ? bias.baseAddress : nil, threadPool.handle)
+            }
+        }
+        try check(status, "\(name) on \(u), \(dy) into \(dx)")
+        return dBias
+    }
+}
+
+/// A layer's reusable workspace: grown to the largest request and kept; a call that finds it in
+/// use by another thread gets memory of its own for the call.
+final class Scratch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var memory: UnsafeMutableRawPointer?
+    private var bytes = 0
+
+    deinit { mk_aligned_free(memory) }
+
+    func with(bytes needed: Int, _ body: (UnsafeMutableRawPointer?) -> mk_status) -> mk_status {
+        guard needed > 0 else { return body(nil) }
+        if lock.try() {
+            defer { lock.unlock() }
+            if bytes < needed {
+                mk_aligned_free(memory)
+                memory = mk_aligned_alloc(needed)
+                bytes = memory == nil ? 0 : needed
+            }
+            guard let memory else { return MK_STATUS_OUT_OF_MEMORY }
+            return body(memory)
+        }
+        guard let own = mk_aligned_alloc(needed) else { return MK_STATUS_OUT_OF_MEMORY }
+        defer { mk_aligned_free(own) }
+        return body(own)
+    }
+}

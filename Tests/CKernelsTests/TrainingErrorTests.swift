@@ -1,0 +1,107 @@
+import CKernels
+import Testing
+
+/// The training operators' (mk_training.h) argument checks: every bad call returns its status
+/// and writes nothing.
+@Suite("Training operators reject bad arguments")
+struct TrainingErrorTests {
+    let relu = mk_activation(kind: MK_ACTIVATION_RELU, min: 0, max: 0)
+
+    @Test func batchNormCreateAndReshape() {
+        var op: OpaquePointer?
+        #expect(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_AUTO, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_batchnorm_train_f32_create(0, 1e-5, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_create(4, -1, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_create(4, .nan, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_create(4, .infinity, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_create(Int.max, 1e-5, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_BLIS, &op) == MK_STATUS_UNSUPPORTED)
+        for variant in [MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_NEON] where !mk_variant_available(variant) {
+            #expect(mk_batchnorm_train_f32_create(4, 1e-5, relu, variant, &op) == MK_STATUS_UNSUPPORTED)
+            #expect(mk_activation_backward_f32_create(4, relu, variant, &op) == MK_STATUS_UNSUPPORTED)
+        }
+        #expect(op == nil)
+        #expect(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_batchnorm_train_f32_destroy(op) }
+        var plan = mk_batchnorm_train_f32_plan()
+        #expect(mk_batchnorm_train_f32_reshape(op, 1, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_reshape(op, 8, 3, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_reshape(op, Int.max / 2, 0, 0, nil, &plan) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(mk_batchnorm_train_f32_reshape(op, 8, 0, 0, nil, nil) == MK_STATUS_NULL_POINTER)
+        mk_batchnorm_train_f32_destroy(nil)
+    }
+
+    @Test func batchNormRun() throws {
+        var op: OpaquePointer?
+        try #require(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_batchnorm_train_f32_destroy(op) }
+        var plan = mk_batchnorm_train_f32_plan()
+        try #require(mk_batchnorm_train_f32_reshape(op, 8, 0, 0, nil, &plan) == MK_STATUS_OK)
+        #expect(plan.workspace_bytes > 0)
+        let workspace = try #require(mk_aligned_alloc(plan.workspace_bytes + 64))
+        defer { mk_aligned_free(workspace) }
+        var x = [Float](repeating: 1, count: 64), y = [Float](repeating: 7, count: 64)
+        let gamma = [Float](repeating: 1, count: 4), beta = gamma
+        var mean = [Float](repeating: 0, count: 4), variance = mean, invStd = mean
+        // No workspace, a misaligned one.
+        #expect(mk_batchnorm_train_f32_forward(op, &plan, x, gamma, beta, &y, &mean, &variance, &invStd, nil) == MK_STATUS_INVALID_ARGUMENT)
+        plan.workspace = workspace + 4
+        #expect(mk_batchnorm_train_f32_forward(op, &plan, x, gamma, beta, &y, &mean, &variance, &invStd, nil) == MK_STATUS_INVALID_ARGUMENT)
+        plan.workspace = workspace
+        #expect(mk_batchnorm_train_f32_forward(op, &plan, nil, gamma, beta, &y, &mean, &variance, &invStd, nil) == MK_STATUS_NULL_POINTER)
+        #expect(mk_batchnorm_train_f32_forward(op, &plan, x, gamma, beta, &y, nil, &variance, &invStd, nil) == MK_STATUS_NULL_POINTER)
+        #expect(y.allSatisfy { $0 == 7 })
+        // y overlapping x without being it.
+        let status = x.withUnsafeMutableBufferPointer { p in
+            mk_batchnorm_train_f32_forward(op, &plan, p.baseAddress!, gamma, beta, p.baseAddress! + 1, &mean, &variance, &invStd, nil)
+        }
+        #expect(status == MK_STATUS_INVALID_ARGUMENT)
+        // A plan of another operator.
+        var other: OpaquePointer?
+        try #require(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_AUTO, &other) == MK_STATUS_OK)
+        defer { mk_batchnorm_train_f32_destroy(other) }
+        #expect(mk_batchnorm_train_f32_forward(other, &plan, x, gamma, beta, &y, &mean, &variance, &invStd, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_train_f32_forward(op, &plan, x, gamma, beta, &y, &mean, &variance, &invStd, nil) == MK_STATUS_OK)
+        var dGamma = mean, dBeta = mean, dx = [Float](repeating: 7, count: 64)
+        #expect(mk_batchnorm_train_f32_backward(op, &plan, x, y, gamma, beta, mean, invStd, &dx, nil, &dBeta, nil) == MK_STATUS_NULL_POINTER)
+        // dx over x, dx over dy shifted by one.
+        let overX = x.withUnsafeMutableBufferPointer { p in
+            mk_batchnorm_train_f32_backward(op, &plan, p.baseAddress!, y, gamma, beta, mean, invStd, p.baseAddress!, &dGamma, &dBeta, nil)
+        }
+        #expect(overX == MK_STATUS_INVALID_ARGUMENT)
+        let shifted = y.withUnsafeMutableBufferPointer { p in
+            mk_batchnorm_train_f32_backward(op, &plan, x, p.baseAddress!, gamma, beta, mean, invStd, p.baseAddress! + 1, &dGamma, &dBeta, nil)
+        }
+        #expect(shifted == MK_STATUS_INVALID_ARGUMENT)
+        #expect(dx.allSatisfy { $0 == 7 })
+        #expect(mk_batchnorm_update_running_f32(4, mean, variance, 1, 0.1, &dGamma, &dBeta) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_update_running_f32(4, mean, variance, 8, .nan, &dGamma, &dBeta) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_batchnorm_update_running_f32(4, nil, variance, 8, 0.1, &dGamma, &dBeta) == MK_STATUS_NULL_POINTER)
+    }
+
+    @Test func activationBackward() throws {
+        var op: OpaquePointer?
+        #expect(mk_activation_backward_f32_create(0, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        let badClamp = mk_activation(kind: MK_ACTIVATION_CLAMP, min: 2, max: 1)
+        #expect(mk_activation_backward_f32_create(4, badClamp, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        try #require(mk_activation_backward_f32_create(4, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_activation_backward_f32_destroy(op) }
+        var plan = mk_activation_backward_f32_plan()
+        #expect(mk_activation_backward_f32_reshape(op, 0, 0, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_activation_backward_f32_reshape(op, 4, 0, 2, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        try #require(mk_activation_backward_f32_reshape(op, 4, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+        let u = [Float](repeating: 1, count: 16), dy = u
+        var dx = [Float](repeating: 7, count: 16), bias = [Float](repeating: 7, count: 4)
+        // A bias gradient needs the workspace.
+        #expect(mk_activation_backward_f32_run(op, &plan, u, dy, &dx, &bias, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_activation_backward_f32_run(op, &plan, u, nil, &dx, nil, nil) == MK_STATUS_NULL_POINTER)
+        var shared = [Float](repeating: 1, count: 17)
+        let overlap = shared.withUnsafeMutableBufferPointer { p in
+            mk_activation_backward_f32_run(op, &plan, u, p.baseAddress!, p.baseAddress! + 1, nil, nil)
+        }
+        #expect(overlap == MK_STATUS_INVALID_ARGUMENT)
+        #expect(dx.allSatisfy { $0 == 7 } && bias.allSatisfy { $0 == 7 })
+        #expect(mk_activation_backward_f32_run(op, &plan, u, dy, &dx, nil, nil) == MK_STATUS_OK)
+        #expect(dx == dy)
+    }
+}
