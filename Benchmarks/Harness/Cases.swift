@@ -9,11 +9,17 @@ public enum Family: String, CaseIterable, Sendable {
     case dwconvDgrad = "dwconv.dgrad", conv1x1Dgrad = "conv1x1.dgrad", gconvDgrad = "gconv.dgrad", convDgrad = "conv.dgrad"
     /// Weight and bias gradients of the 1x1 convolutions, at a training batch.
     case conv1x1Wgrad = "conv1x1.wgrad"
+    /// Training-mode BatchNorm (+ activation): forward with batch statistics, and backward.
+    case bnTrain = "bn.train", bnBackward = "bn.backward"
+    /// Depthwise weight and bias gradients.
+    case dwconvWgrad = "dwconv.wgrad"
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read
     /// each weight once).
-    public var isMemoryBound: Bool { self == .activation || self == .shuffle || self == .pool || self == .fc || self == .se }
+    public var isMemoryBound: Bool {
+        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward].contains(self)
+    }
 }
 
 /// The numbers that describe a case (the JSON `params` object); nil where they do not apply.

@@ -98,3 +98,117 @@ public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] 
             })
     }
 }
+
+/// Every distinct BatchNorm (channels, size, activation) of the MobileNets and ShuffleNet at the
+/// training batch, in training mode (`BatchNormTraining`): `bn.train` is the forward (batch
+/// statistics, then normalize + activation), `bn.backward` the gradients of x, gamma and beta
+/// through the activation. Memory-bound: FLOPs count the elementwise operations (forward 8 per
+/// value: two statistics passes and the normalize; backward 14), bytes what must move once.
+public func batchNormTrainingCases(quick: Bool, backward: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    var seen = Set<String>()
+    var layers: [(ConvLayer, BatchNormSpec)] = []
+    for layer in try convLayers(of: depthwiseModels, resolution: resolution, where: { $0.batchNorm != nil }) {
+        let bn = layer.conv.batchNorm!
+        let key = "\(bn.channels) \(layer.output.h)x\(layer.output.w) \(layer.conv.activation)"
+        if seen.insert(key).inserted { layers.append((layer, bn)) }
+    }
+    return try layers.prefix(quick ? 4 : layers.count).map { layer, bn in
+        let (c, size, activation) = (bn.channels, layer.output, layer.conv.activation)
+        let shape = try TensorShape(n: n, h: size.h, w: size.w, c: c)
+        let x = pseudoRandom(shape.count, seed: UInt64(c * 31 + size.h)).map { $0 + 1 }
+        let dy = pseudoRandom(shape.count, seed: UInt64(c * 37 + size.w))
+        let gamma = pseudoRandom(c, seed: 3).map { $0 + 1 }, beta = pseudoRandom(c, seed: 4)
+        let act = activation.description
+        return BenchmarkCase(
+            family: backward ? .bnBackward : .bnTrain, model: layer.model.specName, layer: layer.layerName,
+            shape: "\(backward ? "bn backward" : "bn train") C=\(c) \(size.h)x\(size.w) n=\(n) \(act)",
+            params: CaseParams(n: n, h: size.h, w: size.w, cin: c, cout: c),
+            flops: Double(shape.count * (backward ? 14 : 8)),
+            bytes: Double(4 * shape.count * (backward ? 3 : 2)),
+            reduction: backward ? shape.pixels : 0,
+            variants: Catalogue.variants(of: .bntrain),
+            makeRunner: { variant, pool, rotate in
+                let op = try BatchNormTraining(channels: c, eps: bn.eps, activation: activation, variant: variant)
+                let sets = rotate ? rotationCount(footprintBytes: 4 * shape.count * (backward ? 3 : 2)) : 1
+                let xs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
+                var ys = try (0..<sets).map { _ in try Tensor(shape: shape) }
+                if !backward {
+                    return Runner(run: { i in
+                        _ = try ys[i % sets].withMutableView { try op.forward(xs[i % sets].view(), gamma: gamma, beta: beta, into: $0, threadPool: pool) }
+                    }, output: { ys[0].toArray() })
+                }
+                let stats = try ys[0].withMutableView { try op.forward(xs[0].view(), gamma: gamma, beta: beta, into: $0, threadPool: pool) }
+                let dys = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: dy) }
+                var parameters: (gamma: [Float], beta: [Float]) = ([], [])
+                return Runner(run: { i in
+                    parameters = try ys[i % sets].withMutableView {
+                        try op.backward(input: xs[i % sets].view(), outputGradient: dys[i % sets].view(), gamma: gamma, beta: beta,
+                                        statistics: stats, inputGradient: $0, threadPool: pool)
+                    }
+                }, output: { ys[0].toArray() + parameters.gamma + parameters.beta })
+            },
+            reference: {
+                let xr = RefTensorOf<Float>(n: n, h: size.h, w: size.w, c: c, data: x)
+                let r = RefTrain.batchNormTraining(xr, gamma: gamma, beta: beta, eps: bn.eps)
+                let a = referenceActivation(activation)
+                guard backward else { return RefTrain.activation(r.y, a).data }
+                let du = RefTrain.activationBackward(r.y, a, dy: RefTensorOf(n: n, h: size.h, w: size.w, c: c, data: dy))
+                let g = RefTrain.batchNormTrainingBackward(r.saved, gamma: gamma, dy: du)
+                return g.dx.data + g.dGamma + g.dBeta
+            })
+    }
+}
+
+/// The depthwise backward kernels (`DepthwiseConv2DBackward`) on every distinct depthwise layer of
+/// the MobileNets and ShuffleNet at the training batch, stride 2 included: `dwconv.dgrad` rows
+/// named "dgrad gather" (the input gradient as a gather, beside the stride-1 rows that run the
+/// forward kernel on flipped weights) and `dwconv.wgrad` (weight and bias gradients). FLOPs are
+/// the forward's, 2 * outputs * taps.
+public func depthwiseBackwardCases(quick: Bool, weights: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    let layers = try convLayers(of: depthwiseModels, resolution: resolution) { $0.isDepthwise }
+    return try layers.prefix(quick ? 4 : layers.count).map { layer in
+        let conv = layer.conv, input = layer.input, output = layer.output
+        let c = conv.inChannels, taps = conv.kernelH * conv.kernelW
+        let padding = Padding(top: conv.padTop, left: conv.padLeft, bottom: conv.padBottom, right: conv.padRight)
+        let xShape = try TensorShape(n: n, h: input.h, w: input.w, c: c)
+        let dyShape = try TensorShape(n: n, h: output.h, w: output.w, c: c)
+        let w = pseudoRandom(c * taps, seed: 9).map { $0 / 3 }
+        let x = pseudoRandom(xShape.count, seed: UInt64(c + input.h)), dy = pseudoRandom(dyShape.count, seed: UInt64(c * 3 + output.h))
+        let kernel = "dw\(conv.kernelH)x\(conv.kernelW)/\(conv.strideH) C=\(c)"
+        return BenchmarkCase(
+            family: weights ? .dwconvWgrad : .dwconvDgrad, model: layer.model.specName, layer: layer.layerName,
+            shape: "\(weights ? "wgrad" : "dgrad gather") \(kernel) \(input.h)x\(input.w) n=\(n)",
+            params: CaseParams(n: n, h: input.h, w: input.w, cin: c, cout: c, kh: conv.kernelH, kw: conv.kernelW,
+                               stride: conv.strideH, groups: c),
+            flops: 2 * Double(dyShape.count * taps),
+            bytes: Double(4 * (xShape.count + dyShape.count + c * taps)),
+            reduction: weights ? dyShape.pixels : taps,
+            variants: Catalogue.variants(of: .dwgrad),
+            makeRunner: { variant, pool, rotate in
+                let op = try DepthwiseConv2DBackward(channels: c, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                                     strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                                     dilationH: conv.dilationH, dilationW: conv.dilationW, weights: w, variant: variant)
+                let sets = rotate ? rotationCount(footprintBytes: 4 * (xShape.count + dyShape.count)) : 1
+                let dys = try (0..<sets).map { _ in try Tensor(shape: dyShape, nhwc: dy) }
+                if weights {
+                    let xs = try (0..<sets).map { _ in try Tensor(shape: xShape, nhwc: x) }
+                    var result: (weight: [Float], bias: [Float]) = ([], [])
+                    return Runner(run: { i in
+                        result = try op.weightGradient(input: xs[i % sets].view(), outputGradient: dys[i % sets].view(), bias: true,
+                                                       threadPool: pool)
+                    }, output: { result.weight + result.bias })
+                }
+                var dxs = try (0..<sets).map { _ in try Tensor(shape: xShape) }
+                return Runner(run: { i in
+                    try dxs[i % sets].withMutableView { try op.inputGradient(dys[i % sets].view(), into: $0, threadPool: pool) }
+                }, output: { dxs[0].toArray() })
+            },
+            reference: {
+                let r = RefTrain.conv2dBackward(RefTensorOf(n: n, h: input.h, w: input.w, c: c, data: x), weight: w, referenceGeometry(conv),
+                                                dy: RefTensorOf(n: n, h: output.h, w: output.w, c: c, data: dy))
+                return weights ? r.dWeight + r.dBias : r.dx.data
+            })
+    }
+}

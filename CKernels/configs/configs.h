@@ -10,6 +10,7 @@
 #include "../include/mk_catalogue.h"
 #include "../microkernels/bntrain/bntrain.h"
 #include "../microkernels/dwconv/dwconv.h"
+#include "../microkernels/dwgrad/dwgrad.h"
 #include "../microkernels/fc/fc.h"
 #include "../microkernels/gemm/gemm.h"
 #include "../microkernels/pool/pool.h"
@@ -53,6 +54,7 @@ mk_f32_fc_ukernel_fn mk_f32_fc_config_get(mk_variant variant);
 const mk_shuffle_kernels* mk_f32_shuffle_config_get(mk_variant variant);
 const mk_wino_kernels* mk_f32_winograd_config_get(mk_variant variant);
 const mk_bntrain_kernels* mk_f32_bntrain_config_get(mk_variant variant);
+const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant);
 
 typedef struct mk_f32_vunary_config {
     mk_f32_vbiasact_ukernel_fn biasact;
@@ -73,7 +75,7 @@ extern const mk_catalogue_line mk_f32_gemm_lines[];
 extern const size_t mk_f32_gemm_line_count;
 extern const mk_catalogue_line mk_f32_dwconv_lines[];
 extern const size_t mk_f32_dwconv_line_count;
-extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain sets
+extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain, dwgrad sets
 extern const size_t mk_f32_rows_line_count;
 
 // A table line; `kernel` and `name` from one symbol, so the two never disagree.

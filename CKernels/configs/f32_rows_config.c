@@ -1,6 +1,6 @@
-// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle, f32_winograd and f32_bntrain:
-// the row microkernels, one set (or function) per variant each, nr = the channels of its widest
-// register block.
+// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle, f32_winograd, f32_bntrain and
+// f32_dwgrad: the row microkernels, one set (or function) per variant each, nr = the channels of
+// its widest register block.
 #include "configs.h"
 
 #define MK_ROW_LINE(family, variant, symbol, block) MK_LINE(family, variant, symbol, 0, block, 0, 0)
@@ -13,6 +13,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_SCALAR, mk_f32_shuffle_ukernels__scalar, 0),
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_SCALAR, mk_f32_wino4x3_ukernels__scalar, 4),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_SCALAR, mk_f32_bntrain_ukernels__scalar, 16),
+    MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_SCALAR, mk_f32_dwgrad_ukernels__scalar, 16),
 #if defined(__x86_64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX2, mk_f32_pool_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX2, mk_f32_vbinary_ukernels__avx2, 32),
@@ -21,6 +22,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_AVX2, mk_f32_shuffle_ukernels__avx2, 0),
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX2, mk_f32_wino4x3_ukernels__avx2, 8),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX2, mk_f32_bntrain_ukernels__avx2, 32),
+    MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX2, mk_f32_dwgrad_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX512, mk_f32_pool_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX512, mk_f32_vbinary_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_AVX512, mk_f32_fc_ukernel_256c__avx512, 256),
@@ -28,6 +30,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_AVX512, mk_f32_shuffle_ukernels__avx512, 0),
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX512, mk_f32_wino4x3_ukernels__avx512, 16),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX512, mk_f32_bntrain_ukernels__avx512, 64),
+    MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX512, mk_f32_dwgrad_ukernels__avx512, 64),
 #endif
 #if defined(__aarch64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_NEON, mk_f32_pool_ukernels__neon, 32),
@@ -37,6 +40,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_SHUFFLE, MK_VARIANT_NEON, mk_f32_shuffle_ukernels__neon, 0),
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_NEON, mk_f32_wino4x3_ukernels__neon, 4),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_NEON, mk_f32_bntrain_ukernels__neon, 32),
+    MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_NEON, mk_f32_dwgrad_ukernels__neon, 32),
 #endif
 };
 const size_t mk_f32_rows_line_count = sizeof mk_f32_rows_lines / sizeof mk_f32_rows_lines[0];
@@ -67,6 +71,10 @@ const mk_wino_kernels* mk_f32_winograd_config_get(mk_variant variant) {
 
 const mk_bntrain_kernels* mk_f32_bntrain_config_get(mk_variant variant) {
     return mk_rows_find(MK_FAMILY_F32_BNTRAIN, variant);
+}
+
+const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant) {
+    return mk_rows_find(MK_FAMILY_F32_DWGRAD, variant);
 }
 
 // A vunary config per variant, filled from the table on first use (the table is constant and

@@ -8,6 +8,7 @@
 
 #include "mk_activation.h"
 #include "mk_base.h"
+#include "mk_dwconv.h"
 #include "mk_threadpool.h"
 
 #ifdef __cplusplus
@@ -114,6 +115,66 @@ mk_status mk_activation_backward_f32_run(const mk_activation_backward_f32_op* op
 mk_variant mk_activation_backward_f32_variant(const mk_activation_backward_f32_op* op);
 
 void mk_activation_backward_f32_destroy(mk_activation_backward_f32_op* op);
+
+/// Depthwise convolution backward (the geometry of mk_dwconv2d_params, any kernel 1..11, stride,
+/// dilation and padding; `activation` must be NONE: its gradient is applied before, by the
+/// BatchNorm or activation backward):
+///   input gradient:  dx[n, iy, ix, c] = sum over (ky, kx, oy, ox) with
+///                    iy = oy * stride_h - pad_top + ky * dilation_h (and so for x) of
+///                    dy[n, oy, ox, c] * w[c, 0, ky, kx], taps in (ky, kx) order;
+///   weight gradient: dw[c, 0, ky, kx] = sum over (n, oy, ox) of dy[n, oy, ox, c] *
+///                    x[n, iy, ix, c] (padding reads zero), dbias[c] = sum of dy, summed in
+///                    chunks of output rows fixed by the shape and combined in float64, so any
+///                    thread count gives the same bits.
+typedef struct mk_dwconv2d_backward_f32_op mk_dwconv2d_backward_f32_op;
+
+/// `weights` ([channels, 1, kernel_h, kernel_w], copied) may be NULL for an operator that only
+/// computes weight gradients (set them later with _set_weights for input gradients).
+/// INVALID_ARGUMENT for parameters outside mk_dwconv2d_params' limits or an activation other
+/// than NONE; UNSUPPORTED for a variant without these kernels or one the CPU lacks.
+mk_status mk_dwconv2d_backward_f32_create(const mk_dwconv2d_params* params, const float* weights,
+                                          mk_variant variant,
+                                          mk_dwconv2d_backward_f32_op** op_out);
+
+/// Replaces the weights (after an optimizer step): [channels, 1, kernel_h, kernel_w].
+mk_status mk_dwconv2d_backward_f32_set_weights(mk_dwconv2d_backward_f32_op* op,
+                                               const float* weights);
+
+/// The caller sets `workspace` (workspace_bytes, 64-byte aligned) before a run; the fields after
+/// `workspace` are the operator's. Input pixel strides apply to x and dx, output ones to dy.
+typedef struct mk_dwconv2d_backward_f32_plan {
+    size_t batch, in_h, in_w, out_h, out_w, input_pixel_stride, output_pixel_stride;
+    size_t workspace_bytes;
+    void* workspace;
+    // private:
+    const mk_dwconv2d_backward_f32_op* op;
+    size_t threads, chunk_rows, chunks, in_extent, out_extent;
+} mk_dwconv2d_backward_f32_plan;
+
+/// As mk_dwconv2d_f32_reshape (the forward's input size in_h x in_w); the plan is for at most
+/// the thread count of `pool` (a run on a larger pool is INVALID_ARGUMENT).
+mk_status mk_dwconv2d_backward_f32_reshape(const mk_dwconv2d_backward_f32_op* op, size_t batch,
+                                           size_t in_h, size_t in_w, size_t input_pixel_stride,
+                                           size_t output_pixel_stride, mk_threadpool* pool,
+                                           mk_dwconv2d_backward_f32_plan* plan);
+
+/// dx from dy (dx must not overlap dy). INVALID_ARGUMENT without weights.
+mk_status mk_dwconv2d_backward_f32_input_gradient(const mk_dwconv2d_backward_f32_op* op,
+                                                  const mk_dwconv2d_backward_f32_plan* plan,
+                                                  const float* dy, float* dx,
+                                                  mk_threadpool* pool);
+
+/// dweight ([channels, 1, kernel_h, kernel_w]) and dbias ([channels], may be NULL) from the
+/// forward's input x and dy.
+mk_status mk_dwconv2d_backward_f32_weight_gradient(const mk_dwconv2d_backward_f32_op* op,
+                                                   const mk_dwconv2d_backward_f32_plan* plan,
+                                                   const float* x, const float* dy,
+                                                   float* dweight, float* dbias,
+                                                   mk_threadpool* pool);
+
+mk_variant mk_dwconv2d_backward_f32_variant(const mk_dwconv2d_backward_f32_op* op);
+
+void mk_dwconv2d_backward_f32_destroy(mk_dwconv2d_backward_f32_op* op);
 
 #ifdef __cplusplus
 }

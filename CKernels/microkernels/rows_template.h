@@ -51,4 +51,23 @@
         MK_PL_TAIL for (size_t i = mk_pl_c; i < (n); i++) { STMT; }                    \
     } while (0)
 
+// Runs BLOCK(W, c) over the channel blocks of a reduction: blocks of MK_PL_BLOCK and MK_PL_VEC
+// channels from c = 0, then the last vector ending at the last channel (overlapping the one
+// before: a reduction writes the same sums again), or TAIL(n, c) below one vector of channels.
+#define MK_PL_REDUCTION_BLOCKS(channels, BLOCK, TAIL)                  \
+    do {                                                               \
+        size_t mk_c = 0;                                               \
+        for (; mk_c + MK_PL_BLOCK <= (channels); mk_c += MK_PL_BLOCK) { \
+            BLOCK(MK_PL_BLOCK, mk_c);                                  \
+        }                                                              \
+        for (; mk_c + MK_PL_VEC <= (channels); mk_c += MK_PL_VEC) {    \
+            BLOCK(MK_PL_VEC, mk_c);                                    \
+        }                                                              \
+        if (mk_c < (channels) && (channels) >= MK_PL_VEC) {            \
+            BLOCK(MK_PL_VEC, (channels) - MK_PL_VEC);                  \
+        } else if (mk_c < (channels)) {                                \
+            TAIL((channels) - mk_c, mk_c);                             \
+        }                                                              \
+    } while (0)
+
 #endif

@@ -6,6 +6,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case fc = "f32_fc", vunary = "f32_vunary", shuffle = "f32_shuffle", winograd = "f32_winograd"
     /// Training: BatchNorm with batch statistics (forward and backward) and activation gradients.
     case bntrain = "f32_bntrain"
+    /// Training: depthwise convolution input and weight gradients.
+    case dwgrad = "f32_dwgrad"
 
     var cValue: mk_family {
         switch self {
@@ -18,6 +20,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .shuffle: MK_FAMILY_F32_SHUFFLE
         case .winograd: MK_FAMILY_F32_WINOGRAD
         case .bntrain: MK_FAMILY_F32_BNTRAIN
+        case .dwgrad: MK_FAMILY_F32_DWGRAD
         }
     }
 

@@ -39,25 +39,6 @@ MK_PL_TARGET MK_INLINE float mk_pl_affine(float xhat, float gamma, float beta) {
     return xhat * gamma + beta;
 }
 
-// Runs BLOCK(W, c) over the channel blocks of a reduction: blocks of MK_PL_BLOCK and MK_PL_VEC
-// channels from c = 0, then the last vector ending at the last channel (overlapping the one
-// before: a reduction writes the same sums again), or TAIL(n, c) below one vector of channels.
-#define MK_PL_REDUCTION_BLOCKS(channels, BLOCK, TAIL)                  \
-    do {                                                               \
-        size_t mk_c = 0;                                               \
-        for (; mk_c + MK_PL_BLOCK <= (channels); mk_c += MK_PL_BLOCK) { \
-            BLOCK(MK_PL_BLOCK, mk_c);                                  \
-        }                                                              \
-        for (; mk_c + MK_PL_VEC <= (channels); mk_c += MK_PL_VEC) {    \
-            BLOCK(MK_PL_VEC, mk_c);                                    \
-        }                                                              \
-        if (mk_c < (channels) && (channels) >= MK_PL_VEC) {            \
-            BLOCK(MK_PL_VEC, (channels) - MK_PL_VEC);                  \
-        } else if (mk_c < (channels)) {                                \
-            TAIL((channels) - mk_c, mk_c);                             \
-        }                                                              \
-    } while (0)
-
 // ---- Batch statistics of a chunk --------------------------------------------------------------
 
 MK_PL_TARGET MK_INLINE void mk_pl_stats_block(const size_t W, size_t rows,

@@ -228,3 +228,100 @@ final class Scratch: @unchecked Sendable {
         return body(own)
     }
 }
+
+/// The backward of a depthwise convolution (`mk_training.h`): the input gradient as a gather
+/// (every input pixel sums the taps that read it, so stride 2 costs what stride 1 does) and the
+/// weight and bias gradients, vectorized over channels like the forward. Weight-gradient sums
+/// are chunked by shape and combined in float64: the same bits for any thread count.
+public final class DepthwiseConv2DBackward: @unchecked Sendable {
+    public let channels: Int
+    public let kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
+    public let padding: Padding
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+    private let scratch = Scratch()
+    private var hasWeights: Bool
+
+    /// `weights` `[channels, 1, kernelH, kernelW]` (PyTorch's layout), or nil for weight
+    /// gradients only (set them with `setWeights` before an input gradient).
+    /// - Throws: `.invalidArgument` for a geometry the forward depthwise convolution rejects;
+    ///   `.shapeMismatch` for a weight count other than channels * kernelH * kernelW;
+    ///   `.unsupported` for a variant this CPU lacks.
+    public init(channels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1, padding: Padding = .zero,
+                dilationH: Int = 1, dilationW: Int = 1, weights: [Float]?, variant: Variant = .auto) throws {
+        name = "DepthwiseConv2DBackward(\(channels), \(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), \(variant))"
+        guard [channels, kernelH, kernelW, strideH, strideW, dilationH, dilationW].allSatisfy({ $0 >= 1 }),
+              [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
+            throw MobileKernelsError(.invalidArgument, "\(name): sizes must be positive and padding non-negative")
+        }
+        if let weights, weights.count != channels * kernelH * kernelW {
+            throw MobileKernelsError(.shapeMismatch, "\(name): \(weights.count) weights, expected \(channels * kernelH * kernelW)")
+        }
+        var params = mk_dwconv2d_params(channels: channels, kernel_h: kernelH, kernel_w: kernelW, stride_h: strideH,
+                                        stride_w: strideW, dilation_h: dilationH, dilation_w: dilationW,
+                                        pad_top: padding.top, pad_left: padding.left, pad_bottom: padding.bottom,
+                                        pad_right: padding.right, activation: Activation.none.cValue)
+        var handle: OpaquePointer?
+        try check(mk_dwconv2d_backward_f32_create(&params, weights, variant.cValue, &handle), name)
+        op = handle!
+        (self.channels, self.kernelH, self.kernelW, self.strideH, self.strideW) = (channels, kernelH, kernelW, strideH, strideW)
+        (self.dilationH, self.dilationW, self.padding) = (dilationH, dilationW, padding)
+        hasWeights = weights != nil
+        self.variant = Variant(mk_dwconv2d_backward_f32_variant(op))
+    }
+
+    deinit { mk_dwconv2d_backward_f32_destroy(op) }
+
+    /// Replaces the weights (after an optimizer step).
+    public func setWeights(_ weights: [Float]) throws {
+        guard weights.count == channels * kernelH * kernelW else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): \(weights.count) weights, expected \(channels * kernelH * kernelW)")
+        }
+        try check(mk_dwconv2d_backward_f32_set_weights(op, weights), name)
+        hasWeights = true
+    }
+
+    /// The plan for the forward input `input` and its output gradient `output`, shapes checked.
+    private func plan(input: TensorView, output: TensorView, _ threadPool: ThreadPool) throws -> mk_dwconv2d_backward_f32_plan {
+        let s = input.shape
+        guard s.c == channels, output.shape.c == channels, output.shape.n == s.n else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) and output gradient \(output.shape) need \(channels) channels and one batch")
+        }
+        var plan = mk_dwconv2d_backward_f32_plan()
+        try check(mk_dwconv2d_backward_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride, threadPool.handle, &plan),
+                  "\(name) for an input \(s)")
+        guard plan.out_h == output.shape.h, plan.out_w == output.shape.w else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): an input \(s) gives outputs of \(plan.out_h)x\(plan.out_w), but the output gradient is \(output.shape)")
+        }
+        return plan
+    }
+
+    /// dx (the forward input's shape) from dy (the forward output's shape); they must not overlap.
+    /// - Throws: `.shapeMismatch` for shapes that do not belong together; `.invalidArgument`
+    ///   without weights.
+    public func inputGradient(_ dy: TensorView, into dx: TensorView, threadPool: ThreadPool = .shared) throws {
+        guard hasWeights else { throw MobileKernelsError(.invalidArgument, "\(name): no weights for an input gradient") }
+        var plan = try plan(input: dx, output: dy, threadPool)
+        try check(mk_dwconv2d_backward_f32_input_gradient(op, &plan, dy.pointer, dx.pointer, threadPool.handle),
+                  "\(name) input gradient \(dy) into \(dx)")
+    }
+
+    /// The weight gradient `[channels, 1, kernelH, kernelW]` and, when `bias` is true, the bias
+    /// gradient (else empty) from the forward's input and the output gradient.
+    public func weightGradient(input x: TensorView, outputGradient dy: TensorView, bias: Bool = false,
+                               threadPool: ThreadPool = .shared) throws -> (weight: [Float], bias: [Float]) {
+        var plan = try plan(input: x, output: dy, threadPool)
+        var dWeight = [Float](repeating: 0, count: channels * kernelH * kernelW)
+        var dBias = [Float](repeating: 0, count: bias ? channels : 0)
+        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
+            plan.workspace = workspace
+            return dBias.withUnsafeMutableBufferPointer { b in
+                mk_dwconv2d_backward_f32_weight_gradient(op, &plan, x.pointer, dy.pointer, &dWeight, bias ? b.baseAddress : nil,
+                                                         threadPool.handle)
+            }
+        }
+        try check(status, "\(name) weight gradient on \(x), \(dy)")
+        return (dWeight, dBias)
+    }
+}

@@ -58,7 +58,7 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
         case .input:
             y = input
         case let .conv(c):
-            var v = RefTrain.conv2d(x, weight: param(c.weightKey), bias: c.biasKey.map(param), geometry(c))
+            var v = RefTrain.conv2d(x, weight: param(c.weightKey), bias: c.biasKey.map(param), referenceGeometry(c))
             var bnSaved: RefTrain.BatchNormSaved<T>?
             if let bn = c.batchNorm {
                 let r = RefTrain.batchNormTraining(v, gamma: param(bn.weightKey), beta: param(bn.biasKey), eps: T(bn.eps))
@@ -129,7 +129,7 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
                 gradients[bn.biasKey] = r.dBeta
                 dv = r.dx
             }
-            let r = RefTrain.conv2dBackward(x, weight: param(c.weightKey), geometry(c), dy: dv)
+            let r = RefTrain.conv2dBackward(x, weight: param(c.weightKey), referenceGeometry(c), dy: dv)
             gradients[c.weightKey] = r.dWeight
             if let b = c.biasKey { gradients[b] = r.dBias }
             accumulate(first, r.dx)
@@ -173,7 +173,7 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
 }
 
 /// A convolution spec's geometry for the training references.
-func geometry(_ c: ConvSpec) -> RefConvGeometry {
+public func referenceGeometry(_ c: ConvSpec) -> RefConvGeometry {
     RefConvGeometry(outChannels: c.outChannels, kernelH: c.kernelH, kernelW: c.kernelW, strideH: c.strideH, strideW: c.strideW,
                     padding: RefPadding(top: c.padTop, left: c.padLeft, bottom: c.padBottom, right: c.padRight),
                     dilationH: c.dilationH, dilationW: c.dilationW, groups: c.groups)

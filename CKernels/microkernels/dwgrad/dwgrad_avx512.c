@@ -1,0 +1,7 @@
+// Depthwise convolution backward microkernels, avx512 (the channel blocks of rows_avx512.h).
+#include "dwgrad.h"
+
+#if defined(__x86_64__)
+#include "../rows_avx512.h"
+#include "dwgrad_template.h"
+#endif
