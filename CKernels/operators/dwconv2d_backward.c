@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define MK_DWGRAD_MAX_TAPS 121  // 11 x 11
+// Weight-gradient tasks split the channels too (a multiple of every vector width), so layers
+// with few pixels still spread over threads; channels are independent, so this changes no bit.
+#define MK_DWGRAD_CHANNEL_TILE 256
 
 struct mk_dwconv2d_backward_f32_op {
     mk_dwconv2d_params p;
@@ -99,15 +102,15 @@ mk_status mk_dwconv2d_backward_f32_reshape(const mk_dwconv2d_backward_f32_op* op
     const size_t chunk_rows = out_w >= 1024 ? 1 : (1024 + out_w - 1) / out_w;
     const size_t rows = batch * out_h;
     const size_t chunks = (rows + chunk_rows - 1) / chunk_rows;
-    // zeros [C] | per-thread indirection [threads][out_w * taps] | chunk sums [chunks][taps + 1][C]
+    // zeros [C] | per-thread indirection [threads][chunk_rows * out_w * taps] | chunk sums [chunks][taps + 1][C]
     // | float64 totals [taps + 1][C]. Bounded: the chunk sums are at most (taps + 1) / 1024 of
     // the output's pixels times C, the indirection taps pointers per output column.
     const size_t T = op->taps;
-    if (out_w > MK_MAX_ELEMENTS / T / threads || chunks > MK_MAX_ELEMENTS / (T + 1) / C) {
+    if (out_w > MK_MAX_ELEMENTS / T / threads / chunk_rows || chunks > MK_MAX_ELEMENTS / (T + 1) / C) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     const size_t bytes = mk_round64(C * sizeof(float)) +
-                         mk_round64(threads * out_w * T * sizeof(const float*)) +
+                         mk_round64(threads * chunk_rows * out_w * T * sizeof(const float*)) +
                          mk_round64(chunks * (T + 1) * C * sizeof(float)) +
                          mk_round64((T + 1) * C * sizeof(double));
     *plan = (mk_dwconv2d_backward_f32_plan){batch, in_h, in_w, out_h, out_w, input_pixel_stride,
@@ -118,7 +121,7 @@ mk_status mk_dwconv2d_backward_f32_reshape(const mk_dwconv2d_backward_f32_op* op
 
 typedef struct {
     float* zeros;
-    const float** indirection;  // [threads][out_w * taps]
+    const float** indirection;  // [threads][chunk_rows * out_w * taps]
     float* parts;               // [chunks][taps + 1][C]
     double* totals;             // [taps + 1][C]
 } mk_dwgrad_workspace;
@@ -130,7 +133,7 @@ static mk_dwgrad_workspace mk_dwgrad_split(const mk_dwconv2d_backward_f32_plan* 
     w.zeros = (float*)m;
     m += mk_round64(C * sizeof(float));
     w.indirection = (const float**)m;
-    m += mk_round64(plan->threads * plan->out_w * T * sizeof(const float*));
+    m += mk_round64(plan->threads * plan->chunk_rows * plan->out_w * T * sizeof(const float*));
     w.parts = (float*)m;
     m += mk_round64(plan->chunks * (T + 1) * C * sizeof(float));
     w.totals = (double*)m;
@@ -181,27 +184,33 @@ static void mk_dwgrad_dx_task(void* context, size_t thread, size_t start, size_t
     const mk_dwconv2d_backward_f32_plan* plan = job->plan;
     const mk_dwconv2d_params* p = &job->op->p;
     const size_t C = p->channels, kw = p->kernel_w;
+    const size_t in_h = plan->in_h, in_w = plan->in_w, out_h = plan->out_h, out_w = plan->out_w;
+    const size_t xs = plan->input_pixel_stride, ys = plan->output_pixel_stride;
+    const float* const dy = job->dy;
+    const float* const packed = job->op->packed;
+    float* const dx = job->dx;
+    const mk_f32_dwgrad_dx_ukernel_fn ukernel = job->op->kernels->dx;
     const float* dy_ptrs[MK_DWGRAD_MAX_TAPS];
     const float* w_ptrs[MK_DWGRAD_MAX_TAPS];
     size_t ky[11], oy[11], kx[11], ox[11];
     for (size_t row = start; row < start + count; row++) {
-        const size_t n = row / plan->in_h, iy = row % plan->in_h;
-        const size_t rows = mk_dwgrad_axis(iy, p->kernel_h, p->stride_h, p->dilation_h,
-                                           p->pad_top, plan->out_h, ky, oy);
-        for (size_t ix = 0; ix < plan->in_w; ix++) {
+        const size_t n = row / in_h, iy = row % in_h;
+        const size_t rows = mk_dwgrad_axis(iy, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top,
+                                           out_h, ky, oy);
+        const float* dy_rows[11];
+        for (size_t a = 0; a < rows; a++) dy_rows[a] = dy + (n * out_h + oy[a]) * out_w * ys;
+        for (size_t ix = 0; ix < in_w; ix++) {
             const size_t cols = mk_dwgrad_axis(ix, kw, p->stride_w, p->dilation_w, p->pad_left,
-                                               plan->out_w, kx, ox);
+                                               out_w, kx, ox);
             size_t taps = 0;
             for (size_t a = 0; a < rows; a++) {
-                const float* dy_row = job->dy + ((n * plan->out_h + oy[a]) * plan->out_w) * plan->output_pixel_stride;
                 for (size_t b = 0; b < cols; b++) {
-                    dy_ptrs[taps] = dy_row + ox[b] * plan->output_pixel_stride;
-                    w_ptrs[taps] = job->op->packed + (ky[a] * kw + kx[b]) * C;
+                    dy_ptrs[taps] = dy_rows[a] + ox[b] * ys;
+                    w_ptrs[taps] = packed + (ky[a] * kw + kx[b]) * C;
                     taps++;
                 }
             }
-            job->op->kernels->dx(C, taps, dy_ptrs, w_ptrs,
-                                 job->dx + (row * plan->in_w + ix) * plan->input_pixel_stride);
+            ukernel(C, taps, dy_ptrs, w_ptrs, dx + (row * in_w + ix) * xs);
         }
     }
 }
@@ -232,39 +241,55 @@ typedef struct {
     mk_dwgrad_workspace w;
 } mk_dwgrad_dw_job;
 
-static void mk_dwgrad_dw_task(void* context, size_t thread, size_t start, size_t count) {
+// A task: chunk `k` (output rows [k * chunk_rows, ...)) for channels [c0, c0 + ct): the
+// chunk's indirection (every pixel's taps; a chunk's output pixels are consecutive in dy), then
+// one microkernel call over all of its pixels.
+static void mk_dwgrad_dw_task(void* context, size_t thread, size_t chunk, size_t c0,
+                              size_t chunk_count, size_t ct) {
     const mk_dwgrad_dw_job* job = context;
     const mk_dwconv2d_backward_f32_plan* plan = job->plan;
     const mk_dwconv2d_params* p = &job->op->p;
-    const size_t C = p->channels, T = job->op->taps, out_w = plan->out_w;
-    const float** ind = job->w.indirection + thread * out_w * T;
-    const size_t rows = plan->batch * plan->out_h;
-    for (size_t k = start; k < start + count; k++) {
+    // Everything in locals: the indirection stores would otherwise make the compiler reload
+    // the job's pointers after each one.
+    const size_t C = p->channels, T = job->op->taps, kh = p->kernel_h, kw = p->kernel_w;
+    const size_t out_w = plan->out_w, out_h = plan->out_h, in_h = plan->in_h, in_w = plan->in_w;
+    const size_t xs = plan->input_pixel_stride, ys = plan->output_pixel_stride;
+    const size_t sh = p->stride_h, sw = p->stride_w, dh = p->dilation_h, dw = p->dilation_w;
+    const size_t pt = p->pad_top, pl = p->pad_left;
+    const float* const x = job->x;
+    const float* const dy = job->dy;
+    const float* const zeros = job->w.zeros;
+    const mk_f32_dwgrad_dw_ukernel_fn ukernel = job->op->kernels->dw;
+    const float** const ind = job->w.indirection + thread * plan->chunk_rows * out_w * T;
+    const size_t rows = plan->batch * out_h;
+    const float* row_ptr[11];
+    for (size_t k = chunk; k < chunk + chunk_count; k++) {
         float* acc = job->w.parts + k * (T + 1) * C;
-        memset(acc, 0, (T + 1) * C * sizeof(float));
+        for (size_t t = 0; t <= T; t++) memset(acc + t * C + c0, 0, ct * sizeof(float));
         const size_t first = k * plan->chunk_rows;
         const size_t last = first + plan->chunk_rows < rows ? first + plan->chunk_rows : rows;
+        const float** tap = ind;
         for (size_t row = first; row < last; row++) {
-            const size_t n = row / plan->out_h, oy = row % plan->out_h;
-            for (size_t ox = 0; ox < out_w; ox++) {
-                for (size_t ky = 0; ky < p->kernel_h; ky++) {
-                    // iy = oy * stride - pad + ky * dilation, in range or padding.
-                    const size_t iy_pad = oy * p->stride_h + ky * p->dilation_h;
-                    const bool row_ok = iy_pad >= p->pad_top && iy_pad - p->pad_top < plan->in_h;
-                    for (size_t kx = 0; kx < p->kernel_w; kx++) {
-                        const size_t ix_pad = ox * p->stride_w + kx * p->dilation_w;
-                        const bool ok = row_ok && ix_pad >= p->pad_left && ix_pad - p->pad_left < plan->in_w;
-                        ind[ox * T + ky * p->kernel_w + kx] =
-                            ok ? job->x + ((n * plan->in_h + iy_pad - p->pad_top) * plan->in_w +
-                                           ix_pad - p->pad_left) * plan->input_pixel_stride
-                               : job->w.zeros;
+            const size_t n = row / out_h, oy = row % out_h;
+            // The input row of each kernel row (iy = oy * stride - pad + ky * dilation), or NULL
+            // for padding.
+            for (size_t ky = 0; ky < kh; ky++) {
+                const size_t iy = oy * sh + ky * dh;
+                row_ptr[ky] = iy >= pt && iy - pt < in_h ? x + (n * in_h + iy - pt) * in_w * xs : NULL;
+            }
+            for (size_t ox = 0; ox < out_w; ox++, tap += T) {
+                for (size_t kx = 0; kx < kw; kx++) {
+                    const size_t ix = ox * sw + kx * dw;
+                    const bool col_ok = ix >= pl && ix - pl < in_w;
+                    const size_t offset = col_ok ? (ix - pl) * xs : 0;
+                    for (size_t ky = 0; ky < kh; ky++) {
+                        tap[ky * kw + kx] = col_ok && row_ptr[ky] != NULL ? row_ptr[ky] + offset : zeros;
                     }
                 }
             }
-            job->op->kernels->dw(out_w, C, T, ind,
-                                 job->dy + row * out_w * plan->output_pixel_stride,
-                                 plan->output_pixel_stride, acc, job->bias ? acc + T * C : NULL);
         }
+        ukernel((last - first) * out_w, ct, T, ind, c0, dy + first * out_w * ys + c0, ys, acc + c0, C,
+                job->bias ? acc + T * C + c0 : NULL);
     }
 }
 
@@ -281,7 +306,8 @@ mk_status mk_dwconv2d_backward_f32_weight_gradient(const mk_dwconv2d_backward_f3
     const size_t C = op->p.channels, T = op->taps;
     mk_dwgrad_dw_job job = {op, plan, x, dy, dbias != NULL, mk_dwgrad_split(plan)};
     memset(job.w.zeros, 0, C * sizeof(float));
-    status = mk_threadpool_parallelize_1d(pool, mk_dwgrad_dw_task, &job, plan->chunks, 1);
+    status = mk_threadpool_parallelize_2d(pool, mk_dwgrad_dw_task, &job, plan->chunks, C, 1,
+                                          MK_DWGRAD_CHANNEL_TILE);
     if (status != MK_STATUS_OK) return status;
     double* total = job.w.totals;
     const size_t rows = dbias != NULL ? T + 1 : T;

@@ -34,6 +34,8 @@ private let cases: [DepthwiseCase] = [
     .init(n: 2, h: 1, w: 1, c: 33, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1)),   // 1x1 spatial
     .init(n: 1, h: 6, w: 5, c: 1, kh: 3, kw: 3, sh: 3, sw: 2, padding: .symmetric(2)),
     .init(n: 4, h: 40, w: 40, c: 16, kh: 3, kw: 3, sh: 1, sw: 1, padding: .symmetric(1)), // several chunks
+    .init(n: 2, h: 5, w: 6, c: 300, kh: 3, kw: 3, sh: 2, sw: 2, padding: .symmetric(1),    // two channel tiles
+          offset: 5, width: 310),
 ]
 
 private func values(_ count: Int, seed: UInt64) -> [Float] {
