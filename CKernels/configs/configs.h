@@ -14,6 +14,7 @@
 #include "../microkernels/fc/fc.h"
 #include "../microkernels/gemm/gemm.h"
 #include "../microkernels/pool/pool.h"
+#include "../microkernels/poolgrad/poolgrad.h"
 #include "../microkernels/shuffle/shuffle.h"
 #include "../microkernels/vbiasact/vbiasact.h"
 #include "../microkernels/vbinary/vbinary.h"
@@ -55,6 +56,7 @@ const mk_shuffle_kernels* mk_f32_shuffle_config_get(mk_variant variant);
 const mk_wino_kernels* mk_f32_winograd_config_get(mk_variant variant);
 const mk_bntrain_kernels* mk_f32_bntrain_config_get(mk_variant variant);
 const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant);
+const mk_poolgrad_kernels* mk_f32_poolgrad_config_get(mk_variant variant);
 
 typedef struct mk_f32_vunary_config {
     mk_f32_vbiasact_ukernel_fn biasact;
@@ -75,7 +77,8 @@ extern const mk_catalogue_line mk_f32_gemm_lines[];
 extern const size_t mk_f32_gemm_line_count;
 extern const mk_catalogue_line mk_f32_dwconv_lines[];
 extern const size_t mk_f32_dwconv_line_count;
-extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain, dwgrad sets
+extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain, dwgrad,
+                                                     // poolgrad sets
 extern const size_t mk_f32_rows_line_count;
 
 // A table line; `kernel` and `name` from one symbol, so the two never disagree.

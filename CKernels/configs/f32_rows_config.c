@@ -1,5 +1,5 @@
-// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle, f32_winograd, f32_bntrain and
-// f32_dwgrad: the row microkernels, one set (or function) per variant each, nr = the channels of
+// Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle, f32_winograd, f32_bntrain,
+// f32_dwgrad and f32_poolgrad: the row microkernels, one set (or function) per variant each, nr = the channels of
 // its widest register block.
 #include "configs.h"
 
@@ -14,6 +14,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_SCALAR, mk_f32_wino4x3_ukernels__scalar, 4),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_SCALAR, mk_f32_bntrain_ukernels__scalar, 16),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_SCALAR, mk_f32_dwgrad_ukernels__scalar, 16),
+    MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_SCALAR, mk_f32_poolgrad_ukernels__scalar, 16),
 #if defined(__x86_64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX2, mk_f32_pool_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX2, mk_f32_vbinary_ukernels__avx2, 32),
@@ -23,6 +24,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX2, mk_f32_wino4x3_ukernels__avx2, 8),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX2, mk_f32_bntrain_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX2, mk_f32_dwgrad_ukernels__avx2, 32),
+    MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_AVX2, mk_f32_poolgrad_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX512, mk_f32_pool_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX512, mk_f32_vbinary_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_AVX512, mk_f32_fc_ukernel_256c__avx512, 256),
@@ -31,6 +33,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_AVX512, mk_f32_wino4x3_ukernels__avx512, 16),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX512, mk_f32_bntrain_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX512, mk_f32_dwgrad_ukernels__avx512, 64),
+    MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_AVX512, mk_f32_poolgrad_ukernels__avx512, 64),
 #endif
 #if defined(__aarch64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_NEON, mk_f32_pool_ukernels__neon, 32),
@@ -41,6 +44,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_WINOGRAD, MK_VARIANT_NEON, mk_f32_wino4x3_ukernels__neon, 4),
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_NEON, mk_f32_bntrain_ukernels__neon, 32),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_NEON, mk_f32_dwgrad_ukernels__neon, 32),
+    MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_NEON, mk_f32_poolgrad_ukernels__neon, 32),
 #endif
 };
 const size_t mk_f32_rows_line_count = sizeof mk_f32_rows_lines / sizeof mk_f32_rows_lines[0];
@@ -75,6 +79,10 @@ const mk_bntrain_kernels* mk_f32_bntrain_config_get(mk_variant variant) {
 
 const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant) {
     return mk_rows_find(MK_FAMILY_F32_DWGRAD, variant);
+}
+
+const mk_poolgrad_kernels* mk_f32_poolgrad_config_get(mk_variant variant) {
+    return mk_rows_find(MK_FAMILY_F32_POOLGRAD, variant);
 }
 
 // A vunary config per variant, filled from the table on first use (the table is constant and

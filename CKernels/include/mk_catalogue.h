@@ -25,9 +25,10 @@ typedef enum mk_family {
     MK_FAMILY_F32_WINOGRAD = 7, // Winograd F(4x4, 3x3) input and output transforms, one set per variant
     MK_FAMILY_F32_BNTRAIN = 8,  // training BatchNorm (statistics, normalize, backward), activation gradients
     MK_FAMILY_F32_DWGRAD = 9,   // depthwise convolution backward: input and weight gradients
+    MK_FAMILY_F32_POOLGRAD = 10, // pooling backward: max with indices, gathers for max and average
 } mk_family;
 
-#define MK_FAMILY_COUNT 10
+#define MK_FAMILY_COUNT 11
 
 /// "f32_gemm", "f32_dwconv", ...; "unknown" for anything else.
 const char* mk_family_name(mk_family family);

@@ -9,6 +9,7 @@
 #include "mk_activation.h"
 #include "mk_base.h"
 #include "mk_dwconv.h"
+#include "mk_pool.h"
 #include "mk_threadpool.h"
 
 #ifdef __cplusplus
@@ -175,6 +176,59 @@ mk_status mk_dwconv2d_backward_f32_weight_gradient(const mk_dwconv2d_backward_f3
 mk_variant mk_dwconv2d_backward_f32_variant(const mk_dwconv2d_backward_f32_op* op);
 
 void mk_dwconv2d_backward_f32_destroy(mk_dwconv2d_backward_f32_op* op);
+
+/// Pooling backward (the geometry of mk_pool2d_params in floor mode; `activation` must be NONE),
+/// as gathers: each input pixel sums, in ascending output order, what the outputs whose window
+/// holds it send back (the order the reference scatters in, so its bits):
+///   max:      dy where the output's saved index names this pixel (PyTorch's index: y * in_w + x
+///             within the image, from mk_max_pool2d_f32_forward_indices);
+///   average:  dy / the window's divisor (count_include_pad as in the forward);
+///   adaptive: dy / the number of cells of PyTorch's adaptive window (global pooling: 1 x 1).
+/// Each input coordinate may lie in at most 32 windows per axis (kernel / stride, or output /
+/// input + 1 for adaptive pooling): INVALID_ARGUMENT at reshape otherwise.
+typedef struct mk_pool2d_backward_f32_op mk_pool2d_backward_f32_op;
+
+mk_status mk_max_pool2d_backward_f32_create(const mk_pool2d_params* params, size_t channels,
+                                            mk_variant variant,
+                                            mk_pool2d_backward_f32_op** op_out);
+mk_status mk_avg_pool2d_backward_f32_create(const mk_pool2d_params* params, size_t channels,
+                                            mk_variant variant,
+                                            mk_pool2d_backward_f32_op** op_out);
+mk_status mk_adaptive_avg_pool2d_backward_f32_create(size_t channels, size_t out_h, size_t out_w,
+                                                     mk_variant variant,
+                                                     mk_pool2d_backward_f32_op** op_out);
+
+/// The fields after `output_pixel_stride` are the operator's. Input strides apply to x and dx,
+/// output strides to y and dy; indices are dense ([pixels][channels] int32).
+typedef struct mk_pool2d_backward_f32_plan {
+    size_t batch, in_h, in_w, out_h, out_w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_pool2d_backward_f32_op* op;
+    size_t in_extent, out_extent;
+} mk_pool2d_backward_f32_plan;
+
+mk_status mk_pool2d_backward_f32_reshape(const mk_pool2d_backward_f32_op* op, size_t batch,
+                                         size_t in_h, size_t in_w, size_t input_pixel_stride,
+                                         size_t output_pixel_stride, mk_threadpool* pool,
+                                         mk_pool2d_backward_f32_plan* plan);
+
+/// Max pooling's training forward: y (as mk_max_pool2d_f32 computes it) and the index of each
+/// maximum. INVALID_ARGUMENT for an average or adaptive operator, or an image of more than
+/// INT32_MAX pixels.
+mk_status mk_max_pool2d_f32_forward_indices(const mk_pool2d_backward_f32_op* op,
+                                            const mk_pool2d_backward_f32_plan* plan,
+                                            const float* x, float* y, int32_t* indices,
+                                            mk_threadpool* pool);
+
+/// dx from dy (and, for max pooling, the forward's indices; NULL otherwise). dx must not
+/// overlap dy.
+mk_status mk_pool2d_backward_f32_run(const mk_pool2d_backward_f32_op* op,
+                                     const mk_pool2d_backward_f32_plan* plan, const float* dy,
+                                     const int32_t* indices, float* dx, mk_threadpool* pool);
+
+mk_variant mk_pool2d_backward_f32_variant(const mk_pool2d_backward_f32_op* op);
+
+void mk_pool2d_backward_f32_destroy(mk_pool2d_backward_f32_op* op);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case bntrain = "f32_bntrain"
     /// Training: depthwise convolution input and weight gradients.
     case dwgrad = "f32_dwgrad"
+    /// Training: max pooling with indices and the pooling input gradients.
+    case poolgrad = "f32_poolgrad"
 
     var cValue: mk_family {
         switch self {
@@ -21,6 +23,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .winograd: MK_FAMILY_F32_WINOGRAD
         case .bntrain: MK_FAMILY_F32_BNTRAIN
         case .dwgrad: MK_FAMILY_F32_DWGRAD
+        case .poolgrad: MK_FAMILY_F32_POOLGRAD
         }
     }
 

@@ -325,3 +325,99 @@ public final class DepthwiseConv2DBackward: @unchecked Sendable {
         return (dWeight, dBias)
     }
 }
+
+/// The backward of max, average and adaptive (global) average pooling (`mk_training.h`): max
+/// pooling's training forward keeps the index of each maximum (PyTorch's: y * w + x within the
+/// image, the first maximum, a NaN wins); every input gradient is a gather in ascending output
+/// order, the reference's sums bit for bit and the same bits for any thread count.
+public final class PoolingBackward: @unchecked Sendable {
+    public enum Kind: Sendable, Equatable {
+        case max(kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding)
+        case average(kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padding: Padding, countIncludePad: Bool)
+        /// PyTorch's AdaptiveAvgPool2d((outputH, outputW)); global average pooling is (1, 1).
+        case adaptive(outputH: Int, outputW: Int)
+    }
+
+    public let kind: Kind
+    public let channels: Int
+    public let variant: Variant
+    public let name: String
+    private let op: OpaquePointer
+
+    /// - Throws: `.invalidArgument` for sizes below 1, padding not below the kernel, or windows
+    ///   that overlap more than 32 deep per axis; `.unsupported` for a variant this CPU lacks.
+    public init(_ kind: Kind, channels: Int, variant: Variant = .auto) throws {
+        let label = "PoolingBackward(\(kind), channels: \(channels), \(variant))"
+        name = label
+        func params(_ kh: Int, _ kw: Int, _ sh: Int, _ sw: Int, _ p: Padding, _ include: Bool) throws -> mk_pool2d_params {
+            guard [kh, kw, sh, sw].allSatisfy({ $0 >= 1 }), [p.top, p.left, p.bottom, p.right].allSatisfy({ $0 >= 0 }) else {
+                throw MobileKernelsError(.invalidArgument, "\(label): sizes must be positive and padding non-negative")
+            }
+            return mk_pool2d_params(kernel_h: kh, kernel_w: kw, stride_h: sh, stride_w: sw, pad_top: p.top, pad_left: p.left,
+                                    pad_bottom: p.bottom, pad_right: p.right, count_include_pad: include,
+                                    activation: Activation.none.cValue)
+        }
+        guard channels >= 1 else { throw MobileKernelsError(.invalidArgument, "\(name): channels must be at least 1") }
+        var handle: OpaquePointer?
+        switch kind {
+        case let .max(kh, kw, sh, sw, p):
+            var q = try params(kh, kw, sh, sw, p, false)
+            try check(mk_max_pool2d_backward_f32_create(&q, channels, variant.cValue, &handle), name)
+        case let .average(kh, kw, sh, sw, p, include):
+            var q = try params(kh, kw, sh, sw, p, include)
+            try check(mk_avg_pool2d_backward_f32_create(&q, channels, variant.cValue, &handle), name)
+        case let .adaptive(oh, ow):
+            guard oh >= 1, ow >= 1 else { throw MobileKernelsError(.invalidArgument, "\(name): output size must be positive") }
+            try check(mk_adaptive_avg_pool2d_backward_f32_create(channels, oh, ow, variant.cValue, &handle), name)
+        }
+        op = handle!
+        self.kind = kind
+        self.channels = channels
+        self.variant = Variant(mk_pool2d_backward_f32_variant(op))
+    }
+
+    deinit { mk_pool2d_backward_f32_destroy(op) }
+
+    private func plan(input: TensorView, output: TensorView, _ threadPool: ThreadPool) throws -> mk_pool2d_backward_f32_plan {
+        let s = input.shape
+        guard s.c == channels, output.shape.c == channels, output.shape.n == s.n else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(s) and output \(output.shape) need \(channels) channels and one batch")
+        }
+        var plan = mk_pool2d_backward_f32_plan()
+        try check(mk_pool2d_backward_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, output.pixelStride, threadPool.handle, &plan),
+                  "\(name) for an input \(s)")
+        guard plan.out_h == output.shape.h, plan.out_w == output.shape.w else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): an input \(s) gives outputs of \(plan.out_h)x\(plan.out_w), not \(output.shape)")
+        }
+        return plan
+    }
+
+    /// Max pooling's training forward: y and the index of each maximum (`y.shape.count` values
+    /// in `indices`, resized if needed).
+    /// - Throws: `.invalidArgument` for an average or adaptive pooling; `.shapeMismatch` for
+    ///   shapes that do not belong together.
+    public func forwardWithIndices(_ x: TensorView, into y: TensorView, indices: inout [Int32],
+                                   threadPool: ThreadPool = .shared) throws {
+        guard case .max = kind else { throw MobileKernelsError(.invalidArgument, "\(name): indices exist for max pooling only") }
+        var plan = try plan(input: x, output: y, threadPool)
+        if indices.count != y.shape.count { indices = [Int32](repeating: 0, count: y.shape.count) }
+        try check(mk_max_pool2d_f32_forward_indices(op, &plan, x.pointer, y.pointer, &indices, threadPool.handle),
+                  "\(name) forward on \(x) into \(y)")
+    }
+
+    /// dx (the forward input's shape) from dy, with the forward's indices for max pooling.
+    /// - Throws: `.invalidArgument` without indices for max pooling (or with a count other than
+    ///   dy's); `.shapeMismatch` for shapes that do not belong together.
+    public func inputGradient(_ dy: TensorView, indices: [Int32]? = nil, into dx: TensorView,
+                              threadPool: ThreadPool = .shared) throws {
+        var plan = try plan(input: dx, output: dy, threadPool)
+        if case .max = kind {
+            guard let indices, indices.count == dy.shape.count else {
+                throw MobileKernelsError(.invalidArgument, "\(name): max pooling's gradient needs the forward's \(dy.shape.count) indices")
+            }
+            try check(mk_pool2d_backward_f32_run(op, &plan, dy.pointer, indices, dx.pointer, threadPool.handle), name)
+        } else {
+            try check(mk_pool2d_backward_f32_run(op, &plan, dy.pointer, nil, dx.pointer, threadPool.handle), name)
+        }
+    }
+}
