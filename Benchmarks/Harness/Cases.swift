@@ -13,12 +13,14 @@ public enum Family: String, CaseIterable, Sendable {
     case bnTrain = "bn.train", bnBackward = "bn.backward"
     /// Depthwise weight and bias gradients.
     case dwconvWgrad = "dwconv.wgrad"
+    /// Pooling input gradients (max with the forward's indices, average, global).
+    case poolDgrad = "pool.dgrad"
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read
     /// each weight once).
     public var isMemoryBound: Bool {
-        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward].contains(self)
+        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward, .poolDgrad].contains(self)
     }
 }
 

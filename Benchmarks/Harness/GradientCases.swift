@@ -212,3 +212,77 @@ public func depthwiseBackwardCases(quick: Bool, weights: Bool) throws -> [Benchm
             })
     }
 }
+
+/// The pooling input gradients (`PoolingBackward`) of the windowed pools (VGG16, AlexNet at
+/// 64x64, ShuffleNet) and the global pools (MobileNetV2, ShuffleNet) at the training batch: `pool.dgrad`, the
+/// max rows with the forward's indices computed outside the timed region. FLOPs: one per
+/// (output, window cell), as for the forward pool rows.
+public func poolingBackwardCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    var cases: [BenchmarkCase] = []
+    var seen: Set<String> = []
+    for model in denseModels {
+        // AlexNet needs 63x63 at least: it trains at 64x64.
+        let size = model == .alexnet ? 2 * resolution : resolution
+        for s in try Architecture.make(model).layerShapes(height: size, width: size) {
+            guard let input = s.inputs.first else { continue }
+            let kind: PoolingBackward.Kind, label: String, window: Int
+            switch s.node.operation {
+            case let .maxPool(k, stride, p):
+                kind = .max(kernelH: k, kernelW: k, strideH: stride, strideW: stride, padding: .symmetric(p))
+                (label, window) = ("maxpool \(k)x\(k)/s\(stride)", k * k)
+            case let .avgPool(k, stride, p, include):
+                kind = .average(kernelH: k, kernelW: k, strideH: stride, strideW: stride, padding: .symmetric(p), countIncludePad: include)
+                (label, window) = ("avgpool \(k)x\(k)/s\(stride)", k * k)
+            case .globalAveragePool:
+                kind = .adaptive(outputH: 1, outputW: 1)
+                (label, window) = ("global avgpool", input.h * input.w)
+            default: continue
+            }
+            let shape = "dgrad \(label) C=\(input.c) \(input.h)x\(input.w) n=\(n)"
+            guard seen.insert(shape).inserted else { continue }
+            let xShape = try TensorShape(n: n, h: input.h, w: input.w, c: input.c)
+            let yShape = try TensorShape(n: n, h: s.output.h, w: s.output.w, c: input.c)
+            let x = pseudoRandom(xShape.count, seed: UInt64(input.c)), dy = pseudoRandom(yShape.count, seed: UInt64(input.c + 1))
+            let geometry: RefPoolGeometry? = {
+                switch kind {
+                case let .max(k, _, st, _, p), let .average(k, _, st, _, p, _):
+                    return RefPoolGeometry(kernel: k, stride: st, padding: p.top)
+                case .adaptive: return nil
+                }
+            }()
+            cases.append(BenchmarkCase(
+                family: .poolDgrad, model: model.specName, layer: s.node.name, shape: shape,
+                params: CaseParams(n: n, h: input.h, w: input.w, cin: input.c, cout: input.c),
+                flops: Double(yShape.count * window), bytes: Double(4 * (xShape.count + yShape.count)), reduction: window,
+                variants: Catalogue.variants(of: .poolgrad),
+                makeRunner: { variant, pool, rotate in
+                    let op = try PoolingBackward(kind, channels: input.c, variant: variant)
+                    let sets = rotate ? rotationCount(footprintBytes: 4 * (xShape.count + yShape.count)) : 1
+                    var indices: [Int32]? = nil
+                    if case .max = kind {
+                        var y = try Tensor(shape: yShape), found: [Int32] = []
+                        let xt = try Tensor(shape: xShape, nhwc: x)
+                        try y.withMutableView { try op.forwardWithIndices(xt.view(), into: $0, indices: &found, threadPool: pool) }
+                        indices = found
+                    }
+                    let dys = try (0..<sets).map { _ in try Tensor(shape: yShape, nhwc: dy) }
+                    var dxs = try (0..<sets).map { _ in try Tensor(shape: xShape) }
+                    return Runner(run: { i in
+                        try dxs[i % sets].withMutableView { try op.inputGradient(dys[i % sets].view(), indices: indices, into: $0, threadPool: pool) }
+                    }, output: { dxs[0].toArray() })
+                },
+                reference: {
+                    let xr = RefTensorOf<Float>(n: n, h: input.h, w: input.w, c: input.c, data: x)
+                    let dyr = RefTensorOf<Float>(n: n, h: s.output.h, w: s.output.w, c: input.c, data: dy)
+                    switch kind {
+                    case .max: return RefTrain.maxPool2dBackward(inputShapeOf: xr, argmax: RefTrain.maxPool2d(xr, geometry!).argmax, dy: dyr).data
+                    case let .average(_, _, _, _, _, include):
+                        return RefTrain.avgPool2dBackward(inputShapeOf: xr, geometry!, countIncludePad: include, dy: dyr).data
+                    case .adaptive: return RefTrain.adaptiveAvgPoolBackward(inputShapeOf: xr, dy: dyr).data
+                    }
+                }))
+        }
+    }
+    return Array(cases.prefix(quick ? 3 : cases.count))
+}

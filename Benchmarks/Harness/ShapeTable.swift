@@ -68,6 +68,7 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.conv1x1Wgrad) { cases += try pointwiseWeightGradientCases(quick: quick) }
     if families.contains(.dwconvDgrad) { cases += try depthwiseBackwardCases(quick: quick, weights: false) }
     if families.contains(.dwconvWgrad) { cases += try depthwiseBackwardCases(quick: quick, weights: true) }
+    if families.contains(.poolDgrad) { cases += try poolingBackwardCases(quick: quick) }
     if families.contains(.bnTrain) { cases += try batchNormTrainingCases(quick: quick, backward: false) }
     if families.contains(.bnBackward) { cases += try batchNormTrainingCases(quick: quick, backward: true) }
     return cases
@@ -76,4 +77,4 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
 /// The families that have kernels today.
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
                                             .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad,
-                                            .dwconvWgrad, .bnTrain, .bnBackward]
+                                            .dwconvWgrad, .bnTrain, .bnBackward, .poolDgrad]
