@@ -82,8 +82,9 @@ mk_status mk_batchnorm_update_running_f32(size_t channels, const float* mean,
 
 /// The activation gradient: dx = act'(u) * dy over `pixels` rows of `channels` (PyTorch's rules
 /// at the kinks), with the bias gradient dbias[c] = sum over pixels of dx (deterministic, as
-/// above). For NONE, RELU, RELU6 and CLAMP, u may be the activation's output instead of its
-/// input (the derivative is the same); HARDSWISH and HARDSIGMOID need the input.
+/// above). For NONE, RELU and RELU6, u may be the activation's output instead of its input (the
+/// derivative is the same); CLAMP (inclusive at its bounds, so a clamped output would pass the
+/// gradient), HARDSWISH and HARDSIGMOID need the input.
 typedef struct mk_activation_backward_f32_op mk_activation_backward_f32_op;
 
 mk_status mk_activation_backward_f32_create(size_t channels, mk_activation activation,

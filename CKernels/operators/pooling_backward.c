@@ -209,6 +209,11 @@ mk_status mk_max_pool2d_f32_forward_indices(const mk_pool2d_backward_f32_op* op,
     return mk_threadpool_parallelize_1d(pool, mk_pg_argmax_task, &job, plan->batch * plan->out_h, 1);
 }
 
+// Columns whose window lists are computed once per task (the windows holding a coordinate are
+// consecutive outputs, so a list is its first output and count); wider images recompute them
+// per pixel.
+#define MK_POOLGRAD_COLUMN_CACHE 1024
+
 static void mk_pg_gather_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_pg_job* job = context;
@@ -216,32 +221,59 @@ static void mk_pg_gather_task(void* context, size_t thread, size_t start, size_t
     const mk_pool2d_backward_f32_plan* plan = job->plan;
     const size_t C = op->channels, in_h = plan->in_h, in_w = plan->in_w;
     const size_t out_h = plan->out_h, out_w = plan->out_w, ys = plan->output_pixel_stride;
+    const size_t xs = plan->input_pixel_stride;
+    const bool max = op->mode == MK_PG_MAX;
     const bool fixed_divisor = op->mode == MK_PG_AVG && op->p.count_include_pad;
     const float kernel_area = (float)(op->p.kernel_h * op->p.kernel_w);
+    const float* const dy = job->dy;
+    const int32_t* const indices = job->cindices;
+    float* const dx = job->dx;
     size_t oy[MK_POOLGRAD_MAX_AXIS], hy[MK_POOLGRAD_MAX_AXIS];
     size_t ox[MK_POOLGRAD_MAX_AXIS], wx[MK_POOLGRAD_MAX_AXIS];
     const float* dys[MK_POOLGRAD_MAX_AXIS * MK_POOLGRAD_MAX_AXIS];
     const int32_t* idx[MK_POOLGRAD_MAX_AXIS * MK_POOLGRAD_MAX_AXIS];
     float divisors[MK_POOLGRAD_MAX_AXIS * MK_POOLGRAD_MAX_AXIS];
+    uint32_t col_first[MK_POOLGRAD_COLUMN_CACHE];
+    uint8_t col_count[MK_POOLGRAD_COLUMN_CACHE];
+    uint32_t col_size[MK_POOLGRAD_COLUMN_CACHE];
+    const bool cached = in_w <= MK_POOLGRAD_COLUMN_CACHE && out_w <= MK_POOLGRAD_COLUMN_CACHE;
+    if (cached) {
+        for (size_t ix = 0; ix < in_w; ix++) {
+            const size_t cols = mk_pg_axis(op, false, ix, in_w, out_w, ox, wx);
+            col_first[ix] = cols > 0 ? (uint32_t)ox[0] : 0;
+            col_count[ix] = (uint8_t)cols;
+            for (size_t b = 0; b < cols; b++) col_size[ox[b]] = (uint32_t)wx[b];
+        }
+    }
     for (size_t row = start; row < start + count; row++) {
         const size_t n = row / in_h, iy = row % in_h;
         const size_t rows = mk_pg_axis(op, true, iy, in_h, out_h, oy, hy);
         for (size_t ix = 0; ix < in_w; ix++) {
-            const size_t cols = mk_pg_axis(op, false, ix, in_w, out_w, ox, wx);
+            size_t cols;
+            if (cached) {
+                cols = col_count[ix];
+                for (size_t b = 0; b < cols; b++) {
+                    ox[b] = col_first[ix] + b;
+                    wx[b] = col_size[ox[b]];
+                }
+            } else {
+                cols = mk_pg_axis(op, false, ix, in_w, out_w, ox, wx);
+            }
             size_t w = 0;
             for (size_t a = 0; a < rows; a++) {
+                const size_t o_row = (n * out_h + oy[a]) * out_w;
                 for (size_t b = 0; b < cols; b++, w++) {
-                    const size_t o = (n * out_h + oy[a]) * out_w + ox[b];
-                    dys[w] = job->dy + o * ys;
-                    if (op->mode == MK_PG_MAX) {
-                        idx[w] = job->cindices + o * C;
+                    const size_t o = o_row + ox[b];
+                    dys[w] = dy + o * ys;
+                    if (max) {
+                        idx[w] = indices + o * C;
                     } else {
                         divisors[w] = fixed_divisor ? kernel_area : (float)(hy[a] * wx[b]);
                     }
                 }
             }
-            float* out = job->dx + (row * in_w + ix) * plan->input_pixel_stride;
-            if (op->mode == MK_PG_MAX) {
+            float* out = dx + (row * in_w + ix) * xs;
+            if (max) {
                 op->kernels->gather_max(C, w, dys, idx, (int32_t)(iy * in_w + ix), out);
             } else {
                 op->kernels->gather_avg(C, w, dys, divisors, out);
@@ -258,7 +290,8 @@ mk_status mk_pool2d_backward_f32_run(const mk_pool2d_backward_f32_op* op,
     if (op->mode == MK_PG_MAX && indices == NULL) return MK_STATUS_NULL_POINTER;
     if (mk_buffers_overlap(dy, plan->out_extent, dx, plan->in_extent)) return MK_STATUS_INVALID_ARGUMENT;
     mk_pg_job job = {op, plan, NULL, NULL, NULL, dy, indices, dx};
-    return mk_threadpool_parallelize_1d(pool, mk_pg_gather_task, &job, plan->batch * plan->in_h, 1);
+    // Tiles of 8 input rows amortize each task's column lists.
+    return mk_threadpool_parallelize_1d(pool, mk_pg_gather_task, &job, plan->batch * plan->in_h, 8);
 }
 
 mk_variant mk_pool2d_backward_f32_variant(const mk_pool2d_backward_f32_op* op) {

@@ -12,17 +12,26 @@
 //                            bitwise (both variants compute the same operations in the same
 //                            order: see the pooling section), and against mk_pool.h's definition;
 //   squeeze-and-excitation   |neon - scalar| <= 1e-5 * (C + S) + 1e-4 * |scalar|, and likewise
-//                            against the definition.
+//                            against the definition;
+//   training BatchNorm       forward + backward (mean, variance, inv_std, y, dgamma, dbeta, dx)
+//                            within about 1e-5 of scalar's terms (a compiler may contract
+//                            a * b + c on one variant), and against mk_training.h's definition
+//                            (statistics in float64, within float32 chunk summation's bound);
+//                            the running-statistic update against its loop;
+//   activation gradient      dx bitwise (hard-swish: 1 ulp) against scalar and bntrain.h's
+//                            definition; dbias within 1e-5 * sum|dx|.
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
 // the SIGSEGV handler names the case. Some cases also run NEON on a 2-thread pool and require
 // results bit-identical to one thread. Also checks: AVX2 / AVX512 / BLIS are UNSUPPORTED on
-// aarch64 and AUTO resolves to NEON (every operator), and the pooling family's argument errors.
+// aarch64 and AUTO resolves to NEON (every operator, the training ones included), and the pooling
+// family's argument errors.
 //
 // Usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]
 //   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
-//           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors
+//           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors, batchnorm_train,
+//           activation_backward
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -48,15 +57,15 @@
 enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
-    FAM_POOL_ERRORS, FAM_COUNT
+    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
-    "pool_errors"};
+    "pool_errors", "batchnorm_train", "activation_backward"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
-                                                   240, 240, 120, 120, 160, 200, 0};
+                                                   240, 240, 120, 120, 160, 200, 0, 160, 200};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -474,6 +483,7 @@ static void check(int condition, const char* format, ...) {
 }
 
 static void pool_variant_checks(void);
+static void training_variant_checks(void);
 
 
 // ---- One call per operator run (create where the caller does not hold the operator, reshape,
@@ -662,6 +672,7 @@ static void family_variants(void) {
     check(s == MK_STATUS_OK && s2 == MK_STATUS_OK && memcmp(out_auto, out_neon, sizeof out_auto) == 0,
           "channel_shuffle AUTO differs from NEON (%s, %s)", status_name(s), status_name(s2));
     pool_variant_checks();
+    training_variant_checks();
     g_case_failed = 0;
 }
 
@@ -2224,6 +2235,1016 @@ static void family_pool_errors(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Families: training-mode BatchNorm and the activation gradient (mk_training.h)
+//
+// Both variants run bntrain_template.h's loops through the same operator code. A reduction sums
+// each channel in row order within chunks of chunk_rows = max(64, ceil(8192 / C)) pixels (a
+// function of the shape only) and combines the chunks in order in float64, so 1 and 2 threads
+// must agree bit for bit. NEON is checked against mk_training.h's definition; only when its
+// outputs are not bitwise scalar's are scalar checked too and the two compared. NEON vs scalar
+// (tolerances, since a compiler may contract a * b + c on one variant, about 10x above what
+// -ffp-contract=fast on the NEON file produces):
+//   mean          1e-5 * sum|x| / P;   variance  1e-5 * variance + tol(mean)^2;
+//   inv_std       1e-5 * |inv_std| + 0.6 * |inv_std| * tol(variance) / (variance + eps);
+//   y             1e-5 * (1 + |y| + |xhat * gamma| + |beta|);
+//   dbeta, dgamma 1e-5 * the sum of |terms| (|g|, |g * xhat|);
+//   dx            2e-5 * (1 + |xhat|) * max over the channel's pixels of |gamma * inv_std| *
+//                 max(|dy|, |g|).
+// Against the definition: mean and variance against float64 sums over x within the bound of
+// float32 summation over a chunk (bn_ref); inv_std within 2^-23 of 1 / sqrtf(variance + eps);
+// y, dx and the sums of dbeta and dgamma computed here from the variant's own statistics (and,
+// for dx, its own dbeta and dgamma) with the tolerances above (the sums: the larger of 1e-5 and
+// (chunk rows + 3) * 2^-24 of their sum of |terms|). The running-statistic update: within
+// 2^-22 of its terms. Where u = xhat * gamma + beta lies within 1e-6 * (|xhat * gamma| + |beta|)
+// of a jump of act' (with gamma != 0), one rounding could flip g: such elements add their |g|
+// terms to the tolerances of their channel. Channels with gamma == 0 and beta on a kink put u
+// on the kink exactly, where PyTorch's rules are checked exactly. The activation gradient does
+// one operation per element: dx must match scalar and bntrain.h's definition bitwise (hard-
+// swish's dy * (u / 3 + 0.5): 1 ulp); dbias within 1e-5 * sum|dx| of scalar (and of float64's
+// sum, within the chunk summation bound).
+
+static size_t bn_chunk_rows(size_t channels) {
+    const size_t rows = (8192 + channels - 1) / channels;
+    return rows < 64 ? 64 : rows;
+}
+
+// A pixel count: 1 or 2 to a few hundred, or past one chunk (up to about 3000 pixels; with
+// `several_chunks`, for the 2-thread runs, as many chunks as fit, up to 3, and a partial one).
+static size_t train_pixels(size_t channels, size_t min_pixels, int several_chunks) {
+    const size_t cr = bn_chunk_rows(channels), cap = 3000;
+    if (several_chunks || chance(30)) {
+        if (cr > cap / 2) return rnd_range(cap / 2, cap);  // C <= 5: one or two chunks
+        const size_t kmax = cap / cr > 3 ? 3 : cap / cr;
+        const size_t k = several_chunks ? kmax : rnd_range(1, kmax > 2 ? 2 : kmax);
+        switch (rnd_range(0, 3)) {
+            case 0: return k * cr;      // whole chunks
+            case 1: return k * cr + 1;  // a 1-row last chunk
+            case 2: return k * cr - 1;
+            default: return k * cr + rnd_range(2, cr - 1);
+        }
+    }
+    switch (rnd_range(0, 5)) {
+        case 0: return min_pixels + rnd_range(0, 2);
+        case 1: case 2: return rnd_range(41, 400);
+        default: return rnd_range(min_pixels, 40);
+    }
+}
+
+// The stride argument for a second operand that must have the layout `layout` of the first
+// (whose argument is `arg`): the same, or the other spelling of a dense stride (0 or C).
+static size_t same_layout_arg(size_t layout, size_t arg, size_t channels) {
+    if (layout != channels) return arg;
+    return chance(50) ? 0 : channels;
+}
+
+// bntrain.h's act'(u) * dy with PyTorch's kink rules.
+static float ref_dact(mk_activation a, float u, float dy) {
+    switch (a.kind) {
+        case MK_ACTIVATION_NONE: return dy;
+        case MK_ACTIVATION_RELU: return u > 0.0f ? dy : 0.0f;
+        case MK_ACTIVATION_RELU6: return (u > 0.0f && u < 6.0f) ? dy : 0.0f;
+        case MK_ACTIVATION_CLAMP: return (u >= a.min && u <= a.max) ? dy : 0.0f;
+        case MK_ACTIVATION_HARDSWISH:
+            return u < -3.0f ? 0.0f : u <= 3.0f ? dy * (u / 3.0f + 0.5f) : dy;
+        case MK_ACTIVATION_HARDSIGMOID: return (u > -3.0f && u < 3.0f) ? dy / 6.0f : 0.0f;
+    }
+    return dy;
+}
+
+// Where act' jumps; returns how many such points there are.
+static int dact_kinks(mk_activation a, float k[2]) {
+    switch (a.kind) {
+        case MK_ACTIVATION_NONE: return 0;
+        case MK_ACTIVATION_RELU: k[0] = 0.0f; return 1;
+        case MK_ACTIVATION_RELU6: k[0] = 0.0f; k[1] = 6.0f; return 2;
+        case MK_ACTIVATION_CLAMP: k[0] = a.min; k[1] = a.max; return 2;
+        case MK_ACTIVATION_HARDSWISH:
+        case MK_ACTIVATION_HARDSIGMOID: k[0] = -3.0f; k[1] = 3.0f; return 2;
+    }
+    return 0;
+}
+
+// The finite kinks of an activation, for near_kink.
+typedef struct {
+    int n;
+    float k[2];
+} kinks;
+
+static kinks kinks_of(mk_activation a) {
+    kinks r = {0, {0.0f, 0.0f}};
+    float k[2];
+    const int n = dact_kinks(a, k);
+    for (int i = 0; i < n; i++) {
+        if (isfinite(k[i])) r.k[r.n++] = k[i];
+    }
+    return r;
+}
+
+// Whether a fused xhat * gamma + beta could land on the other side of a kink than u: within
+// 1e-6 * (|xhat * gamma| + |beta|) of one (about 8 roundings).
+static int near_kink(const kinks* k, float u, float xhat, float gamma, float beta) {
+    if (k->n == 0 || gamma == 0.0f) return 0;  // gamma 0: u == beta exactly, fused or not
+    const float window = 1e-6f * (fabsf(xhat * gamma) + fabsf(beta));
+    for (int i = 0; i < k->n; i++) {
+        if (fabsf(u - k->k[i]) <= window) return 1;
+    }
+    return 0;
+}
+
+// Tolerance comparisons of many values: the first failure is reported by close_end.
+typedef struct {
+    const char* what;
+    size_t bad, count, pixel, c;
+    double n, s, tol;
+} close_acc;
+
+static void close_begin(close_acc* a, const char* what) {
+    memset(a, 0, sizeof *a);
+    a->what = what;
+}
+
+static void close_add(close_acc* a, size_t pixel, size_t c, double n, double s, double tol) {
+    a->count++;
+    const double diff = fabs(n - s);
+    if (diff <= tol) {  // false for NaN
+        if (tol > 0.0 && diff / tol > g_stats[g_family].worst_ratio) {
+            g_stats[g_family].worst_ratio = diff / tol;
+        }
+        return;
+    }
+    if (a->bad++ == 0) {
+        a->pixel = pixel;
+        a->c = c;
+        a->n = n;
+        a->s = s;
+        a->tol = tol;
+    }
+}
+
+static int close_end(const close_acc* a) {
+    if (a->bad == 0) return 0;
+    fail("%s: %zu of %zu values out of tolerance; first at pixel %zu channel %zu: %.9g vs %.9g "
+         "(|diff| %.3g > tol %.3g)", a->what, a->bad, a->count, a->pixel, a->c, a->n, a->s,
+         fabs(a->n - a->s), a->tol);
+    return 1;
+}
+
+// A workspace of `bytes`: from mk_aligned_alloc, or (guarded) ending flush against a PROT_NONE
+// page after sentinel guards (a 64-byte multiple keeps it aligned), so that a write past its end
+// faults and one before its start shows. Filled with NaN garbage before every call.
+typedef struct {
+    void* p;
+    size_t bytes;
+    tensor t;
+    int guarded;
+} workspace;
+
+static void* workspace_get(workspace* w, size_t bytes, int guarded) {
+    memset(w, 0, sizeof *w);
+    w->bytes = bytes;
+    if (bytes == 0) return NULL;
+    if (guarded && bytes % 64 == 0) {
+        tensor_alloc(&w->t, 1, bytes / sizeof(float), bytes / sizeof(float), 1);
+        w->guarded = 1;
+        w->p = w->t.p;
+    } else {
+        w->p = mk_aligned_alloc(bytes);
+    }
+    if (w->p != NULL) memset(w->p, 0xFF, bytes);
+    return w->p;
+}
+
+static void workspace_scramble(workspace* w) {
+    if (w->p != NULL) memset(w->p, 0xFF, w->bytes);
+}
+
+// Frees the workspace; nonzero when a guard before it was overwritten.
+static int workspace_release(workspace* w) {
+    int bad = 0;
+    if (w->guarded) {
+        bad = tensor_check_layout("workspace", &w->t, 0, NULL);
+        tensor_free(&w->t);
+    } else {
+        mk_aligned_free(w->p);
+    }
+    memset(w, 0, sizeof *w);
+    return bad;
+}
+
+// ---- BatchNorm ------------------------------------------------------------------------------
+
+typedef struct {
+    size_t C, P, x_layout, x_arg, y_layout, y_arg;
+    int in_place_fwd, in_place_bwd, with_dx, guard_ws;
+    mk_activation act;
+    float eps;
+    tensor x, dy, gamma, beta;  // inputs, flush against PROT_NONE
+    tensor x_copy, dy_copy, gamma_copy, beta_copy;
+} bn_setup;
+
+typedef struct {
+    tensor y, dx, mean, var, inv, dgamma, dbeta;  // dx unallocated without dx
+} bn_out;
+
+static void bn_out_free(bn_out* o) {
+    tensor_free(&o->y);
+    tensor_free(&o->dx);
+    tensor_free(&o->mean);
+    tensor_free(&o->var);
+    tensor_free(&o->inv);
+    tensor_free(&o->dgamma);
+    tensor_free(&o->dbeta);
+}
+
+// reshape, forward, backward (x the original input even after an in-place forward), checking
+// the statuses, every output's gaps and guards, and that no input changed. 1 when all is well.
+static int bn_run(const bn_setup* s, const mk_batchnorm_train_f32_op* op, const char* name,
+                  mk_threadpool* pool, bn_out* o) {
+    char what[96];
+    memset(o, 0, sizeof *o);
+    tensor* vectors[5] = {&o->mean, &o->var, &o->inv, &o->dgamma, &o->dbeta};
+    const char* vector_names[5] = {"mean", "variance", "inv_std", "dgamma", "dbeta"};
+    for (int i = 0; i < 5; i++) tensor_alloc(vectors[i], 1, s->C, s->C, 0);
+    mk_batchnorm_train_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_batchnorm_train_f32_reshape(op, s->P, s->x_arg, s->y_arg, pool, &plan))) {
+        return 0;
+    }
+    if (plan.workspace_bytes == 0) {
+        fail("reshape(%s): workspace_bytes is 0", name);
+        return 0;
+    }
+    workspace ws;
+    plan.workspace = workspace_get(&ws, plan.workspace_bytes, s->guard_ws);
+    const float* x_in = s->x.p;
+    if (s->in_place_fwd) {
+        tensor_clone(&o->y, &s->x, 0);
+        x_in = o->y.p;
+    } else {
+        tensor_alloc(&o->y, s->P, s->y_layout, s->C, 0);
+    }
+    int ok = 0;
+    snprintf(what, sizeof what, "forward(%s)", name);
+    if (run_ok(what, mk_batchnorm_train_f32_forward(op, &plan, x_in, s->gamma.p, s->beta.p, o->y.p,
+                                                    o->mean.p, o->var.p, o->inv.p, pool))) {
+        const float* dy_in = s->dy.p;
+        float* dx = NULL;
+        if (s->in_place_bwd) {
+            tensor_clone(&o->dx, &s->dy, 0);
+            dx = o->dx.p;
+            dy_in = dx;
+        } else if (s->with_dx) {
+            tensor_alloc(&o->dx, s->P, s->x_layout, s->C, 0);
+            dx = o->dx.p;
+        }
+        float* saved = malloc(2 * s->C * sizeof(float));
+        memcpy(saved, o->mean.p, s->C * sizeof(float));
+        memcpy(saved + s->C, o->inv.p, s->C * sizeof(float));
+        workspace_scramble(&ws);
+        snprintf(what, sizeof what, "backward(%s)", name);
+        ok = run_ok(what, mk_batchnorm_train_f32_backward(op, &plan, s->x.p, dy_in, s->gamma.p,
+                                                          s->beta.p, o->mean.p, o->inv.p, dx,
+                                                          o->dgamma.p, o->dbeta.p, pool));
+        if (ok && (memcmp(saved, o->mean.p, s->C * sizeof(float)) != 0 ||
+                   memcmp(saved + s->C, o->inv.p, s->C * sizeof(float)) != 0)) {
+            fail("backward(%s) modified mean or inv_std", name);
+            ok = 0;
+        }
+        free(saved);
+    }
+    if (workspace_release(&ws)) ok = 0;
+    if (!ok) return 0;
+    snprintf(what, sizeof what, "%s y", name);
+    if (tensor_check_layout(what, &o->y, !s->in_place_fwd, NULL)) return 0;
+    for (int i = 0; i < 5; i++) {
+        snprintf(what, sizeof what, "%s %s", name, vector_names[i]);
+        if (tensor_check_layout(what, vectors[i], 1, NULL)) return 0;
+    }
+    snprintf(what, sizeof what, "%s dx", name);
+    if (o->dx.map != NULL && tensor_check_layout(what, &o->dx, !s->in_place_bwd, NULL)) return 0;
+    snprintf(what, sizeof what, "input x (after %s)", name);
+    if (tensor_check_layout(what, &s->x, 0, &s->x_copy)) return 0;
+    snprintf(what, sizeof what, "input dy (after %s)", name);
+    if (tensor_check_layout(what, &s->dy, 0, &s->dy_copy)) return 0;
+    if (tensor_check_layout("input gamma", &s->gamma, 0, &s->gamma_copy) ||
+        tensor_check_layout("input beta", &s->beta, 0, &s->beta_copy)) {
+        return 0;
+    }
+    return 1;
+}
+
+// Per channel: the statistics of the float64 definition and the tolerances of the statistics.
+// NEON vs scalar (the same float32 operations, up to contraction): tol_mean = 1e-5 * sum|x| / P,
+// tol_var = 1e-5 * variance + tol_mean^2. A variant vs the float64 definition: a chunk of n rows
+// summed in float32 is within (n + 2) * 2^-24 * sum|x| of the exact sum (recursive summation's
+// bound), so def_tol_mean = the chunks' bounds over P; the variance inherits each chunk mean's
+// error d_k (the chunk's m2 is taken about it and Chan's term n_k (m_k - M)^2 uses it):
+// def_tol_var = (n + 4) * 2^-24 * variance + sum over chunks of n_k (d_k^2 + 2 |m_k - M| d_k) / P.
+// The backward's chunked sums get sum_rel = max(1e-5, (n + 3) * 2^-24) of their sum of |terms|.
+typedef struct {
+    double *mean, *var, *tol_mean, *tol_var, *def_tol_mean, *def_tol_var;
+    double sum_rel;
+} bn_ref;
+
+static void bn_ref_compute(const bn_setup* s, bn_ref* r) {
+    const size_t C = s->C, P = s->P, rows = bn_chunk_rows(C);
+    const double u = ldexp(1.0, -24);
+    double* block = calloc(8 * C, sizeof(double));
+    r->mean = block;
+    r->var = block + C;
+    r->tol_mean = block + 2 * C;
+    r->tol_var = block + 3 * C;
+    r->def_tol_mean = block + 4 * C;
+    r->def_tol_var = block + 5 * C;
+    double* chunk_sum = block + 6 * C;
+    double* chunk_abs = block + 7 * C;
+    for (size_t p = 0; p < P; p++) {
+        for (size_t c = 0; c < C; c++) {
+            const double v = *at(&s->x_copy, p, c);
+            r->mean[c] += v;
+            r->tol_mean[c] += fabs(v);
+        }
+    }
+    for (size_t c = 0; c < C; c++) {
+        r->mean[c] /= (double)P;
+        r->tol_mean[c] *= 1e-5 / (double)P;
+    }
+    for (size_t p = 0; p < P; p++) {
+        for (size_t c = 0; c < C; c++) {
+            const double d = *at(&s->x_copy, p, c) - r->mean[c];
+            r->var[c] += d * d;
+        }
+    }
+    for (size_t c = 0; c < C; c++) {
+        r->var[c] /= (double)P;
+        r->tol_var[c] = 1e-5 * r->var[c] + r->tol_mean[c] * r->tol_mean[c];
+        r->def_tol_var[c] = (double)((rows < P ? rows : P) + 4) * u * r->var[c];
+    }
+    for (size_t first = 0; first < P; first += rows) {
+        const size_t n = P - first < rows ? P - first : rows;
+        for (size_t c = 0; c < C; c++) chunk_sum[c] = chunk_abs[c] = 0.0;
+        for (size_t p = first; p < first + n; p++) {
+            for (size_t c = 0; c < C; c++) {
+                const double v = *at(&s->x_copy, p, c);
+                chunk_sum[c] += v;
+                chunk_abs[c] += fabs(v);
+            }
+        }
+        for (size_t c = 0; c < C; c++) {
+            const double err = (double)(n + 2) * u * chunk_abs[c];  // of the chunk's sum
+            const double d = err / (double)n;                       // of its mean
+            r->def_tol_mean[c] += err / (double)P;
+            r->def_tol_var[c] += (double)n * (d * d + 2.0 * fabs(chunk_sum[c] / (double)n - r->mean[c]) * d) / (double)P;
+        }
+    }
+    for (size_t c = 0; c < C; c++) {  // the final roundings to float
+        r->def_tol_mean[c] += u * fabs(r->mean[c]);
+        r->def_tol_var[c] += u * r->var[c];
+    }
+    const double sum_rel = (double)((rows < P ? rows : P) + 3) * u;
+    r->sum_rel = sum_rel > 1e-5 ? sum_rel : 1e-5;
+}
+
+static void bn_ref_free(bn_ref* r) { free(r->mean); }
+
+// Per channel, from one pass over the pixels with one variant's mean and inv_std: the sums of the
+// backward's definition (g = act'(u) * dy), the sums of |terms|, dx's scale
+// (max |gamma * inv_std| * max(|dy|, |g|)) and the allowance for elements near a kink.
+typedef struct {
+    double *sum_g, *sum_gx, *abs_g, *abs_gx, *dx_scale, *amb_g, *amb_gx;
+} bn_terms;
+
+// The same pass checks y: against the definition act(u) (y_expect NULL) or against y_expect,
+// within 1e-5 * (1 + |expected| + |xhat * gamma| + |beta|).
+static void bn_terms_compute(const bn_setup* s, const float* mean, const float* inv, bn_terms* t,
+                             const tensor* y, const tensor* y_expect, close_acc* ay) {
+    const kinks kk = kinks_of(s->act);
+    const size_t C = s->C;
+    double* block = calloc(7 * C, sizeof(double));
+    double** fields[7] = {&t->sum_g, &t->sum_gx, &t->abs_g, &t->abs_gx, &t->dx_scale, &t->amb_g,
+                          &t->amb_gx};
+    for (int i = 0; i < 7; i++) *fields[i] = block + (size_t)i * C;
+    const float* gamma = s->gamma_copy.p;
+    const float* beta = s->beta_copy.p;
+    for (size_t p = 0; p < s->P; p++) {
+        const float* x = at(&s->x_copy, p, 0);
+        const float* dyr = at(&s->dy_copy, p, 0);
+        for (size_t c = 0; c < C; c++) {
+            const float gm = gamma[c], bt = beta[c], dy = dyr[c];
+            const float xhat = (x[c] - mean[c]) * inv[c];
+            const float u = xhat * gm + bt;
+            if (y != NULL) {
+                const float r = y_expect != NULL ? *at(y_expect, p, c) : ref_act(u, s->act);
+                const float tol = 1e-5f * (1.0f + fabsf(r) + fabsf(xhat * gm) + fabsf(bt));
+                close_add(ay, p, c, *at(y, p, c), r, tol);
+            }
+            const float g = ref_dact(s->act, u, dy);
+            t->sum_g[c] += (double)g;
+            t->sum_gx[c] += (double)g * (double)xhat;
+            t->abs_g[c] += fabs((double)g);
+            t->abs_gx[c] += fabs((double)g * (double)xhat);
+            const float m = fabsf(gm * inv[c]) * fmaxf(fabsf(dy), fabsf(g));
+            if (m > t->dx_scale[c]) t->dx_scale[c] = m;
+            if (near_kink(&kk, u, xhat, gm, bt)) {
+                t->amb_g[c] += 2.0 * fabs((double)dy);
+                t->amb_gx[c] += 2.0 * fabs((double)dy * (double)xhat);
+            }
+        }
+    }
+}
+
+static void bn_terms_free(bn_terms* t) { free(t->sum_g); }
+
+// Checks dx against dx_expect or, when NULL, against the definition from the variant's own
+// statistics and dgamma, dbeta: ka * ((g - kb) - xhat * kc), ka = gamma * inv_std,
+// kb = dbeta / P, kc = dgamma / P. Tolerance: 2e-5 * (1 + |xhat|) * the channel's dx scale, plus
+// the kink allowances (the element's own 2 |ka * dy|, and the channel's through kb and kc).
+static void bn_dx_pass(const bn_setup* s, const bn_terms* t, const float* mean, const float* inv,
+                       const float* dgamma, const float* dbeta, const tensor* dx,
+                       const tensor* dx_expect, close_acc* a) {
+    const kinks kk = kinks_of(s->act);
+    const float Pf = (float)s->P;
+    for (size_t p = 0; p < s->P; p++) {
+        const float* x = at(&s->x_copy, p, 0);
+        const float* dyr = at(&s->dy_copy, p, 0);
+        for (size_t c = 0; c < s->C; c++) {
+            const float gm = s->gamma_copy.p[c], bt = s->beta_copy.p[c], dy = dyr[c];
+            const float xhat = (x[c] - mean[c]) * inv[c];
+            const float u = xhat * gm + bt;
+            const float ka = gm * inv[c];
+            float r;
+            if (dx_expect != NULL) {
+                r = *at(dx_expect, p, c);
+            } else {
+                const float g = ref_dact(s->act, u, dy);
+                r = ka * ((g - dbeta[c] / Pf) - xhat * (dgamma[c] / Pf));
+            }
+            double tol = 2e-5 * (1.0 + fabs((double)xhat)) * t->dx_scale[c];
+            if (t->amb_g[c] != 0.0) {
+                tol += fabs((double)ka) * (t->amb_g[c] + fabs((double)xhat) * t->amb_gx[c]) / (double)s->P;
+                if (near_kink(&kk, u, xhat, gm, bt)) tol += 2.0 * fabs((double)ka * (double)dy);
+            }
+            close_add(a, p, c, *at(dx, p, c), r, tol);
+        }
+    }
+}
+
+// One variant's outputs against mk_training.h's definition: the statistics against float64
+// sums over x, the rest computed here from the variant's own statistics (and, for dx, its own
+// dgamma and dbeta).
+static void bn_check_definition(const bn_setup* s, const bn_out* o, const char* name,
+                                const bn_ref* ref) {
+    char what[96];
+    close_acc a;
+    const size_t C = s->C;
+    const float* mean = o->mean.p;
+    const float* var = o->var.p;
+    const float* inv = o->inv.p;
+    snprintf(what, sizeof what, "%s mean vs float64 definition", name);
+    close_begin(&a, what);
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, mean[c], ref->mean[c], ref->def_tol_mean[c]);
+    if (close_end(&a)) return;
+    snprintf(what, sizeof what, "%s variance vs float64 definition", name);
+    close_begin(&a, what);
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, var[c], ref->var[c], ref->def_tol_var[c]);
+    if (close_end(&a)) return;
+    snprintf(what, sizeof what, "%s inv_std vs 1 / sqrtf(variance + eps)", name);
+    close_begin(&a, what);
+    for (size_t c = 0; c < C; c++) {
+        const float r = 1.0f / sqrtf(var[c] + s->eps);
+        close_add(&a, 0, c, inv[c], r, ldexp(fabs((double)r), -23));
+    }
+    if (close_end(&a)) return;
+    snprintf(what, sizeof what, "%s y vs definition", name);
+    close_begin(&a, what);
+    bn_terms t;
+    bn_terms_compute(s, mean, inv, &t, &o->y, NULL, &a);
+    if (!close_end(&a)) {
+        snprintf(what, sizeof what, "%s dbeta vs definition", name);
+        close_begin(&a, what);
+        for (size_t c = 0; c < C; c++) {
+            close_add(&a, 0, c, o->dbeta.p[c], t.sum_g[c], ref->sum_rel * t.abs_g[c] + t.amb_g[c]);
+        }
+        if (!close_end(&a)) {
+            snprintf(what, sizeof what, "%s dgamma vs definition", name);
+            close_begin(&a, what);
+            for (size_t c = 0; c < C; c++) {
+                close_add(&a, 0, c, o->dgamma.p[c], t.sum_gx[c],
+                          ref->sum_rel * t.abs_gx[c] + t.amb_gx[c]);
+            }
+            if (!close_end(&a) && o->dx.map != NULL) {
+                snprintf(what, sizeof what, "%s dx vs definition", name);
+                close_begin(&a, what);
+                bn_dx_pass(s, &t, mean, inv, o->dgamma.p, o->dbeta.p, &o->dx, NULL, &a);
+                close_end(&a);
+            }
+        }
+    }
+    bn_terms_free(&t);
+}
+
+// NEON against scalar, with tolerances from scalar's values.
+static void bn_compare_variants(const bn_setup* s, const bn_out* n, const bn_out* sc,
+                                const bn_ref* ref) {
+    close_acc a;
+    const size_t C = s->C;
+    close_begin(&a, "neon vs scalar mean");
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, n->mean.p[c], sc->mean.p[c], ref->tol_mean[c]);
+    if (close_end(&a)) return;
+    close_begin(&a, "neon vs scalar variance");
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, n->var.p[c], sc->var.p[c], ref->tol_var[c]);
+    if (close_end(&a)) return;
+    close_begin(&a, "neon vs scalar inv_std");
+    for (size_t c = 0; c < C; c++) {
+        const double r = fabs((double)sc->inv.p[c]);
+        close_add(&a, 0, c, n->inv.p[c], sc->inv.p[c],
+                  1e-5 * r + 0.6 * r * ref->tol_var[c] / ((double)sc->var.p[c] + (double)s->eps));
+    }
+    if (close_end(&a)) return;
+    close_begin(&a, "neon vs scalar y");
+    bn_terms t;
+    bn_terms_compute(s, sc->mean.p, sc->inv.p, &t, &n->y, &sc->y, &a);
+    if (!close_end(&a)) {
+        close_begin(&a, "neon vs scalar dbeta");
+        for (size_t c = 0; c < C; c++) {
+            close_add(&a, 0, c, n->dbeta.p[c], sc->dbeta.p[c], 1e-5 * t.abs_g[c] + t.amb_g[c]);
+        }
+        if (!close_end(&a)) {
+            close_begin(&a, "neon vs scalar dgamma");
+            for (size_t c = 0; c < C; c++) {
+                close_add(&a, 0, c, n->dgamma.p[c], sc->dgamma.p[c], 1e-5 * t.abs_gx[c] + t.amb_gx[c]);
+            }
+            if (!close_end(&a) && n->dx.map != NULL) {
+                close_begin(&a, "neon vs scalar dx");
+                bn_dx_pass(s, &t, sc->mean.p, sc->inv.p, NULL, NULL, &n->dx, &sc->dx, &a);
+                close_end(&a);
+            }
+        }
+    }
+    bn_terms_free(&t);
+}
+
+// The whole outputs bitwise (2 threads against 1; and for the statistics of bitwise equality).
+static int bn_outputs_bitwise(const bn_out* a, const bn_out* b, int regions) {
+    const tensor* ta[7] = {&a->y, &a->dx, &a->mean, &a->var, &a->inv, &a->dgamma, &a->dbeta};
+    const tensor* tb[7] = {&b->y, &b->dx, &b->mean, &b->var, &b->inv, &b->dgamma, &b->dbeta};
+    const char* names[7] = {"y", "dx", "mean", "variance", "inv_std", "dgamma", "dbeta"};
+    for (int i = 0; i < 7; i++) {
+        if (ta[i]->map == NULL) continue;
+        if (regions) {
+            char what[64];
+            snprintf(what, sizeof what, "neon 2 threads %s", names[i]);
+            if (compare_bitwise_region(what, ta[i], tb[i])) return 0;
+        } else if (!tensors_bitwise_equal(ta[i], tb[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// mk_batchnorm_update_running_f32 against the plain loop of its definition.
+static void bn_check_running(const bn_setup* s, const bn_out* o) {
+    const size_t C = s->C;
+    float momentum;
+    switch (rnd_range(0, 4)) {
+        case 0: momentum = 0.1f; break;
+        case 1: momentum = chance(50) ? 0.0f : 1.0f; break;
+        default: momentum = (rnd_unit() + 1.0f) * 0.5f;
+    }
+    tensor rm, rv;
+    tensor_alloc(&rm, 1, C, C, 0);
+    tensor_alloc(&rv, 1, C, C, 0);
+    float* rm0 = random_floats(C, 2.0f);
+    float* rv0 = random_floats(C, 1.0f);
+    for (size_t c = 0; c < C; c++) {
+        rv0[c] = fabsf(rv0[c]) + 0.5f;
+        rm.p[c] = rm0[c];
+        rv.p[c] = rv0[c];
+    }
+    const mk_status status = mk_batchnorm_update_running_f32(C, o->mean.p, o->var.p, s->P, momentum,
+                                                             rm.p, rv.p);
+    if (run_ok("update_running", status) && !tensor_check_layout("running_mean", &rm, 1, NULL) &&
+        !tensor_check_layout("running_var", &rv, 1, NULL)) {
+        const float unbias = (float)s->P / (float)(s->P - 1);
+        char what[96];
+        snprintf(what, sizeof what, "update_running (momentum %.9g, count %zu)", (double)momentum, s->P);
+        close_acc a;
+        close_begin(&a, what);
+        for (size_t c = 0; c < C; c++) {
+            const float bm = o->mean.p[c], bv = o->var.p[c] * unbias;
+            const float em = (1.0f - momentum) * rm0[c] + momentum * bm;
+            const float ev = (1.0f - momentum) * rv0[c] + momentum * bv;
+            const double tm = ldexp(fabs((1.0 - momentum) * rm0[c]) + fabs((double)momentum * bm), -22);
+            const double tv = ldexp(fabs((1.0 - momentum) * rv0[c]) + fabs((double)momentum * bv), -22);
+            close_add(&a, 0, c, rm.p[c], em, tm);
+            close_add(&a, 1, c, rv.p[c], ev, tv);  // "pixel" 1: running_var
+        }
+        close_end(&a);
+    }
+    free(rm0);
+    free(rv0);
+    tensor_free(&rm);
+    tensor_free(&rv);
+}
+
+static void bn_train_case(unsigned index) {
+    case_begin(FAM_BN_TRAIN, index);
+    rng_for_case(FAM_BN_TRAIN, index);
+    bn_setup s;
+    memset(&s, 0, sizeof s);
+    s.act = random_activation((mk_activation_kind)(index % 6));
+    s.eps = chance(50) ? 1e-5f : 1e-3f;
+    const size_t C = s.C = chance(85) ? random_pool_channels() : rnd_range(71, 300);
+    const int pooled = want_pool(index, 5);
+    const size_t P = s.P = train_pixels(C, 2, pooled);
+    random_stride(C, 35, &s.x_layout, &s.x_arg);
+    random_stride(C, 35, &s.y_layout, &s.y_arg);
+    s.in_place_fwd = chance(25);
+    s.in_place_bwd = chance(25);
+    if (s.in_place_fwd || s.in_place_bwd) {  // y == x, or dx == dy: one layout
+        s.y_layout = s.x_layout;
+        s.y_arg = same_layout_arg(s.x_layout, s.x_arg, C);
+    }
+    s.with_dx = s.in_place_bwd || chance(85);
+    s.guard_ws = (index / 6) % 2;
+    // Inputs: per channel an offset and a spread (sometimes a large offset over a small spread,
+    // or a constant channel); gamma and beta wide enough for u to reach every kink.
+    const int far_mean = chance(10), constants = chance(20), kinks = chance(40);
+    const float dscale = chance(20) ? 100.0f : 1.0f;
+    tensor_alloc(&s.gamma, 1, C, C, 1);
+    tensor_alloc(&s.beta, 1, C, C, 1);
+    tensor_alloc(&s.x, P, s.x_layout, C, 1);
+    tensor_alloc(&s.dy, P, s.y_layout, C, 1);
+    float* offset = random_floats(C, far_mean ? 50.0f : 4.0f);
+    float* spread = malloc(C * sizeof(float));
+    float kink_values[2];
+    const int n_kinks = dact_kinks(s.act, kink_values);
+    size_t kink_channels = 0;
+    for (size_t c = 0; c < C; c++) {
+        if (!far_mean && chance(50)) offset[c] = 0.0f;
+        const float scales[3] = {1.0f, 0.1f, 10.0f};
+        spread[c] = far_mean ? 0.05f : scales[rnd_range(0, 2)] * (0.5f + 0.5f * fabsf(rnd_unit()));
+        if (constants && chance(10)) spread[c] = 0.0f;
+        float gm = chance(35) ? 1.0f + 0.25f * rnd_unit() : 3.0f * rnd_unit();
+        float bt = 3.0f * rnd_unit();
+        if (kinks && chance(20)) {  // u == beta exactly, on a kink
+            gm = chance(50) ? 0.0f : -0.0f;
+            const size_t k = rnd_range(0, 2);
+            bt = (int)k < n_kinks && isfinite(kink_values[k]) ? kink_values[k] : chance(50) ? 0.0f : -0.0f;
+            kink_channels++;
+        }
+        s.gamma.p[c] = gm;
+        s.beta.p[c] = bt;
+    }
+    for (size_t p = 0; p < P; p++) {
+        for (size_t c = 0; c < C; c++) {
+            *at(&s.x, p, c) = offset[c] + spread[c] * rnd_unit();
+            *at(&s.dy, p, c) = chance(3) ? (chance(50) ? 0.0f : -0.0f) : dscale * rnd_unit();
+        }
+    }
+    tensor_clone(&s.x_copy, &s.x, 1);
+    tensor_clone(&s.dy_copy, &s.dy, 1);
+    tensor_clone(&s.gamma_copy, &s.gamma, 1);
+    tensor_clone(&s.beta_copy, &s.beta, 1);
+    char act_text[64];
+    format_activation(act_text, sizeof act_text, s.act);
+    describe("C%zu P%zu (chunk_rows %zu) x_stride %zu y_stride %zu %s eps %g%s%s%s%s%s "
+             "kink_channels %zu", C, P, bn_chunk_rows(C), s.x_arg, s.y_arg, act_text,
+             (double)s.eps, s.in_place_fwd ? " y==x" : "", s.in_place_bwd ? " dx==dy" : "",
+             s.with_dx ? "" : " dx:NULL", far_mean ? " far-mean" : "",
+             constants ? " constant-channels" : "", kink_channels);
+
+    bn_ref ref;
+    bn_ref_compute(&s, &ref);
+
+    mk_batchnorm_train_f32_op *op_s = NULL, *op_n = NULL;
+    bn_out out_s, out_n, out_p;
+    memset(&out_s, 0, sizeof out_s);
+    memset(&out_n, 0, sizeof out_n);
+    memset(&out_p, 0, sizeof out_p);
+    if (!run_ok("create(scalar)", mk_batchnorm_train_f32_create(C, s.eps, s.act, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_batchnorm_train_f32_create(C, s.eps, s.act, MK_VARIANT_NEON, &op_n))) {
+        goto done;
+    }
+    if (mk_batchnorm_train_f32_variant(op_n) != MK_VARIANT_NEON ||
+        mk_batchnorm_train_f32_variant(op_s) != MK_VARIANT_SCALAR) {
+        fail("ops report variants %s (neon) and %s (scalar)",
+             mk_variant_name(mk_batchnorm_train_f32_variant(op_n)),
+             mk_variant_name(mk_batchnorm_train_f32_variant(op_s)));
+    }
+    if (bn_run(&s, op_s, "scalar", NULL, &out_s) && bn_run(&s, op_n, "neon", NULL, &out_n)) {
+        // NEON against the definition; when its outputs are not bitwise scalar's, scalar too,
+        // and the two against each other.
+        bn_check_definition(&s, &out_n, "neon", &ref);
+        if (bn_outputs_bitwise(&out_n, &out_s, 0)) {
+            g_stats[FAM_BN_TRAIN].exact_cases++;
+        } else {
+            bn_check_definition(&s, &out_s, "scalar", &ref);
+            bn_compare_variants(&s, &out_n, &out_s, &ref);
+        }
+        bn_check_running(&s, &out_n);
+        if (pooled) {
+            g_stats[FAM_BN_TRAIN].pool_checks++;
+            if (bn_run(&s, op_n, "neon 2 threads", g_pool2, &out_p)) bn_outputs_bitwise(&out_p, &out_n, 1);
+        }
+    }
+done:
+    mk_batchnorm_train_f32_destroy(op_s);
+    mk_batchnorm_train_f32_destroy(op_n);
+    bn_out_free(&out_s);
+    bn_out_free(&out_n);
+    bn_out_free(&out_p);
+    tensor_free(&s.x);
+    tensor_free(&s.dy);
+    tensor_free(&s.gamma);
+    tensor_free(&s.beta);
+    tensor_free(&s.x_copy);
+    tensor_free(&s.dy_copy);
+    tensor_free(&s.gamma_copy);
+    tensor_free(&s.beta_copy);
+    free(offset);
+    free(spread);
+    bn_ref_free(&ref);
+    case_end();
+}
+
+// ---- Activation gradient --------------------------------------------------------------------
+
+// Runs reshape and run (dx and dbias are the caller's, dbias may be NULL; with dbias NULL the
+// plan's workspace stays NULL). 1 when every status is OK and the workspace guards hold.
+static int act_bwd_run(const mk_activation_backward_f32_op* op, size_t P, size_t u_arg,
+                       size_t dy_arg, size_t dx_arg, const float* u, const float* dy, float* dx,
+                       float* dbias, int guard_ws, mk_threadpool* pool, const char* name) {
+    char what[96];
+    mk_activation_backward_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_activation_backward_f32_reshape(op, P, u_arg, dy_arg, dx_arg, pool, &plan))) {
+        return 0;
+    }
+    workspace ws;
+    memset(&ws, 0, sizeof ws);
+    plan.workspace = dbias != NULL ? workspace_get(&ws, plan.workspace_bytes, guard_ws) : NULL;
+    snprintf(what, sizeof what, "run(%s)", name);
+    int ok = run_ok(what, mk_activation_backward_f32_run(op, &plan, u, dy, dx, dbias, pool));
+    if (workspace_release(&ws)) ok = 0;
+    return ok;
+}
+
+static const float g_act_bwd_special[] = {0.0f, -0.0f, 6.0f, -6.0f, -3.0f, 3.0f, 2.9999998f,
+                                          3.0000002f, -2.9999998f, -3.0000002f, 5.9999995f,
+                                          6.0000005f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN};
+
+static void act_bwd_case(unsigned index) {
+    case_begin(FAM_ACT_BWD, index);
+    rng_for_case(FAM_ACT_BWD, index);
+    const mk_activation act = random_activation((mk_activation_kind)(index % 6));
+    const int hardswish = act.kind == MK_ACTIVATION_HARDSWISH;
+    const size_t C = chance(85) ? random_pool_channels() : rnd_range(71, 300);
+    const int pooled = want_pool(index, 5);
+    const size_t P = train_pixels(C, 1, pooled);
+    size_t u_layout, u_arg, dy_layout, dy_arg, dx_layout, dx_arg;
+    random_stride(C, 35, &u_layout, &u_arg);
+    random_stride(C, 35, &dy_layout, &dy_arg);
+    random_stride(C, 35, &dx_layout, &dx_arg);
+    const int in_place = chance(25);
+    if (in_place) {
+        dx_layout = dy_layout;
+        dx_arg = same_layout_arg(dy_layout, dy_arg, C);
+    }
+    const int with_bias = chance(80), guard_ws = (index / 6) % 2;
+    // mk_training.h: for NONE, RELU, RELU6 and CLAMP, u may be the activation's output. CLAMP is
+    // left out: its rule lo <= u <= hi passes every output value, so from the output dx = dy
+    // even where the input lay outside [lo, hi] (the header's claim does not hold for it).
+    const int output_check = (act.kind == MK_ACTIVATION_NONE || act.kind == MK_ACTIVATION_RELU ||
+                              act.kind == MK_ACTIVATION_RELU6) && (index / 6) % 2 == 0;
+    const float dscale = chance(20) ? 50.0f : 1.0f;
+    char act_text[64];
+    format_activation(act_text, sizeof act_text, act);
+    describe("C%zu P%zu (chunk_rows %zu) u_stride %zu dy_stride %zu dx_stride %zu %s %s dbias:%s",
+             C, P, bn_chunk_rows(C), u_arg, dy_arg, dx_arg, act_text,
+             in_place ? "dx==dy" : "out-of-place", with_bias ? "yes" : "NULL");
+
+    tensor u, dy, u_copy, dy_copy, dx_s = {0}, dx_n = {0}, dx_p = {0}, dx_o = {0}, u_out = {0};
+    tensor ref = {0}, b_s = {0}, b_n = {0}, b_p = {0}, b_o = {0};
+    tensor_alloc(&u, P, u_layout, C, 1);
+    tensor_alloc(&dy, P, dy_layout, C, 1);
+    for (size_t p = 0; p < P; p++) {
+        for (size_t c = 0; c < C; c++) {
+            float v = 8.0f * rnd_unit();
+            if (chance(20)) {
+                if (act.kind == MK_ACTIVATION_CLAMP && chance(40)) {
+                    v = chance(50) ? act.min : act.max;  // on a bound
+                    if (chance(30)) v = nextafterf(v, chance(50) ? INFINITY : -INFINITY);
+                } else {
+                    v = g_act_bwd_special[rnd_range(0, sizeof g_act_bwd_special / sizeof g_act_bwd_special[0] - 1)];
+                }
+            }
+            *at(&u, p, c) = v;
+            *at(&dy, p, c) = chance(3) ? (chance(50) ? 0.0f : -0.0f) : dscale * rnd_unit();
+        }
+    }
+    tensor_clone(&u_copy, &u, 1);
+    tensor_clone(&dy_copy, &dy, 1);
+    if (with_bias) {
+        tensor_alloc(&b_s, 1, C, C, 0);
+        tensor_alloc(&b_n, 1, C, C, 0);
+    }
+    mk_activation_backward_f32_op *op_s = NULL, *op_n = NULL;
+    if (!run_ok("create(scalar)", mk_activation_backward_f32_create(C, act, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_activation_backward_f32_create(C, act, MK_VARIANT_NEON, &op_n))) {
+        goto done;
+    }
+    if (mk_activation_backward_f32_variant(op_n) != MK_VARIANT_NEON ||
+        mk_activation_backward_f32_variant(op_s) != MK_VARIANT_SCALAR) {
+        fail("ops report variants %s (neon) and %s (scalar)",
+             mk_variant_name(mk_activation_backward_f32_variant(op_n)),
+             mk_variant_name(mk_activation_backward_f32_variant(op_s)));
+    }
+    // dx: a clone of dy when in place (the run then reads dy from it), else a fresh tensor.
+#define ACT_BWD_DX(t)                                       \
+    do {                                                    \
+        if (in_place) {                                     \
+            tensor_clone(&(t), &dy_copy, 0);                \
+        } else {                                            \
+            tensor_alloc(&(t), P, dx_layout, C, 0);         \
+        }                                                   \
+    } while (0)
+#define ACT_BWD_RUN(op, uu, t, bias, pool, name)                                                    \
+    act_bwd_run((op), P, u_arg, dy_arg, dx_arg, (uu).p, in_place ? (t).p : dy.p, (t).p,             \
+                with_bias ? (bias).p : NULL, guard_ws, (pool), (name))
+    ACT_BWD_DX(dx_s);
+    ACT_BWD_DX(dx_n);
+    if (!ACT_BWD_RUN(op_s, u, dx_s, b_s, NULL, "scalar") || !ACT_BWD_RUN(op_n, u, dx_n, b_n, NULL, "neon")) {
+        goto done;
+    }
+    if (tensor_check_layout("scalar dx", &dx_s, !in_place, NULL) ||
+        tensor_check_layout("neon dx", &dx_n, !in_place, NULL) ||
+        (with_bias && (tensor_check_layout("scalar dbias", &b_s, 1, NULL) ||
+                       tensor_check_layout("neon dbias", &b_n, 1, NULL))) ||
+        tensor_check_layout("input u", &u, 0, &u_copy) ||
+        tensor_check_layout("input dy", &dy, 0, &dy_copy)) {
+        goto done;
+    }
+    const int mode = hardswish ? CMP_ULP1 : CMP_EXACT;
+    compare("neon vs scalar dx", mode, &dx_n, &dx_s, 0);
+    tensor_alloc(&ref, P, C, C, 0);
+    for (size_t p = 0; p < P; p++) {
+        for (size_t c = 0; c < C; c++) *at(&ref, p, c) = ref_dact(act, *at(&u_copy, p, c), *at(&dy_copy, p, c));
+    }
+    compare("neon dx vs definition", mode, &dx_n, &ref, 0);
+    compare("scalar dx vs definition", mode, &dx_s, &ref, 0);
+    if (with_bias) {
+        close_acc a, d;
+        // A chunk of n rows summed in float32: within (n + 2) * 2^-24 * sum|dx| of float64's sum.
+        const size_t rows = bn_chunk_rows(C) < P ? bn_chunk_rows(C) : P;
+        const double sum_rel = fmax(1e-5, ldexp((double)(rows + 2), -24));
+        close_begin(&a, "neon vs scalar dbias");
+        close_begin(&d, "neon dbias vs float64 sum of the definition");
+        for (size_t c = 0; c < C; c++) {
+            double sum = 0.0, abs_sum = 0.0;
+            for (size_t p = 0; p < P; p++) {
+                sum += (double)*at(&ref, p, c);
+                abs_sum += fabs((double)*at(&ref, p, c));
+            }
+            close_add(&a, 0, c, b_n.p[c], b_s.p[c], 1e-5 * abs_sum);
+            close_add(&d, 0, c, b_n.p[c], sum, sum_rel * abs_sum);
+        }
+        if (!close_end(&a)) close_end(&d);
+    }
+    if (output_check) {  // the same dx and dbias from u = act(u)
+        tensor_clone(&u_out, &u_copy, 1);
+        for (size_t p = 0; p < P; p++) {
+            for (size_t c = 0; c < C; c++) *at(&u_out, p, c) = ref_act(*at(&u_copy, p, c), act);
+        }
+        ACT_BWD_DX(dx_o);
+        if (with_bias) tensor_alloc(&b_o, 1, C, C, 0);
+        if (ACT_BWD_RUN(op_n, u_out, dx_o, b_o, NULL, "neon, u = act(u)")) {
+            if (!compare("neon dx from the output vs from the input", CMP_EXACT, &dx_o, &dx_n, 0) &&
+                with_bias) {
+                compare("neon dbias from the output vs from the input", CMP_EXACT, &b_o, &b_n, 0);
+            }
+        }
+    }
+    if (pooled) {
+        g_stats[FAM_ACT_BWD].pool_checks++;
+        ACT_BWD_DX(dx_p);
+        if (with_bias) tensor_alloc(&b_p, 1, C, C, 0);
+        if (ACT_BWD_RUN(op_n, u, dx_p, b_p, g_pool2, "neon, 2 threads")) {
+            if (!compare_bitwise_region("neon 2 threads dx", &dx_p, &dx_n) && with_bias) {
+                compare_bitwise_region("neon 2 threads dbias", &b_p, &b_n);
+            }
+        }
+    }
+#undef ACT_BWD_RUN
+#undef ACT_BWD_DX
+done:
+    mk_activation_backward_f32_destroy(op_s);
+    mk_activation_backward_f32_destroy(op_n);
+    tensor* all[] = {&u, &dy, &u_copy, &dy_copy, &dx_s, &dx_n, &dx_p, &dx_o, &u_out,
+                     &ref, &b_s, &b_n, &b_p, &b_o};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    case_end();
+}
+
+// ---- Variant availability (part of the `variants` family) -----------------------------------
+
+// BatchNorm forward + backward and the activation gradient on a small dense case.
+static mk_status training_small_run(mk_variant variant, float* out, size_t out_floats) {
+    enum { C = 10, P = 7 };
+    const mk_activation hswish = {MK_ACTIVATION_HARDSWISH, 0, 0};
+    float x[P * C], dy[P * C], gamma[C], beta[C];
+    for (int i = 0; i < P * C; i++) {
+        x[i] = 0.37f * (float)(i % 11) - 1.5f;
+        dy[i] = 0.21f * (float)(i % 7) - 0.6f;
+    }
+    for (int i = 0; i < C; i++) {
+        gamma[i] = 1.0f + 0.1f * (float)i;
+        beta[i] = 0.3f * (float)(i % 4) - 0.5f;
+    }
+    memset(out, 0, out_floats * sizeof(float));
+    float* y = out;                // P * C
+    float* dx = y + P * C;         // P * C
+    float* stats = dx + P * C;     // mean, variance, inv_std, dgamma, dbeta: 5 * C
+    float* gdx = stats + 5 * C;    // P * C
+    float* dbias = gdx + P * C;    // C
+    mk_batchnorm_train_f32_op* bn = NULL;
+    mk_batchnorm_train_f32_plan plan;
+    mk_status s = mk_batchnorm_train_f32_create(C, 1e-5f, hswish, variant, &bn);
+    if (s == MK_STATUS_OK) s = mk_batchnorm_train_f32_reshape(bn, P, 0, 0, NULL, &plan);
+    void* ws = NULL;
+    if (s == MK_STATUS_OK) {
+        ws = mk_aligned_alloc(plan.workspace_bytes);
+        plan.workspace = ws;
+        s = mk_batchnorm_train_f32_forward(bn, &plan, x, gamma, beta, y, stats, stats + C,
+                                           stats + 2 * C, NULL);
+    }
+    if (s == MK_STATUS_OK) {
+        s = mk_batchnorm_train_f32_backward(bn, &plan, x, dy, gamma, beta, stats, stats + 2 * C, dx,
+                                            stats + 3 * C, stats + 4 * C, NULL);
+    }
+    mk_aligned_free(ws);
+    mk_batchnorm_train_f32_destroy(bn);
+    if (s != MK_STATUS_OK) return s;
+    mk_activation_backward_f32_op* ab = NULL;
+    mk_activation_backward_f32_plan aplan;
+    s = mk_activation_backward_f32_create(C, hswish, variant, &ab);
+    if (s == MK_STATUS_OK) s = mk_activation_backward_f32_reshape(ab, P, 0, 0, 0, NULL, &aplan);
+    ws = NULL;
+    if (s == MK_STATUS_OK) {
+        ws = mk_aligned_alloc(aplan.workspace_bytes);
+        aplan.workspace = ws;
+        s = mk_activation_backward_f32_run(ab, &aplan, x, dy, gdx, dbias, NULL);
+    }
+    mk_aligned_free(ws);
+    mk_activation_backward_f32_destroy(ab);
+    return s;
+}
+
+// AVX2 / AVX-512 / BLIS are UNSUPPORTED for both training operators; AUTO gives NEON.
+static void training_variant_checks(void) {
+    const mk_activation relu = {MK_ACTIVATION_RELU, 0, 0};
+    const mk_variant unsupported[] = {MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_BLIS};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        const mk_variant v = unsupported[i];
+        const char* name = mk_variant_name(v);
+        mk_batchnorm_train_f32_op* bn = NULL;
+        mk_status s = mk_batchnorm_train_f32_create(8, 1e-5f, relu, v, &bn);
+        check(s == MK_STATUS_UNSUPPORTED && bn == NULL, "batchnorm_train_create(%s) = %s", name,
+              status_name(s));
+        mk_batchnorm_train_f32_destroy(bn);
+        mk_activation_backward_f32_op* ab = NULL;
+        s = mk_activation_backward_f32_create(8, relu, v, &ab);
+        check(s == MK_STATUS_UNSUPPORTED && ab == NULL, "activation_backward_create(%s) = %s", name,
+              status_name(s));
+        mk_activation_backward_f32_destroy(ab);
+    }
+    const mk_variant resolved[3][2] = {{MK_VARIANT_AUTO, MK_VARIANT_NEON},
+                                       {MK_VARIANT_NEON, MK_VARIANT_NEON},
+                                       {MK_VARIANT_SCALAR, MK_VARIANT_SCALAR}};
+    for (int i = 0; i < 3; i++) {
+        mk_batchnorm_train_f32_op* bn = NULL;
+        mk_status s = mk_batchnorm_train_f32_create(8, 1e-5f, relu, resolved[i][0], &bn);
+        check(s == MK_STATUS_OK && mk_batchnorm_train_f32_variant(bn) == resolved[i][1],
+              "batchnorm_train %s -> %s (%s)", mk_variant_name(resolved[i][0]),
+              bn ? mk_variant_name(mk_batchnorm_train_f32_variant(bn)) : "-", status_name(s));
+        mk_batchnorm_train_f32_destroy(bn);
+        mk_activation_backward_f32_op* ab = NULL;
+        s = mk_activation_backward_f32_create(8, relu, resolved[i][0], &ab);
+        check(s == MK_STATUS_OK && mk_activation_backward_f32_variant(ab) == resolved[i][1],
+              "activation_backward %s -> %s (%s)", mk_variant_name(resolved[i][0]),
+              ab ? mk_variant_name(mk_activation_backward_f32_variant(ab)) : "-", status_name(s));
+        mk_activation_backward_f32_destroy(ab);
+    }
+    enum { FLOATS = 3 * 7 * 10 + 6 * 10 };
+    float auto_out[FLOATS], neon_out[FLOATS];
+    const mk_status sa = training_small_run(MK_VARIANT_AUTO, auto_out, FLOATS);
+    const mk_status sn = training_small_run(MK_VARIANT_NEON, neon_out, FLOATS);
+    check(sa == MK_STATUS_OK && sn == MK_STATUS_OK && memcmp(auto_out, neon_out, sizeof auto_out) == 0,
+          "batchnorm_train / activation_backward AUTO differ from NEON (%s, %s)", status_name(sa),
+          status_name(sn));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
     printf("usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]\n  families:");
@@ -2279,7 +3300,7 @@ int main(int argc, char** argv) {
 
     void (*const runners[FAM_COUNT])(unsigned) = {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
-        global_pool_case, adaptive_pool_case, se_case, add_case, NULL};
+        global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -2314,13 +3335,19 @@ int main(int argc, char** argv) {
         } else if (f == FAM_SE) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_BN_TRAIN) {
+            snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
+                     s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_ACT_BWD) {
+            snprintf(extra, sizeof extra, "  (dx max %u ulp; dbias worst |diff|/tol %.3f; %u on 2 threads)",
+                     s->max_ulp, s->worst_ratio, s->pool_checks);
         } else if (!is_fixed_family(f)) {
             snprintf(extra, sizeof extra, "  (bitwise, and the definition; %u on 2 threads)",
                      s->pool_checks);
         } else {
             snprintf(extra, sizeof extra, "  (fixed checks)");
         }
-        printf("%-18s cases %4u  failures %u%s\n", g_family_names[f], s->cases, s->failures, extra);
+        printf("%-19s cases %4u  failures %u%s\n", g_family_names[f], s->cases, s->failures, extra);
         if (!is_fixed_family(f)) total_cases += s->cases;
         total_failures += s->failures;
     }

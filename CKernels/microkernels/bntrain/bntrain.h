@@ -20,7 +20,7 @@
 #include "../../common/internal.h"
 
 // The derivative of an activation at its input u (PyTorch's rules at the kinks):
-//   IDENTITY dy; RELU u > 0; RELU6 0 < u < 6; CLAMP lo <= u <= hi (hardtanh's backward);
+//   IDENTITY dy; RELU u > 0; RELU6 0 < u < 6; CLAMP lo <= u <= hi (torch.clamp's backward);
 //   HARDSWISH 0 below -3, dy * (u / 3 + 0.5) up to 3 inclusive, dy above;
 //   HARDSIGMOID dy / 6 for -3 < u < 3, else 0.
 typedef enum mk_dact_kind {

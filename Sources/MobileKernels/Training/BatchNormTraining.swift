@@ -178,7 +178,8 @@ public final class ActivationBackward: @unchecked Sendable {
 
     /// Writes dx = act'(u) * dy into `inputGradient` (it may be `dy` itself) and returns the bias
     /// gradient when `biasGradient` is true (else an empty array). `u` is the activation's input;
-    /// for `.none`, `.relu`, `.relu6` and `.clamp` its output works as well.
+    /// for `.none`, `.relu` and `.relu6` its output works as well (not for `.clamp`, whose
+    /// gradient passes at its bounds, where a clamped output sits).
     /// - Throws: `.shapeMismatch` for views of different shapes or another channel count;
     ///   `.invalidArgument` for overlapping views.
     public func backward(preActivation u: TensorView, outputGradient dy: TensorView, into dx: TensorView,
