@@ -13,6 +13,8 @@ public enum Family: String, CaseIterable, Sendable {
     case bnTrain = "bn.train", bnBackward = "bn.backward"
     /// Depthwise weight and bias gradients.
     case dwconvWgrad = "dwconv.wgrad"
+    /// Dense KxK and grouped weight gradients (im2col + GEMM).
+    case convWgrad = "conv.wgrad", gconvWgrad = "gconv.wgrad"
     /// Pooling input gradients (max with the forward's indices, average, global).
     case poolDgrad = "pool.dgrad"
 

@@ -286,3 +286,53 @@ public func poolingBackwardCases(quick: Bool) throws -> [BenchmarkCase] {
     }
     return Array(cases.prefix(quick ? 3 : cases.count))
 }
+
+/// The weight and bias gradients of the dense KxK convolutions (VGG16; AlexNet at 64x64; the
+/// MobileNet stems) and ShuffleNet's grouped 1x1 ones at the training batch
+/// (`ConvWeightGradient.general`: im2col patches and one GEMM per group, the patches built in
+/// the timed call). FLOPs: 2 * outputs * reduction.
+public func generalWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    var layers = try convLayers(of: [.vgg16, .mobileNetV2, .mobileNetV3Large], resolution: resolution) {
+        !$0.isPointwise && !$0.isDepthwise && $0.groups == 1
+    }
+    layers += try convLayers(of: [.alexnet], resolution: 2 * resolution) { $0.groups == 1 }
+    layers += try convLayers(of: [.shuffleNetV1(groups: 3)], resolution: resolution) { $0.groups > 1 && !$0.isDepthwise }
+    return try layers.prefix(quick ? 3 : layers.count).map { layer in
+        let conv = layer.conv, input = layer.input, output = layer.output
+        let (cin, cout, g) = (conv.inChannels, conv.outChannels, conv.groups)
+        let padding = Padding(top: conv.padTop, left: conv.padLeft, bottom: conv.padBottom, right: conv.padRight)
+        let xShape = try TensorShape(n: n, h: input.h, w: input.w, c: cin)
+        let dyShape = try TensorShape(n: n, h: output.h, w: output.w, c: cout)
+        let x = pseudoRandom(xShape.count, seed: UInt64(cin + 3)), dy = pseudoRandom(dyShape.count, seed: UInt64(cout + 5))
+        let reduction = dyShape.pixels
+        let grouped = g > 1
+        return BenchmarkCase(
+            family: grouped ? .gconvWgrad : .convWgrad, model: layer.model.specName, layer: layer.layerName,
+            shape: "wgrad \(grouped ? "gconv" : "conv")\(conv.kernelH)x\(conv.kernelW)/\(conv.strideH)\(grouped ? " g=\(g)" : "") "
+                + "\(cin)->\(cout) \(input.h)x\(input.w) n=\(n)",
+            params: CaseParams(n: n, h: input.h, w: input.w, cin: cin, cout: cout, kh: conv.kernelH, kw: conv.kernelW,
+                               stride: conv.strideH, groups: g),
+            flops: 2 * Double(reduction * cout * cin / g * conv.kernelH * conv.kernelW),
+            bytes: Double(4 * (xShape.count + dyShape.count + cout * cin / g * conv.kernelH * conv.kernelW)),
+            reduction: reduction,
+            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
+            makeRunner: { variant, pool, _ in
+                let xt = try Tensor(shape: xShape, nhwc: x), dyt = try Tensor(shape: dyShape, nhwc: dy)
+                var result: (weight: [Float], bias: [Float]) = ([], [])
+                return Runner(run: { _ in
+                    result = try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                                            strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                                            dilationH: conv.dilationH, dilationW: conv.dilationW, groups: g,
+                                                            variant: variant, threadPool: pool)
+                }, output: { result.weight + result.bias })
+            },
+            reference: {
+                let r = RefTrain.conv2dBackward(RefTensorOf(n: n, h: input.h, w: input.w, c: cin, data: x),
+                                                weight: [Float](repeating: 0, count: cout * cin / g * conv.kernelH * conv.kernelW),
+                                                referenceGeometry(conv),
+                                                dy: RefTensorOf(n: n, h: output.h, w: output.w, c: cout, data: dy))
+                return r.dWeight + r.dBias
+            })
+    }
+}

@@ -68,6 +68,7 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.conv1x1Wgrad) { cases += try pointwiseWeightGradientCases(quick: quick) }
     if families.contains(.dwconvDgrad) { cases += try depthwiseBackwardCases(quick: quick, weights: false) }
     if families.contains(.dwconvWgrad) { cases += try depthwiseBackwardCases(quick: quick, weights: true) }
+    cases += try generalWeightGradientCases(quick: quick).filter { families.contains($0.family) }
     if families.contains(.poolDgrad) { cases += try poolingBackwardCases(quick: quick) }
     if families.contains(.bnTrain) { cases += try batchNormTrainingCases(quick: quick, backward: false) }
     if families.contains(.bnBackward) { cases += try batchNormTrainingCases(quick: quick, backward: true) }
@@ -77,4 +78,5 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
 /// The families that have kernels today.
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
                                             .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad,
-                                            .dwconvWgrad, .bnTrain, .bnBackward, .poolDgrad]
+                                            .dwconvWgrad, .convWgrad, .gconvWgrad, .bnTrain, .bnBackward,
+                                            .poolDgrad]

@@ -110,5 +110,58 @@ struct ConvWeightGradientTests {
     @Test func mismatchedShapesThrow() throws {
         let x = try Tensor(shape: TensorShape(n: 1, h: 3, w: 3, c: 4)), dy = try Tensor(shape: TensorShape(n: 1, h: 3, w: 2, c: 5))
         #expect(throws: MobileKernelsError.self) { _ = try ConvWeightGradient.pointwise(input: x, outputGradient: dy) }
+        #expect(throws: MobileKernelsError.self) {
+            _ = try ConvWeightGradient.general(input: x, outputGradient: dy, kernelH: 3, kernelW: 3, padding: .symmetric(1))
+        }
+        let dy3 = try Tensor(shape: TensorShape(n: 1, h: 3, w: 3, c: 6))
+        #expect(throws: MobileKernelsError.self) {  // 4 input channels in 3 groups
+            _ = try ConvWeightGradient.general(input: x, outputGradient: dy3, kernelH: 1, kernelW: 1, groups: 3)
+        }
+        #expect(throws: MobileKernelsError.self) {  // padding 3 >= the 3-tap kernel
+            _ = try ConvWeightGradient.general(input: x, outputGradient: dy3, kernelH: 3, kernelW: 3, padding: .symmetric(3))
+        }
+    }
+
+    /// (n, h, w, cin, cout, kh, kw, stride, padding, dilation, groups): VGG's and the stems' 3x3,
+    /// AlexNet's 11x11 stride 4 and 5x5, ShuffleNet's grouped 1x1, asymmetric padding, dilation,
+    /// 1x1 spatial.
+    static let generalCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Padding, Int, Int)] = [
+        (2, 9, 8, 5, 7, 3, 3, 1, .symmetric(1), 1, 1),
+        (1, 11, 12, 3, 16, 3, 3, 2, .symmetric(1), 1, 1),
+        (2, 23, 23, 3, 8, 11, 11, 4, .symmetric(2), 1, 1),
+        (1, 7, 7, 6, 9, 5, 5, 1, .symmetric(2), 1, 3),
+        (3, 5, 6, 12, 24, 1, 1, 1, .zero, 1, 3),
+        (2, 8, 9, 4, 6, 2, 3, 2, Padding(top: 1, left: 0, bottom: 0, right: 2), 2, 2),
+        (2, 1, 1, 8, 5, 3, 3, 1, .symmetric(1), 1, 1),
+    ]
+
+    @Test(arguments: 0..<generalCases.count)
+    func generalMatchesReference(_ index: Int) throws {
+        let (n, h, w, cin, cout, kh, kw, s, p, d, g) = Self.generalCases[index]
+        let geometry = RefConvGeometry(outChannels: cout, kernelH: kh, kernelW: kw, strideH: s, strideW: s,
+                                       padding: RefPadding(top: p.top, left: p.left, bottom: p.bottom, right: p.right),
+                                       dilationH: d, dilationW: d, groups: g)
+        let oh = (h + p.top + p.bottom - d * (kh - 1) - 1) / s + 1, ow = (w + p.left + p.right - d * (kw - 1) - 1) / s + 1
+        let x = values(n * h * w * cin, seed: UInt64(index)), dy = values(n * oh * ow * cout, seed: UInt64(index) + 50)
+        let want = RefTrain.conv2dBackward(RefTensorOf(n: n, h: h, w: w, c: cin, data: x.map(Double.init)),
+                                           weight: [Double](repeating: 0, count: cout * cin / g * kh * kw), geometry,
+                                           dy: RefTensorOf(n: n, h: oh, w: ow, c: cout, data: dy.map(Double.init)))
+        let xt = try Tensor(shape: TensorShape(n: n, h: h, w: w, c: cin), nhwc: x)
+        let dyt = try Tensor(shape: TensorShape(n: n, h: oh, w: ow, c: cout), nhwc: dy)
+        let tolerance = 1e-6 * Double(n * oh * ow)
+        for variant in Variant.available where variant != .blis {
+            func run(_ threads: Int) throws -> (weight: [Float], bias: [Float]) {
+                try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: kh, kernelW: kw, strideH: s, strideW: s,
+                                               padding: p, dilationH: d, dilationW: d, groups: g, variant: variant,
+                                               threadPool: ThreadPool(threads: threads))
+            }
+            let one = try run(1), two = try run(2)
+            #expect(one.weight == two.weight && one.bias == two.bias, "\(variant): 1 and 2 threads differ")
+            for (got, ref) in [(one.weight, want.dWeight), (one.bias, want.dBias)] {
+                let bad = zip(got, ref).enumerated().first { abs(Double($1.0) - $1.1) > tolerance }
+                #expect(got.count == ref.count && bad == nil,
+                        "case \(index) \(variant): element \(bad?.offset ?? -1): \(bad?.element.0 ?? 0) vs \(bad?.element.1 ?? 0)")
+            }
+        }
     }
 }

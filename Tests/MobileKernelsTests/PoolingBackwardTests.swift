@@ -31,6 +31,10 @@ private let cases: [PoolCase] = [
     .init(n: 2, h: 2, w: 1, c: 17, kind: .adaptive(outputH: 7, outputW: 7)),  // upsampling
     .init(n: 4, h: 4, w: 4, c: 64, kind: .adaptive(outputH: 1, outputW: 1)),  // global
     .init(n: 2, h: 1, w: 1, c: 8, kind: .max(kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padding: .symmetric(1))),
+    // Wider than the per-task column cache (1024): window lists computed per pixel.
+    .init(n: 1, h: 2, w: 1100, c: 3, kind: .max(kernelH: 1, kernelW: 3, strideH: 1, strideW: 2, padding: .zero)),
+    .init(n: 1, h: 2, w: 1100, c: 3, kind: .average(kernelH: 2, kernelW: 3, strideH: 1, strideW: 2,
+                                                    padding: Padding(top: 1, left: 1, bottom: 0, right: 1), countIncludePad: false)),
 ]
 
 private func refGeometry(_ kind: PoolingBackward.Kind) -> RefPoolGeometry? {

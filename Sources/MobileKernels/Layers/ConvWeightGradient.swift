@@ -41,6 +41,97 @@ public enum ConvWeightGradient {
         return (weight, bias)
     }
 
+    /// `dW` in PyTorch's layout `[outChannels, inChannels / groups, kernelH, kernelW]` and `dBias`
+    /// `[outChannels]` of any convolution (dense KxK, grouped, strided, padded, dilated), from
+    /// its input `x` `[n, h, w, inChannels]` and the gradient `dy` of its output: per group, one
+    /// GEMM as in `pointwise`, with x's patches (im2col, transposed: one row per (ky, kx, input
+    /// channel), zeros for padding) as the "weights". Deterministic for any thread count as
+    /// `pointwise` is. Each call builds the patches anew (`kernelH * kernelW` times x's size).
+    /// - Throws: `.shapeMismatch` when dy is not the output this geometry gives x, or the
+    ///   channels do not divide into the groups; `.invalidArgument` for non-positive sizes or
+    ///   padding not below the dilated kernel; `.unsupported` for a variant this CPU lacks.
+    public static func general(input x: Tensor, outputGradient dy: Tensor, kernelH: Int, kernelW: Int,
+                               strideH: Int = 1, strideW: Int = 1, padding: Padding = .zero,
+                               dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1,
+                               variant: Variant = .auto, threadPool: ThreadPool = .shared) throws -> (weight: [Float], bias: [Float]) {
+        let (xs, ys) = (x.shape, dy.shape)
+        let name = "ConvWeightGradient.general(\(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), groups \(groups))"
+        guard [kernelH, kernelW, strideH, strideW, dilationH, dilationW, groups].allSatisfy({ $0 >= 1 }),
+              [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
+            throw MobileKernelsError(.invalidArgument, "\(name): sizes must be positive and padding non-negative")
+        }
+        let extentH = dilationH * (kernelH - 1) + 1, extentW = dilationW * (kernelW - 1) + 1
+        guard padding.top < extentH, padding.bottom < extentH, padding.left < extentW, padding.right < extentW else {
+            throw MobileKernelsError(.invalidArgument, "\(name): padding must be below the dilated kernel")
+        }
+        guard xs.c % groups == 0, ys.c % groups == 0 else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): \(xs.c) input and \(ys.c) output channels do not divide into \(groups) groups")
+        }
+        let paddedH = xs.h + padding.top + padding.bottom, paddedW = xs.w + padding.left + padding.right
+        guard paddedH >= extentH, paddedW >= extentW, ys.n == xs.n,
+              ys.h == (paddedH - extentH) / strideH + 1, ys.w == (paddedW - extentW) / strideW + 1 else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(xs) does not give the output gradient's \(ys)")
+        }
+        if kernelH == 1, kernelW == 1, strideH == 1, strideW == 1, padding == .zero, groups == 1 {
+            return try pointwise(input: x, outputGradient: dy, variant: variant, threadPool: threadPool)
+        }
+        let (cinG, coutG, taps) = (xs.c / groups, ys.c / groups, kernelH * kernelW)
+        let pixels = ys.n * ys.h * ys.w, k = taps * cinG
+        var weight = [Float](repeating: 0, count: ys.c * k), bias = [Float](repeating: 0, count: ys.c)
+        let xValues = x.toArray(), dyValues = dy.toArray()
+        for g in 0..<groups {
+            // Patches [pixels, k + 1] (contiguous writes): column (ky, kx, ci) holds x at that tap
+            // of every output pixel (0 in the padding), the last column ones for the bias; then
+            // transposed in blocks into the GEMM's "weights" [k + 1, pixels].
+            var patches = [Float](repeating: 0, count: pixels * (k + 1))
+            patches.withUnsafeMutableBufferPointer { out in
+                xValues.withUnsafeBufferPointer { xv in
+                    for n in 0..<ys.n {
+                        for oy in 0..<ys.h {
+                            for ox in 0..<ys.w {
+                                let p = (n * ys.h + oy) * ys.w + ox
+                                let base = p * (k + 1)
+                                out[base + k] = 1
+                                for ky in 0..<kernelH {
+                                    let iy = oy * strideH - padding.top + ky * dilationH
+                                    guard iy >= 0, iy < xs.h else { continue }
+                                    for kx in 0..<kernelW {
+                                        let ix = ox * strideW - padding.left + kx * dilationW
+                                        guard ix >= 0, ix < xs.w else { continue }
+                                        let src = ((n * xs.h + iy) * xs.w + ix) * xs.c + g * cinG
+                                        let dst = base + (ky * kernelW + kx) * cinG
+                                        for ci in 0..<cinG { out[dst + ci] = xv[src + ci] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            var patchesT = [Float](repeating: 0, count: (k + 1) * pixels)
+            patches.withUnsafeBufferPointer { src in
+                patchesT.withUnsafeMutableBufferPointer { transpose(src, rows: pixels, columns: k + 1, into: $0) }
+            }
+            // "Input" [1, 1, coutG, pixels]: this group's dy, transposed.
+            var dyT = try Tensor(shape: TensorShape(n: 1, h: 1, w: coutG, c: pixels))
+            dyT.withUnsafeMutableBufferPointer { out in
+                for p in 0..<pixels { for o in 0..<coutG { out[o * pixels + p] = dyValues[p * ys.c + g * coutG + o] } }
+            }
+            let gemm = try Conv2D(inChannels: pixels, outChannels: k + 1, kernelH: 1, kernelW: 1, weights: patchesT,
+                                  variant: variant, algorithm: .direct)
+            let product = try gemm(dyT, threadPool: threadPool).toArray()
+            // Product [coutG][(ky, kx, ci) + bias] to PyTorch's [out][ci][ky][kx].
+            for o in 0..<coutG {
+                let out = g * coutG + o
+                for tap in 0..<taps {
+                    for ci in 0..<cinG { weight[(out * cinG + ci) * taps + tap] = product[o * (k + 1) + tap * cinG + ci] }
+                }
+                bias[out] = product[o * (k + 1) + k]
+            }
+        }
+        return (weight, bias)
+    }
+
     /// `out[c * rows + r] = a[r * columns + c]`, in 16 x 16 blocks (both sides stay in cache).
     private static func transpose(_ a: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>) {
         let block = 16
