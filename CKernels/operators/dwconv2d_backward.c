@@ -170,9 +170,20 @@ static size_t mk_dwgrad_axis(size_t i, size_t kernel, size_t stride, size_t dila
         const size_t shifted = i + pad;  // o * stride + k * dilation
         if (shifted < k * dilation) break;
         const size_t t = shifted - k * dilation;
-        if (t % stride != 0 || t / stride >= out) continue;
+        // Strides 1 and 2 (every network's) without a division: this runs per input pixel.
+        size_t o;
+        if (stride == 1) {
+            o = t;
+        } else if (stride == 2) {
+            if (t & 1) continue;
+            o = t >> 1;
+        } else {
+            if (t % stride != 0) continue;
+            o = t / stride;
+        }
+        if (o >= out) continue;
         k_out[n] = k;
-        o_out[n] = t / stride;
+        o_out[n] = o;
         n++;
     }
     return n;
