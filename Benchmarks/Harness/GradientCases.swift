@@ -116,9 +116,10 @@ public func batchNormTrainingCases(quick: Bool, backward: Bool) throws -> [Bench
     return try layers.prefix(quick ? 4 : layers.count).map { layer, bn in
         let (c, size, activation) = (bn.channels, layer.output, layer.conv.activation)
         let shape = try TensorShape(n: n, h: size.h, w: size.w, c: c)
-        let x = pseudoRandom(shape.count, seed: UInt64(c * 31 + size.h)).map { $0 + 1 }
-        let dy = pseudoRandom(shape.count, seed: UInt64(c * 37 + size.w))
         let gamma = pseudoRandom(c, seed: 3).map { $0 + 1 }, beta = pseudoRandom(c, seed: 4)
+        let x = awayFromKinks(pseudoRandom(shape.count, seed: UInt64(c * 31 + size.h)).map { $0 + 1 }, channels: c,
+                              gamma: gamma, beta: beta, eps: bn.eps, activation: activation)
+        let dy = pseudoRandom(shape.count, seed: UInt64(c * 37 + size.w))
         let act = activation.description
         return BenchmarkCase(
             family: backward ? .bnBackward : .bnTrain, model: layer.model.specName, layer: layer.layerName,
@@ -335,4 +336,38 @@ public func generalWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
                 return r.dWeight + r.dBias
             })
     }
+}
+
+/// `x` with every value whose BatchNorm output (batch statistics, float64) lies within 1e-3 of a
+/// kink of `activation` moved 2e-3 past it: the kernel and the float32 reference round that
+/// output differently, and at a kink a last-bit difference flips the gradient between dy and 0
+/// (the verification would report a correct kernel as FAILED).
+func awayFromKinks(_ x: [Float], channels c: Int, gamma: [Float], beta: [Float], eps: Float, activation: Activation) -> [Float] {
+    let kinks: [Double]
+    switch activation {
+    case .none: return x
+    case .relu: kinks = [0]
+    case .relu6: kinks = [0, 6]
+    case .hardswish, .hardsigmoid: kinks = [-3, 3]
+    case let .clamp(lo, hi): kinks = [Double(lo), Double(hi)]
+    }
+    var x = x
+    let pixels = x.count / c
+    for _ in 0..<2 {
+        var mean = [Double](repeating: 0, count: c), variance = mean
+        for i in 0..<x.count { mean[i % c] += Double(x[i]) }
+        for ch in 0..<c { mean[ch] /= Double(pixels) }
+        for i in 0..<x.count { let d = Double(x[i]) - mean[i % c]; variance[i % c] += d * d }
+        for i in 0..<x.count {
+            let ch = i % c
+            let scale = Double(gamma[ch]) / (variance[ch] / Double(pixels) + Double(eps)).squareRoot()
+            let u = (Double(x[i]) - mean[ch]) * scale + Double(beta[ch])
+            for kink in kinks where abs(u - kink) < 1e-3 && scale != 0 {
+                // Move u to kink +- 2e-3 on its own side.
+                let target = kink + (u >= kink ? 2e-3 : -2e-3)
+                x[i] = Float(Double(x[i]) + (target - u) / scale)
+            }
+        }
+    }
+    return x
 }

@@ -114,8 +114,10 @@ public enum ConvWeightGradient {
             }
             // "Input" [1, 1, coutG, pixels]: this group's dy, transposed.
             var dyT = try Tensor(shape: TensorShape(n: 1, h: 1, w: coutG, c: pixels))
-            dyT.withUnsafeMutableBufferPointer { out in
-                for p in 0..<pixels { for o in 0..<coutG { out[o * pixels + p] = dyValues[p * ys.c + g * coutG + o] } }
+            dyValues.withUnsafeBufferPointer { src in
+                dyT.withUnsafeMutableBufferPointer {
+                    transpose(src, rows: pixels, columns: coutG, stride: ys.c, offset: g * coutG, into: $0)
+                }
             }
             let gemm = try Conv2D(inChannels: pixels, outChannels: k + 1, kernelH: 1, kernelW: 1, weights: patchesT,
                                   variant: variant, algorithm: .direct)
@@ -132,13 +134,15 @@ public enum ConvWeightGradient {
         return (weight, bias)
     }
 
-    /// `out[c * rows + r] = a[r * columns + c]`, in 16 x 16 blocks (both sides stay in cache).
-    private static func transpose(_ a: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>) {
-        let block = 16
+    /// `out[c * rows + r] = a[r * stride + offset + c]` for c in `0..<columns` (stride defaults to
+    /// `columns`), in 16 x 16 blocks (both sides stay in cache).
+    private static func transpose(_ a: UnsafeBufferPointer<Float>, rows: Int, columns: Int, stride rowStride: Int? = nil,
+                                  offset: Int = 0, into out: UnsafeMutableBufferPointer<Float>) {
+        let block = 16, step = rowStride ?? columns
         for r0 in stride(from: 0, to: rows, by: block) {
             for c0 in stride(from: 0, to: columns, by: block) {
                 for r in r0..<min(r0 + block, rows) {
-                    for c in c0..<min(c0 + block, columns) { out[c * rows + r] = a[r * columns + c] }
+                    for c in c0..<min(c0 + block, columns) { out[c * rows + r] = a[r * step + offset + c] }
                 }
             }
         }
