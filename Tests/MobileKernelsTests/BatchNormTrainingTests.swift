@@ -1,4 +1,5 @@
 import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 import Testing
 
@@ -6,17 +7,6 @@ import Testing
 // training references (RefTrain), for every variant this CPU runs, on shapes that cover one and
 // many reduction chunks, channel tails, channel slices of wider tensors, in place, and 1 vs 2
 // threads bit for bit.
-
-private func refActivation(_ a: Activation) -> RefActivation {
-    switch a {
-    case .none: .none
-    case .relu: .relu
-    case .relu6: .relu6
-    case .hardswish: .hardswish
-    case .hardsigmoid: .hardsigmoid
-    case let .clamp(lo, hi): .clamp(min: lo, max: hi)
-    }
-}
 
 private let activations: [Activation] = [.none, .relu, .relu6, .hardswish, .hardsigmoid, .clamp(min: -1, max: 2)]
 private let variants = Catalogue.variants(of: .bntrain).filter(\.isAvailable)
@@ -113,7 +103,7 @@ struct BatchNormTrainingTests {
                 let x64 = RefTensorOf<Double>(n: r.n, h: r.h, w: r.w, c: r.c, data: c.dense(c.x))
                 let dy64 = RefTensorOf<Double>(n: r.n, h: r.h, w: r.w, c: r.c, data: c.dense(c.dy))
                 let bn = RefTrain.batchNormTraining(x64, gamma: c.gamma.map(Double.init), beta: c.beta.map(Double.init), eps: Double(eps))
-                let act = refActivation(activation)
+                let act = referenceActivation(activation)
                 let wantY = RefTrain.activation(bn.y, act)
                 let du = RefTrain.activationBackward(bn.y, act, dy: dy64)
                 let back = RefTrain.batchNormTrainingBackward(bn.saved, gamma: c.gamma.map(Double.init), dy: du)
@@ -230,7 +220,7 @@ struct BatchNormTrainingTests {
                 }
                 let uRef = RefTensorOf<Float>(n: s.n, h: s.h, w: s.w, c: s.c, data: slice(u))
                 let dyRef = RefTensorOf<Float>(n: s.n, h: s.h, w: s.w, c: s.c, data: slice(dy))
-                let want = RefTrain.activationBackward(uRef, refActivation(activation), dy: dyRef).data
+                let want = RefTrain.activationBackward(uRef, referenceActivation(activation), dy: dyRef).data
                 var wantBias = [Double](repeating: 0, count: s.c)
                 for (i, v) in want.enumerated() { wantBias[i % s.c] += Double(v) }
                 var runs: [([Float], [Float])] = []
