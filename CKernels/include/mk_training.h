@@ -185,8 +185,9 @@ void mk_dwconv2d_backward_f32_destroy(mk_dwconv2d_backward_f32_op* op);
 ///             within the image, from mk_max_pool2d_f32_forward_indices);
 ///   average:  dy / the window's divisor (count_include_pad as in the forward);
 ///   adaptive: dy / the number of cells of PyTorch's adaptive window (global pooling: 1 x 1).
-/// Each input coordinate may lie in at most 32 windows per axis (kernel / stride, or output /
-/// input + 1 for adaptive pooling): INVALID_ARGUMENT at reshape otherwise.
+/// Each input coordinate may lie in at most 32 windows per axis (ceil(kernel / stride), or
+/// ceil(output / input) + 1 for adaptive pooling): INVALID_ARGUMENT otherwise (at create for
+/// fixed windows, at reshape for adaptive ones).
 typedef struct mk_pool2d_backward_f32_op mk_pool2d_backward_f32_op;
 
 mk_status mk_max_pool2d_backward_f32_create(const mk_pool2d_params* params, size_t channels,

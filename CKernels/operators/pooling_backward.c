@@ -95,7 +95,9 @@ mk_status mk_pool2d_backward_f32_reshape(const mk_pool2d_backward_f32_op* op, si
         if (in_h == 0 || in_w == 0) return MK_STATUS_INVALID_ARGUMENT;
         out_h = op->adaptive_h;
         out_w = op->adaptive_w;
-        if (out_h / in_h + 1 > MK_POOLGRAD_MAX_AXIS || out_w / in_w + 1 > MK_POOLGRAD_MAX_AXIS) {
+        // A coordinate lies in at most ceil(out / in) + 1 adaptive windows.
+        if ((out_h + in_h - 1) / in_h + 1 > MK_POOLGRAD_MAX_AXIS ||
+            (out_w + in_w - 1) / in_w + 1 > MK_POOLGRAD_MAX_AXIS) {
             return MK_STATUS_INVALID_ARGUMENT;
         }
     } else {

@@ -20,18 +20,24 @@
 //                            the running-statistic update against its loop;
 //   activation gradient      dx bitwise (hard-swish: 1 ulp) against scalar and bntrain.h's
 //                            definition; dbias within 1e-5 * sum|dx|.
+//   depthwise backward       dx, dweight, dbias within 1e-5 * sum|terms| of scalar and of the
+//                            float64 definition (dweight, dbias: within a chunk's float32
+//                            summation bound when that is larger);
+//   pooling backward         max forward (y and PyTorch's indices) and the max / average /
+//                            adaptive input gradients bitwise against scalar and mk_training.h's
+//                            definition (a scatter-add in ascending output order).
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
 // the SIGSEGV handler names the case. Some cases also run NEON on a 2-thread pool and require
 // results bit-identical to one thread. Also checks: AVX2 / AVX512 / BLIS are UNSUPPORTED on
-// aarch64 and AUTO resolves to NEON (every operator, the training ones included), and the pooling
-// family's argument errors.
+// aarch64 and AUTO resolves to NEON (every operator, the training and backward ones included), the
+// pooling family's argument errors, and the backward operators' documented errors.
 //
 // Usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]
 //   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
 //           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors, batchnorm_train,
-//           activation_backward
+//           activation_backward, dwconv2d_backward, pool2d_backward
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -57,15 +63,16 @@
 enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
-    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_COUNT
+    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
-    "pool_errors", "batchnorm_train", "activation_backward"};
+    "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
-                                                   240, 240, 120, 120, 160, 200, 0, 160, 200};
+                                                   240, 240, 120, 120, 160, 200, 0, 160, 200,
+                                                   200, 240};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -484,6 +491,7 @@ static void check(int condition, const char* format, ...) {
 
 static void pool_variant_checks(void);
 static void training_variant_checks(void);
+static void backward_variant_checks(void);
 
 
 // ---- One call per operator run (create where the caller does not hold the operator, reshape,
@@ -673,6 +681,7 @@ static void family_variants(void) {
           "channel_shuffle AUTO differs from NEON (%s, %s)", status_name(s), status_name(s2));
     pool_variant_checks();
     training_variant_checks();
+    backward_variant_checks();
     g_case_failed = 0;
 }
 
@@ -3146,6 +3155,1038 @@ done:
     case_end();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Families: depthwise convolution backward and pooling backward (mk_training.h)
+//
+// Depthwise backward (dwconv2d_backward.c, dwgrad_template.h): the input gradient gathers, for
+// each input pixel, the (output pixel, tap) pairs that read it, in tap order, from 0; the weight
+// gradient sums dy * x (and dy, for dbias) in float32 over the output pixels of a chunk of
+// chunk_rows = out_w >= 1024 ? 1 : ceil(1024 / out_w) output rows (fixed by the shape), pixel by
+// pixel, and the chunks in order in float64, so 2 threads must give 1 thread's bits. NEON vs
+// scalar: within 1e-5 * the sum of |terms| (+1e-30), in case a compiler contracts a * b + c on
+// one variant. Against the float64 definition (padding reads 0): dx within 1e-5 of its sum of
+// |terms| (at most 121 terms, so float32 summation stays well inside), dweight and dbias within
+// max(1e-5, (chunk pixels + 3) * 2^-24) of theirs (recursive summation's bound over a chunk).
+//
+// Pooling backward (pooling_backward.c, poolgrad_template.h): both variants run the same portable
+// loops (no FMA, no reassociation), so everything is compared bitwise: the max forward's y and
+// indices (PyTorch's rule: v is taken when v > best or v is NaN, from -inf and the window's first
+// cell), and dx against scalar and against the plain scatter-add in ascending output order in
+// float (max: dy to the pixel its index names; average: dy / divisor; adaptive: dy / the cell
+// count), which adds the same values in the same order per input pixel as the gathers do.
+
+static size_t dwb_chunk_rows(size_t out_w) { return out_w >= 1024 ? 1 : (1024 + out_w - 1) / out_w; }
+
+// Every valid element still holds the sentinel (a failing call wrote nothing).
+static int tensor_untouched(const tensor* t) {
+    for (size_t i = 0; i < t->pixels; i++) {
+        for (size_t c = 0; c < t->channels; c++) {
+            if (!is_sentinel(*at(t, i, c))) return 0;
+        }
+    }
+    return 1;
+}
+
+// ---- Depthwise convolution backward ---------------------------------------------------------
+
+typedef struct {
+    mk_dwconv2d_params p;
+    size_t batch, h, w, oh, ow, C, T;
+    size_t in_layout, in_arg, out_layout, out_arg;
+    int with_bias, guard_ws;
+    tensor x, dy, x_copy, dy_copy;  // inputs, flush against PROT_NONE
+    const float* weights;           // [C][1][kh][kw]
+} dwb_setup;
+
+typedef struct {
+    tensor dx, dw, db;  // db unallocated without dbias
+} dwb_out;
+
+static void dwb_out_free(dwb_out* o) {
+    tensor_free(&o->dx);
+    tensor_free(&o->dw);
+    tensor_free(&o->db);
+}
+
+// reshape (for `pool`'s thread count), then on `pool` the weight gradient and the input gradient.
+// With `late_weights`, the operator holds no weights yet: the weight gradient runs without them,
+// the input gradient must then be INVALID_ARGUMENT and write nothing, and set_weights(late_weights)
+// comes before the real one. Checks the statuses, the plan's output size, every output's gaps and
+// guards, the workspace's guards and that no input changed. 1 when all is well.
+static int dwb_run(const dwb_setup* s, mk_dwconv2d_backward_f32_op* op, const char* name,
+                   mk_threadpool* pool, const float* late_weights, dwb_out* o) {
+    char what[96];
+    memset(o, 0, sizeof *o);
+    tensor_alloc(&o->dx, s->batch * s->h * s->w, s->in_layout, s->C, 0);
+    tensor_alloc(&o->dw, s->C, s->T, s->T, 0);
+    if (s->with_bias) tensor_alloc(&o->db, 1, s->C, s->C, 0);
+    mk_dwconv2d_backward_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_dwconv2d_backward_f32_reshape(op, s->batch, s->h, s->w, s->in_arg,
+                                                       s->out_arg, pool, &plan))) {
+        return 0;
+    }
+    if (plan.out_h != s->oh || plan.out_w != s->ow || plan.workspace_bytes == 0) {
+        fail("reshape(%s): output %zux%zu (want %zux%zu), workspace_bytes %zu", name, plan.out_h,
+             plan.out_w, s->oh, s->ow, plan.workspace_bytes);
+        return 0;
+    }
+    workspace ws;
+    plan.workspace = workspace_get(&ws, plan.workspace_bytes, s->guard_ws);
+    snprintf(what, sizeof what, "weight_gradient(%s)", name);
+    int ok = run_ok(what, mk_dwconv2d_backward_f32_weight_gradient(
+                              op, &plan, s->x.p, s->dy.p, o->dw.p, s->with_bias ? o->db.p : NULL, pool));
+    if (ok && late_weights != NULL) {
+        const mk_status st = mk_dwconv2d_backward_f32_input_gradient(op, &plan, s->dy.p, o->dx.p, pool);
+        if (st != MK_STATUS_INVALID_ARGUMENT || !tensor_untouched(&o->dx)) {
+            fail("input_gradient(%s) before set_weights = %s (want INVALID_ARGUMENT)%s", name,
+                 status_name(st), tensor_untouched(&o->dx) ? "" : " and wrote dx");
+            ok = 0;
+        }
+        snprintf(what, sizeof what, "set_weights(%s)", name);
+        ok = ok && run_ok(what, mk_dwconv2d_backward_f32_set_weights(op, late_weights));
+    }
+    if (ok) {
+        workspace_scramble(&ws);
+        snprintf(what, sizeof what, "input_gradient(%s)", name);
+        ok = run_ok(what, mk_dwconv2d_backward_f32_input_gradient(op, &plan, s->dy.p, o->dx.p, pool));
+    }
+    if (workspace_release(&ws)) ok = 0;
+    if (!ok) return 0;
+    snprintf(what, sizeof what, "%s dx", name);
+    if (tensor_check_layout(what, &o->dx, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "%s dweight", name);
+    if (tensor_check_layout(what, &o->dw, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "%s dbias", name);
+    if (s->with_bias && tensor_check_layout(what, &o->db, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "input x (after %s)", name);
+    if (tensor_check_layout(what, &s->x, 0, &s->x_copy)) return 0;
+    snprintf(what, sizeof what, "input dy (after %s)", name);
+    if (tensor_check_layout(what, &s->dy, 0, &s->dy_copy)) return 0;
+    return 1;
+}
+
+// The definition in float64: each sum and its sum of |terms|.
+typedef struct {
+    double *dx, *dx_abs, *dw, *dw_abs, *db, *db_abs;
+} dwb_ref;
+
+static void dwb_ref_compute(const dwb_setup* s, dwb_ref* r) {
+    const size_t C = s->C, T = s->T, in_pixels = s->batch * s->h * s->w;
+    const mk_dwconv2d_params* p = &s->p;
+    double* m = calloc(2 * in_pixels * C + 2 * C * T + 2 * C, sizeof(double));
+    r->dx = m;
+    r->dx_abs = r->dx + in_pixels * C;
+    r->dw = r->dx_abs + in_pixels * C;
+    r->dw_abs = r->dw + C * T;
+    r->db = r->dw_abs + C * T;
+    r->db_abs = r->db + C;
+    for (size_t n = 0; n < s->batch; n++) {
+        for (size_t oy = 0; oy < s->oh; oy++) {
+            for (size_t ox = 0; ox < s->ow; ox++) {
+                const float* d = at(&s->dy_copy, (n * s->oh + oy) * s->ow + ox, 0);
+                for (size_t c = 0; c < C; c++) {
+                    r->db[c] += (double)d[c];
+                    r->db_abs[c] += fabs((double)d[c]);
+                }
+                for (size_t ky = 0; ky < p->kernel_h; ky++) {
+                    const long iy = (long)(oy * p->stride_h + ky * p->dilation_h) - (long)p->pad_top;
+                    if (iy < 0 || iy >= (long)s->h) continue;
+                    for (size_t kx = 0; kx < p->kernel_w; kx++) {
+                        const long ix = (long)(ox * p->stride_w + kx * p->dilation_w) - (long)p->pad_left;
+                        if (ix < 0 || ix >= (long)s->w) continue;
+                        const size_t t = ky * p->kernel_w + kx;
+                        const size_t i = (n * s->h + (size_t)iy) * s->w + (size_t)ix;
+                        const float* xv = at(&s->x_copy, i, 0);
+                        double* dx = r->dx + i * C;
+                        double* dxa = r->dx_abs + i * C;
+                        for (size_t c = 0; c < C; c++) {
+                            const double a = (double)d[c] * (double)s->weights[c * T + t];
+                            const double b = (double)d[c] * (double)xv[c];
+                            dx[c] += a;
+                            dxa[c] += fabs(a);
+                            r->dw[c * T + t] += b;
+                            r->dw_abs[c * T + t] += fabs(b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// One variant's outputs against the definition.
+static void dwb_check_definition(const dwb_setup* s, const dwb_out* o, const char* name,
+                                 const dwb_ref* r) {
+    char what[96];
+    const size_t C = s->C, T = s->T, in_pixels = s->batch * s->h * s->w;
+    size_t chunk_pixels = dwb_chunk_rows(s->ow) * s->ow;
+    if (chunk_pixels > s->batch * s->oh * s->ow) chunk_pixels = s->batch * s->oh * s->ow;
+    const double sum_rel = fmax(1e-5, ldexp((double)(chunk_pixels + 3), -24));
+    close_acc a;
+    snprintf(what, sizeof what, "%s dx vs definition", name);
+    close_begin(&a, what);
+    for (size_t i = 0; i < in_pixels; i++) {
+        for (size_t c = 0; c < C; c++) {
+            close_add(&a, i, c, *at(&o->dx, i, c), r->dx[i * C + c], 1e-5 * r->dx_abs[i * C + c] + 1e-30);
+        }
+    }
+    if (close_end(&a)) return;
+    snprintf(what, sizeof what, "%s dweight vs definition (pixel = channel, channel = tap)", name);
+    close_begin(&a, what);
+    for (size_t c = 0; c < C; c++) {
+        for (size_t t = 0; t < T; t++) {
+            close_add(&a, c, t, o->dw.p[c * T + t], r->dw[c * T + t], sum_rel * r->dw_abs[c * T + t] + 1e-30);
+        }
+    }
+    if (close_end(&a) || !s->with_bias) return;
+    snprintf(what, sizeof what, "%s dbias vs definition", name);
+    close_begin(&a, what);
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, o->db.p[c], r->db[c], sum_rel * r->db_abs[c] + 1e-30);
+    close_end(&a);
+}
+
+// NEON against scalar: 1e-5 of the definition's sums of |terms|.
+static void dwb_compare_variants(const dwb_setup* s, const dwb_out* n, const dwb_out* sc,
+                                 const dwb_ref* r) {
+    const size_t C = s->C, T = s->T, in_pixels = s->batch * s->h * s->w;
+    close_acc a;
+    close_begin(&a, "neon vs scalar dx");
+    for (size_t i = 0; i < in_pixels; i++) {
+        for (size_t c = 0; c < C; c++) {
+            close_add(&a, i, c, *at(&n->dx, i, c), *at(&sc->dx, i, c), 1e-5 * r->dx_abs[i * C + c] + 1e-30);
+        }
+    }
+    if (close_end(&a)) return;
+    close_begin(&a, "neon vs scalar dweight (pixel = channel, channel = tap)");
+    for (size_t c = 0; c < C; c++) {
+        for (size_t t = 0; t < T; t++) {
+            close_add(&a, c, t, n->dw.p[c * T + t], sc->dw.p[c * T + t], 1e-5 * r->dw_abs[c * T + t] + 1e-30);
+        }
+    }
+    if (close_end(&a) || !s->with_bias) return;
+    close_begin(&a, "neon vs scalar dbias");
+    for (size_t c = 0; c < C; c++) close_add(&a, 0, c, n->db.p[c], sc->db.p[c], 1e-5 * r->db_abs[c] + 1e-30);
+    close_end(&a);
+}
+
+// The outputs bitwise: whole regions (2 threads against 1, reporting) or valid elements (silent).
+static int dwb_outputs_bitwise(const dwb_out* a, const dwb_out* b, int regions) {
+    const tensor* ta[3] = {&a->dx, &a->dw, &a->db};
+    const tensor* tb[3] = {&b->dx, &b->dw, &b->db};
+    const char* names[3] = {"neon 2 threads dx", "neon 2 threads dweight", "neon 2 threads dbias"};
+    for (int i = 0; i < 3; i++) {
+        if (ta[i]->map == NULL) continue;
+        if (regions ? compare_bitwise_region(names[i], ta[i], tb[i]) : !tensors_bitwise_equal(ta[i], tb[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+// The documented errors, on this case's shape (which = index % 6; 4 and 5: none).
+static void dwb_error_checks(const dwb_setup* s, mk_dwconv2d_backward_f32_op* op, unsigned which) {
+    mk_dwconv2d_backward_f32_plan plan;
+    if (which == 0) {  // an activation at create
+        mk_dwconv2d_params q = s->p;
+        q.activation = random_activation((mk_activation_kind)rnd_range(1, 5));
+        const mk_variant vs[2] = {MK_VARIANT_NEON, MK_VARIANT_SCALAR};
+        for (int k = 0; k < 2; k++) {
+            mk_dwconv2d_backward_f32_op* bad = NULL;
+            const mk_status st = mk_dwconv2d_backward_f32_create(&q, s->weights, vs[k], &bad);
+            if (st != MK_STATUS_INVALID_ARGUMENT || bad != NULL) {
+                fail("create(%s, activation %s) = %s, op %s (want INVALID_ARGUMENT, NULL)",
+                     mk_variant_name(vs[k]), activation_name(q.activation.kind), status_name(st),
+                     bad == NULL ? "NULL" : "set");
+            }
+            mk_dwconv2d_backward_f32_destroy(bad);
+        }
+        return;
+    }
+    if (which > 3) return;
+    if (!run_ok("reshape(neon, errors)", mk_dwconv2d_backward_f32_reshape(op, s->batch, s->h, s->w, s->in_arg,
+                                                                          s->out_arg, NULL, &plan))) {
+        return;
+    }
+    workspace ws;
+    plan.workspace = workspace_get(&ws, plan.workspace_bytes, 0);
+    dwb_out o;
+    memset(&o, 0, sizeof o);
+    tensor_alloc(&o.dx, s->batch * s->h * s->w, s->in_layout, s->C, 0);
+    tensor_alloc(&o.dw, s->C, s->T, s->T, 0);
+    mk_status a = MK_STATUS_OK, b = MK_STATUS_OK;
+    if (which == 1) {  // a 1-thread plan on the 2-thread pool
+        a = mk_dwconv2d_backward_f32_input_gradient(op, &plan, s->dy.p, o.dx.p, g_pool2);
+        b = mk_dwconv2d_backward_f32_weight_gradient(op, &plan, s->x.p, s->dy.p, o.dw.p, NULL, g_pool2);
+        if (a != MK_STATUS_INVALID_ARGUMENT || b != MK_STATUS_INVALID_ARGUMENT) {
+            fail("a 1-thread plan run on 2 threads: input_gradient = %s, weight_gradient = %s "
+                 "(want INVALID_ARGUMENT)", status_name(a), status_name(b));
+        }
+    } else if (which == 2) {  // dx overlapping dy: dx starts at dy's last element
+        const size_t in_extent = (s->batch * s->h * s->w - 1) * s->in_layout + s->C;
+        const size_t out_extent = (s->batch * s->oh * s->ow - 1) * s->out_layout + s->C;
+        float* buf = malloc((in_extent + out_extent) * sizeof(float));
+        for (size_t i = 0; i < in_extent + out_extent; i++) buf[i] = 0.5f;
+        a = mk_dwconv2d_backward_f32_input_gradient(op, &plan, buf, buf + out_extent - 1, NULL);
+        int untouched = 1;
+        for (size_t i = 0; i < in_extent + out_extent; i++) untouched &= buf[i] == 0.5f;
+        if (a != MK_STATUS_INVALID_ARGUMENT || !untouched) {
+            fail("input_gradient with dx overlapping dy = %s (want INVALID_ARGUMENT)%s",
+                 status_name(a), untouched ? "" : ", and it wrote");
+        }
+        free(buf);
+    } else {  // no workspace for the weight gradient
+        plan.workspace = NULL;
+        b = mk_dwconv2d_backward_f32_weight_gradient(op, &plan, s->x.p, s->dy.p, o.dw.p, NULL, NULL);
+        if (b != MK_STATUS_INVALID_ARGUMENT) {
+            fail("weight_gradient without a workspace = %s (want INVALID_ARGUMENT)", status_name(b));
+        }
+    }
+    if (!tensor_untouched(&o.dx) || !tensor_untouched(&o.dw)) fail("a failing call wrote dx or dweight");
+    dwb_out_free(&o);
+    workspace_release(&ws);
+}
+
+static void dwb_case(unsigned index) {
+    case_begin(FAM_DW_BWD, index);
+    rng_for_case(FAM_DW_BWD, index);
+    const int pooled = want_pool(index, 5);  // every shape (index % 8) in turn
+    const unsigned shape = index % 8;
+    size_t kh = 3, kw = 3, sh = 1, sw = 1, dh = 1, dwl = 1;
+    switch (shape) {
+        case 0: break;                                              // 3x3 s1 (9 taps)
+        case 1: sw = 2; sh = rnd_range(1, 2); break;                // 3x3 s2
+        case 2: kh = kw = 5; break;                                 // 5x5 s1 (25 taps)
+        case 3: kh = kw = 5; sw = 2; sh = rnd_range(1, 2); break;   // 5x5 s2
+        case 4: {  // generic kernels (9x1 and 1x9 have 9 taps too), dilation, unequal strides
+            static const size_t shapes[][2] = {{1, 1}, {2, 3}, {3, 2}, {7, 7}, {1, 5}, {5, 1}, {4, 4},
+                                               {9, 1}, {1, 9}, {11, 1}, {1, 11}, {6, 6}, {3, 5}};
+            const size_t* k = shapes[rnd_range(0, sizeof shapes / sizeof shapes[0] - 1)];
+            kh = k[0];
+            kw = k[1];
+            dh = rnd_range(1, 2);
+            dwl = rnd_range(1, 2);
+            sh = rnd_range(1, 3);
+            sw = rnd_range(1, 3);
+            if (sh == sw && chance(70)) sw = sh % 3 + 1;
+            break;
+        }
+        case 5:  // dilated 3x3 / 5x5
+            kh = kw = chance(50) ? 3 : 5;
+            dh = 2;
+            dwl = rnd_range(1, 2);
+            sh = rnd_range(1, 2);
+            sw = rnd_range(1, 3);
+            break;
+        case 6:  // anything
+            kh = rnd_range(1, 7);
+            kw = rnd_range(1, 7);
+            sh = rnd_range(1, 3);
+            sw = rnd_range(1, 3);
+            dh = rnd_range(1, 2);
+            dwl = rnd_range(1, 2);
+            break;
+        default:  // large outputs: several weight-gradient chunks (below)
+            kh = kw = chance(40) ? 3 : chance(50) ? 5 : rnd_range(1, 4);
+    }
+    const size_t eh = dh * (kh - 1) + 1, ew = dwl * (kw - 1) + 1;
+    size_t pt, pb, pl, pr;
+    random_pads(eh, &pt, &pb);
+    random_pads(ew, &pl, &pr);
+    size_t C, h, w, batch = chance(60) ? 1 : chance(60) ? 2 : 3;
+    int wide = 0;
+    if (shape == 7) {  // > 1024 output pixels, or out_w >= 1024 (chunk_rows 1)
+        wide = chance(25);
+        C = rnd_range(1, wide ? 8 : 16);
+        if (wide) {
+            h = rnd_range(1, 2);
+            w = rnd_range(1030, 1100);
+            batch = rnd_range(1, 2);
+        } else {
+            h = rnd_range(24, 40);
+            w = rnd_range(28, 40);
+        }
+    } else {
+        if (pooled && chance(50)) {
+            C = rnd_range(257, 300);  // two 256-channel tiles of the weight gradient
+        } else {
+            C = chance(85) ? random_pool_channels() : rnd_range(71, 300);
+        }
+        if (chance(8)) {  // 1x1 input: the pads cover the rest of the kernel
+            h = w = 1;
+            if (eh > 1) { pt = rnd_range(0, eh - 1); pb = eh - 1 - pt; }
+            if (ew > 1) { pl = rnd_range(0, ew - 1); pr = ew - 1 - pl; }
+        } else if (C > 128) {
+            h = rnd_range(1, 8);
+            w = rnd_range(1, 10);
+        } else {
+            h = rnd_range(1, 12);
+            w = chance(30) ? rnd_range(13, 40) : rnd_range(1, 12);
+        }
+    }
+    h = fit_input(h, eh, pt, pb);
+    w = fit_input(w, ew, pl, pr);
+
+    dwb_setup s;
+    memset(&s, 0, sizeof s);
+    const mk_activation none = {MK_ACTIVATION_NONE, 0.0f, 0.0f};
+    s.p = (mk_dwconv2d_params){C, kh, kw, sh, sw, dh, dwl, pt, pl, pb, pr, none};
+    s.batch = batch;
+    s.h = h;
+    s.w = w;
+    s.C = C;
+    s.T = kh * kw;
+    s.oh = (h + pt + pb - eh) / sh + 1;
+    s.ow = (w + pl + pr - ew) / sw + 1;
+    random_stride(C, 35, &s.in_layout, &s.in_arg);
+    random_stride(C, 35, &s.out_layout, &s.out_arg);
+    s.with_bias = chance(80);
+    s.guard_ws = chance(50);
+    const unsigned weights_mode = (index / 8) % 4;  // 1: NULL at create, 2: replaced by set_weights
+    const float xscale = chance(30) ? 4.0f : 1.0f, dscale = chance(20) ? 50.0f : 1.0f;
+    const size_t rows = batch * s.oh, chunks = (rows + dwb_chunk_rows(s.ow) - 1) / dwb_chunk_rows(s.ow);
+    describe("n%zu %zux%zu -> %zux%zu C%zu k%zux%zu s%zux%zu d%zux%zu pad(t%zu l%zu b%zu r%zu) "
+             "in_stride %zu out_stride %zu weights:%s dbias:%s chunks %zu (chunk_rows %zu)%s",
+             batch, h, w, s.oh, s.ow, C, kh, kw, sh, sw, dh, dwl, pt, pl, pb, pr, s.in_arg,
+             s.out_arg, weights_mode == 1 ? "late" : weights_mode == 2 ? "replaced" : "at create",
+             s.with_bias ? "yes" : "NULL", chunks, dwb_chunk_rows(s.ow), pooled ? " 2-threads" : "");
+
+    float* weights = random_floats(C * s.T, 1.0f);
+    float* other = random_floats(C * s.T, 1.0f);
+    for (size_t i = 0; i < C * s.T; i++) {
+        if (chance(3)) weights[i] = 0.0f;
+    }
+    s.weights = weights;
+    tensor_alloc(&s.x, batch * h * w, s.in_layout, C, 1);
+    tensor_alloc(&s.dy, batch * s.oh * s.ow, s.out_layout, C, 1);
+    tensor_fill(&s.x, xscale);
+    tensor_fill(&s.dy, dscale);
+    for (size_t i = 0; i < s.dy.pixels; i++) {
+        for (size_t c = 0; c < C; c++) {
+            if (chance(3)) *at(&s.dy, i, c) = chance(50) ? 0.0f : -0.0f;
+        }
+    }
+    tensor_clone(&s.x_copy, &s.x, 1);
+    tensor_clone(&s.dy_copy, &s.dy, 1);
+    dwb_ref ref;
+    dwb_ref_compute(&s, &ref);
+
+    mk_dwconv2d_backward_f32_op *op_s = NULL, *op_n = NULL;
+    dwb_out out_s, out_n, out_p;
+    memset(&out_s, 0, sizeof out_s);
+    memset(&out_n, 0, sizeof out_n);
+    memset(&out_p, 0, sizeof out_p);
+    const float* created = weights_mode == 1 ? NULL : weights_mode == 2 ? other : weights;
+    if (!run_ok("create(scalar)", mk_dwconv2d_backward_f32_create(&s.p, created, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", mk_dwconv2d_backward_f32_create(&s.p, created, MK_VARIANT_NEON, &op_n))) {
+        goto done;
+    }
+    if (mk_dwconv2d_backward_f32_variant(op_n) != MK_VARIANT_NEON ||
+        mk_dwconv2d_backward_f32_variant(op_s) != MK_VARIANT_SCALAR) {
+        fail("ops report variants %s (neon) and %s (scalar)",
+             mk_variant_name(mk_dwconv2d_backward_f32_variant(op_n)),
+             mk_variant_name(mk_dwconv2d_backward_f32_variant(op_s)));
+    }
+    if (weights_mode == 2 &&
+        (!run_ok("set_weights(scalar)", mk_dwconv2d_backward_f32_set_weights(op_s, weights)) ||
+         !run_ok("set_weights(neon)", mk_dwconv2d_backward_f32_set_weights(op_n, weights)))) {
+        goto done;
+    }
+    const float* late = weights_mode == 1 ? weights : NULL;
+    if (dwb_run(&s, op_s, "scalar", NULL, late, &out_s) && dwb_run(&s, op_n, "neon", NULL, late, &out_n)) {
+        dwb_check_definition(&s, &out_n, "neon", &ref);
+        if (dwb_outputs_bitwise(&out_n, &out_s, 0)) {
+            g_stats[FAM_DW_BWD].exact_cases++;
+        } else {
+            dwb_check_definition(&s, &out_s, "scalar", &ref);
+            dwb_compare_variants(&s, &out_n, &out_s, &ref);
+        }
+        if (pooled) {
+            g_stats[FAM_DW_BWD].pool_checks++;
+            if (dwb_run(&s, op_n, "neon 2 threads", g_pool2, NULL, &out_p)) {
+                dwb_outputs_bitwise(&out_p, &out_n, 1);
+            }
+        }
+        dwb_error_checks(&s, op_n, index % 6);
+    }
+done:
+    mk_dwconv2d_backward_f32_destroy(op_s);
+    mk_dwconv2d_backward_f32_destroy(op_n);
+    dwb_out_free(&out_s);
+    dwb_out_free(&out_n);
+    dwb_out_free(&out_p);
+    tensor* all[] = {&s.x, &s.dy, &s.x_copy, &s.dy_copy};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    free(ref.dx);
+    free(weights);
+    free(other);
+    case_end();
+}
+
+// ---- Pooling backward -----------------------------------------------------------------------
+
+enum { PGB_MAX, PGB_AVG, PGB_ADAPTIVE };
+static const char* const g_pgb_mode_names[3] = {"max", "avg", "adaptive"};
+
+typedef struct {
+    int mode;
+    mk_pool2d_params p;  // max and average
+    size_t batch, h, w, oh, ow, C;
+    size_t in_layout, in_arg, out_layout, out_arg;
+} pgb_setup;
+
+static mk_status pgb_create(const pgb_setup* s, mk_variant v, mk_pool2d_backward_f32_op** op) {
+    switch (s->mode) {
+        case PGB_MAX: return mk_max_pool2d_backward_f32_create(&s->p, s->C, v, op);
+        case PGB_AVG: return mk_avg_pool2d_backward_f32_create(&s->p, s->C, v, op);
+        default: return mk_adaptive_avg_pool2d_backward_f32_create(s->C, s->oh, s->ow, v, op);
+    }
+}
+
+// Output o's window [lo, hi) along one axis: the forward's (clipped to the image; adaptive:
+// PyTorch's floor(o * in / out) ..< ceil((o + 1) * in / out)).
+static void pgb_window(const pgb_setup* s, int vertical, size_t o, size_t* lo, size_t* hi) {
+    const size_t in = vertical ? s->h : s->w, out = vertical ? s->oh : s->ow;
+    if (s->mode == PGB_ADAPTIVE) {
+        *lo = o * in / out;
+        *hi = ((o + 1) * in + out - 1) / out;
+        return;
+    }
+    const size_t stride = vertical ? s->p.stride_h : s->p.stride_w;
+    const size_t pad = vertical ? s->p.pad_top : s->p.pad_left;
+    const size_t kernel = vertical ? s->p.kernel_h : s->p.kernel_w;
+    const long start = (long)(o * stride) - (long)pad, end = start + (long)kernel;
+    *lo = start < 0 ? 0 : (size_t)start;
+    *hi = end > (long)in ? in : (size_t)end;
+}
+
+// The most windows holding one coordinate along an axis (mk_training.h allows 32).
+static size_t pgb_max_windows(const pgb_setup* s, int vertical) {
+    const size_t in = vertical ? s->h : s->w, out = vertical ? s->oh : s->ow;
+    size_t* count = calloc(in, sizeof(size_t));
+    size_t most = 0;
+    for (size_t o = 0; o < out; o++) {
+        size_t lo, hi;
+        pgb_window(s, vertical, o, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) {
+            if (++count[i] > most) most = count[i];
+        }
+    }
+    free(count);
+    return most;
+}
+
+// Indices as int32 in a tensor's floats (dense [pixels][C]; the sentinel checks see the bits).
+static int32_t* idx_ptr(const tensor* t) { return (int32_t*)(void*)t->p; }
+static int32_t idx_at(const tensor* t, size_t pixel, size_t c) {
+    int32_t v;
+    memcpy(&v, at(t, pixel, c), sizeof v);
+    return v;
+}
+
+static int compare_indices(const char* what, const tensor* a, const tensor* b) {
+    size_t bad = 0, fp = 0, fc = 0;
+    int32_t fa = 0, fb = 0;
+    for (size_t i = 0; i < a->pixels; i++) {
+        for (size_t c = 0; c < a->channels; c++) {
+            const int32_t va = idx_at(a, i, c), vb = idx_at(b, i, c);
+            if (va != vb && bad++ == 0) {
+                fp = i;
+                fc = c;
+                fa = va;
+                fb = vb;
+            }
+        }
+    }
+    if (bad == 0) return 0;
+    fail("%s: %zu of %zu indices differ; first at pixel %zu channel %zu: %d vs %d", what, bad,
+         a->pixels * a->channels, fp, fc, (int)fa, (int)fb);
+    return 1;
+}
+
+// reshape on `pool` and the max forward with indices into y and idx (allocated here); checks the
+// statuses, the plan's output size, the outputs' gaps and guards and that x did not change.
+static int pgb_forward(const pgb_setup* s, const mk_pool2d_backward_f32_op* op, const char* name,
+                       mk_threadpool* pool, const tensor* x, const tensor* x_copy, tensor* y,
+                       tensor* idx) {
+    char what[96];
+    const size_t out_pixels = s->batch * s->oh * s->ow;
+    tensor_alloc(y, out_pixels, s->out_layout, s->C, 0);
+    tensor_alloc(idx, out_pixels, s->C, s->C, 0);
+    mk_pool2d_backward_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_pool2d_backward_f32_reshape(op, s->batch, s->h, s->w, s->in_arg, s->out_arg,
+                                                     pool, &plan))) {
+        return 0;
+    }
+    if (plan.out_h != s->oh || plan.out_w != s->ow) {
+        fail("reshape(%s): output %zux%zu, want %zux%zu", name, plan.out_h, plan.out_w, s->oh, s->ow);
+        return 0;
+    }
+    snprintf(what, sizeof what, "forward_indices(%s)", name);
+    if (!run_ok(what, mk_max_pool2d_f32_forward_indices(op, &plan, x->p, y->p, idx_ptr(idx), pool))) {
+        return 0;
+    }
+    snprintf(what, sizeof what, "%s y", name);
+    if (tensor_check_layout(what, y, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "%s indices", name);
+    if (tensor_check_layout(what, idx, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "input x (after %s)", name);
+    return !tensor_check_layout(what, x, 0, x_copy);
+}
+
+// reshape on `pool` and the input gradient into dx (allocated here); checks as above, dy and the
+// indices (max) unchanged.
+static int pgb_backward(const pgb_setup* s, const mk_pool2d_backward_f32_op* op, const char* name,
+                        mk_threadpool* pool, const tensor* dy, const tensor* dy_copy,
+                        const tensor* idx, const tensor* idx_copy, tensor* dx) {
+    char what[96];
+    tensor_alloc(dx, s->batch * s->h * s->w, s->in_layout, s->C, 0);
+    mk_pool2d_backward_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_pool2d_backward_f32_reshape(op, s->batch, s->h, s->w, s->in_arg, s->out_arg,
+                                                     pool, &plan))) {
+        return 0;
+    }
+    if (plan.out_h != s->oh || plan.out_w != s->ow) {
+        fail("reshape(%s): output %zux%zu, want %zux%zu", name, plan.out_h, plan.out_w, s->oh, s->ow);
+        return 0;
+    }
+    snprintf(what, sizeof what, "run(%s)", name);
+    if (!run_ok(what, mk_pool2d_backward_f32_run(op, &plan, dy->p, idx ? idx_ptr(idx) : NULL, dx->p, pool))) {
+        return 0;
+    }
+    snprintf(what, sizeof what, "%s dx", name);
+    if (tensor_check_layout(what, dx, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "input dy (after %s)", name);
+    if (tensor_check_layout(what, dy, 0, dy_copy)) return 0;
+    snprintf(what, sizeof what, "input indices (after %s)", name);
+    return !(idx && tensor_check_layout(what, idx, 0, idx_copy));
+}
+
+// The max forward's definition: from -inf and the window's first cell, row by row, v taken when
+// v > best or v is NaN; the index y * w + x within the image.
+static void pgb_ref_forward(const pgb_setup* s, const tensor* x, tensor* y, tensor* idx) {
+    for (size_t n = 0; n < s->batch; n++) {
+        for (size_t oy = 0; oy < s->oh; oy++) {
+            size_t y0, y1;
+            pgb_window(s, 1, oy, &y0, &y1);
+            for (size_t ox = 0; ox < s->ow; ox++) {
+                size_t x0, x1;
+                pgb_window(s, 0, ox, &x0, &x1);
+                const size_t o = (n * s->oh + oy) * s->ow + ox;
+                for (size_t c = 0; c < s->C; c++) {
+                    float best = -INFINITY;
+                    int32_t cell = (int32_t)(y0 * s->w + x0);
+                    for (size_t yy = y0; yy < y1; yy++) {
+                        for (size_t xx = x0; xx < x1; xx++) {
+                            const float v = *at(x, (n * s->h + yy) * s->w + xx, c);
+                            if (v > best || v != v) {
+                                best = v;
+                                cell = (int32_t)(yy * s->w + xx);
+                            }
+                        }
+                    }
+                    *at(y, o, c) = best;
+                    memcpy(at(idx, o, c), &cell, sizeof cell);
+                }
+            }
+        }
+    }
+}
+
+// The backward's definition as the reference computes it: a scatter-add in float from 0, in
+// ascending output order (n, oy, ox): max, dy to the pixel its index names; average, dy / the
+// divisor (kernel_h * kernel_w with count_include_pad, else the window's real pixels) to every
+// pixel of the window; adaptive, dy / the window's cell count.
+static void pgb_ref_backward(const pgb_setup* s, const tensor* dy, const tensor* idx, tensor* dx) {
+    for (size_t i = 0; i < dx->pixels; i++) {
+        for (size_t c = 0; c < s->C; c++) *at(dx, i, c) = 0.0f;
+    }
+    for (size_t n = 0; n < s->batch; n++) {
+        for (size_t oy = 0; oy < s->oh; oy++) {
+            size_t y0, y1;
+            pgb_window(s, 1, oy, &y0, &y1);
+            for (size_t ox = 0; ox < s->ow; ox++) {
+                size_t x0, x1;
+                pgb_window(s, 0, ox, &x0, &x1);
+                const size_t o = (n * s->oh + oy) * s->ow + ox;
+                if (s->mode == PGB_MAX) {
+                    for (size_t c = 0; c < s->C; c++) {
+                        const size_t i = n * s->h * s->w + (size_t)idx_at(idx, o, c);
+                        *at(dx, i, c) += *at(dy, o, c);
+                    }
+                    continue;
+                }
+                const float divisor = s->mode == PGB_AVG && s->p.count_include_pad
+                                          ? (float)(s->p.kernel_h * s->p.kernel_w)
+                                          : (float)((y1 - y0) * (x1 - x0));
+                for (size_t yy = y0; yy < y1; yy++) {
+                    for (size_t xx = x0; xx < x1; xx++) {
+                        float* d = at(dx, (n * s->h + yy) * s->w + xx, 0);
+                        for (size_t c = 0; c < s->C; c++) d[c] += *at(dy, o, c) / divisor;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The documented errors around this case's operator (which = index % 8; 4..7: none).
+static void pgb_error_checks(const pgb_setup* s, const mk_pool2d_backward_f32_op* op,
+                             const tensor* dy, unsigned which) {
+    const mk_variant v = MK_VARIANT_NEON;
+    mk_pool2d_backward_f32_plan plan;
+    if (which == 0) {
+        if (s->mode != PGB_ADAPTIVE) {  // an activation; padding == kernel; > 32 windows per axis
+            pgb_setup q = *s;
+            q.p.activation = random_activation((mk_activation_kind)rnd_range(1, 5));
+            mk_pool2d_backward_f32_op* bad = NULL;
+            mk_status st = pgb_create(&q, v, &bad);
+            if (st != MK_STATUS_INVALID_ARGUMENT || bad != NULL) {
+                fail("create(%s, activation %s) = %s (want INVALID_ARGUMENT, NULL op)",
+                     g_pgb_mode_names[s->mode], activation_name(q.p.activation.kind), status_name(st));
+            }
+            mk_pool2d_backward_f32_destroy(bad);
+            bad = NULL;
+            q = *s;
+            q.p.pad_left = q.p.kernel_w;
+            st = pgb_create(&q, v, &bad);
+            if (st != MK_STATUS_INVALID_ARGUMENT || bad != NULL) {
+                fail("create(%s, pad_left == kernel_w) = %s (want INVALID_ARGUMENT)",
+                     g_pgb_mode_names[s->mode], status_name(st));
+            }
+            mk_pool2d_backward_f32_destroy(bad);
+            bad = NULL;
+            q = *s;
+            q.p.kernel_h = 33;
+            q.p.stride_h = 1;
+            q.p.pad_top = q.p.pad_bottom = 0;
+            st = pgb_create(&q, v, &bad);
+            if (st != MK_STATUS_INVALID_ARGUMENT || bad != NULL) {
+                fail("create(%s, kernel_h 33 stride_h 1: 33 windows per row) = %s (want "
+                     "INVALID_ARGUMENT)", g_pgb_mode_names[s->mode], status_name(st));
+            }
+            mk_pool2d_backward_f32_destroy(bad);
+        } else {  // ceil(out / in) + 1 > 32 at reshape
+            mk_pool2d_backward_f32_op* big = NULL;
+            mk_status st = mk_adaptive_avg_pool2d_backward_f32_create(s->C, s->oh, 32 * s->w, v, &big);
+            if (st == MK_STATUS_OK) st = mk_pool2d_backward_f32_reshape(big, s->batch, s->h, s->w, s->in_arg,
+                                                                        s->out_arg, NULL, &plan);
+            if (st != MK_STATUS_INVALID_ARGUMENT) {
+                fail("adaptive %zux%zu -> %zux%zu (33 windows per column) = %s (want "
+                     "INVALID_ARGUMENT at reshape)", s->h, s->w, s->oh, 32 * s->w, status_name(st));
+            }
+            mk_pool2d_backward_f32_destroy(big);
+        }
+        return;
+    }
+    if (which > 3) return;
+    if (!run_ok("reshape(neon, errors)", mk_pool2d_backward_f32_reshape(op, s->batch, s->h, s->w, s->in_arg,
+                                                                        s->out_arg, NULL, &plan))) {
+        return;
+    }
+    tensor dx, y, idx;
+    tensor_alloc(&dx, s->batch * s->h * s->w, s->in_layout, s->C, 0);
+    tensor_alloc(&y, s->batch * s->oh * s->ow, s->out_layout, s->C, 0);
+    tensor_alloc(&idx, s->batch * s->oh * s->ow, s->C, s->C, 0);
+    if (which == 1 && s->mode != PGB_MAX) {  // indices from an average operator
+        const mk_status st = mk_max_pool2d_f32_forward_indices(op, &plan, dx.p, y.p, idx_ptr(&idx), NULL);
+        if (st != MK_STATUS_INVALID_ARGUMENT) {
+            fail("forward_indices(%s operator) = %s (want INVALID_ARGUMENT)",
+                 g_pgb_mode_names[s->mode], status_name(st));
+        }
+    } else if (which == 1) {  // max without indices
+        const mk_status st = mk_pool2d_backward_f32_run(op, &plan, dy->p, NULL, dx.p, NULL);
+        if (st == MK_STATUS_OK) fail("run(max, indices NULL) = OK");
+    } else if (which == 2) {  // dx overlapping dy: dx starts at dy's last element
+        const size_t in_extent = (s->batch * s->h * s->w - 1) * s->in_layout + s->C;
+        const size_t out_extent = (s->batch * s->oh * s->ow - 1) * s->out_layout + s->C;
+        float* buf = malloc((in_extent + out_extent) * sizeof(float));
+        for (size_t i = 0; i < in_extent + out_extent; i++) buf[i] = 0.5f;
+        const int32_t* indices = s->mode == PGB_MAX ? idx_ptr(&idx) : NULL;
+        const mk_status st = mk_pool2d_backward_f32_run(op, &plan, buf, indices, buf + out_extent - 1, NULL);
+        int untouched = 1;
+        for (size_t i = 0; i < in_extent + out_extent; i++) untouched &= buf[i] == 0.5f;
+        if (st != MK_STATUS_INVALID_ARGUMENT || !untouched) {
+            fail("run with dx overlapping dy = %s (want INVALID_ARGUMENT)%s", status_name(st),
+                 untouched ? "" : ", and it wrote");
+        }
+        free(buf);
+    } else if (s->mode == PGB_MAX) {  // y overlapping x: y starts at x's last element
+        const size_t in_extent = (s->batch * s->h * s->w - 1) * s->in_layout + s->C;
+        const size_t out_extent = (s->batch * s->oh * s->ow - 1) * s->out_layout + s->C;
+        float* buf = malloc((in_extent + out_extent) * sizeof(float));
+        for (size_t i = 0; i < in_extent + out_extent; i++) buf[i] = 0.5f;
+        const mk_status st = mk_max_pool2d_f32_forward_indices(op, &plan, buf, buf + in_extent - 1,
+                                                               idx_ptr(&idx), NULL);
+        int untouched = 1;
+        for (size_t i = 0; i < in_extent + out_extent; i++) untouched &= buf[i] == 0.5f;
+        if (st != MK_STATUS_INVALID_ARGUMENT || !untouched) {
+            fail("forward_indices with y overlapping x = %s (want INVALID_ARGUMENT)%s",
+                 status_name(st), untouched ? "" : ", and it wrote");
+        }
+        free(buf);
+    }
+    if (!tensor_untouched(&dx) || !tensor_untouched(&y) || !tensor_untouched(&idx)) {
+        fail("a failing pooling-backward call wrote an output");
+    }
+    tensor_free(&dx);
+    tensor_free(&y);
+    tensor_free(&idx);
+}
+
+static void pgb_case(unsigned index) {
+    case_begin(FAM_POOL_BWD, index);
+    rng_for_case(FAM_POOL_BWD, index);
+    pgb_setup s;
+    memset(&s, 0, sizeof s);
+    s.mode = (int)(index % 3);
+    const unsigned sub = (index / 3) % 8;
+    const int pooled = want_pool(index, 4);
+    size_t h = rnd_range(1, 12), w = chance(30) ? rnd_range(13, 40) : rnd_range(1, 12);
+    int wide = 0, edge = 0;
+    if (s.mode != PGB_ADAPTIVE) {
+        mk_pool2d_params* p = &s.p;
+        int whole = 0;
+        switch (sub) {
+            case 0: case 1:  // 2x2 / 3x3 at stride 1 / 2 (sometimes mixed)
+                p->kernel_h = p->kernel_w = rnd_range(2, 3);
+                p->stride_h = p->stride_w = sub + 1;
+                if (chance(15)) p->stride_h = 3 - p->stride_w;
+                break;
+            case 2: case 3: case 4:  // rectangular kernels 1..5, strides 1..3
+                p->kernel_h = rnd_range(1, 5);
+                p->kernel_w = rnd_range(1, 5);
+                p->stride_h = rnd_range(1, 3);
+                p->stride_w = rnd_range(1, 3);
+                break;
+            case 5:  // kernel == stride (no overlap)
+                p->kernel_h = rnd_range(1, 5);
+                p->kernel_w = chance(50) ? p->kernel_h : rnd_range(1, 5);
+                p->stride_h = p->kernel_h;
+                p->stride_w = p->kernel_w;
+                break;
+            case 6:  // one window over the whole image
+                whole = 1;
+                h = rnd_range(1, 5);
+                w = rnd_range(1, 5);
+                p->kernel_h = h;
+                p->kernel_w = w;
+                p->stride_h = rnd_range(1, 2);
+                p->stride_w = rnd_range(1, 2);
+                break;
+            default:  // past the column cache (1024): every pixel's windows computed in place
+                wide = 1;
+                h = rnd_range(1, 3);
+                w = rnd_range(1025, 1100);
+                p->kernel_h = rnd_range(1, 5);
+                p->kernel_w = rnd_range(1, 5);
+                p->stride_h = rnd_range(1, 3);
+                p->stride_w = rnd_range(1, 3);
+        }
+        if (!whole) {
+            pool_pads(p->kernel_h, &p->pad_top, &p->pad_bottom);
+            pool_pads(p->kernel_w, &p->pad_left, &p->pad_right);
+            if (!wide && chance(8)) {  // 1x1 input: the padding covers the rest of the kernel
+                h = w = 1;
+                p->pad_top = rnd_range(0, p->kernel_h - 1);
+                p->pad_bottom = p->kernel_h - 1 - p->pad_top;
+                p->pad_left = rnd_range(0, p->kernel_w - 1);
+                p->pad_right = p->kernel_w - 1 - p->pad_left;
+            }
+            h = fit_input(h, p->kernel_h, p->pad_top, p->pad_bottom);
+            w = fit_input(w, p->kernel_w, p->pad_left, p->pad_right);
+        }
+        p->count_include_pad = (index / 6) % 2 == 0;
+        s.oh = (h + p->pad_top + p->pad_bottom - p->kernel_h) / p->stride_h + 1;
+        s.ow = (w + p->pad_left + p->pad_right - p->kernel_w) / p->stride_w + 1;
+    } else {
+        switch (sub) {
+            case 0: case 1:  // smaller (windows overlap when the sizes do not divide)
+                h = rnd_range(1, 20);
+                w = rnd_range(1, 20);
+                s.oh = rnd_range(1, h);
+                s.ow = rnd_range(1, w);
+                break;
+            case 2:  // equal: the identity
+                s.oh = h;
+                s.ow = w;
+                break;
+            case 3:  // larger: cells repeat (1x1 -> 7x7)
+                if (chance(30)) {
+                    h = w = 1;
+                    s.oh = s.ow = 7;
+                } else {
+                    s.oh = h + rnd_range(0, 5);
+                    s.ow = w + rnd_range(1, 5);
+                }
+                break;
+            case 4:  // global (1, 1)
+                s.oh = s.ow = 1;
+                break;
+            case 5: {  // as many windows per coordinate as reshape accepts: ceil(out / in) + 1
+                // == 32, i.e. out in (30 * in, 31 * in] (a coordinate lies in at most
+                // ceil(out / in) + 1 windows; 3 -> 95 put coordinate 1 in 33, windows 31..63)
+                edge = 1;
+                const size_t in = chance(50) ? rnd_range(1, 2) : rnd_range(3, 11);
+                const size_t out = rnd_range(30 * in + 1, 31 * in);
+                const size_t small = rnd_range(1, 4), small_out = rnd_range(1, 6);
+                if (chance(50)) {
+                    h = in; s.oh = out; w = small; s.ow = small_out;
+                } else {
+                    w = in; s.ow = out; h = small; s.oh = small_out;
+                }
+                break;
+            }
+            case 6:  // an input wider than the column cache
+                wide = 1;
+                h = rnd_range(1, 2);
+                w = rnd_range(1025, 1100);
+                s.oh = rnd_range(1, h + 1);
+                s.ow = chance(50) ? rnd_range(1, 12) : w - rnd_range(0, 60);
+                break;
+            default:  // an output wider than the column cache (up to 31 windows per column)
+                wide = 1;
+                h = rnd_range(1, 2);
+                w = rnd_range(36, 40);
+                s.oh = rnd_range(1, 2);
+                s.ow = rnd_range(1025, 1100);
+        }
+    }
+    s.h = h;
+    s.w = w;
+    s.batch = wide || edge ? rnd_range(1, 2) : chance(50) ? 1 : chance(60) ? 2 : 3;
+    s.C = wide ? rnd_range(1, 40) : edge ? rnd_range(1, 16)
+          : chance(88) ? random_pool_channels() : rnd_range(71, 300);
+    const size_t C = s.C, in_pixels = s.batch * h * w, out_pixels = s.batch * s.oh * s.ow;
+    random_stride(C, 35, &s.in_layout, &s.in_arg);
+    random_stride(C, 35, &s.out_layout, &s.out_arg);
+    const int ties = chance(50), neg_inf = chance(20), nans = chance(15);
+    const int random_indices = s.mode == PGB_MAX && chance(30);
+    const float dscale = chance(20) ? 50.0f : 1.0f;
+    if (s.mode == PGB_ADAPTIVE) {
+        describe("adaptive n%zu %zux%zu -> %zux%zu C%zu in_stride %zu out_stride %zu "
+                 "windows per coordinate %zu x %zu%s", s.batch, h, w, s.oh, s.ow, C, s.in_arg,
+                 s.out_arg, pgb_max_windows(&s, 1), pgb_max_windows(&s, 0),
+                 pooled ? " 2-threads" : "");
+    } else {
+        describe("%s n%zu %zux%zu -> %zux%zu C%zu k%zux%zu s%zux%zu pad(t%zu l%zu b%zu r%zu) "
+                 "count_include_pad:%d in_stride %zu out_stride %zu x:%s%s%s%s%s",
+                 g_pgb_mode_names[s.mode], s.batch, h, w, s.oh, s.ow, C, s.p.kernel_h,
+                 s.p.kernel_w, s.p.stride_h, s.p.stride_w, s.p.pad_top, s.p.pad_left,
+                 s.p.pad_bottom, s.p.pad_right, (int)s.p.count_include_pad, s.in_arg, s.out_arg,
+                 ties ? "ties" : "uniform", neg_inf ? " -inf" : "", nans ? " NaN" : "",
+                 random_indices ? " random-indices" : "", pooled ? " 2-threads" : "");
+    }
+
+    tensor x = {0}, x_copy = {0}, dy, dy_copy, y_s = {0}, y_n = {0}, y_p = {0}, y_f = {0}, y_r = {0};
+    tensor i_s = {0}, i_n = {0}, i_p = {0}, i_r = {0}, idx = {0}, idx_copy = {0};
+    tensor dx_s = {0}, dx_n = {0}, dx_p = {0}, dx_r = {0};
+    tensor_alloc(&dy, out_pixels, s.out_layout, C, 1);
+    for (size_t i = 0; i < out_pixels; i++) {
+        for (size_t c = 0; c < C; c++) {
+            float v = ties ? 0.25f * (float)rnd_range(0, 8) - 1.0f : dscale * rnd_unit();
+            if (chance(3)) v = chance(50) ? 0.0f : -0.0f;
+            *at(&dy, i, c) = v;
+        }
+    }
+    tensor_clone(&dy_copy, &dy, 1);
+    mk_pool2d_backward_f32_op *op_s = NULL, *op_n = NULL;
+    if (!run_ok("create(scalar)", pgb_create(&s, MK_VARIANT_SCALAR, &op_s)) ||
+        !run_ok("create(neon)", pgb_create(&s, MK_VARIANT_NEON, &op_n))) {
+        goto done;
+    }
+    if (mk_pool2d_backward_f32_variant(op_n) != MK_VARIANT_NEON ||
+        mk_pool2d_backward_f32_variant(op_s) != MK_VARIANT_SCALAR) {
+        fail("ops report variants %s (neon) and %s (scalar)",
+             mk_variant_name(mk_pool2d_backward_f32_variant(op_n)),
+             mk_variant_name(mk_pool2d_backward_f32_variant(op_s)));
+    }
+    if (s.mode == PGB_MAX) {
+        static const float tie_values[] = {-2.0f, -1.0f, -0.0f, 0.0f, 1.0f, 2.0f};
+        tensor_alloc(&x, in_pixels, s.in_layout, C, 1);
+        for (size_t i = 0; i < in_pixels; i++) {
+            for (size_t c = 0; c < C; c++) {
+                float v = ties ? tie_values[rnd_range(0, 5)] : 4.0f * rnd_unit();
+                if (neg_inf && chance(40)) v = -INFINITY;
+                if (nans && chance(3)) v = NAN;
+                *at(&x, i, c) = v;
+            }
+        }
+        tensor_clone(&x_copy, &x, 1);
+        if (!pgb_forward(&s, op_s, "scalar", NULL, &x, &x_copy, &y_s, &i_s) ||
+            !pgb_forward(&s, op_n, "neon", NULL, &x, &x_copy, &y_n, &i_n)) {
+            goto done;
+        }
+        if (compare("neon vs scalar y", CMP_EXACT, &y_n, &y_s, 0) ||
+            compare_indices("neon vs scalar indices", &i_n, &i_s)) {
+            goto done;
+        }
+        tensor_alloc(&y_r, out_pixels, C, C, 0);
+        tensor_alloc(&i_r, out_pixels, C, C, 0);
+        pgb_ref_forward(&s, &x_copy, &y_r, &i_r);
+        compare("neon y vs definition", CMP_EXACT, &y_n, &y_r, 0);
+        compare_indices("neon indices vs definition", &i_n, &i_r);
+        tensor_alloc(&y_f, out_pixels, s.out_layout, C, 0);  // mk_max_pool2d_f32's y
+        if (run_ok("max_pool2d forward(neon)", max_pool_once(&s.p, s.batch, h, w, C, x.p, s.in_arg, y_f.p,
+                                                             s.out_arg, MK_VARIANT_NEON, NULL))) {
+            compare("neon y vs mk_max_pool2d_f32", CMP_EXACT, &y_n, &y_f, 0);
+        }
+        if (pooled && pgb_forward(&s, op_n, "neon 2 threads", g_pool2, &x, &x_copy, &y_p, &i_p)) {
+            if (!compare_bitwise_region("neon 2 threads y", &y_p, &y_n)) {
+                compare_bitwise_region("neon 2 threads indices", &i_p, &i_n);
+            }
+        }
+        // The backward's indices: the forward's, or any cell of each window (more outputs
+        // naming one pixel).
+        tensor_clone(&idx, &i_n, 1);
+        if (random_indices) {
+            for (size_t n = 0; n < s.batch; n++) {
+                for (size_t oy = 0; oy < s.oh; oy++) {
+                    size_t y0, y1;
+                    pgb_window(&s, 1, oy, &y0, &y1);
+                    for (size_t ox = 0; ox < s.ow; ox++) {
+                        size_t x0, x1;
+                        pgb_window(&s, 0, ox, &x0, &x1);
+                        for (size_t c = 0; c < C; c++) {
+                            const int32_t cell = (int32_t)(rnd_range(y0, y1 - 1) * w + rnd_range(x0, x1 - 1));
+                            memcpy(at(&idx, (n * s.oh + oy) * s.ow + ox, c), &cell, sizeof cell);
+                        }
+                    }
+                }
+            }
+        }
+        tensor_clone(&idx_copy, &idx, 1);
+    }
+    {
+        const tensor* ix = s.mode == PGB_MAX ? &idx : NULL;
+        if (!pgb_backward(&s, op_s, "scalar", NULL, &dy, &dy_copy, ix, &idx_copy, &dx_s) ||
+            !pgb_backward(&s, op_n, "neon", NULL, &dy, &dy_copy, ix, &idx_copy, &dx_n)) {
+            goto done;
+        }
+        if (!compare("neon vs scalar dx", CMP_EXACT, &dx_n, &dx_s, 0)) {
+            tensor_alloc(&dx_r, in_pixels, C, C, 0);
+            pgb_ref_backward(&s, &dy_copy, &idx_copy, &dx_r);
+            compare("neon dx vs definition", CMP_EXACT, &dx_n, &dx_r, 0);
+        }
+        if (pooled) {
+            g_stats[FAM_POOL_BWD].pool_checks++;
+            if (pgb_backward(&s, op_n, "neon 2 threads", g_pool2, &dy, &dy_copy, ix, &idx_copy, &dx_p)) {
+                compare_bitwise_region("neon 2 threads dx", &dx_p, &dx_n);
+            }
+        }
+    }
+    pgb_error_checks(&s, op_n, &dy, index % 8);
+done:
+    mk_pool2d_backward_f32_destroy(op_s);
+    mk_pool2d_backward_f32_destroy(op_n);
+    tensor* all[] = {&x, &x_copy, &dy, &dy_copy, &y_s, &y_n, &y_p, &y_f, &y_r, &i_s, &i_n,
+                     &i_p, &i_r, &idx, &idx_copy, &dx_s, &dx_n, &dx_p, &dx_r};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    case_end();
+}
+
 // ---- Variant availability (part of the `variants` family) -----------------------------------
 
 // BatchNorm forward + backward and the activation gradient on a small dense case.
@@ -3244,6 +4285,119 @@ static void training_variant_checks(void) {
           status_name(sn));
 }
 
+// The depthwise backward (both gradients) and the pooling backward (max forward with indices and
+// the three input gradients) on small dense cases.
+static mk_status backward_small_run(mk_variant variant, float* out, size_t out_floats) {
+    enum { C = 12, H = 5, W = 6, K = 3, OH = 3, OW = 3, T = K * K };  // dwconv: k3 s2 pad 1
+    const mk_activation none = {MK_ACTIVATION_NONE, 0, 0};
+    float x[H * W * C], dy[H * W * C], w[C * T];
+    for (int i = 0; i < H * W * C; i++) {
+        x[i] = 0.37f * (float)(i % 11) - 1.5f;
+        dy[i] = 0.21f * (float)(i % 7) - 0.6f;
+    }
+    for (int i = 0; i < C * T; i++) w[i] = 0.1f * (float)(i % 9) - 0.4f;
+    memset(out, 0, out_floats * sizeof(float));
+    float* dx = out;                // H * W * C
+    float* dw = dx + H * W * C;     // C * T
+    float* db = dw + C * T;         // C
+    float* pool = db + C;           // y, indices, max dx, avg dx, adaptive dx
+    const mk_dwconv2d_params dp = {C, K, K, 2, 2, 1, 1, 1, 1, 1, 1, none};
+    mk_dwconv2d_backward_f32_op* d = NULL;
+    mk_dwconv2d_backward_f32_plan plan;
+    mk_status s = mk_dwconv2d_backward_f32_create(&dp, w, variant, &d);
+    if (s == MK_STATUS_OK) s = mk_dwconv2d_backward_f32_reshape(d, 1, H, W, 0, 0, NULL, &plan);
+    void* ws = NULL;
+    if (s == MK_STATUS_OK) {
+        ws = mk_aligned_alloc(plan.workspace_bytes);
+        plan.workspace = ws;
+        s = mk_dwconv2d_backward_f32_input_gradient(d, &plan, dy, dx, NULL);
+    }
+    if (s == MK_STATUS_OK) s = mk_dwconv2d_backward_f32_weight_gradient(d, &plan, x, dy, dw, db, NULL);
+    mk_aligned_free(ws);
+    mk_dwconv2d_backward_f32_destroy(d);
+    if (s != MK_STATUS_OK) return s;
+    const mk_pool2d_params pp = {3, 2, 2, 2, 1, 0, 1, 1, false, none};  // 5x6 -> 3x3
+    for (int m = 0; m < 3 && s == MK_STATUS_OK; m++) {
+        mk_pool2d_backward_f32_op* op = NULL;
+        mk_pool2d_backward_f32_plan pplan;
+        s = m == 0   ? mk_max_pool2d_backward_f32_create(&pp, C, variant, &op)
+            : m == 1 ? mk_avg_pool2d_backward_f32_create(&pp, C, variant, &op)
+                     : mk_adaptive_avg_pool2d_backward_f32_create(C, 4, 7, variant, &op);
+        if (s == MK_STATUS_OK) s = mk_pool2d_backward_f32_reshape(op, 1, H, W, 0, 0, NULL, &pplan);
+        if (s == MK_STATUS_OK && m == 0) {
+            int32_t* idx = (int32_t*)(void*)(pool + OH * OW * C);
+            s = mk_max_pool2d_f32_forward_indices(op, &pplan, x, pool, idx, NULL);
+            if (s == MK_STATUS_OK) {
+                s = mk_pool2d_backward_f32_run(op, &pplan, dy, idx, pool + 2 * OH * OW * C, NULL);
+            }
+        } else if (s == MK_STATUS_OK) {
+            s = mk_pool2d_backward_f32_run(op, &pplan, dy, NULL, pool + (2 * OH * OW + m * H * W) * C, NULL);
+        }
+        mk_pool2d_backward_f32_destroy(op);
+    }
+    return s;
+}
+
+// AVX2 / AVX-512 / BLIS are UNSUPPORTED for the backward operators; AUTO gives NEON.
+static void backward_variant_checks(void) {
+    const mk_activation none = {MK_ACTIVATION_NONE, 0, 0};
+    const mk_dwconv2d_params dp = {8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, none};
+    const mk_pool2d_params pp = {2, 2, 2, 2, 0, 0, 0, 0, true, none};
+    float w[8 * 9];
+    for (int i = 0; i < 8 * 9; i++) w[i] = 0.1f * (float)(i % 5);
+    const mk_variant unsupported[] = {MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_BLIS};
+    const char* pool_names[3] = {"max_pool2d_backward", "avg_pool2d_backward",
+                                 "adaptive_avg_pool2d_backward"};
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+        const mk_variant v = unsupported[i];
+        const char* name = mk_variant_name(v);
+        for (int k = 0; k < 2; k++) {
+            mk_dwconv2d_backward_f32_op* d = NULL;
+            const mk_status s = mk_dwconv2d_backward_f32_create(&dp, k ? NULL : w, v, &d);
+            check(s == MK_STATUS_UNSUPPORTED && d == NULL, "dwconv2d_backward_create(%s, weights %s) = %s",
+                  name, k ? "NULL" : "set", status_name(s));
+            mk_dwconv2d_backward_f32_destroy(d);
+        }
+        for (int m = 0; m < 3; m++) {
+            mk_pool2d_backward_f32_op* op = NULL;
+            const mk_status s = m == 0   ? mk_max_pool2d_backward_f32_create(&pp, 8, v, &op)
+                                : m == 1 ? mk_avg_pool2d_backward_f32_create(&pp, 8, v, &op)
+                                         : mk_adaptive_avg_pool2d_backward_f32_create(8, 2, 3, v, &op);
+            check(s == MK_STATUS_UNSUPPORTED && op == NULL, "%s_create(%s) = %s", pool_names[m], name,
+                  status_name(s));
+            mk_pool2d_backward_f32_destroy(op);
+        }
+    }
+    const mk_variant resolved[3][2] = {{MK_VARIANT_AUTO, MK_VARIANT_NEON},
+                                       {MK_VARIANT_NEON, MK_VARIANT_NEON},
+                                       {MK_VARIANT_SCALAR, MK_VARIANT_SCALAR}};
+    for (int i = 0; i < 3; i++) {
+        mk_dwconv2d_backward_f32_op* d = NULL;
+        mk_status s = mk_dwconv2d_backward_f32_create(&dp, w, resolved[i][0], &d);
+        check(s == MK_STATUS_OK && mk_dwconv2d_backward_f32_variant(d) == resolved[i][1],
+              "dwconv2d_backward %s -> %s (%s)", mk_variant_name(resolved[i][0]),
+              d ? mk_variant_name(mk_dwconv2d_backward_f32_variant(d)) : "-", status_name(s));
+        mk_dwconv2d_backward_f32_destroy(d);
+        for (int m = 0; m < 3; m++) {
+            mk_pool2d_backward_f32_op* op = NULL;
+            s = m == 0   ? mk_max_pool2d_backward_f32_create(&pp, 8, resolved[i][0], &op)
+                : m == 1 ? mk_avg_pool2d_backward_f32_create(&pp, 8, resolved[i][0], &op)
+                         : mk_adaptive_avg_pool2d_backward_f32_create(8, 2, 3, resolved[i][0], &op);
+            check(s == MK_STATUS_OK && mk_pool2d_backward_f32_variant(op) == resolved[i][1],
+                  "%s %s -> %s (%s)", pool_names[m], mk_variant_name(resolved[i][0]),
+                  op ? mk_variant_name(mk_pool2d_backward_f32_variant(op)) : "-", status_name(s));
+            mk_pool2d_backward_f32_destroy(op);
+        }
+    }
+    enum { FLOATS = 5 * 6 * 12 + 12 * 9 + 12 + (3 * 3 * 2 + 5 * 6 * 3) * 12 };
+    static float auto_out[FLOATS], neon_out[FLOATS];
+    const mk_status sa = backward_small_run(MK_VARIANT_AUTO, auto_out, FLOATS);
+    const mk_status sn = backward_small_run(MK_VARIANT_NEON, neon_out, FLOATS);
+    check(sa == MK_STATUS_OK && sn == MK_STATUS_OK && memcmp(auto_out, neon_out, sizeof auto_out) == 0,
+          "dwconv2d_backward / pool2d_backward AUTO differ from NEON (%s, %s)", status_name(sa),
+          status_name(sn));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
@@ -3300,7 +4454,8 @@ int main(int argc, char** argv) {
 
     void (*const runners[FAM_COUNT])(unsigned) = {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
-        global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case};
+        global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
+        dwb_case, pgb_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -3336,6 +4491,9 @@ int main(int argc, char** argv) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
         } else if (f == FAM_BN_TRAIN) {
+            snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
+                     s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_DW_BWD) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
         } else if (f == FAM_ACT_BWD) {
