@@ -127,8 +127,8 @@ struct Grad: ParsableCommand {
             The network runs as in PyTorch's model.train() with every Dropout off: BatchNorm normalizes \
             with the batch's statistics; the loss is the mean cross-entropy. The output holds `loss` \
             [1] and each parameter's gradient under its state_dict name and shape (running \
-            statistics have none). Computed by the reference engine (naive float32 Swift, one \
-            thread): the oracle the backward kernels are checked against.
+            statistics have none). --engine kernels (the default) runs the training plan on our \
+            kernels; --engine reference the naive float32 Swift oracle they are checked against.
             """)
 
     @Option(help: "The model: \(modelNames.joined(separator: ", ")).")
@@ -155,6 +155,9 @@ struct Grad: ParsableCommand {
     @Option(help: "Threads (the reference engine uses one; the result does not depend on it).")
     var threads: Int?
 
+    @Option(help: "kernels (the training plan on our kernels) or reference (the naive Swift oracle).")
+    var engine: String = "kernels"
+
     func run() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         let architecture = try Architecture.make(try modelKind(model), widthMultiplier: width, numClasses: classes)
@@ -164,13 +167,30 @@ struct Grad: ParsableCommand {
         }
         let (labelShape, labelValues) = try Npy.readLabels(path: labels)
         guard labelShape.count == 1 else { throw ValidationError("\(labels): expected a 1-D array [N], got shape \(labelShape)") }
+        guard engine == "kernels" || engine == "reference" else {
+            throw ValidationError("--engine must be kernels or reference, not \(engine)")
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        let step = try ReferenceTrainingStep.run(architecture, weights: try .safetensors(path: weights), imagesNCHW: images,
-                                                 n: shape[0], h: shape[2], w: shape[3], labels: labelValues)
+        let (n, h, w) = (shape[0], shape[2], shape[3])
+        let loss: Float, tensors: [(name: String, shape: [Int], values: [Float])]
+        if engine == "reference" {
+            let step = try ReferenceTrainingStep.run(architecture, weights: try .safetensors(path: weights), imagesNCHW: images,
+                                                     n: n, h: h, w: w, labels: labelValues)
+            (loss, tensors) = (step.loss, step.tensors(architecture))
+        } else {
+            let plan = try TrainingPlan(architecture, weights: try .safetensors(path: weights), batch: n, height: h, width: w)
+            let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
+            let step = try plan.step(images: try Tensor(shape: TensorShape(n: n, h: h, w: w, c: 3), nchw: images), labels: labelValues,
+                                     threadPool: pool)
+            loss = step.loss
+            tensors = [("loss", [1], [step.loss])] + architecture.parameters().compactMap { name, shape in
+                step.gradients[name].map { (name, shape, $0) }
+            }
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        try SafeTensorsFile.write(step.tensors(architecture), metadata: ["model": model, "engine": "reference"], to: output)
-        print(String(format: "%@ %dx%d, batch %d: loss %.6f; %d gradients written to %@ (%.2f s)", model, shape[2], shape[3],
-                     shape[0], step.loss, step.gradients.count, output, seconds))
+        try SafeTensorsFile.write(tensors, metadata: ["model": model, "engine": engine], to: output)
+        print(String(format: "%@ %dx%d, batch %d: loss %.6f; %d gradients written to %@ (%@ engine, %.2f s)", model, h, w, n,
+                     loss, tensors.count - 1, output, engine, seconds))
     }
 }
 

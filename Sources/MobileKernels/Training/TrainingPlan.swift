@@ -1,0 +1,634 @@
+import Foundation
+
+/// One training step of a network on our kernels, as PyTorch's `model.train()` computes it with
+/// every Dropout in eval mode: a forward with BatchNorm on the batch's statistics (not folded)
+/// that keeps what the backward needs, the mean softmax cross-entropy against the labels, and a
+/// backward that yields the gradient of every learnable parameter under its state_dict name.
+///
+/// Planned for one batch size and image size: every activation, saved tensor and gradient
+/// buffer is allocated once, at init, and the layers hold their packed weights. What each node
+/// keeps and which kernel runs its backward:
+///
+/// - convolution + BatchNorm + activation: the convolution's output (BatchNorm recomputes its
+///   normalized value and the activation's input from it); backward `BatchNormTraining` (the
+///   activation fused), then `ConvWeightGradient` or `DepthwiseConv2DBackward` for the weights
+///   and `ConvInputGradient` (stride 1) or the depthwise gather (stride 2) for the input;
+/// - convolution or Linear with bias and ReLU: the output (ReLU's gradient reads it);
+/// - max pooling: the index of each maximum; average, adaptive and global pooling: nothing;
+/// - add, concat (activation fused), channel shuffle (backward: a shuffle with C / g groups),
+///   flatten (backward: the inverse permutation).
+///
+/// Not yet on C kernels: squeeze-and-excitation (its pixel passes and small fully connected
+/// layers are Swift loops over planned buffers here) and the loss (a few values per image), and
+/// the general weight gradients build their im2col patches per call. The gradient of the
+/// network's input is not computed (so a dense stride-2 convolution may only read the image, as
+/// every one in the seven networks does).
+public final class TrainingPlan: @unchecked Sendable {
+    public let architecture: Architecture
+    public let batch: Int, height: Int, width: Int
+    public let variant: Variant
+
+    private let parameters: [String: [Float]]
+    private let sizes: [FeatureSize]
+    private var steps: [Step] = []
+    /// Each node's output, its gradient (summed over its consumers), and a scratch tensor of
+    /// its input's shape for the gradient it sends back before adding it in.
+    private var outputs: [Tensor]
+    private var outputGradients: [Tensor]
+    private var inputScratch: [Tensor?]
+    /// Saved forward tensors: a convolution's pre-BatchNorm output or an activation's input.
+    private var saved: [Tensor?]
+    /// The gradient at a node's pre-activation (its own shape).
+    private var preGradients: [Tensor?]
+    private var statistics: [BatchNormTraining.Statistics?]
+    private var indices: [[Int32]]
+    private var seBuffers: [SEBuffers?]
+    /// The adds that sum gradients, one per channel count.
+    private var adders: [Int: Add] = [:]
+
+    /// What a node runs.
+    private enum Step {
+        case input
+        case conv(ConvStep)
+        case maxPool(PoolingBackward)
+        case pool(forward: any Layer, backward: PoolingBackward)
+        case flatten
+        case linear(ConvStep)
+        case squeezeExcitation(SqueezeExcitationSpec)
+        case shuffle(forward: ChannelShuffle, backward: ChannelShuffle)
+        case add(Add, activation: ActivationBackward?)
+        case concat(copy: [BiasActivation], activation: BiasActivation?, backward: ActivationBackward?)
+    }
+
+    private struct ConvStep {
+        let spec: ConvSpec
+        let forward: any Layer
+        /// BatchNorm (activation fused) or, without it, the activation's gradient (nil: none).
+        let batchNorm: BatchNormTraining?
+        let activationBackward: ActivationBackward?
+        /// Stride-1 input gradient (a forward convolution), or the depthwise backward.
+        let inputGradient: (any Layer)?
+        let depthwise: DepthwiseConv2DBackward?
+    }
+
+    /// Plans `architecture` for `batch` images of `height` x `width` with the parameters of
+    /// `weights` (every state_dict tensor the architecture names).
+    /// - Throws: the errors of `WeightSource.parameters(of:)` for missing or misshaped weights;
+    ///   `.invalidArgument` for an image too small for the network or a BatchNorm that would see
+    ///   one value per channel; `.unsupported` for a strided dense convolution that does not read
+    ///   the image, or a variant this CPU lacks.
+    public init(_ architecture: Architecture, weights: WeightSource, batch: Int, height: Int, width: Int,
+                variant: Variant = .auto) throws {
+        guard batch >= 1 else { throw MobileKernelsError(.invalidArgument, "TrainingPlan: batch must be at least 1") }
+        self.architecture = architecture
+        (self.batch, self.height, self.width, self.variant) = (batch, height, width, variant)
+        parameters = try weights.parameters(of: architecture)
+        let sizes = try architecture.featureSizes(height: height, width: width)
+        self.sizes = sizes
+        let nodes = architecture.nodes
+        func shape(_ id: Int) throws -> TensorShape { try TensorShape(n: batch, h: sizes[id].h, w: sizes[id].w, c: sizes[id].c) }
+        outputs = try nodes.map { try Tensor(shape: shape($0.id)) }
+        outputGradients = try nodes.map { try Tensor(shape: shape($0.id)) }
+        inputScratch = try nodes.map { node in try node.inputs.first.map { try Tensor(shape: shape($0)) } }
+        saved = Array(repeating: nil, count: nodes.count)
+        preGradients = Array(repeating: nil, count: nodes.count)
+        statistics = Array(repeating: nil, count: nodes.count)
+        indices = Array(repeating: [], count: nodes.count)
+        seBuffers = nodes.map { node in
+            if case let .squeezeExcitation(se) = node.operation { return SEBuffers(n: batch, c: se.channels, s: se.squeezeChannels) }
+            return nil
+        }
+        for node in nodes {
+            steps.append(try makeStep(node, shape: shape))
+        }
+    }
+
+    private func param(_ key: String) throws -> [Float] {
+        guard let p = parameters[key] else { throw MobileKernelsError(.invalidArgument, "TrainingPlan: parameter \(key) missing") }
+        return p
+    }
+
+    /// Activations whose gradient can be read from the activation's output.
+    private static func outputDetermines(_ a: Activation) -> Bool { a == .none || a == .relu || a == .relu6 }
+
+    private func makeStep(_ node: Node, shape: (Int) throws -> TensorShape) throws -> Step {
+        let id = node.id
+        switch node.operation {
+        case .input:
+            return .input
+        case let .conv(c):
+            let padding = Padding(top: c.padTop, left: c.padLeft, bottom: c.padBottom, right: c.padRight)
+            let weights = try param(c.weightKey), bias = try c.biasKey.map(param)
+            let fuse = c.batchNorm == nil && Self.outputDetermines(c.activation)
+            let activation: Activation = fuse ? c.activation : .none
+            let forward: any Layer = c.isDepthwise
+                ? try DepthwiseConv2D(channels: c.inChannels, kernelH: c.kernelH, kernelW: c.kernelW, strideH: c.strideH,
+                                      strideW: c.strideW, padding: padding, dilationH: c.dilationH, dilationW: c.dilationW,
+                                      weights: weights, bias: bias, activation: activation, variant: variant)
+                : try Conv2D(inChannels: c.inChannels, outChannels: c.outChannels, kernelH: c.kernelH, kernelW: c.kernelW,
+                             strideH: c.strideH, strideW: c.strideW, padding: padding, dilationH: c.dilationH,
+                             dilationW: c.dilationW, groups: c.groups, weights: weights, bias: bias, activation: activation,
+                             variant: variant)
+            var batchNorm: BatchNormTraining?
+            if let bn = c.batchNorm {
+                batchNorm = try BatchNormTraining(channels: c.outChannels, eps: bn.eps, activation: c.activation, variant: variant)
+                guard try shape(id).pixels >= 2 else {
+                    throw MobileKernelsError(.invalidArgument, "TrainingPlan: \(node.name): its BatchNorm would see one value per channel; training needs a larger batch or image")
+                }
+            }
+            if c.batchNorm != nil || !fuse { saved[id] = try Tensor(shape: shape(id)) }
+            let activationBackward = c.batchNorm == nil && c.activation != .none
+                ? try ActivationBackward(channels: c.outChannels, activation: c.activation, variant: variant) : nil
+            if c.batchNorm != nil || c.activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
+            let readsImage = node.inputs.first.map { if case .input = architecture.nodes[$0].operation { return true } else { return false } } ?? true
+            var inputGradient: (any Layer)?
+            var depthwise: DepthwiseConv2DBackward?
+            if c.isDepthwise {
+                depthwise = try DepthwiseConv2DBackward(channels: c.inChannels, kernelH: c.kernelH, kernelW: c.kernelW,
+                                                        strideH: c.strideH, strideW: c.strideW, padding: padding,
+                                                        dilationH: c.dilationH, dilationW: c.dilationW, weights: weights,
+                                                        variant: variant)
+            } else if !readsImage {
+                guard c.strideH == 1, c.strideW == 1 else {
+                    throw MobileKernelsError(.unsupported, "TrainingPlan: \(node.name): the input gradient of a strided dense convolution is not built yet")
+                }
+                inputGradient = try ConvInputGradient.make(inChannels: c.inChannels, outChannels: c.outChannels, kernelH: c.kernelH,
+                                                           kernelW: c.kernelW, padding: padding, dilationH: c.dilationH,
+                                                           dilationW: c.dilationW, groups: c.groups, weights: weights, variant: variant)
+            }
+            if c.isDepthwise, !readsImage, c.strideH == 1, c.strideW == 1 {
+                // Stride 1: the forward depthwise kernel on flipped weights is faster on large images.
+                inputGradient = try ConvInputGradient.make(inChannels: c.inChannels, outChannels: c.outChannels, kernelH: c.kernelH,
+                                                           kernelW: c.kernelW, padding: padding, dilationH: c.dilationH,
+                                                           dilationW: c.dilationW, groups: c.groups, weights: weights, variant: variant)
+            }
+            return .conv(ConvStep(spec: c, forward: forward, batchNorm: batchNorm, activationBackward: activationBackward,
+                                  inputGradient: inputGradient, depthwise: depthwise))
+        case let .maxPool(k, stride, p):
+            return .maxPool(try PoolingBackward(.max(kernelH: k, kernelW: k, strideH: stride, strideW: stride, padding: .symmetric(p)),
+                                                channels: sizes[id].c, variant: variant))
+        case let .avgPool(k, stride, p, include):
+            let c = sizes[id].c
+            return .pool(forward: try AvgPool2D(channels: c, kernelH: k, kernelW: k, strideH: stride, strideW: stride,
+                                                padding: .symmetric(p), countIncludePad: include, variant: variant),
+                         backward: try PoolingBackward(.average(kernelH: k, kernelW: k, strideH: stride, strideW: stride,
+                                                                padding: .symmetric(p), countIncludePad: include),
+                                                       channels: c, variant: variant))
+        case let .adaptiveAvgPool(oh, ow):
+            let c = sizes[id].c
+            return .pool(forward: try AdaptiveAvgPool2D(channels: c, outputH: oh, outputW: ow, variant: variant),
+                         backward: try PoolingBackward(.adaptive(outputH: oh, outputW: ow), channels: c, variant: variant))
+        case .globalAveragePool:
+            let c = sizes[id].c
+            return .pool(forward: try GlobalAveragePool(channels: c, variant: variant),
+                         backward: try PoolingBackward(.adaptive(outputH: 1, outputW: 1), channels: c, variant: variant))
+        case .flatten:
+            return .flatten
+        case let .linear(l):
+            let fuse = Self.outputDetermines(l.activation)
+            let forward = try Conv2D(inChannels: l.inFeatures, outChannels: l.outFeatures, kernelH: 1, kernelW: 1,
+                                     weights: try param(l.weightKey), bias: try l.biasKey.map(param),
+                                     activation: fuse ? l.activation : .none, variant: variant)
+            if !fuse { saved[id] = try Tensor(shape: shape(id)) }
+            if l.activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
+            let inputGradient = try ConvInputGradient.make(inChannels: l.inFeatures, outChannels: l.outFeatures, kernelH: 1, kernelW: 1,
+                                                           weights: try param(l.weightKey), variant: variant)
+            let spec = ConvSpec(inChannels: l.inFeatures, outChannels: l.outFeatures, kernel: 1, weightKey: l.weightKey,
+                                biasKey: l.biasKey, activation: l.activation)
+            return .linear(ConvStep(spec: spec, forward: forward, batchNorm: nil,
+                                    activationBackward: l.activation == .none ? nil
+                                        : try ActivationBackward(channels: l.outFeatures, activation: l.activation, variant: variant),
+                                    inputGradient: inputGradient, depthwise: nil))
+        case let .squeezeExcitation(se):
+            return .squeezeExcitation(se)
+        case let .channelShuffle(groups):
+            let c = sizes[id].c
+            return .shuffle(forward: try ChannelShuffle(groups: groups, channels: c, variant: variant),
+                            backward: try ChannelShuffle(groups: c / groups, channels: c, variant: variant))
+        case let .add(activation):
+            let fuse = Self.outputDetermines(activation)
+            if !fuse { saved[id] = try Tensor(shape: shape(id)) }
+            if activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
+            return .add(try Add(channels: sizes[id].c, activation: fuse ? activation : .none, variant: variant),
+                        activation: activation == .none ? nil
+                            : try ActivationBackward(channels: sizes[id].c, activation: activation, variant: variant))
+        case let .concat(activation):
+            let copies = try node.inputs.map { try BiasActivation(channels: sizes[$0].c, activation: .none, variant: variant) }
+            if activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
+            if !Self.outputDetermines(activation) { saved[id] = try Tensor(shape: shape(id)) }
+            return .concat(copy: copies,
+                           activation: activation == .none ? nil : try BiasActivation(channels: sizes[id].c, activation: activation, variant: variant),
+                           backward: activation == .none ? nil
+                               : try ActivationBackward(channels: sizes[id].c, activation: activation, variant: variant))
+        }
+    }
+
+    /// The result of a step.
+    public struct Result: Sendable {
+        /// The mean cross-entropy of the batch.
+        public var loss: Float
+        /// d loss / d parameter for every learnable parameter under its state_dict name, in
+        /// PyTorch's layout.
+        public var gradients: [String: [Float]]
+        /// Each BatchNorm's batch statistics by module prefix (for the running-statistic update).
+        public var batchStatistics: [String: BatchNormTraining.Statistics]
+    }
+
+    /// Runs the forward, the loss and the backward on `images` (NHWC `[batch, height, width, 3]`)
+    /// and `labels` (one class index per image).
+    /// - Throws: `.shapeMismatch` for images of another shape or a label count other than the
+    ///   batch; `.invalidArgument` for a label outside the classes.
+    public func step(images: Tensor, labels: [Int], threadPool: ThreadPool = .shared) throws -> Result {
+        let nodes = architecture.nodes
+        guard images.shape == outputs[0].shape else {
+            throw MobileKernelsError(.shapeMismatch, "TrainingPlan: images \(images.shape), planned for \(outputs[0].shape)")
+        }
+        guard labels.count == batch else {
+            throw MobileKernelsError(.shapeMismatch, "TrainingPlan: \(labels.count) labels for \(batch) images")
+        }
+        if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= architecture.numClasses }) {
+            throw MobileKernelsError(.invalidArgument, "TrainingPlan: label \(bad) of image \(i) is not a class of 0..<\(architecture.numClasses)")
+        }
+        outputs[0] = images
+        var result = Result(loss: 0, gradients: [:], batchStatistics: [:])
+        for node in nodes { try forward(node, threadPool, &result) }
+
+        // The loss and the logits' gradient, written into the last node's gradient.
+        let last = nodes.count - 1
+        for i in 0..<last { try fill(&outputGradients[i], 0) }
+        let logits = outputs[last]
+        result.loss = logits.withUnsafeBufferPointer { z in
+            outputGradients[last].withUnsafeMutableBufferPointer { dz in
+                Self.softmaxCrossEntropy(z, labels: labels, into: dz)
+            }
+        }
+        for node in nodes.reversed() { try backward(node, threadPool, &result) }
+        return result
+    }
+
+    private func fill(_ t: inout Tensor, _ value: Float) throws {
+        t.withUnsafeMutableBufferPointer { $0.update(repeating: value) }
+    }
+
+    // MARK: - Forward
+
+    private func forward(_ node: Node, _ pool: ThreadPool, _ result: inout Result) throws {
+        let id = node.id
+        guard let first = node.inputs.first else { return }
+        let x = try outputs[first].view()
+        switch steps[id] {
+        case .input:
+            return
+        case let .conv(step):
+            if let bn = step.batchNorm, let spec = step.spec.batchNorm {
+                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                let pre = try saved[id]!.view()
+                let stats = try outputs[id].withMutableView {
+                    try bn.forward(pre, gamma: try param(spec.weightKey), beta: try param(spec.biasKey), into: $0, threadPool: pool)
+                }
+                statistics[id] = stats
+                result.batchStatistics[spec.prefix] = stats
+            } else if saved[id] != nil {
+                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try applyActivation(step.spec.activation, from: id, pool)
+            } else {
+                try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+            }
+        case let .linear(step):
+            if saved[id] != nil {
+                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try applyActivation(step.spec.activation, from: id, pool)
+            } else {
+                try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+            }
+        case let .maxPool(op):
+            var found = indices[id]
+            try outputs[id].withMutableView { try op.forwardWithIndices(x, into: $0, indices: &found, threadPool: pool) }
+            indices[id] = found
+        case let .pool(layer, _):
+            try outputs[id].withMutableView { try layer.forward(x, into: $0, threadPool: pool) }
+        case .flatten:
+            let s = outputs[first].shape
+            let input = outputs[first]
+            input.withUnsafeBufferPointer { src in
+                outputs[id].withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: false) }
+            }
+        case let .squeezeExcitation(se):
+            let input = outputs[first]
+            let w = try seWeights(se)
+            let buffers = seBuffers[id]!
+            input.withUnsafeBufferPointer { x in
+                outputs[id].withUnsafeMutableBufferPointer { y in buffers.forward(x: x, y: y, hw: input.shape.h * input.shape.w, w) }
+            }
+        case let .shuffle(layer, _):
+            try outputs[id].withMutableView { try layer.forward(x, into: $0, threadPool: pool) }
+        case let .add(layer, _):
+            let b = try outputs[node.inputs[1]].view()
+            let target = saved[id] != nil
+            if target {
+                try saved[id]!.withMutableView { try layer.forward(x, b, into: $0, threadPool: pool) }
+                try applyActivation(activation(of: node), from: id, pool)
+            } else {
+                try outputs[id].withMutableView { try layer.forward(x, b, into: $0, threadPool: pool) }
+            }
+        case let .concat(copies, activation, _):
+            var offset = 0
+            let target = saved[id] != nil
+            for (input, copy) in zip(node.inputs, copies) {
+                let v = try outputs[input].view(), c = v.shape.c
+                if target {
+                    try saved[id]!.withMutableView(channels: offset..<(offset + c)) { try copy.forward(v, into: $0, threadPool: pool) }
+                } else {
+                    try outputs[id].withMutableView(channels: offset..<(offset + c)) { try copy.forward(v, into: $0, threadPool: pool) }
+                }
+                offset += c
+            }
+            if target {
+                try applyActivation(self.activation(of: node), from: id, pool)
+            } else if let activation {
+                try activation.apply(inPlace: &outputs[id], threadPool: pool)
+            }
+        }
+    }
+
+    private func activation(of node: Node) -> Activation {
+        switch node.operation {
+        case let .add(a), let .concat(a): a
+        case let .conv(c): c.activation
+        case let .linear(l): l.activation
+        default: .none
+        }
+    }
+
+    /// outputs[id] = act(saved[id]) (activations whose gradient needs their input).
+    private func applyActivation(_ activation: Activation, from id: Int, _ pool: ThreadPool) throws {
+        let layer = try BiasActivation(channels: outputs[id].shape.c, activation: activation, variant: variant)
+        let u = try saved[id]!.view()
+        try outputs[id].withMutableView { try layer.forward(u, into: $0, threadPool: pool) }
+    }
+
+    private func seWeights(_ se: SqueezeExcitationSpec) throws -> SEWeights {
+        SEWeights(w1: try param(se.fc1WeightKey), b1: try param(se.fc1BiasKey), w2: try param(se.fc2WeightKey),
+                  b2: try param(se.fc2BiasKey))
+    }
+
+    /// PyTorch's CrossEntropyLoss (mean over the batch) on logits `[n, classes]`: the loss, and
+    /// dz = (softmax(z) - onehot(label)) / n written to `dz`; log-sum-exp from the row's maximum,
+    /// exp and log in float64.
+    static func softmaxCrossEntropy(_ z: UnsafeBufferPointer<Float>, labels: [Int], into dz: UnsafeMutableBufferPointer<Float>) -> Float {
+        let n = labels.count, k = z.count / n
+        var loss: Float = 0
+        for b in 0..<n {
+            let row = b * k
+            var top = z[row]
+            for j in 1..<max(k, 1) where z[row + j] > top { top = z[row + j] }
+            var sum: Float = 0
+            for j in 0..<k { sum += Float(exp(Double(z[row + j] - top))) }
+            let logSum = Float(log(Double(sum)))
+            loss += -(z[row + labels[b]] - top - logSum)
+            for j in 0..<k {
+                dz[row + j] = (Float(exp(Double(z[row + j] - top))) / sum - (j == labels[b] ? 1 : 0)) / Float(n)
+            }
+        }
+        return loss / Float(n)
+    }
+
+    /// NHWC `[n, hw, c]` to PyTorch's flatten order `[n, c, hw]` (or back).
+    private static func flatten(_ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableBufferPointer<Float>, n: Int, hw: Int, c: Int,
+                                inverse: Bool) {
+        for b in 0..<n {
+            for q in 0..<hw {
+                for ch in 0..<c {
+                    let nhwc = (b * hw + q) * c + ch, chw = (b * c + ch) * hw + q
+                    if inverse { dst[nhwc] = src[chw] } else { dst[chw] = src[nhwc] }
+                }
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    /// outputGradients[target] += scratch (channels `range` of the target's gradient, or all).
+    private func accumulate(into target: Int, from source: TensorView, channels range: Range<Int>? = nil, _ pool: ThreadPool) throws {
+        let c = source.shape.c
+        let add = try adders[c] ?? Add(channels: c, variant: variant)
+        adders[c] = add
+        try outputGradients[target].withMutableView(channels: range) { try add.forward($0, source, into: $0, threadPool: pool) }
+    }
+
+    private func backward(_ node: Node, _ pool: ThreadPool, _ result: inout Result) throws {
+        let id = node.id
+        guard let first = node.inputs.first else { return }
+        let needsInput: Bool = { if case .input = architecture.nodes[first].operation { return false } else { return true } }()
+        let dy = try outputGradients[id].view()
+        switch steps[id] {
+        case .input:
+            return
+        case let .conv(step), let .linear(step):
+            let spec = step.spec
+            // The gradient at the convolution's output.
+            let dPre: Tensor
+            if let bn = step.batchNorm, let bnSpec = spec.batchNorm {
+                let pre = try saved[id]!.view()
+                let stats = statistics[id]!
+                let g = try preGradients[id]!.withMutableView {
+                    try bn.backward(input: pre, outputGradient: dy, gamma: try param(bnSpec.weightKey), beta: try param(bnSpec.biasKey),
+                                    statistics: stats, inputGradient: $0, threadPool: pool)
+                }
+                result.gradients[bnSpec.weightKey] = g.gamma
+                result.gradients[bnSpec.biasKey] = g.beta
+                dPre = preGradients[id]!
+            } else if let act = step.activationBackward {
+                let u = try (saved[id] ?? outputs[id]).view()
+                _ = try preGradients[id]!.withMutableView {
+                    try act.backward(preActivation: u, outputGradient: dy, into: $0, biasGradient: false, threadPool: pool)
+                }
+                dPre = preGradients[id]!
+            } else {
+                dPre = outputGradients[id]
+            }
+            // Weights (and bias).
+            let x = outputs[first]
+            if let dw = step.depthwise {
+                let g = try dw.weightGradient(input: try x.view(), outputGradient: try dPre.view(), bias: spec.biasKey != nil, threadPool: pool)
+                result.gradients[spec.weightKey] = g.weight
+                if let b = spec.biasKey { result.gradients[b] = g.bias }
+            } else {
+                let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
+                let g = try ConvWeightGradient.general(input: x, outputGradient: dPre, kernelH: spec.kernelH, kernelW: spec.kernelW,
+                                                       strideH: spec.strideH, strideW: spec.strideW, padding: padding,
+                                                       dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
+                                                       variant: variant, threadPool: pool)
+                result.gradients[spec.weightKey] = g.weight
+                if let b = spec.biasKey { result.gradients[b] = g.bias }
+            }
+            // The input.
+            guard needsInput else { return }
+            let d = try dPre.view()
+            if let layer = step.inputGradient {
+                try inputScratch[id]!.withMutableView { try layer.forward(d, into: $0, threadPool: pool) }
+            } else if let dw = step.depthwise {
+                try inputScratch[id]!.withMutableView { try dw.inputGradient(d, into: $0, threadPool: pool) }
+            } else {
+                throw MobileKernelsError(.unsupported, "TrainingPlan: \(node.name): no input gradient")
+            }
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case let .maxPool(op):
+            let found = indices[id]
+            try inputScratch[id]!.withMutableView { try op.inputGradient(dy, indices: found, into: $0, threadPool: pool) }
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case let .pool(_, op):
+            try inputScratch[id]!.withMutableView { try op.inputGradient(dy, into: $0, threadPool: pool) }
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case .flatten:
+            let s = outputs[first].shape
+            let g = outputGradients[id]
+            g.withUnsafeBufferPointer { src in
+                inputScratch[id]!.withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: true) }
+            }
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case let .squeezeExcitation(se):
+            let input = outputs[first], dOut = outputGradients[id]
+            let w = try seWeights(se)
+            let buffers = seBuffers[id]!
+            input.withUnsafeBufferPointer { x in
+                dOut.withUnsafeBufferPointer { dy in
+                    inputScratch[id]!.withUnsafeMutableBufferPointer { dx in
+                        buffers.backward(x: x, dy: dy, dx: dx, hw: input.shape.h * input.shape.w, w)
+                    }
+                }
+            }
+            result.gradients[se.fc1WeightKey] = buffers.dW1
+            result.gradients[se.fc1BiasKey] = buffers.db1
+            result.gradients[se.fc2WeightKey] = buffers.dW2
+            result.gradients[se.fc2BiasKey] = buffers.db2
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case let .shuffle(_, layer):
+            try inputScratch[id]!.withMutableView { try layer.forward(dy, into: $0, threadPool: pool) }
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        case let .add(_, act), let .concat(_, _, act):
+            var d = dy
+            if let act {
+                let u = try (saved[id] ?? outputs[id]).view()
+                _ = try preGradients[id]!.withMutableView {
+                    try act.backward(preActivation: u, outputGradient: dy, into: $0, biasGradient: false, threadPool: pool)
+                }
+                d = try preGradients[id]!.view()
+            }
+            if case .add = steps[id] {
+                for input in node.inputs { try accumulate(into: input, from: d, pool) }
+            } else {
+                var offset = 0
+                let whole = act == nil ? outputGradients[id] : preGradients[id]!
+                for input in node.inputs {
+                    let c = sizes[input].c
+                    try accumulate(into: input, from: try whole.view(channels: offset..<(offset + c)), pool)
+                    offset += c
+                }
+            }
+        }
+    }
+}
+
+/// A squeeze-and-excitation block's weights (PyTorch's layouts: fc1 `[s, c]`, fc2 `[c, s]`).
+struct SEWeights {
+    let w1: [Float], b1: [Float], w2: [Float], b2: [Float]
+}
+
+/// A squeeze-and-excitation block's training buffers, planned once: what the forward keeps
+/// (pooled input, fc1's output before and after ReLU, fc2's output, the gate) and the backward's
+/// intermediates and parameter gradients. y = x * hardsigmoid(fc2(relu(fc1(mean(x))))).
+final class SEBuffers: @unchecked Sendable {
+    let n: Int, c: Int, s: Int
+    var pooled: [Float], z1: [Float], h: [Float], z2: [Float], gate: [Float]
+    var dGate: [Float], dz1: [Float], dPooled: [Float]
+    var dW1: [Float], db1: [Float], dW2: [Float], db2: [Float]
+
+    init(n: Int, c: Int, s: Int) {
+        (self.n, self.c, self.s) = (n, c, s)
+        pooled = [Float](repeating: 0, count: n * c)
+        z2 = pooled; gate = pooled; dGate = pooled; dPooled = pooled
+        z1 = [Float](repeating: 0, count: n * s)
+        h = z1; dz1 = z1
+        dW1 = [Float](repeating: 0, count: s * c)
+        dW2 = dW1
+        db1 = [Float](repeating: 0, count: s)
+        db2 = [Float](repeating: 0, count: c)
+    }
+
+    func forward(x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>, hw: Int, _ w: SEWeights) {
+        let (n, c, s) = (self.n, self.c, self.s)
+        pooled.withUnsafeMutableBufferPointer { pooled in
+            for i in 0..<(n * c) { pooled[i] = 0 }
+            for b in 0..<n {
+                for p in 0..<hw { for ch in 0..<c { pooled[b * c + ch] += x[(b * hw + p) * c + ch] } }
+                for ch in 0..<c { pooled[b * c + ch] /= Float(hw) }
+            }
+        }
+        for b in 0..<n {
+            for j in 0..<s {
+                var acc: Float = 0
+                for ch in 0..<c { acc += pooled[b * c + ch] * w.w1[j * c + ch] }
+                z1[b * s + j] = acc + w.b1[j]
+                h[b * s + j] = max(z1[b * s + j], 0)
+            }
+            for ch in 0..<c {
+                var acc: Float = 0
+                for j in 0..<s { acc += h[b * s + j] * w.w2[ch * s + j] }
+                z2[b * c + ch] = acc + w.b2[ch]
+                gate[b * c + ch] = min(max(z2[b * c + ch] + 3, 0), 6) / 6
+            }
+        }
+        gate.withUnsafeBufferPointer { g in
+            for b in 0..<n { for p in 0..<hw { for ch in 0..<c { y[(b * hw + p) * c + ch] = x[(b * hw + p) * c + ch] * g[b * c + ch] } } }
+        }
+    }
+
+    func backward(x: UnsafeBufferPointer<Float>, dy: UnsafeBufferPointer<Float>, dx: UnsafeMutableBufferPointer<Float>, hw: Int,
+                  _ w: SEWeights) {
+        let (n, c, s) = (self.n, self.c, self.s)
+        // The direct path (dy times the gate) and the gate's gradient (sum over pixels of dy * x).
+        gate.withUnsafeBufferPointer { g in
+            dGate.withUnsafeMutableBufferPointer { dg in
+                for i in 0..<(n * c) { dg[i] = 0 }
+                for b in 0..<n {
+                    for p in 0..<hw {
+                        for ch in 0..<c {
+                            let i = (b * hw + p) * c + ch
+                            dx[i] = dy[i] * g[b * c + ch]
+                            dg[b * c + ch] += dy[i] * x[i]
+                        }
+                    }
+                }
+            }
+        }
+        // Through hardsigmoid and fc2 (dGate becomes dz2), ReLU and fc1.
+        for i in 0..<(n * c) { dGate[i] = z2[i] > -3 && z2[i] < 3 ? dGate[i] / 6 : 0 }
+        for i in 0..<(s * c) { dW1[i] = 0; dW2[i] = 0 }
+        for j in 0..<s { db1[j] = 0 }
+        for ch in 0..<c { db2[ch] = 0 }
+        for b in 0..<n {
+            for ch in 0..<c {
+                let d = dGate[b * c + ch]
+                db2[ch] += d
+                for j in 0..<s { dW2[ch * s + j] += d * h[b * s + j] }
+            }
+            for j in 0..<s {
+                var acc: Float = 0
+                for ch in 0..<c { acc += dGate[b * c + ch] * w.w2[ch * s + j] }
+                dz1[b * s + j] = z1[b * s + j] > 0 ? acc : 0
+                db1[j] += dz1[b * s + j]
+                for ch in 0..<c { dW1[j * c + ch] += dz1[b * s + j] * pooled[b * c + ch] }
+            }
+            for ch in 0..<c {
+                var acc: Float = 0
+                for j in 0..<s { acc += dz1[b * s + j] * w.w1[j * c + ch] }
+                dPooled[b * c + ch] = acc / Float(hw)
+            }
+        }
+        // The pooled path: each pixel gets its image's dPooled.
+        dPooled.withUnsafeBufferPointer { dp in
+            for b in 0..<n { for p in 0..<hw { for ch in 0..<c { dx[(b * hw + p) * c + ch] += dp[b * c + ch] } } }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import MobileKernels
+import NetworkOracle
+import ReferenceKernels
+import Testing
+
+/// The training plan (the network's forward and backward on our kernels) against the training
+/// oracle: every parameter's gradient within 1e-3 of the oracle's (max |ours - ref| / max |ref|
+/// per tensor, the issue's bar against PyTorch), the loss within 1e-5, the same gradient names,
+/// and 1 and 2 threads bit for bit. VGG16 and AlexNet (too slow for the oracle in a debug test
+/// build) are checked against PyTorch by Benchmarks/training/grad_check.py.
+@Suite("Whole networks: the training plan's gradients")
+struct TrainingPlanTests {
+    @Test("gradients match the oracle's; 1 and 2 threads give the same bits", arguments: [
+        (ModelKind.mobileNetV1, Float(0.25)), (.mobileNetV2, 0.35), (.mobileNetV3Large, 0.35), (.mobileNetV3Small, 0.5),
+        (.shuffleNetV1(groups: 3), 1),
+    ])
+    func matchesOracle(kind: ModelKind, width: Float) throws {
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: 7)
+        let weights = WeightSource.random(seed: 11)
+        var parameters = try weights.parameters(of: architecture)
+        // Logits of order 1 (random weights give hundreds: a hard softmax with tiny gradients).
+        if case let .linear(classifier) = architecture.nodes.last!.operation {
+            parameters[classifier.weightKey] = parameters[classifier.weightKey]!.map { $0 * 1e-3 }
+        }
+        let source = WeightSource.tensors(Dictionary(uniqueKeysWithValues: architecture.parameters().map {
+            ($0.name, (shape: $0.shape, values: parameters[$0.name]!))
+        }))
+        let (n, size) = (4, 48)
+        let images = pseudoRandom(n * size * size * 3, seed: 21)
+        let labels = [3, 5, 0, 6]
+        let want = referenceTrainingStep(architecture, parameters: try source.parameters(of: architecture),
+                                         input: RefTensorOf(n: n, h: size, w: size, c: 3, data: images), labels: labels)
+        let plan = try TrainingPlan(architecture, weights: source, batch: n, height: size, width: size)
+        let input = try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: images)
+        let one = try plan.step(images: input, labels: labels, threadPool: .serial)
+        let two = try plan.step(images: input, labels: labels, threadPool: try ThreadPool(threads: 2))
+        #expect(one.loss == two.loss)
+        #expect(one.gradients == two.gradients, "\(kind): 2 threads differ from 1")
+        #expect(Set(one.gradients.keys) == Set(want.gradients.keys))
+        #expect(abs(one.loss - want.loss) <= 1e-5 * abs(want.loss), "\(kind): loss \(one.loss) vs \(want.loss)")
+        var worst = (name: "", error: Float(0))
+        for (name, ref) in want.gradients {
+            guard let got = one.gradients[name], got.count == ref.count else {
+                Issue.record("\(kind): \(name) missing or misshaped")
+                continue
+            }
+            let scale = ref.map(abs).max() ?? 0
+            let diff = zip(got, ref).map { abs($0 - $1) }.max() ?? 0
+            // Structurally zero gradients (a BatchNorm bias before a BatchNorm) are judged by size.
+            let error = scale > 1e-6 ? diff / scale : diff
+            if error > worst.error { worst = (name, error) }
+        }
+        #expect(worst.error <= 1e-3, "\(kind): \(worst.name) differs by \(worst.error)")
+        // The batch statistics of every BatchNorm, as the oracle computes them.
+        for (prefix, stats) in want.batchStatistics {
+            let ours = try #require(one.batchStatistics[prefix])
+            let meanError = zip(ours.mean, stats.mean).map { abs($0 - $1) }.max() ?? 0
+            #expect(meanError <= 1e-4 * max(1, stats.mean.map(abs).max() ?? 0), "\(kind) \(prefix): mean")
+        }
+    }
+
+    @Test("bad input gives a clear error")
+    func errors() throws {
+        let architecture = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.5, numClasses: 5)
+        let weights = WeightSource.random(seed: 1)
+        let plan = try TrainingPlan(architecture, weights: weights, batch: 2, height: 32, width: 32)
+        let images = try Tensor(shape: TensorShape(n: 2, h: 32, w: 32, c: 3))
+        func expectError(_ kind: MobileKernelsError.Kind, _ text: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                Issue.record("accepted: \(text)")
+            } catch let error as MobileKernelsError {
+                #expect(error.kind == kind && error.message.contains(text), "\(error)")
+            } catch { Issue.record("\(error)") }
+        }
+        expectError(.shapeMismatch, "planned for") {
+            _ = try plan.step(images: try Tensor(shape: TensorShape(n: 2, h: 31, w: 32, c: 3)), labels: [0, 1])
+        }
+        expectError(.shapeMismatch, "1 labels for 2 images") { _ = try plan.step(images: images, labels: [0]) }
+        expectError(.invalidArgument, "label 5 of image 1") { _ = try plan.step(images: images, labels: [0, 5]) }
+        expectError(.invalidArgument, "one value per channel") {
+            _ = try TrainingPlan(architecture, weights: weights, batch: 1, height: 32, width: 32)
+        }
+        expectError(.invalidArgument, "batch must be at least 1") {
+            _ = try TrainingPlan(architecture, weights: weights, batch: 0, height: 32, width: 32)
+        }
+    }
+}
