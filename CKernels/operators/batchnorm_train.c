@@ -19,6 +19,21 @@ static size_t mk_bn_chunk_rows(size_t channels) {
 
 static size_t mk_round_up64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
+// The rows of chunk k (the last chunk may be short).
+static size_t mk_chunk_len(size_t pixels, size_t chunk_rows, size_t k) {
+    const size_t first = k * chunk_rows;
+    return pixels - first < chunk_rows ? pixels - first : chunk_rows;
+}
+
+// acc[c] = the sum over chunks, in order, of parts[k * channels + c], in float64.
+static void mk_sum_chunks(const float* parts, size_t chunks, size_t channels, double* acc) {
+    for (size_t c = 0; c < channels; c++) acc[c] = 0.0;
+    for (size_t k = 0; k < chunks; k++) {
+        const float* s = parts + k * channels;
+        for (size_t c = 0; c < channels; c++) acc[c] += (double)s[c];
+    }
+}
+
 static mk_dact mk_dact_from_activation(mk_activation a) {
     switch (a.kind) {
         case MK_ACTIVATION_NONE: return (mk_dact){MK_DACT_IDENTITY, 0.0f, 0.0f};
@@ -162,7 +177,7 @@ static void mk_bn_stats_task(void* context, size_t thread, size_t start, size_t 
     const size_t C = job->op->channels, rows_per = job->plan->chunk_rows;
     for (size_t k = start; k < start + count; k++) {
         const size_t first = k * rows_per;
-        const size_t rows = job->plan->pixels - first < rows_per ? job->plan->pixels - first : rows_per;
+        const size_t rows = mk_chunk_len(job->plan->pixels, rows_per, k);
         job->op->kernels->stats(rows, C, job->x + first * job->plan->x_stride, job->plan->x_stride,
                                 job->w.part_a + k * C, job->w.part_b + k * C);
     }
@@ -200,15 +215,11 @@ mk_status mk_batchnorm_train_f32_forward(const mk_batchnorm_train_f32_op* op,
     // plus each chunk's count times its mean's squared distance from the mean.
     double* total = job.w.acc_a;
     double* m2 = job.w.acc_b;
-    for (size_t c = 0; c < C; c++) total[c] = m2[c] = 0.0;
-    for (size_t k = 0; k < chunks; k++) {
-        const float* s = job.w.part_a + k * C;
-        for (size_t c = 0; c < C; c++) total[c] += (double)s[c];
-    }
+    mk_sum_chunks(job.w.part_a, chunks, C, total);
+    for (size_t c = 0; c < C; c++) m2[c] = 0.0;
     const double P = (double)plan->pixels;
     for (size_t k = 0; k < chunks; k++) {
-        const size_t first = k * rows_per;
-        const double n = (double)(plan->pixels - first < rows_per ? plan->pixels - first : rows_per);
+        const double n = (double)mk_chunk_len(plan->pixels, rows_per, k);
         const float* s = job.w.part_a + k * C;
         const float* q = job.w.part_b + k * C;
         for (size_t c = 0; c < C; c++) {
@@ -232,7 +243,7 @@ static void mk_bn_reduce_task(void* context, size_t thread, size_t start, size_t
     const size_t C = job->op->channels, rows_per = plan->chunk_rows;
     for (size_t k = start; k < start + count; k++) {
         const size_t first = k * rows_per;
-        const size_t rows = plan->pixels - first < rows_per ? plan->pixels - first : rows_per;
+        const size_t rows = mk_chunk_len(plan->pixels, rows_per, k);
         job->op->kernels->reduce(rows, C, job->x + first * plan->x_stride, plan->x_stride,
                                  job->dy + first * plan->y_stride, plan->y_stride,
                                  &job->channels, &job->op->dact, job->w.part_a + k * C,
@@ -276,15 +287,8 @@ mk_status mk_batchnorm_train_f32_backward(const mk_batchnorm_train_f32_op* op,
     if (status != MK_STATUS_OK) return status;
     double* sg = job.w.acc_a;
     double* sx = job.w.acc_b;
-    for (size_t c = 0; c < C; c++) sg[c] = sx[c] = 0.0;
-    for (size_t k = 0; k < chunks; k++) {
-        const float* a = job.w.part_a + k * C;
-        const float* b = job.w.part_b + k * C;
-        for (size_t c = 0; c < C; c++) {
-            sg[c] += (double)a[c];
-            sx[c] += (double)b[c];
-        }
-    }
+    mk_sum_chunks(job.w.part_a, chunks, C, sg);
+    mk_sum_chunks(job.w.part_b, chunks, C, sx);
     const float P = (float)plan->pixels;
     for (size_t c = 0; c < C; c++) {
         dbeta[c] = (float)sg[c];
@@ -395,7 +399,7 @@ static void mk_act_grad_task(void* context, size_t thread, size_t start, size_t 
     const size_t C = job->op->channels, rows_per = plan->chunk_rows;
     for (size_t k = start; k < start + count; k++) {
         const size_t first = k * rows_per;
-        const size_t rows = plan->pixels - first < rows_per ? plan->pixels - first : rows_per;
+        const size_t rows = mk_chunk_len(plan->pixels, rows_per, k);
         job->op->kernels->act_grad(rows, C, job->u + first * plan->u_stride, plan->u_stride,
                                    job->dy + first * plan->dy_stride, plan->dy_stride,
                                    &job->op->dact, job->dx + first * plan->dx_stride,
@@ -426,11 +430,7 @@ mk_status mk_activation_backward_f32_run(const mk_activation_backward_f32_op* op
     mk_act_grad_job job = {op, plan, u, dy, dx, dbias ? w.part_a : NULL};
     mk_status status = mk_threadpool_parallelize_1d(pool, mk_act_grad_task, &job, chunks, 1);
     if (status != MK_STATUS_OK || dbias == NULL) return status;
-    for (size_t c = 0; c < C; c++) w.acc_a[c] = 0.0;
-    for (size_t k = 0; k < chunks; k++) {
-        const float* s = w.part_a + k * C;
-        for (size_t c = 0; c < C; c++) w.acc_a[c] += (double)s[c];
-    }
+    mk_sum_chunks(w.part_a, chunks, C, w.acc_a);
     for (size_t c = 0; c < C; c++) dbias[c] = (float)w.acc_a[c];
     return MK_STATUS_OK;
 }
