@@ -31,8 +31,9 @@ public final class TrainingPlan: @unchecked Sendable {
     private let parameters: [String: [Float]]
     private let sizes: [FeatureSize]
     private var steps: [Step] = []
-    /// Each node's output, its gradient (summed over its consumers), and a scratch tensor of
-    /// its input's shape for the gradient it sends back before adding it in.
+    /// Each node's output, its gradient (summed over its consumers), and, for a node that is
+    /// not its input's only consumer, a scratch of the input's shape for the gradient it sends
+    /// back before adding it in.
     private var outputs: [Tensor]
     private var outputGradients: [Tensor]
     private var inputScratch: [Tensor?]
@@ -43,6 +44,11 @@ public final class TrainingPlan: @unchecked Sendable {
     private var statistics: [BatchNormTraining.Statistics?]
     private var indices: [[Int32]]
     private var seBuffers: [SEBuffers?]
+    /// Whether a node writes its input's gradient directly (it is that input's only consumer
+    /// and not an add or concat), and whether a node's gradient must be zeroed before its
+    /// consumers add into it.
+    private var direct: [Bool] = []
+    private var needsZero: [Bool] = []
     /// The adds that sum gradients, one per channel count.
     private var adders: [Int: Add] = [:]
 
@@ -101,6 +107,17 @@ public final class TrainingPlan: @unchecked Sendable {
         for node in nodes {
             steps.append(try makeStep(node, shape: shape))
         }
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for node in nodes { for input in node.inputs { consumers[input].append(node.id) } }
+        direct = nodes.map { node in
+            guard let first = node.inputs.first, consumers[first] == [node.id] else { return false }
+            switch node.operation {
+            case .conv, .linear, .maxPool, .avgPool, .adaptiveAvgPool, .globalAveragePool, .channelShuffle: return true
+            default: return false
+            }
+        }
+        needsZero = consumers.map { !($0.count == 1 && direct[$0[0]]) }
+        for id in nodes.indices where direct[id] { inputScratch[id] = nil }
     }
 
     private func param(_ key: String) throws -> [Float] {
@@ -255,7 +272,7 @@ public final class TrainingPlan: @unchecked Sendable {
 
         // The loss and the logits' gradient, written into the last node's gradient.
         let last = nodes.count - 1
-        for i in 0..<last { try fill(&outputGradients[i], 0) }
+        for i in 0..<last where needsZero[i] { try fill(&outputGradients[i], 0) }
         let logits = outputs[last]
         result.loss = logits.withUnsafeBufferPointer { z in
             outputGradients[last].withUnsafeMutableBufferPointer { dz in
@@ -408,6 +425,17 @@ public final class TrainingPlan: @unchecked Sendable {
 
     // MARK: - Backward
 
+    /// Runs `body` on the view node `id`'s input gradient goes to: the input's gradient itself
+    /// when this node is its only consumer, else the node's scratch, then added in.
+    private func sendInputGradient(_ id: Int, _ first: Int, _ pool: ThreadPool, _ body: (TensorView) throws -> Void) throws {
+        if direct[id] {
+            try outputGradients[first].withMutableView(body)
+        } else {
+            try inputScratch[id]!.withMutableView(body)
+            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+        }
+    }
+
     /// outputGradients[target] += scratch (channels `range` of the target's gradient, or all).
     private func accumulate(into target: Int, from source: TensorView, channels range: Range<Int>? = nil, _ pool: ThreadPool) throws {
         let c = source.shape.c
@@ -466,20 +494,17 @@ public final class TrainingPlan: @unchecked Sendable {
             guard needsInput else { return }
             let d = try dPre.view()
             if let layer = step.inputGradient {
-                try inputScratch[id]!.withMutableView { try layer.forward(d, into: $0, threadPool: pool) }
+                try sendInputGradient(id, first, pool) { try layer.forward(d, into: $0, threadPool: pool) }
             } else if let dw = step.depthwise {
-                try inputScratch[id]!.withMutableView { try dw.inputGradient(d, into: $0, threadPool: pool) }
+                try sendInputGradient(id, first, pool) { try dw.inputGradient(d, into: $0, threadPool: pool) }
             } else {
                 throw MobileKernelsError(.unsupported, "TrainingPlan: \(node.name): no input gradient")
             }
-            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
         case let .maxPool(op):
             let found = indices[id]
-            try inputScratch[id]!.withMutableView { try op.inputGradient(dy, indices: found, into: $0, threadPool: pool) }
-            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+            try sendInputGradient(id, first, pool) { try op.inputGradient(dy, indices: found, into: $0, threadPool: pool) }
         case let .pool(_, op):
-            try inputScratch[id]!.withMutableView { try op.inputGradient(dy, into: $0, threadPool: pool) }
-            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+            try sendInputGradient(id, first, pool) { try op.inputGradient(dy, into: $0, threadPool: pool) }
         case .flatten:
             let s = outputs[first].shape
             let g = outputGradients[id]
@@ -504,8 +529,7 @@ public final class TrainingPlan: @unchecked Sendable {
             result.gradients[se.fc2BiasKey] = buffers.db2
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
         case let .shuffle(_, layer):
-            try inputScratch[id]!.withMutableView { try layer.forward(dy, into: $0, threadPool: pool) }
-            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+            try sendInputGradient(id, first, pool) { try layer.forward(dy, into: $0, threadPool: pool) }
         case let .add(_, act), let .concat(_, _, act):
             var d = dy
             if let act {
