@@ -29,6 +29,7 @@ const char* mk_family_name(mk_family family) {
         case MK_FAMILY_F32_BNTRAIN: return "f32_bntrain";
         case MK_FAMILY_F32_DWGRAD: return "f32_dwgrad";
         case MK_FAMILY_F32_POOLGRAD: return "f32_poolgrad";
+        case MK_FAMILY_F32_WGRAD: return "f32_wgrad";
     }
     return "unknown";
 }

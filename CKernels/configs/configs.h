@@ -18,6 +18,7 @@
 #include "../microkernels/shuffle/shuffle.h"
 #include "../microkernels/vbiasact/vbiasact.h"
 #include "../microkernels/vbinary/vbinary.h"
+#include "../microkernels/wgrad/wgrad.h"
 #include "../microkernels/winograd/winograd.h"
 
 // ---- f32_gemm ------------------------------------------------------------------------------
@@ -57,6 +58,7 @@ const mk_wino_kernels* mk_f32_winograd_config_get(mk_variant variant);
 const mk_bntrain_kernels* mk_f32_bntrain_config_get(mk_variant variant);
 const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant);
 const mk_poolgrad_kernels* mk_f32_poolgrad_config_get(mk_variant variant);
+const mk_wgrad_kernels* mk_f32_wgrad_config_get(mk_variant variant);
 
 typedef struct mk_f32_vunary_config {
     mk_f32_vbiasact_ukernel_fn biasact;

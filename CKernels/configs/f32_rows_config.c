@@ -1,5 +1,5 @@
 // Configs f32_pool, f32_vbinary, f32_fc, f32_vunary, f32_shuffle, f32_winograd, f32_bntrain,
-// f32_dwgrad and f32_poolgrad: the row microkernels, one set (or function) per variant each, nr = the channels of
+// f32_dwgrad, f32_poolgrad and f32_wgrad (mr x nr tiles): the row microkernels, one set (or function) per variant each, nr = the channels of
 // its widest register block.
 #include "configs.h"
 
@@ -15,6 +15,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_SCALAR, mk_f32_bntrain_ukernels__scalar, 16),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_SCALAR, mk_f32_dwgrad_ukernels__scalar, 16),
     MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_SCALAR, mk_f32_poolgrad_ukernels__scalar, 16),
+    MK_LINE(MK_FAMILY_F32_WGRAD, MK_VARIANT_SCALAR, mk_f32_wgrad_ukernels__scalar, 6, 8, 0, 0),
 #if defined(__x86_64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX2, mk_f32_pool_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX2, mk_f32_vbinary_ukernels__avx2, 32),
@@ -25,6 +26,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX2, mk_f32_bntrain_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX2, mk_f32_dwgrad_ukernels__avx2, 32),
     MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_AVX2, mk_f32_poolgrad_ukernels__avx2, 32),
+    MK_LINE(MK_FAMILY_F32_WGRAD, MK_VARIANT_AVX2, mk_f32_wgrad_ukernels__avx2, 6, 16, 0, 0),
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_AVX512, mk_f32_pool_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_VBINARY, MK_VARIANT_AVX512, mk_f32_vbinary_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_FC, MK_VARIANT_AVX512, mk_f32_fc_ukernel_256c__avx512, 256),
@@ -34,6 +36,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_AVX512, mk_f32_bntrain_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_AVX512, mk_f32_dwgrad_ukernels__avx512, 64),
     MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_AVX512, mk_f32_poolgrad_ukernels__avx512, 64),
+    MK_LINE(MK_FAMILY_F32_WGRAD, MK_VARIANT_AVX512, mk_f32_wgrad_ukernels__avx512, 6, 32, 0, 0),
 #endif
 #if defined(__aarch64__)
     MK_ROW_LINE(MK_FAMILY_F32_POOL, MK_VARIANT_NEON, mk_f32_pool_ukernels__neon, 32),
@@ -45,6 +48,7 @@ const mk_catalogue_line mk_f32_rows_lines[] = {
     MK_ROW_LINE(MK_FAMILY_F32_BNTRAIN, MK_VARIANT_NEON, mk_f32_bntrain_ukernels__neon, 32),
     MK_ROW_LINE(MK_FAMILY_F32_DWGRAD, MK_VARIANT_NEON, mk_f32_dwgrad_ukernels__neon, 32),
     MK_ROW_LINE(MK_FAMILY_F32_POOLGRAD, MK_VARIANT_NEON, mk_f32_poolgrad_ukernels__neon, 32),
+    MK_LINE(MK_FAMILY_F32_WGRAD, MK_VARIANT_NEON, mk_f32_wgrad_ukernels__neon, 6, 8, 0, 0),
 #endif
 };
 const size_t mk_f32_rows_line_count = sizeof mk_f32_rows_lines / sizeof mk_f32_rows_lines[0];
@@ -83,6 +87,10 @@ const mk_dwgrad_kernels* mk_f32_dwgrad_config_get(mk_variant variant) {
 
 const mk_poolgrad_kernels* mk_f32_poolgrad_config_get(mk_variant variant) {
     return mk_rows_find(MK_FAMILY_F32_POOLGRAD, variant);
+}
+
+const mk_wgrad_kernels* mk_f32_wgrad_config_get(mk_variant variant) {
+    return mk_rows_find(MK_FAMILY_F32_WGRAD, variant);
 }
 
 // A vunary config per variant, filled from the table on first use (the table is constant and

@@ -232,6 +232,19 @@ mk_variant mk_pool2d_backward_f32_variant(const mk_pool2d_backward_f32_op* op);
 
 void mk_pool2d_backward_f32_destroy(mk_pool2d_backward_f32_op* op);
 
+/// A convolution's weight gradient as a GEMM over pixels, both operands read in place:
+///   c[i * ldc + j] (+)= sum over p in [0, pixels), in order, of a[p * lda + i] * b[p * ldb + j]
+/// for i < m, j < n, and bias[i] (+)= sum over p of a[p * lda + i] when bias != NULL; "+=" when
+/// `accumulate` (continuing the same chains: a long reduction may be fed in blocks of pixels),
+/// "=" otherwise. For a 1x1 convolution a is the output gradient (m = output channels) and b the
+/// input (n = input channels); for a KxK one b is the im2col patches. Threads split the rows of
+/// c, never the pixels: the same bits for any thread count. INVALID_ARGUMENT for zero sizes,
+/// leading dimensions below the widths, or c overlapping a, b or bias; UNSUPPORTED for a variant
+/// without these kernels or one the CPU lacks.
+mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
+                                 const float* b, size_t ldb, float* c, size_t ldc, float* bias,
+                                 bool accumulate, mk_variant variant, mk_threadpool* pool);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case dwgrad = "f32_dwgrad"
     /// Training: max pooling with indices and the pooling input gradients.
     case poolgrad = "f32_poolgrad"
+    /// Training: weight gradients as a GEMM over pixels.
+    case wgrad = "f32_wgrad"
 
     var cValue: mk_family {
         switch self {
@@ -24,6 +26,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .bntrain: MK_FAMILY_F32_BNTRAIN
         case .dwgrad: MK_FAMILY_F32_DWGRAD
         case .poolgrad: MK_FAMILY_F32_POOLGRAD
+        case .wgrad: MK_FAMILY_F32_WGRAD
         }
     }
 

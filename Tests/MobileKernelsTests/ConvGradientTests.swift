@@ -157,6 +157,9 @@ struct ConvWeightGradientTests {
             }
             let one = try run(1), two = try run(2)
             #expect(one.weight == two.weight && one.bias == two.bias, "\(variant): 1 and 2 threads differ")
+            let noBias = try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: kh, kernelW: kw, strideH: s, strideW: s,
+                                                        padding: p, dilationH: d, dilationW: d, groups: g, bias: false, variant: variant)
+            #expect(noBias.bias.isEmpty && noBias.weight == one.weight, "\(variant): without the bias gradient")
             for (got, ref) in [(one.weight, want.dWeight), (one.bias, want.dBias)] {
                 let bad = zip(got, ref).enumerated().first { abs(Double($1.0) - $1.1) > tolerance }
                 #expect(got.count == ref.count && bad == nil,

@@ -486,7 +486,7 @@ public final class TrainingPlan: @unchecked Sendable {
                 let g = try ConvWeightGradient.general(input: x, outputGradient: dPre, kernelH: spec.kernelH, kernelW: spec.kernelW,
                                                        strideH: spec.strideH, strideW: spec.strideW, padding: padding,
                                                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
-                                                       variant: variant, threadPool: pool)
+                                                       bias: spec.biasKey != nil, variant: variant, threadPool: pool)
                 result.gradients[spec.weightKey] = g.weight
                 if let b = spec.biasKey { result.gradients[b] = g.bias }
             }
