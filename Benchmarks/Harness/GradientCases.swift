@@ -64,8 +64,8 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
 }
 
 /// The weight and bias gradients of every distinct 1x1 stride-1 convolution of the MobileNets at
-/// the training batch (`ConvWeightGradient.pointwise`: the transposes and packing of each call
-/// are timed too). FLOPs: 2 * pixels * cin * cout.
+/// the training batch (`ConvWeightGradient.pointwise`, the bias gradient included). FLOPs:
+/// 2 * pixels * cin * cout.
 public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
     let (n, resolution) = trainingBatch(quick: quick)
     let layers = try convLayers(of: pointwiseModels, resolution: resolution) { $0.isPointwise && $0.groups == 1 }
