@@ -239,7 +239,7 @@ void mk_pool2d_backward_f32_destroy(mk_pool2d_backward_f32_op* op);
 /// "=" otherwise. For a 1x1 convolution a is the output gradient (m = output channels) and b the
 /// input (n = input channels); for a KxK one b is the im2col patches. Threads split the rows of
 /// c, never the pixels: the same bits for any thread count. INVALID_ARGUMENT for zero sizes,
-/// leading dimensions below the widths, or c overlapping a, b or bias; UNSUPPORTED for a variant
+/// leading dimensions below the widths, or c or bias overlapping an operand; UNSUPPORTED for a variant
 /// without these kernels or one the CPU lacks.
 mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
                                  const float* b, size_t ldb, float* c, size_t ldc, float* bias,

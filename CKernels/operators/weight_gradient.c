@@ -79,7 +79,8 @@ mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float*
         return MK_STATUS_SIZE_OVERFLOW;
     }
     if (mk_buffers_overlap(a, a_extent, c, c_extent) || mk_buffers_overlap(b, b_extent, c, c_extent) ||
-        (bias != NULL && (mk_buffers_overlap(bias, m, c, c_extent) || mk_buffers_overlap(bias, m, a, a_extent)))) {
+        (bias != NULL && (mk_buffers_overlap(bias, m, c, c_extent) || mk_buffers_overlap(bias, m, a, a_extent) ||
+                          mk_buffers_overlap(bias, m, b, b_extent)))) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_variant resolved;

@@ -25,7 +25,10 @@
 //                            summation bound when that is larger);
 //   pooling backward         max forward (y and PyTorch's indices) and the max / average /
 //                            adaptive input gradients bitwise against scalar and mk_training.h's
-//                            definition (a scatter-add in ascending output order).
+//                            definition (a scatter-add in ascending output order);
+//   weight gradient GEMM     c and bias within 1e-5 * sum|terms| of scalar, and within float32
+//                            summation's bound of the float64 definition; split pixels
+//                            (accumulate) and 2 threads bitwise equal to one call.
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
@@ -37,7 +40,7 @@
 // Usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]
 //   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
 //           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors, batchnorm_train,
-//           activation_backward, dwconv2d_backward, pool2d_backward
+//           activation_backward, dwconv2d_backward, pool2d_backward, weight_gradient
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -63,16 +66,17 @@
 enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
-    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_COUNT
+    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
-    "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward"};
+    "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
+    "weight_gradient"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
-                                                   200, 240};
+                                                   200, 240, 150};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -492,6 +496,7 @@ static void check(int condition, const char* format, ...) {
 static void pool_variant_checks(void);
 static void training_variant_checks(void);
 static void backward_variant_checks(void);
+static void wg_variant_checks(void);
 
 
 // ---- One call per operator run (create where the caller does not hold the operator, reshape,
@@ -682,6 +687,7 @@ static void family_variants(void) {
     pool_variant_checks();
     training_variant_checks();
     backward_variant_checks();
+    wg_variant_checks();
     g_case_failed = 0;
 }
 
@@ -4399,6 +4405,240 @@ static void backward_variant_checks(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Family: the weight-gradient GEMM (mk_weight_gradient_f32, weight_gradient.c, wgrad_template.h)
+//
+// c[i * ldc + j] (+)= sum over pixels p, in order, of a[p * lda + i] * b[p * ldb + j], and
+// bias[i] (+)= sum over p of a[p * lda + i]. Each element is one float32 chain in pixel order on
+// every variant, so: NEON within 1e-5 * sum|terms| of scalar (either may contract to FMA), both
+// within float32 summation's bound ((pixels + 2) * 2^-24 * sum|terms|) of the float64
+// definition, 2 threads bitwise equal to 1, and two calls splitting the pixels (the second with
+// accumulate) bitwise equal to one call.
+
+typedef struct {
+    size_t pixels, m, n, lda, ldb, ldc;
+    int accumulate, with_bias;
+    tensor a, b, c0, bias0;  // inputs (flush) and the initial c / bias
+} wg_setup;
+
+// A fresh copy of the initial c and bias (gaps and guards hold sentinels).
+static void wg_outputs(const wg_setup* s, tensor* c, tensor* bias) {
+    tensor_clone(c, &s->c0, 0);
+    if (s->with_bias) tensor_clone(bias, &s->bias0, 0);
+}
+
+static mk_status wg_call(const wg_setup* s, size_t p0, size_t pixels, int accumulate, tensor* c,
+                         tensor* bias, mk_variant v, mk_threadpool* pool) {
+    return mk_weight_gradient_f32(pixels, s->m, s->n, s->a.p + p0 * s->lda, s->lda,
+                                  s->b.p + p0 * s->ldb, s->ldb, c->p, s->ldc,
+                                  s->with_bias ? bias->p : NULL, accumulate, v, pool);
+}
+
+// The documented errors on this case's buffers: each returns its status and writes nothing.
+static void wg_error_checks(const wg_setup* s) {
+    tensor c, bias;
+    memset(&bias, 0, sizeof bias);
+    wg_outputs(s, &c, &bias);
+    float* bp = s->with_bias ? bias.p : NULL;
+    const float *a = s->a.p, *b = s->b.p;
+    const size_t P = s->pixels, m = s->m, n = s->n, lda = s->lda, ldb = s->ldb, ldc = s->ldc;
+    const mk_variant V = MK_VARIANT_NEON;
+    struct {
+        const char* what;
+        mk_status got, want;
+    } e[] = {
+        {"pixels 0", mk_weight_gradient_f32(0, m, n, a, lda, b, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"m 0", mk_weight_gradient_f32(P, 0, n, a, lda, b, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"n 0", mk_weight_gradient_f32(P, m, 0, a, lda, b, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"lda < m", mk_weight_gradient_f32(P, m, n, a, m - 1, b, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"ldb < n", mk_weight_gradient_f32(P, m, n, a, lda, b, n - 1, c.p, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"ldc < n", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, c.p, n - 1, bp, true, V, g_pool2), MK_STATUS_INVALID_ARGUMENT},
+        {"c == a", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, (float*)a, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"c == b", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, (float*)b, ldc, bp, false, V, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"a NULL", mk_weight_gradient_f32(P, m, n, NULL, lda, b, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_NULL_POINTER},
+        {"b NULL", mk_weight_gradient_f32(P, m, n, a, lda, NULL, ldb, c.p, ldc, bp, false, V, NULL), MK_STATUS_NULL_POINTER},
+        {"c NULL", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, NULL, ldc, bp, false, V, NULL), MK_STATUS_NULL_POINTER},
+        {"avx2", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, c.p, ldc, bp, false, MK_VARIANT_AVX2, NULL), MK_STATUS_UNSUPPORTED},
+        {"avx512", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, c.p, ldc, bp, false, MK_VARIANT_AVX512, NULL), MK_STATUS_UNSUPPORTED},
+        {"blis", mk_weight_gradient_f32(P, m, n, a, lda, b, ldb, c.p, ldc, bp, true, MK_VARIANT_BLIS, g_pool2), MK_STATUS_UNSUPPORTED},
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        if (e[i].got != e[i].want) {
+            fail("weight_gradient(%s) = %s, want %s", e[i].what, status_name(e[i].got),
+                 status_name(e[i].want));
+        }
+    }
+    if (!compare_bitwise_region("c after the failing calls", &c, &s->c0) && s->with_bias) {
+        compare_bitwise_region("bias after the failing calls", &bias, &s->bias0);
+    }
+    tensor_free(&c);
+    tensor_free(&bias);
+}
+
+static void wg_case(unsigned index) {
+    case_begin(FAM_WGRAD, index);
+    rng_for_case(FAM_WGRAD, index);
+    wg_setup s;
+    memset(&s, 0, sizeof s);
+    switch (rnd_range(0, 5)) {
+        case 0: s.pixels = rnd_range(1, 8); break;
+        case 1: s.pixels = rnd_range(60, 70); break;
+        case 2: case 3: s.pixels = rnd_range(65, 700); break;
+        default: s.pixels = rnd_range(1, 200); break;
+    }
+    s.m = chance(30) ? rnd_range(1, 6) : rnd_range(1, 40);
+    if (s.m % 6 == 0 && chance(70)) s.m++;
+    const unsigned nk = (unsigned)rnd_range(0, 3);
+    s.n = nk == 0 ? rnd_range(257, 300) : nk == 1 ? rnd_range(1, 9) : rnd_range(1, 256);
+    if (s.n % 8 == 0 && chance(60)) s.n++;
+    while (s.pixels * s.m * s.n > 300000) s.pixels = s.pixels * 3 / 4;  // keeps the run short
+    if (s.pixels > 64 && s.pixels % 64 == 0) s.pixels++;
+    s.lda = s.m + (chance(30) ? rnd_range(1, 5) : 0);
+    s.ldb = s.n + (chance(30) ? rnd_range(1, 5) : 0);
+    s.ldc = s.n + (chance(40) ? rnd_range(1, 5) : 0);
+    s.accumulate = chance(40);
+    s.with_bias = chance(75);
+    const int split = s.pixels >= 2 && chance(30);
+    const size_t p1 = split ? rnd_range(1, s.pixels - 1) : 0;
+    const int pooled = want_pool(index, 3);
+    describe("pixels %zu m %zu n %zu lda %zu ldb %zu ldc %zu%s%s%s", s.pixels, s.m, s.n, s.lda,
+             s.ldb, s.ldc, s.accumulate ? " accumulate" : "", s.with_bias ? " bias" : " bias NULL",
+             split ? " split" : "");
+    tensor_alloc(&s.a, s.pixels, s.lda, s.m, 1);
+    tensor_alloc(&s.b, s.pixels, s.ldb, s.n, 1);
+    tensor_fill(&s.a, 1.0f);
+    tensor_fill(&s.b, 1.0f);
+    tensor_alloc(&s.c0, s.m, s.ldc, s.n, 0);
+    tensor_alloc(&s.bias0, 1, s.m, s.m, 0);
+    if (s.accumulate) {
+        tensor_fill(&s.c0, 2.0f);
+        tensor_fill(&s.bias0, 2.0f);
+    } else {  // must be ignored: NaN garbage (not the sentinel)
+        const uint32_t garbage = 0x7FC0BEEFu;
+        for (size_t i = 0; i < s.m; i++) {
+            for (size_t j = 0; j < s.n; j++) memcpy(at(&s.c0, i, j), &garbage, 4);
+            memcpy(at(&s.bias0, 0, i), &garbage, 4);
+        }
+    }
+    tensor a_copy, b_copy, c_n, c_s, c_p, c_x, bias_n, bias_s, bias_p, bias_x;
+    memset(&bias_n, 0, sizeof(tensor));
+    bias_s = bias_p = bias_x = bias_n;
+    memset(&c_p, 0, sizeof c_p);
+    c_x = c_p;
+    tensor_clone(&a_copy, &s.a, 1);
+    tensor_clone(&b_copy, &s.b, 1);
+    wg_outputs(&s, &c_n, &bias_n);
+    wg_outputs(&s, &c_s, &bias_s);
+
+    if (index % 4 == 0) wg_error_checks(&s);
+    if (!run_ok("neon", wg_call(&s, 0, s.pixels, s.accumulate, &c_n, &bias_n, MK_VARIANT_NEON, NULL)) ||
+        !run_ok("scalar", wg_call(&s, 0, s.pixels, s.accumulate, &c_s, &bias_s, MK_VARIANT_SCALAR, NULL))) {
+        goto done;
+    }
+    if (tensor_check_layout("a", &s.a, 0, &a_copy) || tensor_check_layout("b", &s.b, 0, &b_copy) ||
+        tensor_check_layout("neon c", &c_n, 1, NULL) || tensor_check_layout("scalar c", &c_s, 1, NULL) ||
+        (s.with_bias && (tensor_check_layout("neon bias", &bias_n, 1, NULL) ||
+                         tensor_check_layout("scalar bias", &bias_s, 1, NULL)))) {
+        goto done;
+    }
+    {
+        close_acc vs, dn, ds;
+        const double rel = ldexp((double)(s.pixels + 2), -24);
+        int exact = 1;
+        close_begin(&vs, "neon vs scalar c");
+        close_begin(&dn, "neon c vs float64 definition");
+        close_begin(&ds, "scalar c vs float64 definition");
+        for (size_t i = 0; i < s.m; i++) {
+            for (size_t j = 0; j < s.n; j++) {
+                const double c0 = s.accumulate ? (double)*at(&s.c0, i, j) : 0.0;
+                double sum = c0, abs_sum = fabs(c0);
+                for (size_t p = 0; p < s.pixels; p++) {
+                    const double t = (double)*at(&s.a, p, i) * (double)*at(&s.b, p, j);
+                    sum += t;
+                    abs_sum += fabs(t);
+                }
+                const float n = *at(&c_n, i, j), sc = *at(&c_s, i, j);
+                exact &= bits_of(n) == bits_of(sc);
+                close_add(&vs, i, j, n, sc, 1e-5 * abs_sum + 1e-30);
+                close_add(&dn, i, j, n, sum, rel * abs_sum + 1e-30);
+                close_add(&ds, i, j, sc, sum, rel * abs_sum + 1e-30);
+            }
+        }
+        if (!close_end(&vs) && !close_end(&dn)) close_end(&ds);
+        if (s.with_bias) {
+            close_begin(&vs, "neon vs scalar bias");
+            close_begin(&dn, "neon bias vs float64 definition");
+            close_begin(&ds, "scalar bias vs float64 definition");
+            for (size_t i = 0; i < s.m; i++) {
+                const double b0 = s.accumulate ? (double)*at(&s.bias0, 0, i) : 0.0;
+                double sum = b0, abs_sum = fabs(b0);
+                for (size_t p = 0; p < s.pixels; p++) {
+                    sum += (double)*at(&s.a, p, i);
+                    abs_sum += fabs((double)*at(&s.a, p, i));
+                }
+                const float n = *at(&bias_n, 0, i), sc = *at(&bias_s, 0, i);
+                exact &= bits_of(n) == bits_of(sc);
+                close_add(&vs, 0, i, n, sc, 1e-5 * abs_sum + 1e-30);
+                close_add(&dn, 0, i, n, sum, rel * abs_sum + 1e-30);
+                close_add(&ds, 0, i, sc, sum, rel * abs_sum + 1e-30);
+            }
+            if (!close_end(&vs) && !close_end(&dn)) close_end(&ds);
+        }
+        if (exact) g_stats[FAM_WGRAD].exact_cases++;
+    }
+    if (split) {  // two calls over the pixels, the second accumulating: the same chains
+        wg_outputs(&s, &c_x, &bias_x);
+        if (run_ok("neon, pixels [0, split)", wg_call(&s, 0, p1, s.accumulate, &c_x, &bias_x, MK_VARIANT_NEON, NULL)) &&
+            run_ok("neon, pixels [split, end) accumulate",
+                   wg_call(&s, p1, s.pixels - p1, 1, &c_x, &bias_x, MK_VARIANT_NEON, NULL))) {
+            char what[64];
+            snprintf(what, sizeof what, "neon split at pixel %zu c", p1);
+            if (!compare_bitwise_region(what, &c_x, &c_n) && s.with_bias) {
+                compare_bitwise_region("neon split bias", &bias_x, &bias_n);
+            }
+        }
+    }
+    if (pooled) {
+        g_stats[FAM_WGRAD].pool_checks++;
+        wg_outputs(&s, &c_p, &bias_p);
+        if (run_ok("neon, 2 threads", wg_call(&s, 0, s.pixels, s.accumulate, &c_p, &bias_p, MK_VARIANT_NEON, g_pool2))) {
+            if (!compare_bitwise_region("neon 2 threads c", &c_p, &c_n) && s.with_bias) {
+                compare_bitwise_region("neon 2 threads bias", &bias_p, &bias_n);
+            }
+        }
+    }
+done:;
+    tensor* all[] = {&s.a, &s.b, &s.c0, &s.bias0, &a_copy, &b_copy, &c_n, &c_s, &c_p, &c_x,
+                     &bias_n, &bias_s, &bias_p, &bias_x};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    case_end();
+}
+
+// Part of the `variants` family: AVX2 / AVX-512 / BLIS are UNSUPPORTED and write nothing; AUTO
+// computes NEON's bits.
+static void wg_variant_checks(void) {
+    enum { P = 5, M = 7, N = 19 };
+    float a[P * M], b[P * N], c[M * N], bias[M], c_auto[M * N], bias_auto[M];
+    for (int i = 0; i < P * M; i++) a[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < P * N; i++) b[i] = 0.05f * (float)(i % 11) - 0.2f;
+    const mk_variant unsupported[] = {MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_BLIS};
+    for (size_t i = 0; i < 3; i++) {
+        for (int k = 0; k < M * N; k++) memcpy(&c[k], &SENTINEL, 4);
+        for (int k = 0; k < M; k++) memcpy(&bias[k], &SENTINEL, 4);
+        const mk_status s = mk_weight_gradient_f32(P, M, N, a, M, b, N, c, N, bias, false, unsupported[i], NULL);
+        int clean = 1;
+        for (int k = 0; k < M * N; k++) clean &= is_sentinel(c[k]);
+        for (int k = 0; k < M; k++) clean &= is_sentinel(bias[k]);
+        check(s == MK_STATUS_UNSUPPORTED && clean, "weight_gradient(%s) = %s%s",
+              mk_variant_name(unsupported[i]), status_name(s), clean ? "" : " and wrote its output");
+    }
+    const mk_status sa = mk_weight_gradient_f32(P, M, N, a, M, b, N, c_auto, N, bias_auto, false, MK_VARIANT_AUTO, NULL);
+    const mk_status sn = mk_weight_gradient_f32(P, M, N, a, M, b, N, c, N, bias, false, MK_VARIANT_NEON, NULL);
+    check(sa == MK_STATUS_OK && sn == MK_STATUS_OK && memcmp(c, c_auto, sizeof c) == 0 &&
+              memcmp(bias, bias_auto, sizeof bias) == 0,
+          "weight_gradient AUTO differs from NEON (%s, %s)", status_name(sa), status_name(sn));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
     printf("usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]\n  families:");
@@ -4455,7 +4695,7 @@ int main(int argc, char** argv) {
     void (*const runners[FAM_COUNT])(unsigned) = {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
-        dwb_case, pgb_case};
+        dwb_case, pgb_case, wg_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -4493,7 +4733,7 @@ int main(int argc, char** argv) {
         } else if (f == FAM_BN_TRAIN) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
-        } else if (f == FAM_DW_BWD) {
+        } else if (f == FAM_DW_BWD || f == FAM_WGRAD) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
         } else if (f == FAM_ACT_BWD) {
