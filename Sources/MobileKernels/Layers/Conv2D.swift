@@ -158,10 +158,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                       shuffleOutput: shuffleOutput, variant: variant, algorithm: algorithm)
     }
 
-    deinit {
-        mk_conv2d_f32_destroy(op)
-        mk_aligned_free(scratch)
-    }
+    deinit { mk_conv2d_f32_destroy(op) }
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, inChannels)
@@ -263,31 +260,17 @@ public final class Conv2D: Layer, @unchecked Sendable {
 
     /// The one-shot forwards' workspace (Winograd): grown to the largest plan and reused; a
     /// forward that finds it in use by another thread allocates its own for the call.
-    private let scratchLock = NSLock()
-    private var scratch: UnsafeMutableRawPointer?
-    private var scratchBytes = 0
+    private let scratch = Scratch()
 
     /// Runs `body` on `plan` with a workspace of the size it asks for (the one-shot forwards;
     /// planned runs keep theirs in `Plan`).
     private func withWorkspace(_ plan: inout mk_conv2d_f32_plan,
                                _ body: (inout mk_conv2d_f32_plan) -> mk_status) -> mk_status {
-        let bytes = plan.workspace_bytes
-        guard bytes > 0 else { return body(&plan) }
-        if scratchLock.try() {
-            defer { scratchLock.unlock() }
-            if scratchBytes < bytes {
-                mk_aligned_free(scratch)
-                scratch = mk_aligned_alloc(bytes)
-                scratchBytes = scratch == nil ? 0 : bytes
-            }
-            guard let scratch else { return MK_STATUS_OUT_OF_MEMORY }
-            plan.workspace = scratch
+        guard plan.workspace_bytes > 0 else { return body(&plan) }
+        return scratch.with(bytes: plan.workspace_bytes) { memory in
+            plan.workspace = memory
             return body(&plan)
         }
-        guard let memory = mk_aligned_alloc(bytes) else { return MK_STATUS_OUT_OF_MEMORY }
-        defer { mk_aligned_free(memory) }
-        plan.workspace = memory
-        return body(&plan)
     }
 
     /// The plan of a run on these views (shapes checked as by `forward`).

@@ -96,12 +96,11 @@ public enum ConvWeightGradient {
         var patches = [Float](repeating: 0, count: block * k)
         var product = [Float](repeating: 0, count: coutG * k)
         var weight = [Float](repeating: 0, count: ys.c * k), bias = [Float](repeating: 0, count: wantsBias ? ys.c : 0)
-        let xValues = x.toArray()
         for g in 0..<groups {
             for p0 in stride(from: 0, to: pixels, by: block) {
                 let count = min(block, pixels - p0)
                 patches.withUnsafeMutableBufferPointer { out in
-                    xValues.withUnsafeBufferPointer { xv in
+                    x.withUnsafeBufferPointer { xv in
                         for q in 0..<count {
                             let p = p0 + q
                             let (n, rest) = p.quotientAndRemainder(dividingBy: ys.h * ys.w)

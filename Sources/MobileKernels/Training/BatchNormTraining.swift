@@ -203,8 +203,9 @@ public final class ActivationBackward: @unchecked Sendable {
     }
 }
 
-/// A layer's reusable workspace: grown to the largest request and kept; a call that finds it in
-/// use by another thread gets memory of its own for the call.
+/// A layer's reusable workspace (Conv2D's one-shot forwards, the training layers): grown to the
+/// largest request and kept; a call that finds it in use by another thread gets memory of its
+/// own for the call.
 final class Scratch: @unchecked Sendable {
     private let lock = NSLock()
     private var memory: UnsafeMutableRawPointer?
