@@ -64,7 +64,8 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
 }
 
 /// The weight and bias gradients of every distinct 1x1 stride-1 convolution of the MobileNets at
-/// the training batch (`ConvWeightGradient.pointwise`, the bias gradient included). FLOPs:
+/// the training batch (`ConvWeightGradient.general` into buffers made once, the bias gradient
+/// included). FLOPs:
 /// 2 * pixels * cin * cout.
 public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
     let (n, resolution) = trainingBatch(quick: quick)
@@ -84,10 +85,16 @@ public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] 
             makeRunner: { variant, pool, _ in
                 let xt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cin), nhwc: x)
                 let dyt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cout), nhwc: dy)
-                var result: (weight: [Float], bias: [Float]) = ([], [])
-                return Runner(run: { _ in result = try ConvWeightGradient.pointwise(input: xt, outputGradient: dyt, variant: variant,
-                                                                                   threadPool: pool) },
-                              output: { result.weight + result.bias })
+                // Into buffers made once, as a training step's planned gradients are.
+                var weight = [Float](repeating: 0, count: cin * cout), bias = [Float](repeating: 0, count: cout)
+                return Runner(run: { _ in
+                    try weight.withUnsafeMutableBufferPointer { w in
+                        try bias.withUnsafeMutableBufferPointer { b in
+                            try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: 1, kernelW: 1, weightGradient: w,
+                                                           biasGradient: b, variant: variant, threadPool: pool)
+                        }
+                    }
+                }, output: { weight + bias })
             },
             reference: {
                 let r = RefTrain.conv2dBackward(RefTensorOf(n: n, h: size.h, w: size.w, c: cin, data: x),
@@ -290,8 +297,8 @@ public func poolingBackwardCases(quick: Bool) throws -> [BenchmarkCase] {
 
 /// The weight and bias gradients of the dense KxK convolutions (VGG16; AlexNet at 64x64; the
 /// MobileNet stems) and ShuffleNet's grouped 1x1 ones at the training batch
-/// (`ConvWeightGradient.general`: im2col patches and one GEMM per group, the patches built in
-/// the timed call). FLOPs: 2 * outputs * reduction.
+/// (`ConvWeightGradient.general` into buffers made once: one GEMM per group, the im2col patches
+/// built while packing, the reordering into PyTorch's layout timed). FLOPs: 2 * outputs * reduction.
 public func generalWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
     let (n, resolution) = trainingBatch(quick: quick)
     var layers = try convLayers(of: [.vgg16, .mobileNetV2, .mobileNetV3Large], resolution: resolution) {
@@ -320,13 +327,18 @@ public func generalWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
             variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
             makeRunner: { variant, pool, _ in
                 let xt = try Tensor(shape: xShape, nhwc: x), dyt = try Tensor(shape: dyShape, nhwc: dy)
-                var result: (weight: [Float], bias: [Float]) = ([], [])
+                var weight = [Float](repeating: 0, count: cout * cin / g * conv.kernelH * conv.kernelW)
+                var bias = [Float](repeating: 0, count: cout)
                 return Runner(run: { _ in
-                    result = try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: conv.kernelH, kernelW: conv.kernelW,
-                                                            strideH: conv.strideH, strideW: conv.strideW, padding: padding,
-                                                            dilationH: conv.dilationH, dilationW: conv.dilationW, groups: g,
-                                                            variant: variant, threadPool: pool)
-                }, output: { result.weight + result.bias })
+                    try weight.withUnsafeMutableBufferPointer { w in
+                        try bias.withUnsafeMutableBufferPointer { b in
+                            try ConvWeightGradient.general(input: xt, outputGradient: dyt, kernelH: conv.kernelH, kernelW: conv.kernelW,
+                                                           strideH: conv.strideH, strideW: conv.strideW, padding: padding,
+                                                           dilationH: conv.dilationH, dilationW: conv.dilationW, groups: g,
+                                                           weightGradient: w, biasGradient: b, variant: variant, threadPool: pool)
+                        }
+                    }
+                }, output: { weight + bias })
             },
             reference: {
                 let r = RefTrain.conv2dBackward(RefTensorOf(n: n, h: input.h, w: input.w, c: cin, data: x),

@@ -232,18 +232,56 @@ mk_variant mk_pool2d_backward_f32_variant(const mk_pool2d_backward_f32_op* op);
 
 void mk_pool2d_backward_f32_destroy(mk_pool2d_backward_f32_op* op);
 
-/// A convolution's weight gradient as a GEMM over pixels, both operands read in place:
+/// A convolution's weight gradient as a GEMM over pixels:
 ///   c[i * ldc + j] (+)= sum over p in [0, pixels), in order, of a[p * lda + i] * b[p * ldb + j]
 /// for i < m, j < n, and bias[i] (+)= sum over p of a[p * lda + i] when bias != NULL; "+=" when
 /// `accumulate` (continuing the same chains: a long reduction may be fed in blocks of pixels),
 /// "=" otherwise. For a 1x1 convolution a is the output gradient (m = output channels) and b the
-/// input (n = input channels); for a KxK one b is the im2col patches. Threads split the rows of
-/// c, never the pixels: the same bits for any thread count. INVALID_ARGUMENT for zero sizes,
-/// leading dimensions below the widths, or c or bias overlapping an operand; UNSUPPORTED for a variant
-/// without these kernels or one the CPU lacks.
+/// input (n = input channels); for a KxK one b is the im2col patches. Blocks of both operands are
+/// packed into `workspace` (mk_weight_gradient_f32_workspace_bytes for this m, n, variant and
+/// pool; float-aligned; not overlapping the operands), or, when `workspace` is NULL, into memory
+/// allocated for the call. Threads split the rows of c, never the pixels: the same bits for any
+/// thread count. INVALID_ARGUMENT for zero sizes, leading dimensions below the widths, c, bias or
+/// the workspace overlapping an operand, or a workspace below the size needed; UNSUPPORTED for a
+/// variant without these kernels or one the CPU lacks.
 mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
                                  const float* b, size_t ldb, float* c, size_t ldc, float* bias,
-                                 bool accumulate, mk_variant variant, mk_threadpool* pool);
+                                 bool accumulate, void* workspace, size_t workspace_bytes,
+                                 mk_variant variant, mk_threadpool* pool);
+
+/// The workspace mk_weight_gradient_f32 needs for an m x n product with this variant and pool
+/// (its thread count; at most about 1.3 MB per thread whatever m and n).
+mk_status mk_weight_gradient_f32_workspace_bytes(size_t m, size_t n, mk_variant variant,
+                                                 mk_threadpool* pool, size_t* bytes);
+
+/// A convolution's geometry for mk_conv2d_weight_gradient_f32, one group of it: x holds
+/// `in_channels` channels at a pixel stride of `input_pixel_stride` (offset x to the group's
+/// first channel), dy `out_channels` at `output_pixel_stride`. Taps outside the input (padding
+/// on the top and left by pad_top and pad_left; the bottom and right follow from out_h, out_w)
+/// read zeros.
+typedef struct mk_conv2d_wgrad_geometry {
+    size_t batch, in_h, in_w, out_h, out_w;
+    size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    size_t in_channels, out_channels, input_pixel_stride, output_pixel_stride;
+} mk_conv2d_wgrad_geometry;
+
+/// A KxK (strided, padded, dilated) convolution's weight gradient: mk_weight_gradient_f32 with
+/// b = x's im2col patches, built a block of pixels at a time while packing (no patch matrix):
+///   dw[o * K + (ky * kernel_w + kx) * in_channels + c] (+)= sum over output pixels p, in order,
+///       of dy[p][o] * x[input pixel of p's tap (ky, kx)][c]   (K = kernel_h * kernel_w * in_channels)
+/// and dbias[o] (+)= sum over p of dy[p][o] when dbias != NULL. The same bits as
+/// mk_weight_gradient_f32 on the materialized patches, for any thread count. The workspace as
+/// there (mk_conv2d_weight_gradient_f32_workspace_bytes). INVALID_ARGUMENT for zero sizes,
+/// pixel strides below the channels, or dw or dbias overlapping x or dy; SIZE_OVERFLOW for
+/// extents memory cannot address.
+mk_status mk_conv2d_weight_gradient_f32(const mk_conv2d_wgrad_geometry* geometry, const float* x,
+                                        const float* dy, float* dw, float* dbias, bool accumulate,
+                                        void* workspace, size_t workspace_bytes, mk_variant variant,
+                                        mk_threadpool* pool);
+
+mk_status mk_conv2d_weight_gradient_f32_workspace_bytes(const mk_conv2d_wgrad_geometry* geometry,
+                                                        mk_variant variant, mk_threadpool* pool,
+                                                        size_t* bytes);
 
 #ifdef __cplusplus
 }

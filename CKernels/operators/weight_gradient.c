@@ -1,19 +1,23 @@
-// Operator: the weight gradient of a convolution as a GEMM over pixels, read in place from the
-// NHWC output gradient and input (or im2col patches): mk_weight_gradient_f32 (mk_training.h).
+// Operator: the weight gradient of a convolution as a GEMM over pixels from the NHWC output
+// gradient and input (or im2col patches): mk_weight_gradient_f32 (mk_training.h).
 //
-// Blocking: C's columns in passes of MK_WG_NC, the pixels in blocks of MK_WG_KC (the A and B rows
-// of a block and the C block stay in L2); each block runs every tile of the task's rows of C. Threads split C's rows (groups of MR),
-// never the pixels, so every element of C is one chain of multiply-adds in pixel order: the
-// same bits for any thread count.
+// Blocking (BLIS's loops): C's columns in passes of MK_WG_NC; the pixels in blocks of MK_WG_KC;
+// per block, B's rows are packed into NR-wide panels (the whole pass: L3) and, per MK_WG_MC rows of
+// the task's C, A's into MR-wide panels (L2); the microkernel then streams one panel of each
+// (a B panel stays in L1 across the A panels). Both operands are strided by a whole pixel in
+// NHWC (a new line, often a new page, per pixel): packing is what lets the microkernel run at
+// the FMA rate. Threads split C's rows (one task per thread, each packs the B block it reads),
+// never the pixels, so every element of C is one chain of multiply-adds in pixel order: the same
+// bits for any thread count and any blocking.
 #include "../configs/configs.h"
 #include "../include/mk_training.h"
 
+#include <stdint.h>
 #include <string.h>
 
-#define MK_WG_KC 64
-// Columns of C per pass (a multiple of every ISA's NR): with KC rows of A and B, the B block
-// and the C block stay in L2 however wide the patches are.
-#define MK_WG_NC 256
+#define MK_WG_KC 256
+#define MK_WG_MC 144
+#define MK_WG_NC 1024
 
 typedef struct {
     const mk_wgrad_kernels* k;
@@ -22,30 +26,130 @@ typedef struct {
     const float* b;
     float* c;
     float* bias;
+    float* workspace;
+    size_t thread_floats;
+    // A convolution's geometry when b is its input (im2col patches built while packing), else NULL.
+    const mk_conv2d_wgrad_geometry* conv;
 } mk_wg_job;
 
+static size_t mk_wg_round_up(size_t x, size_t q) { return (x + q - 1) / q * q; }
+
+// Floats of one thread's packing area: an A block (MC rows, at most m) and a B block (NC
+// columns, at most n), each KC pixels deep, and one patch row (NC columns), rounded to 64 bytes.
+static size_t mk_wg_thread_floats(const mk_wgrad_kernels* k, size_t m, size_t n) {
+    const size_t mc = mk_wg_round_up(m < MK_WG_MC ? m : MK_WG_MC, k->mr);
+    const size_t nc = mk_wg_round_up(n < MK_WG_NC ? n : MK_WG_NC, k->nr);
+    return mk_wg_round_up((mc + nc) * MK_WG_KC + nc, 16);
+}
+
+// Rows [0, rows) of a `width`-column slice of src (row stride ld) into `panel`-wide panels (row r
+// of panel p at dst[p * panel_stride + r * panel]), the last one zero-padded. Inlined per panel
+// width so that the copies are fixed-size moves, not calls.
+static inline __attribute__((always_inline)) void mk_wg_pack_panels(size_t rows, size_t width, size_t panel,
+                                                                   const float* src, size_t ld, float* dst,
+                                                                   size_t panel_stride) {
+    const size_t full = width / panel, rest = width % panel;
+    for (size_t r = 0; r < rows; r++) {
+        const float* row = src + r * ld;
+        float* out = dst + r * panel;
+        for (size_t p = 0; p < full; p++) memcpy(out + p * panel_stride, row + p * panel, panel * sizeof(float));
+        if (rest != 0) {
+            float* last = out + full * panel_stride;
+            for (size_t i = 0; i < panel; i++) last[i] = i < rest ? row[full * panel + i] : 0.0f;
+        }
+    }
+}
+
+static void mk_wg_pack(size_t rows, size_t width, size_t panel, const float* src, size_t ld, float* dst,
+                       size_t panel_stride) {
+    switch (panel) {
+        case 6: mk_wg_pack_panels(rows, width, 6, src, ld, dst, panel_stride); break;
+        case 8: mk_wg_pack_panels(rows, width, 8, src, ld, dst, panel_stride); break;
+        case 16: mk_wg_pack_panels(rows, width, 16, src, ld, dst, panel_stride); break;
+        case 32: mk_wg_pack_panels(rows, width, 32, src, ld, dst, panel_stride); break;
+        default: mk_wg_pack_panels(rows, width, panel, src, ld, dst, panel_stride); break;
+    }
+}
+
+// Columns [n0, n0 + nc) of output pixel p's im2col row ((ky, kx, channel) order, zeros where the
+// tap falls in the padding) into row[0, nc).
+static void mk_wg_patch_row(const mk_conv2d_wgrad_geometry* g, const float* x, size_t p, size_t n0, size_t nc,
+                            float* row) {
+    const size_t plane = g->out_h * g->out_w;
+    const size_t image = p / plane, oy = p % plane / g->out_w, ox = p % g->out_w;
+    const size_t cin = g->in_channels;
+    for (size_t col = n0; col < n0 + nc;) {
+        const size_t tap = col / cin, c0 = col % cin;
+        const size_t len = cin - c0 < n0 + nc - col ? cin - c0 : n0 + nc - col;
+        const size_t ky = tap / g->kernel_w, kx = tap % g->kernel_w;
+        // Unsigned coordinates: a tap in the top or left padding wraps to a huge value.
+        const size_t iy = oy * g->stride_h + ky * g->dilation_h - g->pad_top;
+        const size_t ix = ox * g->stride_w + kx * g->dilation_w - g->pad_left;
+        if (iy < g->in_h && ix < g->in_w) {
+            memcpy(row + (col - n0), x + ((image * g->in_h + iy) * g->in_w + ix) * g->input_pixel_stride + c0,
+                   len * sizeof(float));
+        } else {
+            memset(row + (col - n0), 0, len * sizeof(float));
+        }
+        col += len;
+    }
+}
+
 static void mk_wg_task(void* context, size_t thread, size_t start, size_t count) {
-    (void)thread;
     const mk_wg_job* job = context;
     const mk_wgrad_kernels* k = job->k;
     const size_t MR = k->mr, NR = k->nr;
     const size_t m0 = start * MR;
     const size_t m1 = (start + count) * MR < job->m ? (start + count) * MR : job->m;
-    for (size_t n0 = 0; n0 < job->n; n0 += MK_WG_NC) {
-        const size_t n1 = job->n - n0 < MK_WG_NC ? job->n : n0 + MK_WG_NC;
-        for (size_t p0 = 0; p0 < job->pixels; p0 += MK_WG_KC) {
-            const size_t kc = job->pixels - p0 < MK_WG_KC ? job->pixels - p0 : MK_WG_KC;
-            const float* a = job->a + p0 * job->lda;
-            const float* b = job->b + p0 * job->ldb;
-            for (size_t m = m0; m < m1; m += MR) {
-                const size_t mr = m1 - m < MR ? m1 - m : MR;
-                for (size_t n = n0; n < n1; n += NR) {
-                    const size_t nr = n1 - n < NR ? n1 - n : NR;
-                    float* c = job->c + m * job->ldc + n;
-                    if (mr == MR && nr == NR) {
-                        k->tile(kc, a + m, job->lda, b + n, job->ldb, c, job->ldc);
-                    } else {
-                        k->edge(kc, mr, nr, a + m, job->lda, b + n, job->ldb, c, job->ldc);
+    float* apack = job->workspace + thread * job->thread_floats;
+    float* bpack = apack + mk_wg_round_up(job->m < MK_WG_MC ? job->m : MK_WG_MC, MR) * MK_WG_KC;
+    float* row = bpack + mk_wg_round_up(job->n < MK_WG_NC ? job->n : MK_WG_NC, NR) * MK_WG_KC;
+    float edge[MK_WG_MR * 32];  // a partial tile's copy of C (NR <= 32)
+    // Passes and pixel blocks of equal size (a multiple of NR wide): no short last block that
+    // would pay C's loads and stores for a few pixels.
+    const size_t passes = (job->n + MK_WG_NC - 1) / MK_WG_NC;
+    const size_t pass_width = mk_wg_round_up((job->n + passes - 1) / passes, NR);
+    const size_t blocks = (job->pixels + MK_WG_KC - 1) / MK_WG_KC;
+    const size_t block_pixels = (job->pixels + blocks - 1) / blocks;
+    for (size_t n0 = 0; n0 < job->n; n0 += pass_width) {
+        const size_t nc = job->n - n0 < pass_width ? job->n - n0 : pass_width;
+        for (size_t p0 = 0; p0 < job->pixels; p0 += block_pixels) {
+            const size_t kc = job->pixels - p0 < block_pixels ? job->pixels - p0 : block_pixels;
+            if (job->conv == NULL) {
+                mk_wg_pack(kc, nc, NR, job->b + p0 * job->ldb + n0, job->ldb, bpack, kc * NR);
+            } else {
+                for (size_t r = 0; r < kc; r++) {
+                    mk_wg_patch_row(job->conv, job->b, p0 + r, n0, nc, row);
+                    mk_wg_pack(1, nc, NR, row, 0, bpack + r * NR, kc * NR);
+                }
+            }
+            for (size_t mb = m0; mb < m1; mb += MK_WG_MC) {
+                const size_t mc = m1 - mb < MK_WG_MC ? m1 - mb : MK_WG_MC;
+                mk_wg_pack(kc, mc, MR, job->a + p0 * job->lda + mb, job->lda, apack, kc * MR);
+                for (size_t j = 0; j < nc; j += NR) {
+                    const size_t nr = nc - j < NR ? nc - j : NR;
+                    const float* bp = bpack + j * kc;
+                    for (size_t i = 0; i < mc; i += MR) {
+                        const size_t mr = mc - i < MR ? mc - i : MR;
+                        const float* ap = apack + i * kc;
+                        float* c = job->c + (mb + i) * job->ldc + n0 + j;
+                        // C's next tile down (rows a whole pass of columns apart: each a miss
+                        // the prefetcher cannot guess when C outgrows the caches).
+                        if (i + MR < mc) {
+                            for (size_t r = 0; r < MR; r++) {
+                                __builtin_prefetch(c + (MR + r) * job->ldc, 1);
+                                __builtin_prefetch(c + (MR + r) * job->ldc + NR - 1, 1);
+                            }
+                        }
+                        if (mr == MR && nr == NR) {
+                            k->tile(kc, ap, bp, c, job->ldc);
+                        } else {
+                            // The same chains on a copy: C's values in, zeros beside them.
+                            memset(edge, 0, sizeof(edge));
+                            for (size_t r = 0; r < mr; r++) memcpy(edge + r * NR, c + r * job->ldc, nr * sizeof(float));
+                            k->tile(kc, ap, bp, edge, NR);
+                            for (size_t r = 0; r < mr; r++) memcpy(c + r * job->ldc, edge + r * NR, nr * sizeof(float));
+                        }
                     }
                 }
             }
@@ -66,9 +170,73 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
     }
 }
 
+static mk_status mk_wg_kernels(mk_variant variant, const mk_wgrad_kernels** out) {
+    mk_variant resolved;
+    mk_status status = mk_family_resolve(MK_FAMILY_F32_WGRAD, variant, &resolved);
+    if (status != MK_STATUS_OK) return status;
+    *out = mk_f32_wgrad_config_get(resolved);
+    return MK_STATUS_OK;
+}
+
+mk_status mk_weight_gradient_f32_workspace_bytes(size_t m, size_t n, mk_variant variant,
+                                                 mk_threadpool* pool, size_t* bytes) {
+    if (bytes == NULL) return MK_STATUS_NULL_POINTER;
+    if (m == 0 || n == 0) return MK_STATUS_INVALID_ARGUMENT;
+    const mk_wgrad_kernels* kernels;
+    mk_status status = mk_wg_kernels(variant, &kernels);
+    if (status != MK_STATUS_OK) return status;
+    // m and n are clamped to a block, so this cannot overflow for any thread count in use.
+    *bytes = mk_threadpool_threads(pool) * mk_wg_thread_floats(kernels, m, n) * sizeof(float);
+    return MK_STATUS_OK;
+}
+
+// Validates the workspace (or allocates one), clears C and the bias unless accumulating, and
+// runs the job, one task per thread.
+static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, size_t c_extent, bool accumulate,
+                           void* workspace, size_t workspace_bytes, mk_threadpool* pool) {
+    const size_t threads = mk_threadpool_threads(pool);
+    job->thread_floats = mk_wg_thread_floats(job->k, job->m, job->n);
+    const size_t needed = threads * job->thread_floats * sizeof(float);
+    void* owned = NULL;
+    if (workspace == NULL) {
+        owned = mk_aligned_alloc(needed);
+        if (owned == NULL) return MK_STATUS_OUT_OF_MEMORY;
+        workspace = owned;
+    } else {
+        const size_t floats = needed / sizeof(float);
+        const float* w = (const float*)workspace;
+        if (workspace_bytes < needed || ((uintptr_t)workspace % sizeof(float)) != 0 ||
+            mk_buffers_overlap(w, floats, job->a, a_extent) || mk_buffers_overlap(w, floats, job->b, b_extent) ||
+            mk_buffers_overlap(w, floats, job->c, c_extent) ||
+            (job->bias != NULL && mk_buffers_overlap(w, floats, job->bias, job->m))) {
+            return MK_STATUS_INVALID_ARGUMENT;
+        }
+    }
+    job->workspace = workspace;
+    if (!accumulate) {
+        for (size_t i = 0; i < job->m; i++) memset(job->c + i * job->ldc, 0, job->n * sizeof(float));
+        if (job->bias != NULL) memset(job->bias, 0, job->m * sizeof(float));
+    }
+    const size_t tiles = (job->m + job->k->mr - 1) / job->k->mr;
+    // One task per thread: each packs the B block it reads.
+    const size_t per_task = (tiles + threads - 1) / threads;
+    const mk_status status = mk_threadpool_parallelize_1d(pool, mk_wg_task, job, tiles, per_task);
+    mk_aligned_free(owned);
+    return status;
+}
+
+// The overlap rules shared by both entry points.
+static bool mk_wg_overlaps(const float* a, size_t a_extent, const float* b, size_t b_extent, const float* c,
+                           size_t c_extent, const float* bias, size_t m) {
+    return mk_buffers_overlap(a, a_extent, c, c_extent) || mk_buffers_overlap(b, b_extent, c, c_extent) ||
+           (bias != NULL && (mk_buffers_overlap(bias, m, c, c_extent) || mk_buffers_overlap(bias, m, a, a_extent) ||
+                             mk_buffers_overlap(bias, m, b, b_extent)));
+}
+
 mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
                                  const float* b, size_t ldb, float* c, size_t ldc, float* bias,
-                                 bool accumulate, mk_variant variant, mk_threadpool* pool) {
+                                 bool accumulate, void* workspace, size_t workspace_bytes,
+                                 mk_variant variant, mk_threadpool* pool) {
     if (a == NULL || b == NULL || c == NULL) return MK_STATUS_NULL_POINTER;
     if (pixels == 0 || m == 0 || n == 0 || lda < m || ldb < n || ldc < n) {
         return MK_STATUS_INVALID_ARGUMENT;
@@ -78,23 +246,57 @@ mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float*
         !mk_strided_extent(m, ldc, n, &c_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    if (mk_buffers_overlap(a, a_extent, c, c_extent) || mk_buffers_overlap(b, b_extent, c, c_extent) ||
-        (bias != NULL && (mk_buffers_overlap(bias, m, c, c_extent) || mk_buffers_overlap(bias, m, a, a_extent) ||
-                          mk_buffers_overlap(bias, m, b, b_extent)))) {
+    if (mk_wg_overlaps(a, a_extent, b, b_extent, c, c_extent, bias, m)) return MK_STATUS_INVALID_ARGUMENT;
+    const mk_wgrad_kernels* kernels;
+    mk_status status = mk_wg_kernels(variant, &kernels);
+    if (status != MK_STATUS_OK) return status;
+    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, a, b, c, bias, NULL, 0, NULL};
+    return mk_wg_run(&job, a_extent, b_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
+}
+
+mk_status mk_conv2d_weight_gradient_f32_workspace_bytes(const mk_conv2d_wgrad_geometry* g, mk_variant variant,
+                                                        mk_threadpool* pool, size_t* bytes) {
+    if (g == NULL) return MK_STATUS_NULL_POINTER;
+    size_t n;
+    if (!mk_size_mul(g->kernel_h, g->kernel_w, &n) || !mk_size_mul(n, g->in_channels, &n)) return MK_STATUS_SIZE_OVERFLOW;
+    return mk_weight_gradient_f32_workspace_bytes(g->out_channels, n, variant, pool, bytes);
+}
+
+mk_status mk_conv2d_weight_gradient_f32(const mk_conv2d_wgrad_geometry* g, const float* x, const float* dy,
+                                        float* dw, float* dbias, bool accumulate, void* workspace,
+                                        size_t workspace_bytes, mk_variant variant, mk_threadpool* pool) {
+    if (g == NULL || x == NULL || dy == NULL || dw == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t sizes[] = {g->batch, g->in_h, g->in_w, g->out_h, g->out_w, g->kernel_h, g->kernel_w, g->stride_h,
+                            g->stride_w, g->dilation_h, g->dilation_w, g->in_channels, g->out_channels};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (sizes[i] == 0) return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (g->input_pixel_stride < g->in_channels || g->output_pixel_stride < g->out_channels) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
-    mk_variant resolved;
-    mk_status status = mk_family_resolve(MK_FAMILY_F32_WGRAD, variant, &resolved);
-    if (status != MK_STATUS_OK) return status;
-    const mk_wgrad_kernels* kernels = mk_f32_wgrad_config_get(resolved);
-    if (!accumulate) {
-        for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof(float));
-        if (bias != NULL) memset(bias, 0, m * sizeof(float));
+    size_t in_pixels, pixels, n, x_extent, dy_extent, c_extent;
+    if (!mk_size_mul(g->batch, g->in_h, &in_pixels) || !mk_size_mul(in_pixels, g->in_w, &in_pixels) ||
+        !mk_size_mul(g->batch, g->out_h, &pixels) || !mk_size_mul(pixels, g->out_w, &pixels) ||
+        !mk_size_mul(g->kernel_h, g->kernel_w, &n) || !mk_size_mul(n, g->in_channels, &n) ||
+        !mk_strided_extent(in_pixels, g->input_pixel_stride, g->in_channels, &x_extent) ||
+        !mk_strided_extent(pixels, g->output_pixel_stride, g->out_channels, &dy_extent) ||
+        !mk_size_mul(g->out_channels, n, &c_extent) || c_extent > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
     }
-    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, a, b, c, bias};
-    const size_t tiles = (m + kernels->mr - 1) / kernels->mr;
-    const size_t threads = mk_threadpool_threads(pool);
-    // Contiguous row groups per task: each thread reads the B block once per group.
-    const size_t per_task = (tiles + 2 * threads - 1) / (2 * threads);
-    return mk_threadpool_parallelize_1d(pool, mk_wg_task, &job, tiles, per_task);
+    // Every tap's coordinate (before the padding is taken off) must be representable.
+    size_t reach_h, reach_w;
+    if (!mk_size_mul(g->out_h - 1, g->stride_h, &reach_h) || !mk_size_mul(g->out_w - 1, g->stride_w, &reach_w) ||
+        !mk_size_mul(g->kernel_h - 1, g->dilation_h, &n) || !mk_size_add(reach_h, n, &reach_h) ||
+        !mk_size_mul(g->kernel_w - 1, g->dilation_w, &n) || !mk_size_add(reach_w, n, &reach_w) ||
+        reach_h > MK_MAX_ELEMENTS || reach_w > MK_MAX_ELEMENTS || g->pad_top > MK_MAX_ELEMENTS ||
+        g->pad_left > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    n = g->kernel_h * g->kernel_w * g->in_channels;
+    if (mk_wg_overlaps(dy, dy_extent, x, x_extent, dw, c_extent, dbias, g->out_channels)) return MK_STATUS_INVALID_ARGUMENT;
+    const mk_wgrad_kernels* kernels;
+    mk_status status = mk_wg_kernels(variant, &kernels);
+    if (status != MK_STATUS_OK) return status;
+    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, dy, x, dw, dbias, NULL, 0, g};
+    return mk_wg_run(&job, dy_extent, x_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }

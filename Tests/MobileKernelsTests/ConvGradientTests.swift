@@ -124,7 +124,7 @@ struct ConvWeightGradientTests {
 
     /// (n, h, w, cin, cout, kh, kw, stride, padding, dilation, groups): VGG's and the stems' 3x3,
     /// AlexNet's 11x11 stride 4 and 5x5, ShuffleNet's grouped 1x1, asymmetric padding, dilation,
-    /// 1x1 spatial.
+    /// 1x1 spatial, and one past every block of the GEMM.
     static let generalCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Padding, Int, Int)] = [
         (2, 9, 8, 5, 7, 3, 3, 1, .symmetric(1), 1, 1),
         (1, 11, 12, 3, 16, 3, 3, 2, .symmetric(1), 1, 1),
@@ -133,6 +133,9 @@ struct ConvWeightGradientTests {
         (3, 5, 6, 12, 24, 1, 1, 1, .zero, 1, 3),
         (2, 8, 9, 4, 6, 2, 3, 2, Padding(top: 1, left: 0, bottom: 0, right: 2), 2, 2),
         (2, 1, 1, 8, 5, 3, 3, 1, .symmetric(1), 1, 1),
+        // Past the kernel's blocks: 288 pixels (256 per block), 80 output channels (72 per
+        // block), 1080 patch columns (1024 per pass, the boundary inside a tap).
+        (2, 12, 12, 120, 80, 3, 3, 1, Padding(top: 1, left: 2, bottom: 1, right: 0), 1, 1),
     ]
 
     @Test(arguments: 0..<generalCases.count)

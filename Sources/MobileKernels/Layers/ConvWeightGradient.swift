@@ -1,14 +1,22 @@
 internal import CKernels
 
 /// The weight and bias gradients of convolutions as one GEMM over the batch's pixels on the
-/// `f32_wgrad` microkernels (`mk_weight_gradient_f32`), both operands read in place from NHWC:
+/// `f32_wgrad` microkernels (`mk_weight_gradient_f32`), both operands packed from NHWC by the
+/// kernel:
 ///
 ///     dW[o, i] = sum over pixels p of dy[p, o] * x[p, i],   dBias[o] = sum over p of dy[p, o]
 ///
-/// (for a KxK convolution x is replaced by its im2col patches, built in blocks of pixels). Each
-/// element is one chain of multiply-adds in pixel order and threads split the output channels,
-/// so the result is bit-identical for any thread count.
+/// (for a KxK convolution x is replaced by its im2col patches, which the kernel builds while it
+/// packs: `mk_conv2d_weight_gradient_f32`). Each element is one chain of multiply-adds in pixel
+/// order and threads split the output channels, so the result is bit-identical for any thread
+/// count. Each function comes in two forms: one returning new arrays, one writing into the
+/// caller's buffers (a training step's planned gradients; no allocation).
 public enum ConvWeightGradient {
+    /// The GEMM's packing workspace (and a KxK convolution's gradient before its reordering),
+    /// kept between calls: it grows to the largest asked for; a concurrent caller gets its own
+    /// for the call.
+    private static let workspace = Scratch()
+
     /// `dW` in PyTorch's layout `[outChannels, inChannels]` (`[out, in, 1, 1]`) and `dBias`
     /// `[outChannels]` (empty when `bias` is false) of a 1x1 stride-1 convolution with one
     /// group, from its input `x` `[n, h, w, inChannels]` and the gradient `dy`
@@ -17,30 +25,14 @@ public enum ConvWeightGradient {
     ///   variant this CPU lacks.
     public static func pointwise(input x: Tensor, outputGradient dy: Tensor, bias wantsBias: Bool = true, variant: Variant = .auto,
                                  threadPool: ThreadPool = .shared) throws -> (weight: [Float], bias: [Float]) {
-        let (xs, ys) = (x.shape, dy.shape)
-        guard xs.n == ys.n, xs.h == ys.h, xs.w == ys.w else {
-            throw MobileKernelsError(.shapeMismatch, "ConvWeightGradient.pointwise: input \(xs) and output gradient \(ys) differ in batch or size")
-        }
-        let (pixels, cin, cout) = (xs.pixels, xs.c, ys.c)
-        var weight = [Float](repeating: 0, count: cout * cin), bias = [Float](repeating: 0, count: wantsBias ? cout : 0)
-        let status = x.withUnsafeBufferPointer { xv in
-            dy.withUnsafeBufferPointer { dv in
-                bias.withUnsafeMutableBufferPointer { bv in
-                    mk_weight_gradient_f32(pixels, cout, cin, dv.baseAddress, cout, xv.baseAddress, cin, &weight, cin,
-                                           wantsBias ? bv.baseAddress : nil, false, variant.cValue, threadPool.handle)
-                }
-            }
-        }
-        try check(status, "ConvWeightGradient.pointwise(\(cin) -> \(cout), \(variant))")
-        return (weight, bias)
+        try general(input: x, outputGradient: dy, kernelH: 1, kernelW: 1, bias: wantsBias, variant: variant, threadPool: threadPool)
     }
 
     /// `dW` in PyTorch's layout `[outChannels, inChannels / groups, kernelH, kernelW]` and `dBias`
     /// `[outChannels]` (empty when `bias` is false) of any convolution (dense KxK, grouped,
     /// strided, padded, dilated), from its input `x` `[n, h, w, inChannels]` and the gradient
     /// `dy` of its output: per group, the GEMM of `pointwise` with x's im2col patches (one column
-    /// per (ky, kx, input channel), zeros for padding) in place of x, built in blocks of pixels.
-    /// Deterministic for any thread count as `pointwise` is.
+    /// per (ky, kx, input channel), zeros for padding) in place of x.
     /// - Throws: `.shapeMismatch` when dy is not the output this geometry gives x, or the
     ///   channels do not divide into the groups; `.invalidArgument` for non-positive sizes or
     ///   padding not below the dilated kernel; `.unsupported` for a variant this CPU lacks.
@@ -48,100 +40,110 @@ public enum ConvWeightGradient {
                                strideH: Int = 1, strideW: Int = 1, padding: Padding = .zero,
                                dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1, bias wantsBias: Bool = true,
                                variant: Variant = .auto, threadPool: ThreadPool = .shared) throws -> (weight: [Float], bias: [Float]) {
-        let (xs, ys) = (x.shape, dy.shape)
-        let name = "ConvWeightGradient.general(\(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), groups \(groups))"
-        guard [kernelH, kernelW, strideH, strideW, dilationH, dilationW, groups].allSatisfy({ $0 >= 1 }),
-              [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
-            throw MobileKernelsError(.invalidArgument, "\(name): sizes must be positive and padding non-negative")
-        }
-        let extentH = dilationH * (kernelH - 1) + 1, extentW = dilationW * (kernelW - 1) + 1
-        guard padding.top < extentH, padding.bottom < extentH, padding.left < extentW, padding.right < extentW else {
-            throw MobileKernelsError(.invalidArgument, "\(name): padding must be below the dilated kernel")
-        }
-        guard xs.c % groups == 0, ys.c % groups == 0 else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): \(xs.c) input and \(ys.c) output channels do not divide into \(groups) groups")
-        }
-        let paddedH = xs.h + padding.top + padding.bottom, paddedW = xs.w + padding.left + padding.right
-        guard paddedH >= extentH, paddedW >= extentW, ys.n == xs.n,
-              ys.h == (paddedH - extentH) / strideH + 1, ys.w == (paddedW - extentW) / strideW + 1 else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(xs) does not give the output gradient's \(ys)")
-        }
-        if kernelH == 1, kernelW == 1, strideH == 1, strideW == 1, padding == .zero, groups == 1 {
-            return try pointwise(input: x, outputGradient: dy, bias: wantsBias, variant: variant, threadPool: threadPool)
-        }
-        let (cinG, coutG, taps) = (xs.c / groups, ys.c / groups, kernelH * kernelW)
-        let pixels = ys.n * ys.h * ys.w, k = taps * cinG
-        if kernelH == 1, kernelW == 1, strideH == 1, strideW == 1, padding == .zero {
-            // Grouped 1x1: each group's GEMM reads its channel slices of x and dy in place.
-            var weight = [Float](repeating: 0, count: ys.c * cinG), bias = [Float](repeating: 0, count: wantsBias ? ys.c : 0)
-            for g in 0..<groups {
-                let status = x.withUnsafeBufferPointer { xv in
-                    dy.withUnsafeBufferPointer { dv in
-                        weight.withUnsafeMutableBufferPointer { wv in
-                            bias.withUnsafeMutableBufferPointer { bv in
-                                mk_weight_gradient_f32(pixels, coutG, cinG, dv.baseAddress! + g * coutG, ys.c, xv.baseAddress! + g * cinG, xs.c,
-                                                       wv.baseAddress! + g * coutG * cinG, cinG, wantsBias ? bv.baseAddress! + g * coutG : nil,
-                                                       false, variant.cValue, threadPool.handle)
-                            }
-                        }
-                    }
-                }
-                try check(status, name)
-            }
-            return (weight, bias)
-        }
-        // Patches in blocks of pixels (about 4M floats): the GEMM continues its chains across
-        // blocks, in order.
-        let block = max(64, min(pixels, (1 << 22) / k))
-        var patches = [Float](repeating: 0, count: block * k)
-        var product = [Float](repeating: 0, count: coutG * k)
-        var weight = [Float](repeating: 0, count: ys.c * k), bias = [Float](repeating: 0, count: wantsBias ? ys.c : 0)
-        for g in 0..<groups {
-            for p0 in stride(from: 0, to: pixels, by: block) {
-                let count = min(block, pixels - p0)
-                patches.withUnsafeMutableBufferPointer { out in
-                    x.withUnsafeBufferPointer { xv in
-                        for q in 0..<count {
-                            let p = p0 + q
-                            let (n, rest) = p.quotientAndRemainder(dividingBy: ys.h * ys.w)
-                            let (oy, ox) = rest.quotientAndRemainder(dividingBy: ys.w)
-                            let base = q * k
-                            for i in base..<(base + k) { out[i] = 0 }
-                            for ky in 0..<kernelH {
-                                let iy = oy * strideH - padding.top + ky * dilationH
-                                guard iy >= 0, iy < xs.h else { continue }
-                                for kx in 0..<kernelW {
-                                    let ix = ox * strideW - padding.left + kx * dilationW
-                                    guard ix >= 0, ix < xs.w else { continue }
-                                    let src = ((n * xs.h + iy) * xs.w + ix) * xs.c + g * cinG
-                                    let dst = base + (ky * kernelW + kx) * cinG
-                                    for ci in 0..<cinG { out[dst + ci] = xv[src + ci] }
-                                }
-                            }
-                        }
-                    }
-                }
-                let status = dy.withUnsafeBufferPointer { dv in
-                    patches.withUnsafeBufferPointer { pv in
-                        product.withUnsafeMutableBufferPointer { cv in
-                            bias.withUnsafeMutableBufferPointer { bv in
-                                mk_weight_gradient_f32(count, coutG, k, dv.baseAddress! + p0 * ys.c + g * coutG, ys.c, pv.baseAddress, k,
-                                                       cv.baseAddress, k, wantsBias ? bv.baseAddress! + g * coutG : nil, p0 > 0, variant.cValue,
-                                                       threadPool.handle)
-                            }
-                        }
-                    }
-                }
-                try check(status, name)
-            }
-            // Product [coutG][(ky, kx, ci)] to PyTorch's [out][ci][ky][kx].
-            for o in 0..<coutG {
-                let out = g * coutG + o
-                for tap in 0..<taps {
-                    for ci in 0..<cinG { weight[(out * cinG + ci) * taps + tap] = product[o * k + tap * cinG + ci] }
-                }
+        let problem = try Problem(x.shape, dy.shape, kernelH, kernelW, strideH, strideW, padding, dilationH, dilationW, groups)
+        var weight = [Float](repeating: 0, count: problem.weightCount), bias = [Float](repeating: 0, count: wantsBias ? dy.shape.c : 0)
+        try weight.withUnsafeMutableBufferPointer { w in
+            try bias.withUnsafeMutableBufferPointer { b in
+                try run(problem, x, dy, w.baseAddress!, wantsBias ? b.baseAddress! : nil, variant, threadPool)
             }
         }
         return (weight, bias)
+    }
+
+    /// `general`, writing `dW` (PyTorch's layout, `outChannels * inChannels / groups * kernelH *
+    /// kernelW` floats) into `weightGradient` and `dBias` (`outChannels` floats) into
+    /// `biasGradient` when it is given; nothing is allocated once the workspace has grown.
+    /// - Throws: as `general`, and `.shapeMismatch` for buffers of another size.
+    public static func general(input x: Tensor, outputGradient dy: Tensor, kernelH: Int, kernelW: Int,
+                               strideH: Int = 1, strideW: Int = 1, padding: Padding = .zero,
+                               dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1,
+                               weightGradient: UnsafeMutableBufferPointer<Float>, biasGradient: UnsafeMutableBufferPointer<Float>?,
+                               variant: Variant = .auto, threadPool: ThreadPool = .shared) throws {
+        let problem = try Problem(x.shape, dy.shape, kernelH, kernelW, strideH, strideW, padding, dilationH, dilationW, groups)
+        guard weightGradient.count == problem.weightCount, biasGradient.map({ $0.count == dy.shape.c }) ?? true else {
+            throw MobileKernelsError(.shapeMismatch, "\(problem.name): gradient buffers of \(weightGradient.count) and \(biasGradient?.count ?? 0) floats for a weight of \(problem.weightCount) and a bias of \(dy.shape.c)")
+        }
+        try run(problem, x, dy, weightGradient.baseAddress!, biasGradient?.baseAddress, variant, threadPool)
+    }
+
+    /// A checked geometry.
+    private struct Problem {
+        let name: String
+        let geometry: mk_conv2d_wgrad_geometry
+        let groups: Int, taps: Int
+        /// A 1x1 stride-1 unpadded convolution: x's channel slices are the GEMM's B as they are.
+        let pointwise: Bool
+        var weightCount: Int { groups * Int(geometry.out_channels) * taps * Int(geometry.in_channels) }
+
+        init(_ xs: TensorShape, _ ys: TensorShape, _ kernelH: Int, _ kernelW: Int, _ strideH: Int, _ strideW: Int, _ padding: Padding,
+             _ dilationH: Int, _ dilationW: Int, _ groups: Int) throws {
+            name = "ConvWeightGradient(\(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), groups \(groups))"
+            guard [kernelH, kernelW, strideH, strideW, dilationH, dilationW, groups].allSatisfy({ $0 >= 1 }),
+                  [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
+                throw MobileKernelsError(.invalidArgument, "\(name): sizes must be positive and padding non-negative")
+            }
+            let extentH = dilationH * (kernelH - 1) + 1, extentW = dilationW * (kernelW - 1) + 1
+            guard padding.top < extentH, padding.bottom < extentH, padding.left < extentW, padding.right < extentW else {
+                throw MobileKernelsError(.invalidArgument, "\(name): padding must be below the dilated kernel")
+            }
+            guard xs.c % groups == 0, ys.c % groups == 0 else {
+                throw MobileKernelsError(.shapeMismatch, "\(name): \(xs.c) input and \(ys.c) output channels do not divide into \(groups) groups")
+            }
+            let paddedH = xs.h + padding.top + padding.bottom, paddedW = xs.w + padding.left + padding.right
+            guard paddedH >= extentH, paddedW >= extentW, ys.n == xs.n,
+                  ys.h == (paddedH - extentH) / strideH + 1, ys.w == (paddedW - extentW) / strideW + 1 else {
+                throw MobileKernelsError(.shapeMismatch, "\(name): input \(xs) does not give the output gradient's \(ys)")
+            }
+            self.groups = groups
+            taps = kernelH * kernelW
+            pointwise = kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padding == .zero
+            geometry = mk_conv2d_wgrad_geometry(
+                batch: xs.n, in_h: xs.h, in_w: xs.w, out_h: ys.h, out_w: ys.w, kernel_h: kernelH, kernel_w: kernelW,
+                stride_h: strideH, stride_w: strideW, dilation_h: dilationH, dilation_w: dilationW,
+                pad_top: padding.top, pad_left: padding.left, in_channels: xs.c / groups, out_channels: ys.c / groups,
+                input_pixel_stride: xs.c, output_pixel_stride: ys.c)
+        }
+    }
+
+    private static func run(_ problem: Problem, _ x: Tensor, _ dy: Tensor, _ weight: UnsafeMutablePointer<Float>,
+                            _ bias: UnsafeMutablePointer<Float>?, _ variant: Variant, _ threadPool: ThreadPool) throws {
+        var geometry = problem.geometry
+        let (cinG, coutG, taps) = (Int(geometry.in_channels), Int(geometry.out_channels), problem.taps)
+        let k = taps * cinG, pixels = dy.shape.pixels
+        var bytes = 0
+        try check(mk_conv2d_weight_gradient_f32_workspace_bytes(&geometry, variant.cValue, threadPool.handle, &bytes), problem.name)
+        // A KxK convolution's GEMM gives [out][(ky, kx, ci)]: computed beside the workspace, then
+        // reordered into PyTorch's [out][ci][ky][kx]. A 1x1 one writes its slice in place.
+        let productFloats = taps == 1 ? 0 : (coutG * k + 15) / 16 * 16
+        for g in 0..<problem.groups {
+            let status = x.withUnsafeBufferPointer { xv in
+                dy.withUnsafeBufferPointer { dv in
+                    workspace.with(bytes: productFloats * 4 + bytes) { memory -> mk_status in
+                        let base = memory!.assumingMemoryBound(to: Float.self)
+                        let ws = UnsafeMutableRawPointer(base + productFloats)
+                        let c = taps == 1 ? weight + g * coutG * cinG : base
+                        let b = bias.map { $0 + g * coutG }
+                        let status: mk_status
+                        if problem.pointwise {
+                            status = mk_weight_gradient_f32(pixels, coutG, cinG, dv.baseAddress! + g * coutG, dy.shape.c,
+                                                            xv.baseAddress! + g * cinG, x.shape.c, c, cinG, b, false, ws, bytes,
+                                                            variant.cValue, threadPool.handle)
+                        } else {
+                            status = mk_conv2d_weight_gradient_f32(&geometry, xv.baseAddress! + g * cinG, dv.baseAddress! + g * coutG, c, b,
+                                                                   false, ws, bytes, variant.cValue, threadPool.handle)
+                        }
+                        guard status == MK_STATUS_OK, taps > 1 else { return status }
+                        for o in 0..<coutG {
+                            let src = base + o * k, dst = weight + (g * coutG + o) * k
+                            for ci in 0..<cinG {
+                                for tap in 0..<taps { dst[ci * taps + tap] = src[tap * cinG + ci] }
+                            }
+                        }
+                        return status
+                    }
+                }
+            }
+            try check(status, problem.name)
+        }
     }
 }
