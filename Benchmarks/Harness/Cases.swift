@@ -17,12 +17,14 @@ public enum Family: String, CaseIterable, Sendable {
     case convWgrad = "conv.wgrad", gconvWgrad = "gconv.wgrad"
     /// Pooling input gradients (max with the forward's indices, average, global).
     case poolDgrad = "pool.dgrad"
+    /// Training-mode dropout on the classifiers' inputs.
+    case dropout
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read
     /// each weight once).
     public var isMemoryBound: Bool {
-        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward, .poolDgrad].contains(self)
+        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward, .poolDgrad, .dropout].contains(self)
     }
 }
 

@@ -383,3 +383,44 @@ func awayFromKinks(_ x: [Float], channels c: Int, gamma: [Float], beta: [Float],
     }
     return x
 }
+
+/// Every Dropout of the seven networks' classifiers (`LinearSpec.dropout`: VGG16, AlexNet, the
+/// MobileNets V2 and V3) on its Linear's input at the training batch (`Dropout.apply`, the
+/// forward; the backward is the same call on the gradient). One loop for every ISA (the mask
+/// must be the same bits everywhere; on x86-64 an AVX2 copy of it runs where the CPU has AVX2),
+/// so one row, "auto". Memory-bound: 1 FLOP per value, 8 bytes.
+public func dropoutCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    _ = resolution  // the classifiers' widths do not depend on it
+    var cases: [BenchmarkCase] = []
+    for kind in [ModelKind.vgg16, .alexnet, .mobileNetV2, .mobileNetV3Large, .mobileNetV3Small] {
+        let architecture = try Architecture.make(kind, numClasses: 10)
+        for node in architecture.nodes {
+            guard case let .linear(l) = node.operation, l.dropout > 0 else { continue }
+            let shape = try TensorShape(n: n, h: 1, w: 1, c: l.inFeatures)
+            let x = pseudoRandom(shape.count, seed: UInt64(l.inFeatures))
+            let p = l.dropout
+            cases.append(BenchmarkCase(
+                family: .dropout, model: kind.specName, layer: node.name,
+                shape: "dropout p=\(p) \(l.inFeatures) n=\(n)",
+                params: CaseParams(n: n, cin: l.inFeatures),
+                flops: Double(shape.count), bytes: Double(8 * shape.count), reduction: 0,
+                variants: [.auto],
+                makeRunner: { _, pool, _ in
+                    let dropout = try Dropout(probability: p)
+                    let input = try Tensor(shape: shape, nhwc: x)
+                    var output = try Tensor(shape: shape)
+                    return Runner(run: { _ in
+                        try output.withMutableView { try dropout.apply(try input.view(), into: $0, seed: 7, threadPool: pool) }
+                    }, output: { output.toArray() })
+                },
+                reference: {
+                    let dropout = try? Dropout(probability: p)
+                    return RefTrain.dropout(RefTensorOf(n: n, h: 1, w: 1, c: l.inFeatures, data: x), p: Double(p)) {
+                        dropout!.keeps($0, seed: 7)
+                    }.data
+                }))
+        }
+    }
+    return quick ? Array(cases.prefix(2)) : cases
+}

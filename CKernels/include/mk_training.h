@@ -283,6 +283,18 @@ mk_status mk_conv2d_weight_gradient_f32_workspace_bytes(const mk_conv2d_wgrad_ge
                                                         mk_variant variant, mk_threadpool* pool,
                                                         size_t* bytes);
 
+/// Dropout in training mode, for the forward (x the input, y the output) and the backward (x the
+/// output's gradient, y the input's, with the same seed and offset): y[i] = x[i] / (1 - p) when
+/// element offset + i is kept, else 0. The keep decision is a pure function of (seed, offset + i)
+/// (mk_dropout_keeps), kept with probability 1 - p to within 2^-24: the same mask for any thread
+/// count and ISA, nothing stored between the passes. p = 0 copies, p = 1 zeros. x == y is
+/// allowed (in place); any other overlap is INVALID_ARGUMENT, as are count 0 and p outside [0, 1].
+mk_status mk_dropout_f32(size_t count, const float* x, float* y, float p, uint64_t seed,
+                         uint64_t offset, mk_threadpool* pool);
+
+/// Whether mk_dropout_f32 keeps element `index` for this seed and p.
+bool mk_dropout_keeps(uint64_t seed, uint64_t index, float p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -195,13 +195,19 @@ public struct LinearSpec: Hashable, Sendable {
     /// e.g. "classifier.1.bias"; every Linear in the seven networks has one.
     public var biasKey: String?
     public var activation: Activation
+    /// The probability of the Dropout module in front of this Linear (torchvision's
+    /// classifiers), 0 for none: identity in inference, applied by a training step that asks
+    /// for dropout.
+    public var dropout: Float
 
-    public init(inFeatures: Int, outFeatures: Int, weightKey: String, biasKey: String?, activation: Activation = .none) {
+    public init(inFeatures: Int, outFeatures: Int, weightKey: String, biasKey: String?, activation: Activation = .none,
+                dropout: Float = 0) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         self.weightKey = weightKey
         self.biasKey = biasKey
         self.activation = activation
+        self.dropout = dropout
     }
 
     /// in * out.
@@ -607,10 +613,11 @@ struct ArchitectureBuilder {
 
     /// Appends a linear layer named `name` with keys `name.weight` and `name.bias`.
     @discardableResult
-    mutating func linear(_ name: String, in inFeatures: Int, out outFeatures: Int, activation: Activation = .none) -> Int {
+    mutating func linear(_ name: String, in inFeatures: Int, out outFeatures: Int, activation: Activation = .none,
+                         dropout: Float = 0) -> Int {
         append(name, .linear(LinearSpec(
             inFeatures: inFeatures, outFeatures: outFeatures, weightKey: name + ".weight", biasKey: name + ".bias",
-            activation: activation)))
+            activation: activation, dropout: dropout)))
     }
 }
 

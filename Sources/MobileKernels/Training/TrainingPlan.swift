@@ -1,7 +1,7 @@
 import Foundation
 
-/// One training step of a network on our kernels, as PyTorch's `model.train()` computes it with
-/// every Dropout in eval mode: a forward with BatchNorm on the batch's statistics (not folded)
+/// One training step of a network on our kernels, as PyTorch's `model.train()` computes it (the
+/// Dropout modules on our own seeded masks, or off): a forward with BatchNorm on the batch's statistics (not folded)
 /// that keeps what the backward needs, the mean softmax cross-entropy against the labels, and a
 /// backward that yields the gradient of every learnable parameter under its state_dict name.
 ///
@@ -18,9 +18,12 @@ import Foundation
 /// - add, concat (activation fused), channel shuffle (backward: a shuffle with C / g groups),
 ///   flatten (backward: the inverse permutation).
 ///
+/// - a Linear's Dropout (`LinearSpec.dropout`, on when the step is given a seed): the input
+///   after it (the weight gradient reads it); its mask is recomputed from the seed in the
+///   backward, not stored.
+///
 /// Not yet on C kernels: squeeze-and-excitation (its pixel passes and small fully connected
-/// layers are Swift loops over planned buffers here) and the loss (a few values per image), and
-/// the general weight gradients build their im2col patches per call. The gradient of the
+/// layers are Swift loops over planned buffers here) and the loss (a few values per image). The gradient of the
 /// network's input is not computed (so a dense stride-2 convolution may only read the image, as
 /// every one in the seven networks does).
 public final class TrainingPlan: @unchecked Sendable {
@@ -51,6 +54,11 @@ public final class TrainingPlan: @unchecked Sendable {
     private var needsZero: [Bool] = []
     /// The adds that sum gradients, one per channel count.
     private var adders: [Int: Add] = [:]
+    /// A Linear's Dropout (torchvision's classifiers) and its input after it, for the steps that
+    /// ask for dropout; the seed of the running step (nil: dropout off, as in eval mode).
+    private var dropouts: [Dropout?] = []
+    private var dropped: [Tensor?] = []
+    private var dropoutSeed: UInt64?
 
     /// What a node runs.
     private enum Step {
@@ -107,6 +115,11 @@ public final class TrainingPlan: @unchecked Sendable {
         for node in nodes {
             steps.append(try makeStep(node, shape: shape))
         }
+        dropouts = try nodes.map { node in
+            guard case let .linear(l) = node.operation, l.dropout > 0 else { return nil }
+            return try Dropout(probability: l.dropout)
+        }
+        dropped = try nodes.map { node in dropouts[node.id] == nil ? nil : try Tensor(shape: shape(node.inputs[0])) }
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for node in nodes { for input in node.inputs { consumers[input].append(node.id) } }
         direct = nodes.map { node in
@@ -252,10 +265,13 @@ public final class TrainingPlan: @unchecked Sendable {
     }
 
     /// Runs the forward, the loss and the backward on `images` (NHWC `[batch, height, width, 3]`)
-    /// and `labels` (one class index per image).
+    /// and `labels` (one class index per image). With a `dropoutSeed`, every Dropout of the
+    /// architecture (`LinearSpec.dropout`) is applied as in `model.train()`, its mask drawn from
+    /// the seed and the node (`Dropout`); without one, dropout is off (as `mobilekernels grad`
+    /// and PyTorch with the Dropout modules in eval mode compute).
     /// - Throws: `.shapeMismatch` for images of another shape or a label count other than the
     ///   batch; `.invalidArgument` for a label outside the classes.
-    public func step(images: Tensor, labels: [Int], threadPool: ThreadPool = .shared) throws -> Result {
+    public func step(images: Tensor, labels: [Int], dropoutSeed: UInt64? = nil, threadPool: ThreadPool = .shared) throws -> Result {
         let nodes = architecture.nodes
         guard images.shape == outputs[0].shape else {
             throw MobileKernelsError(.shapeMismatch, "TrainingPlan: images \(images.shape), planned for \(outputs[0].shape)")
@@ -267,6 +283,7 @@ public final class TrainingPlan: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "TrainingPlan: label \(bad) of image \(i) is not a class of 0..<\(architecture.numClasses)")
         }
         outputs[0] = images
+        self.dropoutSeed = dropoutSeed
         var result = Result(loss: 0, gradients: [:], batchStatistics: [:])
         for node in nodes { try forward(node, threadPool, &result) }
 
@@ -312,6 +329,11 @@ public final class TrainingPlan: @unchecked Sendable {
                 try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
             }
         case let .linear(step):
+            var x = x
+            if let drop = activeDropout(id) {
+                try dropped[id]!.withMutableView { try drop.dropout.apply(x, into: $0, seed: drop.seed, threadPool: pool) }
+                x = try dropped[id]!.view()
+            }
             if saved[id] != nil {
                 try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
                 try applyActivation(step.spec.activation, from: id, pool)
@@ -366,6 +388,21 @@ public final class TrainingPlan: @unchecked Sendable {
                 try activation.apply(inPlace: &outputs[id], threadPool: pool)
             }
         }
+    }
+
+    /// Node `id`'s Dropout and its seed in the running step, if it has one and dropout is on.
+    private func activeDropout(_ id: Int) -> (dropout: Dropout, seed: UInt64)? {
+        guard let seed = dropoutSeed, let dropout = dropouts[id] else { return nil }
+        return (dropout, Self.siteSeed(seed, id))
+    }
+
+    /// The seed of node `id`'s Dropout in a step run with `dropoutSeed` (SplitMix64's finalizer
+    /// of the pair): its mask is `Dropout.keeps(_:seed:)` of this.
+    public static func siteSeed(_ seed: UInt64, _ id: Int) -> UInt64 {
+        var z = seed ^ (UInt64(id) &+ 1) &* 0xD6E8_FEB8_6659_FD93
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     private func activation(of node: Node) -> Activation {
@@ -475,8 +512,9 @@ public final class TrainingPlan: @unchecked Sendable {
             } else {
                 dPre = outputGradients[id]
             }
-            // Weights (and bias).
-            let x = outputs[first]
+            // Weights (and bias), from the input the layer saw (after its Dropout).
+            let drop = activeDropout(id)
+            let x = drop != nil ? dropped[id]! : outputs[first]
             if let dw = step.depthwise {
                 let g = try dw.weightGradient(input: try x.view(), outputGradient: try dPre.view(), bias: spec.biasKey != nil, threadPool: pool)
                 result.gradients[spec.weightKey] = g.weight
@@ -494,7 +532,10 @@ public final class TrainingPlan: @unchecked Sendable {
             guard needsInput else { return }
             let d = try dPre.view()
             if let layer = step.inputGradient {
-                try sendInputGradient(id, first, pool) { try layer.forward(d, into: $0, threadPool: pool) }
+                try sendInputGradient(id, first, pool) {
+                    try layer.forward(d, into: $0, threadPool: pool)
+                    if let drop { try drop.dropout.apply($0, into: $0, seed: drop.seed, threadPool: pool) }
+                }
             } else if let dw = step.depthwise {
                 try sendInputGradient(id, first, pool) { try dw.inputGradient(d, into: $0, threadPool: pool) }
             } else {

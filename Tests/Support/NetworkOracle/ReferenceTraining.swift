@@ -37,7 +37,7 @@ private enum Saved<T: BinaryFloatingPoint & Sendable> {
 ///   `0 ..< numClasses`; at least 2 values per channel at every BatchNorm (as PyTorch requires).
 @_specialize(exported: true, where T == Float)
 public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [String: [T]], input: RefTensorOf<T>,
-                                     labels: [Int]) -> ReferenceTrainingStep<T> {
+                                     labels: [Int], dropoutKeeps: ((_ node: Int, _ index: Int) -> Bool)? = nil) -> ReferenceTrainingStep<T> {
     func param(_ key: String) -> [T] {
         guard let p = parameters[key] else { preconditionFailure("referenceTrainingStep: parameter \(key) missing") }
         return p
@@ -47,6 +47,12 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
               fc2Bias: param(se.fc2BiasKey))
     }
     let nodes = architecture.nodes
+    // A Linear's input after its Dropout (with `dropoutKeeps`: the mask of each node's input).
+    var dropped: [Int: RefTensorOf<T>] = [:]
+    func dropout(_ t: RefTensorOf<T>, _ l: LinearSpec, _ id: Int) -> RefTensorOf<T>? {
+        guard l.dropout > 0, let keeps = dropoutKeeps else { return nil }
+        return RefTrain.dropout(t, p: Double(l.dropout), keep: { keeps(id, $0) })
+    }
     var outputs: [RefTensorOf<T>] = []
     var saved: [Saved<T>] = []
     var statistics: [String: (mean: [T], variance: [T], count: Int)] = [:]
@@ -81,7 +87,8 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
         case .flatten:
             y = RefTrain.flatten(x)
         case let .linear(l):
-            let v = RefTrain.linear(x, weight: param(l.weightKey), bias: l.biasKey.map(param), outFeatures: l.outFeatures)
+            dropped[node.id] = dropout(x, l, node.id)
+            let v = RefTrain.linear(dropped[node.id] ?? x, weight: param(l.weightKey), bias: l.biasKey.map(param), outFeatures: l.outFeatures)
             s = .preActivation(v)
             y = RefTrain.activation(v, referenceActivation(l.activation))
         case let .squeezeExcitation(se):
@@ -144,10 +151,10 @@ public func referenceTrainingStep<T>(_ architecture: Architecture, parameters: [
             accumulate(first, RefTrain.flatten(dy, inverse: true, h: x.h, w: x.w, c: x.c))
         case let (.linear(l), .preActivation(v)):
             let dv = RefTrain.activationBackward(v, referenceActivation(l.activation), dy: dy)
-            let r = RefTrain.linearBackward(x, weight: param(l.weightKey), dy: dv)
+            let r = RefTrain.linearBackward(dropped[node.id] ?? x, weight: param(l.weightKey), dy: dv)
             gradients[l.weightKey] = r.dWeight
             if let b = l.biasKey { gradients[b] = r.dBias }
-            accumulate(first, r.dx)
+            accumulate(first, dropout(r.dx, l, node.id) ?? r.dx)
         case let (.squeezeExcitation(se), .squeezeExcitation(seSaved)):
             let r = RefTrain.squeezeExcitationBackward(x, seWeights(se), saved: seSaved, dy: dy)
             gradients[se.fc1WeightKey] = r.grads.fc1Weight

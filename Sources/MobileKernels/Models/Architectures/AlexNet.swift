@@ -32,8 +32,8 @@ extension Architecture {
         b.append("features.12", .maxPool(kernel: 3, stride: 2, padding: 0))
         b.append("avgpool", .adaptiveAvgPool(outputH: 6, outputW: 6))
         b.append("flatten", .flatten)
-        b.linear("classifier.1", in: 256 * 6 * 6, out: 4096, activation: .relu)
-        b.linear("classifier.4", in: 4096, out: 4096, activation: .relu)
+        b.linear("classifier.1", in: 256 * 6 * 6, out: 4096, activation: .relu, dropout: 0.5)
+        b.linear("classifier.4", in: 4096, out: 4096, activation: .relu, dropout: 0.5)
         b.linear("classifier.6", in: 4096, out: numClasses)
         return b.nodes
     }

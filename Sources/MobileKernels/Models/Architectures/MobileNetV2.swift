@@ -52,7 +52,7 @@ extension Architecture {
         b.conv("features.\(index)", in: input, out: lastChannel, kernel: 1,
                weightKey: "features.\(index).0.weight", batchNorm: "features.\(index).1", activation: .relu6)
         b.append("avgpool", .globalAveragePool)
-        b.linear("classifier.1", in: lastChannel, out: numClasses)
+        b.linear("classifier.1", in: lastChannel, out: numClasses, dropout: 0.2)
         return b.nodes
     }
 }

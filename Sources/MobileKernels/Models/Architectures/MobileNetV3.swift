@@ -116,7 +116,7 @@ extension Architecture {
         b.append("avgpool", .globalAveragePool)
         let lastChannel = adjust(large ? 1280 : 1024)
         b.linear("classifier.0", in: lastConv, out: lastChannel, activation: .hardswish)
-        b.linear("classifier.3", in: lastChannel, out: numClasses)
+        b.linear("classifier.3", in: lastChannel, out: numClasses, dropout: 0.2)
         return b.nodes
     }
 }

@@ -29,8 +29,8 @@ extension Architecture {
         b.append("avgpool", .adaptiveAvgPool(outputH: 7, outputW: 7))
         b.append("flatten", .flatten)
         b.linear("classifier.0", in: channels * 7 * 7, out: 4096, activation: .relu)
-        b.linear("classifier.3", in: 4096, out: 4096, activation: .relu)
-        b.linear("classifier.6", in: 4096, out: numClasses)
+        b.linear("classifier.3", in: 4096, out: 4096, activation: .relu, dropout: 0.5)
+        b.linear("classifier.6", in: 4096, out: numClasses, dropout: 0.5)
         return b.nodes
     }
 }
