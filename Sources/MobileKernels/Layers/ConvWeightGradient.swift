@@ -68,7 +68,11 @@ public enum ConvWeightGradient {
 
     /// A checked geometry.
     private struct Problem {
-        let name: String
+        let kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: Padding
+        /// For error messages (built only when one is thrown: no allocation per call).
+        var name: String {
+            "ConvWeightGradient(\(kernel.h)x\(kernel.w), stride \(stride.h)x\(stride.w), \(padding), groups \(groups))"
+        }
         let geometry: mk_conv2d_wgrad_geometry
         let groups: Int, taps: Int
         /// A 1x1 stride-1 unpadded convolution: x's channel slices are the GEMM's B as they are.
@@ -77,24 +81,24 @@ public enum ConvWeightGradient {
 
         init(_ xs: TensorShape, _ ys: TensorShape, _ kernelH: Int, _ kernelW: Int, _ strideH: Int, _ strideW: Int, _ padding: Padding,
              _ dilationH: Int, _ dilationW: Int, _ groups: Int) throws {
-            name = "ConvWeightGradient(\(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), groups \(groups))"
-            guard [kernelH, kernelW, strideH, strideW, dilationH, dilationW, groups].allSatisfy({ $0 >= 1 }),
-                  [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
-                throw MobileKernelsError(.invalidArgument, "\(name): sizes must be positive and padding non-negative")
+            (kernel, stride, self.padding, self.groups) = ((kernelH, kernelW), (strideH, strideW), padding, groups)
+            func name() -> String { "ConvWeightGradient(\(kernelH)x\(kernelW), stride \(strideH)x\(strideW), \(padding), groups \(groups))" }
+            guard kernelH >= 1, kernelW >= 1, strideH >= 1, strideW >= 1, dilationH >= 1, dilationW >= 1, groups >= 1,
+                  padding.top >= 0, padding.left >= 0, padding.bottom >= 0, padding.right >= 0 else {
+                throw MobileKernelsError(.invalidArgument, "\(name()): sizes must be positive and padding non-negative")
             }
             let extentH = dilationH * (kernelH - 1) + 1, extentW = dilationW * (kernelW - 1) + 1
             guard padding.top < extentH, padding.bottom < extentH, padding.left < extentW, padding.right < extentW else {
-                throw MobileKernelsError(.invalidArgument, "\(name): padding must be below the dilated kernel")
+                throw MobileKernelsError(.invalidArgument, "\(name()): padding must be below the dilated kernel")
             }
             guard xs.c % groups == 0, ys.c % groups == 0 else {
-                throw MobileKernelsError(.shapeMismatch, "\(name): \(xs.c) input and \(ys.c) output channels do not divide into \(groups) groups")
+                throw MobileKernelsError(.shapeMismatch, "\(name()): \(xs.c) input and \(ys.c) output channels do not divide into \(groups) groups")
             }
             let paddedH = xs.h + padding.top + padding.bottom, paddedW = xs.w + padding.left + padding.right
             guard paddedH >= extentH, paddedW >= extentW, ys.n == xs.n,
                   ys.h == (paddedH - extentH) / strideH + 1, ys.w == (paddedW - extentW) / strideW + 1 else {
-                throw MobileKernelsError(.shapeMismatch, "\(name): input \(xs) does not give the output gradient's \(ys)")
+                throw MobileKernelsError(.shapeMismatch, "\(name()): input \(xs) does not give the output gradient's \(ys)")
             }
-            self.groups = groups
             taps = kernelH * kernelW
             pointwise = kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1 && padding == .zero
             geometry = mk_conv2d_wgrad_geometry(

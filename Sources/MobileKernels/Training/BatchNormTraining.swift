@@ -91,17 +91,33 @@ public final class BatchNormTraining: @unchecked Sendable {
     ///   that overlaps `x` without being it.
     public func forward(_ x: TensorView, gamma: [Float], beta: [Float], into y: TensorView,
                         threadPool: ThreadPool = .shared) throws -> Statistics {
+        let zeros = [Float](repeating: 0, count: channels)
+        var statistics = Statistics(mean: zeros, variance: zeros, invStd: zeros, count: 0)
+        try forward(x, gamma: gamma, beta: beta, into: y, statistics: &statistics, threadPool: threadPool)
+        return statistics
+    }
+
+    /// `forward`, writing the statistics into `statistics` (its vectors of `channels` values
+    /// reused: no allocation when nothing else holds them).
+    public func forward(_ x: TensorView, gamma: [Float], beta: [Float], into y: TensorView, statistics: inout Statistics,
+                        threadPool: ThreadPool = .shared) throws {
         try checkShapes(x.shape, y.shape, what: "output")
-        try checkParameters([("gamma", gamma.count), ("beta", beta.count)])
+        try checkParameters([("gamma", gamma.count), ("beta", beta.count), ("the statistics' mean", statistics.mean.count),
+                             ("the statistics' variance", statistics.variance.count), ("the statistics' invStd", statistics.invStd.count)])
         var plan = try reshape(x, y, threadPool)
-        var mean = [Float](repeating: 0, count: channels), variance = mean, invStd = mean
-        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
-            plan.workspace = workspace
-            return mk_batchnorm_train_f32_forward(op, &plan, x.pointer, gamma, beta, y.pointer, &mean, &variance,
-                                                  &invStd, threadPool.handle)
+        let status = statistics.mean.withUnsafeMutableBufferPointer { mean in
+            statistics.variance.withUnsafeMutableBufferPointer { variance in
+                statistics.invStd.withUnsafeMutableBufferPointer { invStd in
+                    scratch.with(bytes: plan.workspace_bytes) { workspace in
+                        plan.workspace = workspace
+                        return mk_batchnorm_train_f32_forward(op, &plan, x.pointer, gamma, beta, y.pointer, mean.baseAddress,
+                                                              variance.baseAddress, invStd.baseAddress, threadPool.handle)
+                    }
+                }
+            }
         }
         try check(status, "\(name) on \(x) into \(y)")
-        return Statistics(mean: mean, variance: variance, invStd: invStd, count: x.shape.pixels)
+        statistics.count = x.shape.pixels
     }
 
     /// The gradients for `dy` (the gradient of the forward's output `y`) given the forward's
@@ -112,6 +128,21 @@ public final class BatchNormTraining: @unchecked Sendable {
     public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: [Float], beta: [Float],
                          statistics: Statistics, inputGradient dx: TensorView?,
                          threadPool: ThreadPool = .shared) throws -> (gamma: [Float], beta: [Float]) {
+        var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
+        try dGamma.withUnsafeMutableBufferPointer { g in
+            try dBeta.withUnsafeMutableBufferPointer { b in
+                try backward(input: x, outputGradient: dy, gamma: gamma, beta: beta, statistics: statistics, inputGradient: dx,
+                             gammaGradient: g, betaGradient: b, threadPool: threadPool)
+            }
+        }
+        return (dGamma, dBeta)
+    }
+
+    /// `backward`, writing dgamma and dbeta (`channels` floats each) into the caller's buffers.
+    public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: [Float], beta: [Float],
+                         statistics: Statistics, inputGradient dx: TensorView?, gammaGradient: UnsafeMutableBufferPointer<Float>,
+                         betaGradient: UnsafeMutableBufferPointer<Float>, threadPool: ThreadPool = .shared) throws {
+        try checkParameters([("the gamma gradient", gammaGradient.count), ("the beta gradient", betaGradient.count)])
         try checkShapes(x.shape, dy.shape, what: "output gradient")
         if let dx { try checkShapes(x.shape, dx.shape, what: "input gradient") }
         try checkParameters([("gamma", gamma.count), ("beta", beta.count), ("the statistics' mean", statistics.mean.count),
@@ -123,14 +154,13 @@ public final class BatchNormTraining: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "\(name): the input gradient \(dx) must have the input's pixel stride \(x.pixelStride)")
         }
         var plan = try reshape(x, dy, threadPool)
-        var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
         let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
             plan.workspace = workspace
             return mk_batchnorm_train_f32_backward(op, &plan, x.pointer, dy.pointer, gamma, beta, statistics.mean,
-                                                   statistics.invStd, dx?.pointer, &dGamma, &dBeta, threadPool.handle)
+                                                   statistics.invStd, dx?.pointer, gammaGradient.baseAddress, betaGradient.baseAddress,
+                                                   threadPool.handle)
         }
         try check(status, "\(name) backward on \(x), \(dy)")
-        return (dGamma, dBeta)
     }
 
     /// PyTorch's running-statistic update from a forward's statistics (unbiased variance;
@@ -313,18 +343,31 @@ public final class DepthwiseConv2DBackward: @unchecked Sendable {
     /// gradient (else empty) from the forward's input and the output gradient.
     public func weightGradient(input x: TensorView, outputGradient dy: TensorView, bias: Bool = false,
                                threadPool: ThreadPool = .shared) throws -> (weight: [Float], bias: [Float]) {
-        var plan = try plan(input: x, output: dy, threadPool)
         var dWeight = [Float](repeating: 0, count: channels * kernelH * kernelW)
         var dBias = [Float](repeating: 0, count: bias ? channels : 0)
-        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
-            plan.workspace = workspace
-            return dBias.withUnsafeMutableBufferPointer { b in
-                mk_dwconv2d_backward_f32_weight_gradient(op, &plan, x.pointer, dy.pointer, &dWeight, bias ? b.baseAddress : nil,
-                                                         threadPool.handle)
+        try dWeight.withUnsafeMutableBufferPointer { w in
+            try dBias.withUnsafeMutableBufferPointer { b in
+                try weightGradient(input: x, outputGradient: dy, weightGradient: w, biasGradient: bias ? b : nil, threadPool: threadPool)
             }
         }
-        try check(status, "\(name) weight gradient on \(x), \(dy)")
         return (dWeight, dBias)
+    }
+
+    /// `weightGradient`, writing into the caller's buffers (`channels * kernelH * kernelW` and
+    /// `channels` floats; no bias gradient without `biasGradient`).
+    /// - Throws: `.shapeMismatch` for buffers of another size, and as `weightGradient`.
+    public func weightGradient(input x: TensorView, outputGradient dy: TensorView, weightGradient: UnsafeMutableBufferPointer<Float>,
+                               biasGradient: UnsafeMutableBufferPointer<Float>?, threadPool: ThreadPool = .shared) throws {
+        guard weightGradient.count == channels * kernelH * kernelW, biasGradient.map({ $0.count == channels }) ?? true else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): gradient buffers of \(weightGradient.count) and \(biasGradient?.count ?? 0) floats")
+        }
+        var plan = try plan(input: x, output: dy, threadPool)
+        let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
+            plan.workspace = workspace
+            return mk_dwconv2d_backward_f32_weight_gradient(op, &plan, x.pointer, dy.pointer, weightGradient.baseAddress,
+                                                            biasGradient?.baseAddress, threadPool.handle)
+        }
+        try check(status, "\(name) weight gradient on \(x), \(dy)")
     }
 }
 

@@ -59,6 +59,18 @@ public final class TrainingPlan: @unchecked Sendable {
     private var dropouts: [Dropout?] = []
     private var dropped: [Tensor?] = []
     private var dropoutSeed: UInt64?
+    /// Every learnable parameter's gradient (state_dict order), in one planned buffer.
+    public let gradientNames: [String]
+    private let gradientRanges: [String: Range<Int>]
+    private let gradientBuffer: UnsafeMutableBufferPointer<Float>
+    /// Each BatchNorm's module prefix, and the activation layers that follow a saved
+    /// pre-activation (made once).
+    private var batchNormPrefixes: [String?] = []
+    /// Each BatchNorm's gamma and beta keys (built once: `BatchNormSpec` composes them per call).
+    private var batchNormKeys: [(gamma: String, beta: String)?] = []
+    /// Each squeeze-and-excitation block's weights and gradient keys (fc1 w, b, fc2 w, b).
+    private var seKeys: [[String]?] = []
+    private var activationLayers: [BiasActivation?] = []
 
     /// What a node runs.
     private enum Step {
@@ -97,6 +109,17 @@ public final class TrainingPlan: @unchecked Sendable {
         self.architecture = architecture
         (self.batch, self.height, self.width, self.variant) = (batch, height, width, variant)
         parameters = try weights.parameters(of: architecture)
+        var names: [String] = [], ranges: [String: Range<Int>] = [:], total = 0
+        for (name, shape) in architecture.parameters()
+        where !name.hasSuffix(".running_mean") && !name.hasSuffix(".running_var") && !name.hasSuffix(".num_batches_tracked") {
+            let count = shape.reduce(1, *)
+            names.append(name)
+            ranges[name] = total..<(total + count)
+            total += count
+        }
+        (gradientNames, gradientRanges) = (names, ranges)
+        gradientBuffer = .allocate(capacity: max(total, 1))
+        gradientBuffer.initialize(repeating: 0)
         let sizes = try architecture.featureSizes(height: height, width: width)
         self.sizes = sizes
         let nodes = architecture.nodes
@@ -120,6 +143,30 @@ public final class TrainingPlan: @unchecked Sendable {
             return try Dropout(probability: l.dropout)
         }
         dropped = try nodes.map { node in dropouts[node.id] == nil ? nil : try Tensor(shape: shape(node.inputs[0])) }
+        batchNormPrefixes = nodes.map { node in
+            if case let .conv(c) = node.operation { return c.batchNorm?.prefix }
+            return nil
+        }
+        seKeys = nodes.map { node in
+            guard case let .squeezeExcitation(se) = node.operation else { return nil }
+            return [se.fc1WeightKey, se.fc1BiasKey, se.fc2WeightKey, se.fc2BiasKey]
+        }
+        // The adds that sum gradients, for every channel count (made here, not in a step).
+        for c in Set(sizes.map(\.c)) { adders[c] = try Add(channels: c, variant: variant) }
+        batchNormKeys = nodes.map { node in
+            if case let .conv(c) = node.operation, let bn = c.batchNorm { return (bn.weightKey, bn.biasKey) }
+            return nil
+        }
+        for node in nodes {
+            if case let .conv(c) = node.operation, let bn = c.batchNorm {
+                let zeros = [Float](repeating: 0, count: bn.channels)
+                statistics[node.id] = BatchNormTraining.Statistics(mean: zeros, variance: zeros, invStd: zeros, count: 0)
+            }
+        }
+        activationLayers = try nodes.map { node in
+            guard saved[node.id] != nil, batchNormPrefixes[node.id] == nil else { return nil }
+            return try BiasActivation(channels: sizes[node.id].c, activation: activation(of: node), variant: variant)
+        }
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for node in nodes { for input in node.inputs { consumers[input].append(node.id) } }
         direct = nodes.map { node in
@@ -131,6 +178,37 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         needsZero = consumers.map { !($0.count == 1 && direct[$0[0]]) }
         for id in nodes.indices where direct[id] { inputScratch[id] = nil }
+    }
+
+    deinit { gradientBuffer.deallocate() }
+
+    /// The planned gradient buffer of parameter `name`.
+    private func slot(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
+        guard let range = gradientRanges[name] else {
+            throw MobileKernelsError(.invalidArgument, "TrainingPlan: no gradient named \(name)")
+        }
+        return UnsafeMutableBufferPointer(rebasing: gradientBuffer[range])
+    }
+
+    /// Copies `values` into the planned gradient of `name`.
+    private func store(_ values: [Float], as name: String) throws {
+        let target = try slot(name)
+        guard target.count == values.count else {
+            throw MobileKernelsError(.shapeMismatch, "TrainingPlan: \(name): \(values.count) gradient values for \(target.count)")
+        }
+        values.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+    }
+
+    /// The gradient of parameter `name` (a state_dict key) from the last `run` or `step`, in
+    /// PyTorch's layout; nil for a name that is not a learnable parameter.
+    public func gradient(_ name: String) -> [Float]? {
+        gradientRanges[name].map { Array(gradientBuffer[$0]) }
+    }
+
+    /// Calls `body` with the planned gradient of every parameter, by name, without copying
+    /// them (valid until the next `run` or `step`).
+    public func withGradients<R>(_ body: ([String: UnsafeBufferPointer<Float>]) throws -> R) rethrows -> R {
+        try body(gradientRanges.mapValues { UnsafeBufferPointer(rebasing: gradientBuffer[$0]) })
     }
 
     private func param(_ key: String) throws -> [Float] {
@@ -272,6 +350,19 @@ public final class TrainingPlan: @unchecked Sendable {
     /// - Throws: `.shapeMismatch` for images of another shape or a label count other than the
     ///   batch; `.invalidArgument` for a label outside the classes.
     public func step(images: Tensor, labels: [Int], dropoutSeed: UInt64? = nil, threadPool: ThreadPool = .shared) throws -> Result {
+        let loss = try run(images: images, labels: labels, dropoutSeed: dropoutSeed, threadPool: threadPool)
+        var result = Result(loss: loss, gradients: [:], batchStatistics: [:])
+        for name in gradientNames { result.gradients[name] = gradient(name) }
+        for (id, prefix) in batchNormPrefixes.enumerated() {
+            if let prefix, let stats = statistics[id] { result.batchStatistics[prefix] = stats }
+        }
+        return result
+    }
+
+    /// `step` without its result: returns the loss and leaves the gradients in the plan's
+    /// buffers (`gradient(_:)`, `withGradients`) and each BatchNorm's batch statistics in
+    /// `batchStatistics(_:)`. Nothing is allocated once a first step has run.
+    public func run(images: Tensor, labels: [Int], dropoutSeed: UInt64? = nil, threadPool: ThreadPool = .shared) throws -> Float {
         let nodes = architecture.nodes
         guard images.shape == outputs[0].shape else {
             throw MobileKernelsError(.shapeMismatch, "TrainingPlan: images \(images.shape), planned for \(outputs[0].shape)")
@@ -284,20 +375,25 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         outputs[0] = images
         self.dropoutSeed = dropoutSeed
-        var result = Result(loss: 0, gradients: [:], batchStatistics: [:])
-        for node in nodes { try forward(node, threadPool, &result) }
+        for node in nodes { try forward(node, threadPool) }
 
         // The loss and the logits' gradient, written into the last node's gradient.
         let last = nodes.count - 1
         for i in 0..<last where needsZero[i] { try fill(&outputGradients[i], 0) }
         let logits = outputs[last]
-        result.loss = logits.withUnsafeBufferPointer { z in
+        let loss = logits.withUnsafeBufferPointer { z in
             outputGradients[last].withUnsafeMutableBufferPointer { dz in
                 Self.softmaxCrossEntropy(z, labels: labels, into: dz)
             }
         }
-        for node in nodes.reversed() { try backward(node, threadPool, &result) }
-        return result
+        for node in nodes.reversed() { try backward(node, threadPool) }
+        return loss
+    }
+
+    /// The batch statistics of the BatchNorm with module prefix `prefix` (e.g. "features.0.1")
+    /// from the last `run` or `step`.
+    public func batchStatistics(_ prefix: String) -> BatchNormTraining.Statistics? {
+        batchNormPrefixes.firstIndex(of: prefix).flatMap { statistics[$0] }
     }
 
     private func fill(_ t: inout Tensor, _ value: Float) throws {
@@ -306,7 +402,7 @@ public final class TrainingPlan: @unchecked Sendable {
 
     // MARK: - Forward
 
-    private func forward(_ node: Node, _ pool: ThreadPool, _ result: inout Result) throws {
+    private func forward(_ node: Node, _ pool: ThreadPool) throws {
         let id = node.id
         guard let first = node.inputs.first else { return }
         let x = try outputs[first].view()
@@ -314,14 +410,18 @@ public final class TrainingPlan: @unchecked Sendable {
         case .input:
             return
         case let .conv(step):
-            if let bn = step.batchNorm, let spec = step.spec.batchNorm {
+            if let bn = step.batchNorm, step.spec.batchNorm != nil {
                 try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
                 let pre = try saved[id]!.view()
-                let stats = try outputs[id].withMutableView {
-                    try bn.forward(pre, gamma: try param(spec.weightKey), beta: try param(spec.biasKey), into: $0, threadPool: pool)
+                try outputs[id].withMutableView {
+                    let keys = batchNormKeys[id]!
+                    // Moved out and back: written in place, not copied.
+                    var stats = statistics[id]!
+                    statistics[id] = nil
+                    defer { statistics[id] = stats }
+                    try bn.forward(pre, gamma: try param(keys.gamma), beta: try param(keys.beta), into: $0,
+                                   statistics: &stats, threadPool: pool)
                 }
-                statistics[id] = stats
-                result.batchStatistics[spec.prefix] = stats
             } else if saved[id] != nil {
                 try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
                 try applyActivation(step.spec.activation, from: id, pool)
@@ -341,9 +441,11 @@ public final class TrainingPlan: @unchecked Sendable {
                 try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
             }
         case let .maxPool(op):
-            var found = indices[id]
+            // Moved out and back, so the indices are not copied to be written.
+            var found: [Int32] = []
+            swap(&found, &indices[id])
+            defer { swap(&found, &indices[id]) }
             try outputs[id].withMutableView { try op.forwardWithIndices(x, into: $0, indices: &found, threadPool: pool) }
-            indices[id] = found
         case let .pool(layer, _):
             try outputs[id].withMutableView { try layer.forward(x, into: $0, threadPool: pool) }
         case .flatten:
@@ -352,9 +454,9 @@ public final class TrainingPlan: @unchecked Sendable {
             input.withUnsafeBufferPointer { src in
                 outputs[id].withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: false) }
             }
-        case let .squeezeExcitation(se):
+        case .squeezeExcitation:
             let input = outputs[first]
-            let w = try seWeights(se)
+            let w = try seWeights(id)
             let buffers = seBuffers[id]!
             input.withUnsafeBufferPointer { x in
                 outputs[id].withUnsafeMutableBufferPointer { y in buffers.forward(x: x, y: y, hw: input.shape.h * input.shape.w, w) }
@@ -416,14 +518,16 @@ public final class TrainingPlan: @unchecked Sendable {
 
     /// outputs[id] = act(saved[id]) (activations whose gradient needs their input).
     private func applyActivation(_ activation: Activation, from id: Int, _ pool: ThreadPool) throws {
-        let layer = try BiasActivation(channels: outputs[id].shape.c, activation: activation, variant: variant)
+        guard let layer = activationLayers[id], layer.activation == activation else {
+            throw MobileKernelsError(.invalidArgument, "TrainingPlan: node \(id) has no \(activation) planned")
+        }
         let u = try saved[id]!.view()
         try outputs[id].withMutableView { try layer.forward(u, into: $0, threadPool: pool) }
     }
 
-    private func seWeights(_ se: SqueezeExcitationSpec) throws -> SEWeights {
-        SEWeights(w1: try param(se.fc1WeightKey), b1: try param(se.fc1BiasKey), w2: try param(se.fc2WeightKey),
-                  b2: try param(se.fc2BiasKey))
+    private func seWeights(_ id: Int) throws -> SEWeights {
+        let keys = seKeys[id]!
+        return SEWeights(w1: try param(keys[0]), b1: try param(keys[1]), w2: try param(keys[2]), b2: try param(keys[3]))
     }
 
     /// PyTorch's CrossEntropyLoss (mean over the batch) on logits `[n, classes]`: the loss, and
@@ -481,7 +585,7 @@ public final class TrainingPlan: @unchecked Sendable {
         try outputGradients[target].withMutableView(channels: range) { try add.forward($0, source, into: $0, threadPool: pool) }
     }
 
-    private func backward(_ node: Node, _ pool: ThreadPool, _ result: inout Result) throws {
+    private func backward(_ node: Node, _ pool: ThreadPool) throws {
         let id = node.id
         guard let first = node.inputs.first else { return }
         let needsInput: Bool = { if case .input = architecture.nodes[first].operation { return false } else { return true } }()
@@ -493,15 +597,15 @@ public final class TrainingPlan: @unchecked Sendable {
             let spec = step.spec
             // The gradient at the convolution's output.
             let dPre: Tensor
-            if let bn = step.batchNorm, let bnSpec = spec.batchNorm {
+            if let bn = step.batchNorm, spec.batchNorm != nil {
                 let pre = try saved[id]!.view()
                 let stats = statistics[id]!
-                let g = try preGradients[id]!.withMutableView {
-                    try bn.backward(input: pre, outputGradient: dy, gamma: try param(bnSpec.weightKey), beta: try param(bnSpec.biasKey),
-                                    statistics: stats, inputGradient: $0, threadPool: pool)
+                try preGradients[id]!.withMutableView {
+                    let keys = batchNormKeys[id]!
+                    try bn.backward(input: pre, outputGradient: dy, gamma: try param(keys.gamma), beta: try param(keys.beta),
+                                    statistics: stats, inputGradient: $0, gammaGradient: try slot(keys.gamma),
+                                    betaGradient: try slot(keys.beta), threadPool: pool)
                 }
-                result.gradients[bnSpec.weightKey] = g.gamma
-                result.gradients[bnSpec.biasKey] = g.beta
                 dPre = preGradients[id]!
             } else if let act = step.activationBackward {
                 let u = try (saved[id] ?? outputs[id]).view()
@@ -516,17 +620,15 @@ public final class TrainingPlan: @unchecked Sendable {
             let drop = activeDropout(id)
             let x = drop != nil ? dropped[id]! : outputs[first]
             if let dw = step.depthwise {
-                let g = try dw.weightGradient(input: try x.view(), outputGradient: try dPre.view(), bias: spec.biasKey != nil, threadPool: pool)
-                result.gradients[spec.weightKey] = g.weight
-                if let b = spec.biasKey { result.gradients[b] = g.bias }
+                try dw.weightGradient(input: try x.view(), outputGradient: try dPre.view(), weightGradient: try slot(spec.weightKey),
+                                      biasGradient: try spec.biasKey.map(slot), threadPool: pool)
             } else {
                 let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
-                let g = try ConvWeightGradient.general(input: x, outputGradient: dPre, kernelH: spec.kernelH, kernelW: spec.kernelW,
-                                                       strideH: spec.strideH, strideW: spec.strideW, padding: padding,
-                                                       dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
-                                                       bias: spec.biasKey != nil, variant: variant, threadPool: pool)
-                result.gradients[spec.weightKey] = g.weight
-                if let b = spec.biasKey { result.gradients[b] = g.bias }
+                try ConvWeightGradient.general(input: x, outputGradient: dPre, kernelH: spec.kernelH, kernelW: spec.kernelW,
+                                               strideH: spec.strideH, strideW: spec.strideW, padding: padding,
+                                               dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
+                                               weightGradient: try slot(spec.weightKey), biasGradient: try spec.biasKey.map(slot),
+                                               variant: variant, threadPool: pool)
             }
             // The input.
             guard needsInput else { return }
@@ -553,9 +655,9 @@ public final class TrainingPlan: @unchecked Sendable {
                 inputScratch[id]!.withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: true) }
             }
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
-        case let .squeezeExcitation(se):
+        case .squeezeExcitation:
             let input = outputs[first], dOut = outputGradients[id]
-            let w = try seWeights(se)
+            let w = try seWeights(id)
             let buffers = seBuffers[id]!
             input.withUnsafeBufferPointer { x in
                 dOut.withUnsafeBufferPointer { dy in
@@ -564,10 +666,11 @@ public final class TrainingPlan: @unchecked Sendable {
                     }
                 }
             }
-            result.gradients[se.fc1WeightKey] = buffers.dW1
-            result.gradients[se.fc1BiasKey] = buffers.db1
-            result.gradients[se.fc2WeightKey] = buffers.dW2
-            result.gradients[se.fc2BiasKey] = buffers.db2
+            let keys = seKeys[id]!
+            try store(buffers.dW1, as: keys[0])
+            try store(buffers.db1, as: keys[1])
+            try store(buffers.dW2, as: keys[2])
+            try store(buffers.db2, as: keys[3])
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
         case let .shuffle(_, layer):
             try sendInputGradient(id, first, pool) { try layer.forward(dy, into: $0, threadPool: pool) }
