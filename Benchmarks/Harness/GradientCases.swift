@@ -70,7 +70,7 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
 public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
     let (n, resolution) = trainingBatch(quick: quick)
     let layers = try convLayers(of: pointwiseModels, resolution: resolution) { $0.isPointwise && $0.groups == 1 }
-    return try layers.prefix(quick ? 4 : layers.count).map { layer in
+    return layers.prefix(quick ? 4 : layers.count).map { layer in
         let (cin, cout, size) = (layer.conv.inChannels, layer.conv.outChannels, layer.input)
         let pixels = n * size.h * size.w
         let x = pseudoRandom(pixels * cin, seed: UInt64(cin)), dy = pseudoRandom(pixels * cout, seed: UInt64(cout) + 7)
