@@ -19,6 +19,9 @@ public enum Family: String, CaseIterable, Sendable {
     case poolDgrad = "pool.dgrad"
     /// Training-mode dropout on the classifiers' inputs.
     case dropout
+    /// Squeeze-and-excitation backward (input and fc gradients); at a training batch its two
+    /// layers' products outweigh the pixel passes, so its % of peak is against the FMA peak.
+    case seBackward = "se.backward"
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read

@@ -424,3 +424,70 @@ public func dropoutCases(quick: Bool) throws -> [BenchmarkCase] {
     }
     return quick ? Array(cases.prefix(2)) : cases
 }
+
+/// The squeeze-and-excitation backward (`SqueezeExcitation.backward`: the input gradient and the
+/// two layers' weight and bias gradients, the forward's saved values computed outside the timed
+/// region) on every distinct SE block of the MobileNetV3s at the training batch: `se.backward`.
+/// FLOPs: 4 per input value (dy * x summed, dy * gate + the pooled path) and 8 per fc weight and
+/// image (two products back through the layers, two weight gradients): at the training batch and
+/// 32x32 the layers' products dominate, so not a memory-bound family.
+public func squeezeExcitationBackwardCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, resolution) = trainingBatch(quick: quick)
+    var cases: [BenchmarkCase] = []
+    var seen: Set<String> = []
+    for model in [ModelKind.mobileNetV3Large, .mobileNetV3Small] {
+        for s in try Architecture.make(model).layerShapes(height: resolution, width: resolution) {
+            guard case let .squeezeExcitation(se) = s.node.operation else { continue }
+            let f = s.output
+            let label = "se.backward C=\(se.channels) sq=\(se.squeezeChannels) \(f.h)x\(f.w) n=\(n)"
+            guard seen.insert(label).inserted else { continue }
+            let (c, q) = (se.channels, se.squeezeChannels)
+            let shape = try TensorShape(n: n, h: f.h, w: f.w, c: c)
+            let x = pseudoRandom(shape.count, seed: 11), dy = pseudoRandom(shape.count, seed: 16)
+            let w1 = pseudoRandom(q * c, seed: 12), b1 = pseudoRandom(q, seed: 13)
+            let w2 = pseudoRandom(c * q, seed: 14), b2 = pseudoRandom(c, seed: 15)
+            cases.append(BenchmarkCase(
+                family: .seBackward, model: model.specName, layer: s.node.name, shape: label,
+                params: CaseParams(n: n, h: f.h, w: f.w, cin: c, cout: c),
+                flops: Double(4 * shape.count + 8 * n * c * q), bytes: Double(12 * shape.count), reduction: f.h * f.w + c,
+                variants: Variant.allCases.filter {
+                    $0 != .auto && SqueezeExcitation.supports(channels: c, squeezeChannels: q, variant: $0)
+                },
+                makeRunner: { variant, pool, rotate in
+                    let layer = try SqueezeExcitation(channels: c, squeezeChannels: q, fc1Weight: w1, fc1Bias: b1,
+                                                      fc2Weight: w2, fc2Bias: b2, variant: variant)
+                    let sets = rotate ? rotationCount(footprintBytes: 12 * shape.count) : 1
+                    let inputs = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: x) }
+                    let dys = try (0..<sets).map { _ in try Tensor(shape: shape, nhwc: dy) }
+                    var dxs = try (0..<sets).map { _ in try Tensor(shape: shape) }
+                    var y = try Tensor(shape: shape)
+                    var saved = [Float](repeating: 0, count: layer.savedCount(batch: n))
+                    try saved.withUnsafeMutableBufferPointer { keep in
+                        try y.withMutableView { try layer.trainingForward(inputs[0].view(), into: $0, saved: keep, threadPool: pool) }
+                    }
+                    var grads = [Float](repeating: 0, count: 2 * c * q + c + q)
+                    return Runner(run: { i in
+                        try grads.withUnsafeMutableBufferPointer { g in
+                            let b = g.baseAddress!
+                            try saved.withUnsafeBufferPointer { keep in try dxs[i % sets].withMutableView {
+                                try layer.backward(input: inputs[i % sets].view(), saved: keep,
+                                                   outputGradient: dys[i % sets].view(), inputGradient: $0,
+                                                   fc1WeightGradient: .init(start: b, count: c * q),
+                                                   fc1BiasGradient: .init(start: b + c * q, count: q),
+                                                   fc2WeightGradient: .init(start: b + c * q + q, count: c * q),
+                                                   fc2BiasGradient: .init(start: b + 2 * c * q + q, count: c), threadPool: pool)
+                            } }
+                        }
+                    }, output: { dxs[0].toArray() + grads })
+                },
+                reference: {
+                    let p = RefTrain.SqueezeExcitationWeights<Float>(fc1Weight: w1, fc1Bias: b1, fc2Weight: w2, fc2Bias: b2)
+                    let xr = RefTensorOf<Float>(n: n, h: f.h, w: f.w, c: c, data: x)
+                    let r = RefTrain.squeezeExcitation(xr, p)
+                    let b = RefTrain.squeezeExcitationBackward(xr, p, saved: r.saved, dy: RefTensorOf(n: n, h: f.h, w: f.w, c: c, data: dy))
+                    return b.dx.data + b.grads.fc1Weight + b.grads.fc1Bias + b.grads.fc2Weight + b.grads.fc2Bias
+                }))
+        }
+    }
+    return quick ? Array(cases.prefix(2)) : cases
+}

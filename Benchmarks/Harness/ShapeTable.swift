@@ -73,6 +73,7 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.bnTrain) { cases += try batchNormTrainingCases(quick: quick, backward: false) }
     if families.contains(.bnBackward) { cases += try batchNormTrainingCases(quick: quick, backward: true) }
     if families.contains(.dropout) { cases += try dropoutCases(quick: quick) }
+    if families.contains(.seBackward) { cases += try squeezeExcitationBackwardCases(quick: quick) }
     return cases
 }
 
@@ -80,4 +81,4 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
                                             .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad,
                                             .dwconvWgrad, .convWgrad, .gconvWgrad, .bnTrain, .bnBackward,
-                                            .poolDgrad, .dropout]
+                                            .poolDgrad, .dropout, .seBackward]

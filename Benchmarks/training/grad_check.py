@@ -32,9 +32,12 @@ implementation; the script handles them as follows (README.md has the measuremen
   * Ill-conditioned cases. At small batches training BatchNorm amplifies rounding, and a value
     within rounding of a ReLU/ReLU6/hard-swish/hard-sigmoid kink or of a max-pool tie flips
     between two correct float32 computations and moves whole gradients by 1e-2 or more. A case
-    (model, seed) is used only if PyTorch's float32 gradients are within half the targets of its
+    (model, seed) is used only if PyTorch's float32 gradients, in both of its layouts (NCHW and
+    channels_last: two float32 paths of the same math), are within half the targets of its
     float64 ones (every tensor within 5e-4, the loss within 5e-6); otherwise the next seed is
-    tried (--tries). The seed used is printed. That does not stop OUR float32 from flipping a
+    tried (--tries). (One float32 path agreeing with float64 is not enough: on VGG16 seed 0
+    PyTorch's NCHW float32 is within 1.8e-6 of float64 while its channels_last float32 is 8.6e-3
+    off on features.14.weight.) The seed used is printed. That does not stop OUR float32 from flipping a
     kink that PyTorch's did not, so when a run misses the gradient target, the --explain values
     nearest a kink (relative to their op's largest input) are flipped one at a time in PyTorch's
     float64 backward; if one flip brings every tensor of ours within 1e-3, the run passes and the
@@ -218,24 +221,30 @@ def torch_case(name, size, batch, classes, seed):
     outside = params - set(state)
     assert not outside, f"parameters outside the state_dict: {sorted(outside)}"
     model64 = copy.deepcopy(model).to(torch.float64)
+    model_cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
     try:
         loss32, g32, dropouts = torch_pass(model, x, y)
         loss64, g64, _ = torch_pass(model64, x.to(torch.float64), y)
+        loss_cl, g_cl, _ = torch_pass(model_cl, x.contiguous(memory_format=torch.channels_last), y)
     except (ValueError, RuntimeError) as e:  # e.g. training BatchNorm on one value per channel
         sys.exit(f"{SCRIPT}: PyTorch fails on {name} at {batch}x3x{size}x{size}: {e}")
-    del model, model64
+    del model, model64, model_cl
     top = max(float(np.abs(v).max()) for v in g64.values())
     zero = sorted(n for n, v in g64.items() if float(np.abs(v).max()) <= ZERO_RATIO * top)
     floors = {n: tensor_error(g32[n], g64[n], zero_scale(n, g64, zero, top))[0] for n in g64}
-    loss_floor = abs(loss32 - loss64) / abs(loss64) if loss64 else abs(loss32)
+    floors_cl = {n: tensor_error(g_cl[n], g64[n], zero_scale(n, g64, zero, top))[0] for n in g64}
+    loss_floor = max(abs(l - loss64) / abs(loss64) if loss64 else abs(l) for l in (loss32, loss_cl))
     worst_floor = max(floors.items(), key=lambda kv: kv[1])
+    worst_cl = max(floors_cl.items(), key=lambda kv: kv[1])
     reasons = []
     if worst_floor[1] > TENSOR_LIMIT / CONDITION_MARGIN:
         reasons.append(f"PyTorch float32 vs float64 {worst_floor[1]:.1e} on {worst_floor[0]}")
+    if worst_cl[1] > TENSOR_LIMIT / CONDITION_MARGIN:
+        reasons.append(f"PyTorch float32 channels_last vs float64 {worst_cl[1]:.1e} on {worst_cl[0]}")
     if loss_floor > LOSS_LIMIT / CONDITION_MARGIN:
         reasons.append(f"loss float32 vs float64 {loss_floor:.1e}")
     return {"name": name, "seed": seed, "state": state, "x": x, "y": y, "loss32": loss32, "loss64": loss64,
-            "g32": g32, "g64": g64, "zero": zero, "top64": top, "worst_floor": worst_floor,
+            "g32": g32, "g64": g64, "zero": zero, "top64": top, "worst_floor": worst_floor, "worst_cl": worst_cl,
             "loss_floor": loss_floor, "reasons": reasons, "conditioned": not reasons, "dropouts": dropouts,
             "seconds": time.perf_counter() - t0}
 
@@ -255,7 +264,8 @@ def cases(args, name):
             continue
         rejected.append({"seed": seed, "reasons": case["reasons"]})
         print(f"  {name} seed {seed} rejected: {'; '.join(case['reasons'])}", flush=True)
-        score = max(case["worst_floor"][1] / TENSOR_LIMIT, case["loss_floor"] / LOSS_LIMIT)
+        score = max(case["worst_floor"][1] / TENSOR_LIMIT, case["worst_cl"][1] / TENSOR_LIMIT,
+                    case["loss_floor"] / LOSS_LIMIT)
         if fallback is None or score < fallback[0]:
             fallback = (score, seed)
         del case
@@ -582,6 +592,7 @@ def check_case(args, case, rejected, work):
            "parameters": int(sum(v.size for v in case["g32"].values())), "dropout_modules": case["dropouts"],
            "zero_tensors": case["zero"], "torch_f32_vs_f64": case["worst_floor"][1],
            "torch_f32_vs_f64_tensor": case["worst_floor"][0], "torch_loss_f32_vs_f64": case["loss_floor"],
+           "torch_f32_channels_last_vs_f64": case["worst_cl"][1],
            "torch_seconds": case["seconds"], "runs": {}, "failures": []}
     files = {"dir": work, "weights": os.path.join(work, f"{stem}.safetensors"),
              "x": os.path.join(work, f"{stem}.x.npy"), "y": os.path.join(work, f"{stem}.y.npy")}
@@ -657,7 +668,7 @@ def print_table(args, rows):
     head = ["model", "size", "batch", "seed", "loss torch"]
     if not args.torch_only:
         head += ["loss ours", "loss rel. err", "worst tensor rel. err", "worst tensor"]
-    head += ["tensors", "torch f32 vs f64"]
+    head += ["tensors", "torch f32 (both layouts) vs f64"]
     head += ["zero grads", "torch s"] if args.torch_only else [f"ours {t}T s" for t in args.threads]
     print("| " + " | ".join(head) + " |")
     print("|---|" + "|".join("---" if h == "worst tensor" else "---:" for h in head[1:]) + "|")
@@ -672,7 +683,7 @@ def print_table(args, rows):
         n = str(r["tensors"])
         if not args.torch_only and r.get("tensors_ours") is not None and r["tensors_ours"] != r["tensors"]:
             n += f" (ours {r['tensors_ours']})"
-        cells += [n, fmt_err(r["torch_f32_vs_f64"])]
+        cells += [n, fmt_err(max(r["torch_f32_vs_f64"], r["torch_f32_channels_last_vs_f64"]))]
         if args.torch_only:
             cells += [str(len(r["zero_tensors"])), fmt_s(r["torch_seconds"])]
         else:

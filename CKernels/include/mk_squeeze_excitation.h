@@ -1,4 +1,5 @@
-// Squeeze-and-excitation, NHWC float32 (mk_squeeze_excitation_f32: create / reshape / run / destroy): strides, variants and threads
+// Squeeze-and-excitation, NHWC float32 (mk_squeeze_excitation_f32: create / reshape / run / destroy;
+// run_train / backward for training): strides, variants and threads
 // as for pooling (mk_pool.h).
 #ifndef MK_SQUEEZE_EXCITATION_H
 #define MK_SQUEEZE_EXCITATION_H
@@ -60,6 +61,43 @@ mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* 
 mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
                                         const mk_squeeze_excitation_f32_plan* plan,
                                         const float* input, float* output, mk_threadpool* pool);
+
+// ---- Training ---------------------------------------------------------------------------------
+
+/// Floats run_train keeps for the backward: per image the pooled means [channels], fc1's output
+/// before the ReLU [squeeze_channels] and fc2's before the hardsigmoid [channels], that is
+/// batch * (2 * channels + squeeze_channels); 0 for a NULL op or an overflow.
+size_t mk_squeeze_excitation_f32_saved_floats(const mk_squeeze_excitation_f32_op* op, size_t batch);
+
+/// The forward of run (the same output bits) that also fills `saved`
+/// (mk_squeeze_excitation_f32_saved_floats(op, plan->batch) floats, overlapping neither tensor).
+mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op* op,
+                                              const mk_squeeze_excitation_f32_plan* plan,
+                                              const float* input, float* output, float* saved,
+                                              mk_threadpool* pool);
+
+/// The backward's workspace for `batch` images (INVALID_ARGUMENT for 0).
+mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_excitation_f32_op* op,
+                                                             size_t batch, size_t* bytes);
+
+/// Gradients of the squeeze-and-excitation that run_train computed on `input` (saved by it),
+/// given the output's gradient: the input's (`input_gradient`, at the output pixel stride as
+/// `output_gradient`; it may be `output_gradient` itself) and the parameters', written (not
+/// added) in PyTorch's layouts: fc1 weight [squeeze, channels], bias [squeeze], fc2 weight
+/// [channels, squeeze], bias [channels] (bias gradients may be NULL: not computed). The weights
+/// are the op's. PyTorch's derivatives: hardsigmoid's dy / 6 strictly inside (-3, 3), ReLU's
+/// where its input is > 0. Sums over pixels are per image, sums over images in image order: the
+/// same bits for any thread count. `workspace` (mk_squeeze_excitation_f32_backward_workspace_bytes;
+/// NULL allocates one for the call) may not overlap the operands. INVALID_ARGUMENT for a plan of
+/// another op, overlapping buffers or a small workspace.
+mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op* op,
+                                             const mk_squeeze_excitation_f32_plan* plan,
+                                             const float* input, const float* saved,
+                                             const float* output_gradient, float* input_gradient,
+                                             float* fc1_weight_gradient, float* fc1_bias_gradient,
+                                             float* fc2_weight_gradient, float* fc2_bias_gradient,
+                                             void* workspace, size_t workspace_bytes,
+                                             mk_threadpool* pool);
 
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op);

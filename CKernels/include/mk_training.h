@@ -284,10 +284,13 @@ mk_status mk_conv2d_weight_gradient_f32_workspace_bytes(const mk_conv2d_wgrad_ge
                                                         size_t* bytes);
 
 /// Dropout in training mode, for the forward (x the input, y the output) and the backward (x the
-/// output's gradient, y the input's, with the same seed and offset): y[i] = x[i] / (1 - p) when
-/// element offset + i is kept, else 0. The keep decision is a pure function of (seed, offset + i)
+/// output's gradient, y the input's, with the same seed and offset): y[i] = x[i] * m[i], m[i] the
+/// float nearest 1 / (1 - p) when element offset + i is kept, else 0 (so, as PyTorch's mask
+/// product, a dropped negative value gives -0 and a dropped NaN or infinity NaN; the product may
+/// be 1 ulp from x[i] / (1 - p)). The keep decision is a pure function of (seed, offset + i)
 /// (mk_dropout_keeps), kept with probability 1 - p to within 2^-24: the same mask for any thread
-/// count and ISA, nothing stored between the passes. p = 0 copies, p = 1 zeros. x == y is
+/// count and ISA, nothing stored between the passes. p = 0 copies (bit for bit), p = 1 multiplies
+/// by 0. x == y is
 /// allowed (in place); any other overlap is INVALID_ARGUMENT, as are count 0 and p outside [0, 1].
 mk_status mk_dropout_f32(size_t count, const float* x, float* y, float p, uint64_t seed,
                          uint64_t offset, mk_threadpool* pool);

@@ -8,6 +8,9 @@
 #include "../common/internal.h"
 #include "../configs/configs.h"
 
+#include "../microkernels/epilogue_scalar.h"
+
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,16 +20,19 @@ struct mk_squeeze_excitation_f32_op {
     float* b1;   // [squeeze]
     float* w2t;  // [squeeze][channels]: fc2 transposed
     float* b2;   // [channels]
+    float* w1;   // [squeeze][channels]: fc1 as given (the backward's input-gradient layer)
+    float* w2;   // [channels][squeeze]: fc2 as given
     float* storage;
     mk_variant variant;
     const mk_pool_kernels* pool;        // the channel means (avgpool)
     const mk_vbinary_kernels* scale;    // the scaling (vmul)
     mk_f32_fc_ukernel_fn fc;            // the two layers
+    mk_f32_vbiasact_ukernel_fn biasact; // the backward's pooled-path add
 };
 
 // The one place that says which squeeze-and-excitations a variant runs: sizes within the limits
-// and a variant that has the three families' microkernels (pool, vbinary, fc) and that the CPU
-// runs.
+// and a variant that has the families' microkernels (pool, vbinary, fc; for the backward vunary
+// and bntrain's chunk sums) and that the CPU runs.
 static mk_status mk_squeeze_excitation_resolve(size_t channels, size_t squeeze_channels,
                                                mk_variant variant, mk_variant* resolved) {
     if (channels == 0 || squeeze_channels == 0 ||
@@ -36,7 +42,9 @@ static mk_status mk_squeeze_excitation_resolve(size_t channels, size_t squeeze_c
     }
     const unsigned mask = mk_family_variants(MK_FAMILY_F32_POOL) &
                           mk_family_variants(MK_FAMILY_F32_VBINARY) &
-                          mk_family_variants(MK_FAMILY_F32_FC);
+                          mk_family_variants(MK_FAMILY_F32_FC) &
+                          mk_family_variants(MK_FAMILY_F32_VUNARY) &
+                          mk_family_variants(MK_FAMILY_F32_BNTRAIN);
     return mk_resolve_variant(variant, mask, resolved);
 }
 
@@ -62,7 +70,7 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
 
     const size_t C = channels, S = squeeze_channels;
     const size_t weights = mk_se_round(C * S);  // at most 2^26 floats: no overflow
-    const size_t total = 2 * weights + mk_se_round(S) + mk_se_round(C);
+    const size_t total = 4 * weights + mk_se_round(S) + mk_se_round(C);
     mk_squeeze_excitation_f32_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
     op->storage = mk_aligned_alloc(total * sizeof(float));
@@ -74,6 +82,10 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     op->w2t = op->w1t + weights;
     op->b1 = op->w2t + weights;
     op->b2 = op->b1 + mk_se_round(S);
+    op->w1 = op->b2 + mk_se_round(C);
+    op->w2 = op->w1 + weights;
+    memcpy(op->w1, fc1_weight, C * S * sizeof(float));
+    memcpy(op->w2, fc2_weight, C * S * sizeof(float));
     for (size_t s = 0; s < S; s++) {
         for (size_t c = 0; c < C; c++) {
             op->w1t[c * S + s] = fc1_weight[s * C + c];
@@ -96,6 +108,7 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     op->pool = mk_f32_pool_config_get(resolved);
     op->scale = mk_f32_vbinary_config_get(resolved);
     op->fc = mk_f32_fc_config_get(resolved);
+    op->biasact = mk_f32_vunary_config_get(resolved)->biasact;
     *op_out = op;
     return MK_STATUS_OK;
 }
@@ -205,14 +218,22 @@ mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* 
     return MK_STATUS_OK;
 }
 
-mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
-                                        const mk_squeeze_excitation_f32_plan* plan,
-                                        const float* input, float* output, mk_threadpool* pool) {
+// The forward of run and run_train: with `saved`, each image's pooled means, fc1's output before
+// the ReLU and fc2's before the hardsigmoid are kept there ([batch][channels + squeeze +
+// channels]), the layers run without their activation and the activation is applied after (the
+// same values: the microkernel's epilogue is the same function of the same sum).
+static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
+                               const mk_squeeze_excitation_f32_plan* plan, const float* input,
+                               float* output, float* saved, mk_threadpool* pool) {
     if (op == NULL || plan == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
     if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
     const size_t C = op->channels, S = op->squeeze;
     const bool in_place = input == output && plan->input_pixel_stride == plan->output_pixel_stride;
     if (!in_place && mk_buffers_overlap(input, plan->in_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (saved != NULL && (mk_buffers_overlap(saved, plan->batch * (2 * C + S), input, plan->in_extent) ||
+                          mk_buffers_overlap(saved, plan->batch * (2 * C + S), output, plan->out_extent))) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
 
@@ -230,18 +251,261 @@ mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
     for (size_t n = 0; n < plan->batch; n++) {
         job.input = input + n * plan->image * plan->input_pixel_stride;
         job.output = output + n * plan->image * plan->output_pixel_stride;
+        float* keep = saved != NULL ? saved + n * (2 * C + S) : NULL;
+        job.mean = keep != NULL ? keep : mean;
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
-        status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
-        if (status != MK_STATUS_OK) return status;
-        status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
+        if (keep == NULL) {
+            status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
+            if (status != MK_STATUS_OK) return status;
+            status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
+        } else {
+            float* z1 = keep + C;
+            float* z2 = keep + C + S;
+            status = mk_se_fc(op, C, S, keep, op->w1t, op->b1, z1, &mk_se_identity, pool);
+            if (status != MK_STATUS_OK) return status;
+            for (size_t j = 0; j < S; j++) {
+                hidden[j] = mk_epilogue_f32(z1[j], relu.kind, relu.min, relu.max);
+            }
+            status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, z2, &mk_se_identity, pool);
+            if (status != MK_STATUS_OK) return status;
+            for (size_t c = 0; c < C; c++) {
+                mean[c] = mk_epilogue_f32(z2[c], hardsigmoid.kind, hardsigmoid.min, hardsigmoid.max);
+            }
+            job.mean = mean;
+        }
         if (status != MK_STATUS_OK) return status;
         status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, plan->image,
                                               plan->rows_per_tile);
         if (status != MK_STATUS_OK) return status;
     }
     return MK_STATUS_OK;
+}
+
+mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
+                                        const mk_squeeze_excitation_f32_plan* plan,
+                                        const float* input, float* output, mk_threadpool* pool) {
+    return mk_se_forward(op, plan, input, output, NULL, pool);
+}
+
+size_t mk_squeeze_excitation_f32_saved_floats(const mk_squeeze_excitation_f32_op* op, size_t batch) {
+    if (op == NULL) return 0;
+    size_t floats;
+    return mk_size_mul(batch, 2 * op->channels + op->squeeze, &floats) ? floats : 0;
+}
+
+mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op* op,
+                                              const mk_squeeze_excitation_f32_plan* plan,
+                                              const float* input, float* output, float* saved,
+                                              mk_threadpool* pool) {
+    if (saved == NULL) return MK_STATUS_NULL_POINTER;
+    return mk_se_forward(op, plan, input, output, saved, pool);
+}
+
+// ---- Backward ----------------------------------------------------------------------------------
+//
+// Per image (split over the images): the gate recomputed from fc2's saved output, the gate's
+// gradient dg[c] = sum over pixels of dy * x (BatchNorm's chunk sums with the identity
+// normalization: x - 0 and times 1 are exact), then back through the hardsigmoid (dz2), fc2 and
+// the ReLU (dz1), fc1 (the pooled mean's gradient, divided by the pixels), and dx = dy * gate +
+// that per pixel. Then the parameter gradients (split over their rows): fc2's row c is the sum
+// over images of dz2[b][c] * relu(z1[b]), fc1's row j of dz1[b][j] * pooled[b], in image order,
+// so the bits do not depend on the threads.
+
+typedef struct {
+    float *dz2, *dz2t, *dz1, *dz1t, *gate, *dpool, *sums, *hidden, *zeros, *ones;
+} mk_se_grad_buffers;
+
+// The workspace's arrays (each rounded to 64 bytes); returns the floats, 0 on overflow.
+static size_t mk_se_grad_layout(size_t batch, size_t C, size_t S, float* base, mk_se_grad_buffers* b) {
+    const size_t NC = mk_se_round(batch * C), NS = mk_se_round(batch * S);
+    const size_t wide = mk_se_round(C > S ? C : S);
+    size_t at = 0;
+    float** c_arrays[] = {&b->dz2, &b->dz2t, &b->gate, &b->dpool, &b->sums};
+    float** s_arrays[] = {&b->dz1, &b->dz1t, &b->hidden};
+    for (size_t i = 0; i < 5; i++) { *c_arrays[i] = base ? base + at : NULL; at += NC; }
+    for (size_t i = 0; i < 3; i++) { *s_arrays[i] = base ? base + at : NULL; at += NS; }
+    b->zeros = base ? base + at : NULL;
+    at += wide;
+    b->ones = base ? base + at : NULL;
+    at += wide;
+    return at;
+}
+
+mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_excitation_f32_op* op,
+                                                             size_t batch, size_t* bytes) {
+    if (op == NULL || bytes == NULL) return MK_STATUS_NULL_POINTER;
+    *bytes = 0;
+    if (batch == 0) return MK_STATUS_INVALID_ARGUMENT;
+    size_t check;
+    if (!mk_size_mul(batch, 8 * (op->channels + op->squeeze) + 64, &check) ||
+        !mk_size_mul(check, sizeof(float), &check)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    mk_se_grad_buffers b;
+    *bytes = mk_se_grad_layout(batch, op->channels, op->squeeze, NULL, &b) * sizeof(float) + 64;
+    return MK_STATUS_OK;
+}
+
+typedef struct {
+    const mk_squeeze_excitation_f32_op* op;
+    const mk_squeeze_excitation_f32_plan* plan;
+    const mk_bntrain_kernels* reduce;
+    const float* x;
+    const float* saved;
+    const float* dy;
+    float* dx;
+    float* dw1;
+    float* db1;
+    float* dw2;
+    float* db2;
+    mk_se_grad_buffers b;
+} mk_se_grad_job;
+
+static void mk_se_grad_image_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_grad_job* job = context;
+    const mk_squeeze_excitation_f32_op* op = job->op;
+    const mk_squeeze_excitation_f32_plan* plan = job->plan;
+    const size_t C = op->channels, S = op->squeeze, N = plan->batch;
+    const size_t xs = plan->input_pixel_stride, ys = plan->output_pixel_stride;
+    const mk_bn_channels identity = {job->b.zeros, job->b.ones, job->b.ones, job->b.zeros, NULL, NULL, NULL};
+    const mk_dact none = {MK_DACT_IDENTITY, 0.0f, 0.0f};
+    const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
+        (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
+    const float pixels = (float)plan->image;
+    for (size_t n = start; n < start + count; n++) {
+        const float* keep = job->saved + n * (2 * C + S);
+        const float* z1 = keep + C;
+        const float* z2 = keep + C + S;
+        const float* x = job->x + n * plan->image * xs;
+        const float* dy = job->dy + n * plan->image * ys;
+        float* dx = job->dx + n * plan->image * ys;
+        float* gate = job->b.gate + n * C;
+        float* dz2 = job->b.dz2 + n * C;
+        float* dz1 = job->b.dz1 + n * S;
+        float* hidden = job->b.hidden + n * S;
+        float* dpool = job->b.dpool + n * C;
+        for (size_t c = 0; c < C; c++) {
+            gate[c] = mk_epilogue_f32(z2[c], hardsigmoid.kind, hardsigmoid.min, hardsigmoid.max);
+        }
+        for (size_t j = 0; j < S; j++) hidden[j] = z1[j] > 0.0f ? z1[j] : 0.0f;
+        // dg (into dz2), then through the hardsigmoid (PyTorch's rule: dy / 6 inside (-3, 3)).
+        job->reduce->reduce(plan->image, C, x, xs, dy, ys, &identity, &none, job->b.sums + n * C, dz2);
+        for (size_t c = 0; c < C; c++) {
+            dz2[c] = z2[c] > -3.0f && z2[c] < 3.0f ? dz2[c] / 6.0f : 0.0f;
+            job->b.dz2t[c * N + n] = dz2[c];
+        }
+        op->fc(C, S, dz2, op->w2, S, job->b.zeros, dz1, &mk_se_identity);
+        for (size_t j = 0; j < S; j++) {
+            dz1[j] = z1[j] > 0.0f ? dz1[j] : 0.0f;
+            job->b.dz1t[j * N + n] = dz1[j];
+        }
+        op->fc(S, C, dz1, op->w1, C, job->b.zeros, dpool, &mk_se_identity);
+        for (size_t c = 0; c < C; c++) dpool[c] /= pixels;
+        if (dx == dy) {
+            op->scale->vmul_inplace(plan->image, C, dx, ys, gate);
+        } else {
+            op->scale->vmul(plan->image, C, dy, ys, gate, dx, ys);
+        }
+        op->biasact(plan->image, C, dx, ys, dpool, dx, ys, &mk_se_identity);
+    }
+}
+
+// Rows [0, C) are fc2's weight-gradient rows, [C, C + S) fc1's.
+static void mk_se_grad_rows_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_grad_job* job = context;
+    const mk_squeeze_excitation_f32_op* op = job->op;
+    const size_t C = op->channels, S = op->squeeze, N = job->plan->batch;
+    for (size_t r = start; r < start + count; r++) {
+        if (r < C) {
+            const float* d = job->b.dz2t + r * N;
+            op->fc(N, S, d, job->b.hidden, S, job->b.zeros, job->dw2 + r * S, &mk_se_identity);
+            if (job->db2 != NULL) {
+                float sum = 0.0f;
+                for (size_t n = 0; n < N; n++) sum += d[n];
+                job->db2[r] = sum;
+            }
+        } else {
+            const size_t j = r - C;
+            const float* d = job->b.dz1t + j * N;
+            op->fc(N, C, d, job->saved, 2 * C + S, job->b.zeros, job->dw1 + j * C, &mk_se_identity);
+            if (job->db1 != NULL) {
+                float sum = 0.0f;
+                for (size_t n = 0; n < N; n++) sum += d[n];
+                job->db1[j] = sum;
+            }
+        }
+    }
+}
+
+mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op* op,
+                                             const mk_squeeze_excitation_f32_plan* plan,
+                                             const float* input, const float* saved,
+                                             const float* output_gradient, float* input_gradient,
+                                             float* fc1_weight_gradient, float* fc1_bias_gradient,
+                                             float* fc2_weight_gradient, float* fc2_bias_gradient,
+                                             void* workspace, size_t workspace_bytes,
+                                             mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || saved == NULL || output_gradient == NULL ||
+        input_gradient == NULL || fc1_weight_gradient == NULL || fc2_weight_gradient == NULL) {
+        return MK_STATUS_NULL_POINTER;
+    }
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    const size_t C = op->channels, S = op->squeeze, N = plan->batch;
+    size_t need;
+    mk_status status = mk_squeeze_excitation_f32_backward_workspace_bytes(op, N, &need);
+    if (status != MK_STATUS_OK) return status;
+    // dy and dx use the output pixel stride (dx may be dy itself); x the input one. Nothing else
+    // may overlap.
+    const size_t saved_floats = N * (2 * C + S);
+    const struct { const void* p; size_t floats; } ro[] = {
+        {input, plan->in_extent}, {saved, saved_floats}, {output_gradient, plan->out_extent}};
+    const struct { const void* p; size_t floats; } rw[] = {
+        {input_gradient, plan->out_extent}, {fc1_weight_gradient, C * S}, {fc1_bias_gradient, S},
+        {fc2_weight_gradient, C * S}, {fc2_bias_gradient, C}, {workspace, workspace_bytes / sizeof(float)}};
+    for (size_t i = 0; i < sizeof rw / sizeof rw[0]; i++) {
+        if (rw[i].p == NULL) continue;
+        for (size_t k = 0; k < sizeof ro / sizeof ro[0]; k++) {
+            if (i == 0 && k == 2 && input_gradient == output_gradient) continue;  // in place
+            if (mk_buffers_overlap(rw[i].p, rw[i].floats, ro[k].p, ro[k].floats)) {
+                return MK_STATUS_INVALID_ARGUMENT;
+            }
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (rw[k].p != NULL && mk_buffers_overlap(rw[i].p, rw[i].floats, rw[k].p, rw[k].floats)) {
+                return MK_STATUS_INVALID_ARGUMENT;
+            }
+        }
+    }
+    void* owned = NULL;
+    if (workspace == NULL) {
+        owned = workspace = mk_aligned_alloc(need);
+        if (owned == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    } else if (workspace_bytes < need) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    float* base = (float*)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    mk_se_grad_job job = {op, plan, mk_f32_bntrain_config_get(op->variant), input, saved,
+                          output_gradient, input_gradient, fc1_weight_gradient, fc1_bias_gradient,
+                          fc2_weight_gradient, fc2_bias_gradient, {0}};
+    mk_se_grad_layout(N, C, S, base, &job.b);
+    const size_t wide = C > S ? C : S;
+    for (size_t i = 0; i < wide; i++) {
+        job.b.zeros[i] = 0.0f;
+        job.b.ones[i] = 1.0f;
+    }
+    status = mk_threadpool_parallelize_1d(pool, mk_se_grad_image_task, &job, N, 1);
+    if (status == MK_STATUS_OK) {
+        // About 32K multiply-adds per task.
+        const size_t per_row = N * (S > C ? S : C);
+        const size_t tile = per_row >= 32768 ? 1 : 32768 / per_row;
+        status = mk_threadpool_parallelize_1d(pool, mk_se_grad_rows_task, &job, C + S, tile);
+    }
+    mk_aligned_free(owned);
+    return status;
 }
 
 mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op) {

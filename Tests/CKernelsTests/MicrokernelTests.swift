@@ -69,7 +69,7 @@ struct MicrokernelTests {
                     let want = expectedTile(mr: mr, nc: nc, kc: kc, ks: ks, nr: e.nr, rows: rows, w: w, c0: c,
                                             cStride: cStride, bias: bias, residual: residual, accumulate: accumulate,
                                             last: last, activation: act)
-                    let status = try withRowPointers(rows, mr: e.mr, ks: ks) { a in
+                    let status = withRowPointers(rows, mr: e.mr, ks: ks) { a in
                         c.withUnsafeMutableBufferPointer { cb in
                             mk_testing_gemm_ukernel(index, mr, nc, kc, ks, a, w, cb.baseAddress, cStride, bias, residual,
                                                     e.nr, accumulate, last, allActivations[act].0)
@@ -175,7 +175,7 @@ struct MicrokernelTests {
                         }
                     }
                     let steps = (0..<K).map { $0 == zeroRow ? 0 : step }
-                    let status = try data.withRowBases(zeros: zeros, zeroRow: zeroRow) { rows in
+                    let status = data.withRowBases(zeros: zeros, zeroRow: zeroRow) { rows in
                         out.withUnsafeMutableBufferPointer { o in
                             withAligned(weights) { w in
                                 mk_testing_dwconv_row_ukernel(index, pixels, nc, rows, steps, inW, pad, w, o.baseAddress,

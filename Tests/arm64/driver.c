@@ -29,6 +29,15 @@
 //   weight gradient GEMM     c and bias within 1e-5 * sum|terms| of scalar, and within float32
 //                            summation's bound of the float64 definition; split pixels
 //                            (accumulate) and 2 threads bitwise equal to one call.
+//   SE training / backward   run_train's output bitwise run's; its saved values (pooled means,
+//                            fc1 and fc2 before their activations) as the SE forward's against
+//                            scalar and float64; both backwards on NEON's saved values, dx, dW1,
+//                            db1, dW2, db2 within max(1e-5, chain * 2^-24) * sum|terms| of the
+//                            float64 definition, and of scalar (+ 1e-4 * |scalar|); in place
+//                            (dx == dy) and 2 threads bitwise equal to one call.
+//   dropout                  no variant argument: against mk_training.h's definition (kept as
+//                            mk_dropout_keeps says: within 1 ulp of x / (1 - p); dropped: 0; p = 0
+//                            bitwise copies); in place, 2 threads and a split call bitwise equal.
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
@@ -40,7 +49,8 @@
 // Usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]
 //   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
 //           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors, batchnorm_train,
-//           activation_backward, dwconv2d_backward, pool2d_backward, weight_gradient
+//           activation_backward, dwconv2d_backward, pool2d_backward, weight_gradient,
+//           conv_weight_gradient, squeeze_excitation_backward, dropout
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -66,17 +76,18 @@
 enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
-    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD, FAM_COUNT
+    FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
+    FAM_SE_BWD, FAM_DROPOUT, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
-    "weight_gradient", "conv_weight_gradient"};
+    "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
-                                                   200, 240, 150, 120};
+                                                   200, 240, 150, 120, 200, 200};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -4832,6 +4843,745 @@ static void wg_variant_checks(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Family: squeeze-and-excitation training (mk_squeeze_excitation_f32_run_train, _backward)
+//
+// run_train must give run's output bits, and its saved values ([pooled means C | fc1's output
+// before the ReLU S | fc2's before the hardsigmoid C] per image) must be within the SE
+// forward's tolerance, 1e-5 * (C + S) + 1e-4 * |scalar|, of scalar's and of the float64 layers
+// recomputed from the variant's own means (the output, likewise, of x * hardsigmoid(its z2)).
+// Both backwards then run on NEON's saved values: were each fed its own, a z1 near 0 or a z2
+// near +-3 could lie on different sides of a kink in the two variants. dx, dW1, db1, dW2 and db2
+// (written, not added: the outputs start as sentinels) must be within rel * A + 1e-4 * |scalar|
+// of each other, and within rel * A of the float64 definition computed here from the same saved
+// values: gate = hardsigmoid(z2), dgate = sum over the image of dy * x, dz2 = dgate / 6 strictly
+// inside (-3, 3), dz1 = fc2^T dz2 where z1 > 0, dx = dy * gate + fc1^T dz1 / (h * w), and the
+// parameter gradients summed over the images. A is the value's sum of |terms| expanded through
+// that chain (|dy * x| summed, then through |fc2|, |fc1|, ...), and rel = max(1e-5, (h * w + C +
+// S + batch + 8) * 2^-24) bounds float32 rounding along its longest chain of sums, in any order
+// (no relative slack there: a gradient 1e-4 off must fail). 2 threads (each image's sums and the
+// sums over images have a fixed order) and in place (dx == dy) must give one thread's
+// out-of-place bits. fc2 rows of zeros with a bias of exactly +-3 (fc1 rows of zeros with a zero
+// bias) put z2 on the hardsigmoid's kinks (z1 on the ReLU's) exactly, where the gradient must be
+// 0 (PyTorch's rules).
+
+typedef struct {
+    size_t batch, h, w, C, S, P;  // P = batch * h * w
+    size_t in_layout, in_arg, out_layout, out_arg;
+    int with_b1, with_b2, with_db1, with_db2;
+    float *w1, *b1, *w2, *b2;                // b1 and b2 are zeros when not passed
+    tensor x, x_copy, dy, dy_copy;           // inputs, flush against PROT_NONE
+    tensor saved, saved_copy;                // the backwards' saved values (NEON's), flush
+} seb_setup;
+
+typedef struct {
+    tensor dx, dw1, db1, dw2, db2;  // db1 / db2 unallocated when passed NULL
+} seb_out;
+
+static void seb_out_free(seb_out* o) {
+    tensor_free(&o->dx);
+    tensor_free(&o->dw1);
+    tensor_free(&o->db1);
+    tensor_free(&o->dw2);
+    tensor_free(&o->db2);
+}
+
+static void seb_out_alloc(const seb_setup* s, seb_out* o) {
+    memset(o, 0, sizeof *o);
+    tensor_alloc(&o->dx, s->P, s->out_layout, s->C, 0);
+    tensor_alloc(&o->dw1, s->S, s->C, s->C, 0);
+    tensor_alloc(&o->dw2, s->C, s->S, s->S, 0);
+    if (s->with_db1) tensor_alloc(&o->db1, 1, s->S, s->S, 0);
+    if (s->with_db2) tensor_alloc(&o->db2, 1, s->C, s->C, 0);
+}
+
+// run and run_train with a plan made for `pool`; checks both outputs' and saved's gaps, guards
+// and unwritten elements, that the input did not change and that the outputs are the same bits.
+// 1 when all is well.
+static int seb_forward(const seb_setup* s, const mk_squeeze_excitation_f32_op* op, const char* name,
+                       mk_threadpool* pool, tensor* out_run, tensor* out_train, tensor* saved) {
+    char what[96];
+    tensor_alloc(out_run, s->P, s->out_layout, s->C, 0);
+    tensor_alloc(out_train, s->P, s->out_layout, s->C, 0);
+    tensor_alloc(saved, s->batch, 2 * s->C + s->S, 2 * s->C + s->S, 0);
+    mk_squeeze_excitation_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_squeeze_excitation_f32_reshape(op, s->batch, s->h, s->w, s->in_arg, s->out_arg,
+                                                        pool, &plan))) {
+        return 0;
+    }
+    snprintf(what, sizeof what, "run(%s)", name);
+    if (!run_ok(what, mk_squeeze_excitation_f32_run(op, &plan, s->x.p, out_run->p, pool))) return 0;
+    snprintf(what, sizeof what, "run_train(%s)", name);
+    if (!run_ok(what, mk_squeeze_excitation_f32_run_train(op, &plan, s->x.p, out_train->p, saved->p, pool))) {
+        return 0;
+    }
+    snprintf(what, sizeof what, "%s run_train output", name);
+    if (tensor_check_layout(what, out_train, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "%s saved", name);
+    if (tensor_check_layout(what, saved, 1, NULL)) return 0;
+    snprintf(what, sizeof what, "input x (after %s)", name);
+    if (tensor_check_layout(what, &s->x, 0, &s->x_copy)) return 0;
+    snprintf(what, sizeof what, "%s run_train output vs run's", name);
+    return !compare_bitwise_region(what, out_train, out_run);
+}
+
+// The backward into freshly allocated outputs. `ws_mode` 0: no workspace (the operator
+// allocates one); k = 1..16: exactly the reported size at an address (k - 1) floats short of a
+// PROT_NONE page, so the k - 1 floats after it (sentinels) catch a write past its end and the
+// operator must align it itself; the guards before it catch one before its start. With
+// `in_place`, dx starts as a copy of dy and is passed as both. 1 when all is well.
+static int seb_backward(const seb_setup* s, const mk_squeeze_excitation_f32_op* op, const char* name,
+                        mk_threadpool* pool, int in_place, unsigned ws_mode, seb_out* o) {
+    char what[96];
+    seb_out_alloc(s, o);
+    if (in_place) {
+        for (size_t i = 0; i < s->P; i++) memcpy(at(&o->dx, i, 0), at(&s->dy, i, 0), s->C * sizeof(float));
+    }
+    mk_squeeze_excitation_f32_plan plan;
+    snprintf(what, sizeof what, "reshape(%s)", name);
+    if (!run_ok(what, mk_squeeze_excitation_f32_reshape(op, s->batch, s->h, s->w, s->in_arg, s->out_arg,
+                                                        pool, &plan))) {
+        return 0;
+    }
+    size_t bytes = 0;
+    snprintf(what, sizeof what, "backward_workspace_bytes(%s)", name);
+    if (!run_ok(what, mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, &bytes))) return 0;
+    tensor ws;
+    memset(&ws, 0, sizeof ws);
+    const size_t tail = ws_mode > 0 ? ws_mode - 1 : 0;
+    if (ws_mode > 0) {
+        tensor_alloc(&ws, 1, bytes / sizeof(float) + tail, bytes / sizeof(float) + tail, 1);
+        memset(ws.p, 0xFF, bytes);  // NaN garbage
+    }
+    snprintf(what, sizeof what, "backward(%s)", name);
+    int ok = run_ok(what, mk_squeeze_excitation_f32_backward(
+                              op, &plan, s->x.p, s->saved.p, in_place ? o->dx.p : s->dy.p, o->dx.p, o->dw1.p,
+                              s->with_db1 ? o->db1.p : NULL, o->dw2.p, s->with_db2 ? o->db2.p : NULL,
+                              ws_mode > 0 ? (void*)ws.p : NULL, bytes, pool));
+    if (ws_mode > 0) {
+        if (tensor_check_layout("workspace (before its start)", &ws, 0, NULL)) ok = 0;
+        for (size_t i = 0; ok && i < tail; i++) {
+            if (!is_sentinel(ws.p[bytes / sizeof(float) + i])) {
+                fail("%s wrote float %zu past the end of its %zu-byte workspace", what, i, bytes);
+                ok = 0;
+            }
+        }
+        tensor_free(&ws);
+    }
+    if (!ok) return 0;
+    const struct {
+        const char* what;
+        const tensor* t;
+    } outs[] = {{"dx", &o->dx}, {"dW1", &o->dw1}, {"db1", &o->db1}, {"dW2", &o->dw2}, {"db2", &o->db2}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (outs[i].t->map == NULL) continue;
+        snprintf(what, sizeof what, "%s %s", name, outs[i].what);
+        if (tensor_check_layout(what, outs[i].t, 1, NULL)) return 0;
+    }
+    const struct {
+        const char* what;
+        const tensor *t, *copy;
+    } ins[] = {{"x", &s->x, &s->x_copy}, {"dy", &s->dy, &s->dy_copy}, {"saved", &s->saved, &s->saved_copy}};
+    for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) {
+        if (in_place && ins[i].t == &s->dy) continue;  // not passed
+        snprintf(what, sizeof what, "input %s (after %s)", ins[i].what, name);
+        if (tensor_check_layout(what, ins[i].t, 0, ins[i].copy)) return 0;
+    }
+    return 1;
+}
+
+// The float64 definition on the saved values: each value and its sum of |terms| (see above).
+typedef struct {
+    double *dx, *dx_abs, *dw1, *dw1_abs, *db1, *db1_abs, *dw2, *dw2_abs, *db2, *db2_abs;
+} seb_ref;
+
+static void seb_ref_compute(const seb_setup* s, seb_ref* r) {
+    const size_t C = s->C, S = s->S, HW = s->h * s->w;
+    double* m = calloc(2 * (s->P * C + 2 * C * S + S + C) + 4 * (C + S), sizeof(double));
+    r->dx = m;
+    r->dx_abs = r->dx + s->P * C;
+    r->dw1 = r->dx_abs + s->P * C;
+    r->dw1_abs = r->dw1 + S * C;
+    r->db1 = r->dw1_abs + S * C;
+    r->db1_abs = r->db1 + S;
+    r->dw2 = r->db1_abs + S;
+    r->dw2_abs = r->dw2 + C * S;
+    r->db2 = r->dw2_abs + C * S;
+    r->db2_abs = r->db2 + C;
+    double* dz2 = r->db2_abs + C;  // per image: dz2, its |terms|, dz1, its |terms|
+    double* az2 = dz2 + C;
+    double* dz1 = az2 + C;
+    double* az1 = dz1 + S;
+    for (size_t n = 0; n < s->batch; n++) {
+        const float* pooled = at(&s->saved_copy, n, 0);
+        const float* z1 = pooled + C;
+        const float* z2 = z1 + S;
+        for (size_t c = 0; c < C; c++) {
+            double g = 0.0, ag = 0.0;
+            for (size_t q = 0; q < HW; q++) {
+                const double t = (double)*at(&s->dy_copy, n * HW + q, c) * (double)*at(&s->x_copy, n * HW + q, c);
+                g += t;
+                ag += fabs(t);
+            }
+            const int inside = z2[c] > -3.0f && z2[c] < 3.0f;
+            dz2[c] = inside ? g / 6.0 : 0.0;
+            az2[c] = inside ? ag / 6.0 : 0.0;
+        }
+        for (size_t j = 0; j < S; j++) {
+            double h = 0.0, ah = 0.0;
+            for (size_t c = 0; c < C; c++) {
+                h += (double)s->w2[c * S + j] * dz2[c];
+                ah += fabs((double)s->w2[c * S + j]) * az2[c];
+            }
+            dz1[j] = z1[j] > 0.0f ? h : 0.0;
+            az1[j] = z1[j] > 0.0f ? ah : 0.0;
+        }
+        for (size_t c = 0; c < C; c++) {
+            double dp = 0.0, ap = 0.0;
+            for (size_t j = 0; j < S; j++) {
+                dp += (double)s->w1[j * C + c] * dz1[j];
+                ap += fabs((double)s->w1[j * C + c]) * az1[j];
+            }
+            dp /= (double)HW;
+            ap /= (double)HW;
+            const double gate = fmin(fmax((double)z2[c] + 3.0, 0.0), 6.0) / 6.0;
+            for (size_t q = 0; q < HW; q++) {
+                const double t = (double)*at(&s->dy_copy, n * HW + q, c) * gate;
+                r->dx[(n * HW + q) * C + c] = t + dp;
+                r->dx_abs[(n * HW + q) * C + c] = fabs(t) + ap;
+            }
+            r->db2[c] += dz2[c];
+            r->db2_abs[c] += az2[c];
+            for (size_t j = 0; j < S; j++) {
+                const double t = z1[j] > 0.0f ? (double)z1[j] : 0.0;
+                r->dw2[c * S + j] += dz2[c] * t;
+                r->dw2_abs[c * S + j] += az2[c] * t;
+            }
+        }
+        for (size_t j = 0; j < S; j++) {
+            r->db1[j] += dz1[j];
+            r->db1_abs[j] += az1[j];
+            for (size_t c = 0; c < C; c++) {
+                r->dw1[j * C + c] += dz1[j] * (double)pooled[c];
+                r->dw1_abs[j * C + c] += az1[j] * fabs((double)pooled[c]);
+            }
+        }
+    }
+}
+
+// `o` against `ref` (another variant's outputs: within rel * |terms| + 1e-4 * |ref's value|, the
+// SE forward's form) or, with NULL, the definition (within rel * |terms|, a bound on float32's
+// rounding along any order of the sums). Reports the first output that fails.
+static void seb_check(const seb_setup* s, const seb_out* o, const seb_out* ref, const seb_ref* r,
+                      const char* name) {
+    const size_t HW = s->h * s->w;
+    const double rel = fmax(1e-5, ldexp((double)(HW + s->C + s->S + s->batch + 8), -24));
+    const struct {
+        const char* what;
+        const tensor *t, *u;
+        const double *v, *a;
+    } outs[] = {{"dx", &o->dx, &ref->dx, r->dx, r->dx_abs},
+                {"dW1 (pixel = row j, channel = c)", &o->dw1, &ref->dw1, r->dw1, r->dw1_abs},
+                {"db1", &o->db1, &ref->db1, r->db1, r->db1_abs},
+                {"dW2 (pixel = row c, channel = j)", &o->dw2, &ref->dw2, r->dw2, r->dw2_abs},
+                {"db2", &o->db2, &ref->db2, r->db2, r->db2_abs}};
+    for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
+        const tensor* t = outs[k].t;
+        if (t->map == NULL) continue;
+        char what[128];
+        snprintf(what, sizeof what, "%s %s vs %s", name, outs[k].what, ref ? "scalar" : "float64 definition");
+        close_acc acc;
+        close_begin(&acc, what);
+        for (size_t i = 0; i < t->pixels; i++) {
+            for (size_t c = 0; c < t->channels; c++) {
+                const size_t e = i * t->channels + c;
+                const double other = ref ? (double)*at(outs[k].u, i, c) : outs[k].v[e];
+                const double slack = ref ? 1e-4 * fabs(other) : 0.0;  // the SE forward's, for scalar
+                close_add(&acc, i, c, *at(t, i, c), other, rel * outs[k].a[e] + slack + 1e-30);
+            }
+        }
+        if (close_end(&acc)) return;
+    }
+}
+
+// Every output bitwise: whole regions (reporting, `what` naming the run) or valid elements
+// (silent, for the count of exact cases).
+static int seb_outputs_bitwise(const seb_out* a, const seb_out* b, const char* what) {
+    const tensor* ta[5] = {&a->dx, &a->dw1, &a->db1, &a->dw2, &a->db2};
+    const tensor* tb[5] = {&b->dx, &b->dw1, &b->db1, &b->dw2, &b->db2};
+    static const char* const names[5] = {"dx", "dW1", "db1", "dW2", "db2"};
+    for (int i = 0; i < 5; i++) {
+        if (ta[i]->map == NULL) continue;
+        if (what != NULL) {
+            char full[128];
+            snprintf(full, sizeof full, "%s %s", what, names[i]);
+            if (compare_bitwise_region(full, ta[i], tb[i])) return 0;
+        } else if (!tensors_bitwise_equal(ta[i], tb[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int seb_untouched(const seb_out* o) {
+    const tensor* t[5] = {&o->dx, &o->dw1, &o->db1, &o->dw2, &o->db2};
+    for (int i = 0; i < 5; i++) {
+        if (t[i]->map != NULL && !tensor_untouched(t[i])) return 0;
+    }
+    return 1;
+}
+
+// The documented errors on this case's shape (NEON's op, `other` a second op); each failing
+// call must write nothing.
+static void seb_error_checks(const seb_setup* s, const mk_squeeze_excitation_f32_op* op,
+                             const mk_squeeze_excitation_f32_op* other) {
+    const size_t C = s->C, S = s->S;
+    mk_squeeze_excitation_f32_plan plan, other_plan;
+    size_t bytes = 0, zero_bytes = 1;
+    if (!run_ok("reshape(errors)", mk_squeeze_excitation_f32_reshape(op, s->batch, s->h, s->w, s->in_arg,
+                                                                     s->out_arg, NULL, &plan)) ||
+        !run_ok("reshape(other op, errors)", mk_squeeze_excitation_f32_reshape(other, s->batch, s->h, s->w,
+                                                                               s->in_arg, s->out_arg, NULL,
+                                                                               &other_plan)) ||
+        !run_ok("backward_workspace_bytes(errors)",
+                mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, &bytes))) {
+        return;
+    }
+    const size_t saved_floats = mk_squeeze_excitation_f32_saved_floats(op, s->batch);
+    if (saved_floats != s->batch * (2 * C + S) || mk_squeeze_excitation_f32_saved_floats(NULL, 1) != 0) {
+        fail("saved_floats = %zu (want %zu), %zu for a NULL op (want 0)", saved_floats,
+             s->batch * (2 * C + S), mk_squeeze_excitation_f32_saved_floats(NULL, 1));
+    }
+    seb_out o;
+    seb_out_alloc(s, &o);
+    float* db1 = s->with_db1 ? o.db1.p : NULL;
+    float* db2 = s->with_db2 ? o.db2.p : NULL;
+    const size_t in_extent = (s->P - 1) * s->in_layout + C, out_extent = (s->P - 1) * s->out_layout + C;
+    // A scratch region that the calls below may name as an overlapping operand: large enough for
+    // any of them, so a missed overlap shows as a change here rather than a crash.
+    const size_t scratch_floats = 2 * (in_extent + out_extent + 2 * C * S + bytes / sizeof(float)) + 64;
+    float* scratch = malloc(scratch_floats * sizeof(float));
+    for (size_t i = 0; i < scratch_floats; i++) scratch[i] = 0.5f;
+    void* ws = mk_aligned_alloc(bytes);
+    tensor out, saved;
+    tensor_alloc(&out, s->P, s->out_layout, C, 0);
+    tensor_alloc(&saved, s->batch, 2 * C + S, 2 * C + S, 0);
+    const float *x = s->x.p, *dy = s->dy.p, *sv = s->saved.p;
+    typedef struct {
+        const char* what;
+        mk_status got, want;
+    } seb_error;
+    seb_error e[16];
+    size_t n = 0;
+    e[n++] = (seb_error){"workspace one byte short", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, dy, o.dx.p, o.dw1.p, db1, o.dw2.p, db2, ws, bytes - 1, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"fc2 weight gradient == fc1's", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, dy, o.dx.p, o.dw1.p, db1, o.dw1.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"fc2 weight gradient overlapping fc1's last element", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, dy, o.dx.p, scratch, db1, scratch + C * S - 1, db2, NULL, 0, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"saved NULL", mk_squeeze_excitation_f32_backward(op, &plan, x, NULL, dy, o.dx.p, o.dw1.p, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_NULL_POINTER};
+    e[n++] = (seb_error){"a plan of another op", mk_squeeze_excitation_f32_backward(op, &other_plan, x, sv, dy, o.dx.p, o.dw1.p, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"dx overlapping x", mk_squeeze_excitation_f32_backward(op, &plan, scratch, sv, dy, scratch + in_extent - 1, o.dw1.p, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"dx one float past dy", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, scratch, scratch + 1, o.dw1.p, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"fc1 weight gradient overlapping saved", mk_squeeze_excitation_f32_backward(op, &plan, x, scratch, dy, o.dx.p, scratch + s->batch * (2 * C + S) - 1, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"workspace overlapping dx", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, dy, scratch, o.dw1.p, db1, o.dw2.p, db2, scratch + out_extent - 1, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"workspace_bytes for batch 0", mk_squeeze_excitation_f32_backward_workspace_bytes(op, 0, &zero_bytes), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"workspace_bytes NULL op", mk_squeeze_excitation_f32_backward_workspace_bytes(NULL, s->batch, &zero_bytes), MK_STATUS_NULL_POINTER};
+    e[n++] = (seb_error){"run_train saved NULL", mk_squeeze_excitation_f32_run_train(op, &plan, x, out.p, NULL, NULL), MK_STATUS_NULL_POINTER};
+    e[n++] = (seb_error){"run_train a plan of another op", mk_squeeze_excitation_f32_run_train(op, &other_plan, x, out.p, saved.p, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"run_train saved overlapping the output", mk_squeeze_excitation_f32_run_train(op, &plan, x, scratch, scratch + out_extent - 1, NULL), MK_STATUS_INVALID_ARGUMENT};
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].got != e[i].want) {
+            fail("squeeze_excitation(%s) = %s, want %s", e[i].what, status_name(e[i].got), status_name(e[i].want));
+        }
+    }
+    int scratch_ok = 1;
+    for (size_t i = 0; i < scratch_floats; i++) scratch_ok &= scratch[i] == 0.5f;
+    if (!seb_untouched(&o) || !tensor_untouched(&out) || !tensor_untouched(&saved) || !scratch_ok) {
+        fail("a failing call wrote an output (%s)", !scratch_ok ? "an overlapping operand" : "the gradients, output or saved");
+    }
+    tensor_check_layout("input x (after the failing calls)", &s->x, 0, &s->x_copy);
+    tensor_check_layout("input dy (after the failing calls)", &s->dy, 0, &s->dy_copy);
+    tensor_check_layout("input saved (after the failing calls)", &s->saved, 0, &s->saved_copy);
+    free(scratch);
+    mk_aligned_free(ws);
+    tensor_free(&out);
+    tensor_free(&saved);
+    seb_out_free(&o);
+}
+
+static void seb_case(unsigned index) {
+    case_begin(FAM_SE_BWD, index);
+    rng_for_case(FAM_SE_BWD, index);
+    seb_setup s;
+    memset(&s, 0, sizeof s);
+    // Channels off 4 and 16 (the vector and block tails) most of the time, past 64 (two tiles on
+    // 2 threads) sometimes.
+    s.C = chance(70) ? random_pool_channels() : rnd_range(71, 200);
+    if (s.C % 4 == 0 && chance(50)) s.C -= rnd_range(1, 3);
+    switch (rnd_range(0, 3)) {
+        case 0: s.S = s.C / 4 > 0 ? (s.C / 4 > 64 ? 64 : s.C / 4) : 1; break;  // MobileNetV3: C / 4
+        case 1: s.S = rnd_range(1, 8); break;
+        default: s.S = rnd_range(1, 64);
+    }
+    s.batch = chance(40) ? 1 : rnd_range(2, 4);
+    s.h = rnd_range(1, 9);
+    s.w = rnd_range(1, 9);
+    if (chance(10)) s.h = s.w = 1;
+    s.P = s.batch * s.h * s.w;
+    random_stride(s.C, 50, &s.in_layout, &s.in_arg);
+    random_stride(s.C, 50, &s.out_layout, &s.out_arg);
+    s.with_b1 = chance(75);
+    s.with_b2 = chance(75);
+    s.with_db1 = chance(75);
+    s.with_db2 = chance(75);
+    const int saturate = s.with_b2 && chance(40);  // fc2 biases of +-5 on some channels
+    const int kinks = chance(25);
+    const int in_place = index % 3 == 1;
+    const int pooled = want_pool(index, 4);
+    const int errors = index % 5 == 0;
+    const float scale = chance(40) ? 3.0f : 1.0f;
+    describe("C%zu S%zu n%zu %zux%zu in_stride %zu out_stride %zu fc1_bias:%s fc2_bias:%s%s%s "
+             "db1:%s db2:%s scale %g%s", s.C, s.S, s.batch, s.h, s.w, s.in_arg, s.out_arg,
+             s.with_b1 ? "yes" : "NULL", s.with_b2 ? "yes" : "NULL", saturate ? " (some +-5)" : "",
+             kinks ? " kinks" : "", s.with_db1 ? "yes" : "NULL", s.with_db2 ? "yes" : "NULL",
+             (double)scale, in_place ? " in-place" : "");
+    // Weights spread as in the forward family, so that both kinks see both sides.
+    s.w1 = random_floats(s.S * s.C, 2.0f / sqrtf((float)s.C));
+    s.w2 = random_floats(s.C * s.S, 4.0f / sqrtf((float)s.S));
+    s.b1 = random_floats(s.S, 0.5f);
+    s.b2 = random_floats(s.C, 2.0f);
+    if (saturate) {
+        for (size_t c = 0; c < s.C; c++) {
+            if (chance(40)) s.b2[c] = chance(50) ? 5.0f : -5.0f;
+        }
+    }
+    if (kinks) {  // z1 == 0 (the fc1 row sums zeros, + 0), z2 == +-3 (zeros, + b2) exactly
+        for (size_t j = 0; j < s.S; j++) {
+            if (!chance(20)) continue;
+            for (size_t c = 0; c < s.C; c++) s.w1[j * s.C + c] = 0.0f;
+            s.b1[j] = 0.0f;
+        }
+        if (s.with_b2) {
+            for (size_t c = 0; c < s.C; c++) {
+                if (!chance(20)) continue;
+                for (size_t j = 0; j < s.S; j++) s.w2[c * s.S + j] = 0.0f;
+                s.b2[c] = chance(50) ? 3.0f : -3.0f;
+            }
+        }
+    }
+    if (!s.with_b1) memset(s.b1, 0, s.S * sizeof(float));
+    if (!s.with_b2) memset(s.b2, 0, s.C * sizeof(float));
+    float* offset = random_floats(s.C, 1.0f);  // channel means away from 0
+    mk_squeeze_excitation_f32_op *op_n = NULL, *op_s = NULL;
+    tensor run_n, run_s, train_n, train_s, saved_n, saved_s, run_p, train_p, saved_p, ref_saved, ref_out;
+    tensor* fwd[] = {&run_n, &run_s, &train_n, &train_s, &saved_n, &saved_s, &run_p, &train_p, &saved_p,
+                     &ref_saved, &ref_out};
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) memset(fwd[i], 0, sizeof(tensor));
+    seb_out out_n, out_s, out_ip, out_p;
+    memset(&out_n, 0, sizeof out_n);
+    out_s = out_ip = out_p = out_n;
+    seb_ref ref = {0};
+    if (!run_ok("create(neon)", mk_squeeze_excitation_f32_create(s.C, s.S, s.w1, s.with_b1 ? s.b1 : NULL, s.w2,
+                                                                 s.with_b2 ? s.b2 : NULL, MK_VARIANT_NEON, &op_n)) ||
+        !run_ok("create(scalar)", mk_squeeze_excitation_f32_create(s.C, s.S, s.w1, s.with_b1 ? s.b1 : NULL, s.w2,
+                                                                   s.with_b2 ? s.b2 : NULL, MK_VARIANT_SCALAR, &op_s))) {
+        goto done;
+    }
+    tensor_alloc(&s.x, s.P, s.in_layout, s.C, 1);
+    tensor_fill(&s.x, scale);
+    for (size_t i = 0; i < s.P; i++) {
+        for (size_t c = 0; c < s.C; c++) *at(&s.x, i, c) += offset[c];
+    }
+    tensor_clone(&s.x_copy, &s.x, 1);
+    tensor_alloc(&s.dy, s.P, s.out_layout, s.C, 1);
+    tensor_fill(&s.dy, 1.0f);
+    tensor_clone(&s.dy_copy, &s.dy, 1);
+
+    // The forwards.
+    if (!seb_forward(&s, op_n, "neon", NULL, &run_n, &train_n, &saved_n) ||
+        !seb_forward(&s, op_s, "scalar", NULL, &run_s, &train_s, &saved_s)) {
+        goto done;
+    }
+    if (compare("neon vs scalar saved (pixel = image)", CMP_TOL, &saved_n, &saved_s, (double)(s.C + s.S))) goto done;
+    {
+        // The layers in float64 from NEON's own means and ReLU output; the output from its z2.
+        const size_t C = s.C, S = s.S, HW = s.h * s.w;
+        tensor_clone(&ref_saved, &saved_n, 0);
+        tensor_alloc(&ref_out, s.P, C, C, 0);
+        const mk_activation hsig = {MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f};
+        for (size_t n = 0; n < s.batch; n++) {
+            const float* own = at(&saved_n, n, 0);
+            float* r = at(&ref_saved, n, 0);
+            for (size_t c = 0; c < C; c++) {
+                double sum = 0.0;
+                for (size_t q = 0; q < HW; q++) sum += (double)*at(&s.x_copy, n * HW + q, c);
+                r[c] = (float)(sum / (double)HW);
+            }
+            for (size_t j = 0; j < S; j++) {
+                double sum = (double)s.b1[j];
+                for (size_t c = 0; c < C; c++) sum += (double)s.w1[j * C + c] * (double)own[c];
+                r[C + j] = (float)sum;
+            }
+            for (size_t c = 0; c < C; c++) {
+                double sum = (double)s.b2[c];
+                for (size_t j = 0; j < S; j++) {
+                    sum += (double)s.w2[c * S + j] * (own[C + j] > 0.0f ? (double)own[C + j] : 0.0);
+                }
+                r[C + S + c] = (float)sum;
+                for (size_t q = 0; q < HW; q++) {
+                    *at(&ref_out, n * HW + q, c) = *at(&s.x_copy, n * HW + q, c) * ref_act(own[C + S + c], hsig);
+                }
+            }
+        }
+        if (compare("neon saved vs float64 layers (pixel = image)", CMP_TOL, &saved_n, &ref_saved, (double)(C + S)) ||
+            compare("neon output vs x * hardsigmoid(saved z2)", CMP_TOL, &train_n, &ref_out, 1.0)) {
+            goto done;
+        }
+    }
+    tensor_clone(&s.saved, &saved_n, 1);
+    tensor_clone(&s.saved_copy, &saved_n, 1);
+
+    // The backwards, on the same saved values.
+    if (!seb_backward(&s, op_n, "neon", NULL, 0, (unsigned)rnd_range(0, 16), &out_n) ||
+        !seb_backward(&s, op_s, "scalar", NULL, 0, (unsigned)rnd_range(0, 16), &out_s)) {
+        goto done;
+    }
+    seb_ref_compute(&s, &ref);
+    seb_check(&s, &out_n, NULL, &ref, "neon");
+    if (seb_outputs_bitwise(&out_n, &out_s, NULL)) {
+        g_stats[FAM_SE_BWD].exact_cases++;
+    } else {
+        seb_check(&s, &out_n, &out_s, &ref, "neon");
+        seb_check(&s, &out_s, NULL, &ref, "scalar");
+    }
+    if (in_place) {
+        const mk_squeeze_excitation_f32_op* op = index % 2 ? op_n : op_s;
+        const char* name = index % 2 ? "neon in place" : "scalar in place";
+        if (seb_backward(&s, op, name, NULL, 1, (unsigned)rnd_range(0, 16), &out_ip)) {
+            seb_outputs_bitwise(&out_ip, index % 2 ? &out_n : &out_s, name);
+        }
+    }
+    if (pooled) {
+        g_stats[FAM_SE_BWD].pool_checks++;
+        if (seb_forward(&s, op_n, "neon 2 threads", g_pool2, &run_p, &train_p, &saved_p) &&
+            !compare_bitwise_region("neon 2 threads run_train output", &train_p, &train_n) &&
+            !compare_bitwise_region("neon 2 threads saved", &saved_p, &saved_n) &&
+            seb_backward(&s, op_n, "neon 2 threads", g_pool2, 0, (unsigned)rnd_range(0, 16), &out_p)) {
+            seb_outputs_bitwise(&out_p, &out_n, "neon 2 threads");
+        }
+    }
+    if (errors) seb_error_checks(&s, op_n, op_s);
+done:
+    mk_squeeze_excitation_f32_destroy(op_n);
+    mk_squeeze_excitation_f32_destroy(op_s);
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) tensor_free(fwd[i]);
+    tensor* ins[] = {&s.x, &s.x_copy, &s.dy, &s.dy_copy, &s.saved, &s.saved_copy};
+    for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) tensor_free(ins[i]);
+    seb_out_free(&out_n);
+    seb_out_free(&out_s);
+    seb_out_free(&out_ip);
+    seb_out_free(&out_p);
+    free(ref.dx);
+    free(s.w1);
+    free(s.w2);
+    free(s.b1);
+    free(s.b2);
+    free(offset);
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: dropout (mk_dropout_f32, mk_dropout_keeps; dropout.c)
+//
+// There is no variant argument (one loop for every ISA), so there is no NEON-vs-scalar pair:
+// mk_dropout_f32 is checked against mk_training.h's definition, y[i] = x[i] / (1 - p) where
+// mk_dropout_keeps(seed, offset + i, p), else 0. The quotient is that of the float x by 1 - p,
+// rounded once; y may be 1 ulp from it (a product with a rounded 1 / (1 - p) is within 1 ulp of
+// it; the cases in which every kept element has the quotient's bits are counted). A dropped
+// element must compare equal to 0 (either sign: x * 0). p = 0 must copy x bit for bit (NaN and
+// infinities included) and p = 1 give zeros; elsewhere x is finite, since the header's "0" for a
+// dropped element and x * 0 differ for a NaN or infinite x. The mask is a pure function of
+// (seed, offset + i): in place (y == x), on 2 threads, and as two calls (the second on the tail
+// at offset + k) y must be the same bits. Over 10,000 elements the kept count must be within 6
+// standard deviations (plus the documented 2^-24 of the rate) of count * (1 - p). The documented
+// errors (count 0, p outside [0, 1] or NaN, an overlap other than y == x, NULL pointers) must
+// write nothing.
+
+static unsigned long g_dropout_ulp_values;  // kept elements 1 ulp from the quotient
+
+static float dropout_p(void) {
+    static const float small[] = {0x1p-24f, 1e-8f, 1e-3f, 0.1f, 0.2f};
+    switch (rnd_range(0, 9)) {
+        case 0: return chance(15) ? -0.0f : 0.0f;  // -0 is within [0, 1]
+        case 1: return chance(60) ? 1.0f : nextafterf(1.0f, 0.0f);
+        case 2: case 3: return small[rnd_range(0, 4)];
+        case 4: case 5: return 0.5f;
+        case 6: return 0.9f;
+        default: return (float)(rnd_u64() >> 40) * 0x1p-24f;  // in [0, 1)
+    }
+}
+
+// 1..100,000 elements: small odd counts, and counts about the 16K-element thread tile.
+static size_t dropout_count(void) {
+    switch (rnd_range(0, 5)) {
+        case 0: return 2 * rnd_range(0, 16) + 1;
+        case 1: return rnd_range(2, 1000);
+        case 2: return rnd_range(1001, 16384);
+        case 3: return 16384 * rnd_range(1, 6) + rnd_range(0, 2) - 1;
+        default: return rnd_range(16385, 100000);
+    }
+}
+
+// The documented errors on this case's buffers; each must write nothing.
+static void dropout_error_checks(size_t count, const tensor* x, float p, uint64_t seed, uint64_t offset) {
+    tensor y;
+    tensor_alloc(&y, 1, count, count, 0);
+    float* scratch = malloc((count + 1) * sizeof(float));
+    for (size_t i = 0; i <= count; i++) scratch[i] = 0.5f;
+    typedef struct {
+        const char* what;
+        mk_status got, want;
+    } dropout_error;
+    dropout_error e[12];
+    size_t n = 0;
+    e[n++] = (dropout_error){"count 0", mk_dropout_f32(0, x->p, y.p, p, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"p -0.25", mk_dropout_f32(count, x->p, y.p, -0.25f, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"p just above 1", mk_dropout_f32(count, x->p, y.p, nextafterf(1.0f, 2.0f), seed, offset, g_pool2), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"p NaN", mk_dropout_f32(count, x->p, y.p, NAN, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"p inf", mk_dropout_f32(count, x->p, y.p, INFINITY, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"p -inf", mk_dropout_f32(count, x->p, y.p, -INFINITY, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (dropout_error){"x NULL", mk_dropout_f32(count, NULL, y.p, p, seed, offset, NULL), MK_STATUS_NULL_POINTER};
+    e[n++] = (dropout_error){"y NULL", mk_dropout_f32(count, x->p, NULL, p, seed, offset, NULL), MK_STATUS_NULL_POINTER};
+    if (count >= 2) {  // one element apart: overlapping, not equal
+        e[n++] = (dropout_error){"y == x + 1", mk_dropout_f32(count, scratch, scratch + 1, p, seed, offset, NULL), MK_STATUS_INVALID_ARGUMENT};
+        e[n++] = (dropout_error){"y == x - 1", mk_dropout_f32(count, scratch + 1, scratch, p, seed, offset, g_pool2), MK_STATUS_INVALID_ARGUMENT};
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].got != e[i].want) {
+            fail("dropout(%s) = %s, want %s", e[i].what, status_name(e[i].got), status_name(e[i].want));
+        }
+    }
+    int scratch_ok = 1;
+    for (size_t i = 0; i <= count; i++) scratch_ok &= scratch[i] == 0.5f;
+    if (!tensor_untouched(&y) || !scratch_ok) {
+        fail("a failing dropout call wrote %s", scratch_ok ? "y" : "an overlapping y");
+    }
+    tensor_check_layout("y (after the failing calls)", &y, 0, NULL);
+    free(scratch);
+    tensor_free(&y);
+}
+
+static void dropout_case(unsigned index) {
+    case_begin(FAM_DROPOUT, index);
+    rng_for_case(FAM_DROPOUT, index);
+    const size_t count = dropout_count();
+    const float p = dropout_p();
+    const uint64_t seed = rnd_u64();
+    uint64_t offset;
+    switch (rnd_range(0, 3)) {
+        case 0: offset = 0; break;
+        case 1: offset = rnd_range(0, 1u << 20); break;
+        case 2: offset = UINT64_MAX - rnd_range(0, count); break;  // offset + i wraps
+        default: offset = rnd_u64();
+    }
+    static const float scales[] = {1.0f, 1.0f, 1e3f, 1e-38f, 1e37f};
+    const float scale = scales[rnd_range(0, 4)];
+    const int pooled = want_pool(index, 2);
+    const int split = count >= 2 && chance(40);
+    const size_t k = split ? rnd_range(1, count - 1) : 0;
+    describe("count %zu p %a (%.9g) seed 0x%016" PRIx64 " offset 0x%016" PRIx64 " x scale %g%s", count,
+             (double)p, (double)p, seed, offset, (double)scale, split ? " split" : "");
+    tensor x, x_copy, y, y_ip, y_split, y_p;
+    memset(&y_ip, 0, sizeof y_ip);
+    y_split = y_p = y_ip;
+    tensor_alloc(&x, 1, count, count, 1);
+    tensor_fill(&x, scale);
+    for (size_t i = 0; i < count; i++) {
+        if (chance(3)) x.p[i] = chance(50) ? 0.0f : -0.0f;
+        // p = 0 copies: whatever x holds.
+        if (p == 0.0f && chance(3)) x.p[i] = chance(30) ? NAN : chance(50) ? INFINITY : -INFINITY;
+    }
+    tensor_clone(&x_copy, &x, 1);
+    tensor_alloc(&y, 1, count, count, 0);
+    if (!run_ok("dropout", mk_dropout_f32(count, x.p, y.p, p, seed, offset, NULL))) goto done;
+    if (tensor_check_layout("y", &y, 1, NULL) || tensor_check_layout("x", &x, 0, &x_copy)) goto done;
+    {
+        size_t kept = 0, bad = 0, first = 0, off_ulp = 0;
+        int first_keep = 0;
+        float want = 0.0f;
+        family_stats* st = &g_stats[FAM_DROPOUT];
+        for (size_t i = 0; i < count; i++) {
+            const float xi = x.p[i], yi = y.p[i];
+            const int keep = mk_dropout_keeps(seed, offset + i, p);
+            float expect = 0.0f;
+            int ok;
+            kept += keep;
+            if (p == 0.0f) {
+                expect = xi;
+                ok = keep && bits_of(yi) == bits_of(xi);
+            } else if (keep) {
+                expect = (float)((double)xi / (1.0 - (double)p));
+                int64_t d = ordered(yi) - ordered(expect);
+                if (d < 0) d = -d;
+                ok = p < 1.0f && !isnan(yi) && d <= 1;
+                if (ok && d == 1) off_ulp++;
+                if (ok && (unsigned)d > st->max_ulp) st->max_ulp = (unsigned)d;
+            } else {
+                ok = yi == 0.0f;
+            }
+            if (!ok && bad++ == 0) {
+                first = i;
+                first_keep = keep;
+                want = expect;
+            }
+        }
+        if (bad) {
+            fail("%zu of %zu elements differ from the definition; first %zu (index offset + %zu): "
+                 "x %.9g (0x%08x) y %.9g (0x%08x), keeps %d, want %.9g (0x%08x)", bad, count, first,
+                 first, (double)x.p[first], bits_of(x.p[first]), (double)y.p[first],
+                 bits_of(y.p[first]), first_keep, (double)want, bits_of(want));
+        }
+        if (off_ulp == 0) st->exact_cases++;
+        g_dropout_ulp_values += off_ulp;
+        if (count >= 10000) {
+            const double q = 1.0 - (double)p;
+            const double sd = sqrt((double)count * (double)p * q);
+            const double dev = fabs((double)kept - (double)count * q);
+            if (dev > 6.0 * sd + (double)count * 0x1p-24 + 1.0) {
+                fail("kept %zu of %zu (%.6f), want 1 - p = %.6f within %.1f elements", kept, count,
+                     (double)kept / (double)count, q, 6.0 * sd + (double)count * 0x1p-24 + 1.0);
+            }
+        }
+    }
+    // In place: the same bits, nothing written outside.
+    tensor_clone(&y_ip, &x_copy, 1);
+    if (run_ok("dropout in place", mk_dropout_f32(count, y_ip.p, y_ip.p, p, seed, offset, NULL)) &&
+        !tensor_check_layout("in place y", &y_ip, 0, NULL) && !tensors_bitwise_equal(&y_ip, &y)) {
+        fail("in place (y == x) differs from out of place");
+    }
+    if (split) {  // elements [k, count) at offset + k: the same mask
+        tensor_alloc(&y_split, 1, count, count, 0);
+        if (run_ok("dropout [0, k)", mk_dropout_f32(k, x.p, y_split.p, p, seed, offset, NULL)) &&
+            run_ok("dropout [k, count) at offset + k",
+                   mk_dropout_f32(count - k, x.p + k, y_split.p + k, p, seed, offset + k, NULL))) {
+            char what[64];
+            snprintf(what, sizeof what, "two calls split at %zu", k);
+            compare_bitwise_region(what, &y_split, &y);
+        }
+    }
+    if (pooled) {
+        g_stats[FAM_DROPOUT].pool_checks++;
+        tensor_alloc(&y_p, 1, count, count, 0);
+        if (run_ok("dropout, 2 threads", mk_dropout_f32(count, x.p, y_p.p, p, seed, offset, g_pool2))) {
+            compare_bitwise_region("2 threads", &y_p, &y);
+        }
+    }
+    if (index % 4 == 0) dropout_error_checks(count, &x, p, seed, offset);
+done:;
+    tensor* all[] = {&x, &x_copy, &y, &y_ip, &y_split, &y_p};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
     printf("usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]\n  families:");
@@ -4888,7 +5638,7 @@ int main(int argc, char** argv) {
     void (*const runners[FAM_COUNT])(unsigned) = {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
-        dwb_case, pgb_case, wg_case, cwg_case};
+        dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -4929,6 +5679,12 @@ int main(int argc, char** argv) {
         } else if (f == FAM_DW_BWD || f == FAM_WGRAD || f == FAM_CONV_WGRAD) {
             snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
                      s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_SE_BWD) {
+            snprintf(extra, sizeof extra, "  (worst |diff|/tol %.3f; %u of %u bitwise equal; %u on 2 threads)",
+                     s->worst_ratio, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_DROPOUT) {
+            snprintf(extra, sizeof extra, "  (max %u ulp from x / (1 - p), %lu values; %u of %u cases exact; %u on 2 threads)",
+                     s->max_ulp, g_dropout_ulp_values, s->exact_cases, s->cases, s->pool_checks);
         } else if (f == FAM_ACT_BWD) {
             snprintf(extra, sizeof extra, "  (dx max %u ulp; dbias worst |diff|/tol %.3f; %u on 2 threads)",
                      s->max_ulp, s->worst_ratio, s->pool_checks);

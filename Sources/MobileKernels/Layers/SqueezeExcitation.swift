@@ -16,6 +16,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     public let variant: Variant
     public let name: String
     private let op: OpaquePointer
+    private let scratch = Scratch()
 
     /// The most channels (and squeeze channels) the layer takes: the operator keeps an image's
     /// pooled and hidden vectors on the stack.
@@ -97,5 +98,64 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     public func scale(_ tensor: inout Tensor, threadPool: ThreadPool = .shared) throws {
         _ = try outputShape(for: tensor.shape)
         try tensor.withMutableView { try forward($0, into: $0, threadPool: threadPool) }
+    }
+
+    // MARK: - Training
+
+    /// The floats `trainingForward` keeps for `backward` over `batch` images: per image the
+    /// pooled means, fc1's output before its ReLU and fc2's before its hardsigmoid.
+    public func savedCount(batch: Int) -> Int { batch * (2 * channels + squeezeChannels) }
+
+    private func plan(_ input: TensorView, _ outputPixelStride: Int, _ threadPool: ThreadPool) -> (mk_status, mk_squeeze_excitation_f32_plan) {
+        var plan = mk_squeeze_excitation_f32_plan()
+        let s = input.shape
+        let status = mk_squeeze_excitation_f32_reshape(op, s.n, s.h, s.w, input.pixelStride, outputPixelStride, threadPool.handle, &plan)
+        return (status, plan)
+    }
+
+    /// `forward` (the same output) that also keeps in `saved` (`savedCount(batch:)` floats)
+    /// what `backward` needs.
+    public func trainingForward(_ input: TensorView, into output: TensorView, saved: UnsafeMutableBufferPointer<Float>,
+                                threadPool: ThreadPool = .shared) throws {
+        try checkOutput(output.shape, for: input.shape)
+        guard saved.count >= savedCount(batch: input.shape.n), let keep = saved.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): saved holds \(saved.count) floats, needs \(savedCount(batch: input.shape.n))")
+        }
+        var (status, plan) = plan(input, output.pixelStride, threadPool)
+        status = then(status) { mk_squeeze_excitation_f32_run_train(op, &plan, input.pointer, output.pointer, keep, threadPool.handle) }
+        try check(status, "\(name) on \(input) into \(output)")
+    }
+
+    /// The gradients of a `trainingForward` on `input` (which kept `saved`), given the output's
+    /// gradient: the input's (`inputGradient` may be `outputGradient` itself) and the
+    /// parameters' in PyTorch's layouts (fc1 weight `[squeeze, channels]`, fc2 weight
+    /// `[channels, squeeze]`), written, not added. Sums over images run in image order: the same
+    /// bits for any thread count. The weights are the layer's.
+    public func backward(input: TensorView, saved: UnsafeBufferPointer<Float>, outputGradient: TensorView, inputGradient: TensorView,
+                         fc1WeightGradient: UnsafeMutableBufferPointer<Float>, fc1BiasGradient: UnsafeMutableBufferPointer<Float>?,
+                         fc2WeightGradient: UnsafeMutableBufferPointer<Float>, fc2BiasGradient: UnsafeMutableBufferPointer<Float>?,
+                         threadPool: ThreadPool = .shared) throws {
+        try checkOutput(outputGradient.shape, for: input.shape)
+        try checkOutput(inputGradient.shape, for: input.shape)
+        guard outputGradient.pixelStride == inputGradient.pixelStride else {
+            throw MobileKernelsError(.invalidArgument, "\(name): the input and output gradients need the same pixel stride")
+        }
+        let weights = channels * squeezeChannels
+        guard saved.count >= savedCount(batch: input.shape.n), fc1WeightGradient.count == weights, fc2WeightGradient.count == weights,
+              (fc1BiasGradient?.count ?? squeezeChannels) == squeezeChannels, (fc2BiasGradient?.count ?? channels) == channels,
+              let keep = saved.baseAddress, let dw1 = fc1WeightGradient.baseAddress, let dw2 = fc2WeightGradient.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): backward needs \(savedCount(batch: input.shape.n)) saved floats (got \(saved.count)), weight gradients of \(weights) and bias gradients of \(squeezeChannels) and \(channels)")
+        }
+        var (status, plan) = plan(input, outputGradient.pixelStride, threadPool)
+        var bytes = 0
+        status = then(status) { mk_squeeze_excitation_f32_backward_workspace_bytes(op, input.shape.n, &bytes) }
+        status = then(status) {
+            scratch.with(bytes: bytes) { workspace in
+                mk_squeeze_excitation_f32_backward(op, &plan, input.pointer, keep, outputGradient.pointer, inputGradient.pointer, dw1,
+                                                   fc1BiasGradient?.baseAddress, dw2, fc2BiasGradient?.baseAddress, workspace, bytes,
+                                                   threadPool.handle)
+            }
+        }
+        try check(status, "\(name) backward on \(input), \(outputGradient) into \(inputGradient)")
     }
 }

@@ -22,8 +22,10 @@ import Foundation
 ///   after it (the weight gradient reads it); its mask is recomputed from the seed in the
 ///   backward, not stored.
 ///
-/// Not yet on C kernels: squeeze-and-excitation (its pixel passes and small fully connected
-/// layers are Swift loops over planned buffers here) and the loss (a few values per image). The gradient of the
+/// - squeeze-and-excitation: its pooled means and the two layers' outputs before their
+///   activations (`SqueezeExcitation.trainingForward` / `backward`).
+///
+/// Not yet on C kernels: the loss (a few values per image). The gradient of the
 /// network's input is not computed (so a dense stride-2 convolution may only read the image, as
 /// every one in the seven networks does).
 public final class TrainingPlan: @unchecked Sendable {
@@ -46,7 +48,8 @@ public final class TrainingPlan: @unchecked Sendable {
     private var preGradients: [Tensor?]
     private var statistics: [BatchNormTraining.Statistics?]
     private var indices: [[Int32]]
-    private var seBuffers: [SEBuffers?]
+    /// What each squeeze-and-excitation keeps for its backward (`SqueezeExcitation.savedCount`).
+    private var seSaved: [UnsafeMutableBufferPointer<Float>?] = []
     /// Whether a node writes its input's gradient directly (it is that input's only consumer
     /// and not an add or concat), and whether a node's gradient must be zeroed before its
     /// consumers add into it.
@@ -80,7 +83,7 @@ public final class TrainingPlan: @unchecked Sendable {
         case pool(forward: any Layer, backward: PoolingBackward)
         case flatten
         case linear(ConvStep)
-        case squeezeExcitation(SqueezeExcitationSpec)
+        case squeezeExcitation(SqueezeExcitation)
         case shuffle(forward: ChannelShuffle, backward: ChannelShuffle)
         case add(Add, activation: ActivationBackward?)
         case concat(copy: [BiasActivation], activation: BiasActivation?, backward: ActivationBackward?)
@@ -131,10 +134,7 @@ public final class TrainingPlan: @unchecked Sendable {
         preGradients = Array(repeating: nil, count: nodes.count)
         statistics = Array(repeating: nil, count: nodes.count)
         indices = Array(repeating: [], count: nodes.count)
-        seBuffers = nodes.map { node in
-            if case let .squeezeExcitation(se) = node.operation { return SEBuffers(n: batch, c: se.channels, s: se.squeezeChannels) }
-            return nil
-        }
+        seSaved = Array(repeating: nil, count: nodes.count)
         for node in nodes {
             steps.append(try makeStep(node, shape: shape))
         }
@@ -172,7 +172,7 @@ public final class TrainingPlan: @unchecked Sendable {
         direct = nodes.map { node in
             guard let first = node.inputs.first, consumers[first] == [node.id] else { return false }
             switch node.operation {
-            case .conv, .linear, .maxPool, .avgPool, .adaptiveAvgPool, .globalAveragePool, .channelShuffle: return true
+            case .conv, .linear, .maxPool, .avgPool, .adaptiveAvgPool, .globalAveragePool, .channelShuffle, .squeezeExcitation: return true
             default: return false
             }
         }
@@ -180,7 +180,10 @@ public final class TrainingPlan: @unchecked Sendable {
         for id in nodes.indices where direct[id] { inputScratch[id] = nil }
     }
 
-    deinit { gradientBuffer.deallocate() }
+    deinit {
+        gradientBuffer.deallocate()
+        for keep in seSaved { keep?.deallocate() }
+    }
 
     /// The planned gradient buffer of parameter `name`.
     private func slot(_ name: String) throws -> UnsafeMutableBufferPointer<Float> {
@@ -188,15 +191,6 @@ public final class TrainingPlan: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "TrainingPlan: no gradient named \(name)")
         }
         return UnsafeMutableBufferPointer(rebasing: gradientBuffer[range])
-    }
-
-    /// Copies `values` into the planned gradient of `name`.
-    private func store(_ values: [Float], as name: String) throws {
-        let target = try slot(name)
-        guard target.count == values.count else {
-            throw MobileKernelsError(.shapeMismatch, "TrainingPlan: \(name): \(values.count) gradient values for \(target.count)")
-        }
-        values.withUnsafeBufferPointer { target.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
     }
 
     /// The gradient of parameter `name` (a state_dict key) from the last `run` or `step`, in
@@ -308,7 +302,13 @@ public final class TrainingPlan: @unchecked Sendable {
                                         : try ActivationBackward(channels: l.outFeatures, activation: l.activation, variant: variant),
                                     inputGradient: inputGradient, depthwise: nil))
         case let .squeezeExcitation(se):
-            return .squeezeExcitation(se)
+            let layer = try SqueezeExcitation(channels: se.channels, squeezeChannels: se.squeezeChannels,
+                                              fc1Weight: try param(se.fc1WeightKey), fc1Bias: try param(se.fc1BiasKey),
+                                              fc2Weight: try param(se.fc2WeightKey), fc2Bias: try param(se.fc2BiasKey), variant: variant)
+            let keep = UnsafeMutableBufferPointer<Float>.allocate(capacity: layer.savedCount(batch: batch))
+            keep.initialize(repeating: 0)
+            seSaved[id] = keep
+            return .squeezeExcitation(layer)
         case let .channelShuffle(groups):
             let c = sizes[id].c
             return .shuffle(forward: try ChannelShuffle(groups: groups, channels: c, variant: variant),
@@ -454,13 +454,8 @@ public final class TrainingPlan: @unchecked Sendable {
             input.withUnsafeBufferPointer { src in
                 outputs[id].withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: false) }
             }
-        case .squeezeExcitation:
-            let input = outputs[first]
-            let w = try seWeights(id)
-            let buffers = seBuffers[id]!
-            input.withUnsafeBufferPointer { x in
-                outputs[id].withUnsafeMutableBufferPointer { y in buffers.forward(x: x, y: y, hw: input.shape.h * input.shape.w, w) }
-            }
+        case let .squeezeExcitation(layer):
+            try outputs[id].withMutableView { try layer.trainingForward(x, into: $0, saved: seSaved[id]!, threadPool: pool) }
         case let .shuffle(layer, _):
             try outputs[id].withMutableView { try layer.forward(x, into: $0, threadPool: pool) }
         case let .add(layer, _):
@@ -523,11 +518,6 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         let u = try saved[id]!.view()
         try outputs[id].withMutableView { try layer.forward(u, into: $0, threadPool: pool) }
-    }
-
-    private func seWeights(_ id: Int) throws -> SEWeights {
-        let keys = seKeys[id]!
-        return SEWeights(w1: try param(keys[0]), b1: try param(keys[1]), w2: try param(keys[2]), b2: try param(keys[3]))
     }
 
     /// PyTorch's CrossEntropyLoss (mean over the batch) on logits `[n, classes]`: the loss, and
@@ -655,23 +645,14 @@ public final class TrainingPlan: @unchecked Sendable {
                 inputScratch[id]!.withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: true) }
             }
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
-        case .squeezeExcitation:
-            let input = outputs[first], dOut = outputGradients[id]
-            let w = try seWeights(id)
-            let buffers = seBuffers[id]!
-            input.withUnsafeBufferPointer { x in
-                dOut.withUnsafeBufferPointer { dy in
-                    inputScratch[id]!.withUnsafeMutableBufferPointer { dx in
-                        buffers.backward(x: x, dy: dy, dx: dx, hw: input.shape.h * input.shape.w, w)
-                    }
-                }
-            }
+        case let .squeezeExcitation(layer):
+            let x = try outputs[first].view()
             let keys = seKeys[id]!
-            try store(buffers.dW1, as: keys[0])
-            try store(buffers.db1, as: keys[1])
-            try store(buffers.dW2, as: keys[2])
-            try store(buffers.db2, as: keys[3])
-            try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
+            try sendInputGradient(id, first, pool) {
+                try layer.backward(input: x, saved: UnsafeBufferPointer(seSaved[id]!), outputGradient: dy, inputGradient: $0,
+                                   fc1WeightGradient: try slot(keys[0]), fc1BiasGradient: try slot(keys[1]),
+                                   fc2WeightGradient: try slot(keys[2]), fc2BiasGradient: try slot(keys[3]), threadPool: pool)
+            }
         case let .shuffle(_, layer):
             try sendInputGradient(id, first, pool) { try layer.forward(dy, into: $0, threadPool: pool) }
         case let .add(_, act), let .concat(_, _, act):
@@ -694,109 +675,6 @@ public final class TrainingPlan: @unchecked Sendable {
                     offset += c
                 }
             }
-        }
-    }
-}
-
-/// A squeeze-and-excitation block's weights (PyTorch's layouts: fc1 `[s, c]`, fc2 `[c, s]`).
-struct SEWeights {
-    let w1: [Float], b1: [Float], w2: [Float], b2: [Float]
-}
-
-/// A squeeze-and-excitation block's training buffers, planned once: what the forward keeps
-/// (pooled input, fc1's output before and after ReLU, fc2's output, the gate) and the backward's
-/// intermediates and parameter gradients. y = x * hardsigmoid(fc2(relu(fc1(mean(x))))).
-final class SEBuffers: @unchecked Sendable {
-    let n: Int, c: Int, s: Int
-    var pooled: [Float], z1: [Float], h: [Float], z2: [Float], gate: [Float]
-    var dGate: [Float], dz1: [Float], dPooled: [Float]
-    var dW1: [Float], db1: [Float], dW2: [Float], db2: [Float]
-
-    init(n: Int, c: Int, s: Int) {
-        (self.n, self.c, self.s) = (n, c, s)
-        pooled = [Float](repeating: 0, count: n * c)
-        z2 = pooled; gate = pooled; dGate = pooled; dPooled = pooled
-        z1 = [Float](repeating: 0, count: n * s)
-        h = z1; dz1 = z1
-        dW1 = [Float](repeating: 0, count: s * c)
-        dW2 = dW1
-        db1 = [Float](repeating: 0, count: s)
-        db2 = [Float](repeating: 0, count: c)
-    }
-
-    func forward(x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>, hw: Int, _ w: SEWeights) {
-        let (n, c, s) = (self.n, self.c, self.s)
-        pooled.withUnsafeMutableBufferPointer { pooled in
-            for i in 0..<(n * c) { pooled[i] = 0 }
-            for b in 0..<n {
-                for p in 0..<hw { for ch in 0..<c { pooled[b * c + ch] += x[(b * hw + p) * c + ch] } }
-                for ch in 0..<c { pooled[b * c + ch] /= Float(hw) }
-            }
-        }
-        for b in 0..<n {
-            for j in 0..<s {
-                var acc: Float = 0
-                for ch in 0..<c { acc += pooled[b * c + ch] * w.w1[j * c + ch] }
-                z1[b * s + j] = acc + w.b1[j]
-                h[b * s + j] = max(z1[b * s + j], 0)
-            }
-            for ch in 0..<c {
-                var acc: Float = 0
-                for j in 0..<s { acc += h[b * s + j] * w.w2[ch * s + j] }
-                z2[b * c + ch] = acc + w.b2[ch]
-                gate[b * c + ch] = min(max(z2[b * c + ch] + 3, 0), 6) / 6
-            }
-        }
-        gate.withUnsafeBufferPointer { g in
-            for b in 0..<n { for p in 0..<hw { for ch in 0..<c { y[(b * hw + p) * c + ch] = x[(b * hw + p) * c + ch] * g[b * c + ch] } } }
-        }
-    }
-
-    func backward(x: UnsafeBufferPointer<Float>, dy: UnsafeBufferPointer<Float>, dx: UnsafeMutableBufferPointer<Float>, hw: Int,
-                  _ w: SEWeights) {
-        let (n, c, s) = (self.n, self.c, self.s)
-        // The direct path (dy times the gate) and the gate's gradient (sum over pixels of dy * x).
-        gate.withUnsafeBufferPointer { g in
-            dGate.withUnsafeMutableBufferPointer { dg in
-                for i in 0..<(n * c) { dg[i] = 0 }
-                for b in 0..<n {
-                    for p in 0..<hw {
-                        for ch in 0..<c {
-                            let i = (b * hw + p) * c + ch
-                            dx[i] = dy[i] * g[b * c + ch]
-                            dg[b * c + ch] += dy[i] * x[i]
-                        }
-                    }
-                }
-            }
-        }
-        // Through hardsigmoid and fc2 (dGate becomes dz2), ReLU and fc1.
-        for i in 0..<(n * c) { dGate[i] = z2[i] > -3 && z2[i] < 3 ? dGate[i] / 6 : 0 }
-        for i in 0..<(s * c) { dW1[i] = 0; dW2[i] = 0 }
-        for j in 0..<s { db1[j] = 0 }
-        for ch in 0..<c { db2[ch] = 0 }
-        for b in 0..<n {
-            for ch in 0..<c {
-                let d = dGate[b * c + ch]
-                db2[ch] += d
-                for j in 0..<s { dW2[ch * s + j] += d * h[b * s + j] }
-            }
-            for j in 0..<s {
-                var acc: Float = 0
-                for ch in 0..<c { acc += dGate[b * c + ch] * w.w2[ch * s + j] }
-                dz1[b * s + j] = z1[b * s + j] > 0 ? acc : 0
-                db1[j] += dz1[b * s + j]
-                for ch in 0..<c { dW1[j * c + ch] += dz1[b * s + j] * pooled[b * c + ch] }
-            }
-            for ch in 0..<c {
-                var acc: Float = 0
-                for j in 0..<s { acc += dz1[b * s + j] * w.w1[j * c + ch] }
-                dPooled[b * c + ch] = acc / Float(hw)
-            }
-        }
-        // The pooled path: each pixel gets its image's dPooled.
-        dPooled.withUnsafeBufferPointer { dp in
-            for b in 0..<n { for p in 0..<hw { for ch in 0..<c { dx[(b * hw + p) * c + ch] += dp[b * c + ch] } } }
         }
     }
 }
