@@ -22,12 +22,14 @@ public enum Family: String, CaseIterable, Sendable {
     /// Squeeze-and-excitation backward (input and fc gradients); at a training batch its two
     /// layers' products outweigh the pixel passes, so its % of peak is against the FMA peak.
     case seBackward = "se.backward"
+    /// The softmax cross-entropy loss and the logits' gradient.
+    case loss
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read
     /// each weight once).
     public var isMemoryBound: Bool {
-        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward, .poolDgrad, .dropout].contains(self)
+        [.activation, .shuffle, .pool, .fc, .se, .bnTrain, .bnBackward, .poolDgrad, .dropout, .loss].contains(self)
     }
 }
 

@@ -491,3 +491,36 @@ public func squeezeExcitationBackwardCases(quick: Bool) throws -> [BenchmarkCase
     }
     return quick ? Array(cases.prefix(2)) : cases
 }
+
+/// The loss (`SoftmaxCrossEntropy`: mean cross-entropy and the logits' gradient) at the training
+/// batch, for the 10 classes the training runs use and ImageNet's 1000. One portable loop (exp and
+/// log in float64), so one row, "auto". FLOPs: 4 per logit (two exps counted as one each).
+public func lossCases(quick: Bool) throws -> [BenchmarkCase] {
+    let (n, _) = trainingBatch(quick: quick)
+    return (quick ? [10] : [10, 1000]).map { classes in
+        let z = pseudoRandom(n * classes, seed: UInt64(classes)).map { $0 * 4 }
+        let labels = (0..<n).map { ($0 * 7 + 3) % classes }
+        return BenchmarkCase(
+            family: .loss, model: nil, layer: "loss", shape: "softmax cross-entropy \(classes) classes n=\(n)",
+            params: CaseParams(n: n, cout: classes),
+            flops: Double(4 * n * classes), bytes: Double(8 * n * classes), reduction: classes,
+            variants: [.auto],
+            makeRunner: { _, _, _ in
+                var gradient = [Float](repeating: 0, count: n * classes)
+                var loss: Float = 0
+                return Runner(run: { _ in
+                    loss = try z.withUnsafeBufferPointer { z in
+                        try labels.withUnsafeBufferPointer { y in
+                            try gradient.withUnsafeMutableBufferPointer {
+                                try SoftmaxCrossEntropy.loss(logits: z, classes: classes, labels: y, gradient: $0)
+                            }
+                        }
+                    }
+                }, output: { [loss] + gradient })
+            },
+            reference: {
+                let r = RefTrain.softmaxCrossEntropy(RefTensorOf<Float>(n: n, h: 1, w: 1, c: classes, data: z), labels: labels)
+                return [r.loss] + r.dLogits.data
+            })
+    }
+}

@@ -74,6 +74,7 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.bnBackward) { cases += try batchNormTrainingCases(quick: quick, backward: true) }
     if families.contains(.dropout) { cases += try dropoutCases(quick: quick) }
     if families.contains(.seBackward) { cases += try squeezeExcitationBackwardCases(quick: quick) }
+    if families.contains(.loss) { cases += try lossCases(quick: quick) }
     return cases
 }
 
@@ -81,4 +82,4 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
                                             .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad,
                                             .dwconvWgrad, .convWgrad, .gconvWgrad, .bnTrain, .bnBackward,
-                                            .poolDgrad, .dropout, .seBackward]
+                                            .poolDgrad, .dropout, .seBackward, .loss]

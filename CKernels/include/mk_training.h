@@ -298,6 +298,18 @@ mk_status mk_dropout_f32(size_t count, const float* x, float* y, float p, uint64
 /// Whether mk_dropout_f32 keeps element `index` for this seed and p.
 bool mk_dropout_keeps(uint64_t seed, uint64_t index, float p);
 
+/// PyTorch's CrossEntropyLoss (mean over the batch) of `logits` [batch, classes] against one
+/// class index per image: `*loss` = the mean over images of log(sum_j exp(z_j)) - z_label, and
+/// `logits_gradient` [batch, classes] = (softmax(z) - onehot(label)) / batch. Per row:
+/// log-sum-exp from the row's maximum, each exp(z_j - max) and the log evaluated in float64 and
+/// rounded, sums in class order, rows in image order; one loop for every ISA on the calling
+/// thread, so the bits depend on nothing else. `logits_gradient` may be `logits` (in place);
+/// any other overlap, `loss` inside either, batch or classes 0, or a label outside [0, classes)
+/// is INVALID_ARGUMENT (nothing written). A NaN logit makes its row's loss and gradient NaN.
+mk_status mk_softmax_cross_entropy_f32(size_t batch, size_t classes, const float* logits,
+                                       const intptr_t* labels, float* logits_gradient,
+                                       float* loss);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,18 +16,15 @@ import Foundation
 /// - convolution or Linear with bias and ReLU: the output (ReLU's gradient reads it);
 /// - max pooling: the index of each maximum; average, adaptive and global pooling: nothing;
 /// - add, concat (activation fused), channel shuffle (backward: a shuffle with C / g groups),
-///   flatten (backward: the inverse permutation).
-///
+///   flatten (backward: the inverse permutation);
 /// - a Linear's Dropout (`LinearSpec.dropout`, on when the step is given a seed): the input
 ///   after it (the weight gradient reads it); its mask is recomputed from the seed in the
-///   backward, not stored.
-///
+///   backward, not stored;
 /// - squeeze-and-excitation: its pooled means and the two layers' outputs before their
 ///   activations (`SqueezeExcitation.trainingForward` / `backward`).
 ///
-/// Not yet on C kernels: the loss (a few values per image). The gradient of the
-/// network's input is not computed (so a dense stride-2 convolution may only read the image, as
-/// every one in the seven networks does).
+/// The loss is `SoftmaxCrossEntropy`. The gradient of the network's input is not computed (so a
+/// dense stride-2 convolution may only read the image, as every one in the seven networks does).
 public final class TrainingPlan: @unchecked Sendable {
     public let architecture: Architecture
     public let batch: Int, height: Int, width: Int
@@ -381,9 +378,10 @@ public final class TrainingPlan: @unchecked Sendable {
         let last = nodes.count - 1
         for i in 0..<last where needsZero[i] { try fill(&outputGradients[i], 0) }
         let logits = outputs[last]
-        let loss = logits.withUnsafeBufferPointer { z in
-            outputGradients[last].withUnsafeMutableBufferPointer { dz in
-                Self.softmaxCrossEntropy(z, labels: labels, into: dz)
+        let classes = architecture.numClasses
+        let loss = try logits.withUnsafeBufferPointer { z in
+            try outputGradients[last].withUnsafeMutableBufferPointer { dz in
+                try labels.withUnsafeBufferPointer { try SoftmaxCrossEntropy.loss(logits: z, classes: classes, labels: $0, gradient: dz) }
             }
         }
         for node in nodes.reversed() { try backward(node, threadPool) }
@@ -518,27 +516,6 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         let u = try saved[id]!.view()
         try outputs[id].withMutableView { try layer.forward(u, into: $0, threadPool: pool) }
-    }
-
-    /// PyTorch's CrossEntropyLoss (mean over the batch) on logits `[n, classes]`: the loss, and
-    /// dz = (softmax(z) - onehot(label)) / n written to `dz`; log-sum-exp from the row's maximum,
-    /// exp and log in float64.
-    static func softmaxCrossEntropy(_ z: UnsafeBufferPointer<Float>, labels: [Int], into dz: UnsafeMutableBufferPointer<Float>) -> Float {
-        let n = labels.count, k = z.count / n
-        var loss: Float = 0
-        for b in 0..<n {
-            let row = b * k
-            var top = z[row]
-            for j in 1..<max(k, 1) where z[row + j] > top { top = z[row + j] }
-            var sum: Float = 0
-            for j in 0..<k { sum += Float(exp(Double(z[row + j] - top))) }
-            let logSum = Float(log(Double(sum)))
-            loss += -(z[row + labels[b]] - top - logSum)
-            for j in 0..<k {
-                dz[row + j] = (Float(exp(Double(z[row + j] - top))) / sum - (j == labels[b] ? 1 : 0)) / Float(n)
-            }
-        }
-        return loss / Float(n)
     }
 
     /// NHWC `[n, hw, c]` to PyTorch's flatten order `[n, c, hw]` (or back).
