@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "BenchmarkHarness",
                 "MobileKernels",
+                "CAllocCount",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/Command"
@@ -82,6 +83,14 @@ let package = Package(
             name: "CPeak",
             dependencies: ["CKernels"],
             path: "Benchmarks/CPeak"
+        ),
+
+        /// `benchmarks allocations`' malloc counter (alloc_count.h): wraps the benchmarks
+        /// executable's malloc family to count the calling thread's heap allocations. Linked into
+        /// that executable only (a library user's process is never touched).
+        .target(
+            name: "CAllocCount",
+            path: "Benchmarks/CAllocCount"
         ),
 
         /// The whole C ABI: CPU dispatch, thread pool, microkernels and operators (ckernels.h).

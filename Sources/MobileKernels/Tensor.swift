@@ -24,15 +24,12 @@ public struct TensorShape: Hashable, Sendable, CustomStringConvertible {
         guard n >= 1, h >= 1, w >= 1, c >= 1 else {
             throw MobileKernelsError(.invalidArgument, "tensor shape [\(n), \(h), \(w), \(c)] (NHWC): every dimension must be at least 1")
         }
-        var total = n
-        for d in [h, w, c] {
-            let (product, overflow) = total.multipliedReportingOverflow(by: d)
-            guard !overflow else {
-                throw MobileKernelsError(.sizeOverflow, "tensor shape [\(n), \(h), \(w), \(c)] (NHWC) has more elements than memory can address")
-            }
-            total = product
-        }
-        guard total <= Int.max / MemoryLayout<Float>.stride else {
+        // Three products, not a loop over [h, w, c]: an array per shape, and shapes are made on
+        // every training step.
+        let (nh, o1) = n.multipliedReportingOverflow(by: h)
+        let (nhw, o2) = nh.multipliedReportingOverflow(by: w)
+        let (total, o3) = nhw.multipliedReportingOverflow(by: c)
+        guard !o1, !o2, !o3, total <= Int.max / MemoryLayout<Float>.stride else {
             throw MobileKernelsError(.sizeOverflow, "tensor shape [\(n), \(h), \(w), \(c)] (NHWC) has more elements than memory can address")
         }
         self.n = n

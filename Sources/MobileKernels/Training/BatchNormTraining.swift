@@ -71,8 +71,10 @@ public final class BatchNormTraining: @unchecked Sendable {
         }
     }
 
-    private func checkParameters(_ named: [(String, Int)]) throws {
-        for (what, count) in named where count != channels {
+    /// Throws unless `count` is the channel count (one call per vector: a list of them would be
+    /// an array per call, and these run every training step).
+    private func checkCount(_ what: StaticString, _ count: Int) throws {
+        guard count == channels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): \(what) has \(count) values, expected \(channels)")
         }
     }
@@ -102,8 +104,11 @@ public final class BatchNormTraining: @unchecked Sendable {
     public func forward(_ x: TensorView, gamma: [Float], beta: [Float], into y: TensorView, statistics: inout Statistics,
                         threadPool: ThreadPool = .shared) throws {
         try checkShapes(x.shape, y.shape, what: "output")
-        try checkParameters([("gamma", gamma.count), ("beta", beta.count), ("the statistics' mean", statistics.mean.count),
-                             ("the statistics' variance", statistics.variance.count), ("the statistics' invStd", statistics.invStd.count)])
+        try checkCount("gamma", gamma.count)
+        try checkCount("beta", beta.count)
+        try checkCount("the statistics' mean", statistics.mean.count)
+        try checkCount("the statistics' variance", statistics.variance.count)
+        try checkCount("the statistics' invStd", statistics.invStd.count)
         var plan = try reshape(x, y, threadPool)
         let status = statistics.mean.withUnsafeMutableBufferPointer { mean in
             statistics.variance.withUnsafeMutableBufferPointer { variance in
@@ -142,11 +147,14 @@ public final class BatchNormTraining: @unchecked Sendable {
     public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: [Float], beta: [Float],
                          statistics: Statistics, inputGradient dx: TensorView?, gammaGradient: UnsafeMutableBufferPointer<Float>,
                          betaGradient: UnsafeMutableBufferPointer<Float>, threadPool: ThreadPool = .shared) throws {
-        try checkParameters([("the gamma gradient", gammaGradient.count), ("the beta gradient", betaGradient.count)])
+        try checkCount("the gamma gradient", gammaGradient.count)
+        try checkCount("the beta gradient", betaGradient.count)
         try checkShapes(x.shape, dy.shape, what: "output gradient")
         if let dx { try checkShapes(x.shape, dx.shape, what: "input gradient") }
-        try checkParameters([("gamma", gamma.count), ("beta", beta.count), ("the statistics' mean", statistics.mean.count),
-                             ("the statistics' invStd", statistics.invStd.count)])
+        try checkCount("gamma", gamma.count)
+        try checkCount("beta", beta.count)
+        try checkCount("the statistics' mean", statistics.mean.count)
+        try checkCount("the statistics' invStd", statistics.invStd.count)
         guard statistics.count == x.shape.pixels else {
             throw MobileKernelsError(.shapeMismatch, "\(name): statistics of \(statistics.count) values per channel for an input \(x.shape)")
         }
@@ -169,8 +177,10 @@ public final class BatchNormTraining: @unchecked Sendable {
     ///   for a momentum outside [0, 1].
     public func updateRunningStatistics(mean runningMean: inout [Float], variance runningVar: inout [Float],
                                         from statistics: Statistics, momentum: Float = 0.1) throws {
-        try checkParameters([("running_mean", runningMean.count), ("running_var", runningVar.count),
-                             ("the statistics' mean", statistics.mean.count), ("the statistics' variance", statistics.variance.count)])
+        try checkCount("running_mean", runningMean.count)
+        try checkCount("running_var", runningVar.count)
+        try checkCount("the statistics' mean", statistics.mean.count)
+        try checkCount("the statistics' variance", statistics.variance.count)
         try check(mk_batchnorm_update_running_f32(channels, statistics.mean, statistics.variance, statistics.count, momentum,
                                                   &runningMean, &runningVar),
                   "\(name): running-statistic update with momentum \(momentum) over \(statistics.count) values")
