@@ -52,6 +52,8 @@ let package = Package(
             dependencies: [
                 "BenchmarkHarness",
                 "MobileKernels",
+                "NetworkOracle",
+                "ReferenceKernels",
                 "CAllocCount",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
