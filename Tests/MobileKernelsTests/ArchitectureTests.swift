@@ -116,6 +116,11 @@ struct ArchitectureTests {
             #expect(try arch.layerShapes(height: 224, width: 224).reduce(0) { $0 + $1.macs } == macs)
             let epsilons = Set(convs(arch).compactMap { $0.conv.batchNorm?.eps })
             #expect(epsilons == (row.eps.map { [$0] } ?? []), "\(row.kind): BN eps \(epsilons)")
+            // torchvision's MobileNetV3 builds its BatchNorms with momentum 0.01; the rest keep
+            // PyTorch's 0.1.
+            let momenta = Set(convs(arch).compactMap { $0.conv.batchNorm?.momentum })
+            let v3 = row.kind == .mobileNetV3Large || row.kind == .mobileNetV3Small
+            #expect(momenta == (row.eps == nil ? [] : [v3 ? 0.01 : 0.1]), "\(row.kind): BN momentum \(momenta)")
         }
     }
 

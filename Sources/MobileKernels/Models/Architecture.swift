@@ -85,11 +85,16 @@ public struct BatchNormSpec: Hashable, Sendable {
     public var prefix: String
     /// 1e-5 (PyTorch's default) or 1e-3 (MobileNetV3).
     public var eps: Float
+    /// The running statistics' update in training mode, PyTorch's `momentum`:
+    /// running = (1 - momentum) * running + momentum * batch statistic. 0.1 (PyTorch's default)
+    /// or 0.01 (torchvision's MobileNetV3).
+    public var momentum: Float
 
-    public init(channels: Int, prefix: String, eps: Float) {
+    public init(channels: Int, prefix: String, eps: Float, momentum: Float = 0.1) {
         self.channels = channels
         self.prefix = prefix
         self.eps = eps
+        self.momentum = momentum
     }
 
     public var weightKey: String { prefix + ".weight" }
@@ -585,6 +590,8 @@ private func checkedAdd(_ a: Int, _ b: Int, _ context: @autoclosure () -> String
 /// `Architectures/`.
 struct ArchitectureBuilder {
     private(set) var nodes: [Node] = [Node(id: 0, name: "input", operation: .input(channels: 3), inputs: [])]
+    /// The momentum of the BatchNorms appended from here on (`BatchNormSpec.momentum`).
+    var batchNormMomentum: Float = 0.1
 
     /// The id of the last node appended.
     var last: Int { nodes.count - 1 }
@@ -605,7 +612,7 @@ struct ArchitectureBuilder {
         padding: Int? = nil, groups: Int = 1, weightKey: String, biasKey: String? = nil,
         batchNorm: String? = nil, eps: Float = 1e-5, activation: Activation
     ) -> Int {
-        let bn = batchNorm.map { BatchNormSpec(channels: outChannels, prefix: $0, eps: eps) }
+        let bn = batchNorm.map { BatchNormSpec(channels: outChannels, prefix: $0, eps: eps, momentum: batchNormMomentum) }
         return append(name, .conv(ConvSpec(
             inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
             groups: groups, weightKey: weightKey, biasKey: biasKey, batchNorm: bn, activation: activation)))

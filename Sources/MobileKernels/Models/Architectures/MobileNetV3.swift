@@ -1,5 +1,5 @@
 /// torchvision's `mobilenet_v3_large` and `mobilenet_v3_small` (names of
-/// `specs/mobilenet_v3_{large,small}.json`), BN eps 1e-3:
+/// `specs/mobilenet_v3_{large,small}.json`), BN eps 1e-3 and momentum 0.01:
 ///
 ///     features.0         Conv2dNormActivation: conv 3x3 s2 3->16 (.0) + BN (.1) + Hardswish
 ///     features.N         N = 1...15 (large) / 1...11 (small), InvertedResidual, under features.N.block,
@@ -77,6 +77,7 @@ extension Architecture {
         func adjust(_ channels: Int) -> Int { makeDivisible(Double(channels) * width, 8) }
         let eps: Float = 1e-3
         var b = ArchitectureBuilder()
+        b.batchNormMomentum = 0.01  // torchvision: partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
         var channels = adjust(blocks[0].input)
         b.conv("features.0", in: 3, out: channels, kernel: 3, stride: 2,
                weightKey: "features.0.0.weight", batchNorm: "features.0.1", eps: eps, activation: .hardswish)
