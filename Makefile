@@ -15,9 +15,10 @@ ASAN_SKIP ?= --skip 'NetworkTests/vgg16|TrainingReferenceTests|TrainingPlanTests
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps bench test bench-smoke example side-by-side clean
+.PHONY: deps data bench test bench-smoke example side-by-side clean
 
-# Installs Debian's libblis-dev (BLIS with its CBLAS header) when <cblas.h> or libblis is missing.
+# Installs Debian's libblis-dev (BLIS with its CBLAS header) when <cblas.h> or libblis is missing,
+# and zlib1g-dev (the data sets' .gz files) when <zlib.h> or libz is.
 deps:
 	@if printf '#include <cblas.h>\nint main(void){return cblas_sgemm == 0;}\n' \
 	    | cc -x c - -lblis -o /dev/null >/dev/null 2>&1; then \
@@ -27,13 +28,32 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libblis-dev; \
 	fi
+	@if printf '#include <zlib.h>\nint main(void){return inflateEnd(0) == 0;}\n' \
+	    | cc -x c - -lz -o /dev/null >/dev/null 2>&1; then \
+	  echo "deps: zlib1g-dev is installed"; \
+	else \
+	  echo "deps: <zlib.h>/libz not found: installing zlib1g-dev with apt-get"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq zlib1g-dev; \
+	fi
+
+# Fashion-MNIST as Debian ships it (dataset-fashion-mnist: the .gz files in
+# /usr/share/datasets/fashion-mnist), for training and for the reader's test on the real files.
+data:
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  echo "data: Fashion-MNIST is installed"; \
+	else \
+	  echo "data: installing dataset-fashion-mnist with apt-get"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
 
 bench: deps
 	$(SWIFT) run -c release benchmarks
 
 # (No separate `swift build`: the test build compiles every target, and `make example` builds the
 # package as a dependency with the default flags.)
-test: deps
+test: deps data
 	$(SWIFT) test $(TEST_FLAGS)
 	ASAN_OPTIONS=$(ASAN_OPTIONS) LSAN_OPTIONS=$(LSAN_OPTIONS) $(SWIFT) test --sanitize=address $(TEST_FLAGS) $(ASAN_SKIP)
 	$(MAKE) example

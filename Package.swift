@@ -25,7 +25,7 @@ let package = Package(
         /// Swift layers and models over the C kernels: Tensor, ThreadPool, Variant, layers, errors.
         .target(
             name: "MobileKernels",
-            dependencies: ["CKernels"],
+            dependencies: ["CKernels", "CZlib"],
             path: "Sources/MobileKernels"
         ),
         /// Naive, obviously-correct Swift loops: the oracle of every test and the baseline of
@@ -103,6 +103,12 @@ let package = Package(
             exclude: ["README.md"],
             publicHeadersPath: "include",
             linkerSettings: [.linkedLibrary("blis"), .linkedLibrary("pthread"), .linkedLibrary("m")]
+        ),
+        /// System library: zlib (Debian's zlib1g-dev), to read the data sets' .gz files.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
         ),
         /// System library: Debian's libblis-dev (`make deps` installs it). See shim.h for why it
         /// includes <cblas.h> and not <blis.h>.
