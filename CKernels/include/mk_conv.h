@@ -136,6 +136,11 @@ mk_variant mk_conv2d_f32_variant(const mk_conv2d_f32_op* op);
 /// The algorithm the operator runs (AUTO resolved: DIRECT or WINOGRAD).
 mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op);
 
+/// Replaces the op's weights and bias (the layouts create takes; bias may be NULL: zeros),
+/// packed as create packs them (the same bits as a new op), without allocating: what a training
+/// step's optimizer update needs. Not while a run of this op is in flight.
+mk_status mk_conv2d_f32_set_weights(mk_conv2d_f32_op* op, const float* weights, const float* bias);
+
 void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op);
 
 /// Pointwise convolution: mk_conv2d with a 1x1 kernel, one group, no padding, stride in both

@@ -95,6 +95,10 @@ mk_variant mk_dwconv2d_f32_variant(const mk_dwconv2d_f32_op* op);
 /// Whether the operator runs a specialized (3x3/5x5) microkernel on interior pixels.
 bool mk_dwconv2d_f32_is_specialized(const mk_dwconv2d_f32_op* op);
 
+/// Replaces the op's weights [C][kh][kw] and bias (NULL: zeros), packed as create packs them,
+/// without allocating (a training step's update). Not while a run of this op is in flight.
+mk_status mk_dwconv2d_f32_set_weights(mk_dwconv2d_f32_op* op, const float* weights, const float* bias);
+
 void mk_dwconv2d_f32_destroy(mk_dwconv2d_f32_op* op);
 
 #ifdef __cplusplus

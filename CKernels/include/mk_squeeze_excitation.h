@@ -62,6 +62,12 @@ mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
                                         const mk_squeeze_excitation_f32_plan* plan,
                                         const float* input, float* output, mk_threadpool* pool);
 
+/// Replaces the op's weights and biases (create's layouts; biases may be NULL: zeros) without
+/// allocating (a training step's update). Not while a run or backward of this op is in flight.
+mk_status mk_squeeze_excitation_f32_set_weights(mk_squeeze_excitation_f32_op* op,
+                                                const float* fc1_weight, const float* fc1_bias,
+                                                const float* fc2_weight, const float* fc2_bias);
+
 // ---- Training ---------------------------------------------------------------------------------
 
 /// Floats run_train keeps for the backward: per image the pooled means [channels], fc1's output

@@ -66,14 +66,12 @@ static bool mk_conv_row_taps(const mk_conv2d_params* p) {
            row >= MK_ROW_TAPS_MIN_FLOATS && row <= MK_IGEMM_ROW_MAX_FLOATS;
 }
 
-// Packs the weights of the row-tap form: PyTorch's [cout][cin][kh][kw] as [cout][kw * cin][kh],
-// the layout mk_igemm_pack reads for kh taps of kw * cin channels.
-static mk_status mk_conv_pack_row_taps(mk_conv2d_f32_op* op, const float* weights,
-                                       const float* bias) {
+// Packs the weights of the row-tap form: PyTorch's [cout][cin][kh][kw] as [cout][kw * cin][kh]
+// (in op->scratch), the layout mk_igemm_pack reads for kh taps of kw * cin channels.
+static void mk_conv_pack_row_taps(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
     const mk_conv2d_params* p = &op->p;
     const size_t cin = p->input_channels, kh = p->kernel_h, kw = p->kernel_w;
-    float* reordered = malloc(p->output_channels * cin * kh * kw * sizeof(float));
-    if (reordered == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    float* reordered = op->scratch;
     for (size_t o = 0; o < p->output_channels; o++) {
         for (size_t c = 0; c < cin; c++) {
             for (size_t ky = 0; ky < kh; ky++) {
@@ -85,8 +83,19 @@ static mk_status mk_conv_pack_row_taps(mk_conv2d_f32_op* op, const float* weight
         }
     }
     mk_igemm_pack(&op->geometry, reordered, bias, op->packed, op->bias);
-    free(reordered);
-    return MK_STATUS_OK;
+}
+
+// Packs `weights` and `bias` into the buffers create allocated, for the op's form.
+static void mk_conv_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
+    if (op->variant == MK_VARIANT_BLIS) {
+        mk_conv2d_blis_pack(op, weights, bias);
+    } else if (op->algorithm == MK_CONV2D_ALGORITHM_WINOGRAD) {
+        mk_conv2d_winograd_pack(op, weights, bias);
+    } else if (op->row_taps) {
+        mk_conv_pack_row_taps(op, weights, bias);
+    } else {
+        mk_igemm_pack(&op->geometry, weights, bias, op->packed, op->bias);
+    }
 }
 
 // AUTO picks Winograd for those with at least this many input and output channels. Measured on
@@ -173,15 +182,16 @@ mk_status mk_conv2d_f32_create(const mk_conv2d_params* params, const float* weig
             op->packed = mk_aligned_alloc(op->geometry.packed_floats * sizeof(float));
             op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
             op->zeros = mk_aligned_alloc(k_channels * sizeof(float));
-            if (op->packed == NULL || op->bias == NULL || op->zeros == NULL) {
+            if (op->row_taps) {
+                op->scratch = mk_aligned_alloc(params->output_channels * params->input_channels *
+                                               op->taps * sizeof(float));
+            }
+            if (op->packed == NULL || op->bias == NULL || op->zeros == NULL ||
+                (op->row_taps && op->scratch == NULL)) {
                 status = MK_STATUS_OUT_OF_MEMORY;
             } else {
                 memset(op->zeros, 0, k_channels * sizeof(float));
-                if (op->row_taps) {
-                    status = mk_conv_pack_row_taps(op, weights, bias);
-                } else {
-                    mk_igemm_pack(&op->geometry, weights, bias, op->packed, op->bias);
-                }
+                mk_conv_pack(op, weights, bias);
                 if (params->shuffle_output) op->shuffle = mk_f32_shuffle_config_get(resolved);
             }
         }
@@ -365,8 +375,15 @@ mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op) {
     return op ? op->algorithm : MK_CONV2D_ALGORITHM_AUTO;
 }
 
+mk_status mk_conv2d_f32_set_weights(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
+    if (op == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
+    mk_conv_pack(op, weights, bias);
+    return MK_STATUS_OK;
+}
+
 void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op) {
     if (op == NULL) return;
+    mk_aligned_free(op->scratch);
     mk_aligned_free(op->packed);
     mk_aligned_free(op->bias);
     mk_aligned_free(op->zeros);

@@ -23,12 +23,17 @@ mk_status mk_conv2d_blis_create(mk_conv2d_f32_op* op, const float* weights, cons
     op->blis_weights = mk_aligned_alloc(count * sizeof(float));
     op->blis_bias = mk_aligned_alloc(op->p.output_channels * sizeof(float));
     if (op->blis_weights == NULL || op->blis_bias == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    mk_conv2d_blis_pack(op, weights, bias);
+    return MK_STATUS_OK;
+#endif
+}
+
+void mk_conv2d_blis_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
+    const size_t count = op->p.output_channels * op->cin_g * op->taps;
     memcpy(op->blis_weights, weights, count * sizeof(float));
     for (size_t o = 0; o < op->p.output_channels; o++) {
         op->blis_bias[o] = bias != NULL ? bias[o] : 0.0f;
     }
-    return MK_STATUS_OK;
-#endif
 }
 
 #if !defined(MK_NO_BLIS)

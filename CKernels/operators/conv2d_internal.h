@@ -32,6 +32,9 @@ struct mk_conv2d_f32_op {
     // each); `bias` is the GEMM's zero bias and wino_bias the layer's [Cout] (zeros when none).
     const mk_wino_kernels* wino;
     float* wino_bias;
+    // Row taps and Winograd: the reordered / transformed weights before packing (one point's
+    // [Cout][Cin] for Winograd), kept so that set_weights repacks without allocating.
+    float* scratch;
 };
 
 // The igemm job of a plan and its operands.
@@ -52,6 +55,8 @@ void mk_conv2d_shuffle_task(void* context, size_t thread, size_t mt0, size_t mti
 // several tile blocks on small layers).
 extern _Atomic size_t mk_conv2d_winograd_workspace_override;
 mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);
+// Transforms and packs `weights` into the buffers create allocated (set_weights).
+void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias);
 mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
                                      mk_conv2d_f32_plan* plan);
 mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
@@ -60,6 +65,7 @@ mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32
 
 // BLIS: whether this build has it, copying the weights at create and the run.
 mk_status mk_conv2d_blis_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);
+void mk_conv2d_blis_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias);
 mk_status mk_conv2d_blis_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
                              const float* input, float* output, const float* residual,
                              mk_threadpool* pool);

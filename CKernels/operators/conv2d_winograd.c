@@ -75,13 +75,19 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(cin * sizeof(float));
     op->wino_bias = mk_aligned_alloc(cout * sizeof(float));
-    float* u = malloc(slice * sizeof(float));  // one point's [Cout][Cin]
+    op->scratch = mk_aligned_alloc(slice * sizeof(float));  // one point's [Cout][Cin]
     if (op->packed == NULL || op->bias == NULL || op->zeros == NULL || op->wino_bias == NULL ||
-        u == NULL) {
-        free(u);
+        op->scratch == NULL) {
         return MK_STATUS_OUT_OF_MEMORY;
     }
     memset(op->zeros, 0, cin * sizeof(float));
+    mk_conv2d_winograd_pack(op, weights, bias);
+    return MK_STATUS_OK;
+}
+
+void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
+    const size_t cin = op->cin_g, cout = op->cout_g;
+    float* u = op->scratch;
     for (size_t o = 0; o < cout; o++) op->wino_bias[o] = bias != NULL ? bias[o] : 0.0f;
     for (size_t p = 0; p < MK_WINO_POINTS; p++) {
         const size_t i = p / 6, k = p % 6;
@@ -100,8 +106,6 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
         mk_igemm_pack(&op->geometry, u, NULL, op->packed + p * op->geometry.packed_floats,
                       op->bias);
     }
-    free(u);
-    return MK_STATUS_OK;
 }
 
 mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,

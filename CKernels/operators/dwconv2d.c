@@ -97,13 +97,20 @@ mk_status mk_dwconv2d_f32_create(const mk_dwconv2d_params* params, const float* 
     }
     memset(op->packed, 0, op->tiles * op->tile_floats * sizeof(float));
     memset(op->zeros, 0, op->tiles * T * sizeof(float));
+    mk_dwconv2d_f32_set_weights(op, weights, bias);
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+mk_status mk_dwconv2d_f32_set_weights(mk_dwconv2d_f32_op* op, const float* weights, const float* bias) {
+    if (op == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->p.channels, T = op->tile, taps = op->p.kernel_h * op->p.kernel_w;
     for (size_t c = 0; c < C; c++) {
         float* tile = op->packed + (c / T) * op->tile_floats;
         const size_t lane = c % T;
         tile[lane] = bias ? bias[c] : 0.0f;
         for (size_t t = 0; t < taps; t++) tile[(1 + t) * T + lane] = weights[c * taps + t];
     }
-    *op_out = op;
     return MK_STATUS_OK;
 }
 

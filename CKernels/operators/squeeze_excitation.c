@@ -84,6 +84,23 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     op->b2 = op->b1 + mk_se_round(S);
     op->w1 = op->b2 + mk_se_round(C);
     op->w2 = op->w1 + weights;
+    op->channels = C;
+    op->squeeze = S;
+    mk_squeeze_excitation_f32_set_weights(op, fc1_weight, fc1_bias, fc2_weight, fc2_bias);
+    op->variant = resolved;
+    op->pool = mk_f32_pool_config_get(resolved);
+    op->scale = mk_f32_vbinary_config_get(resolved);
+    op->fc = mk_f32_fc_config_get(resolved);
+    op->biasact = mk_f32_vunary_config_get(resolved)->biasact;
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+mk_status mk_squeeze_excitation_f32_set_weights(mk_squeeze_excitation_f32_op* op,
+                                                const float* fc1_weight, const float* fc1_bias,
+                                                const float* fc2_weight, const float* fc2_bias) {
+    if (op == NULL || fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->channels, S = op->squeeze;
     memcpy(op->w1, fc1_weight, C * S * sizeof(float));
     memcpy(op->w2, fc2_weight, C * S * sizeof(float));
     for (size_t s = 0; s < S; s++) {
@@ -102,14 +119,6 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     } else {
         memset(op->b2, 0, C * sizeof(float));
     }
-    op->channels = C;
-    op->squeeze = S;
-    op->variant = resolved;
-    op->pool = mk_f32_pool_config_get(resolved);
-    op->scale = mk_f32_vbinary_config_get(resolved);
-    op->fc = mk_f32_fc_config_get(resolved);
-    op->biasact = mk_f32_vunary_config_get(resolved)->biasact;
-    *op_out = op;
     return MK_STATUS_OK;
 }
 

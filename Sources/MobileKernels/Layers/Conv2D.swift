@@ -160,6 +160,18 @@ public final class Conv2D: Layer, @unchecked Sendable {
 
     deinit { mk_conv2d_f32_destroy(op) }
 
+    /// Replaces the weights (`[outChannels, inChannels / groups, kernelH, kernelW]`) and bias
+    /// (nil: zeros), packed as `init` packs them (the same outputs as a new layer) without
+    /// allocating: a training step's update. Not while a `forward` of this layer runs.
+    /// - Throws: `.shapeMismatch` for counts other than the layer's.
+    public func setWeights(_ weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) throws {
+        let expected = outChannels * (inChannels / groups) * kernelH * kernelW
+        guard weights.count == expected, (bias?.count ?? outChannels) == outChannels, let w = weights.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): setWeights got \(weights.count) weights and \(bias?.count ?? 0) biases, expected \(expected) and \(outChannels)")
+        }
+        try check(mk_conv2d_f32_set_weights(op, w, bias?.baseAddress), name)
+    }
+
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, inChannels)
         return try outputShape(n: input.n, h: input.h, w: input.w)

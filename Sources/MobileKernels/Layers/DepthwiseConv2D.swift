@@ -116,6 +116,17 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
 
     deinit { mk_dwconv2d_f32_destroy(op) }
 
+    /// Replaces the weights (`[channels, 1, kernelH, kernelW]`) and bias (nil: zeros) without
+    /// allocating: a training step's update. Not while a `forward` of this layer runs.
+    /// - Throws: `.shapeMismatch` for counts other than the layer's.
+    public func setWeights(_ weights: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?) throws {
+        let expected = channels * kernelH * kernelW
+        guard weights.count == expected, (bias?.count ?? channels) == channels, let w = weights.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): setWeights got \(weights.count) weights and \(bias?.count ?? 0) biases, expected \(expected) and \(channels)")
+        }
+        try check(mk_dwconv2d_f32_set_weights(op, w, bias?.baseAddress), name)
+    }
+
     /// Whether interior pixels run on a specialized (3x3 / 5x5) microkernel.
     public var isSpecialized: Bool { mk_dwconv2d_f32_is_specialized(op) }
 

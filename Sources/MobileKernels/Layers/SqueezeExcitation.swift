@@ -75,6 +75,19 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
 
     deinit { mk_squeeze_excitation_f32_destroy(op) }
 
+    /// Replaces both layers' weights and biases (the layouts of `init`; nil biases: zeros)
+    /// without allocating: a training step's update. Not while this layer runs.
+    /// - Throws: `.shapeMismatch` for counts other than the layer's.
+    public func setWeights(fc1Weight: UnsafeBufferPointer<Float>, fc1Bias: UnsafeBufferPointer<Float>?,
+                           fc2Weight: UnsafeBufferPointer<Float>, fc2Bias: UnsafeBufferPointer<Float>?) throws {
+        let weights = channels * squeezeChannels
+        guard fc1Weight.count == weights, fc2Weight.count == weights, (fc1Bias?.count ?? squeezeChannels) == squeezeChannels,
+              (fc2Bias?.count ?? channels) == channels, let w1 = fc1Weight.baseAddress, let w2 = fc2Weight.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): setWeights needs fc weights of \(weights) values and biases of \(squeezeChannels) and \(channels)")
+        }
+        try check(mk_squeeze_excitation_f32_set_weights(op, w1, fc1Bias?.baseAddress, w2, fc2Bias?.baseAddress), name)
+    }
+
 
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, channels)
