@@ -6,7 +6,8 @@ import MobileKernels
 /// `benchmarks allocations`: the heap allocations of one planned step after a first one (the
 /// brief: hot paths do not allocate), counted by this executable's malloc wrapper on the calling
 /// thread (where every Swift part of a step runs; the C kernels take their workspaces from the
-/// plan): `TrainingPlan.run` with dropout on and `InferencePlan.predict`, every specified model,
+/// plan): `TrainingPlan.run` with dropout on, `TrainingPlan.repackParameters` (an optimizer
+/// step's repack) and `InferencePlan.predict`, every specified model,
 /// 1 and 2 threads. Exits 1 when any count is not 0.
 struct Allocations: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,12 +57,18 @@ struct Allocations: ParsableCommand {
                 _ = try plan.run(images: images, labels: labels, dropoutSeed: 2, threadPool: pool)
                 mk_alloc_count(false)
                 let train = mk_alloc_counted()
+                try plan.repackParameters()
+                mk_alloc_count(true)
+                try plan.repackParameters()
+                mk_alloc_count(false)
+                let repack = mk_alloc_counted()
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(true)
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(false)
                 let infer = mk_alloc_counted()
-                for (what, count) in [("TrainingPlan.run \(batch)x\(size)x\(size)", train), ("InferencePlan.predict 1x224x224", infer)] {
+                for (what, count) in [("TrainingPlan.run \(batch)x\(size)x\(size)", train), ("TrainingPlan.repackParameters", repack),
+                                      ("InferencePlan.predict 1x224x224", infer)] {
                     print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 36, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")
                     if count != 0 { failures += 1 }
                 }

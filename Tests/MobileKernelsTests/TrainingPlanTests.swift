@@ -85,4 +85,30 @@ struct TrainingPlanTests {
             _ = try TrainingPlan(architecture, weights: weights, batch: 0, height: 32, width: 32)
         }
     }
+
+    @Test("parameters written through withParameters and repacked give a new plan's step, bit for bit", arguments: [
+        (ModelKind.mobileNetV1, Float(0.25)), (.mobileNetV2, 0.35), (.mobileNetV3Small, 0.5), (.shuffleNetV1(groups: 3), 1),
+    ])
+    func repack(kind: ModelKind, width: Float) throws {
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: 5)
+        let (n, size) = (2, 32)
+        let updated = try TrainingPlan(architecture, weights: .random(seed: 1), batch: n, height: size, width: size)
+        let fresh = try TrainingPlan(architecture, weights: .random(seed: 2), batch: n, height: size, width: size)
+        let images = try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: pseudoRandom(n * size * size * 3, seed: 4))
+        let before = try updated.step(images: images, labels: [1, 3])
+        let want = try WeightSource.random(seed: 2).parameters(of: architecture)
+        updated.withParameters { parameters, _ in
+            for name in updated.gradientNames {
+                let range = updated.parameterRange(name)!
+                for (i, v) in want[name]!.enumerated() { parameters[range.lowerBound + i] = v }
+            }
+        }
+        try updated.repackParameters()
+        #expect(updated.parameter(updated.gradientNames[0]) == want[updated.gradientNames[0]])
+        let got = try updated.step(images: images, labels: [1, 3], dropoutSeed: 5)
+        let expected = try fresh.step(images: images, labels: [1, 3], dropoutSeed: 5)
+        #expect(got.loss == expected.loss && got.loss != before.loss, "\(kind): loss \(got.loss) vs \(expected.loss)")
+        let differ = got.gradients.keys.filter { got.gradients[$0] != expected.gradients[$0] }
+        #expect(differ.isEmpty, "\(kind): \(differ.count) gradients differ, e.g. \(differ.prefix(3))")
+    }
 }

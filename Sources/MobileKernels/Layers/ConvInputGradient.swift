@@ -40,14 +40,10 @@ public enum ConvInputGradient {
         }
         let transposedPadding = Padding(top: extentH - padding.top, left: extentW - padding.left,
                                         bottom: extentH - padding.bottom, right: extentW - padding.right)
-        let (cinG, coutG, taps) = (inChannels / groups, outChannels / groups, kernelH * kernelW)
         var transposed = [Float](repeating: 0, count: weights.count)
-        for g in 0..<groups {
-            for o in 0..<coutG {
-                for i in 0..<cinG {
-                    let source = ((g * coutG + o) * cinG + i) * taps, target = ((g * cinG + i) * coutG + o) * taps
-                    for t in 0..<taps { transposed[target + t] = weights[source + taps - 1 - t] }
-                }
+        weights.withUnsafeBufferPointer { w in
+            transposed.withUnsafeMutableBufferPointer {
+                transpose(w, into: $0, inChannels: inChannels, outChannels: outChannels, groups: groups, taps: kernelH * kernelW)
             }
         }
         if groups == inChannels && groups == outChannels {
@@ -57,5 +53,41 @@ public enum ConvInputGradient {
         return try Conv2D(inChannels: outChannels, outChannels: inChannels, kernelH: kernelH, kernelW: kernelW,
                           padding: transposedPadding, dilationH: dilationH, dilationW: dilationW, groups: groups,
                           weights: transposed, variant: variant, algorithm: algorithm)
+    }
+
+    /// The input-gradient layer's weights from the forward's `[outChannels, inChannels / groups,
+    /// taps]`: per group `[inChannels / groups, outChannels / groups, taps]`, each kernel flipped.
+    static func transpose(_ weights: UnsafeBufferPointer<Float>, into transposed: UnsafeMutableBufferPointer<Float>,
+                          inChannels: Int, outChannels: Int, groups: Int, taps: Int) {
+        let (cinG, coutG) = (inChannels / groups, outChannels / groups)
+        for g in 0..<groups {
+            for o in 0..<coutG {
+                for i in 0..<cinG {
+                    let source = ((g * coutG + o) * cinG + i) * taps, target = ((g * cinG + i) * coutG + o) * taps
+                    for t in 0..<taps { transposed[target + t] = weights[source + taps - 1 - t] }
+                }
+            }
+        }
+    }
+
+    /// Gives `layer` (made by `make` with these sizes) the input gradient of new forward
+    /// `weights`, transposed into `scratch` (at least `weights.count` floats): no allocation.
+    /// - Throws: `.invalidArgument` for a layer `make` did not make or a small scratch; the
+    ///   layer's `setWeights` errors.
+    public static func setWeights(_ layer: any Layer, weights: UnsafeBufferPointer<Float>, inChannels: Int, outChannels: Int,
+                                  kernelH: Int, kernelW: Int, groups: Int = 1, scratch: UnsafeMutableBufferPointer<Float>) throws {
+        guard scratch.count >= weights.count, groups >= 1, inChannels % groups == 0, outChannels % groups == 0,
+              weights.count == outChannels * (inChannels / groups) * kernelH * kernelW else {
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(weights.count) weights for [\(outChannels), \(inChannels) / \(groups), \(kernelH), \(kernelW)] with \(scratch.count) floats of scratch")
+        }
+        let target = UnsafeMutableBufferPointer(rebasing: scratch[0..<weights.count])
+        transpose(weights, into: target, inChannels: inChannels, outChannels: outChannels, groups: groups, taps: kernelH * kernelW)
+        if let conv = layer as? Conv2D {
+            try conv.setWeights(UnsafeBufferPointer(target), bias: nil)
+        } else if let depthwise = layer as? DepthwiseConv2D {
+            try depthwise.setWeights(UnsafeBufferPointer(target), bias: nil)
+        } else {
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(type(of: layer)) is not a layer ConvInputGradient.make makes")
+        }
     }
 }

@@ -95,14 +95,19 @@ public final class BatchNormTraining: @unchecked Sendable {
                         threadPool: ThreadPool = .shared) throws -> Statistics {
         let zeros = [Float](repeating: 0, count: channels)
         var statistics = Statistics(mean: zeros, variance: zeros, invStd: zeros, count: 0)
-        try forward(x, gamma: gamma, beta: beta, into: y, statistics: &statistics, threadPool: threadPool)
+        try gamma.withUnsafeBufferPointer { g in
+            try beta.withUnsafeBufferPointer { b in
+                try forward(x, gamma: g, beta: b, into: y, statistics: &statistics, threadPool: threadPool)
+            }
+        }
         return statistics
     }
 
-    /// `forward`, writing the statistics into `statistics` (its vectors of `channels` values
-    /// reused: no allocation when nothing else holds them).
-    public func forward(_ x: TensorView, gamma: [Float], beta: [Float], into y: TensorView, statistics: inout Statistics,
-                        threadPool: ThreadPool = .shared) throws {
+    /// `forward`, with gamma and beta in the caller's memory, writing the statistics into
+    /// `statistics` (its vectors of `channels` values reused: no allocation when nothing else
+    /// holds them).
+    public func forward(_ x: TensorView, gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, into y: TensorView,
+                        statistics: inout Statistics, threadPool: ThreadPool = .shared) throws {
         try checkShapes(x.shape, y.shape, what: "output")
         try checkCount("gamma", gamma.count)
         try checkCount("beta", beta.count)
@@ -115,7 +120,8 @@ public final class BatchNormTraining: @unchecked Sendable {
                 statistics.invStd.withUnsafeMutableBufferPointer { invStd in
                     scratch.with(bytes: plan.workspace_bytes) { workspace in
                         plan.workspace = workspace
-                        return mk_batchnorm_train_f32_forward(op, &plan, x.pointer, gamma, beta, y.pointer, mean.baseAddress,
+                        return mk_batchnorm_train_f32_forward(op, &plan, x.pointer, gamma.baseAddress, beta.baseAddress, y.pointer,
+                                                              mean.baseAddress,
                                                               variance.baseAddress, invStd.baseAddress, threadPool.handle)
                     }
                 }
@@ -134,17 +140,23 @@ public final class BatchNormTraining: @unchecked Sendable {
                          statistics: Statistics, inputGradient dx: TensorView?,
                          threadPool: ThreadPool = .shared) throws -> (gamma: [Float], beta: [Float]) {
         var dGamma = [Float](repeating: 0, count: channels), dBeta = dGamma
-        try dGamma.withUnsafeMutableBufferPointer { g in
-            try dBeta.withUnsafeMutableBufferPointer { b in
-                try backward(input: x, outputGradient: dy, gamma: gamma, beta: beta, statistics: statistics, inputGradient: dx,
-                             gammaGradient: g, betaGradient: b, threadPool: threadPool)
+        try dGamma.withUnsafeMutableBufferPointer { dg in
+            try dBeta.withUnsafeMutableBufferPointer { db in
+                try gamma.withUnsafeBufferPointer { g in
+                    try beta.withUnsafeBufferPointer { b in
+                        try backward(input: x, outputGradient: dy, gamma: g, beta: b, statistics: statistics, inputGradient: dx,
+                                     gammaGradient: dg, betaGradient: db, threadPool: threadPool)
+                    }
+                }
             }
         }
         return (dGamma, dBeta)
     }
 
-    /// `backward`, writing dgamma and dbeta (`channels` floats each) into the caller's buffers.
-    public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: [Float], beta: [Float],
+    /// `backward`, with gamma and beta in the caller's memory, writing dgamma and dbeta
+    /// (`channels` floats each) into the caller's buffers.
+    public func backward(input x: TensorView, outputGradient dy: TensorView, gamma: UnsafeBufferPointer<Float>,
+                         beta: UnsafeBufferPointer<Float>,
                          statistics: Statistics, inputGradient dx: TensorView?, gammaGradient: UnsafeMutableBufferPointer<Float>,
                          betaGradient: UnsafeMutableBufferPointer<Float>, threadPool: ThreadPool = .shared) throws {
         try checkCount("the gamma gradient", gammaGradient.count)
@@ -164,7 +176,7 @@ public final class BatchNormTraining: @unchecked Sendable {
         var plan = try reshape(x, dy, threadPool)
         let status = scratch.with(bytes: plan.workspace_bytes) { workspace in
             plan.workspace = workspace
-            return mk_batchnorm_train_f32_backward(op, &plan, x.pointer, dy.pointer, gamma, beta, statistics.mean,
+            return mk_batchnorm_train_f32_backward(op, &plan, x.pointer, dy.pointer, gamma.baseAddress, beta.baseAddress, statistics.mean,
                                                    statistics.invStd, dx?.pointer, gammaGradient.baseAddress, betaGradient.baseAddress,
                                                    threadPool.handle)
         }
@@ -317,10 +329,15 @@ public final class DepthwiseConv2DBackward: @unchecked Sendable {
 
     /// Replaces the weights (after an optimizer step).
     public func setWeights(_ weights: [Float]) throws {
-        guard weights.count == channels * kernelH * kernelW else {
+        try weights.withUnsafeBufferPointer { try setWeights($0) }
+    }
+
+    /// Replaces the weights from the caller's memory, without allocating.
+    public func setWeights(_ weights: UnsafeBufferPointer<Float>) throws {
+        guard weights.count == channels * kernelH * kernelW, let w = weights.baseAddress else {
             throw MobileKernelsError(.shapeMismatch, "\(name): \(weights.count) weights, expected \(channels * kernelH * kernelW)")
         }
-        try check(mk_dwconv2d_backward_f32_set_weights(op, weights), name)
+        try check(mk_dwconv2d_backward_f32_set_weights(op, w), name)
         hasWeights = true
     }
 

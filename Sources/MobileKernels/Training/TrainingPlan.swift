@@ -59,10 +59,14 @@ public final class TrainingPlan: @unchecked Sendable {
     private var dropouts: [Dropout?] = []
     private var dropped: [Tensor?] = []
     private var dropoutSeed: UInt64?
-    /// Every learnable parameter's gradient (state_dict order), in one planned buffer.
+    /// Every learnable parameter's gradient (state_dict order), in one planned buffer; the
+    /// parameters themselves in another of the same layout.
     public let gradientNames: [String]
     private let gradientRanges: [String: Range<Int>]
     private let gradientBuffer: UnsafeMutableBufferPointer<Float>
+    private let parameterBuffer: UnsafeMutableBufferPointer<Float>
+    /// Where a parameter update transposes a convolution's weights for its input-gradient layer.
+    private var transposeScratch: UnsafeMutableBufferPointer<Float>
     /// Each BatchNorm's module prefix, and the activation layers that follow a saved
     /// pre-activation (made once).
     private var batchNormPrefixes: [String?] = []
@@ -120,6 +124,21 @@ public final class TrainingPlan: @unchecked Sendable {
         (gradientNames, gradientRanges) = (names, ranges)
         gradientBuffer = .allocate(capacity: max(total, 1))
         gradientBuffer.initialize(repeating: 0)
+        parameterBuffer = .allocate(capacity: max(total, 1))
+        parameterBuffer.initialize(repeating: 0)
+        var largest = 1
+        for name in names {
+            let range = ranges[name]!
+            guard let values = parameters[name], values.count == range.count else {
+                parameterBuffer.deallocate()
+                gradientBuffer.deallocate()
+                throw MobileKernelsError(.invalidArgument, "TrainingPlan: parameter \(name) missing or misshaped")
+            }
+            _ = UnsafeMutableBufferPointer(rebasing: parameterBuffer[range]).update(fromContentsOf: values)
+            largest = max(largest, range.count)
+        }
+        transposeScratch = .allocate(capacity: largest)
+        transposeScratch.initialize(repeating: 0)
         let sizes = try architecture.featureSizes(height: height, width: width)
         self.sizes = sizes
         let nodes = architecture.nodes
@@ -179,6 +198,8 @@ public final class TrainingPlan: @unchecked Sendable {
 
     deinit {
         gradientBuffer.deallocate()
+        parameterBuffer.deallocate()
+        transposeScratch.deallocate()
         for keep in seSaved { keep?.deallocate() }
     }
 
@@ -188,6 +209,64 @@ public final class TrainingPlan: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "TrainingPlan: no gradient named \(name)")
         }
         return UnsafeMutableBufferPointer(rebasing: gradientBuffer[range])
+    }
+
+    /// The planned buffer of parameter `name` (read by the BatchNorms every step).
+    private func weights(_ name: String) throws -> UnsafeBufferPointer<Float> {
+        guard let range = gradientRanges[name] else {
+            throw MobileKernelsError(.invalidArgument, "TrainingPlan: no parameter named \(name)")
+        }
+        return UnsafeBufferPointer(rebasing: parameterBuffer[range])
+    }
+
+    /// The current value of learnable parameter `name` (a state_dict key), in PyTorch's layout;
+    /// nil for a name that is not a learnable parameter.
+    public func parameter(_ name: String) -> [Float]? {
+        gradientRanges[name].map { Array(parameterBuffer[$0]) }
+    }
+
+    /// Where parameter `name` (and its gradient) lies in the buffers `withParameters` and
+    /// `withGradients` give (state_dict order, `gradientNames`).
+    public func parameterRange(_ name: String) -> Range<Int>? { gradientRanges[name] }
+
+    /// Calls `body` with every learnable parameter, in one buffer (state_dict order; ranges by
+    /// `parameterRange`), and every gradient from the last `run` in a buffer of the same layout:
+    /// what an optimizer updates. After changing the parameters, call `repackParameters()`
+    /// before the next step.
+    public func withParameters<R>(_ body: (_ parameters: UnsafeMutableBufferPointer<Float>,
+                                           _ gradients: UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(parameterBuffer, UnsafeBufferPointer(gradientBuffer))
+    }
+
+    /// Packs the parameters `withParameters` changed into every layer that holds a copy (the
+    /// convolutions, their input-gradient layers, the squeeze-and-excitations; the BatchNorms
+    /// read the buffer itself), without allocating. The next step computes what a plan made with
+    /// these parameters would.
+    public func repackParameters() throws {
+        for node in architecture.nodes {
+            switch steps[node.id] {
+            case let .conv(step), let .linear(step):
+                let spec = step.spec
+                let w = try weights(spec.weightKey), b = try spec.biasKey.map(weights)
+                if let conv = step.forward as? Conv2D {
+                    try conv.setWeights(w, bias: b)
+                } else if let depthwise = step.forward as? DepthwiseConv2D {
+                    try depthwise.setWeights(w, bias: b)
+                }
+                if let layer = step.inputGradient {
+                    try ConvInputGradient.setWeights(layer, weights: w, inChannels: spec.inChannels, outChannels: spec.outChannels,
+                                                     kernelH: spec.kernelH, kernelW: spec.kernelW, groups: spec.groups,
+                                                     scratch: transposeScratch)
+                }
+                try step.depthwise?.setWeights(w)
+            case let .squeezeExcitation(layer):
+                let keys = seKeys[node.id]!
+                try layer.setWeights(fc1Weight: try weights(keys[0]), fc1Bias: try weights(keys[1]),
+                                     fc2Weight: try weights(keys[2]), fc2Bias: try weights(keys[3]))
+            default:
+                break
+            }
+        }
     }
 
     /// The gradient of parameter `name` (a state_dict key) from the last `run` or `step`, in
@@ -417,7 +496,7 @@ public final class TrainingPlan: @unchecked Sendable {
                     var stats = statistics[id]!
                     statistics[id] = nil
                     defer { statistics[id] = stats }
-                    try bn.forward(pre, gamma: try param(keys.gamma), beta: try param(keys.beta), into: $0,
+                    try bn.forward(pre, gamma: try weights(keys.gamma), beta: try weights(keys.beta), into: $0,
                                    statistics: &stats, threadPool: pool)
                 }
             } else if saved[id] != nil {
@@ -569,7 +648,7 @@ public final class TrainingPlan: @unchecked Sendable {
                 let stats = statistics[id]!
                 try preGradients[id]!.withMutableView {
                     let keys = batchNormKeys[id]!
-                    try bn.backward(input: pre, outputGradient: dy, gamma: try param(keys.gamma), beta: try param(keys.beta),
+                    try bn.backward(input: pre, outputGradient: dy, gamma: try weights(keys.gamma), beta: try weights(keys.beta),
                                     statistics: stats, inputGradient: $0, gammaGradient: try slot(keys.gamma),
                                     betaGradient: try slot(keys.beta), threadPool: pool)
                 }
