@@ -6,8 +6,8 @@ import MobileKernels
 /// `benchmarks allocations`: the heap allocations of one planned step after a first one (the
 /// brief: hot paths do not allocate), counted by this executable's malloc wrapper on the calling
 /// thread (where every Swift part of a step runs; the C kernels take their workspaces from the
-/// plan): `TrainingPlan.run` with dropout on, `TrainingPlan.repackParameters` (an optimizer
-/// step's repack) and `InferencePlan.predict`, every specified model,
+/// plan): `TrainingPlan.run` with dropout on, `TrainingPlan.repackParameters`, `SGD.step` (the
+/// update and the repack) and `InferencePlan.predict`, every specified model,
 /// 1 and 2 threads. Exits 1 when any count is not 0.
 struct Allocations: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,12 +62,19 @@ struct Allocations: ParsableCommand {
                 try plan.repackParameters()
                 mk_alloc_count(false)
                 let repack = mk_alloc_counted()
+                let sgd = try SGD(plan: plan, options: SGD.Options(learningRate: 1e-3, momentum: 0.9, weightDecay: 5e-4, nesterov: true))
+                try sgd.step(threadPool: pool)
+                mk_alloc_count(true)
+                try sgd.step(threadPool: pool)
+                mk_alloc_count(false)
+                let update = mk_alloc_counted()
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(true)
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(false)
                 let infer = mk_alloc_counted()
                 for (what, count) in [("TrainingPlan.run \(batch)x\(size)x\(size)", train), ("TrainingPlan.repackParameters", repack),
+                                      ("SGD.step (Nesterov, decay)", update),
                                       ("InferencePlan.predict 1x224x224", infer)] {
                     print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 36, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")
                     if count != 0 { failures += 1 }

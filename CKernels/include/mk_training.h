@@ -298,6 +298,25 @@ mk_status mk_dropout_f32(size_t count, const float* x, float* y, float p, uint64
 /// Whether mk_dropout_f32 keeps element `index` for this seed and p.
 bool mk_dropout_keeps(uint64_t seed, uint64_t index, float p);
 
+/// SGD's hyperparameters (torch.optim.SGD's names). Nesterov needs momentum > 0 and dampening 0.
+typedef struct mk_sgd_params {
+    float learning_rate, momentum, dampening, weight_decay;
+    bool nesterov;
+} mk_sgd_params;
+
+/// One SGD step over `count` parameters as torch.optim.SGD computes it, in float32, each
+/// operation rounded in this order:
+///   d = grad + weight_decay * p
+///   momentum > 0: buf = first_step ? d : momentum * buf + (1 - dampening) * d
+///                 d = nesterov ? d + momentum * buf : buf
+///   p = p - learning_rate * d
+/// `momentum_buffer` (count floats; may be NULL when momentum is 0) is read unless `first_step`
+/// and written. Element-wise: the same bits for any thread count and ISA. INVALID_ARGUMENT for
+/// count 0, negative or non-finite hyperparameters, dampening outside [0, 1], Nesterov without
+/// momentum or with dampening, or overlapping buffers.
+mk_status mk_sgd_f32(size_t count, float* params, const float* grads, float* momentum_buffer,
+                     const mk_sgd_params* hyper, bool first_step, mk_threadpool* pool);
+
 /// PyTorch's CrossEntropyLoss (mean over the batch) of `logits` [batch, classes] against one
 /// class index per image: `*loss` = the mean over images of log(sum_j exp(z_j)) - z_label, and
 /// `logits_gradient` [batch, classes] = (softmax(z) - onehot(label)) / batch. Per row:
