@@ -6,7 +6,7 @@ import MobileKernels
 /// `benchmarks allocations`: the heap allocations of one planned step after a first one (the
 /// brief: hot paths do not allocate), counted by this executable's malloc wrapper on the calling
 /// thread (where every Swift part of a step runs; the C kernels take their workspaces from the
-/// plan): `TrainingPlan.run` with dropout on, `TrainingPlan.repackParameters`, `SGD.step` (the
+/// plan): `TrainingPlan.run` with dropout on and the running statistics' update, `TrainingPlan.repackParameters`, `SGD.step` (the
 /// update and the repack) and `InferencePlan.predict`, every specified model,
 /// 1 and 2 threads. Exits 1 when any count is not 0.
 struct Allocations: ParsableCommand {
@@ -53,8 +53,10 @@ struct Allocations: ParsableCommand {
             var output = try Tensor(shape: inference.outputShape)
             for pool in pools {
                 _ = try plan.run(images: images, labels: labels, dropoutSeed: 1, threadPool: pool)
+                try plan.updateRunningStatistics()
                 mk_alloc_count(true)
                 _ = try plan.run(images: images, labels: labels, dropoutSeed: 2, threadPool: pool)
+                try plan.updateRunningStatistics()
                 mk_alloc_count(false)
                 let train = mk_alloc_counted()
                 try plan.repackParameters()
@@ -73,7 +75,7 @@ struct Allocations: ParsableCommand {
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(false)
                 let infer = mk_alloc_counted()
-                for (what, count) in [("TrainingPlan.run \(batch)x\(size)x\(size)", train), ("TrainingPlan.repackParameters", repack),
+                for (what, count) in [("TrainingPlan.run + running stats \(batch)x\(size)", train), ("TrainingPlan.repackParameters", repack),
                                       ("SGD.step (Nesterov, decay)", update),
                                       ("InferencePlan.predict 1x224x224", infer)] {
                     print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 36, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")

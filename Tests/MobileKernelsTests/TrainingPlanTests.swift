@@ -111,4 +111,52 @@ struct TrainingPlanTests {
         let differ = got.gradients.keys.filter { got.gradients[$0] != expected.gradients[$0] }
         #expect(differ.isEmpty, "\(kind): \(differ.count) gradients differ, e.g. \(differ.prefix(3))")
     }
+
+    @Test("running statistics follow PyTorch's update (momentum 0.1, MobileNetV3's 0.01); the state_dict round-trips",
+          arguments: [(ModelKind.mobileNetV1, Float(0.25)), (.mobileNetV3Small, 0.5)])
+    func runningStatistics(kind: ModelKind, width: Float) throws {
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: 5)
+        let (n, size) = (2, 32)
+        let plan = try TrainingPlan(architecture, weights: .random(seed: 1), batch: n, height: size, width: size)
+        let images = try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: pseudoRandom(n * size * size * 3, seed: 4))
+        #expect(throws: MobileKernelsError.self) { try plan.updateRunningStatistics() }  // no batch yet
+        _ = try plan.run(images: images, labels: [0, 1])
+        try plan.updateRunningStatistics()
+        let momentum: Float = kind == .mobileNetV3Small ? 0.01 : 0.1
+        let initial = try WeightSource.random(seed: 1).parameters(of: architecture)  // running statistics included
+        var checked = 0
+        for node in architecture.nodes {
+            guard case let .conv(c) = node.operation, let bn = c.batchNorm else { continue }
+            #expect(bn.momentum == momentum)
+            let batch = try #require(plan.batchStatistics(bn.prefix)), running = try #require(plan.runningStatistics(bn.prefix))
+            let count = Float(batch.count)
+            for i in 0..<bn.channels {
+                let mean = (1 - momentum) * initial[bn.runningMeanKey]![i] + momentum * batch.mean[i]
+                let variance = (1 - momentum) * initial[bn.runningVarKey]![i] + momentum * batch.variance[i] * count / (count - 1)
+                #expect(abs(running.mean[i] - mean) <= 1e-6 * max(1, abs(mean)) && abs(running.variance[i] - variance) <= 1e-5 * variance,
+                        "\(bn.prefix)[\(i)]")
+            }
+            #expect(running.batchesTracked == 1)
+            checked += 1
+        }
+        #expect(checked > 5)
+        // The state_dict: every spec name, loadable by Network and by a new plan (which keeps counting).
+        let state = plan.stateDict()
+        #expect(state.filter { !$0.name.hasSuffix(".num_batches_tracked") }.map(\.name) == architecture.parameters().map(\.name))
+        #expect(state.filter { $0.name.hasSuffix(".num_batches_tracked") }.allSatisfy { $0.shape == [] && $0.values == [1] })
+        let source = WeightSource.tensors(Dictionary(uniqueKeysWithValues: state.map { ($0.name, (shape: $0.shape, values: $0.values)) }))
+        let network = try Network(architecture: architecture, weights: source)
+        let logits = try network.plan(batch: 1, height: size, width: size).predict(try Tensor(shape: TensorShape(n: 1, h: size, w: size, c: 3)))
+        let finite = logits.toArray().allSatisfy { $0.isFinite }
+        #expect(finite)
+        let resumed = try TrainingPlan(architecture, weights: source, batch: n, height: size, width: size)
+        let first = architecture.nodes.compactMap { node -> String? in
+            if case let .conv(c) = node.operation { return c.batchNorm?.prefix }
+            return nil
+        }[0]
+        #expect(resumed.runningStatistics(first)!.mean == plan.runningStatistics(first)!.mean)
+        _ = try resumed.run(images: images, labels: [0, 1])
+        try resumed.updateRunningStatistics()
+        #expect(resumed.runningStatistics(first)!.batchesTracked == 2)
+    }
 }

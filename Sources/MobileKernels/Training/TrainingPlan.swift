@@ -70,6 +70,10 @@ public final class TrainingPlan: @unchecked Sendable {
     /// Each BatchNorm's module prefix, and the activation layers that follow a saved
     /// pre-activation (made once).
     private var batchNormPrefixes: [String?] = []
+    /// Each BatchNorm's running statistics (PyTorch's running_mean, running_var and
+    /// num_batches_tracked; empty for other nodes), updated by `updateRunningStatistics`.
+    private var runningMeans: [[Float]] = [], runningVars: [[Float]] = []
+    private var batchesTracked: [Int] = []
     /// Each BatchNorm's gamma and beta keys (built once: `BatchNormSpec` composes them per call).
     private var batchNormKeys: [(gamma: String, beta: String)?] = []
     /// Each squeeze-and-excitation block's weights and gradient keys (fc1 w, b, fc2 w, b).
@@ -173,10 +177,19 @@ public final class TrainingPlan: @unchecked Sendable {
             if case let .conv(c) = node.operation, let bn = c.batchNorm { return (bn.weightKey, bn.biasKey) }
             return nil
         }
+        runningMeans = Array(repeating: [], count: nodes.count)
+        runningVars = Array(repeating: [], count: nodes.count)
+        batchesTracked = Array(repeating: 0, count: nodes.count)
         for node in nodes {
             if case let .conv(c) = node.operation, let bn = c.batchNorm {
                 let zeros = [Float](repeating: 0, count: bn.channels)
                 statistics[node.id] = BatchNormTraining.Statistics(mean: zeros, variance: zeros, invStd: zeros, count: 0)
+                // From the weights when they hold them (a checkpoint), else PyTorch's initial values.
+                let mean = parameters[bn.runningMeanKey], variance = parameters[bn.runningVarKey]
+                runningMeans[node.id] = mean?.count == bn.channels ? mean! : zeros
+                runningVars[node.id] = variance?.count == bn.channels ? variance! : [Float](repeating: 1, count: bn.channels)
+                // PyTorch writes it as int64, which the float loader does not read: 0 then.
+                batchesTracked[node.id] = (try? weights.lookup(bn.prefix + ".num_batches_tracked"))??.values.first.map { Int($0) } ?? 0
             }
         }
         activationLayers = try nodes.map { node in
@@ -465,6 +478,52 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         for node in nodes.reversed() { try backward(node, threadPool) }
         return loss
+    }
+
+    /// Updates every BatchNorm's running statistics from the last `run`'s batch statistics, as
+    /// PyTorch's training-mode forward does: running = (1 - momentum) * running + momentum *
+    /// batch statistic (the variance unbiased, n / (n - 1)), momentum from `BatchNormSpec`
+    /// (0.1; MobileNetV3's 0.01), and one more batch tracked. Allocates nothing.
+    public func updateRunningStatistics() throws {
+        for node in architecture.nodes {
+            guard case let .conv(step) = steps[node.id], let bn = step.batchNorm, let spec = step.spec.batchNorm,
+                  let stats = statistics[node.id] else { continue }
+            guard stats.count > 0 else {
+                throw MobileKernelsError(.invalidArgument, "TrainingPlan: no batch statistics to update the running ones from (run a step first)")
+            }
+            try bn.updateRunningStatistics(mean: &runningMeans[node.id], variance: &runningVars[node.id], from: stats,
+                                           momentum: spec.momentum)
+            batchesTracked[node.id] += 1
+        }
+    }
+
+    /// The running statistics of the BatchNorm with module prefix `prefix`.
+    public func runningStatistics(_ prefix: String) -> (mean: [Float], variance: [Float], batchesTracked: Int)? {
+        guard let id = batchNormPrefixes.firstIndex(of: prefix) else { return nil }
+        return (runningMeans[id], runningVars[id], batchesTracked[id])
+    }
+
+    /// Every state_dict tensor of the network as it stands, in `model.state_dict()` order and
+    /// PyTorch's shapes: the learnable parameters, and after each BatchNorm's running_var its
+    /// num_batches_tracked (shape [], as one float): a checkpoint, or weights for `Network`.
+    public func stateDict() -> [(name: String, shape: [Int], values: [Float])] {
+        var running: [String: [Float]] = [:]
+        for (id, prefix) in batchNormPrefixes.enumerated() {
+            guard let prefix else { continue }
+            running[prefix + ".running_mean"] = runningMeans[id]
+            running[prefix + ".running_var"] = runningVars[id]
+            running[prefix + ".num_batches_tracked"] = [Float(batchesTracked[id])]
+        }
+        var result: [(name: String, shape: [Int], values: [Float])] = []
+        for (name, shape) in architecture.parameters() {
+            guard let values = parameter(name) ?? running[name] else { continue }
+            result.append((name, shape, values))
+            if name.hasSuffix(".running_var") {
+                let tracked = String(name.dropLast("running_var".count)) + "num_batches_tracked"
+                if let count = running[tracked] { result.append((tracked, [], count)) }
+            }
+        }
+        return result
     }
 
     /// The batch statistics of the BatchNorm with module prefix `prefix` (e.g. "features.0.1")
