@@ -36,7 +36,7 @@ struct Allocations: ParsableCommand {
         let counts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }
         let pools = try counts.map { try ThreadPool(threads: $0) }
         var failures = 0
-        print("model                 step                                threads  allocations")
+        print("model                 step                                      threads  allocations")
         for kind in ModelKind.specified {
             let architecture = try Architecture.make(kind, numClasses: 10)
             let weights = WeightSource.random(seed: 3)
@@ -78,7 +78,7 @@ struct Allocations: ParsableCommand {
                 for (what, count) in [("TrainingPlan.run + running stats \(batch)x\(size)", train), ("TrainingPlan.repackParameters", repack),
                                       ("SGD.step (Nesterov, decay)", update),
                                       ("InferencePlan.predict 1x224x224", infer)] {
-                    print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 36, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")
+                    print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 42, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")
                     if count != 0 { failures += 1 }
                 }
             }
