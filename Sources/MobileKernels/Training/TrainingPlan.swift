@@ -462,7 +462,10 @@ public final class TrainingPlan: @unchecked Sendable {
         if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= architecture.numClasses }) {
             throw MobileKernelsError(.invalidArgument, "TrainingPlan: label \(bad) of image \(i) is not a class of 0..<\(architecture.numClasses)")
         }
-        outputs[0] = images
+        // Copied into the planned input, not retained: the caller (a BatchLoader) reuses its tensor.
+        images.withUnsafeBufferPointer { source in
+            outputs[0].withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: source) }
+        }
         self.dropoutSeed = dropoutSeed
         for node in nodes { try forward(node, threadPool) }
 
