@@ -529,6 +529,12 @@ public final class TrainingPlan: @unchecked Sendable {
         return result
     }
 
+    /// Calls `body` with the last `run`'s logits, `[batch, classes]` row by row (valid until the
+    /// next `run`).
+    public func withLogits<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try outputs[outputs.count - 1].withUnsafeBufferPointer(body)
+    }
+
     /// The batch statistics of the BatchNorm with module prefix `prefix` (e.g. "features.0.1")
     /// from the last `run` or `step`.
     public func batchStatistics(_ prefix: String) -> BatchNormTraining.Statistics? {
