@@ -1,3 +1,4 @@
+import Foundation
 import MobileKernels
 import Testing
 
@@ -61,5 +62,32 @@ struct TrainerTests {
         #expect(abs(cosine.learningRate(step: 0) - 0.05) < 1e-7 && cosine.learningRate(step: 3) == 0.2)
         #expect(cosine.learningRate(step: 4) == 0.2 && abs(cosine.learningRate(step: 10) - 0.1) < 1e-6 && cosine.learningRate(step: 15) < 0.01)
         #expect(throws: MobileKernelsError.self) { _ = try trainer(.step(every: 0, gamma: 0.1)) }
+    }
+
+    @Test("a checkpoint holds the state_dict, the transform and the momentum, and evaluates as the trainer did")
+    func checkpoint() throws {
+        let architecture = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 10)
+        let train = try halves(count: 32, seed: 1), test = try halves(count: 20, seed: 2)
+        let trainer = try Trainer(architecture, weights: .random(seed: 3), data: train,
+                                  options: .init(epochs: 1, batch: 16, horizontalFlip: false, seed: 1))
+        _ = try trainer.trainEpoch()
+        let path = NSTemporaryDirectory() + "mk-checkpoint-\(UUID().uuidString).safetensors"
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + ".optimizer.safetensors")
+        }
+        try trainer.save(path, metadata: ["data": "halves"])
+        let file = try SafeTensorsFile(path: path)
+        let state = trainer.plan.stateDict()
+        #expect(file.tensors.map(\.name) == state.map(\.name))
+        for t in state { #expect(try file.floats(t.name) == t.values && file.info(t.name)!.shape == t.shape, "\(t.name)") }
+        #expect(file.metadata["size"] == "32" && file.metadata["data"] == "halves" && file.metadata["epoch"] == "1")
+        let mean = file.metadata["mean"]!.split(separator: ",").map { Float(String($0))! }
+        #expect(mean == trainer.loader.transform.mean)
+        let momentum = try SafeTensorsFile(path: path + ".optimizer.safetensors")
+        #expect(momentum.tensors.count == trainer.plan.gradientNames.count && momentum.metadata["steps"] == "2")
+        let network = try Network(architecture: architecture, weights: .safetensors(file))
+        let accuracy = try Trainer.evaluate(network, data: test, transform: trainer.loader.transform.evaluation, batch: 20)
+        #expect(accuracy == (try trainer.evaluate(test, batch: 20)))
     }
 }

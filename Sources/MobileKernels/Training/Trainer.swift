@@ -165,8 +165,17 @@ public final class Trainer: @unchecked Sendable {
     /// and num_batches_tracked included) as a safetensors checkpoint, and the optimizer's
     /// momentum beside it (`<path>.optimizer.safetensors`: one tensor per parameter, plus the
     /// epoch and step counts in the metadata).
-    public func save(_ path: String) throws {
-        try SafeTensorsFile.write(plan.stateDict(), metadata: ["model": plan.architecture.kind.specName, "epoch": String(epoch)], to: path)
+    /// The metadata also records the input transform (`size`, `mean`, `std`, comma-separated) so
+    /// that evaluation normalizes as training did, plus `extra`.
+    public func save(_ path: String, metadata extra: [String: String] = [:]) throws {
+        let t = loader.transform
+        var metadata = extra
+        metadata["model"] = plan.architecture.kind.specName
+        metadata["epoch"] = String(epoch)
+        metadata["size"] = String(t.size)
+        metadata["mean"] = t.mean.map { String($0) }.joined(separator: ",")
+        metadata["std"] = t.std.map { String($0) }.joined(separator: ",")
+        try SafeTensorsFile.write(plan.stateDict(), metadata: metadata, to: path)
         let momentum: [(name: String, shape: [Int], values: [Float])] = optimizer.withMomentum { buffer in
             plan.gradientNames.map { name in
                 let range = plan.parameterRange(name)!

@@ -12,7 +12,7 @@ struct MobileKernelsCommand: ParsableCommand {
             Weights are a PyTorch state_dict saved with safetensors.torch.save_file (torchvision's
             key names; see the specs). Images are .npy float32 arrays, [N, 3, H, W] by default.
             """,
-        subcommands: [Infer.self, Grad.self, Inspect.self, Models.self])
+        subcommands: [Infer.self, Grad.self, Train.self, Eval.self, Inspect.self, Models.self])
 }
 
 /// The models by their spec names, with the ShuffleNetV1 group variants.
