@@ -8,7 +8,8 @@ import ReferenceKernels
 /// `benchmarks train`: one SGD step (the training-mode forward with dropout, the loss, the
 /// backward, the running statistics, the SGD update and the repack) per model, at a training
 /// batch of 32x32 images (AlexNet 64x64), on 1 and 2 threads: rows `family: "train"` with the
-/// model, threads, `params.n` (batch), `params.h` (size), the step's median and images/s; with
+/// model, threads, `params.n` (batch), `params.h` (size), the step's median (and of it the SGD
+/// update with the repack, `update_ms`) and images/s; with
 /// `--reference`, the naive Swift training oracle's step once per model (one thread; minutes
 /// for VGG16 at batch 128) and the speedup over it.
 struct TrainBench: ParsableCommand {
@@ -43,7 +44,7 @@ struct TrainBench: ParsableCommand {
         let n = quick ? 4 : batch
         guard n >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs two values per channel)") }
         var rows: [[String: Any]] = []
-        print("model                threads  batch  size   step ms (median)   images/s   vs naive")
+        print("model                threads  batch  size   step ms (median)  of it update   images/s   vs naive")
         for name in models.split(separator: ",").map(String.init) {
             guard let kind = ModelKind(specName: name) else { throw ValidationError("unknown model \(name)") }
             let size = kind == .alexnet ? 64 : 32
@@ -63,13 +64,17 @@ struct TrainBench: ParsableCommand {
                 let plan = try TrainingPlan(architecture, weights: .random(seed: 1), batch: n, height: size, width: size)
                 let sgd = try SGD(plan: plan, options: .init(learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4))
                 var step = 0
+                var updates: [Double] = []
                 func once() throws {
                     _ = try plan.run(images: images, labels: labels, dropoutSeed: UInt64(step), threadPool: pool)
                     try plan.updateRunningStatistics()
+                    let start = DispatchTime.now().uptimeNanoseconds
                     try sgd.step(threadPool: pool)
+                    updates.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                     step += 1
                 }
                 try once()  // warm-up: first-touch of the planned buffers
+                updates.removeAll()
                 var times: [Double] = []
                 let begin = DispatchTime.now().uptimeNanoseconds
                 repeat {
@@ -77,13 +82,14 @@ struct TrainBench: ParsableCommand {
                     try once()
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
                 } while !quick && (times.count < 3 || Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9 < minTime)
-                let median = times.sorted()[times.count / 2]
+                let median = times.sorted()[times.count / 2], update = updates.sorted()[updates.count / 2]
                 let perSecond = Double(n) / (median / 1000)
                 let speedup = referenceMs.map { $0 / median }
-                print(name.padding(toLength: 21, withPad: " ", startingAt: 0) + String(format: "%7d  %5d  %4d  %17.2f  %9.0f   %@", t, n, size, median,
-                                                                                          perSecond, speedup.map { String(format: "%.0fx", $0) } ?? "-"))
+                print(name.padding(toLength: 21, withPad: " ", startingAt: 0) + String(format: "%7d  %5d  %4d  %17.2f  %11.2f  %9.0f   %@", t, n, size,
+                                                                                          median, update, perSecond,
+                                                                                          speedup.map { String(format: "%.0fx", $0) } ?? "-"))
                 rows.append(["family": "train", "model": name, "threads": t, "params": ["n": n, "h": size, "w": size],
-                             "median_ms": median, "min_ms": times.min()!, "steps": times.count, "images_per_s": perSecond,
+                             "median_ms": median, "min_ms": times.min()!, "update_ms": update, "steps": times.count, "images_per_s": perSecond,
                              "reference_ms": referenceMs ?? NSNull(), "speedup_vs_reference": speedup ?? NSNull()])
             }
         }

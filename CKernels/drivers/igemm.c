@@ -89,6 +89,34 @@ void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float
     }
 }
 
+void mk_igemm_pack_transposed(const mk_igemm_geometry* g, const float* weights_t, const float* bias,
+                              float* packed, float* bias_out) {
+    // One group, one tap: weight (o, c) is weights_t[c * cout + o], so each packed row of NR
+    // outputs is a contiguous run of weights_t.
+    const size_t cin = g->cin_g, cout = g->cout_g;
+    for (size_t tile = 0; tile < g->ntiles; tile++) {
+        const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
+        const size_t valid = n0 + width <= cout ? width : (n0 < cout ? cout - n0 : 0);
+        float* out = packed + tile * g->tile_floats;
+        for (size_t kb = 0; kb < g->kblocks; kb++) {
+            const size_t c0 = kb * g->kc_channels;
+            const size_t c1 = c0 + g->kc_channels < cin ? c0 + g->kc_channels : cin;
+            for (size_t c = c0; c < c1; c++) {
+                const float* row = weights_t + c * cout + n0;
+                size_t n = 0;
+                for (; n < valid; n++) out[n] = row[n];
+                for (; n < width; n++) out[n] = 0.0f;
+                out += width;
+            }
+        }
+        float* b = bias_out + tile * g->nr;
+        for (size_t n = 0; n < g->nr; n++) {
+            const size_t o = n0 + n;
+            b[n] = (bias != NULL && n < width && o < cout) ? bias[o] : 0.0f;
+        }
+    }
+}
+
 // Prefetches the A rows of the next pixel tile (dense 1x1 layout: MR consecutive pixels), so a
 // layer whose input comes from L3 or memory does not stall on each short row: a tile reads only
 // kc floats per pixel, too short a stream for the hardware prefetcher to pick up.

@@ -51,6 +51,12 @@ mk_status mk_igemm_geometry_init(mk_igemm_geometry* g, const mk_f32_gemm_config*
 void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float* bias,
                    float* packed, float* bias_out);
 
+// mk_igemm_pack for one group and one tap from the transposed weights `weights_t` [cin][cout]
+// (the same packed bits as mk_igemm_pack of their transpose): a Linear layer's input-gradient
+// GEMM packed from the forward's weights without a transpose.
+void mk_igemm_pack_transposed(const mk_igemm_geometry* g, const float* weights_t, const float* bias,
+                              float* packed, float* bias_out);
+
 static inline size_t mk_igemm_tile_n0(const mk_igemm_geometry* g, size_t tile) {
     return tile < g->full_tiles ? tile * g->nr : g->rem_n0[tile - g->full_tiles];
 }

@@ -141,6 +141,13 @@ mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op);
 /// step's optimizer update needs. Not while a run of this op is in flight.
 mk_status mk_conv2d_f32_set_weights(mk_conv2d_f32_op* op, const float* weights, const float* bias);
 
+/// set_weights from the transposed weights `weights_t` [input_channels][output_channels] of a
+/// 1x1 single-group convolution (the same packed bits as set_weights of their transpose, read
+/// row by row): a Linear layer's input-gradient op updated from the forward's weights without
+/// a transpose. INVALID_ARGUMENT for other shapes; UNSUPPORTED for the BLIS variant.
+mk_status mk_conv2d_f32_set_weights_transposed(mk_conv2d_f32_op* op, const float* weights_t,
+                                               const float* bias);
+
 void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op);
 
 /// Pointwise convolution: mk_conv2d with a 1x1 kernel, one group, no padding, stride in both

@@ -381,6 +381,17 @@ mk_status mk_conv2d_f32_set_weights(mk_conv2d_f32_op* op, const float* weights, 
     return MK_STATUS_OK;
 }
 
+mk_status mk_conv2d_f32_set_weights_transposed(mk_conv2d_f32_op* op, const float* weights_t,
+                                               const float* bias) {
+    if (op == NULL || weights_t == NULL) return MK_STATUS_NULL_POINTER;
+    if (op->taps != 1 || op->p.groups != 1) return MK_STATUS_INVALID_ARGUMENT;
+    if (op->variant == MK_VARIANT_BLIS || op->algorithm == MK_CONV2D_ALGORITHM_WINOGRAD || op->row_taps) {
+        return MK_STATUS_UNSUPPORTED;
+    }
+    mk_igemm_pack_transposed(&op->geometry, weights_t, bias, op->packed, op->bias);
+    return MK_STATUS_OK;
+}
+
 void mk_conv2d_f32_destroy(mk_conv2d_f32_op* op) {
     if (op == NULL) return;
     mk_aligned_free(op->scratch);

@@ -120,4 +120,27 @@ struct SetWeightsTests {
             }
         }
     }
+
+    @Test("Conv2D.setWeights(transposed:) packs a 1x1 layer from its transpose; other forms decline",
+          arguments: Catalogue.variants(of: .gemm).filter(\.isAvailable))
+    func transposed(variant: Variant) throws {
+        let (cin, cout) = (37, 21)
+        let w = values(cin * cout, 3)
+        var t = [Float](repeating: 0, count: w.count)
+        for o in 0..<cout { for i in 0..<cin { t[i * cout + o] = w[o * cin + i] } }
+        let fresh = try Conv2D(inChannels: cin, outChannels: cout, kernelH: 1, kernelW: 1, weights: w, variant: variant)
+        let updated = try Conv2D(inChannels: cin, outChannels: cout, kernelH: 1, kernelW: 1, weights: values(cin * cout, 4), variant: variant)
+        let done = try t.withUnsafeBufferPointer { try updated.setWeights(transposed: $0) }
+        #expect(done)
+        let input = try Tensor(shape: TensorShape(n: 3, h: 1, w: 1, c: cin), nhwc: values(3 * cin, 5))
+        var want = try Tensor(shape: TensorShape(n: 3, h: 1, w: 1, c: cout)), got = want
+        try fresh.forward(input, into: &want)
+        try updated.forward(input, into: &got)
+        let same = got.toArray() == want.toArray()
+        #expect(same, "\(variant)")
+        let k3 = try Conv2D(inChannels: 4, outChannels: 4, kernelH: 3, kernelW: 3, weights: values(144, 1), variant: variant)
+        #expect(try values(16, 1).withUnsafeBufferPointer { try k3.setWeights(transposed: $0) } == false)
+        let grouped = try Conv2D(inChannels: 4, outChannels: 4, kernelH: 1, kernelW: 1, groups: 2, weights: values(8, 1), variant: variant)
+        #expect(try values(16, 1).withUnsafeBufferPointer { try grouped.setWeights(transposed: $0) } == false)
+    }
 }

@@ -172,6 +172,19 @@ public final class Conv2D: Layer, @unchecked Sendable {
         try check(mk_conv2d_f32_set_weights(op, w, bias?.baseAddress), name)
     }
 
+    /// `setWeights` from the transpose of the weights, `[inChannels, outChannels]`, for a 1x1
+    /// single-group layer on our GEMM kernels (not `.blis`): a Linear layer's input gradient
+    /// updated from the forward's weights as they are. Returns false (nothing done) for a layer
+    /// of another form.
+    public func setWeights(transposed weights: UnsafeBufferPointer<Float>) throws -> Bool {
+        guard kernelH == 1, kernelW == 1, groups == 1, variant != .blis, algorithm == .direct,
+              weights.count == inChannels * outChannels, let w = weights.baseAddress else { return false }
+        let status = mk_conv2d_f32_set_weights_transposed(op, w, nil)
+        if status == MK_STATUS_UNSUPPORTED { return false }
+        try check(status, name)
+        return true
+    }
+
     public func outputShape(for input: TensorShape) throws -> TensorShape {
         try checkChannels(input, inChannels)
         return try outputShape(n: input.n, h: input.h, w: input.w)

@@ -60,6 +60,22 @@ public enum ConvInputGradient {
     static func transpose(_ weights: UnsafeBufferPointer<Float>, into transposed: UnsafeMutableBufferPointer<Float>,
                           inChannels: Int, outChannels: Int, groups: Int, taps: Int) {
         let (cinG, coutG) = (inChannels / groups, outChannels / groups)
+        if taps == 1 {
+            // A plain transpose per group (1x1 convolutions, Linear layers of up to 102M weights):
+            // in 32 x 32 tiles, so neither side walks memory a row apart per element.
+            let tile = 32
+            for g in 0..<groups {
+                let base = g * coutG * cinG
+                for o0 in stride(from: 0, to: coutG, by: tile) {
+                    for i0 in stride(from: 0, to: cinG, by: tile) {
+                        for o in o0..<min(o0 + tile, coutG) {
+                            for i in i0..<min(i0 + tile, cinG) { transposed[base + i * coutG + o] = weights[base + o * cinG + i] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for g in 0..<groups {
             for o in 0..<coutG {
                 for i in 0..<cinG {
@@ -79,6 +95,11 @@ public enum ConvInputGradient {
         guard scratch.count >= weights.count, groups >= 1, inChannels % groups == 0, outChannels % groups == 0,
               weights.count == outChannels * (inChannels / groups) * kernelH * kernelW else {
             throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(weights.count) weights for [\(outChannels), \(inChannels) / \(groups), \(kernelH), \(kernelW)] with \(scratch.count) floats of scratch")
+        }
+        // A 1x1 single-group layer packs straight from the forward's weights (their transpose
+        // is the input gradient's): no transpose pass.
+        if kernelH == 1, kernelW == 1, groups == 1, let conv = layer as? Conv2D, try conv.setWeights(transposed: weights) {
+            return
         }
         let target = UnsafeMutableBufferPointer(rebasing: scratch[0..<weights.count])
         transpose(weights, into: target, inChannels: inChannels, outChannels: outChannels, groups: groups, taps: kernelH * kernelW)
