@@ -32,7 +32,7 @@ struct TrainBench: ParsableCommand {
     @Flag(help: "Also time the naive Swift training oracle's step (once, one thread).")
     var reference = false
 
-    @Flag(help: "Batch 4, one timed step: checks the command runs.")
+    @Flag(help: "Batch 4, one timed step, MobileNetV3-Small and ShuffleNetV1 only (unless --models): checks the command runs.")
     var quick = false
 
     @Option(help: "Write the rows as JSON here.")
@@ -45,7 +45,9 @@ struct TrainBench: ParsableCommand {
         guard n >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs two values per channel)") }
         var rows: [[String: Any]] = []
         print("model                threads  batch  size   step ms (median)  of it update   images/s   vs naive")
-        for name in models.split(separator: ",").map(String.init) {
+        let chosen = quick && models == ModelKind.specified.map(\.specName).joined(separator: ",")
+            ? ["mobilenet_v3_small", "shufflenet_v1_g3"] : models.split(separator: ",").map(String.init)
+        for name in chosen {
             guard let kind = ModelKind(specName: name) else { throw ValidationError("unknown model \(name)") }
             let size = kind == .alexnet ? 64 : 32
             let architecture = try Architecture.make(kind, numClasses: 10)

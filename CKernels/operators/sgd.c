@@ -25,8 +25,11 @@ static inline __attribute__((always_inline)) void mk_sgd_loop(const mk_sgd_job* 
     const float keep = 1.0f - job->h.dampening;
     const bool nesterov = job->h.nesterov, first = job->first, momentum = buf != NULL;
     for (size_t i = start; i < start + count; i++) {
-        const float decay = wd * p[i];
-        float d = g[i] + decay;  // grad.add(p, alpha=weight_decay)
+        float d = g[i];
+        if (wd != 0.0f) {  // PyTorch adds the term only then (an infinite p stays out of d)
+            const float decay = wd * p[i];
+            d = d + decay;  // grad.add(p, alpha=weight_decay)
+        }
         if (momentum) {
             float b;
             if (first) {

@@ -1,3 +1,4 @@
+import Foundation
 import MobileKernels
 import Testing
 
@@ -132,6 +133,15 @@ struct BatchLoaderTests {
         let loader = try BatchLoader(dataset: set, batch: 2, transform: t, shuffle: true)
         struct Stop: Error {}
         #expect(throws: Stop.self) { try loader.forEachBatch(epoch: 0) { index, _, _ in if index == 1 { throw Stop() } } }
+        // ... also when the producer is ahead and waiting for a slot (a slow body).
+        for stopAt in [0, 1, 3] {
+            #expect(throws: Stop.self) {
+                try loader.forEachBatch(epoch: 1, ahead: 2) { index, _, _ in
+                    usleep(20_000)
+                    if index == stopAt { throw Stop() }
+                }
+            }
+        }
     }
 
     @Test("bad options throw")

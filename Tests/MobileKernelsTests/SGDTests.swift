@@ -15,8 +15,11 @@ private struct Reference {
         let first = buffers[name] == nil
         var buf = buffers[name] ?? [Float](repeating: 0, count: p.count)
         for i in p.indices {
-            let decay = weightDecay * p[i]
-            var d = g[i] + decay
+            var d = g[i]
+            if weightDecay != 0 {
+                let decay = weightDecay * p[i]
+                d = d + decay
+            }
             if momentum > 0 {
                 let b: Float
                 if first {

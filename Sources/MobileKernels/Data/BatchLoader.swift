@@ -161,9 +161,13 @@ public final class BatchLoader: @unchecked Sendable {
         // One box per slot: the producer and the consumer never touch the same box at once (the
         // semaphores hand each over), and never a shared array.
         let slots = try (0..<count).map { _ in Slot(images: try Tensor(shape: shape)) }
-        let free = DispatchSemaphore(value: count), ready = DispatchSemaphore(value: 0)
+        // Created at 0 and signalled up (libdispatch aborts when a semaphore is freed below its
+        // initial value, which an early stop can leave `free` at); `done` when the producer exits.
+        let free = DispatchSemaphore(value: 0), ready = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        for _ in 0..<count { free.signal() }
         let stop = Flag()
         let producer = Thread { [self] in
+            defer { done.signal() }
             for index in 0..<batchesPerEpoch {
                 free.wait()
                 if stop.value { break }
@@ -180,8 +184,10 @@ public final class BatchLoader: @unchecked Sendable {
         }
         producer.start()
         defer {
+            // Wake the producer if it waits for a slot, and let it finish before the slots go.
             stop.value = true
-            for _ in 0..<count { free.signal() }
+            free.signal()
+            done.wait()
         }
         for index in 0..<batchesPerEpoch {
             ready.wait()

@@ -19,7 +19,8 @@ public enum Gzip {
         if bytes.count >= 18 {
             let n = bytes.count
             let hint = Int(bytes[n - 4]) | Int(bytes[n - 3]) << 8 | Int(bytes[n - 2]) << 16 | Int(bytes[n - 1]) << 24
-            output.reserveCapacity(min(hint, 1 << 31) + 1)
+            // Trusted only as far as deflate can expand (1032:1): a forged trailer reserves nothing huge.
+            output.reserveCapacity(min(hint, bytes.count &* 1032, 1 << 31) + 1)
         }
         var stream = z_stream()
         guard mk_inflate_init_gzip(&stream) == Z_OK else {

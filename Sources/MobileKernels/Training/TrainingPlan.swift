@@ -126,23 +126,15 @@ public final class TrainingPlan: @unchecked Sendable {
             total += count
         }
         (gradientNames, gradientRanges) = (names, ranges)
-        gradientBuffer = .allocate(capacity: max(total, 1))
-        gradientBuffer.initialize(repeating: 0)
-        parameterBuffer = .allocate(capacity: max(total, 1))
-        parameterBuffer.initialize(repeating: 0)
+        // Everything that can throw before the object is whole comes first: the buffers below
+        // are freed by deinit, which does not run for an object that never was.
         var largest = 1
         for name in names {
-            let range = ranges[name]!
-            guard let values = parameters[name], values.count == range.count else {
-                parameterBuffer.deallocate()
-                gradientBuffer.deallocate()
+            guard let values = parameters[name], values.count == ranges[name]!.count else {
                 throw MobileKernelsError(.invalidArgument, "TrainingPlan: parameter \(name) missing or misshaped")
             }
-            _ = UnsafeMutableBufferPointer(rebasing: parameterBuffer[range]).update(fromContentsOf: values)
-            largest = max(largest, range.count)
+            largest = max(largest, values.count)
         }
-        transposeScratch = .allocate(capacity: largest)
-        transposeScratch.initialize(repeating: 0)
         let sizes = try architecture.featureSizes(height: height, width: width)
         self.sizes = sizes
         let nodes = architecture.nodes
@@ -150,6 +142,15 @@ public final class TrainingPlan: @unchecked Sendable {
         outputs = try nodes.map { try Tensor(shape: shape($0.id)) }
         outputGradients = try nodes.map { try Tensor(shape: shape($0.id)) }
         inputScratch = try nodes.map { node in try node.inputs.first.map { try Tensor(shape: shape($0)) } }
+        gradientBuffer = .allocate(capacity: max(total, 1))
+        gradientBuffer.initialize(repeating: 0)
+        parameterBuffer = .allocate(capacity: max(total, 1))
+        parameterBuffer.initialize(repeating: 0)
+        for name in names {
+            _ = UnsafeMutableBufferPointer(rebasing: parameterBuffer[ranges[name]!]).update(fromContentsOf: parameters[name]!)
+        }
+        transposeScratch = .allocate(capacity: largest)
+        transposeScratch.initialize(repeating: 0)
         saved = Array(repeating: nil, count: nodes.count)
         preGradients = Array(repeating: nil, count: nodes.count)
         statistics = Array(repeating: nil, count: nodes.count)
@@ -189,7 +190,11 @@ public final class TrainingPlan: @unchecked Sendable {
                 runningMeans[node.id] = mean?.count == bn.channels ? mean! : zeros
                 runningVars[node.id] = variance?.count == bn.channels ? variance! : [Float](repeating: 1, count: bn.channels)
                 // PyTorch writes it as int64, which the float loader does not read: 0 then.
-                batchesTracked[node.id] = (try? weights.lookup(bn.prefix + ".num_batches_tracked"))??.values.first.map { Int($0) } ?? 0
+                let tracked = (try? weights.lookup(bn.prefix + ".num_batches_tracked"))??.values.first ?? 0
+                guard tracked.isFinite, tracked >= 0, tracked < 1e15 else {
+                    throw MobileKernelsError(.invalidArgument, "TrainingPlan: \(bn.prefix).num_batches_tracked is \(tracked), not a count")
+                }
+                batchesTracked[node.id] = Int(tracked)
             }
         }
         activationLayers = try nodes.map { node in
