@@ -38,6 +38,9 @@ public final class BatchLoader: @unchecked Sendable {
     /// The geometry from the data set's images to size x size: per output row and column, the
     /// two source rows / columns (-1: padding) and the second one's weight.
     private let rows: [(Int, Int, Float)], columns: [(Int, Int, Float)]
+    /// Per data-set channel: the normalized value is raw * scale + shift (the padding's zero
+    /// gives shift), made once rather than per batch.
+    private let scale: [Float], shift: [Float]
 
     /// - Throws: `.invalidArgument` for a batch below 1, a size below 1, mean or std counts other
     ///   than the data set's channels, a std that is not positive, a negative crop padding, or
@@ -56,6 +59,8 @@ public final class BatchLoader: @unchecked Sendable {
         batchesPerEpoch = dropLast ? dataset.count / batch : (dataset.count + batch - 1) / batch
         rows = Self.axis(from: dataset.height, to: t.size)
         columns = Self.axis(from: dataset.width, to: t.size)
+        scale = t.std.map { 1 / (255 * $0) }
+        shift = zip(t.mean, t.std).map { -$0 / $1 }
     }
 
     private static func axis(from n: Int, to size: Int) -> [(Int, Int, Float)] {
@@ -108,8 +113,6 @@ public final class BatchLoader: @unchecked Sendable {
         }
         labels.removeAll(keepingCapacity: true)
         let c = dataset.channels, (h, w) = (dataset.height, dataset.width), pad = transform.cropPadding
-        // Per channel: the normalized value of a raw pixel, and of the padding's zero.
-        let scale = transform.std.map { 1 / (255 * $0) }, shift = zip(transform.mean, transform.std).map { -$0 / $1 }
         images.withUnsafeMutableBufferPointer { out in
             dataset.pixels.withUnsafeBufferPointer { pixels in
                 for b in 0..<n {
