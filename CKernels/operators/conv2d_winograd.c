@@ -66,18 +66,16 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     if (op->wino == NULL || config == NULL) return MK_STATUS_UNSUPPORTED;
     mk_status status = mk_igemm_geometry_init(&op->geometry, config, 1, cin, cout, 1);
     if (status != MK_STATUS_OK) return status;
-    size_t packed_floats, slice;
+    size_t packed_floats;
     if (!mk_size_mul(op->geometry.packed_floats, MK_WINO_POINTS, &packed_floats) ||
-        packed_floats > MK_MAX_ELEMENTS || !mk_size_mul(cin, cout, &slice)) {
+        packed_floats > MK_MAX_ELEMENTS) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     op->packed = mk_aligned_alloc(packed_floats * sizeof(float));
     op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(cin * sizeof(float));
     op->wino_bias = mk_aligned_alloc(cout * sizeof(float));
-    op->scratch = mk_aligned_alloc(slice * sizeof(float));  // one point's [Cout][Cin]
-    if (op->packed == NULL || op->bias == NULL || op->zeros == NULL || op->wino_bias == NULL ||
-        op->scratch == NULL) {
+    if (op->packed == NULL || op->bias == NULL || op->zeros == NULL || op->wino_bias == NULL) {
         return MK_STATUS_OUT_OF_MEMORY;
     }
     memset(op->zeros, 0, cin * sizeof(float));
@@ -85,26 +83,43 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     return MK_STATUS_OK;
 }
 
+// U = G g G^T for each (output, input) channel pair, all 36 points at once (T = g G^T first,
+// then G T, in double: the same sums in the same order as computing each point alone), written
+// straight into the 36 packed slices: with one tap and one group, weight (o, c) of column tile
+// `tile` sits at tile * tile_floats + c * width + (o - n0) of a slice (mk_igemm_pack's layout).
 void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
-    const size_t cin = op->cin_g, cout = op->cout_g;
-    float* u = op->scratch;
+    const mk_igemm_geometry* geo = &op->geometry;
+    const size_t cin = op->cin_g, cout = op->cout_g, slice = geo->packed_floats;
     for (size_t o = 0; o < cout; o++) op->wino_bias[o] = bias != NULL ? bias[o] : 0.0f;
-    for (size_t p = 0; p < MK_WINO_POINTS; p++) {
-        const size_t i = p / 6, k = p % 6;
-        for (size_t o = 0; o < cout; o++) {
-            for (size_t c = 0; c < cin; c++) {
-                const float* g = weights + (o * cin + c) * 9;
-                double sum = 0.0;
-                for (size_t a = 0; a < 3; a++) {
-                    double row = 0.0;  // (g G^T)[a][k]
-                    for (size_t b = 0; b < 3; b++) row += (double)g[a * 3 + b] * mk_wino_g[k][b];
-                    sum += mk_wino_g[i][a] * row;
+    memset(op->bias, 0, geo->bias_floats * sizeof(float));  // the bias is added by the output transform
+    for (size_t tile = 0; tile < geo->ntiles; tile++) {
+        const size_t width = mk_igemm_tile_width(geo, tile), n0 = mk_igemm_tile_n0(geo, tile);
+        float* base = op->packed + tile * geo->tile_floats;
+        for (size_t c = 0; c < cin; c++) {
+            for (size_t n = 0; n < width; n++) {
+                const size_t o = n0 + n, at = c * width + n;
+                if (o >= cout) {
+                    for (size_t p = 0; p < MK_WINO_POINTS; p++) base[p * slice + at] = 0.0f;
+                    continue;
                 }
-                u[o * cin + c] = (float)sum;
+                const float* g = weights + (o * cin + c) * 9;
+                double t[3][6];  // g G^T
+                for (size_t a = 0; a < 3; a++) {
+                    for (size_t k = 0; k < 6; k++) {
+                        double row = 0.0;
+                        for (size_t b = 0; b < 3; b++) row += (double)g[a * 3 + b] * mk_wino_g[k][b];
+                        t[a][k] = row;
+                    }
+                }
+                for (size_t i = 0; i < 6; i++) {
+                    for (size_t k = 0; k < 6; k++) {
+                        double sum = 0.0;
+                        for (size_t a = 0; a < 3; a++) sum += mk_wino_g[i][a] * t[a][k];
+                        base[(i * 6 + k) * slice + at] = (float)sum;
+                    }
+                }
             }
         }
-        mk_igemm_pack(&op->geometry, u, NULL, op->packed + p * op->geometry.packed_floats,
-                      op->bias);
     }
 }
 

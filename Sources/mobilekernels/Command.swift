@@ -12,7 +12,7 @@ struct MobileKernelsCommand: ParsableCommand {
             Weights are a PyTorch state_dict saved with safetensors.torch.save_file (torchvision's
             key names; see the specs). Images are .npy float32 arrays, [N, 3, H, W] by default.
             """,
-        subcommands: [Infer.self, Grad.self, Train.self, Eval.self, Inspect.self, Models.self])
+        subcommands: [Infer.self, Grad.self, Train.self, Eval.self, Plot.self, Inspect.self, Models.self])
 }
 
 /// The models by their spec names, with the ShuffleNetV1 group variants.
@@ -59,6 +59,9 @@ struct Infer: ParsableCommand {
     @Option(help: "Width multiplier (MobileNets).")
     var width: Float = 1.0
 
+    @Option(help: "The first convolution's stride (default: the weights' stem_stride metadata, which `train` writes, else 2).")
+    var stemStride: Int?
+
     @Option(help: "Kernel variant: auto, scalar, avx2, avx512, neon, blis.")
     var variant: String = "auto"
 
@@ -82,9 +85,11 @@ struct Infer: ParsableCommand {
         guard shape.count == 4 else { throw ValidationError("\(input): expected a 4-D array, got shape \(shape)") }
         let (n, c, h, w) = layout == "nchw" ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
         guard c == 3 else { throw ValidationError("\(input): expected 3 channels, got shape \(shape) (\(layout))") }
-        let source: WeightSource = try weights.map { try .safetensors(path: $0) } ?? .random()
-        let network = try Network(kind, weights: source, widthMultiplier: width, numClasses: classes, variant: variant,
-                                  convAlgorithm: algorithm)
+        let file = try weights.map { try SafeTensorsFile(path: $0) }
+        let source: WeightSource = file.map { .safetensors($0) } ?? .random()
+        let stride = stemStride ?? file?.metadata["stem_stride"].flatMap { Int($0) } ?? 2
+        let network = try Network(architecture: Architecture.make(kind, widthMultiplier: width, numClasses: classes, stemStride: stride),
+                                  weights: source, variant: variant, convAlgorithm: algorithm)
         let plan = try network.plan(batch: n, height: h, width: w)
         let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
         let image = layout == "nchw" ? try Tensor(shape: tensorShape, nchw: values) : try Tensor(shape: tensorShape, nhwc: values)

@@ -80,6 +80,9 @@ struct Train: ParsableCommand {
     @Option(help: "Width multiplier (MobileNets).")
     var width: Float = 1.0
 
+    @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant (MobileNets, ShuffleNetV1; 4x the work).")
+    var stemStride: Int = 2
+
     @Flag(help: "No random crop and flip.")
     var noAugment = false
 
@@ -92,14 +95,21 @@ struct Train: ParsableCommand {
     @Option(help: "Start from these weights (.safetensors, e.g. torchvision's converted or a checkpoint) instead of random ones.")
     var weights: String?
 
+    @Option(help: "Continue the run that wrote this checkpoint (its weights, running statistics, momentum and epoch; the same options otherwise) up to --epochs.")
+    var resume: String?
+
     @Option(help: "Write the checkpoint here (.safetensors; the optimizer state beside it).")
     var output: String
+
+    @Option(help: "Write the per-epoch figures here as JSON (for `mobilekernels plot`).")
+    var log: String?
 
     func run() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         let kind = try modelKind(model)
         let trainSet = try dataOptions.load(.train), testSet = try dataOptions.load(.test)
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(trainSet.classes, 10))
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(trainSet.classes, 10), stemStride: stemStride)
+        if resume != nil && weights != nil { throw ValidationError("--resume takes the checkpoint's weights: give --resume or --weights, not both") }
         let s: Trainer.Schedule
         switch schedule {
         case "cosine": s = .cosine
@@ -112,12 +122,20 @@ struct Train: ParsableCommand {
                                       schedule: s, warmupEpochs: warmup, cropPadding: noAugment ? 0 : 4,
                                       horizontalFlip: !noAugment && dataOptions.flips, seed: seed)
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
-        let source: WeightSource = try weights.map { try .safetensors(path: $0) } ?? .random(seed: seed)
+        let source: WeightSource = try (resume ?? weights).map { try .safetensors(path: $0) } ?? .initialization(seed: seed)
         let trainer = try Trainer(architecture, weights: source, data: trainSet, size: size ?? defaultSize(kind), options: options,
                                   threadPool: pool)
+        var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
+                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", epochs: [])
+        if let resume {
+            try trainer.resume(from: resume)
+            if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }
+            record.epochs.removeAll { $0.epoch > trainer.epoch }
+            guard trainer.epoch < epochs else { throw ValidationError("\(resume) is at epoch \(trainer.epoch) of \(epochs): nothing to do") }
+        }
         print("\(model) on \(trainSet.name) (\(trainSet.count) images) and \(testSet.name) (\(testSet.count)), \(size ?? defaultSize(kind))x\(size ?? defaultSize(kind)), batch \(batch), \(pool.threadCount) thread(s), \(epochs) epochs, SGD lr \(lr) \(schedule)")
         let interactive = isatty(STDOUT_FILENO) != 0
-        for e in 1...epochs {
+        for e in (trainer.epoch + 1)...epochs {
             let start = Date()
             let result = try trainer.trainEpoch { done, of, loss in
                 guard interactive || done == of else { return }
@@ -134,6 +152,10 @@ struct Train: ParsableCommand {
             print(String(format: "epoch %d/%d: train loss %.4f, train accuracy %.2f%%, test accuracy %.2f%%, %.0f images/s (%.1f s)", e, epochs,
                          result.loss, 100 * result.accuracy, 100 * accuracy, result.imagesPerSecond, result.seconds))
             fflush(nil)
+            record.epochs.append(.init(epoch: e, train_loss: result.loss, train_accuracy: result.accuracy, test_accuracy: accuracy,
+                                       images_per_s: result.imagesPerSecond, seconds: result.seconds,
+                                       elapsed_s: (record.epochs.last?.elapsed_s ?? 0) + result.seconds))
+            if let log { try record.write(to: log) }
             try trainer.save(output, metadata: ["data": dataOptions.data, "test_accuracy": String(accuracy)])
         }
         print("wrote \(output) (and \(output).optimizer.safetensors)")
@@ -157,6 +179,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Width multiplier (MobileNets).")
     var width: Float = 1.0
 
+    @Option(help: "The first convolution's stride (default: the checkpoint's, else 2).")
+    var stemStride: Int?
+
     @Option(help: "Batch size.")
     var batch: Int = 100
 
@@ -177,7 +202,8 @@ struct Eval: ParsableCommand {
             stats = try dataOptions.load(.train).statistics()
         }
         let inputSize = size ?? file.metadata["size"].flatMap { Int($0) } ?? defaultSize(kind)
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(testSet.classes, 10))
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(testSet.classes, 10),
+                                                 stemStride: stemStride ?? file.metadata["stem_stride"].flatMap { Int($0) } ?? 2)
         let network = try Network(architecture: architecture, weights: .safetensors(file))
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
         let accuracy = try Trainer.evaluate(network, data: testSet, transform: ImageTransform(size: inputSize, mean: stats.mean, std: stats.std),

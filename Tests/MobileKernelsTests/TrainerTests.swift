@@ -26,6 +26,15 @@ private func halves(count: Int, seed: UInt64) throws -> ImageDataset {
     return try ImageDataset(name: "halves", height: 28, width: 28, channels: 1, classes: 10, pixels: pixels, labels: labels)
 }
 
+private func expectError(_ kind: MobileKernelsError.Kind, _ text: String, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("accepted: \(text)")
+    } catch let error as MobileKernelsError {
+        #expect(error.kind == kind && error.message.contains(text), "\(error)")
+    } catch { Issue.record("\(error)") }
+}
+
 @Suite("Trainer")
 struct TrainerTests {
     @Test("learns a simple task; 1 and 2 threads give the same weights")
@@ -89,5 +98,85 @@ struct TrainerTests {
         let network = try Network(architecture: architecture, weights: .safetensors(file))
         let accuracy = try Trainer.evaluate(network, data: test, transform: trainer.loader.transform.evaluation, batch: 20)
         #expect(accuracy == (try trainer.evaluate(test, batch: 20)))
+    }
+
+    @Test("resuming from a checkpoint gives the uninterrupted run's weights bit for bit; a bad optimizer file is an error")
+    func resume() throws {
+        let architecture = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 10, stemStride: 1)
+        let train = try halves(count: 48, seed: 1)
+        let options = Trainer.Options(epochs: 2, batch: 16, sgd: .init(learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: true),
+                                      cropPadding: 2, horizontalFlip: true, seed: 7)
+        let straight = try Trainer(architecture, weights: .initialization(seed: 2), data: train, options: options)
+        for _ in 0..<2 { _ = try straight.trainEpoch() }
+        let first = try Trainer(architecture, weights: .initialization(seed: 2), data: train, options: options)
+        _ = try first.trainEpoch()
+        let path = NSTemporaryDirectory() + "mk-resume-\(UUID().uuidString).safetensors"
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + ".optimizer.safetensors")
+        }
+        try first.save(path)
+        #expect(try SafeTensorsFile(path: path).metadata["stem_stride"] == "1")
+        let resumed = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: options)
+        try resumed.resume(from: path)
+        #expect(resumed.epoch == 1 && resumed.optimizer.steps == 3)
+        _ = try resumed.trainEpoch()
+        let a = straight.plan.stateDict(), b = resumed.plan.stateDict()
+        let same = a.map(\.name) == b.map(\.name) && zip(a, b).allSatisfy { $0.values == $1.values }
+        #expect(same, "a resumed run differs from the uninterrupted one")
+        // Without momentum the continuation differs (the check above can fail).
+        let cold = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: options)
+        _ = try cold.trainEpoch()
+        #expect(cold.plan.stateDict().map(\.values) != a.map(\.values))
+        // Another batch size: the step count does not match the epoch.
+        var other = options
+        other.batch = 8
+        let mismatched = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: other)
+        expectError(.invalidArgument, "steps") { try mismatched.resume(from: path) }
+        // A momentum file of another model.
+        let v1 = try Architecture.make(.mobileNetV1, widthMultiplier: 0.25, numClasses: 10)
+        let wrong = try Trainer(v1, weights: .initialization(seed: 2), data: train, options: options)
+        expectError(.invalidArgument, "momentum") { try wrong.resume(from: path) }
+        expectError(.invalidFile, "cannot open") { try wrong.resume(from: path + ".missing") }
+    }
+
+    @Test("training initialization: Kaiming normal (fan_out) convolutions, N(0, 0.01) linear, BatchNorm 1 and 0, zero biases")
+    func initialization() throws {
+        let architecture = try Architecture.make(.mobileNetV2, widthMultiplier: 0.5, numClasses: 10)
+        let p = try WeightSource.initialization(seed: 4).parameters(of: architecture)
+        func moments(_ v: [Float]) -> (mean: Double, std: Double) {
+            let m = v.reduce(0.0) { $0 + Double($1) } / Double(v.count)
+            return (m, (v.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(v.count)).squareRoot())
+        }
+        // features.18.0: 1x1, 160 -> 1280 at width 0.5 (the last conv keeps 1280): fan_out 1280.
+        let conv = moments(p["features.18.0.weight"]!)
+        #expect(abs(conv.mean) < 0.002 && abs(conv.std - (2.0 / 1280).squareRoot()) < 0.002, "\(conv)")
+        // A depthwise 3x3: fan_out = channels x 9.
+        let dw = moments(p["features.2.conv.1.0.weight"]!)
+        let channels = Double(p["features.2.conv.1.0.weight"]!.count / 9)
+        #expect(abs(dw.std - (2.0 / (channels * 9)).squareRoot()) < 0.25 * (2.0 / (channels * 9)).squareRoot(), "\(dw)")
+        let fc = moments(p["classifier.1.weight"]!)
+        #expect(abs(fc.std - 0.01) < 0.0005, "\(fc)")
+        #expect(p["classifier.1.bias"]!.allSatisfy { $0 == 0 } && p["features.1.conv.2.weight"]!.allSatisfy { $0 == 1 })
+        #expect(p["features.0.1.bias"]!.allSatisfy { $0 == 0 } && p["features.0.1.running_var"]!.allSatisfy { $0 == 1 })
+        #expect(try WeightSource.initialization(seed: 4).parameters(of: architecture)["features.3.conv.0.0.weight"] == p["features.3.conv.0.0.weight"])
+        #expect(try WeightSource.initialization(seed: 5).parameters(of: architecture)["features.3.conv.0.0.weight"] != p["features.3.conv.0.0.weight"])
+    }
+
+    @Test("the small-image variant: stride 1 in the first convolution only, same state_dict; not for VGG16 and AlexNet")
+    func stemStride() throws {
+        for kind in [ModelKind.mobileNetV1, .mobileNetV2, .mobileNetV3Large, .mobileNetV3Small, .shuffleNetV1(groups: 3)] {
+            let published = try Architecture.make(kind, numClasses: 10), small = try Architecture.make(kind, numClasses: 10, stemStride: 1)
+            #expect(published.parameters().map(\.0) == small.parameters().map(\.0) && small.stemStride == 1 && published.stemStride == 2)
+            let a = try published.featureSizes(height: 32, width: 32), b = try small.featureSizes(height: 32, width: 32)
+            #expect(a[1].h == 16 && b[1].h == 32, "\(kind): stem output \(a[1]) / \(b[1])")
+            // Every feature map twice as large, up to the global pool; the last stage 2x2, not 1x1.
+            #expect(zip(a, b).dropFirst().allSatisfy { $1.h == 2 * $0.h || ($0.h == 1 && $1.h == 1) }, "\(kind)")
+            #expect(zip(a, b).contains { $0.h == 1 && $1.h == 2 } && a.last! == b.last!, "\(kind)")
+            let changed = zip(published.nodes, small.nodes).filter { $0.0 != $0.1 }.map(\.0.name)
+            #expect(changed.count == 1, "\(kind): \(changed)")
+        }
+        expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.vgg16, stemStride: 1) }
+        expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.mobileNetV2, stemStride: 3) }
     }
 }

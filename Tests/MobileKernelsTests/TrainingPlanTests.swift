@@ -103,7 +103,9 @@ struct TrainingPlanTests {
                 for (i, v) in want[name]!.enumerated() { parameters[range.lowerBound + i] = v }
             }
         }
-        try updated.repackParameters()
+        // Three threads (more than this machine's cores): the layers repack in parallel, each
+        // thread with its own transpose scratch.
+        try updated.repackParameters(threadPool: ThreadPool(threads: 3))
         #expect(updated.parameter(updated.gradientNames[0]) == want[updated.gradientNames[0]])
         let got = try updated.step(images: images, labels: [1, 3], dropoutSeed: 5)
         let expected = try fresh.step(images: images, labels: [1, 3], dropoutSeed: 5)

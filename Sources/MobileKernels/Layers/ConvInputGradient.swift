@@ -92,14 +92,17 @@ public enum ConvInputGradient {
     ///   layer's `setWeights` errors.
     public static func setWeights(_ layer: any Layer, weights: UnsafeBufferPointer<Float>, inChannels: Int, outChannels: Int,
                                   kernelH: Int, kernelW: Int, groups: Int = 1, scratch: UnsafeMutableBufferPointer<Float>) throws {
-        guard scratch.count >= weights.count, groups >= 1, inChannels % groups == 0, outChannels % groups == 0,
+        guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0,
               weights.count == outChannels * (inChannels / groups) * kernelH * kernelW else {
-            throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(weights.count) weights for [\(outChannels), \(inChannels) / \(groups), \(kernelH), \(kernelW)] with \(scratch.count) floats of scratch")
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(weights.count) weights for [\(outChannels), \(inChannels) / \(groups), \(kernelH), \(kernelW)]")
         }
         // A 1x1 single-group layer packs straight from the forward's weights (their transpose
-        // is the input gradient's): no transpose pass.
+        // is the input gradient's): no transpose pass, no scratch.
         if kernelH == 1, kernelW == 1, groups == 1, let conv = layer as? Conv2D, try conv.setWeights(transposed: weights) {
             return
+        }
+        guard scratch.count >= weights.count else {
+            throw MobileKernelsError(.invalidArgument, "ConvInputGradient.setWeights: \(weights.count) weights to transpose with \(scratch.count) floats of scratch")
         }
         let target = UnsafeMutableBufferPointer(rebasing: scratch[0..<weights.count])
         transpose(weights, into: target, inChannels: inChannels, outChannels: outChannels, groups: groups, taps: kernelH * kernelW)

@@ -353,8 +353,11 @@ public struct Architecture: Sendable {
     public let widthMultiplier: Float
     public let nodes: [Node]
     public let numClasses: Int
+    /// The first convolution's stride: 2 as published, 1 for the small-image variant
+    /// (`make(_:stemStride:)`).
+    public let stemStride: Int
 
-    init(kind: ModelKind, widthMultiplier: Float, numClasses: Int, nodes: [Node]) {
+    init(kind: ModelKind, widthMultiplier: Float, numClasses: Int, nodes: [Node], stemStride: Int = 2) {
         precondition(!nodes.isEmpty && nodes[0].operation == .input(channels: 3), "the first node must be the input")
         for (index, node) in nodes.enumerated() {
             precondition(node.id == index, "node \(node.name) has id \(node.id) at index \(index)")
@@ -364,6 +367,7 @@ public struct Architecture: Sendable {
         self.widthMultiplier = widthMultiplier
         self.numClasses = numClasses
         self.nodes = nodes
+        self.stemStride = stemStride
     }
 
     /// The largest class count `make` accepts (a sanity bound that keeps every count within Int).
@@ -384,12 +388,23 @@ public struct Architecture: Sendable {
     /// - ShuffleNetV1 `groups` in `ModelKind.shuffleNetV1Groups`.
     ///
     /// Throws `MobileKernelsError(.invalidArgument, ...)` for anything else.
-    public static func make(_ kind: ModelKind, widthMultiplier: Float = 1.0, numClasses: Int = 1000) throws -> Architecture {
+    ///
+    /// `stemStride: 1` is the small-image variant of the MobileNets and ShuffleNetV1 (as the
+    /// common CIFAR implementations do): the first convolution keeps the image's size, so a 32x32
+    /// image leaves the last stage 2x2 instead of 1x1, for 4 times the work. The state_dict's
+    /// names and shapes do not change (PyTorch: set the first Conv2d's `stride` to `(1, 1)`, as
+    /// `Benchmarks/training/torch_train.py --stem-stride 1` does). VGG16 and AlexNet have no
+    /// such variant.
+    public static func make(_ kind: ModelKind, widthMultiplier: Float = 1.0, numClasses: Int = 1000,
+                            stemStride: Int = 2) throws -> Architecture {
         guard numClasses >= 1 && numClasses <= maxClasses else {
             throw MobileKernelsError(.invalidArgument, "\(kind): numClasses must be in 1...\(maxClasses), got \(numClasses)")
         }
         guard widthMultiplier.isFinite && widthMultiplier > 0 && widthMultiplier <= 4 else {
             throw MobileKernelsError(.invalidArgument, "\(kind): widthMultiplier must be in (0, 4], got \(widthMultiplier)")
+        }
+        guard stemStride == 2 || (stemStride == 1 && kind != .vgg16 && kind != .alexnet) else {
+            throw MobileKernelsError(.invalidArgument, "\(kind): the stem stride is 2, or 1 for the small-image variant of the MobileNets and ShuffleNetV1; got \(stemStride)")
         }
         guard kind.hasWidthMultiplier || widthMultiplier == 1 else {
             throw MobileKernelsError(.invalidArgument, "\(kind) has no width multiplier (only the MobileNets do); got \(widthMultiplier)")
@@ -410,7 +425,17 @@ public struct Architecture: Sendable {
         case .vgg16: nodes = buildVGG16(numClasses: numClasses)
         case .alexnet: nodes = buildAlexNet(numClasses: numClasses)
         }
-        return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: nodes)
+        guard stemStride == 1 else {
+            return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: nodes)
+        }
+        // The small-image variant: the convolution that reads the image gets stride 1.
+        let stem = nodes.map { node -> Node in
+            guard case var .conv(c) = node.operation, node.inputs == [0], c.strideH == 2, c.strideW == 2 else { return node }
+            c.strideH = 1
+            c.strideW = 1
+            return Node(id: node.id, name: node.name, operation: .conv(c), inputs: node.inputs)
+        }
+        return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: stem, stemStride: 1)
     }
 
     /// The first node named `name`, if any.

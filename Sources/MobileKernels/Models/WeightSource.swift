@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a network's parameters come from: a PyTorch `state_dict` by torchvision's names
 /// (`specs/<model>.json`), as a safetensors file, a dictionary, or random values for benchmarks.
 public struct WeightSource: Sendable {
@@ -33,18 +35,32 @@ public struct WeightSource: Sendable {
         WeightSource(lookup: { _ in nil }, names: nil, randomSeed: seed)
     }
 
+    /// The initial weights of training from scratch, as torchvision initializes MobileNetV2/V3
+    /// and VGG: convolution weights normal with standard deviation sqrt(2 / fan_out) (Kaiming,
+    /// fan_out = output channels x kernel area), linear weights N(0, 0.01), biases 0, BatchNorm
+    /// scale 1 and shift 0, running mean 0 and variance 1. Deterministic in `seed` and each
+    /// tensor's name. `Benchmarks/training/torch_train.py` initializes PyTorch's models the same way.
+    public static func initialization(seed: UInt64 = 0) -> WeightSource {
+        WeightSource(lookup: { _ in nil }, names: nil, randomSeed: seed, training: true)
+    }
+
     init(lookup: @escaping @Sendable (String) throws -> (shape: [Int], values: [Float])?, names: [String]?,
-         randomSeed: UInt64? = nil) {
+         randomSeed: UInt64? = nil, training: Bool = false) {
         self.lookup = lookup
         self.names = names
         self.randomSeed = randomSeed
+        self.trainingInitialization = training
     }
 
     let randomSeed: UInt64?
+    let trainingInitialization: Bool
 
     /// The tensor `name` of `shape`: from the source, checked, or generated.
     func tensor(_ name: String, shape: [Int], role: ParameterRole) throws -> [Float] {
         let count = shape.reduce(1, *)
+        if let seed = randomSeed, trainingInitialization {
+            return initialValues(count, seed: seed ^ UInt64(truncatingIfNeeded: name.hashValueStable), role: role, shape: shape)
+        }
         if let seed = randomSeed {
             return randomValues(count, seed: seed ^ UInt64(truncatingIfNeeded: name.hashValueStable), role: role, fanIn: shape.dropFirst().reduce(1, *))
         }
@@ -70,6 +86,34 @@ public struct WeightSource: Sendable {
         case .bnShift: return (0..<count).map { _ in next() * 0.1 }
         case .bnMean: return (0..<count).map { _ in next() * 0.1 }
         case .bnVariance: return (0..<count).map { _ in 1 + next() * 0.2 }
+        }
+    }
+}
+
+extension WeightSource {
+    /// `initialization`'s values: Kaiming normal (fan_out) for 4-D weights, N(0, 0.01) for
+    /// linear ones (Box-Muller on the same generator as `randomValues`).
+    fileprivate func initialValues(_ count: Int, seed: UInt64, role: ParameterRole, shape: [Int]) -> [Float] {
+        switch role {
+        case .bias, .bnShift, .bnMean: return [Float](repeating: 0, count: count)
+        case .bnScale, .bnVariance: return [Float](repeating: 1, count: count)
+        case .weight:
+            var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            func uniform() -> Double {  // (0, 1]
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return (Double(state >> 11) + 1) / 9_007_199_254_740_992
+            }
+            let fanOut = shape.count == 4 ? shape[0] * shape[2] * shape[3] : 0
+            let std = fanOut > 0 ? (2 / Double(fanOut)).squareRoot() : 0.01
+            var values = [Float](repeating: 0, count: count)
+            var i = 0
+            while i < count {
+                let r = (-2 * Foundation.log(uniform())).squareRoot(), theta = 2 * Double.pi * uniform()
+                values[i] = Float(r * Foundation.cos(theta) * std)
+                if i + 1 < count { values[i + 1] = Float(r * Foundation.sin(theta) * std) }
+                i += 2
+            }
+            return values
         }
     }
 }

@@ -77,8 +77,23 @@ public final class SGD: @unchecked Sendable {
             }
         }
         try check(status, "SGD step \(steps + 1) (learning rate \(learningRate))")
-        try plan.repackParameters()
+        try plan.repackParameters(threadPool: threadPool)
         steps += 1
+    }
+
+    /// Continues from a saved state: the momentum of every parameter (the plan's names and
+    /// counts, as `Trainer.save` writes them) and the steps taken.
+    /// - Throws: `.invalidArgument` for a missing or misshaped tensor, or negative steps.
+    public func restore(momentum: (String) throws -> [Float]?, steps: Int) throws {
+        guard steps >= 0 else { throw MobileKernelsError(.invalidArgument, "SGD.restore: steps \(steps)") }
+        for name in plan.gradientNames {
+            let range = plan.parameterRange(name)!
+            guard let values = try momentum(name), values.count == range.count, values.allSatisfy(\.isFinite) else {
+                throw MobileKernelsError(.invalidArgument, "SGD.restore: the momentum of \(name) is missing, not \(range.count) values, or not finite")
+            }
+            _ = UnsafeMutableBufferPointer(rebasing: momentumBuffer[range]).update(fromContentsOf: values)
+        }
+        self.steps = steps
     }
 
     /// The momentum buffers (the parameters' layout), e.g. to save beside a checkpoint.

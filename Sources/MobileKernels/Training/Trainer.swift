@@ -127,6 +127,27 @@ public final class Trainer: @unchecked Sendable {
                            seconds: Date().timeIntervalSince(start))
     }
 
+    /// Continues a run from the checkpoint `path` that `save` wrote (the trainer made with
+    /// `weights: .safetensors(path:)` and the same options): the optimizer's momentum and step
+    /// count from `<path>.optimizer.safetensors`, and the epochs done. The running statistics
+    /// came with the weights; the next epoch's shuffle, augmentation and learning rate are the
+    /// ones the uninterrupted run would have had, so its weights are the same bit for bit.
+    /// - Throws: `.invalidFile` / `.invalidArgument` for a missing or malformed optimizer file,
+    ///   one of another model, or one past `options.epochs`.
+    public func resume(from path: String) throws {
+        let file = try SafeTensorsFile(path: path + ".optimizer.safetensors")
+        guard let e = file.metadata["epoch"].flatMap({ Int($0) }), let steps = file.metadata["steps"].flatMap({ Int($0) }),
+              e >= 0, e <= options.epochs, steps == e * loader.batchesPerEpoch else {
+            throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path).optimizer.safetensors records epoch \(file.metadata["epoch"] ?? "none") and \(file.metadata["steps"] ?? "no") steps; expected an epoch in 0...\(options.epochs) of \(loader.batchesPerEpoch) steps each")
+        }
+        try optimizer.restore(momentum: { name in
+            guard let info = file.info(name) else { return nil }
+            guard info.shape.reduce(1, *) == self.plan.parameterRange(name)?.count else { return nil }
+            return try file.floats(name)
+        }, steps: steps)
+        epoch = e
+    }
+
     /// The network as it stands, for inference (BatchNorm on the running statistics).
     public func network() throws -> Network {
         try Network(architecture: plan.architecture, weights: .tensors(Dictionary(uniqueKeysWithValues: plan.stateDict().map {
@@ -171,6 +192,7 @@ public final class Trainer: @unchecked Sendable {
         let t = loader.transform
         var metadata = extra
         metadata["model"] = plan.architecture.kind.specName
+        metadata["stem_stride"] = String(plan.architecture.stemStride)
         metadata["epoch"] = String(epoch)
         metadata["size"] = String(t.size)
         metadata["mean"] = t.mean.map { String($0) }.joined(separator: ",")

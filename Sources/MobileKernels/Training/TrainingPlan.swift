@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// One training step of a network on our kernels, as PyTorch's `model.train()` computes it (the
 /// Dropout modules on our own seeded masks, or off): a forward with BatchNorm on the batch's statistics (not folded)
@@ -65,8 +66,16 @@ public final class TrainingPlan: @unchecked Sendable {
     private let gradientRanges: [String: Range<Int>]
     private let gradientBuffer: UnsafeMutableBufferPointer<Float>
     private let parameterBuffer: UnsafeMutableBufferPointer<Float>
-    /// Where a parameter update transposes a convolution's weights for its input-gradient layer.
-    private var transposeScratch: UnsafeMutableBufferPointer<Float>
+    /// Where a parameter update transposes a convolution's weights for its input-gradient layer:
+    /// one per thread of the largest pool `repackParameters` has run on, `transposeFloats` each
+    /// (the largest weights that are transposed; 1x1 layers pack straight from the forward's).
+    private var transposeScratch: [UnsafeMutableBufferPointer<Float>] = []
+    private var transposeFloats = 1
+    /// `repackParameters`' work: one item per layer copy to pack, the most expensive first (the
+    /// pool hands items out in order); the error of a parallel repack.
+    private var repackJobs: [(node: Int, inputGradient: Bool)] = []
+    private var repackError: Error?
+    private let repackErrorLock = NSLock()
     /// Each BatchNorm's module prefix, and the activation layers that follow a saved
     /// pre-activation (made once).
     private var batchNormPrefixes: [String?] = []
@@ -128,12 +137,10 @@ public final class TrainingPlan: @unchecked Sendable {
         (gradientNames, gradientRanges) = (names, ranges)
         // Everything that can throw before the object is whole comes first: the buffers below
         // are freed by deinit, which does not run for an object that never was.
-        var largest = 1
         for name in names {
             guard let values = parameters[name], values.count == ranges[name]!.count else {
                 throw MobileKernelsError(.invalidArgument, "TrainingPlan: parameter \(name) missing or misshaped")
             }
-            largest = max(largest, values.count)
         }
         let sizes = try architecture.featureSizes(height: height, width: width)
         self.sizes = sizes
@@ -149,8 +156,6 @@ public final class TrainingPlan: @unchecked Sendable {
         for name in names {
             _ = UnsafeMutableBufferPointer(rebasing: parameterBuffer[ranges[name]!]).update(fromContentsOf: parameters[name]!)
         }
-        transposeScratch = .allocate(capacity: largest)
-        transposeScratch.initialize(repeating: 0)
         saved = Array(repeating: nil, count: nodes.count)
         preGradients = Array(repeating: nil, count: nodes.count)
         statistics = Array(repeating: nil, count: nodes.count)
@@ -212,12 +217,40 @@ public final class TrainingPlan: @unchecked Sendable {
         }
         needsZero = consumers.map { !($0.count == 1 && direct[$0[0]]) }
         for id in nodes.indices where direct[id] { inputScratch[id] = nil }
+        // The repack's items, by the floats each writes (a Winograd layer's 36 points count
+        // 4 times its weights), and the transpose scratch's size.
+        var jobs: [(cost: Int, job: (node: Int, inputGradient: Bool))] = []
+        for node in nodes {
+            switch steps[node.id] {
+            case let .conv(step), let .linear(step):
+                let count = step.spec.outChannels * (step.spec.inChannels / step.spec.groups) * step.spec.kernelH * step.spec.kernelW
+                let winograd = (step.forward as? Conv2D)?.algorithm == .winograd
+                jobs.append((winograd ? 4 * count : count, (node.id, false)))
+                if let layer = step.inputGradient {
+                    let transposed = step.spec.kernelH == 1 && step.spec.kernelW == 1 && step.spec.groups == 1
+                        && (layer as? Conv2D).map { $0.variant != .blis && $0.algorithm == .direct } == true
+                    if !transposed { transposeFloats = max(transposeFloats, count) }
+                    jobs.append(((layer as? Conv2D)?.algorithm == .winograd ? 4 * count : count, (node.id, true)))
+                } else if step.depthwise != nil {
+                    jobs.append((count, (node.id, true)))
+                }
+            case .squeezeExcitation:
+                let keys = seKeys[node.id]!
+                jobs.append((keys.reduce(0) { $0 + (gradientRanges[$1]?.count ?? 0) }, (node.id, false)))
+            default:
+                break
+            }
+        }
+        // Stable: equal costs keep the network's order.
+        repackJobs = jobs.enumerated().sorted { ($0.element.cost, -$0.offset) > ($1.element.cost, -$1.offset) }.map(\.element.job)
+        transposeScratch = [.allocate(capacity: transposeFloats)]
+        transposeScratch[0].initialize(repeating: 0)
     }
 
     deinit {
         gradientBuffer.deallocate()
         parameterBuffer.deallocate()
-        transposeScratch.deallocate()
+        for scratch in transposeScratch { scratch.deallocate() }
         for keep in seSaved { keep?.deallocate() }
     }
 
@@ -260,30 +293,62 @@ public final class TrainingPlan: @unchecked Sendable {
     /// convolutions, their input-gradient layers, the squeeze-and-excitations; the BatchNorms
     /// read the buffer itself), without allocating. The next step computes what a plan made with
     /// these parameters would.
-    public func repackParameters() throws {
-        for node in architecture.nodes {
-            switch steps[node.id] {
-            case let .conv(step), let .linear(step):
-                let spec = step.spec
-                let w = try weights(spec.weightKey), b = try spec.biasKey.map(weights)
+    public func repackParameters(threadPool: ThreadPool = .shared) throws {
+        // One transpose scratch per thread (allocated the first time a pool this large is used).
+        while transposeScratch.count < threadPool.threadCount {
+            let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: transposeFloats)
+            scratch.initialize(repeating: 0)
+            transposeScratch.append(scratch)
+        }
+        guard threadPool.threadCount > 1 else {
+            for job in repackJobs { try repack(job, scratch: transposeScratch[0]) }
+            return
+        }
+        // The layers are independent: each item packs one layer's copy, whichever thread runs it.
+        repackError = nil
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try check(mk_threadpool_parallelize_1d(threadPool.handle, { context, thread, start, count in
+            let plan = Unmanaged<TrainingPlan>.fromOpaque(context!).takeUnretainedValue()
+            for i in start..<(start + count) {
+                do {
+                    try plan.repack(plan.repackJobs[i], scratch: plan.transposeScratch[thread])
+                } catch {
+                    plan.repackErrorLock.lock()
+                    if plan.repackError == nil { plan.repackError = error }
+                    plan.repackErrorLock.unlock()
+                }
+            }
+        }, context, repackJobs.count, 1), "TrainingPlan.repackParameters")
+        if let error = repackError { throw error }
+    }
+
+    /// Packs one item of `repackJobs`: a node's forward layer (or its squeeze-and-excitation),
+    /// or its input-gradient layer and depthwise backward.
+    private func repack(_ job: (node: Int, inputGradient: Bool), scratch: UnsafeMutableBufferPointer<Float>) throws {
+        switch steps[job.node] {
+        case let .conv(step), let .linear(step):
+            let spec = step.spec
+            let w = try weights(spec.weightKey)
+            if !job.inputGradient {
+                let b = try spec.biasKey.map(weights)
                 if let conv = step.forward as? Conv2D {
                     try conv.setWeights(w, bias: b)
                 } else if let depthwise = step.forward as? DepthwiseConv2D {
                     try depthwise.setWeights(w, bias: b)
                 }
-                if let layer = step.inputGradient {
-                    try ConvInputGradient.setWeights(layer, weights: w, inChannels: spec.inChannels, outChannels: spec.outChannels,
-                                                     kernelH: spec.kernelH, kernelW: spec.kernelW, groups: spec.groups,
-                                                     scratch: transposeScratch)
-                }
-                try step.depthwise?.setWeights(w)
-            case let .squeezeExcitation(layer):
-                let keys = seKeys[node.id]!
-                try layer.setWeights(fc1Weight: try weights(keys[0]), fc1Bias: try weights(keys[1]),
-                                     fc2Weight: try weights(keys[2]), fc2Bias: try weights(keys[3]))
-            default:
-                break
+                return
             }
+            if let layer = step.inputGradient {
+                try ConvInputGradient.setWeights(layer, weights: w, inChannels: spec.inChannels, outChannels: spec.outChannels,
+                                                 kernelH: spec.kernelH, kernelW: spec.kernelW, groups: spec.groups, scratch: scratch)
+            }
+            try step.depthwise?.setWeights(w)
+        case let .squeezeExcitation(layer):
+            let keys = seKeys[job.node]!
+            try layer.setWeights(fc1Weight: try weights(keys[0]), fc1Bias: try weights(keys[1]),
+                                 fc2Weight: try weights(keys[2]), fc2Bias: try weights(keys[3]))
+        default:
+            break
         }
     }
 

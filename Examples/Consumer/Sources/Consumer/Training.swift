@@ -5,7 +5,7 @@ import MobileKernels
 func trainOnFashionMNIST(epochs: Int, checkpoint: String) throws {
     let train = try ImageDataset.fashionMNIST(.train), test = try ImageDataset.fashionMNIST(.test)
     let architecture = try Architecture.make(.mobileNetV3Small, numClasses: 10)
-    let trainer = try Trainer(architecture, weights: .random(seed: 0), data: train,
+    let trainer = try Trainer(architecture, weights: .initialization(seed: 0), data: train,
                               options: Trainer.Options(epochs: epochs, batch: 128,
                                                        sgd: SGD.Options(learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4)))
     for _ in 0..<epochs {
