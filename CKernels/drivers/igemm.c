@@ -59,6 +59,31 @@ mk_status mk_igemm_geometry_init(mk_igemm_geometry* g, const mk_f32_gemm_config*
     return MK_STATUS_OK;
 }
 
+// One tap: a tile's panel is the transpose of `width` weight rows, row n read at c. The k
+// blocks partition the channels in order, so the panel is [c][width] for all c; 8 channels of
+// every row at a time keep the rows' lines in L1 (the generic loop below reads one float per row
+// per channel, with an index product and a bound check each).
+static void mk_igemm_pack_one_tap(const mk_igemm_geometry* g, const float* weights, float* out,
+                                  size_t group, size_t n0, size_t width) {
+    const size_t cin = g->cin_g, cout = g->cout_g;
+    const size_t valid = n0 + width <= cout ? width : (n0 < cout ? cout - n0 : 0);
+    const float* rows = valid > 0 ? weights + (group * cout + n0) * cin : weights;
+    size_t c = 0;
+    for (; c + 8 <= cin; c += 8) {
+        float* o = out + c * width;
+        for (size_t n = 0; n < valid; n++) {
+            const float* r = rows + n * cin + c;
+            for (size_t j = 0; j < 8; j++) o[j * width + n] = r[j];
+        }
+        for (size_t n = valid; n < width; n++) {
+            for (size_t j = 0; j < 8; j++) o[j * width + n] = 0.0f;
+        }
+    }
+    for (; c < cin; c++) {
+        for (size_t n = 0; n < width; n++) out[c * width + n] = n < valid ? rows[n * cin + c] : 0.0f;
+    }
+}
+
 void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float* bias,
                    float* packed, float* bias_out) {
     const size_t taps = g->taps, cin_g = g->cin_g, cout_g = g->cout_g;
@@ -66,7 +91,8 @@ void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float
         for (size_t tile = 0; tile < g->ntiles; tile++) {
             const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
             float* out = packed + (group * g->ntiles + tile) * g->tile_floats;
-            for (size_t kb = 0; kb < g->kblocks; kb++) {
+            if (taps == 1) mk_igemm_pack_one_tap(g, weights, out, group, n0, width);
+            for (size_t kb = 0; kb < g->kblocks && taps != 1; kb++) {
                 const size_t c0 = kb * g->kc_channels;
                 const size_t c1 = c0 + g->kc_channels < cin_g ? c0 + g->kc_channels : cin_g;
                 for (size_t t = 0; t < taps; t++) {
@@ -92,23 +118,32 @@ void mk_igemm_pack(const mk_igemm_geometry* g, const float* weights, const float
 void mk_igemm_pack_transposed(const mk_igemm_geometry* g, const float* weights_t, const float* bias,
                               float* packed, float* bias_out) {
     // One group, one tap: weight (o, c) is weights_t[c * cout + o], so each packed row of NR
-    // outputs is a contiguous run of weights_t.
+    // outputs is a contiguous run of weights_t. Blocks of 16 rows x 32 tiles: tile by tile down
+    // all the rows read one line per row (a page apart for wide layers: a TLB miss each), row by
+    // row across all the tiles write to panels a multiple of 4 KiB apart; a block reads 16
+    // rows' 2 KiB runs and writes 32 panels' 1 KiB runs.
     const size_t cin = g->cin_g, cout = g->cout_g;
-    for (size_t tile = 0; tile < g->ntiles; tile++) {
-        const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
-        const size_t valid = n0 + width <= cout ? width : (n0 < cout ? cout - n0 : 0);
-        float* out = packed + tile * g->tile_floats;
-        for (size_t kb = 0; kb < g->kblocks; kb++) {
-            const size_t c0 = kb * g->kc_channels;
-            const size_t c1 = c0 + g->kc_channels < cin ? c0 + g->kc_channels : cin;
-            for (size_t c = c0; c < c1; c++) {
-                const float* row = weights_t + c * cout + n0;
-                size_t n = 0;
-                for (; n < valid; n++) out[n] = row[n];
-                for (; n < width; n++) out[n] = 0.0f;
-                out += width;
+    for (size_t t0 = 0; t0 < g->ntiles; t0 += 32) {
+        const size_t t1 = t0 + 32 < g->ntiles ? t0 + 32 : g->ntiles;
+        for (size_t c0 = 0; c0 < cin; c0 += 16) {
+            const size_t c1 = c0 + 16 < cin ? c0 + 16 : cin;
+            for (size_t tile = t0; tile < t1; tile++) {
+                const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
+                const size_t valid = n0 + width <= cout ? width : (n0 < cout ? cout - n0 : 0);
+                // The k blocks partition the channels in order: row c of the panel is at c * width.
+                float* out = packed + tile * g->tile_floats;
+                for (size_t c = c0; c < c1; c++) {
+                    const float* row = weights_t + c * cout + n0;
+                    float* o = out + c * width;
+                    size_t n = 0;
+                    for (; n < valid; n++) o[n] = row[n];
+                    for (; n < width; n++) o[n] = 0.0f;
+                }
             }
         }
+    }
+    for (size_t tile = 0; tile < g->ntiles; tile++) {
+        const size_t width = mk_igemm_tile_width(g, tile), n0 = mk_igemm_tile_n0(g, tile);
         float* b = bias_out + tile * g->nr;
         for (size_t n = 0; n < g->nr; n++) {
             const size_t o = n0 + n;

@@ -87,19 +87,23 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
 // then G T, in double: the same sums in the same order as computing each point alone), written
 // straight into the 36 packed slices: with one tap and one group, weight (o, c) of column tile
 // `tile` sits at tile * tile_floats + c * width + (o - n0) of a slice (mk_igemm_pack's layout).
+// A tile's row of `width` outputs is transformed first, then stored as one contiguous run per
+// point: the slices lie a multiple of 4 KiB apart, and 36 interleaved single-float streams
+// thrashed the same cache sets.
 void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
     const mk_igemm_geometry* geo = &op->geometry;
     const size_t cin = op->cin_g, cout = op->cout_g, slice = geo->packed_floats;
     for (size_t o = 0; o < cout; o++) op->wino_bias[o] = bias != NULL ? bias[o] : 0.0f;
     memset(op->bias, 0, geo->bias_floats * sizeof(float));  // the bias is added by the output transform
+    float u[MK_WINO_POINTS][MK_IGEMM_MAX_NR];
     for (size_t tile = 0; tile < geo->ntiles; tile++) {
         const size_t width = mk_igemm_tile_width(geo, tile), n0 = mk_igemm_tile_n0(geo, tile);
         float* base = op->packed + tile * geo->tile_floats;
         for (size_t c = 0; c < cin; c++) {
             for (size_t n = 0; n < width; n++) {
-                const size_t o = n0 + n, at = c * width + n;
+                const size_t o = n0 + n;
                 if (o >= cout) {
-                    for (size_t p = 0; p < MK_WINO_POINTS; p++) base[p * slice + at] = 0.0f;
+                    for (size_t p = 0; p < MK_WINO_POINTS; p++) u[p][n] = 0.0f;
                     continue;
                 }
                 const float* g = weights + (o * cin + c) * 9;
@@ -115,9 +119,12 @@ void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const f
                     for (size_t k = 0; k < 6; k++) {
                         double sum = 0.0;
                         for (size_t a = 0; a < 3; a++) sum += mk_wino_g[i][a] * t[a][k];
-                        base[(i * 6 + k) * slice + at] = (float)sum;
+                        u[i * 6 + k][n] = (float)sum;
                     }
                 }
+            }
+            for (size_t p = 0; p < MK_WINO_POINTS; p++) {
+                memcpy(base + p * slice + c * width, u[p], width * sizeof(float));
             }
         }
     }
