@@ -1,43 +1,6 @@
 import ArgumentParser
 import Foundation
-
-/// One training run's per-epoch figures, as `train --log` and Benchmarks/training/torch_train.py
-/// write them (snake_case keys; `elapsed_s` is the training time so far, evaluation excluded).
-struct TrainingLog: Codable {
-    struct Epoch: Codable {
-        var epoch: Int
-        var train_loss: Double, train_accuracy: Double, test_accuracy: Double
-        var images_per_s: Double, seconds: Double, elapsed_s: Double
-    }
-
-    var framework: String
-    var model: String
-    var data: String
-    var size: Int, batch: Int, threads: Int
-    var lr: Double
-    var layout: String
-    var epochs: [Epoch]
-
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
-    }
-
-    static func read(_ path: String) throws -> TrainingLog {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-        let log: TrainingLog
-        do { log = try JSONDecoder().decode(TrainingLog.self, from: data) } catch {
-            throw ValidationError("\(path) is not a training log (train --log or torch_train.py --log): \(error)")
-        }
-        guard !log.epochs.isEmpty, log.epochs.allSatisfy({ $0.elapsed_s.isFinite && $0.elapsed_s > 0 && $0.test_accuracy.isFinite }) else {
-            throw ValidationError("\(path): a training log needs at least one epoch with a positive time and a finite accuracy")
-        }
-        return log
-    }
-
-    var isOurs: Bool { framework == "mobilekernels" }
-}
+import MobileKernels
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,8 +17,8 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         guard !logs.isEmpty else { throw ValidationError("plot needs at least one log") }
-        let runs = try logs.map(TrainingLog.read)
-        try svg(runs).write(toFile: output, atomically: true, encoding: .utf8)
+        let runs = try logs.map { try TrainingLog.read($0) }
+        try TrainingLog.svg(runs, title: title).write(toFile: output, atomically: true, encoding: .utf8)
         print("| model | framework | threads | epochs | test accuracy | best | images/s | training time |")
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for r in runs {
@@ -65,65 +28,5 @@ struct Plot: ParsableCommand {
                          formatDuration(last.elapsed_s)))
         }
         print("wrote \(output)")
-    }
-
-    /// Accuracy (%) against training minutes on a log scale; one colour per model, ours solid,
-    /// the others dashed.
-    func svg(_ runs: [TrainingLog]) -> String {
-        let (width, height) = (760.0, 460.0), (left, right, top, bottom) = (60.0, 210.0, 40.0, 50.0)
-        let minutes = runs.flatMap { $0.epochs.map { $0.elapsed_s / 60 } }
-        let accuracies = runs.flatMap { $0.epochs.map { 100 * $0.test_accuracy } }
-        let x0 = floor(log10(minutes.min()!)), x1 = max(ceil(log10(minutes.max()!)), x0 + 1)
-        let y0 = min(floor(accuracies.min()! / 5) * 5, 95), y1 = min(ceil(accuracies.max()! / 2) * 2 + 1, 100)
-        func px(_ m: Double) -> Double { left + (log10(m) - x0) / (x1 - x0) * (width - left - right) }
-        func py(_ a: Double) -> Double { top + (y1 - a) / (y1 - y0) * (height - top - bottom) }
-        let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22"]
-        var models: [String] = []
-        for r in runs where !models.contains(r.model) { models.append(r.model) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
-        var out = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(f(left))" y="22" font-size="15">\(escape(title))</text>
-
-            """
-        // Grid and axes.
-        let yStep = (y1 - y0) > 20 ? 5.0 : (y1 - y0) > 8 ? 2.0 : 1.0
-        var a = ceil(y0 / yStep) * yStep
-        while a <= y1 + 1e-9 {
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(py(a)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(a)))\" stroke=\"#ddd\"/>"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(a) + 4))\" text-anchor=\"end\">\(Int(a))%</text>\n"
-            a += yStep
-        }
-        for decade in Int(x0)...Int(x1) {
-            for m in [1.0, 2.0, 5.0] {
-                let v = m * pow(10, Double(decade))
-                guard log10(v) >= x0 - 1e-9, log10(v) <= x1 + 1e-9 else { continue }
-                let label = v >= 1 ? String(format: "%.0f", v) : String(format: "%g", v)
-                out += "<line x1=\"\(f(px(v)))\" y1=\"\(f(top))\" x2=\"\(f(px(v)))\" y2=\"\(f(height - bottom))\" stroke=\"#ddd\"/>"
-                out += "<text x=\"\(f(px(v)))\" y=\"\(f(height - bottom + 16))\" text-anchor=\"middle\">\(label)</text>\n"
-            }
-        }
-        out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
-        out += "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">training time (minutes, log scale; evaluation excluded)</text>\n"
-        out += "<text transform=\"translate(16 \(f((top + height - bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">test accuracy</text>\n"
-        // One line per run.
-        for (i, r) in runs.enumerated() {
-            let colour = palette[models.firstIndex(of: r.model)! % palette.count]
-            let dash = r.isOurs ? "" : " stroke-dasharray=\"6 4\""
-            let points = r.epochs.map { "\(f(px($0.elapsed_s / 60))),\(f(py(100 * $0.test_accuracy)))" }.joined(separator: " ")
-            out += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(points)\"/>\n"
-            for e in r.epochs {
-                out += "<circle cx=\"\(f(px(e.elapsed_s / 60)))\" cy=\"\(f(py(100 * e.test_accuracy)))\" r=\"2.5\" fill=\"\(r.isOurs ? colour : "white")\" stroke=\"\(colour)\"/>"
-            }
-            out += "\n"
-            let ly = top + 8 + Double(i) * 18
-            out += "<line x1=\"\(f(width - right + 12))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 40))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
-            out += "<text x=\"\(f(width - right + 46))\" y=\"\(f(ly + 4))\">\(escape(r.model)) (\(r.isOurs ? "ours" : escape(r.framework.split(separator: " ").first.map(String.init) ?? r.framework)), \(r.threads)T)</text>\n"
-        }
-        return out + "</svg>\n"
     }
 }

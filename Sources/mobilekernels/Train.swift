@@ -126,7 +126,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(architecture, weights: source, data: trainSet, size: size ?? defaultSize(kind), options: options,
                                   threadPool: pool)
         var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
-                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", epochs: [])
+                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: stemStride, epochs: [])
         if let resume {
             try trainer.resume(from: resume)
             if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }
