@@ -66,6 +66,7 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     if (op->wino == NULL || config == NULL) return MK_STATUS_UNSUPPORTED;
     mk_status status = mk_igemm_geometry_init(&op->geometry, config, 1, cin, cout, 1);
     if (status != MK_STATUS_OK) return status;
+    if (op->geometry.nr > MK_IGEMM_MAX_NR) return MK_STATUS_UNSUPPORTED;  // the pack's tile row
     size_t packed_floats;
     if (!mk_size_mul(op->geometry.packed_floats, MK_WINO_POINTS, &packed_floats) ||
         packed_floats > MK_MAX_ELEMENTS) {

@@ -160,12 +160,16 @@ struct Grad: ParsableCommand {
     @Option(help: "Threads (the reference engine uses one; the result does not depend on it).")
     var threads: Int?
 
+    @Option(help: "The first convolution's stride (default: the weights' stem_stride metadata, which `train` writes, else 2).")
+    var stemStride: Int?
+
     @Option(help: "kernels (the training plan on our kernels) or reference (the naive Swift oracle).")
     var engine: String = "kernels"
 
     func run() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        let architecture = try Architecture.make(try modelKind(model), widthMultiplier: width, numClasses: classes)
+        let stride = try stemStride ?? SafeTensorsFile(path: weights).metadata["stem_stride"].flatMap { Int($0) } ?? 2
+        let architecture = try Architecture.make(try modelKind(model), widthMultiplier: width, numClasses: classes, stemStride: stride)
         let (shape, images) = try Npy.read(path: input)
         guard shape.count == 4, shape[1] == 3 else {
             throw ValidationError("\(input): expected float32 [N, 3, H, W], got shape \(shape)")

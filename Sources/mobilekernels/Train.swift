@@ -80,8 +80,8 @@ struct Train: ParsableCommand {
     @Option(help: "Width multiplier (MobileNets).")
     var width: Float = 1.0
 
-    @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant (MobileNets, ShuffleNetV1; 4x the work).")
-    var stemStride: Int = 2
+    @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant (MobileNets, ShuffleNetV1; 4x the work). Default: that of the --resume or --weights checkpoint, else 2.")
+    var stemStride: Int?
 
     @Flag(help: "No random crop and flip.")
     var noAugment = false
@@ -108,8 +108,9 @@ struct Train: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         let kind = try modelKind(model)
         let trainSet = try dataOptions.load(.train), testSet = try dataOptions.load(.test)
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(trainSet.classes, 10), stemStride: stemStride)
         if resume != nil && weights != nil { throw ValidationError("--resume takes the checkpoint's weights: give --resume or --weights, not both") }
+        let stem = try stemStride ?? (resume ?? weights).map { try SafeTensorsFile(path: $0) }?.metadata["stem_stride"].flatMap { Int($0) } ?? 2
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(trainSet.classes, 10), stemStride: stem)
         let s: Trainer.Schedule
         switch schedule {
         case "cosine": s = .cosine
@@ -126,7 +127,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(architecture, weights: source, data: trainSet, size: size ?? defaultSize(kind), options: options,
                                   threadPool: pool)
         var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
-                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: stemStride, epochs: [])
+                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: stem, epochs: [])
         if let resume {
             try trainer.resume(from: resume)
             if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }
@@ -155,8 +156,8 @@ struct Train: ParsableCommand {
             record.epochs.append(.init(epoch: e, train_loss: result.loss, train_accuracy: result.accuracy, test_accuracy: accuracy,
                                        images_per_s: result.imagesPerSecond, seconds: result.seconds,
                                        elapsed_s: (record.epochs.last?.elapsed_s ?? 0) + result.seconds))
-            if let log { try record.write(to: log) }
             try trainer.save(output, metadata: ["data": dataOptions.data, "test_accuracy": String(accuracy)])
+            if let log { try record.write(to: log) }
         }
         print("wrote \(output) (and \(output).optimizer.safetensors)")
     }

@@ -133,11 +133,35 @@ struct TrainerTests {
         other.batch = 8
         let mismatched = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: other)
         expectError(.invalidArgument, "steps") { try mismatched.resume(from: path) }
-        // A momentum file of another model.
+        // A checkpoint of another model, or of the other stem stride.
         let v1 = try Architecture.make(.mobileNetV1, widthMultiplier: 0.25, numClasses: 10)
         let wrong = try Trainer(v1, weights: .initialization(seed: 2), data: train, options: options)
-        expectError(.invalidArgument, "momentum") { try wrong.resume(from: path) }
+        expectError(.invalidArgument, "is mobilenet_v3_small with stem stride 1") { try wrong.resume(from: path) }
         expectError(.invalidFile, "cannot open") { try wrong.resume(from: path + ".missing") }
+        let published = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 10)
+        let otherStem = try Trainer(published, weights: .safetensors(path: path), data: train, options: options)
+        expectError(.invalidArgument, "stem stride 1, the trainer mobilenet_v3_small with 2") { try otherStem.resume(from: path) }
+        // Other options: the schedule (a longer run) or the seed would not be the run's.
+        var longer = options
+        longer.epochs = 3
+        let extended = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: longer)
+        expectError(.invalidArgument, "the run's options were epochs 2") { try extended.resume(from: path) }
+        var reseeded = options
+        reseeded.seed = 8
+        let otherSeed = try Trainer(architecture, weights: .safetensors(path: path), data: train, options: reseeded)
+        expectError(.invalidArgument, "seed 7") { try otherSeed.resume(from: path) }
+        #expect(otherSeed.epoch == 0 && otherSeed.optimizer.steps == 0)
+        // Weights of epoch 2 beside the optimizer file of epoch 1 (a run stopped between the writes).
+        let later = path + ".later.safetensors"
+        defer {
+            try? FileManager.default.removeItem(atPath: later)
+            try? FileManager.default.removeItem(atPath: later + ".optimizer.safetensors")
+        }
+        try resumed.save(later)
+        try FileManager.default.removeItem(atPath: later + ".optimizer.safetensors")
+        try FileManager.default.copyItem(atPath: path + ".optimizer.safetensors", toPath: later + ".optimizer.safetensors")
+        let torn = try Trainer(architecture, weights: .safetensors(path: later), data: train, options: options)
+        expectError(.invalidArgument, "is at epoch 2, its optimizer file at 1") { try torn.resume(from: later) }
     }
 
     @Test("training initialization: Kaiming normal (fan_out) convolutions, N(0, 0.01) linear, BatchNorm 1 and 0, zero biases")

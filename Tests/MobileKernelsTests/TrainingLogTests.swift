@@ -27,6 +27,13 @@ struct TrainingLogTests {
         let ours = run("mobilekernels", model: "mobilenet_v1", minutes: [1, 2, 3], accuracies: [0.8, 0.85, 0.9], stem: 1)
         try ours.write(to: dir + "/ours.json")
         #expect(try TrainingLog.read(dir + "/ours.json") == ours)
+        // A diverged run's NaN / infinite loss round-trips (as strings; PyTorch's script writes the same).
+        var diverged = ours
+        diverged.epochs[1].train_loss = .nan
+        diverged.epochs[2].train_loss = .infinity
+        try diverged.write(to: dir + "/diverged.json")
+        let back = try TrainingLog.read(dir + "/diverged.json")
+        #expect(back.epochs[1].train_loss.isNaN && back.epochs[2].train_loss == .infinity && back.epochs[0] == ours.epochs[0])
         let torch = """
             {"framework": "pytorch 2.13.0+cpu", "model": "mobilenet_v1", "data": "fashion-mnist", "size": 32, "stem_stride": 2,
              "batch": 128, "threads": 2, "lr": 0.05, "layout": "channels_last", "epochs": [{"epoch": 1, "train_loss": 0.5,

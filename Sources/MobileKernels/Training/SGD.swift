@@ -86,12 +86,16 @@ public final class SGD: @unchecked Sendable {
     /// - Throws: `.invalidArgument` for a missing or misshaped tensor, or negative steps.
     public func restore(momentum: (String) throws -> [Float]?, steps: Int) throws {
         guard steps >= 0 else { throw MobileKernelsError(.invalidArgument, "SGD.restore: steps \(steps)") }
-        for name in plan.gradientNames {
+        // Every tensor checked before any is copied: an error leaves the optimizer as it was.
+        let all = try plan.gradientNames.map { name -> [Float] in
             let range = plan.parameterRange(name)!
             guard let values = try momentum(name), values.count == range.count, values.allSatisfy(\.isFinite) else {
                 throw MobileKernelsError(.invalidArgument, "SGD.restore: the momentum of \(name) is missing, not \(range.count) values, or not finite")
             }
-            _ = UnsafeMutableBufferPointer(rebasing: momentumBuffer[range]).update(fromContentsOf: values)
+            return values
+        }
+        for (name, values) in zip(plan.gradientNames, all) {
+            _ = UnsafeMutableBufferPointer(rebasing: momentumBuffer[plan.parameterRange(name)!]).update(fromContentsOf: values)
         }
         self.steps = steps
     }

@@ -132,13 +132,28 @@ public final class Trainer: @unchecked Sendable {
     /// count from `<path>.optimizer.safetensors`, and the epochs done. The running statistics
     /// came with the weights; the next epoch's shuffle, augmentation and learning rate are the
     /// ones the uninterrupted run would have had, so its weights are the same bit for bit.
-    /// - Throws: `.invalidFile` / `.invalidArgument` for a missing or malformed optimizer file,
-    ///   one of another model, or one past `options.epochs`.
+    /// - Throws: `.invalidFile` for a missing or malformed file; `.invalidArgument` when the
+    ///   optimizer file is not the checkpoint's (another epoch: a run stopped between the two
+    ///   writes), the checkpoint is of another model or stem stride than the trainer's, or the
+    ///   run's options (epochs, batch, optimizer, schedule, augmentation, seed, input size)
+    ///   differ from the trainer's: the schedule and the batches would not be the run's.
     public func resume(from path: String) throws {
+        let weights = try SafeTensorsFile(path: path)
         let file = try SafeTensorsFile(path: path + ".optimizer.safetensors")
         guard let e = file.metadata["epoch"].flatMap({ Int($0) }), let steps = file.metadata["steps"].flatMap({ Int($0) }),
               e >= 0, e <= options.epochs, steps == e * loader.batchesPerEpoch else {
             throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path).optimizer.safetensors records epoch \(file.metadata["epoch"] ?? "none") and \(file.metadata["steps"] ?? "no") steps; expected an epoch in 0...\(options.epochs) of \(loader.batchesPerEpoch) steps each")
+        }
+        guard weights.metadata["epoch"] == String(e) else {
+            throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is at epoch \(weights.metadata["epoch"] ?? "none"), its optimizer file at \(e)")
+        }
+        let architecture = plan.architecture
+        guard weights.metadata["model"] == architecture.kind.specName,
+              weights.metadata["stem_stride"] == String(architecture.stemStride) else {
+            throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is \(weights.metadata["model"] ?? "no model") with stem stride \(weights.metadata["stem_stride"] ?? "none"), the trainer \(architecture.kind.specName) with \(architecture.stemStride)")
+        }
+        guard file.metadata["run"] == runDescription else {
+            throw MobileKernelsError(.invalidArgument, "Trainer.resume: the run's options were \(file.metadata["run"] ?? "not recorded"), now \(runDescription)")
         }
         try optimizer.restore(momentum: { name in
             guard let info = file.info(name) else { return nil }
@@ -146,6 +161,12 @@ public final class Trainer: @unchecked Sendable {
             return try file.floats(name)
         }, steps: steps)
         epoch = e
+    }
+
+    /// The options a resumed run must share with the one it continues (in the optimizer file).
+    var runDescription: String {
+        let o = options, t = loader.transform
+        return "epochs \(o.epochs), batch \(o.batch), \(o.sgd), \(o.schedule), warm-up \(o.warmupEpochs), crop \(o.cropPadding), flip \(o.horizontalFlip), seed \(o.seed), dropout \(o.dropout), size \(t.size), width \(plan.architecture.widthMultiplier)"
     }
 
     /// The network as it stands, for inference (BatchNorm on the running statistics).
@@ -204,6 +225,7 @@ public final class Trainer: @unchecked Sendable {
                 return (name, [range.count], Array(buffer[range]))
             }
         }
-        try SafeTensorsFile.write(momentum, metadata: ["epoch": String(epoch), "steps": String(optimizer.steps)], to: path + ".optimizer.safetensors")
+        try SafeTensorsFile.write(momentum, metadata: ["epoch": String(epoch), "steps": String(optimizer.steps), "run": runDescription],
+                                  to: path + ".optimizer.safetensors")
     }
 }

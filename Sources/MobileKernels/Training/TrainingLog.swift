@@ -35,6 +35,8 @@ public struct TrainingLog: Codable, Sendable, Equatable {
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // A diverged run's loss is NaN or infinite: written as strings, which `read` takes.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try encoder.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
@@ -45,7 +47,9 @@ public struct TrainingLog: Codable, Sendable, Equatable {
             throw MobileKernelsError(.invalidFile, "\(path): cannot read")
         }
         let log: TrainingLog
-        do { log = try JSONDecoder().decode(TrainingLog.self, from: data) } catch {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { log = try decoder.decode(TrainingLog.self, from: data) } catch {
             throw MobileKernelsError(.invalidFile, "\(path) is not a training log (train --log or torch_train.py --log): \(error)")
         }
         guard !log.epochs.isEmpty, log.epochs.allSatisfy({ $0.elapsed_s.isFinite && $0.elapsed_s > 0 && (0...1).contains($0.test_accuracy) }) else {

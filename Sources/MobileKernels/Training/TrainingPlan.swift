@@ -71,8 +71,9 @@ public final class TrainingPlan: @unchecked Sendable {
     /// (the largest weights that are transposed; 1x1 layers pack straight from the forward's).
     private var transposeScratch: [UnsafeMutableBufferPointer<Float>] = []
     private var transposeFloats = 1
-    /// `repackParameters`' work: one item per layer copy to pack, the most expensive first (the
-    /// pool hands items out in order); the error of a parallel repack.
+    /// `repackParameters`' work: one item per layer copy to pack, the most expensive first (each
+    /// thread starts on its share of the list and then takes others' items, so the order only
+    /// roughly balances the threads); the error of a parallel repack.
     private var repackJobs: [(node: Int, inputGradient: Bool)] = []
     private var repackError: Error?
     private let repackErrorLock = NSLock()
