@@ -112,14 +112,6 @@ struct DepthwiseBackwardTests {
         let x = try Tensor(shape: TensorShape(n: 1, h: 8, w: 8, c: 4), repeating: 1)
         let dy = try Tensor(shape: TensorShape(n: 1, h: 4, w: 4, c: 4), repeating: 1)
         var dx = x
-        func expectError(_ kind: MobileKernelsError.Kind, _ text: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                Issue.record("accepted: \(text)")
-            } catch let error as MobileKernelsError {
-                #expect(error.kind == kind && error.message.contains(text), "\(error)")
-            } catch { Issue.record("\(error)") }
-        }
         expectError(.invalidArgument, "no weights") {
             try dx.withMutableView { try layer.inputGradient(try dy.view(), into: $0) }
         }

@@ -26,15 +26,6 @@ private func halves(count: Int, seed: UInt64) throws -> ImageDataset {
     return try ImageDataset(name: "halves", height: 28, width: 28, channels: 1, classes: 10, pixels: pixels, labels: labels)
 }
 
-private func expectError(_ kind: MobileKernelsError.Kind, _ text: String, _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("accepted: \(text)")
-    } catch let error as MobileKernelsError {
-        #expect(error.kind == kind && error.message.contains(text), "\(error)")
-    } catch { Issue.record("\(error)") }
-}
-
 @Suite("Trainer")
 struct TrainerTests {
     @Test("learns a simple task; 1 and 2 threads give the same weights")

@@ -65,14 +65,6 @@ struct TrainingPlanTests {
         let weights = WeightSource.random(seed: 1)
         let plan = try TrainingPlan(architecture, weights: weights, batch: 2, height: 32, width: 32)
         let images = try Tensor(shape: TensorShape(n: 2, h: 32, w: 32, c: 3))
-        func expectError(_ kind: MobileKernelsError.Kind, _ text: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                Issue.record("accepted: \(text)")
-            } catch let error as MobileKernelsError {
-                #expect(error.kind == kind && error.message.contains(text), "\(error)")
-            } catch { Issue.record("\(error)") }
-        }
         expectError(.shapeMismatch, "planned for") {
             _ = try plan.step(images: try Tensor(shape: TensorShape(n: 2, h: 31, w: 32, c: 3)), labels: [0, 1])
         }
