@@ -38,6 +38,15 @@
 //   dropout                  no variant argument: against mk_training.h's definition (kept as
 //                            mk_dropout_keeps says: within 1 ulp of x / (1 - p); dropped: 0; p = 0
 //                            bitwise copies); in place, 2 threads and a split call bitwise equal.
+//   set_weights              an op created with weights A and given B by set_weights (conv2d:
+//                            pointwise, KxK, grouped, fused shuffle, row-tap stems, Winograd; the
+//                            transposed form; depthwise; squeeze-and-excitation) runs bitwise as
+//                            one created with B, on each variant.
+//   sgd                      no variant argument: bitwise against mk_training.h's formula (plain,
+//                            momentum, dampening, Nesterov, weight decay, first step); 2 threads
+//                            and a split call bitwise equal; documented errors write nothing.
+//   cross_entropy            loss and logits' gradient against the float64 definition; in place
+//                            bitwise equal; a NaN logit gives a NaN row; errors write nothing.
 // Every buffer is bracketed by sentinels (and gaps between pixels hold sentinels): an output
 // gap, a guard or an input that changes fails the case, as does an output left unwritten.
 // Inputs end flush against a PROT_NONE page, so a read past an input's last element crashes;
@@ -50,7 +59,8 @@
 //   FAMILY: variants, bias_activation, channel_shuffle, dwconv2d, conv2d, max_pool, avg_pool,
 //           global_pool, adaptive_pool, squeeze_excitation, add, pool_errors, batchnorm_train,
 //           activation_backward, dwconv2d_backward, pool2d_backward, weight_gradient,
-//           conv_weight_gradient, squeeze_excitation_backward, dropout
+//           conv_weight_gradient, squeeze_excitation_backward, dropout, set_weights, sgd,
+//           cross_entropy
 // Exit status: 0 when every case passes, 1 when any fails, 2 on a crash.
 #define _DEFAULT_SOURCE 1  // MAP_ANONYMOUS
 
@@ -77,17 +87,18 @@ enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
     FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
-    FAM_SE_BWD, FAM_DROPOUT, FAM_COUNT
+    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
-    "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout"};
+    "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout",
+    "set_weights", "sgd", "cross_entropy"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
-                                                   200, 240, 150, 120, 200, 200};
+                                                   200, 240, 150, 120, 200, 200, 250, 160, 160};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -5582,6 +5593,469 @@ done:;
 }
 
 // ---------------------------------------------------------------------------------------------
+// Family: set_weights (a training step's update of an operator's packed weights)
+//
+// An op created with weights A whose set_weights gives B must run exactly as an op created with
+// B (the same packed bits, so the same outputs bit for bit): pointwise (and the transposed form
+// of Linear's input gradient), dense / grouped / fused-shuffle KxK, Winograd 3x3, depthwise and
+// squeeze-and-excitation, on the scalar and NEON variants alike; biases NULL or not on either
+// side. set_weights_transposed is INVALID_ARGUMENT for anything but a 1x1 single-group op.
+
+static void conv_outputs_equal(const char* what, const mk_conv2d_f32_op* got_op,
+                               const mk_conv2d_f32_op* want_op, const mk_conv2d_params* p,
+                               size_t batch, size_t h, size_t w) {
+    size_t oh = 0, ow = 0;
+    if (!run_ok("output_size", mk_conv2d_f32_output_size(want_op, h, w, &oh, &ow))) return;
+    tensor x, got, want;
+    tensor_alloc(&x, batch * h * w, p->input_channels, p->input_channels, 1);
+    tensor_fill(&x, 1.0f);
+    tensor_alloc(&got, batch * oh * ow, p->output_channels, p->output_channels, 0);
+    tensor_alloc(&want, batch * oh * ow, p->output_channels, p->output_channels, 0);
+    char label[96];
+    snprintf(label, sizeof label, "run after %s", what);
+    if (run_ok(label, conv_run(got_op, batch, h, w, x.p, 0, got.p, 0, NULL, 0, NULL)) &&
+        run_ok("run(created with the new weights)",
+               conv_run(want_op, batch, h, w, x.p, 0, want.p, 0, NULL, 0, NULL)) &&
+        !tensor_check_layout("output", &got, 1, NULL)) {
+        snprintf(label, sizeof label, "%s vs create", what);
+        compare(label, CMP_EXACT, &got, &want, 0.0);
+    }
+    tensor_free(&x);
+    tensor_free(&got);
+    tensor_free(&want);
+}
+
+static void sw_conv_case(unsigned index, unsigned kind, mk_variant variant) {
+    mk_conv2d_params p = {.groups = 1, .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1,
+                          .dilation_h = 1, .dilation_w = 1};
+    size_t cin_g = rnd_range(1, 40), cout_g = rnd_range(1, 40);
+    size_t h = rnd_range(1, 9), w = rnd_range(1, 9);
+    if (kind == 0) {  // pointwise: also the transposed form
+        if (chance(20)) cout_g = rnd_range(257, 300);  // several N blocks
+        if (chance(15)) cin_g = rnd_range(600, 700);   // several K blocks
+    } else if (kind == 1) {  // dense / grouped KxK, sometimes the fused shuffle
+        p.groups = chance(50) ? 1 : rnd_range(2, 6);
+        p.kernel_h = rnd_range(1, 5);
+        p.kernel_w = chance(50) ? p.kernel_h : rnd_range(1, 5);
+        p.stride_h = rnd_range(1, 2);
+        p.stride_w = rnd_range(1, 2);
+        cin_g = rnd_range(1, 12);
+        cout_g = rnd_range(1, 20);
+        p.shuffle_output = p.groups > 1 && chance(40);
+        if (chance(30)) {  // a stem: the row-tap packing (few input channels, wide kernel rows)
+            p.groups = 1;
+            p.shuffle_output = false;
+            cin_g = rnd_range(1, 4);
+            p.kernel_h = p.kernel_w = rnd_range(3, 5);
+        }
+    } else {  // Winograd 3x3
+        p.kernel_h = p.kernel_w = 3;
+        p.algorithm = MK_CONV2D_ALGORITHM_WINOGRAD;
+        h = rnd_range(1, 14);
+        w = rnd_range(1, 14);
+    }
+    random_pads(p.dilation_h * (p.kernel_h - 1) + 1, &p.pad_top, &p.pad_bottom);
+    random_pads(p.dilation_w * (p.kernel_w - 1) + 1, &p.pad_left, &p.pad_right);
+    h = fit_input(h, p.kernel_h, p.pad_top, p.pad_bottom);
+    w = fit_input(w, p.kernel_w, p.pad_left, p.pad_right);
+    p.input_channels = cin_g * p.groups;
+    p.output_channels = cout_g * p.groups;
+    p.activation = random_activation((mk_activation_kind)((index / 10) % 6));
+    const size_t batch = chance(25) ? 2 : 1;
+    const int bias_a = chance(70), bias_b = chance(70);
+    describe("%s %s n%zu %zux%zu %zu->%zu g%zu k%zux%zu s%zux%zu pad(t%zu l%zu b%zu r%zu) "
+             "shuffle:%d bias A:%s B:%s", mk_variant_name(variant),
+             kind == 0 ? "pointwise" : kind == 1 ? "conv2d" : "winograd", batch, h, w,
+             p.input_channels, p.output_channels, p.groups, p.kernel_h, p.kernel_w, p.stride_h,
+             p.stride_w, p.pad_top, p.pad_left, p.pad_bottom, p.pad_right, (int)p.shuffle_output,
+             bias_a ? "yes" : "NULL", bias_b ? "yes" : "NULL");
+    const size_t taps = p.kernel_h * p.kernel_w, weight_count = p.output_channels * cin_g * taps;
+    float* wa = random_floats(weight_count, 1.0f);
+    float* wb = random_floats(weight_count, 1.0f);
+    float* ba = bias_a ? random_floats(p.output_channels, 1.0f) : NULL;
+    float* bb = bias_b ? random_floats(p.output_channels, 1.0f) : NULL;
+    float* wbt = NULL;
+    mk_conv2d_f32_op *op_a = NULL, *op_b = NULL, *op_t = NULL;
+    if (!run_ok("create(A)", mk_conv2d_f32_create(&p, wa, ba, variant, &op_a)) ||
+        !run_ok("create(B)", mk_conv2d_f32_create(&p, wb, bb, variant, &op_b))) {
+        goto done;
+    }
+    if (kind == 2 && mk_conv2d_f32_algorithm(op_a) != MK_CONV2D_ALGORITHM_WINOGRAD) {
+        fail("Winograd requested, not run");
+    }
+    if (run_ok("set_weights(B)", mk_conv2d_f32_set_weights(op_a, wb, bb))) {
+        conv_outputs_equal("set_weights", op_a, op_b, &p, batch, h, w);
+    }
+    const mk_status expect_t = taps == 1 && p.groups == 1 ? MK_STATUS_OK : MK_STATUS_INVALID_ARGUMENT;
+    if (kind == 2) goto done;  // a 3x3 op: covered by kind 1's refusals
+    wbt = malloc(weight_count * sizeof(float));
+    if (taps == 1 && p.groups == 1) {  // [Cout][Cin] -> [Cin][Cout]
+        for (size_t o = 0; o < p.output_channels; o++) {
+            for (size_t i = 0; i < p.input_channels; i++) wbt[i * p.output_channels + o] = wb[o * p.input_channels + i];
+        }
+    } else {
+        memcpy(wbt, wb, weight_count * sizeof(float));
+    }
+    if (!run_ok("create(A) for the transposed update", mk_conv2d_f32_create(&p, wa, ba, variant, &op_t))) goto done;
+    const mk_status st = mk_conv2d_f32_set_weights_transposed(op_t, wbt, bb);
+    if (st != expect_t) {
+        fail("set_weights_transposed = %s, want %s", status_name(st), status_name(expect_t));
+    } else if (st == MK_STATUS_OK) {
+        conv_outputs_equal("set_weights_transposed", op_t, op_b, &p, batch, h, w);
+    } else {  // refused: the op still runs its old weights A
+        mk_conv2d_f32_destroy(op_b);
+        op_b = NULL;
+        if (run_ok("create(A) again", mk_conv2d_f32_create(&p, wa, ba, variant, &op_b))) {
+            conv_outputs_equal("a refused set_weights_transposed", op_t, op_b, &p, batch, h, w);
+        }
+    }
+    if (mk_conv2d_f32_set_weights(NULL, wb, bb) != MK_STATUS_NULL_POINTER ||
+        mk_conv2d_f32_set_weights(op_t, NULL, bb) != MK_STATUS_NULL_POINTER) {
+        fail("set_weights with a NULL op or weights is not NULL_POINTER");
+    }
+done:
+    mk_conv2d_f32_destroy(op_a);
+    mk_conv2d_f32_destroy(op_b);
+    mk_conv2d_f32_destroy(op_t);
+    free(wa);
+    free(wb);
+    free(ba);
+    free(bb);
+    free(wbt);
+}
+
+static void sw_dw_case(unsigned index, mk_variant variant) {
+    mk_dwconv2d_params p = {.channels = chance(80) ? rnd_range(1, 40) : rnd_range(41, 200),
+                            .kernel_h = chance(40) ? 3 : chance(50) ? 5 : rnd_range(1, 7),
+                            .stride_h = rnd_range(1, 2), .dilation_h = 1, .dilation_w = 1};
+    p.kernel_w = chance(80) ? p.kernel_h : rnd_range(1, 7);
+    p.stride_w = p.stride_h;
+    random_pads(p.kernel_h, &p.pad_top, &p.pad_bottom);
+    random_pads(p.kernel_w, &p.pad_left, &p.pad_right);
+    p.activation = random_activation((mk_activation_kind)((index / 10) % 6));
+    const size_t batch = chance(25) ? 2 : 1;
+    const size_t h = fit_input(rnd_range(1, 12), p.kernel_h, p.pad_top, p.pad_bottom);
+    const size_t w = fit_input(rnd_range(1, 12), p.kernel_w, p.pad_left, p.pad_right);
+    const int bias_a = chance(70), bias_b = chance(70);
+    describe("%s depthwise n%zu %zux%zu c%zu k%zux%zu s%zu pad(t%zu l%zu b%zu r%zu) bias A:%s B:%s",
+             mk_variant_name(variant), batch, h, w, p.channels, p.kernel_h, p.kernel_w, p.stride_h,
+             p.pad_top, p.pad_left, p.pad_bottom, p.pad_right, bias_a ? "yes" : "NULL",
+             bias_b ? "yes" : "NULL");
+    const size_t count = p.channels * p.kernel_h * p.kernel_w;
+    float* wa = random_floats(count, 1.0f);
+    float* wb = random_floats(count, 1.0f);
+    float* ba = bias_a ? random_floats(p.channels, 1.0f) : NULL;
+    float* bb = bias_b ? random_floats(p.channels, 1.0f) : NULL;
+    mk_dwconv2d_f32_op *op_a = NULL, *op_b = NULL;
+    tensor x = {0}, got = {0}, want = {0};
+    size_t oh = 0, ow = 0;
+    if (!run_ok("create(A)", mk_dwconv2d_f32_create(&p, wa, ba, variant, &op_a)) ||
+        !run_ok("create(B)", mk_dwconv2d_f32_create(&p, wb, bb, variant, &op_b)) ||
+        !run_ok("set_weights(B)", mk_dwconv2d_f32_set_weights(op_a, wb, bb)) ||
+        !run_ok("output_size", mk_dwconv2d_f32_output_size(op_b, h, w, &oh, &ow))) {
+        goto done;
+    }
+    tensor_alloc(&x, batch * h * w, p.channels, p.channels, 1);
+    tensor_fill(&x, 1.0f);
+    tensor_alloc(&got, batch * oh * ow, p.channels, p.channels, 0);
+    tensor_alloc(&want, batch * oh * ow, p.channels, p.channels, 0);
+    if (run_ok("run after set_weights", dwconv_run(op_a, batch, h, w, x.p, 0, got.p, 0, NULL)) &&
+        run_ok("run(created with B)", dwconv_run(op_b, batch, h, w, x.p, 0, want.p, 0, NULL)) &&
+        !tensor_check_layout("output", &got, 1, NULL)) {
+        compare("set_weights vs create", CMP_EXACT, &got, &want, 0.0);
+    }
+    if (mk_dwconv2d_f32_set_weights(op_a, NULL, bb) != MK_STATUS_NULL_POINTER ||
+        mk_dwconv2d_f32_set_weights(NULL, wb, bb) != MK_STATUS_NULL_POINTER) {
+        fail("set_weights with a NULL op or weights is not NULL_POINTER");
+    }
+done:
+    mk_dwconv2d_f32_destroy(op_a);
+    mk_dwconv2d_f32_destroy(op_b);
+    tensor_free(&x);
+    tensor_free(&got);
+    tensor_free(&want);
+    free(wa);
+    free(wb);
+    free(ba);
+    free(bb);
+}
+
+static void sw_se_case(mk_variant variant) {
+    const size_t C = chance(80) ? rnd_range(1, 64) : rnd_range(65, 300);
+    const size_t S = rnd_range(1, C < 40 ? C : 40);
+    const size_t batch = chance(25) ? 2 : 1, h = rnd_range(1, 7), w = rnd_range(1, 7);
+    const int bias_a = chance(70), bias_b = chance(70);
+    describe("%s squeeze-excitation n%zu %zux%zu C%zu S%zu bias A:%s B:%s", mk_variant_name(variant),
+             batch, h, w, C, S, bias_a ? "yes" : "NULL", bias_b ? "yes" : "NULL");
+    float *w1a = random_floats(S * C, 0.5f), *w2a = random_floats(C * S, 0.5f);
+    float *w1b = random_floats(S * C, 0.5f), *w2b = random_floats(C * S, 0.5f);
+    float* b1a = bias_a ? random_floats(S, 0.5f) : NULL;
+    float* b2a = bias_a ? random_floats(C, 0.5f) : NULL;
+    float* b1b = bias_b ? random_floats(S, 0.5f) : NULL;
+    float* b2b = bias_b ? random_floats(C, 0.5f) : NULL;
+    mk_squeeze_excitation_f32_op *op_a = NULL, *op_b = NULL;
+    tensor x = {0}, got = {0}, want = {0};
+    if (!run_ok("create(A)", mk_squeeze_excitation_f32_create(C, S, w1a, b1a, w2a, b2a, variant, &op_a)) ||
+        !run_ok("create(B)", mk_squeeze_excitation_f32_create(C, S, w1b, b1b, w2b, b2b, variant, &op_b)) ||
+        !run_ok("set_weights(B)", mk_squeeze_excitation_f32_set_weights(op_a, w1b, b1b, w2b, b2b))) {
+        goto done;
+    }
+    tensor_alloc(&x, batch * h * w, C, C, 1);
+    tensor_fill(&x, 2.0f);
+    tensor_alloc(&got, batch * h * w, C, C, 0);
+    tensor_alloc(&want, batch * h * w, C, C, 0);
+    if (run_ok("run after set_weights", squeeze_excitation_run(op_a, batch, h, w, x.p, 0, got.p, 0, NULL)) &&
+        run_ok("run(created with B)", squeeze_excitation_run(op_b, batch, h, w, x.p, 0, want.p, 0, NULL)) &&
+        !tensor_check_layout("output", &got, 1, NULL)) {
+        compare("set_weights vs create", CMP_EXACT, &got, &want, 0.0);
+    }
+    if (mk_squeeze_excitation_f32_set_weights(op_a, NULL, b1b, w2b, b2b) != MK_STATUS_NULL_POINTER ||
+        mk_squeeze_excitation_f32_set_weights(op_a, w1b, b1b, NULL, b2b) != MK_STATUS_NULL_POINTER) {
+        fail("set_weights with NULL weights is not NULL_POINTER");
+    }
+done:
+    mk_squeeze_excitation_f32_destroy(op_a);
+    mk_squeeze_excitation_f32_destroy(op_b);
+    tensor_free(&x);
+    tensor_free(&got);
+    tensor_free(&want);
+    free(w1a); free(w2a); free(w1b); free(w2b); free(b1a); free(b2a); free(b1b); free(b2b);
+}
+
+static void set_weights_case(unsigned index) {
+    case_begin(FAM_SET_WEIGHTS, index);
+    rng_for_case(FAM_SET_WEIGHTS, index);
+    const unsigned kind = index % 5;
+    const mk_variant variant = (index / 5) % 2 ? MK_VARIANT_SCALAR : MK_VARIANT_NEON;
+    if (kind <= 2) {
+        sw_conv_case(index, kind, variant);
+    } else if (kind == 3) {
+        sw_dw_case(index, variant);
+    } else {
+        sw_se_case(variant);
+    }
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: SGD (mk_sgd_f32): bitwise against mk_training.h's formula, one rounding per operation
+// (this file is compiled without contraction: -std=c11), with and without momentum, Nesterov,
+// dampening, weight decay, the first step; 2 threads and a split call bitwise equal; errors.
+
+static void check_status_in_case(const char* what, mk_status got, mk_status want) {
+    if (got != want) fail("%s: %s, want %s", what, status_name(got), status_name(want));
+}
+
+static float sgd_definition(float p, float g, float* buf, const mk_sgd_params* h, int first) {
+    float d = g;
+    if (h->weight_decay != 0.0f) {
+        const float decay = h->weight_decay * p;
+        d = d + decay;
+    }
+    if (h->momentum > 0.0f) {
+        float b;
+        if (first) {
+            b = d;
+        } else {
+            const float old = h->momentum * *buf;
+            const float add = (1.0f - h->dampening) * d;
+            b = old + add;
+        }
+        *buf = b;
+        if (h->nesterov) {
+            const float look = h->momentum * b;
+            d = d + look;
+        } else {
+            d = b;
+        }
+    }
+    const float step = h->learning_rate * d;
+    return p - step;
+}
+
+static void sgd_case(unsigned index) {
+    case_begin(FAM_SGD, index);
+    rng_for_case(FAM_SGD, index);
+    const size_t count = chance(70) ? rnd_range(1, 300) : rnd_range(16000, 70000);
+    mk_sgd_params h = {.learning_rate = chance(10) ? 0.0f : 0.1f * (rnd_unit() + 1.0f)};
+    const unsigned mode = index % 4;  // 0 plain, 1 momentum, 2 momentum + dampening, 3 Nesterov
+    if (mode > 0) h.momentum = chance(80) ? 0.9f : 0.5f * (rnd_unit() + 1.0f);
+    if (mode == 2) h.dampening = chance(30) ? 1.0f : 0.5f * (rnd_unit() + 1.0f);
+    h.nesterov = mode == 3;
+    h.weight_decay = chance(30) ? 0.0f : 5e-4f * (rnd_unit() + 1.5f);
+    const int first = chance(30);
+    describe("count %zu lr %a momentum %a dampening %a wd %a nesterov %d first %d", count,
+             (double)h.learning_rate, (double)h.momentum, (double)h.dampening,
+             (double)h.weight_decay, (int)h.nesterov, first);
+    tensor p, g, buf, p2, buf2, p3, buf3, want_p, want_buf;
+    tensor_alloc(&p, 1, count, count, 1);
+    tensor_fill(&p, 1.0f);
+    tensor_alloc(&g, 1, count, count, 1);
+    tensor_fill(&g, 0.1f);
+    tensor_alloc(&buf, 1, count, count, 1);
+    tensor_fill(&buf, 0.1f);
+    if (chance(20)) {  // special values flow through as the formula says
+        p.p[rnd_range(0, count - 1)] = INFINITY;
+        g.p[rnd_range(0, count - 1)] = NAN;
+        g.p[rnd_range(0, count - 1)] = -0.0f;
+    }
+    tensor_clone(&p2, &p, 1);
+    tensor_clone(&buf2, &buf, 1);
+    tensor_clone(&p3, &p, 1);
+    tensor_clone(&buf3, &buf, 1);
+    tensor_clone(&want_p, &p, 1);
+    tensor_clone(&want_buf, &buf, 1);
+    for (size_t i = 0; i < count; i++) {
+        want_p.p[i] = sgd_definition(p.p[i], g.p[i], &want_buf.p[i], &h, first);
+    }
+    float* const momentum = h.momentum > 0.0f ? buf.p : (chance(50) ? NULL : buf.p);
+    if (run_ok("sgd", mk_sgd_f32(count, p.p, g.p, momentum, &h, first, NULL))) {
+        compare("params vs the definition", CMP_EXACT_NAN, &p, &want_p, 0.0);
+        if (h.momentum > 0.0f) compare("momentum buffer vs the definition", CMP_EXACT_NAN, &buf, &want_buf, 0.0);
+    }
+    if (want_pool(index, 2) && run_ok("sgd, 2 threads", mk_sgd_f32(count, p2.p, g.p, h.momentum > 0.0f ? buf2.p : NULL, &h, first, g_pool2))) {
+        g_stats[FAM_SGD].pool_checks++;
+        compare_bitwise_region("params, 2 threads", &p2, &p);
+        if (h.momentum > 0.0f) compare_bitwise_region("momentum, 2 threads", &buf2, &buf);
+    }
+    if (count >= 2) {  // two calls over [0, k) and [k, count)
+        const size_t k = rnd_range(1, count - 1);
+        float* b3 = h.momentum > 0.0f ? buf3.p : NULL;
+        if (run_ok("sgd [0, k)", mk_sgd_f32(k, p3.p, g.p, b3, &h, first, NULL)) &&
+            run_ok("sgd [k, count)", mk_sgd_f32(count - k, p3.p + k, g.p + k, b3 ? b3 + k : NULL, &h, first, NULL))) {
+            compare_bitwise_region("params, split call", &p3, &p);
+        }
+    }
+    if (index % 8 == 0) {  // documented errors, nothing written
+        tensor_free(&p2);
+        tensor_clone(&p2, &p, 1);
+        mk_sgd_params bad = h;
+        bad.learning_rate = -1.0f;
+        check_status_in_case("negative learning rate", mk_sgd_f32(count, p2.p, g.p, buf.p, &bad, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        bad = h;
+        bad.momentum = NAN;
+        check_status_in_case("NaN momentum", mk_sgd_f32(count, p2.p, g.p, buf.p, &bad, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        bad = h;
+        bad.nesterov = true;
+        bad.momentum = 0.0f;
+        check_status_in_case("Nesterov without momentum", mk_sgd_f32(count, p2.p, g.p, buf.p, &bad, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        bad = h;
+        bad.dampening = 1.5f;
+        check_status_in_case("dampening 1.5", mk_sgd_f32(count, p2.p, g.p, buf.p, &bad, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        check_status_in_case("count 0", mk_sgd_f32(0, p2.p, g.p, buf.p, &h, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        check_status_in_case("grads == params", mk_sgd_f32(count, p2.p, p2.p, buf.p, &h, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        if (h.momentum > 0.0f) {
+            check_status_in_case("momentum buffer NULL", mk_sgd_f32(count, p2.p, g.p, NULL, &h, first, NULL), MK_STATUS_NULL_POINTER);
+            check_status_in_case("momentum buffer == grads", mk_sgd_f32(count, p2.p, g.p, g.p, &h, first, NULL), MK_STATUS_INVALID_ARGUMENT);
+        }
+        compare_bitwise_region("params after refused calls", &p2, &p);
+    }
+    tensor* all[] = {&p, &g, &buf, &p2, &buf2, &p3, &buf3, &want_p, &want_buf};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family: softmax cross-entropy (mk_softmax_cross_entropy_f32): the loss and the logits'
+// gradient against the float64 definition (loss within 1e-6 * (1 + |loss|) plus the float32
+// sum's bound over the batch; each gradient within 2^-22 / batch absolute); in place bitwise
+// equal; NaN rows; errors (nothing written).
+
+static void ce_case(unsigned index) {
+    case_begin(FAM_CE, index);
+    rng_for_case(FAM_CE, index);
+    const size_t batch = chance(70) ? rnd_range(1, 8) : rnd_range(9, 300);
+    const size_t classes = chance(70) ? rnd_range(1, 20) : rnd_range(21, 1000);
+    const float scale = chance(20) ? 40.0f : chance(50) ? 1.0f : 8.0f;
+    const int with_nan = chance(10);
+    describe("batch %zu classes %zu logit scale %g nan %d", batch, classes, (double)scale, with_nan);
+    tensor z = {0}, z_copy = {0}, dz = {0}, dz_ip = {0};
+    tensor_alloc(&z, batch, classes, classes, 1);
+    tensor_fill(&z, scale);
+    intptr_t* labels = malloc(batch * sizeof *labels);
+    for (size_t b = 0; b < batch; b++) labels[b] = (intptr_t)rnd_range(0, classes - 1);
+    const size_t nan_row = with_nan ? rnd_range(0, batch - 1) : batch;
+    if (with_nan) *at(&z, nan_row, rnd_range(0, classes - 1)) = NAN;
+    tensor_clone(&z_copy, &z, 1);
+    tensor_alloc(&dz, batch, classes, classes, 0);
+    float loss = 0.0f;
+    if (!run_ok("loss", mk_softmax_cross_entropy_f32(batch, classes, z.p, labels, dz.p, &loss))) goto done;
+    if (tensor_check_layout("gradient", &dz, 1, NULL) || tensor_check_layout("logits", &z, 0, &z_copy)) goto done;
+    {
+        double total = 0.0, worst = 0.0;
+        size_t bad = 0, first_b = 0, first_j = 0;
+        for (size_t b = 0; b < batch; b++) {
+            const float* zr = at(&z, b, 0);
+            double top = zr[0];
+            for (size_t j = 1; j < classes; j++) top = zr[j] > top ? zr[j] : top;
+            double sum = 0.0;
+            for (size_t j = 0; j < classes; j++) sum += exp((double)zr[j] - top);
+            const double lse = top + log(sum);
+            total += lse - (double)zr[labels[b]];
+            for (size_t j = 0; j < classes; j++) {
+                const double want = (exp((double)zr[j] - lse) - (j == (size_t)labels[b])) / (double)batch;
+                const float got = *at(&dz, b, j);
+                int ok;
+                if (b == nan_row) {
+                    ok = isnan(got);
+                } else {
+                    const double diff = fabs((double)got - want);
+                    ok = diff <= 0x1p-22 / (double)batch;
+                    if (diff > worst) worst = diff;
+                }
+                if (!ok && bad++ == 0) {
+                    first_b = b;
+                    first_j = j;
+                }
+            }
+        }
+        if (bad) {
+            fail("%zu gradients off the definition; first image %zu class %zu: %.9g", bad, first_b,
+                 first_j, (double)*at(&dz, first_b, first_j));
+        }
+        const double want_loss = total / (double)batch;
+        if (with_nan) {
+            if (!isnan(loss)) fail("loss %.9g with a NaN logit, want NaN", (double)loss);
+        } else if (!(fabs((double)loss - want_loss) <= 1e-6 * (1.0 + fabs(want_loss)) * (1.0 + 0x1p-23 * (double)batch * 8.0))) {
+            fail("loss %.9g, definition %.17g", (double)loss, want_loss);
+        }
+    }
+    // In place: the same bits.
+    tensor_clone(&dz_ip, &z_copy, 1);
+    float loss_ip = 0.0f;
+    if (run_ok("loss in place", mk_softmax_cross_entropy_f32(batch, classes, dz_ip.p, labels, dz_ip.p, &loss_ip))) {
+        compare("in place vs out of place", CMP_EXACT, &dz_ip, &dz, 0.0);
+        if (bits_of(loss_ip) != bits_of(loss)) fail("in place loss %.9g vs %.9g", (double)loss_ip, (double)loss);
+    }
+    if (index % 4 == 0) {  // errors: nothing written
+        tensor_free(&dz_ip);
+        tensor_clone(&dz_ip, &dz, 0);
+        float untouched = 12345.0f;
+        const intptr_t saved = labels[batch - 1];
+        labels[batch - 1] = (intptr_t)classes;
+        check_status_in_case("label == classes", mk_softmax_cross_entropy_f32(batch, classes, z.p, labels, dz_ip.p, &untouched), MK_STATUS_INVALID_ARGUMENT);
+        labels[batch - 1] = -1;
+        check_status_in_case("label -1", mk_softmax_cross_entropy_f32(batch, classes, z.p, labels, dz_ip.p, &untouched), MK_STATUS_INVALID_ARGUMENT);
+        labels[batch - 1] = saved;
+        check_status_in_case("batch 0", mk_softmax_cross_entropy_f32(0, classes, z.p, labels, dz_ip.p, &untouched), MK_STATUS_INVALID_ARGUMENT);
+        check_status_in_case("classes 0", mk_softmax_cross_entropy_f32(batch, 0, z.p, labels, dz_ip.p, &untouched), MK_STATUS_INVALID_ARGUMENT);
+        if (batch * classes >= 2) {
+            check_status_in_case("gradient overlapping the logits", mk_softmax_cross_entropy_f32(batch, classes, z.p, labels, z.p + 1, &untouched), MK_STATUS_INVALID_ARGUMENT);
+        }
+        check_status_in_case("loss inside the gradient", mk_softmax_cross_entropy_f32(batch, classes, z.p, labels, dz_ip.p, dz_ip.p), MK_STATUS_INVALID_ARGUMENT);
+        check_status_in_case("NULL labels", mk_softmax_cross_entropy_f32(batch, classes, z.p, NULL, dz_ip.p, &untouched), MK_STATUS_NULL_POINTER);
+        if (untouched != 12345.0f) fail("a refused call wrote the loss");
+        compare_bitwise_region("gradient after refused calls", &dz_ip, &dz);
+        if (tensor_check_layout("logits after refused calls", &z, 0, &z_copy)) goto done;
+    }
+done:;
+    tensor* all[] = {&z, &z_copy, &dz, &dz_ip};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+    free(labels);
+    case_end();
+}
+
+// ---------------------------------------------------------------------------------------------
 
 static void usage(void) {
     printf("usage: driver [--seed N] [--only FAMILY] [--case N] [--verbose]\n  families:");
@@ -5638,7 +6112,8 @@ int main(int argc, char** argv) {
     void (*const runners[FAM_COUNT])(unsigned) = {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
-        dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case};
+        dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case,
+        set_weights_case, sgd_case, ce_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -5685,6 +6160,8 @@ int main(int argc, char** argv) {
         } else if (f == FAM_DROPOUT) {
             snprintf(extra, sizeof extra, "  (max %u ulp from x / (1 - p), %lu values; %u of %u cases exact; %u on 2 threads)",
                      s->max_ulp, g_dropout_ulp_values, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_CE) {
+            snprintf(extra, sizeof extra, "  (float64 definition within tolerance; in place bitwise)");
         } else if (f == FAM_ACT_BWD) {
             snprintf(extra, sizeof extra, "  (dx max %u ulp; dbias worst |diff|/tol %.3f; %u on 2 threads)",
                      s->max_ulp, s->worst_ratio, s->pool_checks);
