@@ -85,7 +85,9 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
 }
 
 // U = G g G^T for each (output, input) channel pair, all 36 points at once (T = g G^T first,
-// then G T, in double: the same sums in the same order as computing each point alone), written
+// then G T, in double: the same sums in the same order as computing each point alone; each
+// product a statement of its own, so clang (which contracts only within an expression) never
+// fuses it into an FMA where the ISA has one, e.g. on ARM64), written
 // straight into the 36 packed slices: with one tap and one group, weight (o, c) of column tile
 // `tile` sits at tile * tile_floats + c * width + (o - n0) of a slice (mk_igemm_pack's layout).
 // A tile's row of `width` outputs is transformed first, then stored as one contiguous run per
@@ -112,14 +114,20 @@ void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const f
                 for (size_t a = 0; a < 3; a++) {
                     for (size_t k = 0; k < 6; k++) {
                         double row = 0.0;
-                        for (size_t b = 0; b < 3; b++) row += (double)g[a * 3 + b] * mk_wino_g[k][b];
+                        for (size_t b = 0; b < 3; b++) {
+                            const double product = (double)g[a * 3 + b] * mk_wino_g[k][b];
+                            row += product;  // its own statement: never contracted into an FMA
+                        }
                         t[a][k] = row;
                     }
                 }
                 for (size_t i = 0; i < 6; i++) {
                     for (size_t k = 0; k < 6; k++) {
                         double sum = 0.0;
-                        for (size_t a = 0; a < 3; a++) sum += mk_wino_g[i][a] * t[a][k];
+                        for (size_t a = 0; a < 3; a++) {
+                            const double product = mk_wino_g[i][a] * t[a][k];
+                            sum += product;
+                        }
                         u[i * 6 + k][n] = (float)sum;
                     }
                 }

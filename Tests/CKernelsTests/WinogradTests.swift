@@ -170,4 +170,50 @@ struct WinogradTests {
         try #require(mk_conv2d_f32_reshape(op2, 1, 8, 8, 0, 0, 0, nil, &plan2) == MK_STATUS_OK)
         #expect(plan2.workspace_bytes == 0)
     }
+
+    @Test("the packed weights are G g G^T per point, in double with the sums in the defining order; set_weights packs the same",
+          arguments: winogradVariants)
+    func packedWeights(variant: mk_variant) throws {
+        // F(4x4, 3x3)'s G, and U[6 i + k] = sum_a G[i][a] (sum_b g[a][b] G[k][b]), each sum
+        // from 0 in index order, rounded to float once.
+        let G: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        func point(_ g: ArraySlice<Float>, _ p: Int) -> Float {
+            let i = p / 6, k = p % 6, g0 = g.startIndex
+            var sum = 0.0
+            for a in 0..<3 {
+                var row = 0.0
+                for b in 0..<3 { row += Double(g[g0 + a * 3 + b]) * G[k][b] }
+                sum += G[i][a] * row
+            }
+            return Float(sum)
+        }
+        var rng = SplitMix64(seed: 41)
+        for (cin, cout) in [(1, 1), (3, 17), (32, 40), (19, 70), (64, 9), (40, 33)] {
+            let cs = winogradCase { $0.cin = cin; $0.cout = cout }
+            let first = rng.floats(cs.weightCount, -2, 2), weights = rng.floats(cs.weightCount, -2, 2)
+            let (status, op) = convCreate(cs, variant: variant, weights: first, bias: nil)
+            try #require(status == MK_STATUS_OK, "\(cs)")
+            defer { mk_conv2d_f32_destroy(op) }
+            try #require(mk_conv2d_f32_algorithm(op) == MK_CONV2D_ALGORITHM_WINOGRAD)
+            for (label, w) in [("create", first), ("set_weights", weights)] {
+                if label == "set_weights" { try #require(mk_conv2d_f32_set_weights(op, w, nil) == MK_STATUS_OK) }
+                var wrong = 0, unreadable = 0
+                for o in 0..<cout {
+                    for c in 0..<cin {
+                        for p in 0..<36 {
+                            var got: Float = .nan
+                            if mk_testing_winograd_packed(op, p, o, c, &got) != MK_STATUS_OK { unreadable += 1 }
+                            if got.bitPattern != point(w[((o * cin + c) * 9)...], p).bitPattern { wrong += 1 }
+                        }
+                    }
+                }
+                #expect(unreadable == 0)
+                #expect(wrong == 0, "\(convName(variant)) \(cin)->\(cout) \(label): \(wrong) of \(cout * cin * 36) points differ")
+            }
+            var value: Float = 0
+            #expect(mk_testing_winograd_packed(op, 36, 0, 0, &value) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(mk_testing_winograd_packed(op, 0, 0, cin, &value) == MK_STATUS_INVALID_ARGUMENT)
+        }
+    }
 }

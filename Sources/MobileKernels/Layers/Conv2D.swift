@@ -172,13 +172,19 @@ public final class Conv2D: Layer, @unchecked Sendable {
         try check(mk_conv2d_f32_set_weights(op, w, bias?.baseAddress), name)
     }
 
-    /// `setWeights` from the transpose of the weights, `[inChannels, outChannels]`, for a 1x1
-    /// single-group layer on our GEMM kernels (not `.blis`): a Linear layer's input gradient
-    /// updated from the forward's weights as they are. Returns false (nothing done) for a layer
-    /// of another form.
+    /// Whether `setWeights(transposed:)` packs this layer: a 1x1 single-group layer on our GEMM
+    /// kernels (not `.blis`, direct algorithm). The one place the rule lives (a training plan
+    /// sizes its transpose scratch by the layers that are not).
+    public var acceptsTransposedWeights: Bool {
+        kernelH == 1 && kernelW == 1 && groups == 1 && variant != .blis && algorithm == .direct
+    }
+
+    /// `setWeights` from the transpose of the weights, `[inChannels, outChannels]`, for a layer
+    /// that `acceptsTransposedWeights`: a Linear layer's input gradient updated from the
+    /// forward's weights as they are. Returns false (nothing done) for a layer of another form.
     public func setWeights(transposed weights: UnsafeBufferPointer<Float>) throws -> Bool {
-        guard kernelH == 1, kernelW == 1, groups == 1, variant != .blis, algorithm == .direct,
-              weights.count == inChannels * outChannels, let w = weights.baseAddress else { return false }
+        guard acceptsTransposedWeights, weights.count == inChannels * outChannels,
+              let w = weights.baseAddress else { return false }
         let status = mk_conv2d_f32_set_weights_transposed(op, w, nil)
         if status == MK_STATUS_UNSUPPORTED { return false }
         try check(status, name)

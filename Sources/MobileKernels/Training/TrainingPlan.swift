@@ -229,7 +229,7 @@ public final class TrainingPlan: @unchecked Sendable {
                 jobs.append((winograd ? 4 * count : count, (node.id, false)))
                 if let layer = step.inputGradient {
                     let transposed = step.spec.kernelH == 1 && step.spec.kernelW == 1 && step.spec.groups == 1
-                        && (layer as? Conv2D).map { $0.variant != .blis && $0.algorithm == .direct } == true
+                        && (layer as? Conv2D)?.acceptsTransposedWeights == true
                     if !transposed { transposeFloats = max(transposeFloats, count) }
                     jobs.append(((layer as? Conv2D)?.algorithm == .winograd ? 4 * count : count, (node.id, true)))
                 } else if step.depthwise != nil {

@@ -54,6 +54,13 @@ mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t 
 /// the work is split, never the results.
 void mk_testing_winograd_workspace(size_t bytes);
 
+/// The transformed weight U[point] (point = 6 i + k of U = G g G^T) of output channel `o` and
+/// input channel `c` as a Winograd op packed it (zero for the padding columns o >= outputs of a
+/// tile), read from the packed slices: INVALID_ARGUMENT for an op that is not Winograd or indices
+/// out of range (o may reach the last tile's width).
+mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, size_t o, size_t c,
+                                     float* value);
+
 #ifdef __cplusplus
 }
 #endif
