@@ -6,11 +6,14 @@ SGD with momentum 0.9 and weight decay 5e-4) at batch N of 32x32 images (AlexNet
 and 2 threads (torch.set_num_threads), in NCHW and channels_last; the step's median over
 --min-time seconds (at least 3 steps, after 2 warm-up steps). Prints one markdown row per model
 and thread count with both layouts' images/s, the faster one, ours (from --ours) and ours /
-faster. Same models, batch, sizes and threads as `swift run -c release benchmarks train`.
+faster. Same models, batch, sizes and threads as `swift run -c release benchmarks train`;
+--stem-stride 1 times the small-image variant of the MobileNets and ShuffleNetV1 (the first
+convolution's stride 1, as torch_train.py and `benchmarks train --stem-stride 1`; VGG16 and
+AlexNet keep their published form), and --ours must then come from such a run.
 
 Needs (installs nothing): pip install torch==2.13.0 torchvision==0.28.0
 Usage: python3 Benchmarks/training/torch_train_bench.py [--models mobilenet_v2,vgg16] [--batch 128]
-       [--threads 1,2] [--min-time 3] [--ours train.json] [--json out.json]
+       [--threads 1,2] [--min-time 3] [--stem-stride 2] [--ours train.json] [--json out.json]
 """
 import argparse
 import json
@@ -50,6 +53,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--min-time", type=float, default=3.0)
+    ap.add_argument("--stem-stride", type=int, default=2, choices=[1, 2])
     ap.add_argument("--ours", help="benchmarks train --json output to compare with")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
@@ -57,19 +61,27 @@ def main():
     ours = {}
     if args.ours:
         for r in json.load(open(args.ours))["rows"]:
+            stem = r["params"].get("stem_stride", 2)
+            if stem != (2 if r["model"] in ("alexnet", "vgg16") else args.stem_stride):
+                raise SystemExit(f"{args.ours}: {r['model']} was timed with stem stride {stem}, not --stem-stride {args.stem_stride}")
             ours[(r["model"], r["threads"])] = r["images_per_s"]
     rows = []
-    print(f"torch {torch.__version__}, batch {args.batch}, 32x32 (alexnet 64x64), SGD momentum 0.9, weight decay 5e-4")
+    print(f"torch {torch.__version__}, batch {args.batch}, 32x32 (alexnet 64x64), stem stride {args.stem_stride} "
+          "(vgg16, alexnet: 2), SGD momentum 0.9, weight decay 5e-4")
     print("| model | threads | torch NCHW img/s | torch channels_last img/s | torch faster | ours img/s | ours / faster |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         size = 64 if name == "alexnet" else 32
+        stem_stride = 2 if name in ("alexnet", "vgg16") else args.stem_stride
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             result = {}
             for layout in ("nchw", "channels_last"):
                 torch.manual_seed(0)
                 model = mc.build(name, num_classes=10)
+                if stem_stride == 1:  # as torch_train.py: the first convolution's stride
+                    stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+                    stem.stride = (1, 1)
                 model.train()
                 x = torch.randn(args.batch, 3, size, size)
                 y = torch.randint(0, 10, (args.batch,))
@@ -84,7 +96,8 @@ def main():
             print(f"| {name} | {threads} | {result['nchw']:.0f} | {result['channels_last']:.0f} | {faster:.0f} | "
                   f"{mine:.0f} | {ratio} |" if mine else
                   f"| {name} | {threads} | {result['nchw']:.0f} | {result['channels_last']:.0f} | {faster:.0f} | - | - |", flush=True)
-            rows.append({"model": name, "threads": threads, "batch": args.batch, "size": size, "torch_nchw": result["nchw"],
+            rows.append({"model": name, "threads": threads, "batch": args.batch, "size": size, "stem_stride": stem_stride,
+                         "torch_nchw": result["nchw"],
                          "torch_channels_last": result["channels_last"], "ours": mine})
     if args.json:
         json.dump({"torch": torch.__version__, "rows": rows}, open(args.json, "w"), indent=1)
