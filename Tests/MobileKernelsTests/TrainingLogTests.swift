@@ -81,6 +81,10 @@ struct TrainingLogTests {
         func colour(_ line: String) -> String { line.components(separatedBy: "stroke=\"")[1].components(separatedBy: "\"")[0] }
         #expect(colour(lines[0]) == colour(lines[1]) && colour(lines[0]) != colour(lines[2]))
         #expect(svg.contains("mobilenet_v1 (ours, 2T)") && svg.contains("mobilenet_v1 (pytorch, 2T)") && svg.contains("shufflenet_v1_g3 s1 (ours, 2T)"))
+        // The legend's column fits its longest entry (30 characters at about 7 px, after 46 px
+        // of line and gap): the picture is wider than the 760 px that cut it off.
+        let width = Double(svg.components(separatedBy: "width=\"")[1].components(separatedBy: "\"")[0]) ?? 0
+        #expect(width >= 550 + 46 + 30 * 7)
         // Log scale: 1, 2 and 5 minute ticks, equal spacing per decade (x of 1 -> 10 = 10 -> 100).
         #expect(svg.contains(">1</text>") && svg.contains(">2</text>") && svg.contains(">5</text>") && svg.contains(">10</text>"))
         // Every point inside the plot area (x in [60, 550], y in [40, 410]).

@@ -67,7 +67,13 @@ extension TrainingLog {
     /// framework and threads.
     public static func svg(_ runs: [TrainingLog], title: String = "Test accuracy against training time") -> String {
         precondition(!runs.isEmpty && runs.allSatisfy { !$0.epochs.isEmpty }, "TrainingLog.svg needs runs with epochs")
-        let (width, height) = (760.0, 460.0), (left, right, top, bottom) = (60.0, 210.0, 40.0, 50.0)
+        func legend(_ r: TrainingLog) -> String {
+            "\(r.model)\(r.stem_stride == 1 ? " s1" : "") (\(r.isOurs ? "ours" : r.framework.split(separator: " ").first.map(String.init) ?? r.framework), \(r.threads)T)"
+        }
+        // The legend's column is as wide as its longest entry (about 7 px a character at 12 px).
+        let legendWidth = Double(runs.map { legend($0).count }.max()!) * 7 + 60
+        let (left, right, top, bottom) = (60.0, max(210.0, legendWidth), 40.0, 50.0)
+        let (width, height) = (550 + right, 460.0)
         let minutes = runs.flatMap { $0.epochs.map { $0.elapsed_s / 60 } }
         let accuracies = runs.flatMap { $0.epochs.map { 100 * $0.test_accuracy } }
         let x0 = floor(log10(minutes.min()!)), x1 = max(ceil(log10(minutes.max()!)), x0 + 1)
@@ -119,7 +125,7 @@ extension TrainingLog {
             out += "\n"
             let ly = top + 8 + Double(i) * 18
             out += "<line x1=\"\(f(width - right + 12))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 40))\" y2=\"\(f(ly))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash)/>"
-            out += "<text x=\"\(f(width - right + 46))\" y=\"\(f(ly + 4))\">\(escape(r.model))\(r.stem_stride == 1 ? " s1" : "") (\(r.isOurs ? "ours" : escape(r.framework.split(separator: " ").first.map(String.init) ?? r.framework)), \(r.threads)T)</text>\n"
+            out += "<text x=\"\(f(width - right + 46))\" y=\"\(f(ly + 4))\">\(escape(legend(r)))</text>\n"
         }
         return out + "</svg>\n"
     }
