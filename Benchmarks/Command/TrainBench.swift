@@ -56,7 +56,7 @@ struct TrainBench: ParsableCommand {
         for name in chosen {
             guard let kind = ModelKind(specName: name) else { throw ValidationError("unknown model \(name)") }
             let size = kind == .alexnet ? 64 : 32
-            let stem = kind == .vgg16 || kind == .alexnet ? 2 : stemStride
+            let stem = kind.hasSmallImageVariant ? stemStride : 2
             let architecture = try Architecture.make(kind, numClasses: 10, stemStride: stem)
             let images = try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: pseudoRandom(n * size * size * 3, seed: 3))
             let labels = (0..<n).map { $0 % 10 }

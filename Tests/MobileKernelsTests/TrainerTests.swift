@@ -191,7 +191,9 @@ struct TrainerTests {
             let changed = zip(published.nodes, small.nodes).filter { $0.0 != $0.1 }.map(\.0.name)
             #expect(changed.count == 1, "\(kind): \(changed)")
         }
+        #expect(ModelKind.all.filter { !$0.hasSmallImageVariant } == [.vgg16, .alexnet])
         expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.vgg16, stemStride: 1) }
+        expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.alexnet, stemStride: 1) }
         expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.mobileNetV2, stemStride: 3) }
     }
 }

@@ -71,6 +71,15 @@ public enum ModelKind: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether `Architecture.make` accepts `stemStride: 1`, the small-image variant (the
+    /// MobileNets and ShuffleNetV1; VGG16 and AlexNet have none).
+    public var hasSmallImageVariant: Bool {
+        switch self {
+        case .mobileNetV1, .mobileNetV2, .mobileNetV3Large, .mobileNetV3Small, .shuffleNetV1: true
+        case .vgg16, .alexnet: false
+        }
+    }
+
     public var description: String { specName }
 }
 
@@ -403,7 +412,7 @@ public struct Architecture: Sendable {
         guard widthMultiplier.isFinite && widthMultiplier > 0 && widthMultiplier <= 4 else {
             throw MobileKernelsError(.invalidArgument, "\(kind): widthMultiplier must be in (0, 4], got \(widthMultiplier)")
         }
-        guard stemStride == 2 || (stemStride == 1 && kind != .vgg16 && kind != .alexnet) else {
+        guard stemStride == 2 || (stemStride == 1 && kind.hasSmallImageVariant) else {
             throw MobileKernelsError(.invalidArgument, "\(kind): the stem stride is 2, or 1 for the small-image variant of the MobileNets and ShuffleNetV1; got \(stemStride)")
         }
         guard kind.hasWidthMultiplier || widthMultiplier == 1 else {
