@@ -11,7 +11,8 @@ import ReferenceKernels
 /// model, threads, `params.n` (batch), `params.h` (size), the step's median (and of it the SGD
 /// update with the repack, `update_ms`) and images/s; `--stem-stride 1` times the small-image
 /// variant of the MobileNets and ShuffleNetV1 (VGG16 and AlexNet have none: their published
-/// form is timed, and the rows say `stem_stride` 2); with
+/// form is timed, and the rows say `stem_stride` 2); `--no-stem-pool` also drops ShuffleNetV1's
+/// max pool after the first convolution (its CIFAR form; rows `stem_pool` false); with
 /// `--reference`, the naive Swift training oracle's step once per model (one thread; minutes
 /// for VGG16 at batch 128) and the speedup over it.
 struct TrainBench: ParsableCommand {
@@ -33,6 +34,9 @@ struct TrainBench: ParsableCommand {
 
     @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant of the MobileNets and ShuffleNetV1 (VGG16 and AlexNet keep 2).")
     var stemStride = 2
+
+    @Flag(help: "ShuffleNetV1 without the max pool after the first convolution (with --stem-stride 1 its CIFAR form; the other models have none).")
+    var noStemPool = false
 
     @Flag(help: "Also time the naive Swift training oracle's step (once, one thread).")
     var reference = false
@@ -57,7 +61,7 @@ struct TrainBench: ParsableCommand {
             guard let kind = ModelKind(specName: name) else { throw ValidationError("unknown model \(name)") }
             let size = kind == .alexnet ? 64 : 32
             let stem = kind.hasSmallImageVariant ? stemStride : 2
-            let architecture = try Architecture.make(kind, numClasses: 10, stemStride: stem)
+            let architecture = try Architecture.make(kind, numClasses: 10, stemStride: stem, stemPool: !(noStemPool && kind.hasStemPool))
             let images = try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: pseudoRandom(n * size * size * 3, seed: 3))
             let labels = (0..<n).map { $0 % 10 }
             var referenceMs: Double?
@@ -97,7 +101,7 @@ struct TrainBench: ParsableCommand {
                 print(name.padding(toLength: 21, withPad: " ", startingAt: 0) + String(format: "%7d  %5d  %4d  %17.2f  %11.2f  %9.0f   %@", t, n, size,
                                                                                           median, update, perSecond,
                                                                                           speedup.map { String(format: "%.0fx", $0) } ?? "-"))
-                rows.append(["family": "train", "model": name, "threads": t, "params": ["n": n, "h": size, "w": size, "stem_stride": stem],
+                rows.append(["family": "train", "model": name, "threads": t, "params": ["n": n, "h": size, "w": size, "stem_stride": stem, "stem_pool": architecture.stemPool],
                              "median_ms": median, "min_ms": times.min()!, "update_ms": update, "steps": times.count, "images_per_s": perSecond,
                              "reference_ms": referenceMs ?? NSNull(), "speedup_vs_reference": speedup ?? NSNull()])
             }

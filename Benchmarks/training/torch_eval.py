@@ -3,7 +3,8 @@
 
 `model.load_state_dict(safetensors.torch.load_file(CKPT), strict=True)` into models_common.build's
 model (torchvision's or the specs' reference definition, 10 classes; the first Conv2d's stride set
-to 1 when the checkpoint's metadata says stem_stride 1), then the test accuracy on Fashion-MNIST
+to 1 when the checkpoint's metadata says stem_stride 1, ShuffleNetV1's max pool dropped when it says
+stem_pool false), then the test accuracy on Fashion-MNIST
 (or MNIST) with the checkpoint's input transform (its size, mean and std metadata): the number
 `mobilekernels eval --model NAME --weights CKPT` prints, to 0.1 points.
 
@@ -37,9 +38,7 @@ def main():
         meta = f.metadata() or {}
     size = int(meta.get("size", 64 if args.model == "alexnet" else 32))
     mean, std = float(meta["mean"].split(",")[0]), float(meta["std"].split(",")[0])
-    model = mc.build(args.model, num_classes=10)
-    if meta.get("stem_stride") == "1":
-        next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).stride = (1, 1)
+    model = tt.variant(mc.build(args.model, num_classes=10), int(meta.get("stem_stride", "2")), meta.get("stem_pool") != "false")
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
     images, labels = tt.load(args.data_dir, "test")

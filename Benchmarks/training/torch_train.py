@@ -94,6 +94,20 @@ def initialize(model):
             nn.init.zeros_(m.bias)
 
 
+def variant(model, stem_stride, stem_pool):
+    """The small-image variants of `Architecture.make(_:stemStride:stemPool:)` on a models_common model:
+    stem_stride 1 sets the first Conv2d's stride to 1; stem_pool False replaces ShuffleNetV1's max pool
+    after it with an identity (its CIFAR form with stem_stride 1). The state_dict does not change."""
+    import torch
+    if stem_stride == 1:
+        next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).stride = (1, 1)
+    if not stem_pool:
+        if not isinstance(getattr(model, "maxpool", None), torch.nn.MaxPool2d):
+            raise SystemExit(f"{type(model).__name__} has no max pool after its first convolution to drop")
+        model.maxpool = torch.nn.Identity()
+    return model
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, choices=mc.MODELS)
@@ -107,6 +121,9 @@ def main():
     ap.add_argument("--size", type=int, help="input size (default 32; AlexNet 64)")
     ap.add_argument("--stem-stride", type=int, default=2, choices=[1, 2],
                     help="1: the small-image variant (the first convolution's stride 1, as mobilekernels train --stem-stride 1)")
+    ap.add_argument("--no-stem-pool", action="store_true",
+                    help="ShuffleNetV1 without the max pool after the first convolution (with --stem-stride 1 its CIFAR form, "
+                         "as mobilekernels train --no-stem-pool)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layout", default="channels_last", choices=["channels_last", "nchw"])
     ap.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits)")
@@ -116,6 +133,8 @@ def main():
     args = ap.parse_args()
     if args.stem_stride == 1 and args.model in ("alexnet", "vgg16"):
         raise SystemExit("--stem-stride 1 is the MobileNets' and ShuffleNetV1's small-image variant (mobilekernels train rejects it too)")
+    if args.no_stem_pool and args.model != "shufflenet_v1_g3":
+        raise SystemExit("--no-stem-pool is ShuffleNetV1's (the other models have no max pool after the first convolution)")
     import numpy as np
     import torch
     torch.set_num_threads(args.threads)
@@ -132,10 +151,7 @@ def main():
     pad = 4
     padded = torch.nn.functional.pad(train_x, (pad, pad, pad, pad))
 
-    model = mc.build(args.model, num_classes=10)
-    if args.stem_stride == 1:
-        stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-        stem.stride = (1, 1)
+    model = variant(mc.build(args.model, num_classes=10), args.stem_stride, not args.no_stem_pool)
     initialize(model)
     memory_format = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -178,7 +194,8 @@ def main():
         return correct / len(test_y)
 
     log = {"framework": "pytorch " + torch.__version__, "model": args.model, "data": os.path.basename(args.data_dir.rstrip("/")),
-           "size": size, "stem_stride": args.stem_stride, "batch": args.batch, "threads": args.threads, "lr": args.lr, "layout": args.layout, "epochs": []}
+           "size": size, "stem_stride": args.stem_stride,
+           **({"stem_pool": not args.no_stem_pool} if args.model == "shufflenet_v1_g3" else {}), "batch": args.batch, "threads": args.threads, "lr": args.lr, "layout": args.layout, "epochs": []}
     print(f"{args.model} (PyTorch {torch.__version__}, {args.layout}), {size}x{size}, batch {args.batch}, "
           f"{args.threads} thread(s), {args.epochs} epochs, SGD lr {args.lr} cosine", flush=True)
     step, elapsed = 0, 0.0
@@ -218,6 +235,7 @@ def main():
         from safetensors.torch import save_file
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.output,
                   metadata={"model": args.model, "stem_stride": str(args.stem_stride), "size": str(size),
+                            **({"stem_pool": str(not args.no_stem_pool).lower()} if args.model == "shufflenet_v1_g3" else {}),
                             "mean": str(float(mean)), "std": str(float(std))})
         print(f"wrote {args.output}")
 

@@ -25,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "onnxruntime"))
 import models_common as mc  # noqa: E402
+import torch_train as tt  # noqa: E402
 
 
 def step_time(model, x, y, optimizer, min_time):
@@ -54,6 +55,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--min-time", type=float, default=3.0)
     ap.add_argument("--stem-stride", type=int, default=2, choices=[1, 2])
+    ap.add_argument("--no-stem-pool", action="store_true", help="ShuffleNetV1 without its stem max pool (torch_train.py --no-stem-pool)")
     ap.add_argument("--ours", help="benchmarks train --json output to compare with")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args()
@@ -64,6 +66,9 @@ def main():
             stem = r["params"].get("stem_stride", 2)
             if stem != (2 if r["model"] in ("alexnet", "vgg16") else args.stem_stride):
                 raise SystemExit(f"{args.ours}: {r['model']} was timed with stem stride {stem}, not --stem-stride {args.stem_stride}")
+            if r["params"].get("stem_pool", True) != (not (args.no_stem_pool and r["model"] == "shufflenet_v1_g3")):
+                raise SystemExit(f"{args.ours}: {r['model']} was timed with stem_pool {r['params'].get('stem_pool', True)}, "
+                                 f"not as --no-stem-pool says")
             ours[(r["model"], r["threads"])] = r["images_per_s"]
     rows = []
     print(f"torch {torch.__version__}, batch {args.batch}, 32x32 (alexnet 64x64), stem stride {args.stem_stride} "
@@ -73,15 +78,13 @@ def main():
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         size = 64 if name == "alexnet" else 32
         stem_stride = 2 if name in ("alexnet", "vgg16") else args.stem_stride
+        stem_pool = not (args.no_stem_pool and name == "shufflenet_v1_g3")
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             result = {}
             for layout in ("nchw", "channels_last"):
                 torch.manual_seed(0)
-                model = mc.build(name, num_classes=10)
-                if stem_stride == 1:  # as torch_train.py: the first convolution's stride
-                    stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-                    stem.stride = (1, 1)
+                model = tt.variant(mc.build(name, num_classes=10), stem_stride, stem_pool)
                 model.train()
                 x = torch.randn(args.batch, 3, size, size)
                 y = torch.randint(0, 10, (args.batch,))
@@ -96,7 +99,7 @@ def main():
             print(f"| {name} | {threads} | {result['nchw']:.0f} | {result['channels_last']:.0f} | {faster:.0f} | "
                   f"{mine:.0f} | {ratio} |" if mine else
                   f"| {name} | {threads} | {result['nchw']:.0f} | {result['channels_last']:.0f} | {faster:.0f} | - | - |", flush=True)
-            rows.append({"model": name, "threads": threads, "batch": args.batch, "size": size, "stem_stride": stem_stride,
+            rows.append({"model": name, "threads": threads, "batch": args.batch, "size": size, "stem_stride": stem_stride, "stem_pool": stem_pool,
                          "torch_nchw": result["nchw"],
                          "torch_channels_last": result["channels_last"], "ours": mine})
     if args.json:

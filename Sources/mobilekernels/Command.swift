@@ -56,11 +56,7 @@ struct Infer: ParsableCommand {
     @Option(help: "Number of classes of the classifier.")
     var classes: Int = 1000
 
-    @Option(help: "Width multiplier (MobileNets).")
-    var width: Float = 1.0
-
-    @Option(help: "The first convolution's stride (default: the weights' stem_stride metadata, which `train` writes, else 2).")
-    var stemStride: Int?
+    @OptionGroup var architectureOptions: ArchitectureOptions
 
     @Option(help: "Kernel variant: auto, scalar, avx2, avx512, neon, blis.")
     var variant: String = "auto"
@@ -87,8 +83,7 @@ struct Infer: ParsableCommand {
         guard c == 3 else { throw ValidationError("\(input): expected 3 channels, got shape \(shape) (\(layout))") }
         let file = try weights.map { try SafeTensorsFile(path: $0) }
         let source: WeightSource = file.map { .safetensors($0) } ?? .random()
-        let stride = stemStride ?? file?.metadata["stem_stride"].flatMap { Int($0) } ?? 2
-        let network = try Network(architecture: Architecture.make(kind, widthMultiplier: width, numClasses: classes, stemStride: stride),
+        let network = try Network(architecture: architectureOptions.make(kind, numClasses: classes, checkpoint: file),
                                   weights: source, variant: variant, convAlgorithm: algorithm)
         let plan = try network.plan(batch: n, height: h, width: w)
         let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
@@ -151,8 +146,7 @@ struct Grad: ParsableCommand {
     @Option(help: "Number of classes of the classifier.")
     var classes: Int = 1000
 
-    @Option(help: "Width multiplier (MobileNets).")
-    var width: Float = 1.0
+    @OptionGroup var architectureOptions: ArchitectureOptions
 
     @Option(help: "Write the loss and the gradients here (.safetensors).")
     var output: String
@@ -160,16 +154,12 @@ struct Grad: ParsableCommand {
     @Option(help: "Threads (the reference engine uses one; the result does not depend on it).")
     var threads: Int?
 
-    @Option(help: "The first convolution's stride (default: the weights' stem_stride metadata, which `train` writes, else 2).")
-    var stemStride: Int?
-
     @Option(help: "kernels (the training plan on our kernels) or reference (the naive Swift oracle).")
     var engine: String = "kernels"
 
     func run() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        let stride = try stemStride ?? SafeTensorsFile(path: weights).metadata["stem_stride"].flatMap { Int($0) } ?? 2
-        let architecture = try Architecture.make(try modelKind(model), widthMultiplier: width, numClasses: classes, stemStride: stride)
+        let architecture = try architectureOptions.make(try modelKind(model), numClasses: classes, checkpoint: SafeTensorsFile(path: weights))
         let (shape, images) = try Npy.read(path: input)
         guard shape.count == 4, shape[1] == 3 else {
             throw ValidationError("\(input): expected float32 [N, 3, H, W], got shape \(shape)")

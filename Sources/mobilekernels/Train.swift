@@ -77,11 +77,7 @@ struct Train: ParsableCommand {
     @Option(help: "Input size (default 32; AlexNet 64).")
     var size: Int?
 
-    @Option(help: "Width multiplier (MobileNets).")
-    var width: Float = 1.0
-
-    @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant (MobileNets, ShuffleNetV1; 4x the work). Default: that of the --resume or --weights checkpoint, else 2.")
-    var stemStride: Int?
+    @OptionGroup var architectureOptions: ArchitectureOptions
 
     @Flag(help: "No random crop and flip.")
     var noAugment = false
@@ -109,8 +105,8 @@ struct Train: ParsableCommand {
         let kind = try modelKind(model)
         let trainSet = try dataOptions.load(.train), testSet = try dataOptions.load(.test)
         if resume != nil && weights != nil { throw ValidationError("--resume takes the checkpoint's weights: give --resume or --weights, not both") }
-        let stem = try stemStride ?? (resume ?? weights).map { try SafeTensorsFile(path: $0) }?.metadata["stem_stride"].flatMap { Int($0) } ?? 2
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(trainSet.classes, 10), stemStride: stem)
+        let architecture = try architectureOptions.make(kind, numClasses: max(trainSet.classes, 10),
+                                                        checkpoint: (resume ?? weights).map { try SafeTensorsFile(path: $0) })
         let s: Trainer.Schedule
         switch schedule {
         case "cosine": s = .cosine
@@ -127,7 +123,8 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(architecture, weights: source, data: trainSet, size: size ?? defaultSize(kind), options: options,
                                   threadPool: pool)
         var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
-                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: stem, epochs: [])
+                                 batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: architecture.stemStride,
+                              stem_pool: kind.hasStemPool ? architecture.stemPool : nil, epochs: [])
         if let resume {
             try trainer.resume(from: resume)
             if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }
@@ -177,11 +174,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Input size (default: the checkpoint's, else 32; AlexNet 64).")
     var size: Int?
 
-    @Option(help: "Width multiplier (MobileNets).")
-    var width: Float = 1.0
-
-    @Option(help: "The first convolution's stride (default: the checkpoint's, else 2).")
-    var stemStride: Int?
+    @OptionGroup var architectureOptions: ArchitectureOptions
 
     @Option(help: "Batch size.")
     var batch: Int = 100
@@ -203,8 +196,7 @@ struct Eval: ParsableCommand {
             stats = try dataOptions.load(.train).statistics()
         }
         let inputSize = size ?? file.metadata["size"].flatMap { Int($0) } ?? defaultSize(kind)
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: max(testSet.classes, 10),
-                                                 stemStride: stemStride ?? file.metadata["stem_stride"].flatMap { Int($0) } ?? 2)
+        let architecture = try architectureOptions.make(kind, numClasses: max(testSet.classes, 10), checkpoint: file)
         let network = try Network(architecture: architecture, weights: .safetensors(file))
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
         let accuracy = try Trainer.evaluate(network, data: testSet, transform: ImageTransform(size: inputSize, mean: stats.mean, std: stats.std),

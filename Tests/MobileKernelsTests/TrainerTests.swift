@@ -131,7 +131,25 @@ struct TrainerTests {
         expectError(.invalidFile, "cannot open") { try wrong.resume(from: path + ".missing") }
         let published = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 10)
         let otherStem = try Trainer(published, weights: .safetensors(path: path), data: train, options: options)
-        expectError(.invalidArgument, "stem stride 1, the trainer mobilenet_v3_small with 2") { try otherStem.resume(from: path) }
+        expectError(.invalidArgument, "stem stride 1, the trainer mobilenet_v3_small with stem stride 2") { try otherStem.resume(from: path) }
+        // ShuffleNetV1's stem pool is recorded and checked too (a checkpoint at epoch 0 suffices).
+        let shuffleOptions = Trainer.Options(epochs: 1, batch: 16, sgd: .init(learningRate: 0.05), seed: 7)
+        let cifar = try Architecture.make(.shuffleNetV1(groups: 1), numClasses: 10, stemStride: 1, stemPool: false)
+        let noPool = try Trainer(cifar, weights: .initialization(seed: 2), data: train, options: shuffleOptions)
+        let shufflePath = path + ".shufflenet.safetensors"
+        defer {
+            try? FileManager.default.removeItem(atPath: shufflePath)
+            try? FileManager.default.removeItem(atPath: shufflePath + ".optimizer.safetensors")
+        }
+        try noPool.save(shufflePath)
+        #expect(try SafeTensorsFile(path: shufflePath).metadata["stem_pool"] == "false")
+        try Trainer(cifar, weights: .safetensors(path: shufflePath), data: train, options: shuffleOptions).resume(from: shufflePath)
+        let pooled = try Trainer(try Architecture.make(.shuffleNetV1(groups: 1), numClasses: 10, stemStride: 1),
+                                 weights: .safetensors(path: shufflePath), data: train, options: shuffleOptions)
+        expectError(.invalidArgument, "stem stride 1 and no stem pool, the trainer shufflenet_v1_g1 with stem stride 1") {
+            try pooled.resume(from: shufflePath)
+        }
+        #expect(try SafeTensorsFile(path: path).metadata["stem_pool"] == nil)
         // Other options: the schedule (a longer run) or the seed would not be the run's.
         var longer = options
         longer.epochs = 3
@@ -192,6 +210,20 @@ struct TrainerTests {
             #expect(changed.count == 1, "\(kind): \(changed)")
         }
         #expect(ModelKind.all.filter { !$0.hasSmallImageVariant } == [.vgg16, .alexnet])
+        // ShuffleNetV1's CIFAR form: no max pool either; stage 2 at the image's size, the last stage 4x4.
+        let shuffle = ModelKind.shuffleNetV1(groups: 3)
+        let published = try Architecture.make(shuffle, numClasses: 10), cifar = try Architecture.make(shuffle, numClasses: 10, stemStride: 1, stemPool: false)
+        #expect(published.parameters().map(\.0) == cifar.parameters().map(\.0) && published.stemPool && !cifar.stemPool)
+        #expect(published.node(named: "maxpool") != nil && cifar.node(named: "maxpool") == nil && cifar.nodes.count == published.nodes.count - 1)
+        let sizes = try cifar.featureSizes(height: 32, width: 32)
+        #expect(sizes[cifar.node(named: "stage2.0.conv1")!.id].h == 32 && sizes[cifar.node(named: "stage4.3.add")!.id].h == 4)
+        #expect(try Architecture.make(shuffle, numClasses: 10, stemPool: false).featureSizes(height: 32, width: 32)[cifar.node(named: "stage4.3.add")!.id].h == 2)
+        #expect(ModelKind.all.filter(\.hasStemPool) == ModelKind.shuffleNetV1Groups.map { .shuffleNetV1(groups: $0) })
+        for kind in ModelKind.all where !kind.hasStemPool {
+            expectError(.invalidArgument, "no max pool") { _ = try Architecture.make(kind, stemStride: kind.hasSmallImageVariant ? 1 : 2, stemPool: false) }
+        }
+        #expect(Architecture.recordedVariant(["stem_stride": "1", "stem_pool": "false"]) == (1, false))
+        #expect(Architecture.recordedVariant(["stem_stride": "x", "stem_pool": "0"]) == (nil, nil))
         expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.vgg16, stemStride: 1) }
         expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.alexnet, stemStride: 1) }
         expectError(.invalidArgument, "stem stride") { _ = try Architecture.make(.mobileNetV2, stemStride: 3) }

@@ -5,7 +5,8 @@ import Testing
 // The training logs `train --log` and Benchmarks/training/torch_train.py write, and the plot of
 // test accuracy against training time that `mobilekernels plot` draws from them.
 
-private func run(_ framework: String, model: String, minutes: [Double], accuracies: [Double], stem: Int? = nil) -> TrainingLog {
+private func run(_ framework: String, model: String, minutes: [Double], accuracies: [Double], stem: Int? = nil,
+                 pool: Bool? = nil) -> TrainingLog {
     var elapsed = 0.0
     let epochs = zip(minutes, accuracies).enumerated().map { i, e -> TrainingLog.Epoch in
         let seconds = 60 * e.0 - elapsed
@@ -14,7 +15,7 @@ private func run(_ framework: String, model: String, minutes: [Double], accuraci
                      images_per_s: 59_904 / seconds, seconds: seconds, elapsed_s: elapsed)
     }
     return TrainingLog(framework: framework, model: model, data: "fashion-mnist", size: 32, batch: 128, threads: 2, lr: 0.05,
-                       layout: "nhwc", stem_stride: stem, epochs: epochs)
+                       layout: "nhwc", stem_stride: stem, stem_pool: pool, epochs: epochs)
 }
 
 @Suite("Training logs and their plot")
@@ -24,7 +25,7 @@ struct TrainingLogTests {
         let dir = NSTemporaryDirectory() + "mk-log-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let ours = run("mobilekernels", model: "mobilenet_v1", minutes: [1, 2, 3], accuracies: [0.8, 0.85, 0.9], stem: 1)
+        let ours = run("mobilekernels", model: "shufflenet_v1_g3", minutes: [1, 2, 3], accuracies: [0.8, 0.85, 0.9], stem: 1, pool: false)
         try ours.write(to: dir + "/ours.json")
         #expect(try TrainingLog.read(dir + "/ours.json") == ours)
         // A diverged run's NaN / infinite loss round-trips (as strings; PyTorch's script writes the same).
@@ -68,23 +69,25 @@ struct TrainingLogTests {
     func svg() throws {
         let runs = [run("mobilekernels", model: "mobilenet_v1", minutes: [1, 2, 3, 4], accuracies: [0.80, 0.85, 0.88, 0.9]),
                     run("pytorch 2.13.0", model: "mobilenet_v1", minutes: [4, 8, 12, 16], accuracies: [0.79, 0.85, 0.88, 0.905]),
-                    run("mobilekernels", model: "shufflenet_v1_g3", minutes: [0.5, 1], accuracies: [0.7, 0.91], stem: 1)]
+                    run("mobilekernels", model: "shufflenet_v1_g3", minutes: [0.5, 1], accuracies: [0.7, 0.91], stem: 1),
+                    run("mobilekernels", model: "shufflenet_v1_g3", minutes: [1, 2], accuracies: [0.75, 0.92], stem: 1, pool: false)]
         let svg = TrainingLog.svg(runs, title: "A & B")
         #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.hasSuffix("</svg>\n"))
         #expect(svg.contains(">A &amp; B</text>"))
         let lines = Array(svg.components(separatedBy: "<polyline").dropFirst())
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
         let points = lines.map { $0.components(separatedBy: "points=\"")[1].components(separatedBy: "\"")[0].split(separator: " ").count }
-        #expect(points == [4, 4, 2])
-        #expect(lines.map { $0.contains("stroke-dasharray") } == [false, true, false])
+        #expect(points == [4, 4, 2, 2])
+        #expect(lines.map { $0.contains("stroke-dasharray") } == [false, true, false, false])
         // One colour per model: both MobileNetV1 runs share one, ShuffleNet has another.
         func colour(_ line: String) -> String { line.components(separatedBy: "stroke=\"")[1].components(separatedBy: "\"")[0] }
         #expect(colour(lines[0]) == colour(lines[1]) && colour(lines[0]) != colour(lines[2]))
-        #expect(svg.contains("mobilenet_v1 (ours, 2T)") && svg.contains("mobilenet_v1 (pytorch, 2T)") && svg.contains("shufflenet_v1_g3 s1 (ours, 2T)"))
-        // The legend's column fits its longest entry (30 characters at about 7 px, after 46 px
-        // of line and gap): the picture is wider than the 760 px that cut it off.
+        #expect(svg.contains("mobilenet_v1 (ours, 2T)") && svg.contains("mobilenet_v1 (pytorch, 2T)") && svg.contains("shufflenet_v1_g3 s1 (ours, 2T)")
+                && svg.contains("shufflenet_v1_g3 s1 no pool (ours, 2T)"))
+        // The legend's column fits its longest entry (38 characters at about 7 px, after 46 px
+        // of line and gap): the picture is wider than the 760 px that cut entries off.
         let width = Double(svg.components(separatedBy: "width=\"")[1].components(separatedBy: "\"")[0]) ?? 0
-        #expect(width >= 550 + 46 + 30 * 7)
+        #expect(width >= 550 + 46 + 38 * 7)
         // Log scale: 1, 2 and 5 minute ticks, equal spacing per decade (x of 1 -> 10 = 10 -> 100).
         #expect(svg.contains(">1</text>") && svg.contains(">2</text>") && svg.contains(">5</text>") && svg.contains(">10</text>"))
         // Every point inside the plot area (x in [60, 550], y in [40, 410]).

@@ -10,12 +10,14 @@ import Testing
 /// build) are checked against PyTorch by Benchmarks/training/grad_check.py.
 @Suite("Whole networks: the training plan's gradients")
 struct TrainingPlanTests {
+    // (model, width, stem stride, stem pool, image size): the published forms at 48x48, and
+    // ShuffleNetV1's CIFAR form (no stride, no pool in the stem) at 16x16.
     @Test("gradients match the oracle's; 1 and 2 threads give the same bits", arguments: [
-        (ModelKind.mobileNetV1, Float(0.25)), (.mobileNetV2, 0.35), (.mobileNetV3Large, 0.35), (.mobileNetV3Small, 0.5),
-        (.shuffleNetV1(groups: 3), 1),
+        (ModelKind.mobileNetV1, Float(0.25), 2, true, 48), (.mobileNetV2, 0.35, 2, true, 48), (.mobileNetV3Large, 0.35, 2, true, 48),
+        (.mobileNetV3Small, 0.5, 2, true, 48), (.shuffleNetV1(groups: 3), 1, 2, true, 48), (.shuffleNetV1(groups: 3), 1, 1, false, 16),
     ])
-    func matchesOracle(kind: ModelKind, width: Float) throws {
-        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: 7)
+    func matchesOracle(kind: ModelKind, width: Float, stemStride: Int, stemPool: Bool, size: Int) throws {
+        let architecture = try Architecture.make(kind, widthMultiplier: width, numClasses: 7, stemStride: stemStride, stemPool: stemPool)
         let weights = WeightSource.random(seed: 11)
         var parameters = try weights.parameters(of: architecture)
         // Logits of order 1 (random weights give hundreds: a hard softmax with tiny gradients).
@@ -25,7 +27,7 @@ struct TrainingPlanTests {
         let source = WeightSource.tensors(Dictionary(uniqueKeysWithValues: architecture.parameters().map {
             ($0.name, (shape: $0.shape, values: parameters[$0.name]!))
         }))
-        let (n, size) = (4, 48)
+        let n = 4
         let images = pseudoRandom(n * size * size * 3, seed: 21)
         let labels = [3, 5, 0, 6]
         let want = referenceTrainingStep(architecture, parameters: try source.parameters(of: architecture),

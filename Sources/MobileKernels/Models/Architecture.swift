@@ -80,6 +80,13 @@ public enum ModelKind: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether the first convolution is followed by a max pool that `Architecture.make(_:stemPool:)`
+    /// can drop (ShuffleNetV1 only).
+    public var hasStemPool: Bool {
+        if case .shuffleNetV1 = self { return true }
+        return false
+    }
+
     public var description: String { specName }
 }
 
@@ -365,8 +372,11 @@ public struct Architecture: Sendable {
     /// The first convolution's stride: 2 as published, 1 for the small-image variant
     /// (`make(_:stemStride:)`).
     public let stemStride: Int
+    /// ShuffleNetV1: whether the max pool after the first convolution is kept (as published);
+    /// false for the CIFAR form (`make(_:stemPool:)`). True for the models that have none.
+    public let stemPool: Bool
 
-    init(kind: ModelKind, widthMultiplier: Float, numClasses: Int, nodes: [Node], stemStride: Int = 2) {
+    init(kind: ModelKind, widthMultiplier: Float, numClasses: Int, nodes: [Node], stemStride: Int = 2, stemPool: Bool = true) {
         precondition(!nodes.isEmpty && nodes[0].operation == .input(channels: 3), "the first node must be the input")
         for (index, node) in nodes.enumerated() {
             precondition(node.id == index, "node \(node.name) has id \(node.id) at index \(index)")
@@ -377,6 +387,7 @@ public struct Architecture: Sendable {
         self.numClasses = numClasses
         self.nodes = nodes
         self.stemStride = stemStride
+        self.stemPool = stemPool
     }
 
     /// The largest class count `make` accepts (a sanity bound that keeps every count within Int).
@@ -404,8 +415,14 @@ public struct Architecture: Sendable {
     /// names and shapes do not change (PyTorch: set the first Conv2d's `stride` to `(1, 1)`, as
     /// `Benchmarks/training/torch_train.py --stem-stride 1` does). VGG16 and AlexNet have no
     /// such variant.
+    ///
+    /// `stemPool: false` (ShuffleNetV1 only) drops the 3x3 stride-2 max pool after the first
+    /// convolution; with `stemStride: 1` that is the CIFAR form of the common implementations
+    /// (e.g. kuangliu/pytorch-cifar's ShuffleNet): a 32x32 image reaches stage 2 at 32x32 and
+    /// leaves the last stage 4x4, for 16 times the published form's work. The state_dict does
+    /// not change either (PyTorch: `model.maxpool = nn.Identity()`).
     public static func make(_ kind: ModelKind, widthMultiplier: Float = 1.0, numClasses: Int = 1000,
-                            stemStride: Int = 2) throws -> Architecture {
+                            stemStride: Int = 2, stemPool: Bool = true) throws -> Architecture {
         guard numClasses >= 1 && numClasses <= maxClasses else {
             throw MobileKernelsError(.invalidArgument, "\(kind): numClasses must be in 1...\(maxClasses), got \(numClasses)")
         }
@@ -414,6 +431,9 @@ public struct Architecture: Sendable {
         }
         guard stemStride == 2 || (stemStride == 1 && kind.hasSmallImageVariant) else {
             throw MobileKernelsError(.invalidArgument, "\(kind): the stem stride is 2, or 1 for the small-image variant of the MobileNets and ShuffleNetV1; got \(stemStride)")
+        }
+        guard stemPool || kind.hasStemPool else {
+            throw MobileKernelsError(.invalidArgument, "\(kind) has no max pool after its first convolution to drop (stemPool: false is ShuffleNetV1's CIFAR form)")
         }
         guard kind.hasWidthMultiplier || widthMultiplier == 1 else {
             throw MobileKernelsError(.invalidArgument, "\(kind) has no width multiplier (only the MobileNets do); got \(widthMultiplier)")
@@ -430,12 +450,12 @@ public struct Architecture: Sendable {
             guard ModelKind.shuffleNetV1Groups.contains(groups) else {
                 throw MobileKernelsError(.invalidArgument, "ShuffleNetV1 groups must be one of \(ModelKind.shuffleNetV1Groups), got \(groups)")
             }
-            nodes = buildShuffleNetV1(groups: groups, numClasses: numClasses)
+            nodes = buildShuffleNetV1(groups: groups, numClasses: numClasses, stemPool: stemPool)
         case .vgg16: nodes = buildVGG16(numClasses: numClasses)
         case .alexnet: nodes = buildAlexNet(numClasses: numClasses)
         }
         guard stemStride == 1 else {
-            return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: nodes)
+            return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: nodes, stemPool: stemPool)
         }
         // The small-image variant: the convolution that reads the image gets stride 1.
         let stem = nodes.map { node -> Node in
@@ -444,7 +464,14 @@ public struct Architecture: Sendable {
             c.strideW = 1
             return Node(id: node.id, name: node.name, operation: .conv(c), inputs: node.inputs)
         }
-        return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: stem, stemStride: 1)
+        return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: stem, stemStride: 1, stemPool: stemPool)
+    }
+
+    /// The variant a checkpoint's metadata records (`Trainer.save` writes `stem_stride`, and
+    /// `stem_pool` "true" or "false" for ShuffleNetV1): nil for what it does not record or
+    /// records as something else.
+    public static func recordedVariant(_ metadata: [String: String]) -> (stemStride: Int?, stemPool: Bool?) {
+        (metadata["stem_stride"].flatMap { Int($0) }, metadata["stem_pool"].flatMap { Bool($0) })
     }
 
     /// The first node named `name`, if any.

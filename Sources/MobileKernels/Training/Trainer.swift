@@ -134,7 +134,7 @@ public final class Trainer: @unchecked Sendable {
     /// ones the uninterrupted run would have had, so its weights are the same bit for bit.
     /// - Throws: `.invalidFile` for a missing or malformed file; `.invalidArgument` when the
     ///   optimizer file is not the checkpoint's (another epoch: a run stopped between the two
-    ///   writes), the checkpoint is of another model or stem stride than the trainer's, or the
+    ///   writes), the checkpoint is of another model or stem stride or stem pool than the trainer's, or the
     ///   run's options (epochs, batch, optimizer, schedule, augmentation, seed, input size)
     ///   differ from the trainer's: the schedule and the batches would not be the run's.
     public func resume(from path: String) throws {
@@ -148,9 +148,13 @@ public final class Trainer: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is at epoch \(weights.metadata["epoch"] ?? "none"), its optimizer file at \(e)")
         }
         let architecture = plan.architecture
-        guard weights.metadata["model"] == architecture.kind.specName,
-              weights.metadata["stem_stride"] == String(architecture.stemStride) else {
-            throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is \(weights.metadata["model"] ?? "no model") with stem stride \(weights.metadata["stem_stride"] ?? "none"), the trainer \(architecture.kind.specName) with \(architecture.stemStride)")
+        let recorded = Architecture.recordedVariant(weights.metadata)
+        guard weights.metadata["model"] == architecture.kind.specName, recorded.stemStride == architecture.stemStride,
+              (recorded.stemPool ?? true) == architecture.stemPool else {
+            func describe(_ model: String, _ stride: String, _ pool: Bool) -> String {
+                "\(model) with stem stride \(stride)\(pool ? "" : " and no stem pool")"
+            }
+            throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is \(describe(weights.metadata["model"] ?? "no model", weights.metadata["stem_stride"] ?? "none", recorded.stemPool ?? true)), the trainer \(describe(architecture.kind.specName, String(architecture.stemStride), architecture.stemPool))")
         }
         guard file.metadata["run"] == runDescription else {
             throw MobileKernelsError(.invalidArgument, "Trainer.resume: the run's options were \(file.metadata["run"] ?? "not recorded"), now \(runDescription)")
@@ -214,6 +218,7 @@ public final class Trainer: @unchecked Sendable {
         var metadata = extra
         metadata["model"] = plan.architecture.kind.specName
         metadata["stem_stride"] = String(plan.architecture.stemStride)
+        if plan.architecture.kind.hasStemPool { metadata["stem_pool"] = String(plan.architecture.stemPool) }
         metadata["epoch"] = String(epoch)
         metadata["size"] = String(t.size)
         metadata["mean"] = t.mean.map { String($0) }.joined(separator: ",")

@@ -24,12 +24,14 @@ public struct TrainingLog: Codable, Sendable, Equatable {
     public var layout: String
     /// The first convolution's stride (nil: the published 2).
     public var stem_stride: Int?
+    /// ShuffleNetV1: whether the max pool after the first convolution was kept (nil: kept, as published).
+    public var stem_pool: Bool?
     public var epochs: [Epoch]
 
     public init(framework: String, model: String, data: String, size: Int, batch: Int, threads: Int, lr: Double, layout: String,
-                stem_stride: Int? = nil, epochs: [Epoch]) {
+                stem_stride: Int? = nil, stem_pool: Bool? = nil, epochs: [Epoch]) {
         (self.framework, self.model, self.data, self.size, self.batch, self.threads) = (framework, model, data, size, batch, threads)
-        (self.lr, self.layout, self.stem_stride, self.epochs) = (lr, layout, stem_stride, epochs)
+        (self.lr, self.layout, self.stem_stride, self.stem_pool, self.epochs) = (lr, layout, stem_stride, stem_pool, epochs)
     }
 
     public func write(to path: String) throws {
@@ -68,7 +70,7 @@ extension TrainingLog {
     public static func svg(_ runs: [TrainingLog], title: String = "Test accuracy against training time") -> String {
         precondition(!runs.isEmpty && runs.allSatisfy { !$0.epochs.isEmpty }, "TrainingLog.svg needs runs with epochs")
         func legend(_ r: TrainingLog) -> String {
-            "\(r.model)\(r.stem_stride == 1 ? " s1" : "") (\(r.isOurs ? "ours" : r.framework.split(separator: " ").first.map(String.init) ?? r.framework), \(r.threads)T)"
+            "\(r.model)\(r.stem_stride == 1 ? " s1" : "")\(r.stem_pool == false ? " no pool" : "") (\(r.isOurs ? "ours" : r.framework.split(separator: " ").first.map(String.init) ?? r.framework), \(r.threads)T)"
         }
         // The legend's column is as wide as its longest entry (about 7 px a character at 12 px).
         let legendWidth = Double(runs.map { legend($0).count }.max()!) * 7 + 60

@@ -2,7 +2,7 @@
 /// `specs/shufflenet_v1_g3.json` for g = 3; the other group counts use the same scheme):
 ///
 ///     conv1           conv 3x3 s2 3->24 (.0) + BN (.1) + ReLU
-///     maxpool         MaxPool 3x3 s2 p1
+///     maxpool         MaxPool 3x3 s2 p1 (left out with `stemPool: false`, the CIFAR form)
 ///     stageS.U        S = 2, 3, 4 with 4 / 8 / 4 units, stage width C (table below), mid = C / 4:
 ///                       stageS.U.conv1     1x1 conv in->mid, groups g (1 for stage2.0) + bn1 + ReLU
 ///                       stageS.U.shuffle   channel shuffle, g groups (also in stage2.0; identity for g = 1)
@@ -22,14 +22,14 @@ extension Architecture {
     /// Units in stages 2, 3, 4.
     static let shuffleNetV1Repeats = [4, 8, 4]
 
-    static func buildShuffleNetV1(groups: Int, numClasses: Int) -> [Node] {
+    static func buildShuffleNetV1(groups: Int, numClasses: Int, stemPool: Bool = true) -> [Node] {
         guard let stage2 = shuffleNetV1Stage2Channels[groups] else {
             preconditionFailure("ShuffleNetV1 has no stage widths for \(groups) groups")
         }
         var b = ArchitectureBuilder()
         b.conv("conv1", in: 3, out: 24, kernel: 3, stride: 2,
                weightKey: "conv1.0.weight", batchNorm: "conv1.1", activation: .relu)
-        b.append("maxpool", .maxPool(kernel: 3, stride: 2, padding: 1))
+        if stemPool { b.append("maxpool", .maxPool(kernel: 3, stride: 2, padding: 1)) }
         var input = 24
         for (stageIndex, repeats) in shuffleNetV1Repeats.enumerated() {
             let stage = stageIndex + 2

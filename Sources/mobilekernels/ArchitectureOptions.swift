@@ -1,0 +1,24 @@
+import ArgumentParser
+import MobileKernels
+
+/// The options that pick a model's variant, shared by `train`, `eval`, `infer` and `gradients`:
+/// what is not given comes from the checkpoint's metadata (which `train` writes), else the
+/// published form.
+struct ArchitectureOptions: ParsableArguments {
+    @Option(help: "Width multiplier (MobileNets).")
+    var width: Float = 1.0
+
+    @Option(help: "The first convolution's stride: 2 as published, 1 for the small-image variant (MobileNets, ShuffleNetV1; 4x the work). Default: the checkpoint's, else 2.")
+    var stemStride: Int?
+
+    @Flag(inversion: .prefixedNo, help: "ShuffleNetV1: keep the max pool after the first convolution (as published) or drop it (--no-stem-pool; with --stem-stride 1 the CIFAR form, 16x the work). Default: the checkpoint's, else kept.")
+    var stemPool: Bool?
+
+    /// `kind` with these options, falling back on `checkpoint`'s metadata.
+    func make(_ kind: ModelKind, numClasses: Int, checkpoint: SafeTensorsFile?) throws -> Architecture {
+        let recorded = checkpoint.map { Architecture.recordedVariant($0.metadata) }
+        return try Architecture.make(kind, widthMultiplier: width, numClasses: numClasses,
+                                     stemStride: stemStride ?? recorded?.stemStride ?? 2,
+                                     stemPool: stemPool ?? recorded?.stemPool ?? true)
+    }
+}
