@@ -38,7 +38,10 @@ def main():
         meta = f.metadata() or {}
     size = int(meta.get("size", 64 if args.model == "alexnet" else 32))
     mean, std = float(meta["mean"].split(",")[0]), float(meta["std"].split(",")[0])
-    model = tt.variant(mc.build(args.model, num_classes=10), int(meta.get("stem_stride", "2")), meta.get("stem_pool") != "false")
+    stem_stride, stem_pool = meta.get("stem_stride", "2"), meta.get("stem_pool", "true")
+    if stem_stride not in ("1", "2") or stem_pool not in ("true", "false"):
+        raise SystemExit(f"{args.weights}: stem_stride '{stem_stride}' and stem_pool '{stem_pool}' are not 1 or 2 and true or false")
+    model = tt.variant(mc.build(args.model, num_classes=10), int(stem_stride), stem_pool == "true")
     model.load_state_dict(load_file(args.weights), strict=True)
     model.eval()
     images, labels = tt.load(args.data_dir, "test")

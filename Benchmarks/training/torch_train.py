@@ -15,7 +15,9 @@ for convolutions, N(0, 0.01) for linear layers, zero biases, BatchNorm 1 and 0).
 
 Writes a JSON log in the format `mobilekernels train --log` writes, which `mobilekernels plot`
 reads, and the final weights as safetensors when --output is given (with the metadata
-`mobilekernels eval` reads: stem stride, size, mean, std). The batches are assembled on the
+`mobilekernels eval` reads: stem stride, stem pool for ShuffleNetV1, size, mean, std).
+--stem-stride 1 and (ShuffleNetV1) --no-stem-pool are the small-image variants of
+`mobilekernels train` (`variant` below). The batches are assembled on the
 timed path (ours on a background thread): about 1-2% of PyTorch's step here.
 
 Needs (installs nothing): pip install torch==2.13.0 torchvision==0.28.0 safetensors

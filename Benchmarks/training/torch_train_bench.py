@@ -9,11 +9,13 @@ and thread count with both layouts' images/s, the faster one, ours (from --ours)
 faster. Same models, batch, sizes and threads as `swift run -c release benchmarks train`;
 --stem-stride 1 times the small-image variant of the MobileNets and ShuffleNetV1 (the first
 convolution's stride 1, as torch_train.py and `benchmarks train --stem-stride 1`; VGG16 and
-AlexNet keep their published form), and --ours must then come from such a run.
+AlexNet keep their published form), --no-stem-pool also drops ShuffleNetV1's max pool after the
+first convolution (its CIFAR form with --stem-stride 1, as `benchmarks train --no-stem-pool`),
+and --ours must then come from such a run.
 
 Needs (installs nothing): pip install torch==2.13.0 torchvision==0.28.0
 Usage: python3 Benchmarks/training/torch_train_bench.py [--models mobilenet_v2,vgg16] [--batch 128]
-       [--threads 1,2] [--min-time 3] [--stem-stride 2] [--ours train.json] [--json out.json]
+       [--threads 1,2] [--min-time 3] [--stem-stride 2] [--no-stem-pool] [--ours train.json] [--json out.json]
 """
 import argparse
 import json
@@ -72,7 +74,7 @@ def main():
             ours[(r["model"], r["threads"])] = r["images_per_s"]
     rows = []
     print(f"torch {torch.__version__}, batch {args.batch}, 32x32 (alexnet 64x64), stem stride {args.stem_stride} "
-          "(vgg16, alexnet: 2), SGD momentum 0.9, weight decay 5e-4")
+          f"(vgg16, alexnet: 2){', shufflenet without its stem pool' if args.no_stem_pool else ''}, SGD momentum 0.9, weight decay 5e-4")
     print("| model | threads | torch NCHW img/s | torch channels_last img/s | torch faster | ours img/s | ours / faster |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:

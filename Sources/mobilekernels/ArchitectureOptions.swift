@@ -2,8 +2,8 @@ import ArgumentParser
 import MobileKernels
 
 /// The options that pick a model's variant, shared by `train`, `eval`, `infer` and `gradients`:
-/// what is not given comes from the checkpoint's metadata (which `train` writes), else the
-/// published form.
+/// the stem stride and stem pool not given come from the checkpoint's metadata (which `train`
+/// writes), else the published form; the width multiplier (not recorded) defaults to 1.
 struct ArchitectureOptions: ParsableArguments {
     @Option(help: "Width multiplier (MobileNets).")
     var width: Float = 1.0
@@ -16,7 +16,7 @@ struct ArchitectureOptions: ParsableArguments {
 
     /// `kind` with these options, falling back on `checkpoint`'s metadata.
     func make(_ kind: ModelKind, numClasses: Int, checkpoint: SafeTensorsFile?) throws -> Architecture {
-        let recorded = checkpoint.map { Architecture.recordedVariant($0.metadata) }
+        let recorded = try checkpoint.map { try Architecture.recordedVariant($0.metadata) }
         return try Architecture.make(kind, widthMultiplier: width, numClasses: numClasses,
                                      stemStride: stemStride ?? recorded?.stemStride ?? 2,
                                      stemPool: stemPool ?? recorded?.stemPool ?? true)

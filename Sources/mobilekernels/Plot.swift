@@ -23,7 +23,7 @@ struct Plot: ParsableCommand {
         print("|---|---|---:|---:|---:|---:|---:|---:|")
         for r in runs {
             let last = r.epochs.last!, images = r.epochs.reduce(0.0) { $0 + $1.images_per_s * $1.seconds }
-            print(String(format: "| %@ | %@ | %d | %d | %.2f%% | %.2f%% | %.0f | %@ |", r.model, r.framework, r.threads, r.epochs.count,
+            print(String(format: "| %@ | %@ | %d | %d | %.2f%% | %.2f%% | %.0f | %@ |", r.modelVariant, r.framework, r.threads, r.epochs.count,
                          100 * last.test_accuracy, 100 * r.epochs.map(\.test_accuracy).max()!, images / last.elapsed_s,
                          formatDuration(last.elapsed_s)))
         }

@@ -124,7 +124,7 @@ struct Train: ParsableCommand {
                                   threadPool: pool)
         var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
                                  batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: architecture.stemStride,
-                              stem_pool: kind.hasStemPool ? architecture.stemPool : nil, epochs: [])
+                                 stem_pool: kind.hasStemPool ? architecture.stemPool : nil, epochs: [])
         if let resume {
             try trainer.resume(from: resume)
             if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }

@@ -262,15 +262,6 @@ struct BatchNormTrainingTests {
         let x = try Tensor(shape: TensorShape(n: 1, h: 2, w: 3, c: 4), repeating: 1)
         var y = x
         let gamma = [Float](repeating: 1, count: 4)
-        func expectError(_ kind: MobileKernelsError.Kind, _ containing: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                Issue.record("accepted: \(containing)")
-            } catch let error as MobileKernelsError {
-                #expect(error.kind == kind, "\(error)")
-                #expect(error.message.contains(containing), "\(error)")
-            } catch { Issue.record("\(error)") }
-        }
         expectError(.shapeMismatch, "gamma has 3 values") {
             _ = try y.withMutableView { try layer.forward(try x.view(), gamma: [1, 1, 1], beta: gamma, into: $0) }
         }

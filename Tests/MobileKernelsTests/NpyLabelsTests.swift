@@ -28,23 +28,6 @@ private func littleEndian32(_ values: [Int32]) -> [UInt8] {
     values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * Int32($0))) } }
 }
 
-/// Records an issue unless `body` throws a MobileKernelsError of `kind` whose message contains
-/// every string in `mentions`.
-private func expectError(_ kind: MobileKernelsError.Kind, mentioning mentions: [String],
-                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-        try body()
-        Issue.record("no error thrown (expected \(kind.rawValue) mentioning \(mentions))", sourceLocation: sourceLocation)
-    } catch let error as MobileKernelsError {
-        #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
-        for m in mentions {
-            #expect(error.message.contains(m), "message \"\(error.message)\" does not mention \"\(m)\"", sourceLocation: sourceLocation)
-        }
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-    }
-}
-
 /// Expects `Npy.readLabels` to reject `bytes`, both from memory and from a file, with
 /// `.invalidFile` naming the source and mentioning `mentions`.
 private func expectLabelsError(_ bytes: [UInt8], mentioning mentions: [String],

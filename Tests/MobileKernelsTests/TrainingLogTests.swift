@@ -82,6 +82,8 @@ struct TrainingLogTests {
         // One colour per model: both MobileNetV1 runs share one, ShuffleNet has another.
         func colour(_ line: String) -> String { line.components(separatedBy: "stroke=\"")[1].components(separatedBy: "\"")[0] }
         #expect(colour(lines[0]) == colour(lines[1]) && colour(lines[0]) != colour(lines[2]))
+        // ... and each variant of a model its own: ShuffleNet with and without its stem pool differ.
+        #expect(colour(lines[2]) != colour(lines[3]) && colour(lines[3]) != colour(lines[0]))
         #expect(svg.contains("mobilenet_v1 (ours, 2T)") && svg.contains("mobilenet_v1 (pytorch, 2T)") && svg.contains("shufflenet_v1_g3 s1 (ours, 2T)")
                 && svg.contains("shufflenet_v1_g3 s1 no pool (ours, 2T)"))
         // The legend's column fits its longest entry (38 characters at about 7 px, after 46 px

@@ -65,27 +65,6 @@ private func npy(_ dict: String, version: UInt8 = 1, headerLength: Int? = nil, d
     return bytes + text + data
 }
 
-/// The error `body` throws, recorded as an issue unless it is a MobileKernelsError of `kind`
-/// whose message contains every string in `mentions`.
-@discardableResult
-private func expectError(_ kind: MobileKernelsError.Kind, mentioning mentions: [String] = [],
-                         sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> MobileKernelsError? {
-    do {
-        try body()
-        Issue.record("no error thrown (expected \(kind.rawValue) mentioning \(mentions))", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as MobileKernelsError {
-        #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
-        for m in mentions {
-            #expect(error.message.contains(m), "message \"\(error.message)\" does not mention \"\(m)\"", sourceLocation: sourceLocation)
-        }
-        return error
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 /// One malformed file: what is wrong, its bytes and a phrase its error message must contain.
 struct MalformedFile: Sendable, CustomTestStringConvertible {
     let label: String

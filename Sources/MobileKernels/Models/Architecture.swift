@@ -468,10 +468,24 @@ public struct Architecture: Sendable {
     }
 
     /// The variant a checkpoint's metadata records (`Trainer.save` writes `stem_stride`, and
-    /// `stem_pool` "true" or "false" for ShuffleNetV1): nil for what it does not record or
-    /// records as something else.
-    public static func recordedVariant(_ metadata: [String: String]) -> (stemStride: Int?, stemPool: Bool?) {
-        (metadata["stem_stride"].flatMap { Int($0) }, metadata["stem_pool"].flatMap { Bool($0) })
+    /// `stem_pool` "true" or "false" for ShuffleNetV1): nil for what it does not record (the
+    /// published form, for files from elsewhere or written before `stem_pool` existed).
+    /// - Throws: `.invalidFile` for a value that is there but not one of those: a checkpoint
+    ///   of an unknown variant would load (the variants share their weights) and run wrong.
+    public static func recordedVariant(_ metadata: [String: String]) throws -> (stemStride: Int?, stemPool: Bool?) {
+        let stride = try metadata["stem_stride"].map { value -> Int in
+            guard let s = Int(value), s == 1 || s == 2 else {
+                throw MobileKernelsError(.invalidFile, "the checkpoint's stem_stride is '\(value)', not 1 or 2")
+            }
+            return s
+        }
+        let pool = try metadata["stem_pool"].map { value -> Bool in
+            guard let p = Bool(value) else {
+                throw MobileKernelsError(.invalidFile, "the checkpoint's stem_pool is '\(value)', not true or false")
+            }
+            return p
+        }
+        return (stride, pool)
     }
 
     /// The first node named `name`, if any.

@@ -148,7 +148,7 @@ public final class Trainer: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "Trainer.resume: \(path) is at epoch \(weights.metadata["epoch"] ?? "none"), its optimizer file at \(e)")
         }
         let architecture = plan.architecture
-        let recorded = Architecture.recordedVariant(weights.metadata)
+        let recorded = try Architecture.recordedVariant(weights.metadata)
         guard weights.metadata["model"] == architecture.kind.specName, recorded.stemStride == architecture.stemStride,
               (recorded.stemPool ?? true) == architecture.stemPool else {
             func describe(_ model: String, _ stride: String, _ pool: Bool) -> String {

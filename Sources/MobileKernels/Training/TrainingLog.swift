@@ -61,6 +61,11 @@ public struct TrainingLog: Codable, Sendable, Equatable {
     }
 
     var isOurs: Bool { framework == "mobilekernels" }
+
+    /// The model and its variant as the plot's legend and table name it: "shufflenet_v1_g3 s1 no pool".
+    public var modelVariant: String {
+        "\(model)\(stem_stride == 1 ? " s1" : "")\(stem_pool == false ? " no pool" : "")"
+    }
 }
 
 extension TrainingLog {
@@ -70,7 +75,7 @@ extension TrainingLog {
     public static func svg(_ runs: [TrainingLog], title: String = "Test accuracy against training time") -> String {
         precondition(!runs.isEmpty && runs.allSatisfy { !$0.epochs.isEmpty }, "TrainingLog.svg needs runs with epochs")
         func legend(_ r: TrainingLog) -> String {
-            "\(r.model)\(r.stem_stride == 1 ? " s1" : "")\(r.stem_pool == false ? " no pool" : "") (\(r.isOurs ? "ours" : r.framework.split(separator: " ").first.map(String.init) ?? r.framework), \(r.threads)T)"
+            "\(r.modelVariant) (\(r.isOurs ? "ours" : r.framework.split(separator: " ").first.map(String.init) ?? r.framework), \(r.threads)T)"
         }
         // The legend's column is as wide as its longest entry (about 7 px a character at 12 px).
         let legendWidth = Double(runs.map { legend($0).count }.max()!) * 7 + 60
@@ -83,8 +88,9 @@ extension TrainingLog {
         func px(_ m: Double) -> Double { left + (log10(m) - x0) / (x1 - x0) * (width - left - right) }
         func py(_ a: Double) -> Double { top + (y1 - a) / (y1 - y0) * (height - top - bottom) }
         let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22"]
+        // One colour per model variant: ours and PyTorch's run of it share one (solid / dashed).
         var models: [String] = []
-        for r in runs where !models.contains(r.model) { models.append(r.model) }
+        for r in runs where !models.contains(r.modelVariant) { models.append(r.modelVariant) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         func escape(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
@@ -117,7 +123,7 @@ extension TrainingLog {
         out += "<text transform=\"translate(16 \(f((top + height - bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">test accuracy</text>\n"
         // One line per run.
         for (i, r) in runs.enumerated() {
-            let colour = palette[models.firstIndex(of: r.model)! % palette.count]
+            let colour = palette[models.firstIndex(of: r.modelVariant)! % palette.count]
             let dash = r.isOurs ? "" : " stroke-dasharray=\"6 4\""
             let points = r.epochs.map { "\(f(px($0.elapsed_s / 60))),\(f(py(100 * $0.test_accuracy)))" }.joined(separator: " ")
             out += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(points)\"/>\n"
