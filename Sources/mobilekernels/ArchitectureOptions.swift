@@ -16,7 +16,8 @@ struct ArchitectureOptions: ParsableArguments {
 
     /// `kind` with these options, falling back on `checkpoint`'s metadata.
     func make(_ kind: ModelKind, numClasses: Int, checkpoint: SafeTensorsFile?) throws -> Architecture {
-        let recorded = try checkpoint.map { try Architecture.recordedVariant($0.metadata) }
+        // The metadata is read only for what the options leave open: flags override a bad record.
+        let recorded = stemStride != nil && stemPool != nil ? nil : try checkpoint.map { try Architecture.recordedVariant($0.metadata) }
         return try Architecture.make(kind, widthMultiplier: width, numClasses: numClasses,
                                      stemStride: stemStride ?? recorded?.stemStride ?? 2,
                                      stemPool: stemPool ?? recorded?.stemPool ?? true)
