@@ -241,6 +241,8 @@ struct TrainerTests {
         }
         #expect(try Architecture.recordedVariant(["stem_stride": "1", "stem_pool": "false"]) == (1, false))
         #expect(try Architecture.recordedVariant(["model": "vgg16"]) == (nil, nil))
+        #expect(try Architecture.recordedVariant(cifar.variantMetadata) == (1, false) && cifar.variantMetadata.count == 2)
+        #expect(try Architecture.recordedVariant(Architecture.make(.mobileNetV2).variantMetadata) == (2, nil))
         // A value that is there but unreadable is an error, not the published form.
         expectError(.invalidFile, "stem_pool is '0'") { _ = try Architecture.recordedVariant(["stem_stride": "1", "stem_pool": "0"]) }
         expectError(.invalidFile, "stem_stride is '4'") { _ = try Architecture.recordedVariant(["stem_stride": "4"]) }

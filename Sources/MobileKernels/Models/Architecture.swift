@@ -467,6 +467,14 @@ public struct Architecture: Sendable {
         return Architecture(kind: kind, widthMultiplier: widthMultiplier, numClasses: numClasses, nodes: stem, stemStride: 1, stemPool: stemPool)
     }
 
+    /// The metadata that records this variant (`Trainer.save` writes it, `recordedVariant` reads
+    /// it back): `stem_stride`, and `stem_pool` for the models that have a stem pool.
+    public var variantMetadata: [String: String] {
+        var metadata = ["stem_stride": String(stemStride)]
+        if kind.hasStemPool { metadata["stem_pool"] = String(stemPool) }
+        return metadata
+    }
+
     /// The variant a checkpoint's metadata records (`Trainer.save` writes `stem_stride`, and
     /// `stem_pool` "true" or "false" for ShuffleNetV1): nil for what it does not record (the
     /// published form, for files from elsewhere or written before `stem_pool` existed).

@@ -217,8 +217,7 @@ public final class Trainer: @unchecked Sendable {
         let t = loader.transform
         var metadata = extra
         metadata["model"] = plan.architecture.kind.specName
-        metadata["stem_stride"] = String(plan.architecture.stemStride)
-        if plan.architecture.kind.hasStemPool { metadata["stem_pool"] = String(plan.architecture.stemPool) }
+        metadata.merge(plan.architecture.variantMetadata) { $1 }
         metadata["epoch"] = String(epoch)
         metadata["size"] = String(t.size)
         metadata["mean"] = t.mean.map { String($0) }.joined(separator: ",")
