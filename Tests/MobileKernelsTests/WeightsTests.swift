@@ -225,6 +225,43 @@ struct WeightsTests {
         #expect(onlyMetadata.tensors.isEmpty && onlyMetadata.metadata == ["k": "v"])
     }
 
+    @Test("I64 tensors: written for the names asked, read as integers, loaded as exact floats, else an error")
+    func safetensorsInt64() throws {
+        let bytes = try SafeTensorsFile.encode([("w", [2], [0.5, -1]), ("n", [], [7])], int64: ["n"])
+        #expect(bytes == safetensors(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]}}"# + "     ",
+                                     data: littleEndian32([0.5, -1]) + [7, 0, 0, 0, 0, 0, 0, 0]))
+        let file = try SafeTensorsFile(data: bytes)
+        #expect(try file.integers("n") == [7])
+        expectError(.invalidFile, mentioning: ["'n'", "I64", "floats"]) { _ = try file.floats("n") }
+        expectError(.invalidFile, mentioning: ["'w'", "F32", "integers"]) { _ = try file.integers("w") }
+        expectError(.invalidFile, mentioning: ["'x'"]) { _ = try file.integers("x") }
+        // Only whole numbers are written as I64; negative ones round-trip.
+        expectError(.invalidArgument, mentioning: ["'n'", "I64", "0.5"]) { _ = try SafeTensorsFile.encode([("n", [1], [0.5])], int64: ["n"]) }
+        expectError(.invalidArgument, mentioning: ["'n'", "I64"]) { _ = try SafeTensorsFile.encode([("n", [1], [.nan])], int64: ["n"]) }
+        #expect(try SafeTensorsFile(data: try SafeTensorsFile.encode([("n", [2], [-3, 0x1p40])], int64: ["n"])).integers("n") == [-3, 1 << 40])
+        // Loaded as weights: a checkpoint's I64 num_batches_tracked is the count a plan resumes
+        // from; one a float cannot hold exactly is an error, not a rounded count.
+        let architecture = try Architecture.make(.mobileNetV3Small, widthMultiplier: 0.25, numClasses: 10)
+        var state = try TrainingPlan(architecture, weights: .initialization(seed: 0), batch: 2, height: 32, width: 32).stateDict()
+        let counters = Set(state.map(\.name).filter { $0.hasSuffix(".num_batches_tracked") })
+        let counter = state.firstIndex { $0.name.hasSuffix(".num_batches_tracked") }!
+        let prefix = String(state[counter].name.dropLast(".num_batches_tracked".count))
+        state[counter].values = [5]
+        let plan = try TrainingPlan(architecture, weights: .safetensors(try SafeTensorsFile(data: try SafeTensorsFile.encode(state, int64: counters))),
+                                    batch: 2, height: 32, width: 32)
+        #expect(plan.runningStatistics(prefix)?.batchesTracked == 5)
+        state[counter].values = [0x1p25 + 4]
+        let big = try SafeTensorsFile(data: try SafeTensorsFile.encode(state, int64: counters))
+        expectError(.invalidFile, mentioning: [prefix, "\(Int64(1 << 25) + 4)", "not exact"]) {
+            _ = try TrainingPlan(architecture, weights: .safetensors(big), batch: 2, height: 32, width: 32)
+        }
+        // The narrower integer dtypes, as other writers use them.
+        let narrow = safetensors(#"{"a":{"dtype":"I32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[2],"data_offsets":[8,10]},"c":{"dtype":"I8","shape":[1],"data_offsets":[10,11]},"d":{"dtype":"I16","shape":[1],"data_offsets":[11,13]}}"# + "    ",
+                                 data: [0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0, 200, 1, 0x80, 0x00, 0x80])
+        let n = try SafeTensorsFile(data: narrow)
+        #expect(try n.integers("a") == [-1, 5] && n.integers("b") == [200, 1] && n.integers("c") == [-128] && n.integers("d") == [-32768])
+    }
+
     @Test func safetensorsWriteIsAtomic() throws {
         let directory = temporaryPath("atomic")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)

@@ -15,11 +15,22 @@ public struct WeightSource: Sendable {
     }
 
     /// A safetensors file written by `safetensors.torch.save_file(model.state_dict(), path)`
-    /// (F32, F16 or BF16; memory-mapped, converted to Float as each tensor is loaded).
+    /// (F32, F16 or BF16; memory-mapped, converted to Float as each tensor is loaded). Integer
+    /// tensors (num_batches_tracked is I64) load as floats when every value is exact in Float
+    /// (at most 2^24 in magnitude); a larger one throws `.invalidFile`.
     public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
         WeightSource(lookup: { name in
             guard let info = file.info(name) else { return nil }
-            return (info.shape, try file.floats(name))
+            switch info.dtype {
+            case "I64", "I32", "I16", "I8", "U8":
+                let values = try file.integers(name)
+                if let big = values.first(where: { $0.magnitude > 1 << 24 }) {
+                    throw MobileKernelsError(.invalidFile, "weights: integer tensor \(name) holds \(big), not exact as a float")
+                }
+                return (info.shape, values.map { Float($0) })
+            default:
+                return (info.shape, try file.floats(name))
+            }
         }, names: file.tensors.map(\.name))
     }
 

@@ -222,7 +222,9 @@ public final class Trainer: @unchecked Sendable {
         metadata["size"] = String(t.size)
         metadata["mean"] = t.mean.map { String($0) }.joined(separator: ",")
         metadata["std"] = t.std.map { String($0) }.joined(separator: ",")
-        try SafeTensorsFile.write(plan.stateDict(), metadata: metadata, to: path)
+        let state = plan.stateDict()
+        try SafeTensorsFile.write(state, metadata: metadata,
+                                  int64: Set(state.map(\.name).filter { $0.hasSuffix(".num_batches_tracked") }), to: path)
         let momentum: [(name: String, shape: [Int], values: [Float])] = optimizer.withMomentum { buffer in
             plan.gradientNames.map { name in
                 let range = plan.parameterRange(name)!

@@ -195,8 +195,8 @@ public final class TrainingPlan: @unchecked Sendable {
                 let mean = parameters[bn.runningMeanKey], variance = parameters[bn.runningVarKey]
                 runningMeans[node.id] = mean?.count == bn.channels ? mean! : zeros
                 runningVars[node.id] = variance?.count == bn.channels ? variance! : [Float](repeating: 1, count: bn.channels)
-                // PyTorch writes it as int64, which the float loader does not read: 0 then.
-                let tracked = (try? weights.lookup(bn.prefix + ".num_batches_tracked"))??.values.first ?? 0
+                // I64 as PyTorch (and `Trainer.save`) write it, or F32 as older checkpoints of ours; 0 when absent.
+                let tracked = try weights.lookup(bn.prefix + ".num_batches_tracked")?.values.first ?? 0
                 guard tracked.isFinite, tracked >= 0, tracked < 1e15 else {
                     throw MobileKernelsError(.invalidArgument, "TrainingPlan: \(bn.prefix).num_batches_tracked is \(tracked), not a count")
                 }
@@ -579,7 +579,8 @@ public final class TrainingPlan: @unchecked Sendable {
 
     /// Every state_dict tensor of the network as it stands, in `model.state_dict()` order and
     /// PyTorch's shapes: the learnable parameters, and after each BatchNorm's running_var its
-    /// num_batches_tracked (shape [], as one float): a checkpoint, or weights for `Network`.
+    /// num_batches_tracked (shape [], as one float; `Trainer.save` writes it as I64): a checkpoint,
+    /// or weights for `Network`.
     public func stateDict() -> [(name: String, shape: [Int], values: [Float])] {
         var running: [String: [Float]] = [:]
         for (id, prefix) in batchNormPrefixes.enumerated() {

@@ -27,7 +27,8 @@ public struct SafeTensorInfo: Sendable, Equatable {
 /// only reads bytes inside the mapping. Every malformed file throws `.invalidFile` with a message
 /// naming the file and the tensor. Gaps between tensors and trailing bytes are allowed;
 /// overlapping tensors are not. (As with any mapping, a file truncated by another process while
-/// it is mapped makes reads of the lost pages fault.) `write` and `encode` make F32 files.
+/// it is mapped makes reads of the lost pages fault.) `write` and `encode` make F32 files, with
+/// the tensors they are asked to write as I64 (BatchNorm's num_batches_tracked) in I64.
 public final class SafeTensorsFile: @unchecked Sendable {
     /// The tensors in the order of their bytes in the file (empty tensors at the same offset in
     /// the header's order): for files made by `write`, the order they were written in.
@@ -123,37 +124,74 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// The values of integer tensor `name` (I64, I32, I16, I8 or U8, little-endian, in the file's
+    /// row-major order), e.g. PyTorch's num_batches_tracked (I64). Throws `.invalidFile` when
+    /// there is no such tensor or its dtype is another.
+    public func integers(_ name: String) throws -> [Int64] {
+        guard let tensor = info(name) else {
+            throw MobileKernelsError(.invalidFile, "\(source): no tensor named '\(name)' (the file has \(tensors.count) tensors)")
+        }
+        let range = tensor.byteRange
+        precondition(range.lowerBound >= 0 && range.upperBound <= byteCount, "tensor '\(name)' lies outside the file")
+        let bytes = UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+        func load<T: FixedWidthInteger>(_: T.Type) -> [Int64] {
+            let size = MemoryLayout<T>.size
+            return (0..<(range.count / size)).map { Int64(T(littleEndian: bytes.loadUnaligned(fromByteOffset: size * $0, as: T.self))) }
+        }
+        switch tensor.dtype {
+        case "I64": return load(Int64.self)
+        case "I32": return load(Int32.self)
+        case "I16": return load(Int16.self)
+        case "I8": return load(Int8.self)
+        case "U8": return load(UInt8.self)
+        default:
+            throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' has dtype \(tensor.dtype); only I64, I32, I16, I8 and U8 load as integers")
+        }
+    }
+
     /// Writes `tensors` as an F32 safetensors file at `path`, atomically (a temporary file beside
     /// `path`, renamed over it once complete). The header lists the tensors in the given order
     /// and their bytes follow, contiguous, in the same order (what `tensors` reads back);
     /// `metadata`, when not empty, is written as "__metadata__" (keys sorted) before them. The
-    /// header is compact JSON padded with spaces to a multiple of 8 bytes.
+    /// header is compact JSON padded with spaces to a multiple of 8 bytes. The tensors named in
+    /// `int64` are written as I64 instead (PyTorch's dtype for num_batches_tracked); their values
+    /// must be whole numbers of at most 2^53 in magnitude.
     ///
     /// Throws `.invalidArgument` for a duplicate name, the reserved name "__metadata__", a
-    /// negative dimension or a header over the readers' 100 MB limit, `.sizeOverflow` for a shape
+    /// negative dimension, a value of an I64 tensor that is not a whole number, or a header over
+    /// the readers' 100 MB limit, `.sizeOverflow` for a shape
     /// with more elements than memory can address, `.shapeMismatch` when a tensor's values do
     /// not fill its shape, and `.invalidFile` when the file cannot be written (`path` is then
     /// left as it was).
     public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
-                             to path: String) throws {
-        let header = try encodeHeader(tensors, metadata: metadata, context: path)
+                             int64: Set<String> = [], to path: String) throws {
+        let header = try encodeHeader(tensors, metadata: metadata, int64: int64, context: path)
         try WeightFileIO.writeAtomically(path) { file in
             try file.write(header)
-            for t in tensors { try file.write(floats: t.values) }
+            for t in tensors {
+                if int64.contains(t.name) { try file.write(int64Bytes(t.values)) } else { try file.write(floats: t.values) }
+            }
         }
     }
 
     /// The bytes `write` puts in a file, in memory (for `init(data:)`, tests and transport).
     /// Throws as `write` does, except `.invalidFile`.
-    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:]) throws -> [UInt8] {
-        var bytes = try encodeHeader(tensors, metadata: metadata, context: "safetensors encode")
-        for t in tensors { bytes += WeightFileIO.littleEndianBytes(t.values) }
+    public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
+                              int64: Set<String> = []) throws -> [UInt8] {
+        var bytes = try encodeHeader(tensors, metadata: metadata, int64: int64, context: "safetensors encode")
+        for t in tensors { bytes += int64.contains(t.name) ? int64Bytes(t.values) : WeightFileIO.littleEndianBytes(t.values) }
         return bytes
     }
 
-    /// The 8-byte length and the padded JSON header of `tensors` as F32, contiguous in order.
+    /// Whole-number `values` as little-endian int64 bytes (checked by `encodeHeader`).
+    private static func int64Bytes(_ values: [Float]) -> [UInt8] {
+        values.flatMap { v in withUnsafeBytes(of: Int64(v).littleEndian) { Array($0) } }
+    }
+
+    /// The 8-byte length and the padded JSON header of `tensors`, contiguous in order: F32, or
+    /// I64 for the names in `int64`.
     private static func encodeHeader(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String],
-                                     context: String) throws -> [UInt8] {
+                                     int64: Set<String>, context: String) throws -> [UInt8] {
         var entries: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
             entries.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
@@ -168,9 +206,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 throw MobileKernelsError(.invalidArgument, "\(context): two tensors are named '\(t.name)'")
             }
             try WeightFileIO.checkShape(t.shape, count: t.values.count, "\(context): tensor '\(t.name)'")
-            let end = offset + 4 * t.values.count
+            let isInteger = int64.contains(t.name)
+            if isInteger, let bad = t.values.first(where: { !($0.rounded() == $0 && abs($0) <= 0x1p53) }) {
+                throw MobileKernelsError(.invalidArgument, "\(context): tensor '\(t.name)' is to be written as I64 but holds \(bad)")
+            }
+            let end = offset + (isInteger ? 8 : 4) * t.values.count
             entries.append((t.name, .object([
-                ("dtype", .string("F32")),
+                ("dtype", .string(isInteger ? "I64" : "F32")),
                 ("shape", .array(t.shape.map { .number(String($0)) })),
                 ("data_offsets", .array([.number(String(offset)), .number(String(end))])),
             ])))

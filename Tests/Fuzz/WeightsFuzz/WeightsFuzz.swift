@@ -44,6 +44,11 @@ enum Target: String, CaseIterable {
         for t in file.tensors {
             precondition(t.byteRange.lowerBound >= 8 && t.byteRange.upperBound <= bytes.count, "\(t.name) outside the file")
             precondition(file.info(t.name) == t, "info(\(t.name)) differs")
+            if let integers = try? file.integers(t.name) {
+                precondition(integers.count == t.shape.reduce(1, *), "\(t.name): \(integers.count) integers for shape \(t.shape)")
+            } else {
+                precondition(!["I64", "I32", "I16", "I8", "U8"].contains(t.dtype), "integers(\(t.name)) of \(t.dtype) threw")
+            }
             guard let values = try? file.floats(t.name) else {
                 precondition(!["F32", "F16", "BF16"].contains(t.dtype), "floats(\(t.name)) of \(t.dtype) threw")
                 continue
@@ -80,6 +85,7 @@ enum Target: String, CaseIterable {
         let safetensors: [[UInt8]] = [
             try! SafeTensorsFile.encode([]),
             try! SafeTensorsFile.encode([("a", [2], [1, 2])], metadata: ["format": "pt"]),
+            try! SafeTensorsFile.encode([("w", [1], [0.5]), ("bn.num_batches_tracked", [], [3])], int64: ["bn.num_batches_tracked"]),
             try! SafeTensorsFile.encode([("conv.weight", [2, 1, 3], [0.5, -1, 2, .infinity, -0.0, .nan]), ("bias", [3], [1, 2, 3]),
                                          ("scalar", [], [7]), ("empty", [0, 2], []), ("n\u{e9}\\\"", [1], [3])]),
         ]
