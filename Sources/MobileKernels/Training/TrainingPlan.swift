@@ -49,12 +49,17 @@ public final class TrainingPlan: @unchecked Sendable {
     /// What each squeeze-and-excitation keeps for its backward (`SqueezeExcitation.savedCount`).
     private var seSaved: [UnsafeMutableBufferPointer<Float>?] = []
     /// Whether a node writes its input's gradient directly (it is that input's only consumer
-    /// and not an add or concat), and whether a node's gradient must be zeroed before its
-    /// consumers add into it.
+    /// and not an add or concat), and whether a node's gradient is summed over its consumers
+    /// (the first one's copied in, the others' added; `gradientWritten` tells which this step).
     private var direct: [Bool] = []
-    private var needsZero: [Bool] = []
-    /// The adds that sum gradients, one per channel count.
+    private var summed: [Bool] = []
+    private var gradientWritten: [Bool] = []
+    /// For a node whose only consumer is an add: that add. The node's output gradient is the
+    /// add's (after the add's activation gradient), read from the add's buffer, not copied.
+    private var gradientAlias: [Int?] = []
+    /// The adds that sum gradients and the copies that start the sums, one per channel count.
     private var adders: [Int: Add] = [:]
+    private var copiers: [Int: BiasActivation] = [:]
     /// A Linear's Dropout (torchvision's classifiers) and its input after it, for the steps that
     /// ask for dropout; the seed of the running step (nil: dropout off, as in eval mode).
     private var dropouts: [Dropout?] = []
@@ -179,7 +184,10 @@ public final class TrainingPlan: @unchecked Sendable {
             return [se.fc1WeightKey, se.fc1BiasKey, se.fc2WeightKey, se.fc2BiasKey]
         }
         // The adds that sum gradients, for every channel count (made here, not in a step).
-        for c in Set(sizes.map(\.c)) { adders[c] = try Add(channels: c, variant: variant) }
+        for c in Set(sizes.map(\.c)) {
+            adders[c] = try Add(channels: c, variant: variant)
+            copiers[c] = try BiasActivation(channels: c, activation: .none, variant: variant)
+        }
         batchNormKeys = nodes.map { node in
             if case let .conv(c) = node.operation, let bn = c.batchNorm { return (bn.weightKey, bn.biasKey) }
             return nil
@@ -216,7 +224,15 @@ public final class TrainingPlan: @unchecked Sendable {
             default: return false
             }
         }
-        needsZero = consumers.map { !($0.count == 1 && direct[$0[0]]) }
+        gradientAlias = nodes.map { node in
+            guard node.id > 0, consumers[node.id].count == 1, case .add = steps[consumers[node.id][0]] else { return nil }
+            return consumers[node.id][0]
+        }
+        summed = nodes.map { node in
+            let users = consumers[node.id]
+            return gradientAlias[node.id] == nil && !(users.count == 1 && direct[users[0]])
+        }
+        gradientWritten = Array(repeating: false, count: nodes.count)
         for id in nodes.indices where direct[id] { inputScratch[id] = nil }
         // The repack's items, by the floats each writes (a Winograd layer's 36 points count
         // 4 times its weights), and the transpose scratch's size.
@@ -542,7 +558,8 @@ public final class TrainingPlan: @unchecked Sendable {
 
         // The loss and the logits' gradient, written into the last node's gradient.
         let last = nodes.count - 1
-        for i in 0..<last where needsZero[i] { try fill(&outputGradients[i], 0) }
+        for i in gradientWritten.indices { gradientWritten[i] = false }
+        gradientWritten[last] = true
         let logits = outputs[last]
         let classes = architecture.numClasses
         let loss = try logits.withUnsafeBufferPointer { z in
@@ -757,25 +774,44 @@ public final class TrainingPlan: @unchecked Sendable {
     private func sendInputGradient(_ id: Int, _ first: Int, _ pool: ThreadPool, _ body: (TensorView) throws -> Void) throws {
         if direct[id] {
             try outputGradients[first].withMutableView(body)
+            gradientWritten[first] = true
         } else {
             try inputScratch[id]!.withMutableView(body)
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
         }
     }
 
-    /// outputGradients[target] += scratch (channels `range` of the target's gradient, or all).
-    private func accumulate(into target: Int, from source: TensorView, channels range: Range<Int>? = nil, _ pool: ThreadPool) throws {
+    /// outputGradients[target] += source, or = source for the first consumer to send one this
+    /// step (no zeroing pass).
+    private func accumulate(into target: Int, from source: TensorView, _ pool: ThreadPool) throws {
         let c = source.shape.c
-        let add = try adders[c] ?? Add(channels: c, variant: variant)
-        adders[c] = add
-        try outputGradients[target].withMutableView(channels: range) { try add.forward($0, source, into: $0, threadPool: pool) }
+        if gradientWritten[target] {
+            try outputGradients[target].withMutableView { try adders[c]!.forward($0, source, into: $0, threadPool: pool) }
+        } else {
+            try outputGradients[target].withMutableView { try copiers[c]!.forward(source, into: $0, threadPool: pool) }
+            gradientWritten[target] = true
+        }
+    }
+
+    /// The gradient at node `id`'s output: its own buffer, or for a node whose only consumer is
+    /// an add, the add's gradient after its activation.
+    private func outputGradient(_ id: Int) -> Tensor {
+        guard let add = gradientAlias[id] else { return outputGradients[id] }
+        if case .add(_, .some) = steps[add] { return preGradients[add]! }
+        return outputGradient(add)
     }
 
     private func backward(_ node: Node, _ pool: ThreadPool) throws {
         let id = node.id
         guard let first = node.inputs.first else { return }
         let needsInput: Bool = { if case .input = architecture.nodes[first].operation { return false } else { return true } }()
-        let dy = try outputGradients[id].view()
+        // A gradient no consumer sent (none of them passes one back) is zero.
+        if summed[id] && !gradientWritten[id] {
+            try fill(&outputGradients[id], 0)
+            gradientWritten[id] = true
+        }
+        let gradient = outputGradient(id)
+        let dy = try gradient.view()
         switch steps[id] {
         case .input:
             return
@@ -800,7 +836,7 @@ public final class TrainingPlan: @unchecked Sendable {
                 }
                 dPre = preGradients[id]!
             } else {
-                dPre = outputGradients[id]
+                dPre = gradient
             }
             // Weights (and bias), from the input the layer saw (after its Dropout).
             let drop = activeDropout(id)
@@ -836,8 +872,7 @@ public final class TrainingPlan: @unchecked Sendable {
             try sendInputGradient(id, first, pool) { try op.inputGradient(dy, into: $0, threadPool: pool) }
         case .flatten:
             let s = outputs[first].shape
-            let g = outputGradients[id]
-            g.withUnsafeBufferPointer { src in
+            gradient.withUnsafeBufferPointer { src in
                 inputScratch[id]!.withUnsafeMutableBufferPointer { dst in Self.flatten(src, into: dst, n: s.n, hw: s.h * s.w, c: s.c, inverse: true) }
             }
             try accumulate(into: first, from: try inputScratch[id]!.view(), pool)
@@ -861,10 +896,11 @@ public final class TrainingPlan: @unchecked Sendable {
                 d = try preGradients[id]!.view()
             }
             if case .add = steps[id] {
-                for input in node.inputs { try accumulate(into: input, from: d, pool) }
+                // An input whose only consumer this is reads `d` where it is (`outputGradient`).
+                for input in node.inputs where gradientAlias[input] != id { try accumulate(into: input, from: d, pool) }
             } else {
                 var offset = 0
-                let whole = act == nil ? outputGradients[id] : preGradients[id]!
+                let whole = act == nil ? gradient : preGradients[id]!
                 for input in node.inputs {
                     let c = sizes[input].c
                     try accumulate(into: input, from: try whole.view(channels: offset..<(offset + c)), pool)
