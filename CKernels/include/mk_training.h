@@ -249,6 +249,17 @@ mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float*
                                  bool accumulate, void* workspace, size_t workspace_bytes,
                                  mk_variant variant, mk_threadpool* pool);
 
+/// A grouped 1x1 convolution's weight gradient: `groups` products as mk_weight_gradient_f32
+/// computes them, side by side, in one job (one pass over a and b, not one per group): group g
+/// reads columns [g * m, (g + 1) * m) of a and [g * n, (g + 1) * n) of b and writes rows
+/// [g * m, (g + 1) * m) of c and bias entries [g * m, (g + 1) * m). The same bits as one
+/// mk_weight_gradient_f32 call per group, for any thread count; its workspace (m, n: one group's).
+/// INVALID_ARGUMENT also for groups 0 or lda < groups * m or ldb < groups * n.
+mk_status mk_grouped_weight_gradient_f32(size_t pixels, size_t groups, size_t m, size_t n, const float* a,
+                                         size_t lda, const float* b, size_t ldb, float* c, size_t ldc, float* bias,
+                                         bool accumulate, void* workspace, size_t workspace_bytes,
+                                         mk_variant variant, mk_threadpool* pool);
+
 /// The workspace mk_weight_gradient_f32 needs for an m x n product with this variant and pool
 /// (its thread count; at most about 1.3 MB per thread whatever m and n).
 mk_status mk_weight_gradient_f32_workspace_bytes(size_t m, size_t n, mk_variant variant,

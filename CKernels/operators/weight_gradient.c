@@ -8,7 +8,11 @@
 // NHWC (a new line, often a new page, per pixel): packing is what lets the microkernel run at
 // the FMA rate. Threads split C's rows (one task per thread, each packs the B block it reads),
 // never the pixels, so every element of C is one chain of multiply-adds in pixel order: the same
-// bits for any thread count and any blocking.
+// bits for any thread count and any blocking. A grouped convolution's products (one per group,
+// block-diagonal) are one job: its row tiles are numbered across the groups and split among the
+// threads, and each block of pixels is packed for every group a thread has while its rows are in
+// cache (one pass over the tensors, not one per group; a group's B block is packed by at most
+// the two threads that share it, not by every thread).
 #include "../configs/configs.h"
 #include "../include/mk_training.h"
 
@@ -22,6 +26,9 @@
 typedef struct {
     const mk_wgrad_kernels* k;
     size_t pixels, m, n, lda, ldb, ldc;
+    // Groups (products side by side: group g's a, b, c and bias start g * m columns, g * n
+    // columns, g * m rows and g * m entries further) and row tiles per group.
+    size_t groups, group_tiles;
     const float* a;
     const float* b;
     float* c;
@@ -95,12 +102,30 @@ static void mk_wg_patch_row(const mk_conv2d_wgrad_geometry* g, const float* x, s
     }
 }
 
+// The rows [m0, m1) of one group's product that a task computes, and where the group's a, c
+// and bias start.
+typedef struct {
+    const float* a;
+    float* c;
+    float* bias;
+    size_t m0, m1;
+} mk_wg_rows;
+
+static mk_wg_rows mk_wg_group_rows(const mk_wg_job* job, size_t group, size_t start, size_t end) {
+    const size_t first = group * job->group_tiles, MR = job->k->mr;
+    const size_t t0 = start > first ? start - first : 0;
+    const size_t t1 = end - first < job->group_tiles ? end - first : job->group_tiles;
+    const size_t m1 = t1 * MR < job->m ? t1 * MR : job->m;
+    return (mk_wg_rows){job->a + group * job->m, job->c + group * job->m * job->ldc,
+                        job->bias == NULL ? NULL : job->bias + group * job->m, t0 * MR, m1};
+}
+
 static void mk_wg_task(void* context, size_t thread, size_t start, size_t count) {
     const mk_wg_job* job = context;
     const mk_wgrad_kernels* k = job->k;
     const size_t MR = k->mr, NR = k->nr;
-    const size_t m0 = start * MR;
-    const size_t m1 = (start + count) * MR < job->m ? (start + count) * MR : job->m;
+    const size_t end = start + count;
+    const size_t g0 = start / job->group_tiles, g1 = (end - 1) / job->group_tiles;
     float* apack = job->workspace + thread * job->thread_floats;
     float* bpack = apack + mk_wg_round_up(job->m < MK_WG_MC ? job->m : MK_WG_MC, MR) * MK_WG_KC;
     float* row = bpack + mk_wg_round_up(job->n < MK_WG_NC ? job->n : MK_WG_NC, NR) * MK_WG_KC;
@@ -115,40 +140,43 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
         const size_t nc = job->n - n0 < pass_width ? job->n - n0 : pass_width;
         for (size_t p0 = 0; p0 < job->pixels; p0 += block_pixels) {
             const size_t kc = job->pixels - p0 < block_pixels ? job->pixels - p0 : block_pixels;
-            if (job->conv == NULL) {
-                mk_wg_pack(kc, nc, NR, job->b + p0 * job->ldb + n0, job->ldb, bpack, kc * NR);
-            } else {
-                for (size_t r = 0; r < kc; r++) {
-                    mk_wg_patch_row(job->conv, job->b, p0 + r, n0, nc, row);
-                    mk_wg_pack(1, nc, NR, row, 0, bpack + r * NR, kc * NR);
+            for (size_t group = g0; group <= g1; group++) {
+                const mk_wg_rows rows = mk_wg_group_rows(job, group, start, end);
+                if (job->conv == NULL) {
+                    mk_wg_pack(kc, nc, NR, job->b + group * job->n + p0 * job->ldb + n0, job->ldb, bpack, kc * NR);
+                } else {
+                    for (size_t r = 0; r < kc; r++) {
+                        mk_wg_patch_row(job->conv, job->b, p0 + r, n0, nc, row);
+                        mk_wg_pack(1, nc, NR, row, 0, bpack + r * NR, kc * NR);
+                    }
                 }
-            }
-            for (size_t mb = m0; mb < m1; mb += MK_WG_MC) {
-                const size_t mc = m1 - mb < MK_WG_MC ? m1 - mb : MK_WG_MC;
-                mk_wg_pack(kc, mc, MR, job->a + p0 * job->lda + mb, job->lda, apack, kc * MR);
-                for (size_t j = 0; j < nc; j += NR) {
-                    const size_t nr = nc - j < NR ? nc - j : NR;
-                    const float* bp = bpack + j * kc;
-                    for (size_t i = 0; i < mc; i += MR) {
-                        const size_t mr = mc - i < MR ? mc - i : MR;
-                        const float* ap = apack + i * kc;
-                        float* c = job->c + (mb + i) * job->ldc + n0 + j;
-                        // C's next tile down (rows a whole pass of columns apart: each a miss
-                        // the prefetcher cannot guess when C outgrows the caches).
-                        if (i + MR < mc) {
-                            for (size_t r = 0; r < MR; r++) {
-                                __builtin_prefetch(c + (MR + r) * job->ldc, 1);
-                                __builtin_prefetch(c + (MR + r) * job->ldc + NR - 1, 1);
+                for (size_t mb = rows.m0; mb < rows.m1; mb += MK_WG_MC) {
+                    const size_t mc = rows.m1 - mb < MK_WG_MC ? rows.m1 - mb : MK_WG_MC;
+                    mk_wg_pack(kc, mc, MR, rows.a + p0 * job->lda + mb, job->lda, apack, kc * MR);
+                    for (size_t j = 0; j < nc; j += NR) {
+                        const size_t nr = nc - j < NR ? nc - j : NR;
+                        const float* bp = bpack + j * kc;
+                        for (size_t i = 0; i < mc; i += MR) {
+                            const size_t mr = mc - i < MR ? mc - i : MR;
+                            const float* ap = apack + i * kc;
+                            float* c = rows.c + (mb + i) * job->ldc + n0 + j;
+                            // C's next tile down (rows a whole pass of columns apart: each a miss
+                            // the prefetcher cannot guess when C outgrows the caches).
+                            if (i + MR < mc) {
+                                for (size_t r = 0; r < MR; r++) {
+                                    __builtin_prefetch(c + (MR + r) * job->ldc, 1);
+                                    __builtin_prefetch(c + (MR + r) * job->ldc + NR - 1, 1);
+                                }
                             }
-                        }
-                        if (mr == MR && nr == NR) {
-                            k->tile(kc, ap, bp, c, job->ldc);
-                        } else {
-                            // The same chains on a copy: C's values in, zeros beside them.
-                            memset(edge, 0, sizeof(edge));
-                            for (size_t r = 0; r < mr; r++) memcpy(edge + r * NR, c + r * job->ldc, nr * sizeof(float));
-                            k->tile(kc, ap, bp, edge, NR);
-                            for (size_t r = 0; r < mr; r++) memcpy(c + r * job->ldc, edge + r * NR, nr * sizeof(float));
+                            if (mr == MR && nr == NR) {
+                                k->tile(kc, ap, bp, c, job->ldc);
+                            } else {
+                                // The same chains on a copy: C's values in, zeros beside them.
+                                memset(edge, 0, sizeof(edge));
+                                for (size_t r = 0; r < mr; r++) memcpy(edge + r * NR, c + r * job->ldc, nr * sizeof(float));
+                                k->tile(kc, ap, bp, edge, NR);
+                                for (size_t r = 0; r < mr; r++) memcpy(c + r * job->ldc, edge + r * NR, nr * sizeof(float));
+                            }
                         }
                     }
                 }
@@ -159,14 +187,17 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
     // The bias: column sums of a over all pixels (each a chain in pixel order), 256 columns at a
     // time in a local array so the compiler vectorizes across columns.
     float sums[256];
-    for (size_t i0 = m0; i0 < m1; i0 += 256) {
-        const size_t w = m1 - i0 < 256 ? m1 - i0 : 256;
-        for (size_t i = 0; i < w; i++) sums[i] = job->bias[i0 + i];
-        for (size_t p = 0; p < job->pixels; p++) {
-            const float* restrict ar = job->a + p * job->lda + i0;
-            for (size_t i = 0; i < w; i++) sums[i] += ar[i];
+    for (size_t group = g0; group <= g1; group++) {
+        const mk_wg_rows rows = mk_wg_group_rows(job, group, start, end);
+        for (size_t i0 = rows.m0; i0 < rows.m1; i0 += 256) {
+            const size_t w = rows.m1 - i0 < 256 ? rows.m1 - i0 : 256;
+            for (size_t i = 0; i < w; i++) sums[i] = rows.bias[i0 + i];
+            for (size_t p = 0; p < job->pixels; p++) {
+                const float* restrict ar = rows.a + p * job->lda + i0;
+                for (size_t i = 0; i < w; i++) sums[i] += ar[i];
+            }
+            for (size_t i = 0; i < w; i++) rows.bias[i0 + i] = sums[i];
         }
-        for (size_t i = 0; i < w; i++) job->bias[i0 + i] = sums[i];
     }
 }
 
@@ -214,11 +245,12 @@ static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, siz
     }
     job->workspace = workspace;
     if (!accumulate) {
-        for (size_t i = 0; i < job->m; i++) memset(job->c + i * job->ldc, 0, job->n * sizeof(float));
-        if (job->bias != NULL) memset(job->bias, 0, job->m * sizeof(float));
+        for (size_t i = 0; i < job->groups * job->m; i++) memset(job->c + i * job->ldc, 0, job->n * sizeof(float));
+        if (job->bias != NULL) memset(job->bias, 0, job->groups * job->m * sizeof(float));
     }
-    const size_t tiles = (job->m + job->k->mr - 1) / job->k->mr;
-    // One task per thread: each packs the B block it reads.
+    job->group_tiles = (job->m + job->k->mr - 1) / job->k->mr;
+    const size_t tiles = job->groups * job->group_tiles;
+    // One task per thread: each packs the B blocks it reads.
     const size_t per_task = (tiles + threads - 1) / threads;
     const mk_status status = mk_threadpool_parallelize_1d(pool, mk_wg_task, job, tiles, per_task);
     mk_aligned_free(owned);
@@ -233,25 +265,33 @@ static bool mk_wg_overlaps(const float* a, size_t a_extent, const float* b, size
                              mk_buffers_overlap(bias, m, b, b_extent)));
 }
 
+mk_status mk_grouped_weight_gradient_f32(size_t pixels, size_t groups, size_t m, size_t n, const float* a,
+                                         size_t lda, const float* b, size_t ldb, float* c, size_t ldc, float* bias,
+                                         bool accumulate, void* workspace, size_t workspace_bytes,
+                                         mk_variant variant, mk_threadpool* pool) {
+    if (a == NULL || b == NULL || c == NULL) return MK_STATUS_NULL_POINTER;
+    if (pixels == 0 || groups == 0 || m == 0 || n == 0 || ldc < n) return MK_STATUS_INVALID_ARGUMENT;
+    size_t gm, gn, a_extent, b_extent, c_extent;
+    if (!mk_size_mul(groups, m, &gm) || !mk_size_mul(groups, n, &gn)) return MK_STATUS_SIZE_OVERFLOW;
+    if (lda < gm || ldb < gn) return MK_STATUS_INVALID_ARGUMENT;
+    if (!mk_strided_extent(pixels, lda, gm, &a_extent) || !mk_strided_extent(pixels, ldb, gn, &b_extent) ||
+        !mk_strided_extent(gm, ldc, n, &c_extent)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    if (mk_wg_overlaps(a, a_extent, b, b_extent, c, c_extent, bias, gm)) return MK_STATUS_INVALID_ARGUMENT;
+    const mk_wgrad_kernels* kernels;
+    mk_status status = mk_wg_kernels(variant, &kernels);
+    if (status != MK_STATUS_OK) return status;
+    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, groups, 0, a, b, c, bias, NULL, 0, NULL};
+    return mk_wg_run(&job, a_extent, b_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
+}
+
 mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
                                  const float* b, size_t ldb, float* c, size_t ldc, float* bias,
                                  bool accumulate, void* workspace, size_t workspace_bytes,
                                  mk_variant variant, mk_threadpool* pool) {
-    if (a == NULL || b == NULL || c == NULL) return MK_STATUS_NULL_POINTER;
-    if (pixels == 0 || m == 0 || n == 0 || lda < m || ldb < n || ldc < n) {
-        return MK_STATUS_INVALID_ARGUMENT;
-    }
-    size_t a_extent, b_extent, c_extent;
-    if (!mk_strided_extent(pixels, lda, m, &a_extent) || !mk_strided_extent(pixels, ldb, n, &b_extent) ||
-        !mk_strided_extent(m, ldc, n, &c_extent)) {
-        return MK_STATUS_SIZE_OVERFLOW;
-    }
-    if (mk_wg_overlaps(a, a_extent, b, b_extent, c, c_extent, bias, m)) return MK_STATUS_INVALID_ARGUMENT;
-    const mk_wgrad_kernels* kernels;
-    mk_status status = mk_wg_kernels(variant, &kernels);
-    if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, a, b, c, bias, NULL, 0, NULL};
-    return mk_wg_run(&job, a_extent, b_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
+    return mk_grouped_weight_gradient_f32(pixels, 1, m, n, a, lda, b, ldb, c, ldc, bias, accumulate, workspace,
+                                          workspace_bytes, variant, pool);
 }
 
 mk_status mk_conv2d_weight_gradient_f32_workspace_bytes(const mk_conv2d_wgrad_geometry* g, mk_variant variant,
@@ -297,6 +337,6 @@ mk_status mk_conv2d_weight_gradient_f32(const mk_conv2d_wgrad_geometry* g, const
     const mk_wgrad_kernels* kernels;
     mk_status status = mk_wg_kernels(variant, &kernels);
     if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, dy, x, dw, dbias, NULL, 0, g};
+    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, 1, 0, dy, x, dw, dbias, NULL, 0, g};
     return mk_wg_run(&job, dy_extent, x_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }

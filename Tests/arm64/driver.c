@@ -4514,6 +4514,59 @@ static void wg_error_checks(const wg_setup* s) {
     tensor_free(&bias);
 }
 
+// The case's a and b read as `groups` products side by side (m / groups columns of a and
+// n / groups of b each): mk_grouped_weight_gradient_f32 bitwise equal to one
+// mk_weight_gradient_f32 per group, on 1 and 2 threads, NEON and scalar; its own errors.
+static void wg_grouped_check(const wg_setup* s, size_t groups) {
+    const size_t m = s->m / groups, n = s->n / groups, ldc = n + (chance(50) ? 2 : 0);
+    tensor c_g, c_r, bias_g, bias_r;
+    tensor_alloc(&c_g, groups * m, ldc, n, 0);
+    tensor_alloc(&c_r, groups * m, ldc, n, 0);
+    tensor_alloc(&bias_g, 1, groups * m, groups * m, 0);
+    tensor_alloc(&bias_r, 1, groups * m, groups * m, 0);
+    const mk_variant variants[] = {MK_VARIANT_NEON, MK_VARIANT_SCALAR};
+    for (size_t v = 0; v < 2; v++) {
+        for (size_t threads = 1; threads <= 2; threads++) {
+            mk_threadpool* pool = threads == 2 ? g_pool2 : NULL;
+            char what[96];
+            snprintf(what, sizeof what, "grouped_weight_gradient(%s, %zu groups, %zu thread(s))",
+                     variants[v] == MK_VARIANT_NEON ? "neon" : "scalar", groups, threads);
+            if (!run_ok(what, mk_grouped_weight_gradient_f32(s->pixels, groups, m, n, s->a.p, s->lda, s->b.p, s->ldb,
+                                                             c_g.p, ldc, bias_g.p, false, NULL, 0, variants[v], pool))) {
+                continue;
+            }
+            for (size_t g = 0; g < groups; g++) {
+                run_ok("weight_gradient per group",
+                       mk_weight_gradient_f32(s->pixels, m, n, s->a.p + g * m, s->lda, s->b.p + g * n, s->ldb,
+                                              c_r.p + g * m * ldc, ldc, bias_r.p + g * m, false, NULL, 0, variants[v], NULL));
+            }
+            if (!compare_bitwise_region(what, &c_g, &c_r)) compare_bitwise_region(what, &bias_g, &bias_r);
+        }
+    }
+    const struct { const char* what; mk_status got, want; } e[] = {
+        {"groups 0", mk_grouped_weight_gradient_f32(s->pixels, 0, m, n, s->a.p, s->lda, s->b.p, s->ldb, c_g.p, ldc, NULL,
+                                                     false, NULL, 0, MK_VARIANT_NEON, NULL), MK_STATUS_INVALID_ARGUMENT},
+        {"lda < groups * m", mk_grouped_weight_gradient_f32(s->pixels, groups, m, n, s->a.p, groups * m - 1, s->b.p, s->ldb,
+                                                             c_g.p, ldc, NULL, false, NULL, 0, MK_VARIANT_NEON, NULL),
+         MK_STATUS_INVALID_ARGUMENT},
+        {"ldb < groups * n", mk_grouped_weight_gradient_f32(s->pixels, groups, m, n, s->a.p, s->lda, s->b.p, groups * n - 1,
+                                                             c_g.p, ldc, NULL, false, NULL, 0, MK_VARIANT_NEON, NULL),
+         MK_STATUS_INVALID_ARGUMENT},
+        {"groups * m overflows", mk_grouped_weight_gradient_f32(s->pixels, SIZE_MAX / 2, m + 2, n, s->a.p, s->lda, s->b.p,
+                                                                 s->ldb, c_g.p, ldc, NULL, false, NULL, 0, MK_VARIANT_NEON, NULL),
+         MK_STATUS_SIZE_OVERFLOW},
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        if (e[i].got != e[i].want) {
+            fail("grouped_weight_gradient(%s) = %s, want %s", e[i].what, status_name(e[i].got), status_name(e[i].want));
+        }
+    }
+    tensor_free(&c_g);
+    tensor_free(&c_r);
+    tensor_free(&bias_g);
+    tensor_free(&bias_r);
+}
+
 static void wg_case(unsigned index) {
     case_begin(FAM_WGRAD, index);
     rng_for_case(FAM_WGRAD, index);
@@ -4573,6 +4626,8 @@ static void wg_case(unsigned index) {
     wg_outputs(&s, &c_s, &bias_s);
 
     if (index % 4 == 0) wg_error_checks(&s);
+    const size_t groups = (size_t)rnd_range(2, 4);
+    if (index % 3 == 1 && s.m >= groups && s.n >= groups) wg_grouped_check(&s, groups);
     if (!run_ok("neon", wg_call(&s, 0, s.pixels, s.accumulate, &c_n, &bias_n, MK_VARIANT_NEON, NULL)) ||
         !run_ok("scalar", wg_call(&s, 0, s.pixels, s.accumulate, &c_s, &bias_s, MK_VARIANT_SCALAR, NULL))) {
         goto done;

@@ -117,26 +117,31 @@ public enum ConvWeightGradient {
         var bytes = 0
         try check(mk_conv2d_weight_gradient_f32_workspace_bytes(&geometry, variant.cValue, threadPool.handle, &bytes), problem.name)
         // A KxK convolution's GEMM gives [out][(ky, kx, ci)]: computed beside the workspace, then
-        // reordered into PyTorch's [out][ci][ky][kx]. A 1x1 one writes its slice in place.
+        // reordered into PyTorch's [out][ci][ky][kx], group by group. A 1x1 one writes in place.
         let productFloats = taps == 1 ? 0 : (coutG * k + 15) / 16 * 16
+        if problem.pointwise {
+            // Every group in one job: one pass over x and dy (mk_grouped_weight_gradient_f32).
+            let status = x.withUnsafeBufferPointer { xv in
+                dy.withUnsafeBufferPointer { dv in
+                    workspace.with(bytes: bytes) { ws in
+                        mk_grouped_weight_gradient_f32(pixels, problem.groups, coutG, cinG, dv.baseAddress!, dy.shape.c,
+                                                       xv.baseAddress!, x.shape.c, weight, cinG, bias, false, ws, bytes,
+                                                       variant.cValue, threadPool.handle)
+                    }
+                }
+            }
+            return try check(status, problem.name)
+        }
         for g in 0..<problem.groups {
             let status = x.withUnsafeBufferPointer { xv in
                 dy.withUnsafeBufferPointer { dv in
                     workspace.with(bytes: productFloats * 4 + bytes) { memory -> mk_status in
                         let base = memory!.assumingMemoryBound(to: Float.self)
                         let ws = UnsafeMutableRawPointer(base + productFloats)
-                        let c = taps == 1 ? weight + g * coutG * cinG : base
-                        let b = bias.map { $0 + g * coutG }
-                        let status: mk_status
-                        if problem.pointwise {
-                            status = mk_weight_gradient_f32(pixels, coutG, cinG, dv.baseAddress! + g * coutG, dy.shape.c,
-                                                            xv.baseAddress! + g * cinG, x.shape.c, c, cinG, b, false, ws, bytes,
-                                                            variant.cValue, threadPool.handle)
-                        } else {
-                            status = mk_conv2d_weight_gradient_f32(&geometry, xv.baseAddress! + g * cinG, dv.baseAddress! + g * coutG, c, b,
-                                                                   false, ws, bytes, variant.cValue, threadPool.handle)
-                        }
-                        guard status == MK_STATUS_OK, taps > 1 else { return status }
+                        let status = mk_conv2d_weight_gradient_f32(&geometry, xv.baseAddress! + g * cinG, dv.baseAddress! + g * coutG, base,
+                                                                   bias.map { $0 + g * coutG }, false, ws, bytes, variant.cValue,
+                                                                   threadPool.handle)
+                        guard status == MK_STATUS_OK else { return status }
                         for o in 0..<coutG {
                             let src = base + o * k, dst = weight + (g * coutG + o) * k
                             for ci in 0..<cinG {
