@@ -4,7 +4,8 @@
 // and at least MK_SE_SPLIT_WEIGHTS weights each, split over slices of their outputs, since their
 // weights come from memory and were the serial part of a MobileNetV3 block on two threads), then
 // the per-channel scaling split over pixels. The pooled and hidden vectors live on
-// the stack of run, so one op may run on several threads at once.
+// the stack of run, so one op may run on several threads at once. Training (run_train and the
+// backward) runs each step over the whole batch instead, the layers a few images at a time.
 #include "../common/internal.h"
 #include "../configs/configs.h"
 
@@ -156,7 +157,7 @@ static void mk_se_fc_task(void* context, size_t thread, size_t start, size_t cou
     for (size_t i = start; i < start + count; i++) {
         const size_t o0 = i * job->slice;
         const size_t n = job->outputs - o0 < job->slice ? job->outputs - o0 : job->slice;
-        job->fc(job->inputs, n, job->x, job->wt + o0, job->outputs, job->bias + o0, job->y + o0,
+        job->fc(1, job->inputs, n, job->x, 0, job->wt + o0, job->outputs, job->bias + o0, job->y + o0, 0,
                 job->epilogue);
     }
 }
@@ -167,7 +168,7 @@ static mk_status mk_se_fc(const mk_squeeze_excitation_f32_op* op, size_t inputs,
                           const mk_epilogue* epilogue, mk_threadpool* pool) {
     const size_t threads = mk_threadpool_threads(pool);
     if (threads == 1 || inputs * outputs < MK_SE_SPLIT_WEIGHTS) {
-        op->fc(inputs, outputs, x, wt, outputs, bias, y, epilogue);
+        op->fc(1, inputs, outputs, x, 0, wt, outputs, bias, y, 0, epilogue);
         return MK_STATUS_OK;
     }
     size_t slice = (outputs + threads - 1) / threads;
@@ -227,6 +228,102 @@ mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* 
     return MK_STATUS_OK;
 }
 
+// ---- Training's forward over the whole batch ---------------------------------------------------
+//
+// run_train computes every image's means first (one dispatch over images x channel tiles), then
+// the two layers for MK_SE_ROWS images at a time (one dispatch over the groups: the weights are
+// read once per group, not once per image), then the scaling (one dispatch over images x pixel
+// tiles, each task recomputing its image's gates from fc2's saved output). Each value is computed
+// as run computes it (the same chains), so the output has run's bits.
+#define MK_SE_ROWS 4
+
+typedef struct {
+    const mk_squeeze_excitation_f32_op* op;
+    const mk_squeeze_excitation_f32_plan* plan;
+    const float* input;
+    float* output;
+    float* saved;
+    size_t channel_tiles, pixel_tiles;
+    bool in_place;
+} mk_se_batch_job;
+
+static void mk_se_batch_pool_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_batch_job* job = context;
+    const mk_squeeze_excitation_f32_plan* plan = job->plan;
+    const size_t C = job->op->channels, S = job->op->squeeze, xs = plan->input_pixel_stride;
+    for (size_t t = start; t < start + count; t++) {
+        const size_t n = t / job->channel_tiles, c0 = t % job->channel_tiles * plan->channel_tile;
+        const size_t c1 = c0 + plan->channel_tile < C ? c0 + plan->channel_tile : C;
+        job->op->pool->avgpool(plan->h, plan->w, job->input + n * plan->image * xs + c0, plan->w * xs, xs, c1 - c0,
+                               job->saved + n * (2 * C + S) + c0, (float)(plan->h * plan->w), &mk_se_identity);
+    }
+}
+
+static void mk_se_batch_fc_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_batch_job* job = context;
+    const mk_squeeze_excitation_f32_op* op = job->op;
+    const size_t C = op->channels, S = op->squeeze, N = job->plan->batch, ld = 2 * C + S;
+    const mk_epilogue relu = mk_epilogue_from_activation((mk_activation){MK_ACTIVATION_RELU, 0.0f, 0.0f});
+    _Alignas(64) float hidden[MK_SE_ROWS * MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    for (size_t g = start; g < start + count; g++) {
+        const size_t n0 = g * MK_SE_ROWS, rows = N - n0 < MK_SE_ROWS ? N - n0 : MK_SE_ROWS;
+        float* keep = job->saved + n0 * ld;
+        op->fc(rows, C, S, keep, ld, op->w1t, S, op->b1, keep + C, ld, &mk_se_identity);
+        for (size_t r = 0; r < rows; r++) {
+            for (size_t j = 0; j < S; j++) {
+                hidden[r * S + j] = mk_epilogue_f32(keep[r * ld + C + j], relu.kind, relu.min, relu.max);
+            }
+        }
+        op->fc(rows, S, C, hidden, S, op->w2t, C, op->b2, keep + C + S, ld, &mk_se_identity);
+    }
+}
+
+static void mk_se_batch_scale_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_batch_job* job = context;
+    const mk_squeeze_excitation_f32_plan* plan = job->plan;
+    const mk_vbinary_kernels* k = job->op->scale;
+    const size_t C = job->op->channels, S = job->op->squeeze;
+    const mk_epilogue hardsigmoid = mk_epilogue_from_activation((mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
+    _Alignas(64) float gate[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    size_t gated = SIZE_MAX;  // the image whose gates `gate` holds
+    for (size_t t = start; t < start + count; t++) {
+        const size_t n = t / job->pixel_tiles, p0 = t % job->pixel_tiles * plan->rows_per_tile;
+        const size_t pixels = plan->image - p0 < plan->rows_per_tile ? plan->image - p0 : plan->rows_per_tile;
+        if (gated != n) {
+            const float* z2 = job->saved + n * (2 * C + S) + C + S;
+            for (size_t c = 0; c < C; c++) gate[c] = mk_epilogue_f32(z2[c], hardsigmoid.kind, hardsigmoid.min, hardsigmoid.max);
+            gated = n;
+        }
+        const size_t first = n * plan->image + p0;
+        float* y = job->output + first * plan->output_pixel_stride;
+        if (job->in_place) {
+            k->vmul_inplace(pixels, C, y, plan->output_pixel_stride, gate);
+        } else {
+            k->vmul(pixels, C, job->input + first * plan->input_pixel_stride, plan->input_pixel_stride, gate, y,
+                    plan->output_pixel_stride);
+        }
+    }
+}
+
+static mk_status mk_se_forward_batch(const mk_squeeze_excitation_f32_op* op, const mk_squeeze_excitation_f32_plan* plan,
+                                     const float* input, float* output, float* saved, bool in_place,
+                                     mk_threadpool* pool) {
+    const size_t C = op->channels, N = plan->batch;
+    mk_se_batch_job job = {op, plan, input, output, saved, (C + plan->channel_tile - 1) / plan->channel_tile,
+                           (plan->image + plan->rows_per_tile - 1) / plan->rows_per_tile, in_place};
+    mk_status status = mk_threadpool_parallelize_1d(pool, mk_se_batch_pool_task, &job, N * job.channel_tiles, 1);
+    if (status == MK_STATUS_OK) {
+        status = mk_threadpool_parallelize_1d(pool, mk_se_batch_fc_task, &job, (N + MK_SE_ROWS - 1) / MK_SE_ROWS, 1);
+    }
+    if (status == MK_STATUS_OK) {
+        status = mk_threadpool_parallelize_1d(pool, mk_se_batch_scale_task, &job, N * job.pixel_tiles, 1);
+    }
+    return status;
+}
+
 // The forward of run and run_train: with `saved`, each image's pooled means, fc1's output before
 // the ReLU and fc2's before the hardsigmoid are kept there ([batch][channels + squeeze +
 // channels]), the layers run without their activation and the activation is applied after (the
@@ -246,6 +343,8 @@ static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
         return MK_STATUS_INVALID_ARGUMENT;
     }
 
+    if (saved != NULL) return mk_se_forward_batch(op, plan, input, output, saved, in_place, pool);
+
     // The image's channel means, then its gates (over the means), and the hidden vector.
     _Alignas(64) float mean[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
     _Alignas(64) float hidden[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
@@ -260,30 +359,12 @@ static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
     for (size_t n = 0; n < plan->batch; n++) {
         job.input = input + n * plan->image * plan->input_pixel_stride;
         job.output = output + n * plan->image * plan->output_pixel_stride;
-        float* keep = saved != NULL ? saved + n * (2 * C + S) : NULL;
-        job.mean = keep != NULL ? keep : mean;
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
-        if (keep == NULL) {
-            status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
-            if (status != MK_STATUS_OK) return status;
-            status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
-        } else {
-            float* z1 = keep + C;
-            float* z2 = keep + C + S;
-            status = mk_se_fc(op, C, S, keep, op->w1t, op->b1, z1, &mk_se_identity, pool);
-            if (status != MK_STATUS_OK) return status;
-            for (size_t j = 0; j < S; j++) {
-                hidden[j] = mk_epilogue_f32(z1[j], relu.kind, relu.min, relu.max);
-            }
-            status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, z2, &mk_se_identity, pool);
-            if (status != MK_STATUS_OK) return status;
-            for (size_t c = 0; c < C; c++) {
-                mean[c] = mk_epilogue_f32(z2[c], hardsigmoid.kind, hardsigmoid.min, hardsigmoid.max);
-            }
-            job.mean = mean;
-        }
+        status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
+        if (status != MK_STATUS_OK) return status;
+        status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
         if (status != MK_STATUS_OK) return status;
         status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, plan->image,
                                               plan->rows_per_tile);
@@ -316,11 +397,12 @@ mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op
 //
 // Per image (split over the images): the gate recomputed from fc2's saved output, the gate's
 // gradient dg[c] = sum over pixels of dy * x (BatchNorm's chunk sums with the identity
-// normalization: x - 0 and times 1 are exact), then back through the hardsigmoid (dz2), fc2 and
-// the ReLU (dz1), fc1 (the pooled mean's gradient, divided by the pixels), and dx = dy * gate +
-// that per pixel. Then the parameter gradients (split over their rows): fc2's row c is the sum
-// over images of dz2[b][c] * relu(z1[b]), fc1's row j of dz1[b][j] * pooled[b], in image order,
-// so the bits do not depend on the threads.
+// normalization: x - 0 and times 1 are exact), then back through the hardsigmoid (dz2). Then,
+// MK_SE_ROWS images at a time, through fc2 and the ReLU (dz1) and fc1 (the pooled mean's
+// gradient, divided by the pixels); per image again, dx = dy * gate + that per pixel. Then the
+// parameter gradients (split over their rows): fc2's row c is the sum over images of dz2[b][c] *
+// relu(z1[b]), fc1's row j of dz1[b][j] * pooled[b], in image order, so the bits do not depend
+// on the threads.
 
 typedef struct {
     float *dz2, *dz2t, *dz1, *dz1t, *gate, *dpool, *sums, *hidden, *zeros, *ones;
@@ -372,6 +454,8 @@ typedef struct {
     mk_se_grad_buffers b;
 } mk_se_grad_job;
 
+// Per image: the gate and the ReLU's output recomputed from the saved values, and the gate's
+// gradient through the hardsigmoid (dz2, and its transpose for fc2's weight gradient).
 static void mk_se_grad_image_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_grad_job* job = context;
@@ -383,70 +467,96 @@ static void mk_se_grad_image_task(void* context, size_t thread, size_t start, si
     const mk_dact none = {MK_DACT_IDENTITY, 0.0f, 0.0f};
     const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
         (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
-    const float pixels = (float)plan->image;
     for (size_t n = start; n < start + count; n++) {
         const float* keep = job->saved + n * (2 * C + S);
         const float* z1 = keep + C;
         const float* z2 = keep + C + S;
-        const float* x = job->x + n * plan->image * xs;
-        const float* dy = job->dy + n * plan->image * ys;
-        float* dx = job->dx + n * plan->image * ys;
         float* gate = job->b.gate + n * C;
         float* dz2 = job->b.dz2 + n * C;
-        float* dz1 = job->b.dz1 + n * S;
         float* hidden = job->b.hidden + n * S;
-        float* dpool = job->b.dpool + n * C;
         for (size_t c = 0; c < C; c++) {
             gate[c] = mk_epilogue_f32(z2[c], hardsigmoid.kind, hardsigmoid.min, hardsigmoid.max);
         }
         for (size_t j = 0; j < S; j++) hidden[j] = z1[j] > 0.0f ? z1[j] : 0.0f;
         // dg (into dz2), then through the hardsigmoid (PyTorch's rule: dy / 6 inside (-3, 3)).
-        job->reduce->reduce(plan->image, C, x, xs, dy, ys, &identity, &none, job->b.sums + n * C, dz2);
+        job->reduce->reduce(plan->image, C, job->x + n * plan->image * xs, xs, job->dy + n * plan->image * ys, ys,
+                            &identity, &none, job->b.sums + n * C, dz2);
         for (size_t c = 0; c < C; c++) {
             dz2[c] = z2[c] > -3.0f && z2[c] < 3.0f ? dz2[c] / 6.0f : 0.0f;
             job->b.dz2t[c * N + n] = dz2[c];
         }
-        op->fc(C, S, dz2, op->w2, S, job->b.zeros, dz1, &mk_se_identity);
-        for (size_t j = 0; j < S; j++) {
-            dz1[j] = z1[j] > 0.0f ? dz1[j] : 0.0f;
-            job->b.dz1t[j * N + n] = dz1[j];
-        }
-        op->fc(S, C, dz1, op->w1, C, job->b.zeros, dpool, &mk_se_identity);
-        for (size_t c = 0; c < C; c++) dpool[c] /= pixels;
-        if (dx == dy) {
-            op->scale->vmul_inplace(plan->image, C, dx, ys, gate);
-        } else {
-            op->scale->vmul(plan->image, C, dy, ys, gate, dx, ys);
-        }
-        op->biasact(plan->image, C, dx, ys, dpool, dx, ys, &mk_se_identity);
     }
 }
 
-// Rows [0, C) are fc2's weight-gradient rows, [C, C + S) fc1's.
+// MK_SE_ROWS images at a time (the weights read once per group): back through fc2 and the ReLU
+// (dz1, and its transpose), then fc1 (the pooled mean's gradient, divided by the pixels).
+static void mk_se_grad_layers_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_grad_job* job = context;
+    const mk_squeeze_excitation_f32_op* op = job->op;
+    const size_t C = op->channels, S = op->squeeze, N = job->plan->batch;
+    const float pixels = (float)job->plan->image;
+    for (size_t g = start; g < start + count; g++) {
+        const size_t n0 = g * MK_SE_ROWS, rows = N - n0 < MK_SE_ROWS ? N - n0 : MK_SE_ROWS;
+        float* dz1 = job->b.dz1 + n0 * S;
+        float* dpool = job->b.dpool + n0 * C;
+        op->fc(rows, C, S, job->b.dz2 + n0 * C, C, op->w2, S, job->b.zeros, dz1, S, &mk_se_identity);
+        for (size_t r = 0; r < rows; r++) {
+            const float* z1 = job->saved + (n0 + r) * (2 * C + S) + C;
+            for (size_t j = 0; j < S; j++) {
+                dz1[r * S + j] = z1[j] > 0.0f ? dz1[r * S + j] : 0.0f;
+                job->b.dz1t[j * N + n0 + r] = dz1[r * S + j];
+            }
+        }
+        op->fc(rows, S, C, dz1, S, op->w1, C, job->b.zeros, dpool, C, &mk_se_identity);
+        for (size_t i = 0; i < rows * C; i++) dpool[i] /= pixels;
+    }
+}
+
+// Per image: dx = dy * gate + the pooled mean's gradient, per pixel.
+static void mk_se_grad_input_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_grad_job* job = context;
+    const mk_squeeze_excitation_f32_op* op = job->op;
+    const mk_squeeze_excitation_f32_plan* plan = job->plan;
+    const size_t C = op->channels, ys = plan->output_pixel_stride;
+    for (size_t n = start; n < start + count; n++) {
+        const float* dy = job->dy + n * plan->image * ys;
+        float* dx = job->dx + n * plan->image * ys;
+        if (dx == dy) {
+            op->scale->vmul_inplace(plan->image, C, dx, ys, job->b.gate + n * C);
+        } else {
+            op->scale->vmul(plan->image, C, dy, ys, job->b.gate + n * C, dx, ys);
+        }
+        op->biasact(plan->image, C, dx, ys, job->b.dpool + n * C, dx, ys, &mk_se_identity);
+    }
+}
+
+// Rows [0, C) are fc2's weight-gradient rows, [C, C + S) fc1's (each as many at a time as the
+// task has of one layer).
 static void mk_se_grad_rows_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_grad_job* job = context;
     const mk_squeeze_excitation_f32_op* op = job->op;
     const size_t C = op->channels, S = op->squeeze, N = job->plan->batch;
-    for (size_t r = start; r < start + count; r++) {
-        if (r < C) {
-            const float* d = job->b.dz2t + r * N;
-            op->fc(N, S, d, job->b.hidden, S, job->b.zeros, job->dw2 + r * S, &mk_se_identity);
-            if (job->db2 != NULL) {
-                float sum = 0.0f;
-                for (size_t n = 0; n < N; n++) sum += d[n];
-                job->db2[r] = sum;
-            }
-        } else {
-            const size_t j = r - C;
-            const float* d = job->b.dz1t + j * N;
-            op->fc(N, C, d, job->saved, 2 * C + S, job->b.zeros, job->dw1 + j * C, &mk_se_identity);
-            if (job->db1 != NULL) {
-                float sum = 0.0f;
-                for (size_t n = 0; n < N; n++) sum += d[n];
-                job->db1[j] = sum;
-            }
-        }
+    const size_t end = start + count;
+    if (start < C) {
+        const size_t r1 = end < C ? end : C;
+        op->fc(r1 - start, N, S, job->b.dz2t + start * N, N, job->b.hidden, S, job->b.zeros, job->dw2 + start * S, S,
+               &mk_se_identity);
+    }
+    if (end > C) {
+        const size_t j0 = start > C ? start - C : 0, j1 = end - C;
+        op->fc(j1 - j0, N, C, job->b.dz1t + j0 * N, N, job->saved, 2 * C + S, job->b.zeros, job->dw1 + j0 * C, C,
+               &mk_se_identity);
+    }
+    for (size_t r = start; r < end; r++) {
+        const float* d = r < C ? job->b.dz2t + r * N : job->b.dz1t + (r - C) * N;
+        float* bias = r < C ? job->db2 : job->db1;
+        if (bias == NULL) continue;
+        float sum = 0.0f;
+        for (size_t n = 0; n < N; n++) sum += d[n];
+        bias[r < C ? r : r - C] = sum;
     }
 }
 
@@ -507,6 +617,10 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
         job.b.ones[i] = 1.0f;
     }
     status = mk_threadpool_parallelize_1d(pool, mk_se_grad_image_task, &job, N, 1);
+    if (status == MK_STATUS_OK) {
+        status = mk_threadpool_parallelize_1d(pool, mk_se_grad_layers_task, &job, (N + MK_SE_ROWS - 1) / MK_SE_ROWS, 1);
+    }
+    if (status == MK_STATUS_OK) status = mk_threadpool_parallelize_1d(pool, mk_se_grad_input_task, &job, N, 1);
     if (status == MK_STATUS_OK) {
         // About 32K multiply-adds per task.
         const size_t per_row = N * (S > C ? S : C);

@@ -25,6 +25,7 @@ private let cases: [SECase] = [
     .init(n: 2, h: 3, w: 2, c: 1, s: 1),
     .init(n: 5, h: 2, w: 3, c: 130, s: 33, offset: 1, width: 131),
     .init(n: 2, h: 2, w: 2, c: 600, s: 150),         // fc weights past the streaming threshold
+    .init(n: 9, h: 1, w: 2, c: 40, s: 12),           // the training layers' groups of 4 images, and 1 more
 ]
 
 private struct Rand {

@@ -12,13 +12,16 @@
 
 #include "../../common/internal.h"
 
-typedef void (*mk_f32_fc_ukernel_fn)(size_t inputs, size_t outputs, const float* x,
-                                     const float* weights_t, size_t ld, const float* bias,
-                                     float* y, const mk_epilogue* epilogue);
+// `rows` vectors at once: x's row r at x + r * ldx gives y's row r at y + r * ldy, each output
+// the same chain as for one vector (the weights loaded once per group of rows; see
+// fc_template.h).
+typedef void (*mk_f32_fc_ukernel_fn)(size_t rows, size_t inputs, size_t outputs, const float* x, size_t ldx,
+                                     const float* weights_t, size_t ld, const float* bias, float* y,
+                                     size_t ldy, const mk_epilogue* epilogue);
 
-#define MK_FC_ARGS                                                                        \
-    size_t inputs, size_t outputs, const float* x, const float* weights_t, size_t ld,           \
-        const float* bias, float* y, const mk_epilogue* epilogue
+#define MK_FC_ARGS                                                                                  \
+    size_t rows, size_t inputs, size_t outputs, const float* x, size_t ldx, const float* weights_t, \
+        size_t ld, const float* bias, float* y, size_t ldy, const mk_epilogue* epilogue
 
 void mk_f32_fc_ukernel_16c__scalar(MK_FC_ARGS);
 #if defined(__x86_64__)

@@ -85,11 +85,74 @@ MK_PL_TARGET MK_INLINE void mk_pl_fc(mk_epilogue_kind kind, size_t inputs, size_
     }
 }
 
-MK_PL_TARGET void MK_PL_NAME2(fc, MK_PL_FC_BLOCK, MK_PL_SUFFIX)(size_t inputs, size_t outputs, const float* x,
-                                        const float* weights_t, size_t ld, const float* bias,
-                                        float* y, const mk_epilogue* epilogue) {
+// ---- Several vectors through the same weights ------------------------------------------------
+//
+// MK_PL_FC_ROWS vectors at a time (a batch's squeeze-and-excitation layers, and their weight
+// gradients): each weight vector is loaded once for all of them, MK_PL_FC_ROWS products per load
+// instead of one, and the weights stay in cache across the groups. Every output is the chain
+// mk_pl_fc computes, so the same bits; the last rows (and everything when there are fewer outputs
+// than a vector) go through mk_pl_fc one by one.
+#define MK_PL_FC_ROWS 4
+#ifndef MK_PL_FC_ROWS_BLOCK
+#define MK_PL_FC_ROWS_BLOCK (4 * MK_PL_VEC)  // x MK_PL_FC_ROWS accumulators
+#endif
+
+MK_PL_TARGET MK_INLINE void mk_pl_fc_rows_block(const size_t W, mk_epilogue_kind kind, size_t inputs,
+                                                size_t ld, const float* restrict x, size_t ldx,
+                                                const float* restrict w, const float* restrict bias,
+                                                float* restrict y, size_t ldy, float lo, float hi) {
+    float a0[MK_PL_FC_ROWS_BLOCK], a1[MK_PL_FC_ROWS_BLOCK], a2[MK_PL_FC_ROWS_BLOCK], a3[MK_PL_FC_ROWS_BLOCK];
+    for (size_t k = 0; k < W; k++) a0[k] = a1[k] = a2[k] = a3[k] = 0.0f;
+    for (size_t i = 0; i < inputs; i++) {
+        const float x0 = x[i], x1 = x[ldx + i], x2 = x[2 * ldx + i], x3 = x[3 * ldx + i];
+        const float* wr = w + i * ld;
+        for (size_t k = 0; k < W; k++) {
+            const float wk = wr[k];
+            a0[k] = mk_pl_mac(a0[k], x0, wk);
+            a1[k] = mk_pl_mac(a1[k], x1, wk);
+            a2[k] = mk_pl_mac(a2[k], x2, wk);
+            a3[k] = mk_pl_mac(a3[k], x3, wk);
+        }
+    }
+    for (size_t k = 0; k < W; k++) {
+        y[k] = mk_epilogue_f32(a0[k] + bias[k], kind, lo, hi);
+        y[ldy + k] = mk_epilogue_f32(a1[k] + bias[k], kind, lo, hi);
+        y[2 * ldy + k] = mk_epilogue_f32(a2[k] + bias[k], kind, lo, hi);
+        y[3 * ldy + k] = mk_epilogue_f32(a3[k] + bias[k], kind, lo, hi);
+    }
+}
+
+MK_PL_TARGET MK_INLINE void mk_pl_fc_rows(mk_epilogue_kind kind, size_t rows, size_t inputs, size_t outputs,
+                                          const float* x, size_t ldx, const float* w, size_t ld,
+                                          const float* bias, float* y, size_t ldy, float lo, float hi) {
+    size_t r = 0;
+    if (outputs >= MK_PL_VEC) {
+        for (; r + MK_PL_FC_ROWS <= rows; r += MK_PL_FC_ROWS) {
+            const float* xr = x + r * ldx;
+            float* yr = y + r * ldy;
+            size_t o = 0;
+            for (; o + MK_PL_FC_ROWS_BLOCK <= outputs; o += MK_PL_FC_ROWS_BLOCK) {
+                mk_pl_fc_rows_block(MK_PL_FC_ROWS_BLOCK, kind, inputs, ld, xr, ldx, w + o, bias + o, yr + o, ldy, lo, hi);
+            }
+            for (; o + MK_PL_VEC <= outputs; o += MK_PL_VEC) {
+                mk_pl_fc_rows_block(MK_PL_VEC, kind, inputs, ld, xr, ldx, w + o, bias + o, yr + o, ldy, lo, hi);
+            }
+            if (o < outputs) {  // overlapping last vector: the same values written again
+                o = outputs - MK_PL_VEC;
+                mk_pl_fc_rows_block(MK_PL_VEC, kind, inputs, ld, xr, ldx, w + o, bias + o, yr + o, ldy, lo, hi);
+            }
+        }
+    }
+    for (; r < rows; r++) mk_pl_fc(kind, inputs, outputs, ld, x + r * ldx, w, bias, y + r * ldy, lo, hi);
+}
+
+MK_PL_TARGET void MK_PL_NAME2(fc, MK_PL_FC_BLOCK, MK_PL_SUFFIX)(size_t rows, size_t inputs, size_t outputs,
+                                                                const float* x, size_t ldx,
+                                                                const float* weights_t, size_t ld,
+                                                                const float* bias, float* y, size_t ldy,
+                                                                const mk_epilogue* epilogue) {
     const float lo = epilogue->min, hi = epilogue->max;
-#define MK_PL_CALL(KIND) mk_pl_fc(KIND, inputs, outputs, ld, x, weights_t, bias, y, lo, hi)
+#define MK_PL_CALL(KIND) mk_pl_fc_rows(KIND, rows, inputs, outputs, x, ldx, weights_t, ld, bias, y, ldy, lo, hi)
     MK_PL_SPECIALIZE(epilogue->kind, MK_PL_CALL)
 #undef MK_PL_CALL
 }
