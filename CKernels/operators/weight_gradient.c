@@ -29,6 +29,7 @@ typedef struct {
     // Groups (products side by side: group g's a, b, c and bias start g * m columns, g * n
     // columns, g * m rows and g * m entries further) and row tiles per group.
     size_t groups, group_tiles;
+    bool accumulate;  // else the first block of pixels overwrites c
     const float* a;
     const float* b;
     float* c;
@@ -140,6 +141,9 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
         const size_t nc = job->n - n0 < pass_width ? job->n - n0 : pass_width;
         for (size_t p0 = 0; p0 < job->pixels; p0 += block_pixels) {
             const size_t kc = job->pixels - p0 < block_pixels ? job->pixels - p0 : block_pixels;
+            // The first block of a gradient that is not accumulated writes C without reading it.
+            const bool overwrite = p0 == 0 && !job->accumulate;
+            const mk_f32_wgrad_tile_fn tile = overwrite ? k->tile_overwrite : k->tile;
             for (size_t group = g0; group <= g1; group++) {
                 const mk_wg_rows rows = mk_wg_group_rows(job, group, start, end);
                 if (job->conv == NULL) {
@@ -169,12 +173,15 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
                                 }
                             }
                             if (mr == MR && nr == NR) {
-                                k->tile(kc, ap, bp, c, job->ldc);
+                                tile(kc, ap, bp, c, job->ldc);
                             } else {
-                                // The same chains on a copy: C's values in, zeros beside them.
+                                // The same chains on a copy: C's values in (unless overwritten),
+                                // zeros beside them.
                                 memset(edge, 0, sizeof(edge));
-                                for (size_t r = 0; r < mr; r++) memcpy(edge + r * NR, c + r * job->ldc, nr * sizeof(float));
-                                k->tile(kc, ap, bp, edge, NR);
+                                if (!overwrite) {
+                                    for (size_t r = 0; r < mr; r++) memcpy(edge + r * NR, c + r * job->ldc, nr * sizeof(float));
+                                }
+                                tile(kc, ap, bp, edge, NR);
                                 for (size_t r = 0; r < mr; r++) memcpy(c + r * job->ldc, edge + r * NR, nr * sizeof(float));
                             }
                         }
@@ -244,10 +251,9 @@ static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, siz
         }
     }
     job->workspace = workspace;
-    if (!accumulate) {
-        for (size_t i = 0; i < job->groups * job->m; i++) memset(job->c + i * job->ldc, 0, job->n * sizeof(float));
-        if (job->bias != NULL) memset(job->bias, 0, job->groups * job->m * sizeof(float));
-    }
+    // C needs no clearing: the first block of pixels overwrites it (job->accumulate).
+    job->accumulate = accumulate;
+    if (!accumulate && job->bias != NULL) memset(job->bias, 0, job->groups * job->m * sizeof(float));
     job->group_tiles = (job->m + job->k->mr - 1) / job->k->mr;
     const size_t tiles = job->groups * job->group_tiles;
     // One task per thread: each packs the B blocks it reads.
@@ -282,7 +288,7 @@ mk_status mk_grouped_weight_gradient_f32(size_t pixels, size_t groups, size_t m,
     const mk_wgrad_kernels* kernels;
     mk_status status = mk_wg_kernels(variant, &kernels);
     if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, groups, 0, a, b, c, bias, NULL, 0, NULL};
+    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, groups, 0, false, a, b, c, bias, NULL, 0, NULL};
     return mk_wg_run(&job, a_extent, b_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }
 
@@ -337,6 +343,6 @@ mk_status mk_conv2d_weight_gradient_f32(const mk_conv2d_wgrad_geometry* g, const
     const mk_wgrad_kernels* kernels;
     mk_status status = mk_wg_kernels(variant, &kernels);
     if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, 1, 0, dy, x, dw, dbias, NULL, 0, g};
+    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, 1, 0, false, dy, x, dw, dbias, NULL, 0, g};
     return mk_wg_run(&job, dy_extent, x_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }

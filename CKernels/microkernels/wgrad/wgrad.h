@@ -17,6 +17,8 @@ typedef void (*mk_f32_wgrad_tile_fn)(size_t k, const float* a, const float* b, f
 typedef struct mk_wgrad_kernels {
     size_t mr, nr;
     mk_f32_wgrad_tile_fn tile;
+    // The same sums from 0: c = A^T B (C is written, not read).
+    mk_f32_wgrad_tile_fn tile_overwrite;
 } mk_wgrad_kernels;
 
 extern const mk_wgrad_kernels mk_f32_wgrad_ukernels__scalar;
