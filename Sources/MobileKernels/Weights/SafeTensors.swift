@@ -89,16 +89,22 @@ public final class SafeTensorsFile: @unchecked Sendable {
         index[name].map { tensors[$0] }
     }
 
-    /// The values of tensor `name` as floats (F32, F16 and BF16, little-endian, in the file's
-    /// row-major order). Throws `.invalidFile` when there is no such tensor or its dtype is another.
-    public func floats(_ name: String) throws -> [Float] {
+    /// Tensor `name` and its bytes in the file; `.invalidFile` when there is no such tensor.
+    private func data(_ name: String) throws -> (SafeTensorInfo, UnsafeRawBufferPointer) {
         guard let tensor = info(name) else {
             throw MobileKernelsError(.invalidFile, "\(source): no tensor named '\(name)' (the file has \(tensors.count) tensors)")
         }
         let range = tensor.byteRange
         // Checked once more so a bug in validation can never read outside the bytes.
         precondition(range.lowerBound >= 0 && range.upperBound <= byteCount, "tensor '\(name)' lies outside the file")
-        let bytes = UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+        return (tensor, UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+
+    /// The values of tensor `name` as floats (F32, F16 and BF16, little-endian, in the file's
+    /// row-major order). Throws `.invalidFile` when there is no such tensor or its dtype is another.
+    public func floats(_ name: String) throws -> [Float] {
+        let (tensor, bytes) = try data(name)
+        let range = tensor.byteRange
         switch tensor.dtype {
         case "F32":
             return WeightFileIO.floats(littleEndian: bytes)
@@ -128,12 +134,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// row-major order), e.g. PyTorch's num_batches_tracked (I64). Throws `.invalidFile` when
     /// there is no such tensor or its dtype is another.
     public func integers(_ name: String) throws -> [Int64] {
-        guard let tensor = info(name) else {
-            throw MobileKernelsError(.invalidFile, "\(source): no tensor named '\(name)' (the file has \(tensors.count) tensors)")
-        }
+        let (tensor, bytes) = try data(name)
         let range = tensor.byteRange
-        precondition(range.lowerBound >= 0 && range.upperBound <= byteCount, "tensor '\(name)' lies outside the file")
-        let bytes = UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
         func load<T: FixedWidthInteger>(_: T.Type) -> [Int64] {
             let size = MemoryLayout<T>.size
             return (0..<(range.count / size)).map { Int64(T(littleEndian: bytes.loadUnaligned(fromByteOffset: size * $0, as: T.self))) }
