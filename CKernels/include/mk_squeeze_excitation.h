@@ -22,7 +22,8 @@ extern "C" {
 typedef struct mk_squeeze_excitation_f32_op mk_squeeze_excitation_f32_op;
 
 /// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector
-/// of an image on its stack (at most 64 KiB), so one op can run on several threads at once.
+/// of an image on its stack (at most 64 KiB), so one op can run on several threads at once;
+/// run_train's tasks keep at most 32 KiB each on the pool's threads.
 #define MK_SQUEEZE_EXCITATION_MAX_CHANNELS 8192
 
 /// Whether `variant` runs a squeeze-and-excitation of these sizes on this CPU: MK_STATUS_OK, or

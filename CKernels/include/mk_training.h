@@ -254,7 +254,8 @@ mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float*
 /// reads columns [g * m, (g + 1) * m) of a and [g * n, (g + 1) * n) of b and writes rows
 /// [g * m, (g + 1) * m) of c and bias entries [g * m, (g + 1) * m). The same bits as one
 /// mk_weight_gradient_f32 call per group, for any thread count; its workspace (m, n: one group's).
-/// INVALID_ARGUMENT also for groups 0 or lda < groups * m or ldb < groups * n.
+/// INVALID_ARGUMENT also for groups 0 or lda < groups * m or ldb < groups * n; SIZE_OVERFLOW
+/// when groups * m or groups * n overflows.
 mk_status mk_grouped_weight_gradient_f32(size_t pixels, size_t groups, size_t m, size_t n, const float* a,
                                          size_t lda, const float* b, size_t ldb, float* c, size_t ldc, float* bias,
                                          bool accumulate, void* workspace, size_t workspace_bytes,

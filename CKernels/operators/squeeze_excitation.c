@@ -232,10 +232,12 @@ mk_status mk_squeeze_excitation_f32_reshape(const mk_squeeze_excitation_f32_op* 
 //
 // run_train computes every image's means first (one dispatch over images x channel tiles), then
 // the two layers for MK_SE_ROWS images at a time (one dispatch over the groups: the weights are
-// read once per group, not once per image), then the scaling (one dispatch over images x pixel
+// read once per group, not once per image; fewer images when their ReLU outputs would not fit
+// MK_SE_HIDDEN floats of the task's stack), then the scaling (one dispatch over images x pixel
 // tiles, each task recomputing its image's gates from fc2's saved output). Each value is computed
 // as run computes it (the same chains), so the output has run's bits.
 #define MK_SE_ROWS 4
+#define MK_SE_HIDDEN 8192
 
 typedef struct {
     const mk_squeeze_excitation_f32_op* op;
@@ -243,7 +245,7 @@ typedef struct {
     const float* input;
     float* output;
     float* saved;
-    size_t channel_tiles, pixel_tiles;
+    size_t channel_tiles, pixel_tiles, group_rows;
     bool in_place;
 } mk_se_batch_job;
 
@@ -266,9 +268,9 @@ static void mk_se_batch_fc_task(void* context, size_t thread, size_t start, size
     const mk_squeeze_excitation_f32_op* op = job->op;
     const size_t C = op->channels, S = op->squeeze, N = job->plan->batch, ld = 2 * C + S;
     const mk_epilogue relu = mk_epilogue_from_activation((mk_activation){MK_ACTIVATION_RELU, 0.0f, 0.0f});
-    _Alignas(64) float hidden[MK_SE_ROWS * MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    _Alignas(64) float hidden[MK_SE_HIDDEN];
     for (size_t g = start; g < start + count; g++) {
-        const size_t n0 = g * MK_SE_ROWS, rows = N - n0 < MK_SE_ROWS ? N - n0 : MK_SE_ROWS;
+        const size_t n0 = g * job->group_rows, rows = N - n0 < job->group_rows ? N - n0 : job->group_rows;
         float* keep = job->saved + n0 * ld;
         op->fc(rows, C, S, keep, ld, op->w1t, S, op->b1, keep + C, ld, &mk_se_identity);
         for (size_t r = 0; r < rows; r++) {
@@ -312,11 +314,12 @@ static mk_status mk_se_forward_batch(const mk_squeeze_excitation_f32_op* op, con
                                      const float* input, float* output, float* saved, bool in_place,
                                      mk_threadpool* pool) {
     const size_t C = op->channels, N = plan->batch;
+    const size_t group_rows = MK_SE_HIDDEN / op->squeeze < MK_SE_ROWS ? MK_SE_HIDDEN / op->squeeze : MK_SE_ROWS;
     mk_se_batch_job job = {op, plan, input, output, saved, (C + plan->channel_tile - 1) / plan->channel_tile,
-                           (plan->image + plan->rows_per_tile - 1) / plan->rows_per_tile, in_place};
+                           (plan->image + plan->rows_per_tile - 1) / plan->rows_per_tile, group_rows, in_place};
     mk_status status = mk_threadpool_parallelize_1d(pool, mk_se_batch_pool_task, &job, N * job.channel_tiles, 1);
     if (status == MK_STATUS_OK) {
-        status = mk_threadpool_parallelize_1d(pool, mk_se_batch_fc_task, &job, (N + MK_SE_ROWS - 1) / MK_SE_ROWS, 1);
+        status = mk_threadpool_parallelize_1d(pool, mk_se_batch_fc_task, &job, (N + group_rows - 1) / group_rows, 1);
     }
     if (status == MK_STATUS_OK) {
         status = mk_threadpool_parallelize_1d(pool, mk_se_batch_scale_task, &job, N * job.pixel_tiles, 1);

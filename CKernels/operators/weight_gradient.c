@@ -11,8 +11,9 @@
 // bits for any thread count and any blocking. A grouped convolution's products (one per group,
 // block-diagonal) are one job: its row tiles are numbered across the groups and split among the
 // threads, and each block of pixels is packed for every group a thread has while its rows are in
-// cache (one pass over the tensors, not one per group; a group's B block is packed by at most
-// the two threads that share it, not by every thread).
+// cache (one pass over the tensors, not one per group; a group's B block is packed by each
+// thread that has rows of it, as for a single product). The first block of pixels of a gradient
+// that is not accumulated overwrites C (tile_overwrite), so C is never cleared.
 #include "../configs/configs.h"
 #include "../include/mk_training.h"
 
@@ -228,8 +229,8 @@ mk_status mk_weight_gradient_f32_workspace_bytes(size_t m, size_t n, mk_variant 
     return MK_STATUS_OK;
 }
 
-// Validates the workspace (or allocates one), clears C and the bias unless accumulating, and
-// runs the job, one task per thread.
+// Validates the workspace (or allocates one), clears the bias unless accumulating (C needs no
+// clearing: see tile_overwrite), and runs the job, one task per thread.
 static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, size_t c_extent, bool accumulate,
                            void* workspace, size_t workspace_bytes, mk_threadpool* pool) {
     const size_t threads = mk_threadpool_threads(pool);
@@ -246,7 +247,7 @@ static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, siz
         if (workspace_bytes < needed || ((uintptr_t)workspace % sizeof(float)) != 0 ||
             mk_buffers_overlap(w, floats, job->a, a_extent) || mk_buffers_overlap(w, floats, job->b, b_extent) ||
             mk_buffers_overlap(w, floats, job->c, c_extent) ||
-            (job->bias != NULL && mk_buffers_overlap(w, floats, job->bias, job->m))) {
+            (job->bias != NULL && mk_buffers_overlap(w, floats, job->bias, job->groups * job->m))) {
             return MK_STATUS_INVALID_ARGUMENT;
         }
     }

@@ -137,10 +137,12 @@ struct ConvWeightGradientTests {
         // block), 1080 patch columns (1024 per pass, the boundary inside a tap).
         (2, 12, 12, 120, 80, 3, 3, 1, Padding(top: 1, left: 2, bottom: 1, right: 0), 1, 1),
         // Grouped 1x1 in one job (mk_grouped_weight_gradient_f32): ShuffleNet's 3 groups of 20
-        // input and 27 output channels over 286 pixels (two blocks), and 8 groups of 3 and 5,
-        // whose row tiles the threads split inside a group.
+        // input and 27 output channels over 286 pixels (two blocks; 5 row tiles a group, so
+        // two threads split one group), and 8 groups of 3 and 5 (a tile a group).
         (2, 13, 11, 60, 81, 1, 1, 1, .zero, 1, 3),
         (1, 17, 17, 24, 40, 1, 1, 1, .zero, 1, 8),
+        // A strided 1x1 (not the GEMM on the input itself: patches, then the reorder).
+        (1, 7, 7, 4, 6, 1, 1, 2, .zero, 1, 2),
     ]
 
     @Test(arguments: 0..<generalCases.count)

@@ -250,9 +250,16 @@ struct WeightsTests {
         let plan = try TrainingPlan(architecture, weights: .safetensors(try SafeTensorsFile(data: try SafeTensorsFile.encode(state, int64: counters))),
                                     batch: 2, height: 32, width: 32)
         #expect(plan.runningStatistics(prefix)?.batchesTracked == 5)
+        // 2^25 + 4 is exact in Float (a count a checkpoint may hold); 2^24 + 1 is not.
         state[counter].values = [0x1p25 + 4]
-        let big = try SafeTensorsFile(data: try SafeTensorsFile.encode(state, int64: counters))
-        expectError(.invalidFile, mentioning: [prefix, "\(Int64(1 << 25) + 4)", "not exact"]) {
+        let exact = try TrainingPlan(architecture, weights: .safetensors(try SafeTensorsFile(data: try SafeTensorsFile.encode(state, int64: counters))),
+                                     batch: 2, height: 32, width: 32)
+        #expect(exact.runningStatistics(prefix)?.batchesTracked == (1 << 25) + 4)
+        var odd = try SafeTensorsFile.encode(state, int64: counters)
+        let offset = try SafeTensorsFile(data: odd).info(state[counter].name)!.byteRange.lowerBound
+        withUnsafeBytes(of: (Int64(1 << 24) + 1).littleEndian) { for (i, b) in $0.enumerated() { odd[offset + i] = b } }
+        let big = try SafeTensorsFile(data: odd)
+        expectError(.invalidFile, mentioning: [prefix, "\(Int64(1 << 24) + 1)", "not exact"]) {
             _ = try TrainingPlan(architecture, weights: .safetensors(big), batch: 2, height: 32, width: 32)
         }
         // The narrower integer dtypes, as other writers use them.

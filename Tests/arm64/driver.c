@@ -4516,7 +4516,8 @@ static void wg_error_checks(const wg_setup* s) {
 
 // The case's a and b read as `groups` products side by side (m / groups columns of a and
 // n / groups of b each): mk_grouped_weight_gradient_f32 bitwise equal to one
-// mk_weight_gradient_f32 per group, on 1 and 2 threads, NEON and scalar; its own errors.
+// mk_weight_gradient_f32 per group, NEON and scalar, on 1 thread and then on 2 accumulating
+// onto that (the scalar one without the bias); its own errors.
 static void wg_grouped_check(const wg_setup* s, size_t groups) {
     const size_t m = s->m / groups, n = s->n / groups, ldc = n + (chance(50) ? 2 : 0);
     tensor c_g, c_r, bias_g, bias_r;
@@ -4531,14 +4532,19 @@ static void wg_grouped_check(const wg_setup* s, size_t groups) {
             char what[96];
             snprintf(what, sizeof what, "grouped_weight_gradient(%s, %zu groups, %zu thread(s))",
                      variants[v] == MK_VARIANT_NEON ? "neon" : "scalar", groups, threads);
+            // The second thread count accumulates onto the first's result (both sides), without
+            // the bias on the scalar variant.
+            const bool accumulate = threads == 2;
+            float* bg = v == 1 && accumulate ? NULL : bias_g.p;
             if (!run_ok(what, mk_grouped_weight_gradient_f32(s->pixels, groups, m, n, s->a.p, s->lda, s->b.p, s->ldb,
-                                                             c_g.p, ldc, bias_g.p, false, NULL, 0, variants[v], pool))) {
+                                                             c_g.p, ldc, bg, accumulate, NULL, 0, variants[v], pool))) {
                 continue;
             }
             for (size_t g = 0; g < groups; g++) {
                 run_ok("weight_gradient per group",
                        mk_weight_gradient_f32(s->pixels, m, n, s->a.p + g * m, s->lda, s->b.p + g * n, s->ldb,
-                                              c_r.p + g * m * ldc, ldc, bias_r.p + g * m, false, NULL, 0, variants[v], NULL));
+                                              c_r.p + g * m * ldc, ldc, bg == NULL ? NULL : bias_r.p + g * m, accumulate,
+                                              NULL, 0, variants[v], NULL));
             }
             if (!compare_bitwise_region(what, &c_g, &c_r)) compare_bitwise_region(what, &bias_g, &bias_r);
         }
@@ -4626,8 +4632,10 @@ static void wg_case(unsigned index) {
     wg_outputs(&s, &c_s, &bias_s);
 
     if (index % 4 == 0) wg_error_checks(&s);
-    const size_t groups = (size_t)rnd_range(2, 4);
-    if (index % 3 == 1 && s.m >= groups && s.n >= groups) wg_grouped_check(&s, groups);
+    if (index % 3 == 1) {
+        const size_t groups = (size_t)rnd_range(2, 4);
+        if (s.m >= groups && s.n >= groups) wg_grouped_check(&s, groups);
+    }
     if (!run_ok("neon", wg_call(&s, 0, s.pixels, s.accumulate, &c_n, &bias_n, MK_VARIANT_NEON, NULL)) ||
         !run_ok("scalar", wg_call(&s, 0, s.pixels, s.accumulate, &c_s, &bias_s, MK_VARIANT_SCALAR, NULL))) {
         goto done;

@@ -6,7 +6,8 @@
 // them); every output is computed the same way whatever the slice, so the bits do not change.
 // a product and a sum per step (no FMA), in input order, as the reference's dot product, so every
 // ISA gives the same bits. Blocks of MK_PL_FC_BLOCK outputs are accumulated in registers; weight
-// matrices of 64K floats or more are read in one sequential pass with the sums in y.
+// matrices of 64K floats or more are read in one sequential pass with the sums in y when one
+// vector goes through them; groups of 4 vectors (`rows`) keep register blocks instead.
 #ifndef MK_FC_UKERNEL_H
 #define MK_FC_UKERNEL_H
 

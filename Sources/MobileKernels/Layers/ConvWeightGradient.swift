@@ -117,8 +117,9 @@ public enum ConvWeightGradient {
         var bytes = 0
         try check(mk_conv2d_weight_gradient_f32_workspace_bytes(&geometry, variant.cValue, threadPool.handle, &bytes), problem.name)
         // A KxK convolution's GEMM gives [out][(ky, kx, ci)]: computed beside the workspace, then
-        // reordered into PyTorch's [out][ci][ky][kx], group by group. A 1x1 one writes in place.
-        let productFloats = taps == 1 ? 0 : (coutG * k + 15) / 16 * 16
+        // reordered into PyTorch's [out][ci][ky][kx], group by group (a strided or padded 1x1
+        // one too: its reorder is a copy). A plain 1x1 one writes in place.
+        let productFloats = problem.pointwise ? 0 : (coutG * k + 15) / 16 * 16
         if problem.pointwise {
             // Every group in one job: one pass over x and dy (mk_grouped_weight_gradient_f32).
             let status = x.withUnsafeBufferPointer { xv in

@@ -16,15 +16,15 @@ public struct WeightSource: Sendable {
 
     /// A safetensors file written by `safetensors.torch.save_file(model.state_dict(), path)`
     /// (F32, F16 or BF16; memory-mapped, converted to Float as each tensor is loaded). Integer
-    /// tensors (num_batches_tracked is I64) load as floats when every value is exact in Float
-    /// (at most 2^24 in magnitude); a larger one throws `.invalidFile`.
+    /// tensors (num_batches_tracked is I64) load as floats when every value is exact in Float;
+    /// one that is not (an odd number above 2^24, say) throws `.invalidFile`.
     public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
         WeightSource(lookup: { name in
             guard let info = file.info(name) else { return nil }
             switch info.dtype {
             case "I64", "I32", "I16", "I8", "U8":
                 let values = try file.integers(name)
-                if let big = values.first(where: { $0.magnitude > 1 << 24 }) {
+                if let big = values.first(where: { Int64(exactly: Float($0)) != $0 }) {
                     throw MobileKernelsError(.invalidFile, "weights: integer tensor \(name) holds \(big), not exact as a float")
                 }
                 return (info.shape, values.map { Float($0) })

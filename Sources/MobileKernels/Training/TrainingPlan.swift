@@ -233,6 +233,8 @@ public final class TrainingPlan: @unchecked Sendable {
             return gradientAlias[node.id] == nil && !(users.count == 1 && direct[users[0]])
         }
         gradientWritten = Array(repeating: false, count: nodes.count)
+        // An aliased node's own gradient buffer is never used: a placeholder instead.
+        for id in nodes.indices where gradientAlias[id] != nil { outputGradients[id] = try Tensor(shape: TensorShape(n: 1, h: 1, w: 1, c: 1)) }
         for id in nodes.indices where direct[id] { inputScratch[id] = nil }
         // The repack's items, by the floats each writes (a Winograd layer's 36 points count
         // 4 times its weights), and the transpose scratch's size.

@@ -10,8 +10,9 @@ import Darwin
 public struct SafeTensorInfo: Sendable, Equatable {
     /// The key in the header ("features.0.0.weight").
     public let name: String
-    /// The dtype string as written: "F32", "F16" and "BF16" load with `floats`; the other
-    /// safetensors dtypes ("I64", "U8", "F64", ...) and unknown strings are listed only.
+    /// The dtype string as written: "F32", "F16" and "BF16" load with `floats`, "I64", "I32",
+    /// "I16", "I8" and "U8" with `integers`; the other safetensors dtypes ("F64", "U32", ...)
+    /// and unknown strings are listed only.
     public let dtype: String
     /// The dimensions; `[]` is a scalar (one element), a 0 anywhere means no elements.
     public let shape: [Int]
