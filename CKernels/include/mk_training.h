@@ -310,6 +310,17 @@ mk_status mk_dropout_f32(size_t count, const float* x, float* y, float p, uint64
 /// Whether mk_dropout_f32 keeps element `index` for this seed and p.
 bool mk_dropout_keeps(uint64_t seed, uint64_t index, float p);
 
+/// A matrix transposed, with a bias per source row (NULL: none, -0.0 stays -0.0) and an
+/// activation (as mk_bias_activation_f32 applies it: the same bits as a convolution's fused one):
+///   dst[c * dst_stride + r] = act(src[r * src_stride + c] + bias[r])   (r < rows, c < cols).
+/// A Linear layer's training step computes its output transposed, y^T = W x^T, on the weights
+/// as the optimizer keeps them, and lays it out with this; its input gradient reads dy^T. Threads
+/// split tiles of both dimensions. INVALID_ARGUMENT for zero sizes, strides below the widths, an
+/// invalid activation, or dst overlapping src or the bias; SIZE_OVERFLOW for extents memory
+/// cannot address.
+mk_status mk_transpose_f32(size_t rows, size_t cols, const float* src, size_t src_stride, const float* bias,
+                           mk_activation activation, float* dst, size_t dst_stride, mk_threadpool* pool);
+
 /// SGD's hyperparameters (torch.optim.SGD's names). Nesterov needs momentum > 0 and dampening 0.
 typedef struct mk_sgd_params {
     float learning_rate, momentum, dampening, weight_decay;

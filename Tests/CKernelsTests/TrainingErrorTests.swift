@@ -31,6 +31,33 @@ struct TrainingErrorTests {
         mk_batchnorm_train_f32_destroy(nil)
     }
 
+    @Test func transpose() {
+        var src: [Float] = [1, 2, 3, 4, 5, 6], dst = [Float](repeating: 9, count: 6)
+        let bias: [Float] = [10, 20]
+        let none = mk_activation(kind: MK_ACTIVATION_NONE, min: 0, max: 0)
+        let bad = mk_activation(kind: MK_ACTIVATION_CLAMP, min: 1, max: 0)
+        src.withUnsafeMutableBufferPointer { s in
+            dst.withUnsafeMutableBufferPointer { d in
+                let (sp, dp) = (s.baseAddress!, d.baseAddress!)
+                #expect(mk_transpose_f32(2, 3, nil, 3, nil, none, dp, 2, nil) == MK_STATUS_NULL_POINTER)
+                #expect(mk_transpose_f32(2, 3, sp, 3, nil, none, nil, 2, nil) == MK_STATUS_NULL_POINTER)
+                #expect(mk_transpose_f32(0, 3, sp, 3, nil, none, dp, 2, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, 0, sp, 3, nil, none, dp, 2, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, 3, sp, 2, nil, none, dp, 2, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, 3, sp, 3, nil, none, dp, 1, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, 3, sp, 3, nil, bad, dp, 2, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, 3, sp, 3, nil, none, sp + 1, 2, nil) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_transpose_f32(2, Int.max / 2, sp, Int.max / 2, nil, none, dp, 2, nil) == MK_STATUS_SIZE_OVERFLOW)
+            }
+        }
+        #expect(dst == [Float](repeating: 9, count: 6), "a rejected call wrote")
+        // dst[c][r] = relu(src[r][c] + bias[r]).
+        let relu = mk_activation(kind: MK_ACTIVATION_RELU, min: 0, max: 0)
+        src = [1, -2, 3, -40, 5, -60]
+        #expect(mk_transpose_f32(2, 3, src, 3, bias, relu, &dst, 2, nil) == MK_STATUS_OK)
+        #expect(dst == [11, 0, 8, 25, 13, 0])
+    }
+
     @Test func batchNormRun() throws {
         var op: OpaquePointer?
         try #require(mk_batchnorm_train_f32_create(4, 1e-5, relu, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)

@@ -111,13 +111,17 @@ public final class TrainingPlan: @unchecked Sendable {
 
     private struct ConvStep {
         let spec: ConvSpec
-        let forward: any Layer
+        /// nil for a Linear layer that `linear` computes.
+        let forward: (any Layer)?
         /// BatchNorm (activation fused) or, without it, the activation's gradient (nil: none).
         let batchNorm: BatchNormTraining?
         let activationBackward: ActivationBackward?
         /// Stride-1 input gradient (a forward convolution), or the depthwise backward.
         let inputGradient: (any Layer)?
         let depthwise: DepthwiseConv2DBackward?
+        /// A Linear layer's forward and input gradient on the parameters themselves (no packed
+        /// copies: `forward` and `inputGradient` are nil), unless the variant is `.blis`.
+        var linear: LinearTraining? = nil
     }
 
     /// Plans `architecture` for `batch` images of `height` x `width` with the parameters of
@@ -242,6 +246,8 @@ public final class TrainingPlan: @unchecked Sendable {
         for node in nodes {
             switch steps[node.id] {
             case let .conv(step), let .linear(step):
+                // A Linear layer computed by `LinearTraining` reads the parameters themselves.
+                guard step.linear == nil else { break }
                 let count = step.spec.outChannels * (step.spec.inChannels / step.spec.groups) * step.spec.kernelH * step.spec.kernelW
                 let winograd = (step.forward as? Conv2D)?.algorithm == .winograd
                 jobs.append((winograd ? 4 * count : count, (node.id, false)))
@@ -466,18 +472,24 @@ public final class TrainingPlan: @unchecked Sendable {
             return .flatten
         case let .linear(l):
             let fuse = Self.outputDetermines(l.activation)
+            if !fuse { saved[id] = try Tensor(shape: shape(id)) }
+            if l.activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
+            let spec = ConvSpec(inChannels: l.inFeatures, outChannels: l.outFeatures, kernel: 1, weightKey: l.weightKey,
+                                biasKey: l.biasKey, activation: l.activation)
+            let activationBackward = l.activation == .none ? nil
+                : try ActivationBackward(channels: l.outFeatures, activation: l.activation, variant: variant)
+            if LinearTraining.supports(variant) {
+                let linear = try LinearTraining(inFeatures: l.inFeatures, outFeatures: l.outFeatures, batch: batch,
+                                                activation: fuse ? l.activation : .none, variant: variant)
+                return .linear(ConvStep(spec: spec, forward: nil, batchNorm: nil, activationBackward: activationBackward,
+                                        inputGradient: nil, depthwise: nil, linear: linear))
+            }
             let forward = try Conv2D(inChannels: l.inFeatures, outChannels: l.outFeatures, kernelH: 1, kernelW: 1,
                                      weights: try param(l.weightKey), bias: try l.biasKey.map(param),
                                      activation: fuse ? l.activation : .none, variant: variant)
-            if !fuse { saved[id] = try Tensor(shape: shape(id)) }
-            if l.activation != .none { preGradients[id] = try Tensor(shape: shape(id)) }
             let inputGradient = try ConvInputGradient.make(inChannels: l.inFeatures, outChannels: l.outFeatures, kernelH: 1, kernelW: 1,
                                                            weights: try param(l.weightKey), variant: variant)
-            let spec = ConvSpec(inChannels: l.inFeatures, outChannels: l.outFeatures, kernel: 1, weightKey: l.weightKey,
-                                biasKey: l.biasKey, activation: l.activation)
-            return .linear(ConvStep(spec: spec, forward: forward, batchNorm: nil,
-                                    activationBackward: l.activation == .none ? nil
-                                        : try ActivationBackward(channels: l.outFeatures, activation: l.activation, variant: variant),
+            return .linear(ConvStep(spec: spec, forward: forward, batchNorm: nil, activationBackward: activationBackward,
                                     inputGradient: inputGradient, depthwise: nil))
         case let .squeezeExcitation(se):
             let layer = try SqueezeExcitation(channels: se.channels, squeezeChannels: se.squeezeChannels,
@@ -647,7 +659,7 @@ public final class TrainingPlan: @unchecked Sendable {
             return
         case let .conv(step):
             if let bn = step.batchNorm, step.spec.batchNorm != nil {
-                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try saved[id]!.withMutableView { try step.forward!.forward(x, into: $0, threadPool: pool) }
                 let pre = try saved[id]!.view()
                 try outputs[id].withMutableView {
                     let keys = batchNormKeys[id]!
@@ -659,10 +671,10 @@ public final class TrainingPlan: @unchecked Sendable {
                                    statistics: &stats, threadPool: pool)
                 }
             } else if saved[id] != nil {
-                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try saved[id]!.withMutableView { try step.forward!.forward(x, into: $0, threadPool: pool) }
                 try applyActivation(step.spec.activation, from: id, pool)
             } else {
-                try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try outputs[id].withMutableView { try step.forward!.forward(x, into: $0, threadPool: pool) }
             }
         case let .linear(step):
             var x = x
@@ -670,12 +682,20 @@ public final class TrainingPlan: @unchecked Sendable {
                 try dropped[id]!.withMutableView { try drop.dropout.apply(x, into: $0, seed: drop.seed, threadPool: pool) }
                 x = try dropped[id]!.view()
             }
-            if saved[id] != nil {
-                try saved[id]!.withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
-                try applyActivation(step.spec.activation, from: id, pool)
+            let target = saved[id] != nil
+            if let linear = step.linear {
+                let w = try weights(step.spec.weightKey), b = try step.spec.biasKey.map(weights)
+                if target {
+                    try saved[id]!.withMutableView { try linear.forward(x, weights: w, bias: b, into: $0, threadPool: pool) }
+                } else {
+                    try outputs[id].withMutableView { try linear.forward(x, weights: w, bias: b, into: $0, threadPool: pool) }
+                }
+            } else if target {
+                try saved[id]!.withMutableView { try step.forward!.forward(x, into: $0, threadPool: pool) }
             } else {
-                try outputs[id].withMutableView { try step.forward.forward(x, into: $0, threadPool: pool) }
+                try outputs[id].withMutableView { try step.forward!.forward(x, into: $0, threadPool: pool) }
             }
+            if target { try applyActivation(step.spec.activation, from: id, pool) }
         case let .maxPool(op):
             // Moved out and back, so the indices are not copied to be written.
             var found: [Int32] = []
@@ -857,7 +877,13 @@ public final class TrainingPlan: @unchecked Sendable {
             // The input.
             guard needsInput else { return }
             let d = try dPre.view()
-            if let layer = step.inputGradient {
+            if let linear = step.linear {
+                let w = try weights(spec.weightKey)
+                try sendInputGradient(id, first, pool) {
+                    try linear.inputGradient(d, weights: w, into: $0, threadPool: pool)
+                    if let drop { try drop.dropout.apply($0, into: $0, seed: drop.seed, threadPool: pool) }
+                }
+            } else if let layer = step.inputGradient {
                 try sendInputGradient(id, first, pool) {
                     try layer.forward(d, into: $0, threadPool: pool)
                     if let drop { try drop.dropout.apply($0, into: $0, seed: drop.seed, threadPool: pool) }
