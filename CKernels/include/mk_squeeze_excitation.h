@@ -83,9 +83,10 @@ mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op
                                               const float* input, float* output, float* saved,
                                               mk_threadpool* pool);
 
-/// The backward's workspace for `batch` images (INVALID_ARGUMENT for 0).
+/// The backward's workspace for `batch` images run on `pool` (its thread count; NULL: one)
+/// (INVALID_ARGUMENT for 0).
 mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_excitation_f32_op* op,
-                                                             size_t batch, size_t* bytes);
+                                                             size_t batch, mk_threadpool* pool, size_t* bytes);
 
 /// Gradients of the squeeze-and-excitation that run_train computed on `input` (saved by it),
 /// given the output's gradient: the input's (`input_gradient`, at the output pixel stride as
@@ -94,9 +95,9 @@ mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_ex
 /// [channels, squeeze], bias [channels] (bias gradients may be NULL: not computed). The weights
 /// are the op's. PyTorch's derivatives: hardsigmoid's dy / 6 strictly inside (-3, 3), ReLU's
 /// where its input is > 0. Sums over pixels are per image, sums over images in image order: the
-/// same bits for any thread count. `workspace` (mk_squeeze_excitation_f32_backward_workspace_bytes;
-/// NULL allocates one for the call) may not overlap the operands. INVALID_ARGUMENT for a plan of
-/// another op, overlapping buffers or a small workspace.
+/// same bits for any thread count. `workspace` (mk_squeeze_excitation_f32_backward_workspace_bytes
+/// for this batch and pool; NULL allocates one for the call) may not overlap the operands.
+/// INVALID_ARGUMENT for a plan of another op, overlapping buffers or a small workspace.
 mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op* op,
                                              const mk_squeeze_excitation_f32_plan* plan,
                                              const float* input, const float* saved,

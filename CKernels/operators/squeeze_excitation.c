@@ -403,12 +403,13 @@ mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op
 // normalization: x - 0 and times 1 are exact), then back through the hardsigmoid (dz2). Then,
 // MK_SE_ROWS images at a time, through fc2 and the ReLU (dz1) and fc1 (the pooled mean's
 // gradient, divided by the pixels); per image again, dx = dy * gate + that per pixel. Then the
-// parameter gradients (split over their rows): fc2's row c is the sum over images of dz2[b][c] *
-// relu(z1[b]), fc1's row j of dz1[b][j] * pooled[b], in image order, so the bits do not depend
-// on the threads.
+// parameter gradients, two weight-gradient GEMMs over the images (mk_weight_gradient_f32, its
+// FMA microkernels; they had been f32_fc rows, mul then add, a third of the backward): fc2's
+// row c is the sum over images of dz2[b][c] * relu(z1[b]), fc1's row j of dz1[b][j] *
+// pooled[b], each a chain in image order, so the bits do not depend on the threads.
 
 typedef struct {
-    float *dz2, *dz2t, *dz1, *dz1t, *gate, *dpool, *sums, *hidden, *zeros, *ones;
+    float *dz2, *dz1, *gate, *dpool, *sums, *hidden, *zeros, *ones;
 } mk_se_grad_buffers;
 
 // The workspace's arrays (each rounded to 64 bytes); returns the floats, 0 on overflow.
@@ -416,10 +417,10 @@ static size_t mk_se_grad_layout(size_t batch, size_t C, size_t S, float* base, m
     const size_t NC = mk_se_round(batch * C), NS = mk_se_round(batch * S);
     const size_t wide = mk_se_round(C > S ? C : S);
     size_t at = 0;
-    float** c_arrays[] = {&b->dz2, &b->dz2t, &b->gate, &b->dpool, &b->sums};
-    float** s_arrays[] = {&b->dz1, &b->dz1t, &b->hidden};
-    for (size_t i = 0; i < 5; i++) { *c_arrays[i] = base ? base + at : NULL; at += NC; }
-    for (size_t i = 0; i < 3; i++) { *s_arrays[i] = base ? base + at : NULL; at += NS; }
+    float** c_arrays[] = {&b->dz2, &b->gate, &b->dpool, &b->sums};
+    float** s_arrays[] = {&b->dz1, &b->hidden};
+    for (size_t i = 0; i < 4; i++) { *c_arrays[i] = base ? base + at : NULL; at += NC; }
+    for (size_t i = 0; i < 2; i++) { *s_arrays[i] = base ? base + at : NULL; at += NS; }
     b->zeros = base ? base + at : NULL;
     at += wide;
     b->ones = base ? base + at : NULL;
@@ -427,8 +428,21 @@ static size_t mk_se_grad_layout(size_t batch, size_t C, size_t S, float* base, m
     return at;
 }
 
+// The weight-gradient GEMMs' workspace (the larger of the two, for the pool's threads).
+static mk_status mk_se_grad_gemm_bytes(const mk_squeeze_excitation_f32_op* op, mk_threadpool* pool, size_t* bytes) {
+    size_t b1, b2;
+    mk_status status = mk_weight_gradient_f32_workspace_bytes(op->channels, op->squeeze, op->variant, pool, &b2);
+    if (status == MK_STATUS_OK) {
+        status = mk_weight_gradient_f32_workspace_bytes(op->squeeze, op->channels, op->variant, pool, &b1);
+    }
+    *bytes = 0;
+    if (status != MK_STATUS_OK) return status;
+    *bytes = ((b1 > b2 ? b1 : b2) + 63) & ~(size_t)63;
+    return status;
+}
+
 mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_excitation_f32_op* op,
-                                                             size_t batch, size_t* bytes) {
+                                                             size_t batch, mk_threadpool* pool, size_t* bytes) {
     if (op == NULL || bytes == NULL) return MK_STATUS_NULL_POINTER;
     *bytes = 0;
     if (batch == 0) return MK_STATUS_INVALID_ARGUMENT;
@@ -437,8 +451,11 @@ mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_ex
         !mk_size_mul(check, sizeof(float), &check)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
+    size_t gemm;
+    mk_status status = mk_se_grad_gemm_bytes(op, pool, &gemm);
+    if (status != MK_STATUS_OK) return status;
     mk_se_grad_buffers b;
-    *bytes = mk_se_grad_layout(batch, op->channels, op->squeeze, NULL, &b) * sizeof(float) + 64;
+    *bytes = mk_se_grad_layout(batch, op->channels, op->squeeze, NULL, &b) * sizeof(float) + gemm + 64;
     return MK_STATUS_OK;
 }
 
@@ -458,13 +475,13 @@ typedef struct {
 } mk_se_grad_job;
 
 // Per image: the gate and the ReLU's output recomputed from the saved values, and the gate's
-// gradient through the hardsigmoid (dz2, and its transpose for fc2's weight gradient).
+// gradient through the hardsigmoid (dz2).
 static void mk_se_grad_image_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_grad_job* job = context;
     const mk_squeeze_excitation_f32_op* op = job->op;
     const mk_squeeze_excitation_f32_plan* plan = job->plan;
-    const size_t C = op->channels, S = op->squeeze, N = plan->batch;
+    const size_t C = op->channels, S = op->squeeze;
     const size_t xs = plan->input_pixel_stride, ys = plan->output_pixel_stride;
     const mk_bn_channels identity = {job->b.zeros, job->b.ones, job->b.ones, job->b.zeros, NULL, NULL, NULL};
     const mk_dact none = {MK_DACT_IDENTITY, 0.0f, 0.0f};
@@ -486,13 +503,12 @@ static void mk_se_grad_image_task(void* context, size_t thread, size_t start, si
                             &identity, &none, job->b.sums + n * C, dz2);
         for (size_t c = 0; c < C; c++) {
             dz2[c] = z2[c] > -3.0f && z2[c] < 3.0f ? dz2[c] / 6.0f : 0.0f;
-            job->b.dz2t[c * N + n] = dz2[c];
         }
     }
 }
 
 // MK_SE_ROWS images at a time (the weights read once per group): back through fc2 and the ReLU
-// (dz1, and its transpose), then fc1 (the pooled mean's gradient, divided by the pixels).
+// (dz1), then fc1 (the pooled mean's gradient, divided by the pixels).
 static void mk_se_grad_layers_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_grad_job* job = context;
@@ -508,7 +524,6 @@ static void mk_se_grad_layers_task(void* context, size_t thread, size_t start, s
             const float* z1 = job->saved + (n0 + r) * (2 * C + S) + C;
             for (size_t j = 0; j < S; j++) {
                 dz1[r * S + j] = z1[j] > 0.0f ? dz1[r * S + j] : 0.0f;
-                job->b.dz1t[j * N + n0 + r] = dz1[r * S + j];
             }
         }
         op->fc(rows, S, C, dz1, S, op->w1, C, job->b.zeros, dpool, C, &mk_se_identity);
@@ -535,34 +550,6 @@ static void mk_se_grad_input_task(void* context, size_t thread, size_t start, si
     }
 }
 
-// Rows [0, C) are fc2's weight-gradient rows, [C, C + S) fc1's (each as many at a time as the
-// task has of one layer).
-static void mk_se_grad_rows_task(void* context, size_t thread, size_t start, size_t count) {
-    (void)thread;
-    const mk_se_grad_job* job = context;
-    const mk_squeeze_excitation_f32_op* op = job->op;
-    const size_t C = op->channels, S = op->squeeze, N = job->plan->batch;
-    const size_t end = start + count;
-    if (start < C) {
-        const size_t r1 = end < C ? end : C;
-        op->fc(r1 - start, N, S, job->b.dz2t + start * N, N, job->b.hidden, S, job->b.zeros, job->dw2 + start * S, S,
-               &mk_se_identity);
-    }
-    if (end > C) {
-        const size_t j0 = start > C ? start - C : 0, j1 = end - C;
-        op->fc(j1 - j0, N, C, job->b.dz1t + j0 * N, N, job->saved, 2 * C + S, job->b.zeros, job->dw1 + j0 * C, C,
-               &mk_se_identity);
-    }
-    for (size_t r = start; r < end; r++) {
-        const float* d = r < C ? job->b.dz2t + r * N : job->b.dz1t + (r - C) * N;
-        float* bias = r < C ? job->db2 : job->db1;
-        if (bias == NULL) continue;
-        float sum = 0.0f;
-        for (size_t n = 0; n < N; n++) sum += d[n];
-        bias[r < C ? r : r - C] = sum;
-    }
-}
-
 mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op* op,
                                              const mk_squeeze_excitation_f32_plan* plan,
                                              const float* input, const float* saved,
@@ -578,7 +565,7 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
     if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
     const size_t C = op->channels, S = op->squeeze, N = plan->batch;
     size_t need;
-    mk_status status = mk_squeeze_excitation_f32_backward_workspace_bytes(op, N, &need);
+    mk_status status = mk_squeeze_excitation_f32_backward_workspace_bytes(op, N, pool, &need);
     if (status != MK_STATUS_OK) return status;
     // dy and dx use the output pixel stride (dx may be dy itself); x the input one. Nothing else
     // may overlap.
@@ -613,7 +600,14 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
     mk_se_grad_job job = {op, plan, mk_f32_bntrain_config_get(op->variant), input, saved,
                           output_gradient, input_gradient, fc1_weight_gradient, fc1_bias_gradient,
                           fc2_weight_gradient, fc2_bias_gradient, {0}};
-    mk_se_grad_layout(N, C, S, base, &job.b);
+    const size_t layout = mk_se_grad_layout(N, C, S, base, &job.b);
+    size_t gemm_bytes;
+    status = mk_se_grad_gemm_bytes(op, pool, &gemm_bytes);
+    if (status != MK_STATUS_OK) {
+        mk_aligned_free(owned);
+        return status;
+    }
+    float* gemm_workspace = base + layout;
     const size_t wide = C > S ? C : S;
     for (size_t i = 0; i < wide; i++) {
         job.b.zeros[i] = 0.0f;
@@ -625,10 +619,12 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
     }
     if (status == MK_STATUS_OK) status = mk_threadpool_parallelize_1d(pool, mk_se_grad_input_task, &job, N, 1);
     if (status == MK_STATUS_OK) {
-        // About 32K multiply-adds per task.
-        const size_t per_row = N * (S > C ? S : C);
-        const size_t tile = per_row >= 32768 ? 1 : 32768 / per_row;
-        status = mk_threadpool_parallelize_1d(pool, mk_se_grad_rows_task, &job, C + S, tile);
+        status = mk_weight_gradient_f32(N, C, S, job.b.dz2, C, job.b.hidden, S, fc2_weight_gradient, S,
+                                        fc2_bias_gradient, false, gemm_workspace, gemm_bytes, op->variant, pool);
+    }
+    if (status == MK_STATUS_OK) {
+        status = mk_weight_gradient_f32(N, S, C, job.b.dz1, S, saved, 2 * C + S, fc1_weight_gradient, C,
+                                        fc1_bias_gradient, false, gemm_workspace, gemm_bytes, op->variant, pool);
     }
     mk_aligned_free(owned);
     return status;

@@ -5019,7 +5019,7 @@ static int seb_backward(const seb_setup* s, const mk_squeeze_excitation_f32_op* 
     }
     size_t bytes = 0;
     snprintf(what, sizeof what, "backward_workspace_bytes(%s)", name);
-    if (!run_ok(what, mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, &bytes))) return 0;
+    if (!run_ok(what, mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, pool, &bytes))) return 0;
     tensor ws;
     memset(&ws, 0, sizeof ws);
     const size_t tail = ws_mode > 0 ? ws_mode - 1 : 0;
@@ -5218,7 +5218,7 @@ static void seb_error_checks(const seb_setup* s, const mk_squeeze_excitation_f32
                                                                                s->in_arg, s->out_arg, NULL,
                                                                                &other_plan)) ||
         !run_ok("backward_workspace_bytes(errors)",
-                mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, &bytes))) {
+                mk_squeeze_excitation_f32_backward_workspace_bytes(op, s->batch, NULL, &bytes))) {
         return;
     }
     const size_t saved_floats = mk_squeeze_excitation_f32_saved_floats(op, s->batch);
@@ -5256,8 +5256,8 @@ static void seb_error_checks(const seb_setup* s, const mk_squeeze_excitation_f32
     e[n++] = (seb_error){"dx one float past dy", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, scratch, scratch + 1, o.dw1.p, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
     e[n++] = (seb_error){"fc1 weight gradient overlapping saved", mk_squeeze_excitation_f32_backward(op, &plan, x, scratch, dy, o.dx.p, scratch + s->batch * (2 * C + S) - 1, db1, o.dw2.p, db2, ws, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
     e[n++] = (seb_error){"workspace overlapping dx", mk_squeeze_excitation_f32_backward(op, &plan, x, sv, dy, scratch, o.dw1.p, db1, o.dw2.p, db2, scratch + out_extent - 1, bytes, NULL), MK_STATUS_INVALID_ARGUMENT};
-    e[n++] = (seb_error){"workspace_bytes for batch 0", mk_squeeze_excitation_f32_backward_workspace_bytes(op, 0, &zero_bytes), MK_STATUS_INVALID_ARGUMENT};
-    e[n++] = (seb_error){"workspace_bytes NULL op", mk_squeeze_excitation_f32_backward_workspace_bytes(NULL, s->batch, &zero_bytes), MK_STATUS_NULL_POINTER};
+    e[n++] = (seb_error){"workspace_bytes for batch 0", mk_squeeze_excitation_f32_backward_workspace_bytes(op, 0, NULL, &zero_bytes), MK_STATUS_INVALID_ARGUMENT};
+    e[n++] = (seb_error){"workspace_bytes NULL op", mk_squeeze_excitation_f32_backward_workspace_bytes(NULL, s->batch, NULL, &zero_bytes), MK_STATUS_NULL_POINTER};
     e[n++] = (seb_error){"run_train saved NULL", mk_squeeze_excitation_f32_run_train(op, &plan, x, out.p, NULL, NULL), MK_STATUS_NULL_POINTER};
     e[n++] = (seb_error){"run_train a plan of another op", mk_squeeze_excitation_f32_run_train(op, &other_plan, x, out.p, saved.p, NULL), MK_STATUS_INVALID_ARGUMENT};
     e[n++] = (seb_error){"run_train saved overlapping the output", mk_squeeze_excitation_f32_run_train(op, &plan, x, scratch, scratch + out_extent - 1, NULL), MK_STATUS_INVALID_ARGUMENT};

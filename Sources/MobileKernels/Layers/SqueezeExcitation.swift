@@ -161,7 +161,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         }
         var (status, plan) = plan(input, outputGradient.pixelStride, threadPool)
         var bytes = 0
-        status = then(status) { mk_squeeze_excitation_f32_backward_workspace_bytes(op, input.shape.n, &bytes) }
+        status = then(status) { mk_squeeze_excitation_f32_backward_workspace_bytes(op, input.shape.n, threadPool.handle, &bytes) }
         status = then(status) {
             scratch.with(bytes: bytes) { workspace in
                 mk_squeeze_excitation_f32_backward(op, &plan, input.pointer, keep, outputGradient.pointer, inputGradient.pointer, dw1,
