@@ -7,8 +7,11 @@
 // (a B panel stays in L1 across the A panels). Both operands are strided by a whole pixel in
 // NHWC (a new line, often a new page, per pixel): packing is what lets the microkernel run at
 // the FMA rate. Threads split C's rows (one task per thread, each packs the B block it reads),
-// never the pixels, so every element of C is one chain of multiply-adds in pixel order: the same
-// bits for any thread count and any blocking. A grouped convolution's products (one per group,
+// or, for a single product with more columns than rows (a projection's or a KxK convolution's
+// gradient, whose B is the wider operand or im2col patches), C's columns (each packs the A
+// block): what is packed twice is the narrower operand. Never the pixels, so every element of C
+// is one chain of multiply-adds in pixel order: the same bits for any thread count and any
+// blocking. A grouped convolution's products (one per group,
 // block-diagonal) are one job: its row tiles are numbered across the groups and split among the
 // threads, and each block of pixels is packed for every group a thread has while its rows are in
 // cache (one pass over the tensors, not one per group; a group's B block is packed by each
@@ -31,6 +34,7 @@ typedef struct {
     // columns, g * m rows and g * m entries further) and row tiles per group.
     size_t groups, group_tiles;
     bool accumulate;  // else the first block of pixels overwrites c
+    bool by_columns;  // tasks split C's columns (in NR-wide units), not its row tiles
     const float* a;
     const float* b;
     float* c;
@@ -126,7 +130,17 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
     const mk_wg_job* job = context;
     const mk_wgrad_kernels* k = job->k;
     const size_t MR = k->mr, NR = k->nr;
-    const size_t end = start + count;
+    // Row tiles [start, end) and every column, or (by_columns: one group) every row tile and
+    // columns [col0, col1); the bias once, by the task with the first columns.
+    size_t end = start + count, col0 = 0, col1 = job->n;
+    bool bias = job->bias != NULL;
+    if (job->by_columns) {
+        col0 = start * NR;
+        col1 = end * NR < job->n ? end * NR : job->n;
+        bias = bias && start == 0;
+        start = 0;
+        end = job->group_tiles;
+    }
     const size_t g0 = start / job->group_tiles, g1 = (end - 1) / job->group_tiles;
     float* apack = job->workspace + thread * job->thread_floats;
     float* bpack = apack + mk_wg_round_up(job->m < MK_WG_MC ? job->m : MK_WG_MC, MR) * MK_WG_KC;
@@ -134,12 +148,12 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
     float edge[MK_WG_MR * 32];  // a partial tile's copy of C (NR <= 32)
     // Passes and pixel blocks of equal size (a multiple of NR wide): no short last block that
     // would pay C's loads and stores for a few pixels.
-    const size_t passes = (job->n + MK_WG_NC - 1) / MK_WG_NC;
-    const size_t pass_width = mk_wg_round_up((job->n + passes - 1) / passes, NR);
+    const size_t passes = (col1 - col0 + MK_WG_NC - 1) / MK_WG_NC;
+    const size_t pass_width = mk_wg_round_up((col1 - col0 + passes - 1) / passes, NR);
     const size_t blocks = (job->pixels + MK_WG_KC - 1) / MK_WG_KC;
     const size_t block_pixels = (job->pixels + blocks - 1) / blocks;
-    for (size_t n0 = 0; n0 < job->n; n0 += pass_width) {
-        const size_t nc = job->n - n0 < pass_width ? job->n - n0 : pass_width;
+    for (size_t n0 = col0; n0 < col1; n0 += pass_width) {
+        const size_t nc = col1 - n0 < pass_width ? col1 - n0 : pass_width;
         for (size_t p0 = 0; p0 < job->pixels; p0 += block_pixels) {
             const size_t kc = job->pixels - p0 < block_pixels ? job->pixels - p0 : block_pixels;
             // The first block of a gradient that is not accumulated writes C without reading it.
@@ -191,7 +205,7 @@ static void mk_wg_task(void* context, size_t thread, size_t start, size_t count)
             }
         }
     }
-    if (job->bias == NULL) return;
+    if (!bias) return;
     // The bias: column sums of a over all pixels (each a chain in pixel order), 256 columns at a
     // time in a local array so the compiler vectorizes across columns.
     float sums[256];
@@ -257,9 +271,13 @@ static mk_status mk_wg_run(mk_wg_job* job, size_t a_extent, size_t b_extent, siz
     if (!accumulate && job->bias != NULL) memset(job->bias, 0, job->groups * job->m * sizeof(float));
     job->group_tiles = (job->m + job->k->mr - 1) / job->k->mr;
     const size_t tiles = job->groups * job->group_tiles;
-    // One task per thread: each packs the B blocks it reads.
-    const size_t per_task = (tiles + threads - 1) / threads;
-    const mk_status status = mk_threadpool_parallelize_1d(pool, mk_wg_task, job, tiles, per_task);
+    // One task per thread: each packs the blocks it reads; the narrower operand is the one
+    // packed by every thread.
+    const size_t column_units = (job->n + job->k->nr - 1) / job->k->nr;
+    job->by_columns = threads > 1 && job->groups == 1 && job->n > job->m && column_units >= threads;
+    const size_t units = job->by_columns ? column_units : tiles;
+    const size_t per_task = (units + threads - 1) / threads;
+    const mk_status status = mk_threadpool_parallelize_1d(pool, mk_wg_task, job, units, per_task);
     mk_aligned_free(owned);
     return status;
 }
@@ -289,7 +307,7 @@ mk_status mk_grouped_weight_gradient_f32(size_t pixels, size_t groups, size_t m,
     const mk_wgrad_kernels* kernels;
     mk_status status = mk_wg_kernels(variant, &kernels);
     if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, groups, 0, false, a, b, c, bias, NULL, 0, NULL};
+    mk_wg_job job = {kernels, pixels, m, n, lda, ldb, ldc, groups, 0, false, false, a, b, c, bias, NULL, 0, NULL};
     return mk_wg_run(&job, a_extent, b_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }
 
@@ -344,6 +362,6 @@ mk_status mk_conv2d_weight_gradient_f32(const mk_conv2d_wgrad_geometry* g, const
     const mk_wgrad_kernels* kernels;
     mk_status status = mk_wg_kernels(variant, &kernels);
     if (status != MK_STATUS_OK) return status;
-    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, 1, 0, false, dy, x, dw, dbias, NULL, 0, g};
+    mk_wg_job job = {kernels, pixels, g->out_channels, n, g->output_pixel_stride, 0, n, 1, 0, false, false, dy, x, dw, dbias, NULL, 0, g};
     return mk_wg_run(&job, dy_extent, x_extent, c_extent, accumulate, workspace, workspace_bytes, pool);
 }
