@@ -104,10 +104,18 @@ mk_status mk_squeeze_excitation_f32_set_weights(mk_squeeze_excitation_f32_op* op
     const size_t C = op->channels, S = op->squeeze;
     memcpy(op->w1, fc1_weight, C * S * sizeof(float));
     memcpy(op->w2, fc2_weight, C * S * sizeof(float));
-    for (size_t s = 0; s < S; s++) {
-        for (size_t c = 0; c < C; c++) {
-            op->w1t[c * S + s] = fc1_weight[s * C + c];
-            op->w2t[s * C + c] = fc2_weight[c * S + s];
+    // The transposes in 16 x 16 tiles (a training step repacks every SE block: row by row, the
+    // strided side missed the cache on each element).
+    for (size_t s0 = 0; s0 < S; s0 += 16) {
+        const size_t s1 = s0 + 16 < S ? s0 + 16 : S;
+        for (size_t c0 = 0; c0 < C; c0 += 16) {
+            const size_t c1 = c0 + 16 < C ? c0 + 16 : C;
+            for (size_t s = s0; s < s1; s++) {
+                for (size_t c = c0; c < c1; c++) op->w1t[c * S + s] = fc1_weight[s * C + c];
+            }
+            for (size_t c = c0; c < c1; c++) {
+                for (size_t s = s0; s < s1; s++) op->w2t[s * C + c] = fc2_weight[c * S + s];
+            }
         }
     }
     if (fc1_bias != NULL) {
