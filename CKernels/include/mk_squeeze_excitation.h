@@ -17,8 +17,8 @@ extern "C" {
 ///   t = relu(fc1_weight . s + fc1_bias)                     [squeeze_channels]
 ///   g = hardsigmoid(fc2_weight . t + fc2_bias)              [C]
 ///   y[n, y, x, c] = x[n, y, x, c] * g[c]
-/// Each dot product is summed from 0 in input order, then the bias is added (the reference's
-/// order); hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
+/// Each dot product is summed from 0 in input order, one fused multiply-add per step, then the
+/// bias is added; hardsigmoid is min(max(v + 3, 0), 6) times the float nearest 1/6.
 typedef struct mk_squeeze_excitation_f32_op mk_squeeze_excitation_f32_op;
 
 /// Largest `channels` and `squeeze_channels`: run keeps the pooled vector and the hidden vector

@@ -240,8 +240,8 @@ void mk_pool2d_backward_f32_destroy(mk_pool2d_backward_f32_op* op);
 /// input (n = input channels); for a KxK one b is the im2col patches. Blocks of both operands are
 /// packed into `workspace` (mk_weight_gradient_f32_workspace_bytes for this m, n, variant and
 /// pool; float-aligned; not overlapping the operands), or, when `workspace` is NULL, into memory
-/// allocated for the call. Threads split the rows of c, never the pixels: the same bits for any
-/// thread count. INVALID_ARGUMENT for zero sizes, leading dimensions below the widths, c, bias or
+/// allocated for the call. Threads split the rows of c (or, for one group with n > m, its
+/// columns), never the pixels: the same bits for any thread count. INVALID_ARGUMENT for zero sizes, leading dimensions below the widths, c, bias or
 /// the workspace overlapping an operand, or a workspace below the size needed; UNSUPPORTED for a
 /// variant without these kernels or one the CPU lacks.
 mk_status mk_weight_gradient_f32(size_t pixels, size_t m, size_t n, const float* a, size_t lda,
@@ -315,7 +315,7 @@ bool mk_dropout_keeps(uint64_t seed, uint64_t index, float p);
 ///   dst[c * dst_stride + r] = act(src[r * src_stride + c] + bias[r])   (r < rows, c < cols).
 /// A Linear layer's training step computes its output transposed, y^T = W x^T, on the weights
 /// as the optimizer keeps them, and lays it out with this; its input gradient reads dy^T. Threads
-/// split tiles of both dimensions. INVALID_ARGUMENT for zero sizes, strides below the widths, an
+/// split tiles of both dimensions. NULL_POINTER for a NULL src or dst; INVALID_ARGUMENT for zero sizes, strides below the widths, an
 /// invalid activation, or dst overlapping src or the bias; SIZE_OVERFLOW for extents memory
 /// cannot address.
 mk_status mk_transpose_f32(size_t rows, size_t cols, const float* src, size_t src_stride, const float* bias,

@@ -45,7 +45,8 @@ static mk_status mk_squeeze_excitation_resolve(size_t channels, size_t squeeze_c
                           mk_family_variants(MK_FAMILY_F32_VBINARY) &
                           mk_family_variants(MK_FAMILY_F32_FC) &
                           mk_family_variants(MK_FAMILY_F32_VUNARY) &
-                          mk_family_variants(MK_FAMILY_F32_BNTRAIN);
+                          mk_family_variants(MK_FAMILY_F32_BNTRAIN) &
+                          mk_family_variants(MK_FAMILY_F32_WGRAD);
     return mk_resolve_variant(variant, mask, resolved);
 }
 
@@ -412,7 +413,8 @@ mk_status mk_squeeze_excitation_f32_run_train(const mk_squeeze_excitation_f32_op
 // MK_SE_ROWS images at a time, through fc2 and the ReLU (dz1) and fc1 (the pooled mean's
 // gradient, divided by the pixels); per image again, dx = dy * gate + that per pixel. Then the
 // parameter gradients, two weight-gradient GEMMs over the images (mk_weight_gradient_f32, its
-// FMA microkernels; they had been f32_fc rows, mul then add, a third of the backward): fc2's
+// FMA microkernels; they had been computed with the f32_fc kernels, then a product and a sum
+// per step, a third of the backward): fc2's
 // row c is the sum over images of dz2[b][c] * relu(z1[b]), fc1's row j of dz1[b][j] *
 // pooled[b], each a chain in image order, so the bits do not depend on the threads.
 

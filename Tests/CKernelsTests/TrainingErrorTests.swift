@@ -51,11 +51,82 @@ struct TrainingErrorTests {
             }
         }
         #expect(dst == [Float](repeating: 9, count: 6), "a rejected call wrote")
+        #expect(src == [1, 2, 3, 4, 5, 6], "a rejected call wrote its source")
         // dst[c][r] = relu(src[r][c] + bias[r]).
         let relu = mk_activation(kind: MK_ACTIVATION_RELU, min: 0, max: 0)
         src = [1, -2, 3, -40, 5, -60]
         #expect(mk_transpose_f32(2, 3, src, 3, bias, relu, &dst, 2, nil) == MK_STATUS_OK)
         #expect(dst == [11, 0, 8, 25, 13, 0])
+    }
+
+    @Test("mk_transpose_f32 on 2 threads with strides, a bias and hardswish: a naive loop's bits; gaps untouched")
+    func transposeThreaded() throws {
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        let (rows, cols, ss, ds) = (300, 45, 47, 303)
+        var state: UInt32 = 12345
+        func next() -> Float {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int(state >> 8) % 2001 - 1000) / 100
+        }
+        let src = (0..<(rows * ss)).map { _ in next() }, bias = (0..<rows).map { _ in next() }
+        let hardswish = mk_activation(kind: MK_ACTIVATION_HARDSWISH, min: 0, max: 0)
+        let sentinel: Float = -7777
+        var dst = [Float](repeating: sentinel, count: cols * ds)
+        #expect(mk_transpose_f32(rows, cols, src, ss, bias, hardswish, &dst, ds, pool) == MK_STATUS_OK)
+        var mismatches = 0, stray = 0
+        for c in 0..<cols {
+            for r in 0..<ds {
+                let got = dst[c * ds + r]
+                if r >= rows {
+                    if got.bitPattern != sentinel.bitPattern { stray += 1 }
+                    continue
+                }
+                let x = src[r * ss + c] + bias[r]
+                let want = (x * min(max(x + 3, 0), 6)) * Float(1.0 / 6.0)
+                if got.bitPattern != want.bitPattern { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0 && stray == 0, "\(mismatches) values differ, \(stray) gap floats written")
+    }
+
+    @Test("weight-gradient GEMM wider than tall (threads split its columns): 2 threads, in two accumulated calls, give one call's bits on 1")
+    func weightGradientColumns() throws {
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        var state: UInt32 = 99
+        func next() -> Float {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int(state >> 8) % 2001 - 1000) / 1000
+        }
+        for (m, n) in [(5, 300), (1, 9), (3, 100), (2, 129)] {
+            let pixels = 37, lda = m + 2, ldb = n + 1
+            let a = (0..<(pixels * lda)).map { _ in next() }, b = (0..<(pixels * ldb)).map { _ in next() }
+            var one = [Float](repeating: 0, count: m * n), oneBias = [Float](repeating: 0, count: m)
+            #expect(mk_weight_gradient_f32(pixels, m, n, a, lda, b, ldb, &one, n, &oneBias, false, nil, 0, MK_VARIANT_AUTO, nil) == MK_STATUS_OK)
+            var two = [Float](repeating: 5, count: m * n), twoBias = [Float](repeating: 5, count: m)
+            #expect(mk_weight_gradient_f32(20, m, n, a, lda, b, ldb, &two, n, &twoBias, false, nil, 0, MK_VARIANT_AUTO, pool) == MK_STATUS_OK)
+            a.withUnsafeBufferPointer { av in
+                b.withUnsafeBufferPointer { bv in
+                    #expect(mk_weight_gradient_f32(pixels - 20, m, n, av.baseAddress! + 20 * lda, lda, bv.baseAddress! + 20 * ldb, ldb,
+                                                   &two, n, &twoBias, true, nil, 0, MK_VARIANT_AUTO, pool) == MK_STATUS_OK)
+                }
+            }
+            #expect(one.map(\.bitPattern) == two.map(\.bitPattern), "\(m) x \(n): weights")
+            #expect(oneBias.map(\.bitPattern) == twoBias.map(\.bitPattern), "\(m) x \(n): bias")
+            // Against float64.
+            var worst = 0.0
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<pixels { sum += Double(a[p * lda + i]) * Double(b[p * ldb + j]) }
+                    worst = max(worst, abs(Double(one[i * n + j]) - sum))
+                }
+            }
+            #expect(worst <= 1e-5, "\(m) x \(n): error \(worst)")
+        }
     }
 
     @Test func batchNormRun() throws {

@@ -4,8 +4,8 @@
 // for o < outputs, `ld` (>= outputs) being the floats between weight rows, so a caller can
 // compute a slice of a wider layer's outputs (the threads of the squeeze-and-excitation split
 // them); every output is computed the same way whatever the slice, so the bits do not change.
-// a product and a sum per step (no FMA), in input order, as the reference's dot product, so every
-// ISA gives the same bits. Blocks of MK_PL_FC_BLOCK outputs are accumulated in registers; weight
+// one fused multiply-add per step (explicit, so every ISA rounds alike: fmaf on the x86 scalar
+// variant, a libm call there), in input order, so every ISA gives the same bits. Blocks of MK_PL_FC_BLOCK outputs are accumulated in registers; weight
 // matrices of 64K floats or more are read in one sequential pass with the sums in y when one
 // vector goes through them; groups of 4 vectors (`rows`) keep register blocks instead.
 #ifndef MK_FC_UKERNEL_H

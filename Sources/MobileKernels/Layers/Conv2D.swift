@@ -180,8 +180,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     }
 
     /// `setWeights` from the transpose of the weights, `[inChannels, outChannels]`, for a layer
-    /// that `acceptsTransposedWeights`: a Linear layer's input gradient updated from the
-    /// forward's weights as they are. Returns false (nothing done) for a layer of another form.
+    /// that `acceptsTransposedWeights`: a 1x1 convolution's input gradient updated from the
+    /// forward's weights as they are (a training step's Linear layers use `LinearTraining`). Returns false (nothing done) for a layer of another form.
     public func setWeights(transposed weights: UnsafeBufferPointer<Float>) throws -> Bool {
         guard acceptsTransposedWeights, weights.count == inChannels * outChannels,
               let w = weights.baseAddress else { return false }

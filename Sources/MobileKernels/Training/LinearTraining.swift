@@ -41,7 +41,8 @@ final class LinearTraining: @unchecked Sendable {
         let name = "LinearTraining(\(inFeatures) -> \(outFeatures), batch \(batch))"
         let product = try Conv2D(inChannels: inFeatures, outChannels: batch, kernelH: 1, kernelW: 1,
                                  weights: [Float](repeating: 0, count: inFeatures * batch), variant: variant)
-        guard product.acceptsTransposedWeights else {
+        // Our igemm driver, direct (what gives the inference layer's chains; BLIS's GEMM does not).
+        guard product.variant != .blis, product.algorithm == .direct else {
             throw MobileKernelsError(.unsupported, "\(name): the \(product.variant) variant does not run the transposed product")
         }
         self.product = product

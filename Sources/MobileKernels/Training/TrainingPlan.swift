@@ -7,7 +7,8 @@ internal import CKernels
 /// backward that yields the gradient of every learnable parameter under its state_dict name.
 ///
 /// Planned for one batch size and image size: every activation, saved tensor and gradient
-/// buffer is allocated once, at init, and the layers hold their packed weights. What each node
+/// buffer is allocated once, at init, and the layers hold their packed weights (Linear layers read
+/// the parameter buffer itself: `LinearTraining`). What each node
 /// keeps and which kernel runs its backward:
 ///
 /// - convolution + BatchNorm + activation: the convolution's output (BatchNorm recomputes its
