@@ -11,7 +11,8 @@ convolution and linear weights only (not on BatchNorm parameters and biases), th
 set every step (linear warm-up, then cosine to 0 over the whole run). The models are
 models_common.build's (torchvision's or the specs' reference definitions), initialized as
 `mobilekernels train` initializes ours (`WeightSource.initialization`: Kaiming normal with fan_out
-for convolutions, N(0, 0.01) for linear layers, zero biases, BatchNorm 1 and 0).
+for convolutions, N(0, 0.01) for linear layers, zero biases, BatchNorm 1 and 0; for ShuffleNetV1,
+unless --no-zero-init-residual, the BatchNorm ending each residual branch starts at scale 0).
 
 Writes a JSON log in the format `mobilekernels train --log` writes, which `mobilekernels plot`
 reads, and the final weights as safetensors when --output is given (with the metadata
@@ -96,6 +97,17 @@ def initialize(model):
             nn.init.zeros_(m.bias)
 
 
+def zero_residual_branches(model):
+    """`WeightSource.initialization(zeroResidualBranches: true)`: the BatchNorm that ends each
+    residual branch starts with scale 0 (ShuffleNetV1's stride-1 units' bn3; the projection
+    BatchNorm of torchvision's MobileNetV2/V3 blocks that add their input)."""
+    import torch.nn as nn
+    for m in model.modules():
+        if (type(m).__name__ == "ShuffleUnitV1" and m.stride == 1) or getattr(m, "use_res_connect", False):
+            last = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)][-1]
+            nn.init.zeros_(last.weight)
+
+
 def variant(model, stem_stride, stem_pool):
     """The small-image variants of `Architecture.make(_:stemStride:stemPool:)` on a models_common model:
     stem_stride 1 sets the first Conv2d's stride to 1; stem_pool False replaces ShuffleNetV1's max pool
@@ -126,6 +138,9 @@ def main():
     ap.add_argument("--no-stem-pool", action="store_true",
                     help="ShuffleNetV1 without the max pool after the first convolution (with --stem-stride 1 its CIFAR form, "
                          "as mobilekernels train --no-stem-pool)")
+    ap.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
+                    help="start each residual branch's last BatchNorm scale at 0 (default: ShuffleNetV1 only, "
+                         "as mobilekernels train)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layout", default="channels_last", choices=["channels_last", "nchw"])
     ap.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits)")
@@ -155,6 +170,9 @@ def main():
 
     model = variant(mc.build(args.model, num_classes=10), args.stem_stride, not args.no_stem_pool)
     initialize(model)
+    zero_init_residual = args.zero_init_residual if args.zero_init_residual is not None else args.model.startswith("shufflenet")
+    if zero_init_residual:
+        zero_residual_branches(model)
     memory_format = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -197,7 +215,7 @@ def main():
 
     log = {"framework": "pytorch " + torch.__version__, "model": args.model, "data": os.path.basename(args.data_dir.rstrip("/")),
            "size": size, "stem_stride": args.stem_stride,
-           **({"stem_pool": not args.no_stem_pool} if args.model == "shufflenet_v1_g3" else {}), "batch": args.batch, "threads": args.threads, "lr": args.lr, "layout": args.layout, "epochs": []}
+           **({"stem_pool": not args.no_stem_pool} if args.model == "shufflenet_v1_g3" else {}), "zero_init_residual": zero_init_residual, "batch": args.batch, "threads": args.threads, "lr": args.lr, "layout": args.layout, "epochs": []}
     print(f"{args.model} (PyTorch {torch.__version__}, {args.layout}), {size}x{size}, batch {args.batch}, "
           f"{args.threads} thread(s), {args.epochs} epochs, SGD lr {args.lr} cosine", flush=True)
     step, elapsed = 0, 0.0

@@ -88,6 +88,10 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the shuffles, augmentation, dropout and (without --weights) the initial weights.")
     var seed: UInt64 = 0
 
+    @Flag(inversion: .prefixedNo,
+          help: "Without --weights: start each residual branch's last BatchNorm scale at 0, so each residual unit starts as the identity (default: on for ShuffleNetV1, off for the torchvision models).")
+    var zeroInitResidual: Bool?
+
     @Option(help: "Start from these weights (.safetensors, e.g. torchvision's converted or a checkpoint) instead of random ones.")
     var weights: String?
 
@@ -105,6 +109,9 @@ struct Train: ParsableCommand {
         let kind = try modelKind(model)
         let trainSet = try dataOptions.load(.train), testSet = try dataOptions.load(.test)
         if resume != nil && weights != nil { throw ValidationError("--resume takes the checkpoint's weights: give --resume or --weights, not both") }
+        if zeroInitResidual != nil && (resume ?? weights) != nil {
+            throw ValidationError("--zero-init-residual and --no-zero-init-residual choose the initial weights: not with --weights or --resume")
+        }
         let architecture = try architectureOptions.make(kind, numClasses: max(trainSet.classes, 10),
                                                         checkpoint: (resume ?? weights).map { try SafeTensorsFile(path: $0) })
         let s: Trainer.Schedule
@@ -119,12 +126,13 @@ struct Train: ParsableCommand {
                                       schedule: s, warmupEpochs: warmup, cropPadding: noAugment ? 0 : 4,
                                       horizontalFlip: !noAugment && dataOptions.flips, seed: seed)
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
-        let source: WeightSource = try (resume ?? weights).map { try .safetensors(path: $0) } ?? .initialization(seed: seed)
+        let source: WeightSource = try (resume ?? weights).map { try .safetensors(path: $0) } ?? .initialization(seed: seed, zeroResidualBranches: zeroInitResidual)
         let trainer = try Trainer(architecture, weights: source, data: trainSet, size: size ?? defaultSize(kind), options: options,
                                   threadPool: pool)
         var record = TrainingLog(framework: "mobilekernels", model: model, data: dataOptions.data, size: size ?? defaultSize(kind),
                                  batch: batch, threads: pool.threadCount, lr: Double(lr), layout: "nhwc", stem_stride: architecture.stemStride,
-                                 stem_pool: kind.hasStemPool ? architecture.stemPool : nil, epochs: [])
+                                 stem_pool: kind.hasStemPool ? architecture.stemPool : nil,
+                                 zero_init_residual: (resume ?? weights) == nil ? (zeroInitResidual ?? kind.zeroesResidualBranches) : nil, epochs: [])
         if let resume {
             try trainer.resume(from: resume)
             if let log, FileManager.default.fileExists(atPath: log) { record = try TrainingLog.read(log) }

@@ -225,6 +225,36 @@ struct TrainerTests {
         #expect(try WeightSource.initialization(seed: 5).parameters(of: architecture)["features.3.conv.0.0.weight"] != p["features.3.conv.0.0.weight"])
     }
 
+    @Test("zeroResidualBranches: the BatchNorm ending each residual branch starts at scale 0; ShuffleNetV1's default, not the torchvision models'")
+    func zeroResidualBranches() throws {
+        func zeroScales(_ p: [String: [Float]]) -> [String] {
+            p.filter { $0.key.hasSuffix(".weight") && $0.value.allSatisfy { $0 == 0 } }.map(\.key).sorted()
+        }
+        // ShuffleNetV1: the stride-1 units' bn3 (3 + 7 + 3 of them), not the stride-2 units'
+        // (their branch is concatenated, not added) nor any other BatchNorm.
+        let shuffle = try Architecture.make(.shuffleNetV1(groups: 3), numClasses: 10, stemStride: 1)
+        let expected = [(2, 4), (3, 8), (4, 4)].flatMap { stage, units in (1..<units).map { "stage\(stage).\($0).bn3.weight" } }.sorted()
+        let byDefault = try WeightSource.initialization(seed: 1).parameters(of: shuffle)
+        #expect(zeroScales(byDefault) == expected)
+        #expect(byDefault["stage2.0.bn3.weight"]!.allSatisfy { $0 == 1 } && byDefault["stage3.1.bn2.weight"]!.allSatisfy { $0 == 1 })
+        let off = try WeightSource.initialization(seed: 1, zeroResidualBranches: false).parameters(of: shuffle)
+        #expect(zeroScales(off).isEmpty && off["stage3.1.bn3.weight"]!.allSatisfy { $0 == 1 })
+        // Everything else is the same draw.
+        #expect(off.keys.filter { !expected.contains($0) }.allSatisfy { off[$0] == byDefault[$0] })
+        // MobileNetV2 (torchvision): off by default; on, the projection BatchNorm of the ten blocks
+        // that add their input (features.N.conv.3, N = 3, 5, 6, 8, 9, 10, 12, 13, 15, 16).
+        let v2 = try Architecture.make(.mobileNetV2, widthMultiplier: 0.5, numClasses: 10)
+        #expect(zeroScales(try WeightSource.initialization(seed: 1).parameters(of: v2)).isEmpty)
+        #expect(zeroScales(try WeightSource.initialization(seed: 1, zeroResidualBranches: true).parameters(of: v2))
+                == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16].map { "features.\($0).conv.3.weight" }.sorted())
+        // MobileNetV3-Large: features.1 (no expansion) adds too; its projection is block.1.
+        let v3 = try zeroScales(WeightSource.initialization(seed: 1, zeroResidualBranches: true)
+            .parameters(of: try Architecture.make(.mobileNetV3Large, widthMultiplier: 0.5, numClasses: 10)))
+        #expect(v3.count == 10 && v3.first == "features.1.block.1.1.weight", "\(v3)")
+        // Only a training initialization: random benchmark weights and files are untouched.
+        #expect(zeroScales(try WeightSource.random(seed: 1).parameters(of: shuffle)).isEmpty)
+    }
+
     @Test("the small-image variant: stride 1 in the first convolution only, same state_dict; not for VGG16 and AlexNet")
     func stemStride() throws {
         for kind in [ModelKind.mobileNetV1, .mobileNetV2, .mobileNetV3Large, .mobileNetV3Small, .shuffleNetV1(groups: 3)] {

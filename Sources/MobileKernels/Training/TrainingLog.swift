@@ -26,12 +26,16 @@ public struct TrainingLog: Codable, Sendable, Equatable {
     public var stem_stride: Int?
     /// ShuffleNetV1: whether the max pool after the first convolution was kept (nil: kept, as published).
     public var stem_pool: Bool?
+    /// Whether the initial weights zeroed each residual branch's last BatchNorm scale
+    /// (`WeightSource.initialization(zeroResidualBranches:)`; nil: not recorded, or not initialized).
+    public var zero_init_residual: Bool?
     public var epochs: [Epoch]
 
     public init(framework: String, model: String, data: String, size: Int, batch: Int, threads: Int, lr: Double, layout: String,
-                stem_stride: Int? = nil, stem_pool: Bool? = nil, epochs: [Epoch]) {
+                stem_stride: Int? = nil, stem_pool: Bool? = nil, zero_init_residual: Bool? = nil, epochs: [Epoch]) {
         (self.framework, self.model, self.data, self.size, self.batch, self.threads) = (framework, model, data, size, batch, threads)
         (self.lr, self.layout, self.stem_stride, self.stem_pool, self.epochs) = (lr, layout, stem_stride, stem_pool, epochs)
+        self.zero_init_residual = zero_init_residual
     }
 
     public func write(to path: String) throws {
