@@ -87,18 +87,18 @@ enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
     FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
-    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_COUNT
+    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
     "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout",
-    "set_weights", "sgd", "cross_entropy"};
+    "set_weights", "sgd", "cross_entropy", "transpose"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
-                                                   200, 240, 150, 120, 200, 200, 250, 160, 160};
+                                                   200, 240, 150, 120, 200, 200, 250, 160, 160, 200};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -6150,6 +6150,89 @@ static void usage(void) {
     printf("\n");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Family: the transpose with bias and activation (mk_transpose_f32, transpose.c): bitwise equal
+// to the bias + activation operator (scalar variant) run on a plainly transposed copy, which is
+// what it promises (a Linear layer's training forward has the inference layer's bits); strided
+// source and destination with their gaps and guards untouched; 2 threads bitwise; errors.
+
+static void transpose_case(unsigned index) {
+    case_begin(FAM_TRANSPOSE, index);
+    rng_for_case(FAM_TRANSPOSE, index);
+    const mk_activation act = random_activation((mk_activation_kind)(index % 6));
+    const size_t rows = chance(30) ? rnd_range(1, 5) : rnd_range(1, 100);
+    const size_t cols = chance(30) ? rnd_range(1, 5) : rnd_range(1, 100);
+    size_t src_stride = cols, dst_stride = rows;
+    if (chance(40)) src_stride += rnd_range(1, 7);
+    if (chance(40)) dst_stride += rnd_range(1, 7);
+    const int with_bias = chance(70);
+    float* bias = with_bias ? random_floats(rows, 4.0f) : NULL;
+    if (with_bias && chance(30)) bias[rnd_range(0, rows - 1)] = -0.0f;
+    char act_text[64];
+    format_activation(act_text, sizeof act_text, act);
+    describe("rows %zu cols %zu src_stride %zu dst_stride %zu bias:%s %s", rows, cols, src_stride,
+             dst_stride, with_bias ? "yes" : "NULL", act_text);
+    tensor src, src_copy, plain, want, got, got2;
+    tensor_alloc(&src, rows, src_stride, cols, 1);
+    tensor_fill(&src, 8.0f);
+    for (size_t r = 0; r < rows; r++) {  // special values: zeros, infinities, NaN, thresholds
+        for (size_t c = 0; c < cols; c++) {
+            if (chance(8)) *at(&src, r, c) = g_special[rnd_range(0, sizeof g_special / sizeof g_special[0] - 1)];
+        }
+    }
+    tensor_clone(&src_copy, &src, 1);
+    tensor_alloc(&plain, cols, rows, rows, 1);
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < cols; c++) *at(&plain, c, r) = *at(&src, r, c);
+    }
+    tensor_alloc(&want, cols, dst_stride, rows, 1);
+    tensor_alloc(&got, cols, dst_stride, rows, 1);
+    tensor_alloc(&got2, cols, dst_stride, rows, 1);
+    mk_bias_activation_f32_op* op = NULL;
+    if (run_ok("bias_activation create(scalar)", mk_bias_activation_f32_create(rows, bias, act, MK_VARIANT_SCALAR, &op)) &&
+        run_ok("bias_activation run", bias_activation_run(op, cols, plain.p, rows, want.p, dst_stride, NULL)) &&
+        run_ok("transpose", mk_transpose_f32(rows, cols, src.p, src_stride, bias, act, got.p, dst_stride, NULL))) {
+        if (!tensor_check_layout("transpose output", &got, 1, NULL) &&
+            !tensor_check_layout("transpose source", &src, 0, &src_copy)) {
+            compare_bitwise_region("transpose vs bias_activation on the transposed copy", &got, &want);
+        }
+        if (want_pool(index, 2) &&
+            run_ok("transpose, 2 threads", mk_transpose_f32(rows, cols, src.p, src_stride, bias, act, got2.p, dst_stride, g_pool2))) {
+            g_stats[FAM_TRANSPOSE].pool_checks++;
+            compare_bitwise_region("transpose, 2 threads", &got2, &got);
+        }
+    }
+    if (index % 20 == 0) {  // errors: nothing written
+        tensor_free(&got2);
+        tensor_alloc(&got2, cols, dst_stride, rows, 1);
+        const struct {
+            const char* what;
+            mk_status status, want;
+        } errors[] = {
+            {"rows 0", mk_transpose_f32(0, cols, src.p, src_stride, bias, act, got2.p, dst_stride, NULL), MK_STATUS_INVALID_ARGUMENT},
+            {"src stride < cols", mk_transpose_f32(rows, cols, src.p, cols - 1, bias, act, got2.p, dst_stride, NULL), MK_STATUS_INVALID_ARGUMENT},
+            {"dst stride < rows", mk_transpose_f32(rows, cols, src.p, src_stride, bias, act, got2.p, rows - 1, NULL), MK_STATUS_INVALID_ARGUMENT},
+            {"NULL dst", mk_transpose_f32(rows, cols, src.p, src_stride, bias, act, NULL, dst_stride, NULL), MK_STATUS_NULL_POINTER},
+            {"dst == src", mk_transpose_f32(rows, cols, src.p, src_stride, bias, act, src.p, dst_stride, NULL), MK_STATUS_INVALID_ARGUMENT},
+        };
+        for (size_t e = 0; e < sizeof errors / sizeof errors[0]; e++) {
+            if (errors[e].status != errors[e].want) {
+                fail("%s: %s (want %s)", errors[e].what, status_name(errors[e].status), status_name(errors[e].want));
+            }
+        }
+        tensor_check_layout("after the errors", &got2, 0, NULL);
+    }
+    mk_bias_activation_f32_destroy(op);
+    free(bias);
+    tensor_free(&src);
+    tensor_free(&src_copy);
+    tensor_free(&plain);
+    tensor_free(&want);
+    tensor_free(&got);
+    tensor_free(&got2);
+    case_end();
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -6200,7 +6283,7 @@ int main(int argc, char** argv) {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
         dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case,
-        set_weights_case, sgd_case, ce_case};
+        set_weights_case, sgd_case, ce_case, transpose_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
