@@ -150,6 +150,8 @@ def main():
     args = ap.parse_args()
     if args.stem_stride == 1 and args.model in ("alexnet", "vgg16"):
         raise SystemExit("--stem-stride 1 is the MobileNets' and ShuffleNetV1's small-image variant (mobilekernels train rejects it too)")
+    if args.zero_init_residual and args.model in ("mobilenet_v1", "alexnet", "vgg16"):
+        raise SystemExit(f"--zero-init-residual: {args.model} has no residual sums (only the MobileNetV2/V3s and ShuffleNetV1 do)")
     if args.no_stem_pool and args.model != "shufflenet_v1_g3":
         raise SystemExit("--no-stem-pool is ShuffleNetV1's (the other models have no max pool after the first convolution)")
     import numpy as np

@@ -114,6 +114,9 @@ struct Train: ParsableCommand {
         }
         let architecture = try architectureOptions.make(kind, numClasses: max(trainSet.classes, 10),
                                                         checkpoint: (resume ?? weights).map { try SafeTensorsFile(path: $0) })
+        if zeroInitResidual == true && architecture.residualBranchBatchNorms().isEmpty {
+            throw ValidationError("--zero-init-residual: \(model) has no residual sums (only the MobileNetV2/V3s and ShuffleNetV1 do)")
+        }
         let s: Trainer.Schedule
         switch schedule {
         case "cosine": s = .cosine

@@ -247,12 +247,33 @@ struct TrainerTests {
         #expect(zeroScales(try WeightSource.initialization(seed: 1).parameters(of: v2)).isEmpty)
         #expect(zeroScales(try WeightSource.initialization(seed: 1, zeroResidualBranches: true).parameters(of: v2))
                 == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16].map { "features.\($0).conv.3.weight" }.sorted())
-        // MobileNetV3-Large: features.1 (no expansion) adds too; its projection is block.1.
+        // MobileNetV3-Large: features.1 (no expansion: dw, project) adds too; V3-Small: blocks 3,
+        // 5, 6, 8, 10, 11. The projection is the last sub-layer, with or without SE.
         let v3 = try zeroScales(WeightSource.initialization(seed: 1, zeroResidualBranches: true)
             .parameters(of: try Architecture.make(.mobileNetV3Large, widthMultiplier: 0.5, numClasses: 10)))
-        #expect(v3.count == 10 && v3.first == "features.1.block.1.1.weight", "\(v3)")
-        // Only a training initialization: random benchmark weights and files are untouched.
-        #expect(zeroScales(try WeightSource.random(seed: 1).parameters(of: shuffle)).isEmpty)
+        #expect(v3 == ["features.1.block.1.1.weight", "features.3.block.2.1.weight", "features.5.block.3.1.weight",
+                       "features.6.block.3.1.weight", "features.8.block.2.1.weight", "features.9.block.2.1.weight",
+                       "features.10.block.2.1.weight", "features.12.block.3.1.weight", "features.14.block.3.1.weight",
+                       "features.15.block.3.1.weight"].sorted(), "\(v3)")
+        let v3s = try zeroScales(WeightSource.initialization(seed: 1, zeroResidualBranches: true)
+            .parameters(of: try Architecture.make(.mobileNetV3Small, numClasses: 10)))
+        #expect(v3s == ["features.3.block.2.1.weight", "features.5.block.3.1.weight", "features.6.block.3.1.weight",
+                        "features.8.block.3.1.weight", "features.10.block.3.1.weight", "features.11.block.3.1.weight"].sorted(), "\(v3s)")
+        // No residual sums, nothing to zero.
+        #expect(try Architecture.make(.mobileNetV1, numClasses: 10).residualBranchBatchNorms().isEmpty)
+        // Only a training initialization: a source of tensors (a file's) keeps its scales.
+        let tensors = Dictionary(uniqueKeysWithValues: shuffle.parameters().map { ($0.name, (shape: $0.shape, values: off[$0.name]!)) })
+        #expect(zeroScales(try WeightSource.tensors(tensors).parameters(of: shuffle)).isEmpty)
+        // A Network built from the initialization has the training plan's weights: its bn3 folds
+        // to a zero scale, so the branch adds only its shift (0): each stride-1 unit passes x on.
+        let zeroed = try Network(architecture: shuffle, weights: .initialization(seed: 1))
+        let fromTensors = try Network(architecture: shuffle, weights: .tensors(Dictionary(uniqueKeysWithValues: shuffle.parameters().map {
+            ($0.name, (shape: $0.shape, values: byDefault[$0.name]!)) })))
+        let image = try Tensor(shape: try TensorShape(n: 1, h: 32, w: 32, c: 3), nchw: (0..<3072).map { Float($0 % 17) / 8 - 1 })
+        func logits(_ network: Network) throws -> [Float] { try network.plan(batch: 1, height: 32, width: 32).predict(image).toNCHW() }
+        #expect(try logits(zeroed) == logits(fromTensors))
+        let unzeroed = try Network(architecture: shuffle, weights: .initialization(seed: 1, zeroResidualBranches: false))
+        #expect(try logits(zeroed) != logits(unzeroed))
     }
 
     @Test("the small-image variant: stride 1 in the first convolution only, same state_dict; not for VGG16 and AlexNet")

@@ -43,6 +43,20 @@ struct TrainingLogTests {
         try torch.write(toFile: dir + "/torch.json", atomically: true, encoding: .utf8)
         let read = try TrainingLog.read(dir + "/torch.json")
         #expect(read.framework == "pytorch 2.13.0+cpu" && read.epochs.count == 1 && read.epochs[0].test_accuracy == 0.82)
+        #expect(read.zero_init_residual == nil)  // a log from before the key
+        // zero_init_residual round-trips, and the label names it where it is not the model's default.
+        var zeroed = ours
+        zeroed.zero_init_residual = true
+        try zeroed.write(to: dir + "/zeroed.json")
+        #expect(try TrainingLog.read(dir + "/zeroed.json") == zeroed)
+        #expect(zeroed.modelVariant == "shufflenet_v1_g3 s1 no pool")
+        zeroed.zero_init_residual = false
+        #expect(zeroed.modelVariant == "shufflenet_v1_g3 s1 no pool no zero-init")
+        var v2 = run("mobilekernels", model: "mobilenet_v2", minutes: [1], accuracies: [0.5])
+        v2.zero_init_residual = false
+        #expect(v2.modelVariant == "mobilenet_v2")
+        v2.zero_init_residual = true
+        #expect(v2.modelVariant == "mobilenet_v2 zero-init")
     }
 
     @Test("malformed logs are clear errors")

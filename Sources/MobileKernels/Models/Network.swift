@@ -61,6 +61,7 @@ public final class Network: @unchecked Sendable {
                 convAlgorithm: ConvAlgorithm = .auto) throws {
         self.architecture = architecture
         self.variant = variant
+        let weights = try weights.materialized(for: architecture)
         let layerAlgorithm: ConvAlgorithm = convAlgorithm == .direct ? .direct : .auto
         let nodes = architecture.nodes
         try Network.checkNames(architecture, weights)

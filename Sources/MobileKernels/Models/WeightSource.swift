@@ -143,6 +143,19 @@ extension WeightSource {
 /// branch with `zeroResidualBranches`); elsewhere a `.bnScale`.
 enum ParameterRole { case weight, bias, bnScale, bnShift, bnMean, bnVariance, zero }
 
+extension WeightSource {
+    /// A training initialization as the tensors `parameters(of:)` gives for `architecture` (its
+    /// values depend on the architecture: the zeroed residual scales), so that a `Network` built
+    /// from it has the training plan's weights; any other source as it is.
+    func materialized(for architecture: Architecture) throws -> WeightSource {
+        guard randomSeed != nil, trainingInitialization else { return self }
+        let values = try parameters(of: architecture)
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, shape) in architecture.parameters() { tensors[name] = (shape, values[name] ?? []) }
+        return .tensors(tensors)
+    }
+}
+
 extension ModelKind {
     /// `WeightSource.initialization`'s default for `zeroResidualBranches`: ShuffleNetV1 only.
     public var zeroesResidualBranches: Bool {
@@ -155,7 +168,7 @@ extension Architecture {
     /// The BatchNorm weight keys that end a residual branch: for each `.add` node, the input that
     /// descends from the other input (the branch, not the skip), when it is a convolution with a
     /// BatchNorm.
-    func residualBranchBatchNorms() -> Set<String> {
+    public func residualBranchBatchNorms() -> Set<String> {
         var ancestors: [Set<Int>] = []
         ancestors.reserveCapacity(nodes.count)
         for node in nodes {  // topological order: inputs come first

@@ -66,9 +66,14 @@ public struct TrainingLog: Codable, Sendable, Equatable {
 
     var isOurs: Bool { framework == "mobilekernels" }
 
-    /// The model and its variant as the plot's legend and table name it: "shufflenet_v1_g3 s1 no pool".
+    /// The model and its variant as the plot's legend and table name it: "shufflenet_v1_g3 s1 no pool";
+    /// " no zero-init" or " zero-init" when the run's `zero_init_residual` is not its model's default.
     public var modelVariant: String {
-        "\(model)\(stem_stride == 1 ? " s1" : "")\(stem_pool == false ? " no pool" : "")"
+        var zeroInit = ""
+        if let zero = zero_init_residual, let kind = ModelKind(specName: model), zero != kind.zeroesResidualBranches {
+            zeroInit = zero ? " zero-init" : " no zero-init"
+        }
+        return "\(model)\(stem_stride == 1 ? " s1" : "")\(stem_pool == false ? " no pool" : "")\(zeroInit)"
     }
 }
 
