@@ -63,13 +63,15 @@ test: deps data
 
 # The harness end to end in seconds: tiny shapes, every case verified against the reference
 # (the command fails on any FAILED row), JSON checked for one verified row per case x variant x
-# thread count; then no heap allocation in a planned training step or inference of any model, and
+# thread count; then no heap allocation in a planned training step or inference of any model, the
+# weights of VGG16 resident once after loading them from a file (`benchmarks memory`), and
 # VGG16's and AlexNet's gradients against the training oracle (too slow for a debug test build),
 # and one training step of each model.
 bench-smoke:
 	$(SWIFT) run -c release benchmarks kernels --quick --threads 1,2 --json .build/bench-smoke.json --svg .build/bench-smoke.svg > .build/bench-smoke.txt
 	python3 -c "import json,sys; d=json.load(open('.build/bench-smoke.json')); rows=[r for r in d['rows'] if r['variant']!='reference']; bad=[r for r in rows if not r['verified']]; print('bench-smoke: %d rows, %d unverified' % (len(rows), len(bad))); sys.exit(1 if bad or not rows else 0)"
 	$(SWIFT) run -c release benchmarks allocations
+	$(SWIFT) run -c release benchmarks memory
 	$(SWIFT) run -c release benchmarks gradients
 	$(SWIFT) run -c release benchmarks train --quick
 

@@ -13,7 +13,7 @@ struct Benchmarks: ParsableCommand {
             kernel is reported as FAILED, not as fast). Weights are packed and buffers allocated \
             outside the timed region. Run it from a release build: swift run -c release benchmarks
             """,
-        subcommands: [DefaultRun.self, Peak.self, Kernels.self, Models.self, Compare.self, Allocations.self, Gradients.self, TrainBench.self],
+        subcommands: [DefaultRun.self, Peak.self, Kernels.self, Models.self, Compare.self, Allocations.self, Gradients.self, TrainBench.self, Memory.self],
         defaultSubcommand: DefaultRun.self)
 }
 

@@ -40,6 +40,9 @@ public struct Row: Sendable {
     /// The output differed from the reference: the timing is reported, but as FAILED.
     public var failed: Bool
     public var noisy: Bool
+    /// Model rows: the process's peak resident memory (MB, 10^6 bytes) from building the network
+    /// and its plan through the timed runs (`VmHWM`, reset before; Linux).
+    public var peakRSSMB: Double?
 }
 
 /// What to run and how long.
@@ -120,6 +123,7 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         let variants = (settings.variants ?? c.variants).filter { c.variants.contains($0) && $0.isAvailable }
         for threads in settings.threads {
             for variant in variants {
+                let measuresMemory = c.family == .model && ResidentMemory.resetPeak()
                 let runner = try c.makeRunner(variant, pools[threads]!, settings.rotate)
                 try runner.run(0)
                 var verified = false, failed = false
@@ -129,7 +133,9 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
                 }
                 let t = try measure(warmup: settings.warmup, minRepetitions: settings.repetitions,
                                     minTime: settings.minTime, runner.run)
-                rows.append(row(variant.rawValue, threads, t, verified: verified, failed: failed, reference: referenceMedian))
+                var r = row(variant.rawValue, threads, t, verified: verified, failed: failed, reference: referenceMedian)
+                if measuresMemory { r.peakRSSMB = ResidentMemory.peakMB() }
+                rows.append(r)
             }
         }
     }

@@ -136,6 +136,10 @@ mk_variant mk_conv2d_f32_variant(const mk_conv2d_f32_op* op);
 /// The algorithm the operator runs (AUTO resolved: DIRECT or WINOGRAD).
 mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op);
 
+/// The bytes the operator holds for its weights: the packed (Winograd: transformed, 4x) weights,
+/// the padded bias and the zero row, plus a reorder scratch where it keeps one. 0 for NULL.
+size_t mk_conv2d_f32_weight_bytes(const mk_conv2d_f32_op* op);
+
 /// Replaces the op's weights and bias (the layouts create takes; bias may be NULL: zeros),
 /// packed as create packs them (the same bits as a new op), without allocating: what a training
 /// step's optimizer update needs. Not while a run of this op is in flight.

@@ -92,6 +92,9 @@ mk_status mk_dwconv2d_f32_run_rows(const mk_dwconv2d_f32_op* op, size_t in_h, si
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_dwconv2d_f32_variant(const mk_dwconv2d_f32_op* op);
 
+/// The bytes the operator holds for its packed weights, bias and zero row. 0 for NULL.
+size_t mk_dwconv2d_f32_weight_bytes(const mk_dwconv2d_f32_op* op);
+
 /// Whether the operator runs a specialized (3x3/5x5) microkernel on interior pixels.
 bool mk_dwconv2d_f32_is_specialized(const mk_dwconv2d_f32_op* op);
 

@@ -110,6 +110,9 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op);
 
+/// The bytes the operator holds for its weights (both FCs' in two layouts) and biases. 0 for NULL.
+size_t mk_squeeze_excitation_f32_weight_bytes(const mk_squeeze_excitation_f32_op* op);
+
 void mk_squeeze_excitation_f32_destroy(mk_squeeze_excitation_f32_op* op);
 
 #ifdef __cplusplus

@@ -375,6 +375,22 @@ mk_conv2d_algorithm mk_conv2d_f32_algorithm(const mk_conv2d_f32_op* op) {
     return op ? op->algorithm : MK_CONV2D_ALGORITHM_AUTO;
 }
 
+size_t mk_conv2d_f32_weight_bytes(const mk_conv2d_f32_op* op) {
+    if (op == NULL) return 0;
+    const size_t cout = op->p.output_channels;
+    size_t floats;
+    if (op->variant == MK_VARIANT_BLIS) {
+        floats = cout * op->cin_g * op->taps + cout;
+    } else if (op->algorithm == MK_CONV2D_ALGORITHM_WINOGRAD) {
+        floats = op->geometry.packed_floats * MK_WINO_POINTS + op->geometry.bias_floats + op->cin_g + cout;
+    } else {
+        const size_t k_channels = op->row_taps ? op->p.kernel_w * op->cin_g : op->cin_g;
+        floats = op->geometry.packed_floats + op->geometry.bias_floats + k_channels +
+                 (op->row_taps ? cout * op->p.input_channels * op->taps : 0);
+    }
+    return floats * sizeof(float);
+}
+
 mk_status mk_conv2d_f32_set_weights(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
     if (op == NULL || weights == NULL) return MK_STATUS_NULL_POINTER;
     mk_conv_pack(op, weights, bias);

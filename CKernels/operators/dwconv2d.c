@@ -329,6 +329,10 @@ mk_status mk_dwconv2d_f32_run_rows(const mk_dwconv2d_f32_op* op, size_t in_h, si
 
 mk_variant mk_dwconv2d_f32_variant(const mk_dwconv2d_f32_op* op) { return op ? op->variant : MK_VARIANT_AUTO; }
 
+size_t mk_dwconv2d_f32_weight_bytes(const mk_dwconv2d_f32_op* op) {
+    return op ? (op->tiles * op->tile_floats + op->tiles * op->tile) * sizeof(float) : 0;
+}
+
 bool mk_dwconv2d_f32_is_specialized(const mk_dwconv2d_f32_op* op) { return op && op->row != NULL; }
 
 void mk_dwconv2d_f32_destroy(mk_dwconv2d_f32_op* op) {

@@ -640,6 +640,12 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
     return status;
 }
 
+size_t mk_squeeze_excitation_f32_weight_bytes(const mk_squeeze_excitation_f32_op* op) {
+    if (op == NULL) return 0;
+    return (4 * mk_se_round(op->channels * op->squeeze) + mk_se_round(op->squeeze) + mk_se_round(op->channels)) *
+           sizeof(float);
+}
+
 mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op) {
     return op ? op->variant : MK_VARIANT_AUTO;
 }

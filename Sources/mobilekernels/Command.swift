@@ -104,8 +104,8 @@ struct Infer: ParsableCommand {
         if !times.isEmpty {
             let median = times.sorted()[times.count / 2]
             print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue)\(algorithm == .direct ? " direct" : ""): "
-                + String(format: "%.3f ms median of %d runs (%.1f images/s); activations %.1f MiB", median, times.count,
-                         Double(n) / median * 1e3, Double(plan.peakActivationBytes) / 1_048_576))
+                + String(format: "%.3f ms median of %d runs (%.1f images/s); ", median, times.count, Double(n) / median * 1e3)
+                + memory(network, plan))
         }
         if profile {
             let layers = try plan.profile(image, threadPool: pool, repetitions: max(1, self.`repeat`))
@@ -193,6 +193,14 @@ struct Grad: ParsableCommand {
     }
 }
 
+/// "weights W MiB (+ M MiB read in place from the file), activations A MiB": what a network
+/// and its plan keep resident.
+func memory(_ network: Network, _ plan: InferencePlan) -> String {
+    let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+    let mapped = network.mappedWeightBytes > 0 ? " (+ \(mib(network.mappedWeightBytes)) read in place from the file)" : ""
+    return "weights \(mib(network.weightBytes))\(mapped), activations \(mib(plan.peakActivationBytes))"
+}
+
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a safetensors file's tensors and check them against a model.")
 
@@ -221,6 +229,8 @@ struct Inspect: ParsableCommand {
         }
         if problems.isEmpty {
             print("matches \(model): \(expected.count) tensors, \(architecture.parameterCount) parameters")
+            let network = try Network(architecture: architecture, weights: .safetensors(st))
+            print("resident at 224x224, batch 1: " + memory(network, try network.plan()))
         } else {
             for p in problems { print(p) }
             throw ExitCode(1)
@@ -229,18 +239,19 @@ struct Inspect: ParsableCommand {
 }
 
 struct Models: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The models, their parameters, MACs and activation memory at 224x224.")
+    static let configuration = CommandConfiguration(abstract: "The models, their parameters, MACs, weight and activation memory at 224x224.")
 
     func run() throws {
-        print("model                  params      MMACs   activations MiB (planned / unplanned)")
+        print("model                  params      MMACs   weights MiB   activations MiB (planned / unplanned)")
         for name in modelNames {
             let kind = try modelKind(name)
             let network = try Network(kind, weights: .random())
             let plan = try network.plan()
             let macs = try network.architecture.macs(height: 224, width: 224)
             let padded = name.padding(toLength: 20, withPad: " ", startingAt: 0)
-            print(padded + String(format: " %9d %10.1f   %8.1f / %.1f", network.architecture.parameterCount,
-                                  Double(macs) / 1e6, Double(plan.peakActivationBytes) / 1_048_576,
+            print(padded + String(format: " %9d %10.1f   %11.1f   %8.1f / %.1f", network.architecture.parameterCount,
+                                  Double(macs) / 1e6, Double(network.weightBytes) / 1_048_576,
+                                  Double(plan.peakActivationBytes) / 1_048_576,
                                   Double(plan.unplannedActivationBytes) / 1_048_576))
         }
     }

@@ -56,6 +56,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     public let algorithm: ConvAlgorithm
     public let name: String
     private let op: OpaquePointer
+    /// The bytes the layer holds for its packed (Winograd: transformed, 4x) weights, bias and zero row.
+    public var weightBytes: Int { mk_conv2d_f32_weight_bytes(op) }
 
     /// - Parameters:
     ///   - weights: PyTorch's layout [outChannels, inChannels / groups, kernelH, kernelW]
@@ -66,10 +68,38 @@ public final class Conv2D: Layer, @unchecked Sendable {
     ///   bias of the wrong length, bad clamp bounds, or `shuffleOutput` with more than 32 groups;
     ///   `.unsupported` for a variant this CPU or layer lacks (`.blis` runs 1x1 kernels only), or
     ///   an algorithm the layer cannot use (`.winograd` runs 3x3 stride-1 single-group layers).
-    public init(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
+    public convenience init(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
                 strideW: Int = 1, padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
                 groups: Int = 1, weights: [Float], bias: [Float]? = nil, activation: Activation = .none,
                 shuffleOutput: Bool = false, variant: Variant = .auto, algorithm: ConvAlgorithm = .auto) throws {
+        try self.init(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH, kernelW: kernelW,
+                      strideH: strideH, strideW: strideW, padding: padding, dilationH: dilationH, dilationW: dilationW,
+                      groups: groups, weightPointer: weights, weightCount: weights.count, biasPointer: bias ?? [],
+                      biasCount: bias?.count, activation: activation, shuffleOutput: shuffleOutput, variant: variant,
+                      algorithm: algorithm)
+    }
+
+    /// `init` with the weights (and bias) where they are, e.g. in a mapped file: packed, not kept.
+    convenience init(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int = 1,
+                     strideW: Int = 1, padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                     groups: Int = 1, weights: UnsafeBufferPointer<Float>, bias: [Float]?, activation: Activation = .none,
+                     shuffleOutput: Bool = false, variant: Variant = .auto, algorithm: ConvAlgorithm = .auto) throws {
+        guard let start = weights.baseAddress else {
+            throw MobileKernelsError(.invalidArgument, "Conv2D(\(inChannels) -> \(outChannels)): no weights")
+        }
+        try self.init(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH, kernelW: kernelW,
+                      strideH: strideH, strideW: strideW, padding: padding, dilationH: dilationH, dilationW: dilationW,
+                      groups: groups, weightPointer: start, weightCount: weights.count, biasPointer: bias ?? [],
+                      biasCount: bias?.count, activation: activation, shuffleOutput: shuffleOutput, variant: variant,
+                      algorithm: algorithm)
+    }
+
+    /// The one initializer: `weightCount` floats at `weightPointer`; `biasCount` floats at
+    /// `biasPointer`, or no bias when `biasCount` is nil.
+    private init(inChannels: Int, outChannels: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+                 padding: Padding, dilationH: Int, dilationW: Int, groups: Int, weightPointer: UnsafePointer<Float>,
+                 weightCount: Int, biasPointer: UnsafePointer<Float>, biasCount: Int?, activation: Activation,
+                 shuffleOutput: Bool, variant: Variant, algorithm: ConvAlgorithm) throws {
         var name = "Conv2D(\(inChannels) -> \(outChannels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), dilation: \(dilationH)x\(dilationW), groups: \(groups), \(activation)\(shuffleOutput ? ", shuffled output" : ""), \(variant)\(algorithm == .auto ? "" : ", \(algorithm)"))"
         let sizes = [inChannels, outChannels, groups, kernelH, kernelW, strideH, strideW, dilationH, dilationW]
         guard sizes.allSatisfy({ $0 >= 1 }), [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
@@ -84,20 +114,18 @@ public final class Conv2D: Layer, @unchecked Sendable {
             expected = product
             overflow = overflow || o
         }
-        guard !overflow, weights.count == expected else {
-            throw MobileKernelsError(.invalidArgument, "\(name): weights have \(weights.count) values, expected [\(outChannels), \(inChannels / groups), \(kernelH), \(kernelW)] = \(overflow ? "too many" : String(expected))")
+        guard !overflow, weightCount == expected else {
+            throw MobileKernelsError(.invalidArgument, "\(name): weights have \(weightCount) values, expected [\(outChannels), \(inChannels / groups), \(kernelH), \(kernelW)] = \(overflow ? "too many" : String(expected))")
         }
-        if let bias, bias.count != outChannels {
-            throw MobileKernelsError(.invalidArgument, "\(name): bias has \(bias.count) values, expected \(outChannels)")
+        if let biasCount, biasCount != outChannels {
+            throw MobileKernelsError(.invalidArgument, "\(name): bias has \(biasCount) values, expected \(outChannels)")
         }
         var params = Conv2D.params(inChannels: inChannels, outChannels: outChannels, kernelH: kernelH,
                                    kernelW: kernelW, strideH: strideH, strideW: strideW, padding: padding,
                                    dilationH: dilationH, dilationW: dilationW, groups: groups,
                                    activation: activation, shuffleOutput: shuffleOutput, algorithm: algorithm)
         var handle: OpaquePointer?
-        let status = bias.withOptionalUnsafeBufferPointer { b in
-            mk_conv2d_f32_create(&params, weights, b, variant.cValue, &handle)
-        }
+        let status = mk_conv2d_f32_create(&params, weightPointer, biasCount == nil ? nil : biasPointer, variant.cValue, &handle)
         try check(status, name)
         op = handle!
         self.inChannels = inChannels

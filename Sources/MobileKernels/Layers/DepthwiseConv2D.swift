@@ -21,6 +21,8 @@ public final class DepthwiseConv2D: Layer, @unchecked Sendable {
     public let variant: Variant
     public let name: String
     private let op: OpaquePointer
+    /// The bytes the layer holds for its packed weights, bias and zero row.
+    public var weightBytes: Int { mk_dwconv2d_f32_weight_bytes(op) }
 
     /// - Parameters:
     ///   - weights: PyTorch's layout [channels, 1, kernelH, kernelW] (`conv.weight` of a

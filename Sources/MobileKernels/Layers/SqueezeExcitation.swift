@@ -16,6 +16,8 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     public let variant: Variant
     public let name: String
     private let op: OpaquePointer
+    /// The bytes the layer holds for its weights (two layouts of each FC) and biases.
+    public var weightBytes: Int { mk_squeeze_excitation_f32_weight_bytes(op) }
     private let scratch = Scratch()
 
     /// The most channels (and squeeze channels) the layer takes: the operator keeps an image's

@@ -13,7 +13,8 @@ public final class InferencePlan: @unchecked Sendable {
     public let inputShape: TensorShape
     /// `[batch, 1, 1, classes]`.
     public let outputShape: TensorShape
-    /// The bytes of all activation buffers together (the input's included).
+    /// The bytes of all activation buffers together (the input's included, and the Linear
+    /// layers' packed inputs and transposed outputs).
     public let peakActivationBytes: Int
     /// What the buffers would take without reuse (each node's output on its own).
     public let unplannedActivationBytes: Int
@@ -70,8 +71,9 @@ public final class InferencePlan: @unchecked Sendable {
             return TensorView(storage: storages[l.buffer], shape: l.shape, channelOffset: l.channelOffset,
                               pixelStride: l.pixelStride)
         }
+        var linearBytes = 0
         let steps = try InferencePlan.steps(network, shapes: shapes, layout: layout, view: view, bands: bands.mapValues(\.bands),
-                                            scratch: scratch.map { ($0, scratches) })
+                                            scratch: scratch.map { ($0, scratches) }, linearBytes: &linearBytes)
         self.steps = steps.map(\.run)
         stepNodes = steps.map(\.node)
         self.network = network
@@ -81,8 +83,8 @@ public final class InferencePlan: @unchecked Sendable {
         inputView = view(0)
         outputView = view(nodes.count - 1)
         bandedExpansion = bands.mapValues(\.expansion)
-        peakActivationBytes = (layout.capacities.reduce(0, +) + scratchCount) * MemoryLayout<Float>.stride
-        unplannedActivationBytes = layout.unplannedCount * MemoryLayout<Float>.stride
+        peakActivationBytes = (layout.capacities.reduce(0, +) + scratchCount) * MemoryLayout<Float>.stride + linearBytes
+        unplannedActivationBytes = layout.unplannedCount * MemoryLayout<Float>.stride + linearBytes
     }
 
     /// The steps, in node order, each with the node it runs: nothing for the input, identities
@@ -90,7 +92,7 @@ public final class InferencePlan: @unchecked Sendable {
     /// depthwise node's step. `view(id)` is node `id`'s output in the plan's buffers.
     private static func steps(_ network: Network, shapes: [TensorShape], layout: BufferPlan, view: (Int) -> TensorView,
                               bands: [Int: ExpandDepthwiseBands],
-                              scratch: (storage: TensorStorage, count: Int)?) throws
+                              scratch: (storage: TensorStorage, count: Int)?, linearBytes: inout Int) throws
         -> [(node: Int, run: (ThreadPool) throws -> Void)] {
         let nodes = network.architecture.nodes
         let fusion = network.fusion
@@ -125,6 +127,13 @@ public final class InferencePlan: @unchecked Sendable {
                     let input = view(node.inputs[0])
                     steps.append((id, { pool in try depthwise.forward(input, into: output, threadPool: pool) }))
                 }
+            case let .linear(linear):
+                let source = nodes[node.inputs[0]]
+                var flattened: TensorView? = nil
+                if case .flatten = source.operation { flattened = view(source.inputs[0]) }
+                let step = try linear.step(input: view(node.inputs[0]), flattened: flattened, output: view(id))
+                steps.append((id, step.run))
+                linearBytes += step.bytes
             case let .layer(layer):
                 let input = view(node.inputs[0]), output = view(id)
                 steps.append((id, { pool in try layer.forward(input, into: output, threadPool: pool) }))

@@ -25,7 +25,8 @@ public final class Network: @unchecked Sendable {
     /// How each node runs: its layer, typed where a plan needs more than `Layer.forward`.
     enum Compiled {
         case input
-        case conv(Conv2D)                  // convolutions (grouped and fallback depthwise too) and linear layers
+        case conv(Conv2D)                  // convolutions (grouped and fallback depthwise too), linear layers under .blis
+        case linear(LinearWeights)         // linear layers: PyTorch's [out, in] weights, read in place
         case depthwise(DepthwiseConv2D)    // may run in bands with the expansion before it
         case layer(Layer)                  // other one-input layers: pools, channel shuffle, SE
         case add(Add)
@@ -38,6 +39,31 @@ public final class Network: @unchecked Sendable {
     let compiled: [Compiled]
     /// The fusions compiled in (see `Fusion`).
     let fusion: Fusion
+
+    /// The bytes the network holds for its weights: every layer's packed weights (Winograd
+    /// layers' transformed ones, 4x) and the Linear layers' weights it owns. Linear weights read
+    /// in place from a mapped file are `mappedWeightBytes` instead.
+    public var weightBytes: Int {
+        compiled.reduce(0) { total, layer in
+            switch layer {
+            case let .conv(conv): total + conv.weightBytes
+            case let .depthwise(depthwise): total + depthwise.weightBytes
+            case let .layer(se as SqueezeExcitation): total + se.weightBytes
+            case let .linear(linear):
+                total + (linear.weights.isBorrowed ? 0 : linear.weights.count * 4) + (linear.bias?.count ?? 0) * 4
+            default: total
+            }
+        }
+    }
+
+    /// The bytes of Linear weights read in place from a mapped safetensors file: resident once
+    /// the first inference has read them (as the file's pages, shared with the page cache).
+    public var mappedWeightBytes: Int {
+        compiled.reduce(0) { total, layer in
+            if case let .linear(linear) = layer, linear.weights.isBorrowed { return total + linear.weights.count * 4 }
+            return total
+        }
+    }
 
     /// - Parameters:
     ///   - weights: the parameters by their PyTorch names; `.random()` for benchmarks.
@@ -79,31 +105,48 @@ public final class Network: @unchecked Sendable {
             case .input:
                 compiled.append(.input)
             case let .conv(spec):
-                var (w, b) = try Network.foldedConv(spec, weights)
                 let activation = finalActivation[node.id] ?? spec.activation
                 let layer: Compiled
                 let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
-                if spec.isDepthwise && DepthwiseConv2D.supports(
+                let shuffled = fusion.shuffled.contains(node.id)
+                let blis = variant == .blis && Conv2D.supports(
+                    inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                    kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
+                    dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
+                    activation: activation, shuffleOutput: shuffled, variant: .blis)
+                let depthwise = spec.isDepthwise && DepthwiseConv2D.supports(
                     channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW, strideH: spec.strideH,
                     strideW: spec.strideW, padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW,
-                    activation: activation, variant: layerVariant) {
+                    activation: activation, variant: layerVariant)
+                // Without a BatchNorm to fold, a convolution packs its weights straight from a
+                // mapped file, whose pages then go back (VGG16's and AlexNet's layers).
+                if !depthwise, spec.batchNorm == nil,
+                   let borrowed = try weights.borrowed(spec.weightKey, shape: spec.weightShape) {
+                    let b = try spec.biasKey.map { try weights.tensor($0, shape: [spec.outChannels], role: .bias) }
+                        ?? [Float](repeating: 0, count: spec.outChannels)
+                    compiled.append(.conv(try Conv2D(
+                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                        kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
+                        padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
+                        weights: borrowed.values, bias: b, activation: activation, shuffleOutput: shuffled,
+                        variant: blis ? .blis : layerVariant, algorithm: layerAlgorithm)))
+                    weights.released(spec.weightKey)
+                    continue
+                }
+                var (w, b) = try Network.foldedConv(spec, weights)
+                if depthwise {
                     layer = .depthwise(try DepthwiseConv2D(
                         channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW,
                         strideH: spec.strideH, strideW: spec.strideW,
                         padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, weights: w, bias: b,
                         activation: activation, variant: layerVariant))
                 } else {
-                    let blis = variant == .blis && Conv2D.supports(
-                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
-                        kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
-                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
-                        activation: activation, shuffleOutput: fusion.shuffled.contains(node.id), variant: .blis)
                     if b.isEmpty { b = [Float](repeating: 0, count: spec.outChannels) }
                     layer = .conv(try Conv2D(
                         inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW,
                         padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w,
-                        bias: b, activation: activation, shuffleOutput: fusion.shuffled.contains(node.id),
+                        bias: b, activation: activation, shuffleOutput: shuffled,
                         variant: blis ? .blis : layerVariant, algorithm: layerAlgorithm))
                     w = []
                 }
@@ -127,8 +170,19 @@ public final class Network: @unchecked Sendable {
             case .flatten:
                 compiled.append(.alias)
             case let .linear(spec):
-                var w = try weights.tensor(spec.weightKey, shape: [spec.outFeatures, spec.inFeatures], role: .weight)
+                let shape = [spec.outFeatures, spec.inFeatures]
                 let b = try spec.biasKey.map { try weights.tensor($0, shape: [spec.outFeatures], role: .bias) }
+                if variant != .blis && LinearTraining.supports(layerVariant) {
+                    // Read in place (from the mapping, or the one array a copy made): a plan
+                    // permutes a flattened input to PyTorch's order instead of the weights.
+                    let held = try weights.borrowed(spec.weightKey, shape: shape).map(HeldFloats.init)
+                        ?? HeldFloats(try weights.tensor(spec.weightKey, shape: shape, role: .weight))
+                    compiled.append(.linear(LinearWeights(inFeatures: spec.inFeatures, outFeatures: spec.outFeatures,
+                                                          weights: held, bias: b, activation: spec.activation,
+                                                          variant: layerVariant)))
+                    continue
+                }
+                var w = try weights.tensor(spec.weightKey, shape: shape, role: .weight)
                 if case .flatten = nodes[node.inputs[0]].operation, let sizes = sizes224 {
                     let f = sizes[nodes[node.inputs[0]].inputs[0]]
                     if f.h * f.w > 1 { w = Network.permuteFlattenColumns(w, out: spec.outFeatures, h: f.h, w: f.w, c: f.c) }

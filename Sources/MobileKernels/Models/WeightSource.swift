@@ -18,8 +18,13 @@ public struct WeightSource: Sendable {
     /// (F32, F16 or BF16; memory-mapped, converted to Float as each tensor is loaded). Integer
     /// tensors (num_batches_tracked is I64) load as floats when every value is exact in Float;
     /// one that is not (an odd number above 2^24, say) throws `.invalidFile`.
+    ///
+    /// A `Network` packs each tensor straight from the mapping where it can and gives the pages
+    /// it read back to the system as it goes; its Linear layers read their F32 weights in place
+    /// (the file stays mapped while the network lives), so the weights are resident once.
     public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
         WeightSource(lookup: { name in
+            defer { file.releasePages(name) }  // copied: the mapping's pages are not needed
             guard let info = file.info(name) else { return nil }
             switch info.dtype {
             case "I64", "I32", "I16", "I8", "U8":
@@ -31,7 +36,10 @@ public struct WeightSource: Sendable {
             default:
                 return (info.shape, try file.floats(name))
             }
-        }, names: file.tensors.map(\.name))
+        }, names: file.tensors.map(\.name), borrow: { name in
+            guard let info = file.info(name), let values = try file.borrowedFloats(name) else { return nil }
+            return BorrowedTensor(shape: info.shape, values: values, owner: file)
+        }, release: { file.releasePages($0) })
     }
 
     /// The safetensors file at `path`.
@@ -64,14 +72,21 @@ public struct WeightSource: Sendable {
     }
 
     init(lookup: @escaping @Sendable (String) throws -> (shape: [Int], values: [Float])?, names: [String]?,
+         borrow: (@Sendable (String) throws -> BorrowedTensor?)? = nil, release: (@Sendable (String) -> Void)? = nil,
          randomSeed: UInt64? = nil, training: Bool = false, zeroResidualBranches: Bool? = nil) {
         self.lookup = lookup
         self.names = names
+        self.borrow = borrow
+        self.release = release
         self.randomSeed = randomSeed
         self.trainingInitialization = training
         self.zeroResidualBranches = zeroResidualBranches
     }
 
+    /// The tensor's F32 values in place in the source's storage (a mapped file), or nil.
+    private let borrow: (@Sendable (String) throws -> BorrowedTensor?)?
+    /// Gives back the source's resident copy of a tensor whose values were packed elsewhere.
+    private let release: (@Sendable (String) -> Void)?
     let randomSeed: UInt64?
     let trainingInitialization: Bool
     let zeroResidualBranches: Bool?
@@ -93,6 +108,21 @@ public struct WeightSource: Sendable {
         }
         return found.values
     }
+
+    /// Tensor `name`'s values in place, without a copy, when the source can lend them (the F32
+    /// tensors of a mapped safetensors file), checked against `shape`; nil otherwise (`tensor`
+    /// then gives a copy).
+    func borrowed(_ name: String, shape: [Int]) throws -> BorrowedTensor? {
+        guard randomSeed == nil, let borrow, let found = try borrow(name) else { return nil }
+        guard found.shape == shape, found.values.count == shape.reduce(1, *) else {
+            throw MobileKernelsError(.shapeMismatch, "weights: tensor \(name) has shape \(found.shape), expected \(shape)")
+        }
+        return found
+    }
+
+    /// Tells the source that tensor `name`'s values were packed and will not be read again (a
+    /// mapped file gives its pages back).
+    func released(_ name: String) { release?(name) }
 
     private func randomValues(_ count: Int, seed: UInt64, role: ParameterRole, fanIn: Int) -> [Float] {
         var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -136,6 +166,31 @@ extension WeightSource {
             }
             return values
         }
+    }
+}
+
+/// A tensor's F32 values where its source keeps them (a mapped file), valid while `owner` lives.
+struct BorrowedTensor: @unchecked Sendable {
+    let shape: [Int]
+    let values: UnsafeBufferPointer<Float>
+    let owner: AnyObject
+}
+
+/// Float values held once: in place in a mapped file (kept alive here) or in an array.
+struct HeldFloats: @unchecked Sendable {
+    private let array: [Float]
+    private let borrowed: BorrowedTensor?
+
+    init(_ array: [Float]) { (self.array, borrowed) = (array, nil) }
+    init(_ borrowed: BorrowedTensor) { (array, self.borrowed) = ([], borrowed) }
+
+    var count: Int { borrowed?.values.count ?? array.count }
+    /// Whether the values are read in place from a mapped file (not counted as our memory).
+    var isBorrowed: Bool { borrowed != nil }
+
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        if let borrowed { return try body(borrowed.values) }
+        return try array.withUnsafeBufferPointer(body)
     }
 }
 

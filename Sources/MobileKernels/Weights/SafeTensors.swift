@@ -131,6 +131,31 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Tensor `name`'s F32 values where they lie in the file, without a copy: valid while this
+    /// file object lives. Nil when the tensor is not F32, not 4-byte aligned in the file, empty,
+    /// or the host is big-endian (then `floats` converts).
+    func borrowedFloats(_ name: String) throws -> UnsafeBufferPointer<Float>? {
+        let (tensor, bytes) = try data(name)
+        guard tensor.dtype == "F32", 1.littleEndian == 1, bytes.count >= MemoryLayout<Float>.size,
+              let start = bytes.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeBufferPointer(start: start.assumingMemoryBound(to: Float.self), count: bytes.count / MemoryLayout<Float>.size)
+    }
+
+    /// Gives back the resident pages of tensor `name`'s bytes once its values are copied or
+    /// packed elsewhere (`madvise(MADV_DONTNEED)` on a mapped file, Linux; the pages it shares
+    /// with a neighbour included: a later read faults them in again from the page cache, the
+    /// mapping being private and never written). Nothing for a file held in memory.
+    func releasePages(_ name: String) {
+        #if os(Linux)
+        guard isMapped, let tensor = info(name), !tensor.byteRange.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = tensor.byteRange.lowerBound / page * page
+        let end = min((tensor.byteRange.upperBound + page - 1) / page * page, (byteCount + page - 1) / page * page)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        #endif
+    }
+
     /// The values of integer tensor `name` (I64, I32, I16, I8 or U8, little-endian, in the file's
     /// row-major order), e.g. PyTorch's num_batches_tracked (I64). Throws `.invalidFile` when
     /// there is no such tensor or its dtype is another.

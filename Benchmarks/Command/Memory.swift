@@ -1,0 +1,68 @@
+import ArgumentParser
+import BenchmarkHarness
+import Foundation
+import MobileKernels
+
+/// `benchmarks memory`: a network holds its weights once. Writes a model's random weights as a
+/// safetensors file (VGG16 by default: 553 MB), loads it as `mobilekernels infer` does and
+/// runs one inference, with direct and with auto (Winograd) convolutions, reading this
+/// process's resident memory (`/proc/self/status`) before and after. Exits 1 when the resident
+/// growth exceeds 1.15x what the network accounts for (the weights it holds, the Linear weights
+/// it reads in place from the file, the plan's activations; + 8 MB), or when with direct
+/// convolutions that account is more than 1.02x the file: a second copy of any weight fails.
+struct Memory: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Resident memory of loading a model's weights from a safetensors file and one inference; exits 1 if any weight is held twice.")
+
+    @Option(help: "The model (spec name).")
+    var model = "vgg16"
+
+    @Option(help: "The image size of the inference.")
+    var size = 32
+
+    @Option(help: "Where to write the weights file (removed afterwards).")
+    var dir = NSTemporaryDirectory()
+
+    func run() throws {
+        guard let kind = ModelKind.specified.first(where: { $0.specName == model }) else {
+            throw ValidationError("unknown model \(model)")
+        }
+        guard ResidentMemory.currentMB() != nil, ResidentMemory.resetPeak() else {
+            print("memory: /proc/self/status or clear_refs is missing: not measured")
+            return
+        }
+        let architecture = try Architecture.make(kind)
+        let path = (dir as NSString).appendingPathComponent("mk-memory-\(model)-\(getpid()).safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let parameters = try WeightSource.random(seed: 7).parameters(of: architecture)
+            try SafeTensorsFile.write(architecture.parameters().map { ($0.name, $0.shape, parameters[$0.name]!) }, to: path)
+        }
+        let fileMB = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
+        let input = try Tensor(shape: TensorShape(n: 1, h: size, w: size, c: 3), repeating: 0.25)
+        print(String(format: "%@: weights file %.1f MB; resident growth in MB (10^6 bytes), inference at %dx%d", model, fileMB, size, size))
+        print("algorithm  held  in place  activations  accounted   after load  after inference  peak   check")
+        var failures = 0
+        for algorithm in [ConvAlgorithm.direct, .auto] {
+            ResidentMemory.resetPeak()
+            let base = ResidentMemory.currentMB()!
+            let (held, mapped, activations, loaded, after): (Double, Double, Double, Double, Double) = try {
+                let network = try Network(architecture: architecture, weights: .safetensors(path: path), convAlgorithm: algorithm)
+                let loaded = ResidentMemory.currentMB()! - base
+                let plan = try network.plan(batch: 1, height: size, width: size)
+                _ = try plan.predict(input, threadPool: .serial)
+                return (Double(network.weightBytes) / 1e6, Double(network.mappedWeightBytes) / 1e6,
+                        Double(plan.peakActivationBytes) / 1e6, loaded, ResidentMemory.currentMB()! - base)
+            }()
+            let peak = ResidentMemory.peakMB()! - base
+            let accounted = held + mapped + activations
+            var problems: [String] = []
+            if peak > 1.15 * accounted + 8 { problems.append("peak above 1.15x accounted + 8 MB") }
+            if algorithm == .direct && held + mapped > 1.02 * fileMB { problems.append("weights held above 1.02x the file") }
+            failures += problems.count
+            print(String(format: "%-9@ %6.1f %9.1f %12.1f %10.1f %12.1f %16.1f %6.1f   ", algorithm.rawValue, held, mapped,
+                         activations, accounted, loaded, after, peak) + (problems.isEmpty ? "ok" : "FAILED: " + problems.joined(separator: "; ")))
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
