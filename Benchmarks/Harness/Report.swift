@@ -94,7 +94,7 @@ public func jsonReport(_ rows: [Row], machine: MachineInfo) throws -> Data {
             "flops": r.flops, "bytes": r.bytes, "gflops": r.gflops, "gbps": r.gbps,
             "pct_peak": jsonNumber(r.pctPeak), "speedup_vs_reference": jsonNumber(r.speedupVsReference),
             "verified": r.verified, "noisy": r.noisy,
-        ].merging(r.peakRSSMB.map { ["peak_rss_mb": $0] } ?? [:]) { a, _ in a }
+        ].merging(r.peakRSSMB.map { ["peak_rss_mb": $0, "base_rss_mb": jsonNumber(r.baseRSSMB)] } ?? [:]) { a, _ in a }
     }
     return try JSONSerialization.data(withJSONObject: ["machine": m, "rows": list], options: [.prettyPrinted, .sortedKeys])
 }

@@ -31,7 +31,7 @@ public enum ResidentMemory {
     private static func field(_ key: String) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count >= 3, parts[2] == "kB", let kb = Double(parts[1]) else { return nil }
             return kb * 1024 / 1e6
         }

@@ -41,8 +41,11 @@ public struct Row: Sendable {
     public var failed: Bool
     public var noisy: Bool
     /// Model rows: the process's peak resident memory (MB, 10^6 bytes) from building the network
-    /// and its plan through the timed runs (`VmHWM`, reset before; Linux).
+    /// and its plan through the timed runs (`VmHWM`, reset before; Linux), and its resident
+    /// memory at that reset (what earlier cases and the harness left): the model's own cost is
+    /// the difference.
     public var peakRSSMB: Double?
+    public var baseRSSMB: Double?
 }
 
 /// What to run and how long.
@@ -124,6 +127,7 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         for threads in settings.threads {
             for variant in variants {
                 let measuresMemory = c.family == .model && ResidentMemory.resetPeak()
+                let baseRSS = measuresMemory ? ResidentMemory.currentMB() : nil
                 let runner = try c.makeRunner(variant, pools[threads]!, settings.rotate)
                 try runner.run(0)
                 var verified = false, failed = false
@@ -134,7 +138,7 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
                 let t = try measure(warmup: settings.warmup, minRepetitions: settings.repetitions,
                                     minTime: settings.minTime, runner.run)
                 var r = row(variant.rawValue, threads, t, verified: verified, failed: failed, reference: referenceMedian)
-                if measuresMemory { r.peakRSSMB = ResidentMemory.peakMB() }
+                if measuresMemory { (r.peakRSSMB, r.baseRSSMB) = (ResidentMemory.peakMB(), baseRSS) }
                 rows.append(r)
             }
         }

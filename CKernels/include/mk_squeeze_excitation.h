@@ -40,6 +40,14 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
                                        const float* fc2_weight, const float* fc2_bias,
                                        mk_variant variant, mk_squeeze_excitation_f32_op** op_out);
 
+/// As create, for inference only: the weights are kept in the forward's layout alone (half the
+/// memory); `mk_squeeze_excitation_f32_backward` on such an op returns UNSUPPORTED.
+mk_status mk_squeeze_excitation_f32_create_inference(size_t channels, size_t squeeze_channels,
+                                                 const float* fc1_weight, const float* fc1_bias,
+                                                 const float* fc2_weight, const float* fc2_bias,
+                                                 mk_variant variant,
+                                                 mk_squeeze_excitation_f32_op** op_out);
+
 /// A squeeze-and-excitation planned for `batch` images of h x w and a set of pixel strides. The
 /// fields after `output_pixel_stride` are the operator's.
 typedef struct mk_squeeze_excitation_f32_plan {
@@ -110,7 +118,8 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
 /// The variant the operator runs (AUTO resolved).
 mk_variant mk_squeeze_excitation_f32_variant(const mk_squeeze_excitation_f32_op* op);
 
-/// The bytes the operator holds for its weights (both FCs' in two layouts) and biases. 0 for NULL.
+/// The bytes the operator holds for its weights (both FCs transposed, and as given unless made by
+/// create_inference) and biases. 0 for NULL.
 size_t mk_squeeze_excitation_f32_weight_bytes(const mk_squeeze_excitation_f32_op* op);
 
 void mk_squeeze_excitation_f32_destroy(mk_squeeze_excitation_f32_op* op);

@@ -59,10 +59,10 @@ mk_status mk_squeeze_excitation_f32_supports(size_t channels, size_t squeeze_cha
 // Floats rounded up to whole 64-byte lines, so each packed array starts aligned.
 static size_t mk_se_round(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
-mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_channels,
-                                       const float* fc1_weight, const float* fc1_bias,
-                                       const float* fc2_weight, const float* fc2_bias,
-                                       mk_variant variant, mk_squeeze_excitation_f32_op** op_out) {
+// `backward`: also keep the weights as given (the backward's input-gradient layers).
+static mk_status mk_se_create(size_t channels, size_t squeeze_channels, const float* fc1_weight,
+                              const float* fc1_bias, const float* fc2_weight, const float* fc2_bias,
+                              mk_variant variant, bool backward, mk_squeeze_excitation_f32_op** op_out) {
     if (op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     if (fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
@@ -72,7 +72,7 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
 
     const size_t C = channels, S = squeeze_channels;
     const size_t weights = mk_se_round(C * S);  // at most 2^26 floats: no overflow
-    const size_t total = 4 * weights + mk_se_round(S) + mk_se_round(C);
+    const size_t total = (backward ? 4 : 2) * weights + mk_se_round(S) + mk_se_round(C);
     mk_squeeze_excitation_f32_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
     op->storage = mk_aligned_alloc(total * sizeof(float));
@@ -84,8 +84,10 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     op->w2t = op->w1t + weights;
     op->b1 = op->w2t + weights;
     op->b2 = op->b1 + mk_se_round(S);
-    op->w1 = op->b2 + mk_se_round(C);
-    op->w2 = op->w1 + weights;
+    if (backward) {
+        op->w1 = op->b2 + mk_se_round(C);
+        op->w2 = op->w1 + weights;
+    }
     op->channels = C;
     op->squeeze = S;
     mk_squeeze_excitation_f32_set_weights(op, fc1_weight, fc1_bias, fc2_weight, fc2_bias);
@@ -98,13 +100,32 @@ mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_chann
     return MK_STATUS_OK;
 }
 
+mk_status mk_squeeze_excitation_f32_create(size_t channels, size_t squeeze_channels,
+                                       const float* fc1_weight, const float* fc1_bias,
+                                       const float* fc2_weight, const float* fc2_bias,
+                                       mk_variant variant, mk_squeeze_excitation_f32_op** op_out) {
+    return mk_se_create(channels, squeeze_channels, fc1_weight, fc1_bias, fc2_weight, fc2_bias, variant,
+                        true, op_out);
+}
+
+mk_status mk_squeeze_excitation_f32_create_inference(size_t channels, size_t squeeze_channels,
+                                                 const float* fc1_weight, const float* fc1_bias,
+                                                 const float* fc2_weight, const float* fc2_bias,
+                                                 mk_variant variant,
+                                                 mk_squeeze_excitation_f32_op** op_out) {
+    return mk_se_create(channels, squeeze_channels, fc1_weight, fc1_bias, fc2_weight, fc2_bias, variant,
+                        false, op_out);
+}
+
 mk_status mk_squeeze_excitation_f32_set_weights(mk_squeeze_excitation_f32_op* op,
                                                 const float* fc1_weight, const float* fc1_bias,
                                                 const float* fc2_weight, const float* fc2_bias) {
     if (op == NULL || fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
     const size_t C = op->channels, S = op->squeeze;
-    memcpy(op->w1, fc1_weight, C * S * sizeof(float));
-    memcpy(op->w2, fc2_weight, C * S * sizeof(float));
+    if (op->w1 != NULL) {  // kept for the backward
+        memcpy(op->w1, fc1_weight, C * S * sizeof(float));
+        memcpy(op->w2, fc2_weight, C * S * sizeof(float));
+    }
     // The transposes in 16 x 16 tiles (a training step repacks every SE block: row by row, the
     // strided side missed the cache on each element).
     for (size_t s0 = 0; s0 < S; s0 += 16) {
@@ -573,6 +594,7 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
         return MK_STATUS_NULL_POINTER;
     }
     if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (op->w1 == NULL) return MK_STATUS_UNSUPPORTED;  // made by create_inference
     const size_t C = op->channels, S = op->squeeze, N = plan->batch;
     size_t need;
     mk_status status = mk_squeeze_excitation_f32_backward_workspace_bytes(op, N, pool, &need);
@@ -642,7 +664,8 @@ mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op*
 
 size_t mk_squeeze_excitation_f32_weight_bytes(const mk_squeeze_excitation_f32_op* op) {
     if (op == NULL) return 0;
-    return (4 * mk_se_round(op->channels * op->squeeze) + mk_se_round(op->squeeze) + mk_se_round(op->channels)) *
+    return ((op->w1 != NULL ? 4 : 2) * mk_se_round(op->channels * op->squeeze) + mk_se_round(op->squeeze) +
+            mk_se_round(op->channels)) *
            sizeof(float);
 }
 

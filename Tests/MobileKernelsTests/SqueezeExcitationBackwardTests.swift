@@ -130,6 +130,42 @@ struct SqueezeExcitationBackwardTests {
         }
     }
 
+    /// What a Network makes: the forward's weights only (half the memory), the same forward
+    /// bits on every variant, and a backward that says it cannot run.
+    @Test("an inference-only layer holds half the weights, gives the same output, and refuses the backward")
+    func inferenceOnly() throws {
+        let (c, s, n) = (40, 12, 2)
+        var r = Rand(state: 5)
+        let w1 = (0..<(c * s)).map { _ in r.next(0.3) }, w2 = (0..<(c * s)).map { _ in r.next(0.3) }
+        let b1 = (0..<s).map { _ in r.next(0.1) }, b2 = (0..<c).map { _ in r.next(0.1) }
+        let shape = try TensorShape(n: n, h: 3, w: 5, c: c)
+        let x = try Tensor(shape: shape, nhwc: (0..<shape.count).map { _ in r.next() })
+        for variant in variants {
+            let full = try SqueezeExcitation(channels: c, squeezeChannels: s, fc1Weight: w1, fc1Bias: b1, fc2Weight: w2,
+                                             fc2Bias: b2, variant: variant)
+            let lean = try SqueezeExcitation(channels: c, squeezeChannels: s, fc1Weight: w1, fc1Bias: b1, fc2Weight: w2,
+                                             fc2Bias: b2, variant: variant, backward: false)
+            #expect(lean.weightBytes < full.weightBytes && lean.weightBytes >= 2 * c * s * 4)
+            var a = try Tensor(shape: shape), b = try Tensor(shape: shape)
+            try a.withMutableView { try full.forward(try x.view(), into: $0) }
+            try b.withMutableView { try lean.forward(try x.view(), into: $0) }
+            #expect(a.toArray().map(\.bitPattern) == b.toArray().map(\.bitPattern), "\(variant)")
+            let saved = UnsafeMutableBufferPointer<Float>.allocate(capacity: lean.savedCount(batch: n))
+            let dw1 = UnsafeMutableBufferPointer<Float>.allocate(capacity: c * s), dw2 = UnsafeMutableBufferPointer<Float>.allocate(capacity: c * s)
+            defer { saved.deallocate(); dw1.deallocate(); dw2.deallocate() }
+            var y = try Tensor(shape: shape), dx = try Tensor(shape: shape)
+            try y.withMutableView { try lean.trainingForward(try x.view(), into: $0, saved: saved) }
+            do {
+                try dx.withMutableView { try lean.backward(input: try x.view(), saved: UnsafeBufferPointer(saved), outputGradient: try y.view(),
+                                                           inputGradient: $0, fc1WeightGradient: dw1, fc1BiasGradient: nil,
+                                                           fc2WeightGradient: dw2, fc2BiasGradient: nil) }
+                Issue.record("\(variant): the backward of an inference-only layer ran")
+            } catch let error as MobileKernelsError {
+                #expect(error.kind == .unsupported, "\(variant): \(error)")
+            }
+        }
+    }
+
     @Test("bad input gives a clear error")
     func badInput() throws {
         let (c, s, n) = (8, 3, 2)

@@ -1751,9 +1751,11 @@ static void se_case(unsigned index) {
     }
     const int with_b1 = chance(80), with_b2 = chance(80);
     const float scale = chance(40) ? 3.0f : 1.0f;
+    const int lean = chance(50);  // NEON op made by create_inference (no backward layouts)
     describe("C%zu S%zu n%zu %zux%zu %s fc1_bias:%s fc2_bias:%s in_stride %zu out_stride %zu "
-             "scale %g", C, S, batch, h, w, in_place ? "in-place" : "out-of-place",
-             with_b1 ? "yes" : "NULL", with_b2 ? "yes" : "NULL", in_arg, out_arg, (double)scale);
+             "scale %g%s", C, S, batch, h, w, in_place ? "in-place" : "out-of-place",
+             with_b1 ? "yes" : "NULL", with_b2 ? "yes" : "NULL", in_arg, out_arg, (double)scale,
+             lean ? " inference-only" : "");
 
     // Weights spread so that both relu and hardsigmoid see both sides of their kinks.
     float* w1 = random_floats(S * C, 2.0f / sqrtf((float)C));
@@ -1766,8 +1768,9 @@ static void se_case(unsigned index) {
     const size_t pixels = batch * h * w;
     if (!run_ok("create(scalar)", mk_squeeze_excitation_f32_create(C, S, w1, b1, w2, b2,
                                                                MK_VARIANT_SCALAR, &op_s)) ||
-        !run_ok("create(neon)", mk_squeeze_excitation_f32_create(C, S, w1, b1, w2, b2,
-                                                             MK_VARIANT_NEON, &op_n))) {
+        !run_ok("create(neon)", (lean ? mk_squeeze_excitation_f32_create_inference
+                                      : mk_squeeze_excitation_f32_create)(C, S, w1, b1, w2, b2,
+                                                                          MK_VARIANT_NEON, &op_n))) {
         goto done;
     }
     if (mk_squeeze_excitation_f32_variant(op_n) != MK_VARIANT_NEON ||

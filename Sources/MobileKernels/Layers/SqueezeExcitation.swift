@@ -16,7 +16,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     public let variant: Variant
     public let name: String
     private let op: OpaquePointer
-    /// The bytes the layer holds for its weights (two layouts of each FC) and biases.
+    /// The bytes the layer holds for its weights (each FC transposed, and as given with `backward`) and biases.
     public var weightBytes: Int { mk_squeeze_excitation_f32_weight_bytes(op) }
     private let scratch = Scratch()
 
@@ -38,8 +38,10 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
             mk_squeeze_excitation_f32_supports(channels, squeezeChannels, variant.cValue) == MK_STATUS_OK
     }
 
+    /// - Parameter backward: keep the weights in the backward's layout too (`false`: inference
+    ///   only, half the weight memory; the backward then throws `.unsupported`).
     public init(channels: Int, squeezeChannels: Int, fc1Weight: [Float], fc1Bias: [Float]?, fc2Weight: [Float],
-                fc2Bias: [Float]?, variant: Variant = .auto) throws {
+                fc2Bias: [Float]?, variant: Variant = .auto, backward: Bool = true) throws {
         let name = "SqueezeExcitation(channels: \(channels), squeeze: \(squeezeChannels), \(variant))"
         guard channels >= 1, squeezeChannels >= 1, channels <= Self.maxChannels, squeezeChannels <= Self.maxChannels else {
             throw MobileKernelsError(.invalidArgument, "\(name): channels and squeeze channels must be in 1...\(Self.maxChannels)")
@@ -63,8 +65,11 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         var handle: OpaquePointer?
         let status = fc1Bias.withOptionalUnsafeBufferPointer { b1 in
             fc2Bias.withOptionalUnsafeBufferPointer { b2 in
-                mk_squeeze_excitation_f32_create(channels, squeezeChannels, fc1Weight, b1, fc2Weight, b2, variant.cValue,
-                                             &handle)
+                backward
+                    ? mk_squeeze_excitation_f32_create(channels, squeezeChannels, fc1Weight, b1, fc2Weight, b2,
+                                                       variant.cValue, &handle)
+                    : mk_squeeze_excitation_f32_create_inference(channels, squeezeChannels, fc1Weight, b1, fc2Weight, b2,
+                                                                 variant.cValue, &handle)
             }
         }
         try check(status, name)

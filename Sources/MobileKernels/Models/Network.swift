@@ -197,7 +197,8 @@ public final class Network: @unchecked Sendable {
                     fc1Weight: weights.tensor(se.fc1WeightKey, shape: [s, c, 1, 1], role: .weight),
                     fc1Bias: weights.tensor(se.fc1BiasKey, shape: [s], role: .bias),
                     fc2Weight: weights.tensor(se.fc2WeightKey, shape: [c, s, 1, 1], role: .weight),
-                    fc2Bias: weights.tensor(se.fc2BiasKey, shape: [c], role: .bias), variant: layerVariant)))
+                    fc2Bias: weights.tensor(se.fc2BiasKey, shape: [c], role: .bias), variant: layerVariant,
+                    backward: false)))
             case let .channelShuffle(groups):
                 let c = try Network.channels(of: node.inputs[0], architecture)
                 compiled.append(.layer(try ChannelShuffle(groups: groups, channels: c, variant: layerVariant)))

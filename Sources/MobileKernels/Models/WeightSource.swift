@@ -20,9 +20,14 @@ public struct WeightSource: Sendable {
     /// one that is not (an odd number above 2^24, say) throws `.invalidFile`.
     ///
     /// A `Network` packs each tensor straight from the mapping where it can and gives the pages
-    /// it read back to the system as it goes; its Linear layers read their F32 weights in place
-    /// (the file stays mapped while the network lives), so the weights are resident once.
-    public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
+    /// it read back to the system as it goes. With `readInPlace` (the default) its Linear layers
+    /// read their F32 weights in place, so the weights are resident once: the file stays mapped
+    /// while the network lives, and must not be rewritten in place meanwhile (a truncated file
+    /// faults, SIGBUS, when a page is read again; new contents would change those layers).
+    /// `SafeTensorsFile.write` replaces a file by renaming a new one over it, which is safe;
+    /// `safetensors.torch.save_file` truncates and rewrites the file. Pass `readInPlace: false`
+    /// for a network that must outlive changes to its file: its Linear weights are then copied.
+    public static func safetensors(_ file: SafeTensorsFile, readInPlace: Bool = true) -> WeightSource {
         WeightSource(lookup: { name in
             defer { file.releasePages(name) }  // copied: the mapping's pages are not needed
             guard let info = file.info(name) else { return nil }
@@ -37,14 +42,14 @@ public struct WeightSource: Sendable {
                 return (info.shape, try file.floats(name))
             }
         }, names: file.tensors.map(\.name), borrow: { name in
-            guard let info = file.info(name), let values = try file.borrowedFloats(name) else { return nil }
+            guard readInPlace, let info = file.info(name), let values = try file.borrowedFloats(name) else { return nil }
             return BorrowedTensor(shape: info.shape, values: values, owner: file)
         }, release: { file.releasePages($0) })
     }
 
-    /// The safetensors file at `path`.
-    public static func safetensors(path: String) throws -> WeightSource {
-        .safetensors(try SafeTensorsFile(path: path))
+    /// The safetensors file at `path` (see `safetensors(_:readInPlace:)`).
+    public static func safetensors(path: String, readInPlace: Bool = true) throws -> WeightSource {
+        .safetensors(try SafeTensorsFile(path: path), readInPlace: readInPlace)
     }
 
     /// Deterministic pseudo-random parameters for benchmarks and tests: convolution and linear

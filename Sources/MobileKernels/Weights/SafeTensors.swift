@@ -131,12 +131,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Tensor `name`'s F32 values where they lie in the file, without a copy: valid while this
-    /// file object lives. Nil when the tensor is not F32, not 4-byte aligned in the file, empty,
-    /// or the host is big-endian (then `floats` converts).
+    /// Tensor `name`'s F32 values where they lie in the mapped file, without a copy: valid while
+    /// this file object lives. Nil when the tensor is not F32, not 4-byte aligned in the file,
+    /// empty, the host is big-endian (then `floats` converts), or the file is held in memory
+    /// (`init(data:)`: lending from that copy would keep all of it alive with a network).
     func borrowedFloats(_ name: String) throws -> UnsafeBufferPointer<Float>? {
         let (tensor, bytes) = try data(name)
-        guard tensor.dtype == "F32", 1.littleEndian == 1, bytes.count >= MemoryLayout<Float>.size,
+        guard isMapped, tensor.dtype == "F32", 1.littleEndian == 1, bytes.count >= MemoryLayout<Float>.size,
               let start = bytes.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
         return UnsafeBufferPointer(start: start.assumingMemoryBound(to: Float.self), count: bytes.count / MemoryLayout<Float>.size)
     }
