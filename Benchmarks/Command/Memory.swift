@@ -7,11 +7,10 @@ import MobileKernels
 /// safetensors file (VGG16 by default: 553 MB), loads it as `mobilekernels infer` does and
 /// runs one inference, with direct and with auto (Winograd) convolutions, reading this
 /// process's resident memory (`/proc/self/status`) before and after. Exits 1 when the resident
-/// growth exceeds 1.15x what the network accounts for (the weights it holds, the Linear weights
-/// it reads in place from the file, the plan's activations; + 8 MB), when after loading (the
-/// Linear weights not read yet) it exceeds 1.05x the weights held + 8 MB (the pages of the
-/// tensors packed from the file must be given back), or when with direct convolutions the
-/// account is more than 1.02x the file (a second copy of a weight).
+/// growth exceeds 1.15x what the network accounts for (the weights it holds and the plan's
+/// activations; + 8 MB), when after loading it exceeds 1.05x the weights held + 8 MB (the pages
+/// of the tensors packed from the file must be given back), or when with direct convolutions
+/// the weights held are more than 1.02x the file (a second copy of a weight).
 struct Memory: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Resident memory of loading a model's weights from a safetensors file and one inference; exits 1 if any weight is held twice.")
@@ -43,29 +42,29 @@ struct Memory: ParsableCommand {
         let fileMB = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
         let input = try Tensor(shape: TensorShape(n: 1, h: size, w: size, c: 3), repeating: 0.25)
         print(String(format: "%@: weights file %.1f MB; resident growth in MB (10^6 bytes), inference at %dx%d", model, fileMB, size, size))
-        print("algorithm  held  in place  activations  accounted   after load  after inference  peak   check")
+        print("algorithm  held  activations  accounted   after load  after inference  peak   check")
         var failures = 0
         for algorithm in [ConvAlgorithm.direct, .auto] {
             ResidentMemory.resetPeak()
             let base = ResidentMemory.currentMB()!
-            let (held, mapped, activations, loaded, after): (Double, Double, Double, Double, Double) = try {
+            let (held, activations, loaded, after): (Double, Double, Double, Double) = try {
                 let network = try Network(architecture: architecture, weights: .safetensors(path: path), convAlgorithm: algorithm)
                 let loaded = ResidentMemory.currentMB()! - base
                 let plan = try network.plan(batch: 1, height: size, width: size)
                 _ = try plan.predict(input, threadPool: .serial)
-                return (Double(network.weightBytes) / 1e6, Double(network.mappedWeightBytes) / 1e6,
-                        Double(plan.peakActivationBytes) / 1e6, loaded, ResidentMemory.currentMB()! - base)
+                return (Double(network.weightBytes) / 1e6, Double(plan.peakActivationBytes) / 1e6, loaded,
+                        ResidentMemory.currentMB()! - base)
             }()
             let peak = ResidentMemory.peakMB()! - base
-            let accounted = held + mapped + activations
+            let accounted = held + activations
             var problems: [String] = []
             if peak > 1.15 * accounted + 8 { problems.append("peak above 1.15x accounted + 8 MB") }
-            // Before the first inference the Linear weights in place are not read yet: what is
-            // resident is what the network holds (a tensor's pages not given back would show).
+            // What is resident after loading is what the network holds: a tensor's pages not
+            // given back, or a transient copy not freed, would show.
             if loaded > 1.05 * held + 8 { problems.append("after load above 1.05x held + 8 MB") }
-            if algorithm == .direct && held + mapped > 1.02 * fileMB { problems.append("weights held above 1.02x the file") }
+            if algorithm == .direct && held > 1.02 * fileMB { problems.append("weights held above 1.02x the file") }
             failures += problems.count
-            print(String(format: "%-9@ %6.1f %9.1f %12.1f %10.1f %12.1f %16.1f %6.1f   ", algorithm.rawValue, held, mapped,
+            print(String(format: "%-9@ %6.1f %12.1f %10.1f %12.1f %16.1f %6.1f   ", algorithm.rawValue, held,
                          activations, accounted, loaded, after, peak) + (problems.isEmpty ? "ok" : "FAILED: " + problems.joined(separator: "; ")))
         }
         if failures > 0 { throw ExitCode(1) }

@@ -193,12 +193,10 @@ struct Grad: ParsableCommand {
     }
 }
 
-/// "weights W MiB (+ M MiB read in place from the file), activations A MiB": what a network
-/// and its plan keep resident.
+/// "weights W MiB, activations A MiB": what a network and its plan keep resident.
 func memory(_ network: Network, _ plan: InferencePlan) -> String {
     let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-    let mapped = network.mappedWeightBytes > 0 ? " (+ \(mib(network.mappedWeightBytes)) read in place from the file)" : ""
-    return "weights \(mib(network.weightBytes))\(mapped), activations \(mib(plan.peakActivationBytes))"
+    return "weights \(mib(network.weightBytes)), activations \(mib(plan.peakActivationBytes))"
 }
 
 struct Inspect: ParsableCommand {

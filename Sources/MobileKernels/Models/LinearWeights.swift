@@ -1,61 +1,101 @@
 internal import CKernels
 
-/// A Linear layer of a `Network`: PyTorch's `[out, in]` weights held once, read in place (from
-/// a mapped safetensors file, whose pages are then the only copy, or from the one array a copy
-/// made), and its bias. A plan runs it transposed as a training step does (`LinearTraining`:
-/// `y^T = W x^T` on our GEMM with the batch's inputs packed, then laid out as `[batch, out]`
-/// with the bias and the activation): the weights are never repacked, and each output is the
-/// same chain of multiply-adds whatever the batch size and thread count.
+/// A Linear layer of a `Network`: PyTorch's `[out, in]` weights packed for our GEMM (a 1x1
+/// `Conv2D` on `[n, 1, 1, in]`: one-row microkernels at batch 1, streaming the packed panels),
+/// in slices of output rows of about `sliceBytes` each. A large layer is packed slice by slice
+/// straight from a mapped file, whose pages each slice gives back before the next is read, so
+/// the weights are never resident twice (VGG16's first classifier layer is 411 MB). Each slice
+/// writes its outputs' channels of the layer's output; an output's sum is the same chain as in
+/// one unsliced layer, so slicing changes no bit.
 ///
-/// A flattened input is permuted to PyTorch's flatten order `(c, y, x)` by the plan (our memory
-/// is `(y, x, c)`), a few thousand floats per image, instead of a permuted copy of the weights.
+/// The weights are in PyTorch's input order: a plan permutes a flattened input to PyTorch's
+/// flatten order `(c, y, x)` (our memory is `(y, x, c)`), a few thousand floats per image,
+/// instead of permuting a copy of the weights.
 final class LinearWeights: @unchecked Sendable {
     let inFeatures: Int, outFeatures: Int
-    let weights: HeldFloats
-    let bias: [Float]?
-    let activation: Activation
-    let variant: Variant
+    /// The slices: each a layer of `rows.count` outputs.
+    let slices: [(rows: Range<Int>, conv: Conv2D)]
 
-    init(inFeatures: Int, outFeatures: Int, weights: HeldFloats, bias: [Float]?, activation: Activation, variant: Variant) {
-        (self.inFeatures, self.outFeatures, self.weights, self.bias, self.activation, self.variant) =
-            (inFeatures, outFeatures, weights, bias, activation, variant)
+    /// Slices of at most this many bytes of weights (whole tiles of outputs): 64 MiB keeps a
+    /// slice's rows many tiles wide (at least 640 rows for VGG16's 25,088 inputs), so two
+    /// threads split each evenly.
+    static let sliceBytes = 64 << 20
+
+    /// - Parameters:
+    ///   - weights: `[out, in]` values, where they are (a mapped file or an array).
+    ///   - done: called with each slice's rows once they are packed (a mapped file gives back
+    ///     their pages).
+    init(inFeatures: Int, outFeatures: Int, weights: UnsafeBufferPointer<Float>, bias: [Float]?, activation: Activation,
+         variant: Variant, sliceBytes: Int = LinearWeights.sliceBytes, done: (Range<Int>) -> Void = { _ in }) throws {
+        (self.inFeatures, self.outFeatures) = (inFeatures, outFeatures)
+        guard weights.count == inFeatures * outFeatures, let base = weights.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "Linear(\(inFeatures) -> \(outFeatures)): \(weights.count) weights")
+        }
+        let rowBytes = inFeatures * MemoryLayout<Float>.stride
+        let tile = 32  // the widest column tile of any variant: slices of whole tiles
+        let rowsPerSlice = max(tile, sliceBytes / rowBytes / tile * tile)
+        var slices: [(rows: Range<Int>, conv: Conv2D)] = []
+        var start = 0
+        while start < outFeatures {
+            let rows = start..<min(outFeatures, start + rowsPerSlice)
+            let conv = try Conv2D(inChannels: inFeatures, outChannels: rows.count, kernelH: 1, kernelW: 1,
+                                  weights: UnsafeBufferPointer(start: base + rows.lowerBound * inFeatures,
+                                                               count: rows.count * inFeatures),
+                                  bias: bias.map { Array($0[rows]) } ?? [Float](repeating: 0, count: rows.count),
+                                  activation: activation, variant: variant)
+            slices.append((rows, conv))
+            done(rows)
+            start = rows.upperBound
+        }
+        self.slices = slices
     }
 
+    /// The bytes of the packed weights and biases.
+    var weightBytes: Int { slices.reduce(0) { $0 + $1.conv.weightBytes } }
+
     /// A plan's step for `batch` images from `input` (`[batch, 1, 1, in]`, or, with `flattened`,
-    /// the `[batch, h, w, c]` feature map a flatten node aliases) into `output`: the runner and
-    /// the permuted input's buffer are allocated here, once (`bytes` of them).
+    /// the `[batch, h, w, c]` feature map a flatten node aliases) into `output`: each slice
+    /// planned once on its channels of the output; the permuted input's buffer (`bytes`) is
+    /// allocated here.
     func step(input: TensorView, flattened: TensorView?, output: TensorView) throws
         -> (run: (ThreadPool) throws -> Void, bytes: Int) {
         let batch = output.shape.n
-        let runner = try LinearTraining(inFeatures: inFeatures, outFeatures: outFeatures, batch: batch,
-                                        activation: activation, variant: variant)
-        guard let map = flattened, map.shape.h * map.shape.w > 1 else {
-            return ({ [self] pool in try run(runner, input, output, pool) }, runner.forwardBytes)
-        }
-        let shape = try TensorShape(n: batch, h: 1, w: 1, c: inFeatures)
-        guard map.shape.n == batch, map.shape.h * map.shape.w * map.shape.c == inFeatures else {
-            throw MobileKernelsError(.shapeMismatch, "Linear(\(inFeatures) -> \(outFeatures)): flattened input \(map), expected \(inFeatures) features per image")
-        }
-        let permuted = TensorView(storage: try TensorStorage(count: shape.count, shape: shape), shape: shape)
-        let pixels = map.shape.h * map.shape.w, channels = map.shape.c
-        return ({ [self] pool in
-            for image in 0..<batch {
-                // [pixels][channels] (our order) -> [channels][pixels] (PyTorch's).
-                try check(mk_transpose_f32(pixels, channels, map.pointer + image * pixels * map.pixelStride, map.pixelStride,
-                                           nil, Activation.none.cValue, permuted.pointer + image * inFeatures, pixels,
-                                           pool.handle), "Linear(\(inFeatures) -> \(outFeatures)) flatten")
+        let name = "Linear(\(inFeatures) -> \(outFeatures))"
+        var source = input
+        var permute: ((ThreadPool) throws -> Void)? = nil
+        var bytes = 0
+        if let map = flattened, map.shape.h * map.shape.w > 1 {
+            let shape = try TensorShape(n: batch, h: 1, w: 1, c: inFeatures)
+            guard map.shape.n == batch, map.shape.h * map.shape.w * map.shape.c == inFeatures else {
+                throw MobileKernelsError(.shapeMismatch, "\(name): flattened input \(map), expected \(inFeatures) features per image")
             }
-            try run(runner, permuted, output, pool)
-        }, runner.forwardBytes + shape.count * MemoryLayout<Float>.stride)
-    }
-
-    private func run(_ runner: LinearTraining, _ input: TensorView, _ output: TensorView, _ pool: ThreadPool) throws {
-        try weights.withUnsafeBufferPointer { w in
-            if let bias {
-                try bias.withUnsafeBufferPointer { b in try runner.forward(input, weights: w, bias: b, into: output, threadPool: pool) }
-            } else {
-                try runner.forward(input, weights: w, bias: nil, into: output, threadPool: pool)
+            let permuted = TensorView(storage: try TensorStorage(count: shape.count, shape: shape), shape: shape)
+            let pixels = map.shape.h * map.shape.w, channels = map.shape.c, features = inFeatures
+            permute = { pool in
+                for image in 0..<batch {
+                    // [pixels][channels] (our order) -> [channels][pixels] (PyTorch's).
+                    try check(mk_transpose_f32(pixels, channels, map.pointer + image * pixels * map.pixelStride, map.pixelStride,
+                                               nil, Activation.none.cValue, permuted.pointer + image * features,
+                                               pixels, pool.handle), "\(name) flatten")
+                }
             }
+            source = permuted
+            bytes = shape.count * MemoryLayout<Float>.stride
         }
+        let outputs = try slices.map { slice in
+            TensorView(storage: output.storage, shape: try TensorShape(n: batch, h: 1, w: 1, c: slice.rows.count),
+                       channelOffset: output.channelOffset + slice.rows.lowerBound, pixelStride: output.pixelStride)
+        }
+        let input = source, convs = slices.map(\.conv)
+        var planned = try zip(convs, outputs).map { try $0.plan(input, residual: nil, output: $1, threadPool: .serial) }
+        return ({ pool in
+            try permute?(pool)
+            for i in convs.indices {
+                if planned[i].threads != pool.threadCount {
+                    planned[i] = try convs[i].plan(input, residual: nil, output: outputs[i], threadPool: pool)
+                }
+                try convs[i].run(planned[i], input, residual: nil, output: outputs[i], threadPool: pool)
+            }
+        }, bytes)
     }
 }

@@ -26,7 +26,7 @@ public final class Network: @unchecked Sendable {
     enum Compiled {
         case input
         case conv(Conv2D)                  // convolutions (grouped and fallback depthwise too), linear layers under .blis
-        case linear(LinearWeights)         // linear layers: PyTorch's [out, in] weights, read in place
+        case linear(LinearWeights)         // linear layers: PyTorch's input order, packed in slices
         case depthwise(DepthwiseConv2D)    // may run in bands with the expansion before it
         case layer(Layer)                  // other one-input layers: pools, channel shuffle, SE
         case add(Add)
@@ -41,27 +41,17 @@ public final class Network: @unchecked Sendable {
     let fusion: Fusion
 
     /// The bytes the network holds for its weights: every layer's packed weights (Winograd
-    /// layers' transformed ones, 4x) and the Linear layers' weights it owns. Linear weights read
-    /// in place from a mapped file are `mappedWeightBytes` instead.
+    /// layers' transformed ones, 4x) and biases. The network keeps nothing of its source: a
+    /// weights file may be rewritten or deleted once the network is made.
     public var weightBytes: Int {
         compiled.reduce(0) { total, layer in
             switch layer {
             case let .conv(conv): total + conv.weightBytes
             case let .depthwise(depthwise): total + depthwise.weightBytes
             case let .layer(se as SqueezeExcitation): total + se.weightBytes
-            case let .linear(linear):
-                total + (linear.weights.isBorrowed ? 0 : linear.weights.count * 4) + (linear.bias?.count ?? 0) * 4
+            case let .linear(linear): total + linear.weightBytes
             default: total
             }
-        }
-    }
-
-    /// The bytes of Linear weights read in place from a mapped safetensors file: resident once
-    /// the first inference has read them (as the file's pages, shared with the page cache).
-    public var mappedWeightBytes: Int {
-        compiled.reduce(0) { total, layer in
-            if case let .linear(linear) = layer, linear.weights.isBorrowed { return total + linear.weights.count * 4 }
-            return total
         }
     }
 
@@ -83,8 +73,15 @@ public final class Network: @unchecked Sendable {
                       weights: weights, variant: variant, convAlgorithm: convAlgorithm)
     }
 
-    public init(architecture: Architecture, weights: WeightSource, variant: Variant = .auto,
-                convAlgorithm: ConvAlgorithm = .auto) throws {
+    public convenience init(architecture: Architecture, weights: WeightSource, variant: Variant = .auto,
+                            convAlgorithm: ConvAlgorithm = .auto) throws {
+        try self.init(architecture: architecture, weights: weights, variant: variant, convAlgorithm: convAlgorithm,
+                      linearSliceBytes: LinearWeights.sliceBytes)
+    }
+
+    /// `linearSliceBytes`: the Linear layers' slices (tests slice small layers).
+    init(architecture: Architecture, weights: WeightSource, variant: Variant, convAlgorithm: ConvAlgorithm,
+         linearSliceBytes: Int) throws {
         self.architecture = architecture
         self.variant = variant
         let weights = try weights.materialized(for: architecture)
@@ -172,14 +169,22 @@ public final class Network: @unchecked Sendable {
             case let .linear(spec):
                 let shape = [spec.outFeatures, spec.inFeatures]
                 let b = try spec.biasKey.map { try weights.tensor($0, shape: [spec.outFeatures], role: .bias) }
-                if variant != .blis && LinearTraining.supports(layerVariant) {
-                    // Read in place (from the mapping, or the one array a copy made): a plan
-                    // permutes a flattened input to PyTorch's order instead of the weights.
-                    let held = try weights.borrowed(spec.weightKey, shape: shape).map(HeldFloats.init)
-                        ?? HeldFloats(try weights.tensor(spec.weightKey, shape: shape, role: .weight))
-                    compiled.append(.linear(LinearWeights(inFeatures: spec.inFeatures, outFeatures: spec.outFeatures,
-                                                          weights: held, bias: b, activation: spec.activation,
-                                                          variant: layerVariant)))
+                if variant != .blis {
+                    // Packed in PyTorch's input order (a plan permutes a flattened input instead),
+                    // slice by slice from a mapped file, each slice's pages given back.
+                    let make = { (values: UnsafeBufferPointer<Float>, done: (Range<Int>) -> Void) in
+                        try LinearWeights(inFeatures: spec.inFeatures, outFeatures: spec.outFeatures, weights: values, bias: b,
+                                          activation: spec.activation, variant: layerVariant, sliceBytes: linearSliceBytes,
+                                          done: done)
+                    }
+                    if let borrowed = try weights.borrowed(spec.weightKey, shape: shape) {
+                        compiled.append(.linear(try make(borrowed.values) { rows in
+                            weights.released(spec.weightKey, elements: (rows.lowerBound * spec.inFeatures)..<(rows.upperBound * spec.inFeatures))
+                        }))
+                    } else {
+                        let w = try weights.tensor(spec.weightKey, shape: shape, role: .weight)
+                        compiled.append(.linear(try w.withUnsafeBufferPointer { try make($0) { _ in } }))
+                    }
                     continue
                 }
                 var w = try weights.tensor(spec.weightKey, shape: shape, role: .weight)

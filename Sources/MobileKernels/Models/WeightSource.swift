@@ -19,15 +19,10 @@ public struct WeightSource: Sendable {
     /// tensors (num_batches_tracked is I64) load as floats when every value is exact in Float;
     /// one that is not (an odd number above 2^24, say) throws `.invalidFile`.
     ///
-    /// A `Network` packs each tensor straight from the mapping where it can and gives the pages
-    /// it read back to the system as it goes. With `readInPlace` (the default) its Linear layers
-    /// read their F32 weights in place, so the weights are resident once: the file stays mapped
-    /// while the network lives, and must not be rewritten in place meanwhile (a truncated file
-    /// faults, SIGBUS, when a page is read again; new contents would change those layers).
-    /// `SafeTensorsFile.write` replaces a file by renaming a new one over it, which is safe;
-    /// `safetensors.torch.save_file` truncates and rewrites the file. Pass `readInPlace: false`
-    /// for a network that must outlive changes to its file: its Linear weights are then copied.
-    public static func safetensors(_ file: SafeTensorsFile, readInPlace: Bool = true) -> WeightSource {
+    /// A `Network` packs each F32 tensor straight from the mapping where it can (a large Linear
+    /// layer slice by slice) and gives the pages it read back to the system as it goes, so the
+    /// weights are resident once; it keeps nothing of the file.
+    public static func safetensors(_ file: SafeTensorsFile) -> WeightSource {
         WeightSource(lookup: { name in
             defer { file.releasePages(name) }  // copied: the mapping's pages are not needed
             guard let info = file.info(name) else { return nil }
@@ -42,14 +37,14 @@ public struct WeightSource: Sendable {
                 return (info.shape, try file.floats(name))
             }
         }, names: file.tensors.map(\.name), borrow: { name in
-            guard readInPlace, let info = file.info(name), let values = try file.borrowedFloats(name) else { return nil }
+            guard let info = file.info(name), let values = try file.borrowedFloats(name) else { return nil }
             return BorrowedTensor(shape: info.shape, values: values, owner: file)
-        }, release: { file.releasePages($0) })
+        }, release: { file.releasePages($0, elements: $1) })
     }
 
-    /// The safetensors file at `path` (see `safetensors(_:readInPlace:)`).
-    public static func safetensors(path: String, readInPlace: Bool = true) throws -> WeightSource {
-        .safetensors(try SafeTensorsFile(path: path), readInPlace: readInPlace)
+    /// The safetensors file at `path`.
+    public static func safetensors(path: String) throws -> WeightSource {
+        .safetensors(try SafeTensorsFile(path: path))
     }
 
     /// Deterministic pseudo-random parameters for benchmarks and tests: convolution and linear
@@ -77,7 +72,8 @@ public struct WeightSource: Sendable {
     }
 
     init(lookup: @escaping @Sendable (String) throws -> (shape: [Int], values: [Float])?, names: [String]?,
-         borrow: (@Sendable (String) throws -> BorrowedTensor?)? = nil, release: (@Sendable (String) -> Void)? = nil,
+         borrow: (@Sendable (String) throws -> BorrowedTensor?)? = nil,
+         release: (@Sendable (String, Range<Int>?) -> Void)? = nil,
          randomSeed: UInt64? = nil, training: Bool = false, zeroResidualBranches: Bool? = nil) {
         self.lookup = lookup
         self.names = names
@@ -90,8 +86,8 @@ public struct WeightSource: Sendable {
 
     /// The tensor's F32 values in place in the source's storage (a mapped file), or nil.
     private let borrow: (@Sendable (String) throws -> BorrowedTensor?)?
-    /// Gives back the source's resident copy of a tensor whose values were packed elsewhere.
-    private let release: (@Sendable (String) -> Void)?
+    /// Gives back the source's resident copy of a tensor's elements (nil: all) once packed elsewhere.
+    private let release: (@Sendable (String, Range<Int>?) -> Void)?
     let randomSeed: UInt64?
     let trainingInitialization: Bool
     let zeroResidualBranches: Bool?
@@ -125,9 +121,9 @@ public struct WeightSource: Sendable {
         return found
     }
 
-    /// Tells the source that tensor `name`'s values were packed and will not be read again (a
-    /// mapped file gives its pages back).
-    func released(_ name: String) { release?(name) }
+    /// Tells the source that tensor `name`'s values (or `elements` of them) were packed and will
+    /// not be read again (a mapped file gives their pages back).
+    func released(_ name: String, elements: Range<Int>? = nil) { release?(name, elements) }
 
     private func randomValues(_ count: Int, seed: UInt64, role: ParameterRole, fanIn: Int) -> [Float] {
         var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -174,29 +170,12 @@ extension WeightSource {
     }
 }
 
-/// A tensor's F32 values where its source keeps them (a mapped file), valid while `owner` lives.
+/// A tensor's F32 values where its source keeps them (a mapped file), valid while `owner` lives
+/// (the network packs them while it is made, and keeps nothing).
 struct BorrowedTensor: @unchecked Sendable {
     let shape: [Int]
     let values: UnsafeBufferPointer<Float>
     let owner: AnyObject
-}
-
-/// Float values held once: in place in a mapped file (kept alive here) or in an array.
-struct HeldFloats: @unchecked Sendable {
-    private let array: [Float]
-    private let borrowed: BorrowedTensor?
-
-    init(_ array: [Float]) { (self.array, borrowed) = (array, nil) }
-    init(_ borrowed: BorrowedTensor) { (array, self.borrowed) = ([], borrowed) }
-
-    var count: Int { borrowed?.values.count ?? array.count }
-    /// Whether the values are read in place from a mapped file (not counted as our memory).
-    var isBorrowed: Bool { borrowed != nil }
-
-    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        if let borrowed { return try body(borrowed.values) }
-        return try array.withUnsafeBufferPointer(body)
-    }
 }
 
 /// `.zero`: a BatchNorm scale that training's initialization sets to 0 (the end of a residual

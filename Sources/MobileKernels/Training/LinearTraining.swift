@@ -54,9 +54,6 @@ final class LinearTraining: @unchecked Sendable {
 
     deinit { transposed.deallocate() }
 
-    /// The bytes of the forward's buffers: the packed inputs and the transposed output.
-    var forwardBytes: Int { product.weightBytes + transposed.count * MemoryLayout<Float>.stride }
-
     private func checkView(_ v: TensorView, _ channels: Int, _ what: String) throws {
         guard v.shape.pixels == batch, v.shape.c == channels, v.isDense else {
             throw MobileKernelsError(.shapeMismatch, "\(name): \(what) \(v), expected \(batch) dense rows of \(channels)")

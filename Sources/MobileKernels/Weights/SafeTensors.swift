@@ -131,13 +131,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// Tensor `name`'s F32 values where they lie in the mapped file, without a copy: valid while
-    /// this file object lives. Nil when the tensor is not F32, not 4-byte aligned in the file,
-    /// empty, the host is big-endian (then `floats` converts), or the file is held in memory
-    /// (`init(data:)`: lending from that copy would keep all of it alive with a network).
+    /// Tensor `name`'s F32 values where they lie in the file, without a copy: valid while this
+    /// file object lives. Nil when the tensor is not F32, not 4-byte aligned in the file, empty,
+    /// or the host is big-endian (then `floats` converts).
     func borrowedFloats(_ name: String) throws -> UnsafeBufferPointer<Float>? {
         let (tensor, bytes) = try data(name)
-        guard isMapped, tensor.dtype == "F32", 1.littleEndian == 1, bytes.count >= MemoryLayout<Float>.size,
+        guard tensor.dtype == "F32", 1.littleEndian == 1, bytes.count >= MemoryLayout<Float>.size,
               let start = bytes.baseAddress, Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }
         return UnsafeBufferPointer(start: start.assumingMemoryBound(to: Float.self), count: bytes.count / MemoryLayout<Float>.size)
     }
@@ -146,13 +145,22 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// packed elsewhere (`madvise(MADV_DONTNEED)` on a mapped file, Linux; the pages it shares
     /// with a neighbour included: a later read faults them in again from the page cache, the
     /// mapping being private and never written). Nothing for a file held in memory.
-    func releasePages(_ name: String) {
+    ///
+    /// `elements` (of an F32 tensor) gives back those elements' pages only.
+    func releasePages(_ name: String, elements: Range<Int>? = nil) {
         #if os(Linux)
         guard isMapped, let tensor = info(name), !tensor.byteRange.isEmpty else { return }
+        var range = tensor.byteRange
+        if let elements {
+            let size = MemoryLayout<Float>.size
+            guard tensor.dtype == "F32", elements.lowerBound >= 0, elements.upperBound * size <= range.count,
+                  !elements.isEmpty else { return }
+            range = (range.lowerBound + elements.lowerBound * size)..<(range.lowerBound + elements.upperBound * size)
+        }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard page > 0 else { return }
-        let start = tensor.byteRange.lowerBound / page * page
-        let end = min((tensor.byteRange.upperBound + page - 1) / page * page, (byteCount + page - 1) / page * page)
+        let start = range.lowerBound / page * page
+        let end = min((range.upperBound + page - 1) / page * page, (byteCount + page - 1) / page * page)
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
         #endif
     }
