@@ -4,8 +4,8 @@ import Foundation
 import MobileKernels
 
 /// `benchmarks memory`: a network holds its weights once. Writes a model's random weights as a
-/// safetensors file (VGG16 by default: 553 MB), loads it as `mobilekernels infer` does and
-/// runs one inference, with direct and with auto (Winograd) convolutions, reading this
+/// safetensors file (VGG16 by default: 553 MB), loads it as `mobilekernels infer` does (the
+/// file kept open through the inference) and runs one inference, with direct and with auto (Winograd) convolutions, reading this
 /// process's resident memory (`/proc/self/status`) before and after. Exits 1 when the resident
 /// growth exceeds 1.15x what the network accounts for (the weights it holds and the plan's
 /// activations; + 8 MB), when after loading it exceeds 1.05x the weights held + 8 MB (the pages
@@ -48,12 +48,15 @@ struct Memory: ParsableCommand {
             ResidentMemory.resetPeak()
             let base = ResidentMemory.currentMB()!
             let (held, activations, loaded, after): (Double, Double, Double, Double) = try {
-                let network = try Network(architecture: architecture, weights: .safetensors(path: path), convAlgorithm: algorithm)
-                let loaded = ResidentMemory.currentMB()! - base
-                let plan = try network.plan(batch: 1, height: size, width: size)
-                _ = try plan.predict(input, threadPool: .serial)
-                return (Double(network.weightBytes) / 1e6, Double(plan.peakActivationBytes) / 1e6, loaded,
-                        ResidentMemory.currentMB()! - base)
+                let file = try SafeTensorsFile(path: path)
+                return try withExtendedLifetime(file) {
+                    let network = try Network(architecture: architecture, weights: .safetensors(file), convAlgorithm: algorithm)
+                    let loaded = ResidentMemory.currentMB()! - base
+                    let plan = try network.plan(batch: 1, height: size, width: size)
+                    _ = try plan.predict(input, threadPool: .serial)
+                    return (Double(network.weightBytes) / 1e6, Double(plan.peakActivationBytes) / 1e6, loaded,
+                            ResidentMemory.currentMB()! - base)
+                }
             }()
             let peak = ResidentMemory.peakMB()! - base
             let accounted = held + activations

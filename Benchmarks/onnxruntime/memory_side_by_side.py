@@ -3,7 +3,7 @@
 
 Each model (see models_common.py) is built in PyTorch with seeded random weights, saved as
 safetensors + .npy and exported to ONNX (opset 17), as side_by_side.py does. Then, each in a fresh
-process, batch 1, 224x224, 1 thread, one inference:
+process, batch 1, 224x224, 1 thread (ours: two inferences, the peers one; the peak is the same):
   ours      `mobilekernels infer --weights W --input X --threads 1 --repeat 1` (auto convolutions,
             then --conv-algorithm direct); its peak RSS (the kernel's ru_maxrss of the child) as
             is, the process's own baseline (Swift runtime, ~20 MB) included;
@@ -99,6 +99,8 @@ def main():
     try:
         for name in args.models.split(","):
             p = mc.prepare(name, work, args.binary)
+            if not p["error"] <= 1e-4:
+                sys.exit(f"{name}: our logits differ from PyTorch's by {p['error']:.2e} (limit 1e-4)")
             weights_mb = os.path.getsize(p["weights"]) / 1e6
             row = {"model": name, "weights_mb": weights_mb}
             for algorithm in ["auto", "direct"]:

@@ -105,7 +105,8 @@ mk_status mk_squeeze_excitation_f32_backward_workspace_bytes(const mk_squeeze_ex
 /// where its input is > 0. Sums over pixels are per image, sums over images in image order: the
 /// same bits for any thread count. `workspace` (mk_squeeze_excitation_f32_backward_workspace_bytes
 /// for this batch and pool; NULL allocates one for the call) may not overlap the operands.
-/// INVALID_ARGUMENT for a plan of another op, overlapping buffers or a small workspace.
+/// INVALID_ARGUMENT for a plan of another op, overlapping buffers or a small workspace;
+/// UNSUPPORTED for an op made by mk_squeeze_excitation_f32_create_inference.
 mk_status mk_squeeze_excitation_f32_backward(const mk_squeeze_excitation_f32_op* op,
                                              const mk_squeeze_excitation_f32_plan* plan,
                                              const float* input, const float* saved,

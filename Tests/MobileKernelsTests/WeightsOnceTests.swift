@@ -13,19 +13,19 @@ struct WeightsOnceTests {
         try Tensor(shape: TensorShape(n: n, h: size, w: size, c: 3), nhwc: pseudoRandom(n * size * size * 3, seed: seed))
     }
 
-    /// At 127x127 AlexNet's last feature map is 3x3 (the adaptive pool makes 6x6 of it): the
-    /// classifier's first layer sees every channel at 9 different values, and reading the
+    /// At 95x95 AlexNet's last feature map is 2x2 (the adaptive pool makes 6x6 of it): the
+    /// classifier's first layer sees every channel at 4 different values, and reading the
     /// flattened input in any order but PyTorch's (c, y, x) changes the logits (without the
-    /// plan's permutation the relative error is 0.96).
-    @Test("a Linear after a flatten of a 3x3 map reads PyTorch's order (AlexNet at 127 against the reference)")
+    /// plan's permutation the relative error was 0.96 at 127x127).
+    @Test("a Linear after a flatten of a 2x2 map reads PyTorch's order (AlexNet at 95 against the reference)")
     func flattenOrder() throws {
         let architecture = try Architecture.make(.alexnet, numClasses: 10)
         let weights = WeightSource.random(seed: 12)
-        let x = try image(n: 2, size: 127, seed: 5)
+        let x = try image(n: 2, size: 95, seed: 5)
         let want = referenceForward(architecture, parameters: try weights.parameters(of: architecture),
-                                    input: RefTensor(n: 2, h: 127, w: 127, c: 3, data: x.toArray()))
+                                    input: RefTensor(n: 2, h: 95, w: 95, c: 3, data: x.toArray()))
         for threads in [1, 2] {
-            let got = try Network(architecture: architecture, weights: weights).plan(batch: 2, height: 127, width: 127)
+            let got = try Network(architecture: architecture, weights: weights).plan(batch: 2, height: 95, width: 95)
                 .predict(x, threadPool: ThreadPool(threads: threads)).toArray()
             var diff: Float = 0, scale: Float = 0
             for (a, b) in zip(got, want.data) { diff = max(diff, abs(a - b)); scale = max(scale, abs(b)) }
@@ -51,15 +51,18 @@ struct WeightsOnceTests {
     func mappedFileInSlicesMatchesArrays() throws {
         let (architecture, tensors, path) = try alexnetFile(seed: 4)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let fromArrays = try Network(architecture: architecture, weights: .tensors(tensors))
+        // Unsliced (classifier.1 is 151 MB, more than the default slice).
+        let fromArrays = try Network(architecture: architecture, weights: .tensors(tensors), variant: .auto,
+                                     convAlgorithm: .auto, linearSliceBytes: .max)
         let fromFile = try Network(architecture: architecture, weights: .safetensors(path: path))
         // 3.5 MiB slices: 96 rows of the 9216-input layer (99 rounded down to whole 32-row
         // tiles), 224 of the 4096-input one; each layer's last slice is shorter (64 rows).
         let sliced = try Network(architecture: architecture, weights: .safetensors(path: path), variant: .auto,
                                  convAlgorithm: .auto, linearSliceBytes: 3_670_016)
         // Each slice has its own padded bias and zero row: within 1% more.
-        #expect(fromFile.weightBytes == fromArrays.weightBytes)
-        #expect(sliced.weightBytes > fromArrays.weightBytes && sliced.weightBytes < fromArrays.weightBytes / 100 * 101)
+        for network in [fromFile, sliced] {
+            #expect(network.weightBytes > fromArrays.weightBytes && network.weightBytes < fromArrays.weightBytes / 100 * 101)
+        }
         let batch = try image(n: 3, size: 95, seed: 9)
         let single = try Tensor(shape: TensorShape(n: 1, h: 95, w: 95, c: 3), nhwc: Array(batch.toArray()[0..<(95 * 95 * 3)]))
         let want = try fromArrays.plan(batch: 3, height: 95, width: 95).predict(batch, threadPool: .serial).toArray()
@@ -74,13 +77,15 @@ struct WeightsOnceTests {
     }
 
     /// Nothing of the file stays with the network: emptied (as `safetensors.torch.save_file`
-    /// does first when it rewrites a file), the network still gives the same logits. A network
-    /// that read pages of the mapping later would fault (SIGBUS) here.
+    /// does first when it rewrites a file) while still mapped, the network gives the same
+    /// logits. A network that read the mapping after loading would fault (SIGBUS) here.
     @Test("a network keeps nothing of its weights file: the file emptied, it predicts the same")
     func fileEmptiedAfterLoading() throws {
         let (architecture, _, path) = try alexnetFile(seed: 6)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let network = try Network(architecture: architecture, weights: .safetensors(path: path))
+        let file = try SafeTensorsFile(path: path)
+        defer { withExtendedLifetime(file) {} }
+        let network = try Network(architecture: architecture, weights: .safetensors(file))
         let x = try image(n: 1, size: 63, seed: 2)
         let before = try network.plan(batch: 1, height: 63, width: 63).predict(x).toArray()
         let handle = try #require(FileHandle(forWritingAtPath: path))

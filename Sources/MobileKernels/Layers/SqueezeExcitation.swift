@@ -18,6 +18,8 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     private let op: OpaquePointer
     /// The bytes the layer holds for its weights (each FC transposed, and as given with `backward`) and biases.
     public var weightBytes: Int { mk_squeeze_excitation_f32_weight_bytes(op) }
+    /// Whether the layer keeps what `backward` needs (`init(..., backward:)`).
+    public let hasBackward: Bool
     private let scratch = Scratch()
 
     /// The most channels (and squeeze channels) the layer takes: the operator keeps an image's
@@ -39,7 +41,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
     }
 
     /// - Parameter backward: keep the weights in the backward's layout too (`false`: inference
-    ///   only, half the weight memory; the backward then throws `.unsupported`).
+    ///   only, half the weight memory; `backward(...)` then throws `.unsupported`).
     public init(channels: Int, squeezeChannels: Int, fc1Weight: [Float], fc1Bias: [Float]?, fc2Weight: [Float],
                 fc2Bias: [Float]?, variant: Variant = .auto, backward: Bool = true) throws {
         let name = "SqueezeExcitation(channels: \(channels), squeeze: \(squeezeChannels), \(variant))"
@@ -74,6 +76,7 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
         }
         try check(status, name)
         op = handle!
+        self.hasBackward = backward
         self.channels = channels
         self.squeezeChannels = squeezeChannels
         self.variant = Variant(mk_squeeze_excitation_f32_variant(op))
@@ -155,6 +158,9 @@ public final class SqueezeExcitation: Layer, @unchecked Sendable {
                          fc1WeightGradient: UnsafeMutableBufferPointer<Float>, fc1BiasGradient: UnsafeMutableBufferPointer<Float>?,
                          fc2WeightGradient: UnsafeMutableBufferPointer<Float>, fc2BiasGradient: UnsafeMutableBufferPointer<Float>?,
                          threadPool: ThreadPool = .shared) throws {
+        guard hasBackward else {
+            throw MobileKernelsError(.unsupported, "\(name): made with backward: false (inference only), it has no backward")
+        }
         try checkOutput(outputGradient.shape, for: input.shape)
         try checkOutput(inputGradient.shape, for: input.shape)
         guard outputGradient.pixelStride == inputGradient.pixelStride else {

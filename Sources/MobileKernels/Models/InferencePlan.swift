@@ -13,8 +13,8 @@ public final class InferencePlan: @unchecked Sendable {
     public let inputShape: TensorShape
     /// `[batch, 1, 1, classes]`.
     public let outputShape: TensorShape
-    /// The bytes of all activation buffers together (the input's included, and the Linear
-    /// layers' packed inputs and transposed outputs).
+    /// The bytes of all activation buffers together (the input's included, and a Linear layer's
+    /// permuted copy of a flattened input larger than 1x1).
     public let peakActivationBytes: Int
     /// What the buffers would take without reuse (each node's output on its own).
     public let unplannedActivationBytes: Int

@@ -28,8 +28,8 @@ final class LinearWeights: @unchecked Sendable {
     init(inFeatures: Int, outFeatures: Int, weights: UnsafeBufferPointer<Float>, bias: [Float]?, activation: Activation,
          variant: Variant, sliceBytes: Int = LinearWeights.sliceBytes, done: (Range<Int>) -> Void = { _ in }) throws {
         (self.inFeatures, self.outFeatures) = (inFeatures, outFeatures)
-        guard weights.count == inFeatures * outFeatures, let base = weights.baseAddress else {
-            throw MobileKernelsError(.shapeMismatch, "Linear(\(inFeatures) -> \(outFeatures)): \(weights.count) weights")
+        guard inFeatures >= 1, outFeatures >= 1, weights.count == inFeatures * outFeatures, let base = weights.baseAddress else {
+            throw MobileKernelsError(.shapeMismatch, "Linear(\(inFeatures) -> \(outFeatures)): \(weights.count) weights, expected \(inFeatures) x \(outFeatures)")
         }
         let rowBytes = inFeatures * MemoryLayout<Float>.stride
         let tile = 32  // the widest column tile of any variant: slices of whole tiles
