@@ -2,7 +2,7 @@ internal import CKernels
 
 /// A Linear layer of a `Network`: PyTorch's `[out, in]` weights packed for our GEMM (a 1x1
 /// `Conv2D` on `[n, 1, 1, in]`: one-row microkernels at batch 1, streaming the packed panels),
-/// in slices of output rows of about `sliceBytes` each. A large layer is packed slice by slice
+/// in slices of output rows of about `sliceBytes` each (at least 256 rows). A large layer is packed slice by slice
 /// straight from a mapped file, whose pages each slice gives back before the next is read, so
 /// the weights are never resident twice (VGG16's first classifier layer is 411 MB). Each slice
 /// writes its outputs' channels of the layer's output; an output's sum is the same chain as in
@@ -16,10 +16,11 @@ final class LinearWeights: @unchecked Sendable {
     /// The slices: each a layer of `rows.count` outputs.
     let slices: [(rows: Range<Int>, conv: Conv2D)]
 
-    /// Slices of at most this many bytes of weights (whole tiles of outputs): 64 MiB keeps a
-    /// slice's rows many tiles wide (at least 640 rows for VGG16's 25,088 inputs), so two
-    /// threads split each evenly.
-    static let sliceBytes = 64 << 20
+    /// Slices of about this many bytes of weights: what a layer's file pages add to the peak
+    /// while it is packed. A slice's rows are a multiple of 128 and at least 256 (8 column tiles
+    /// of 32: two threads take 4 each, the one-row kernels' widest panel group), so VGG16's
+    /// 25,088-input layer goes in 256-row slices of 25.7 MB, AlexNet's 9,216-input one in 384.
+    static let sliceBytes = 16 << 20
 
     /// - Parameters:
     ///   - weights: `[out, in]` values, where they are (a mapped file or an array).
@@ -32,8 +33,8 @@ final class LinearWeights: @unchecked Sendable {
             throw MobileKernelsError(.shapeMismatch, "Linear(\(inFeatures) -> \(outFeatures)): \(weights.count) weights, expected \(inFeatures) x \(outFeatures)")
         }
         let rowBytes = inFeatures * MemoryLayout<Float>.stride
-        let tile = 32  // the widest column tile of any variant: slices of whole tiles
-        let rowsPerSlice = max(tile, sliceBytes / rowBytes / tile * tile)
+        // Whole groups of four 32-wide column tiles (the widest tile of any variant), at least two.
+        let rowsPerSlice = max(256, sliceBytes / rowBytes / 128 * 128)
         var slices: [(rows: Range<Int>, conv: Conv2D)] = []
         var start = 0
         while start < outFeatures {
