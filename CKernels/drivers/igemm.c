@@ -201,7 +201,7 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
                     const size_t last_n0 = mk_igemm_tile_n0(g, t1 - 1);
                     const size_t nc_last = g->cout_g - last_n0 < width ? g->cout_g - last_n0 : width;
                     const size_t column = group * g->cout_g + n0;
-                    const float* panel = mk_igemm_panel(g, job->packed, group, t0);
+                    const float* panel = mk_igemm_panel(g, job->packed, group, t0 - job->packed_tile0);
                     tail.bias = tail.last ? job->bias + (group * g->ntiles + t0) * g->nr : NULL;
                     tail.bias_stride = g->nr;
                     tail.residual = (kb == 0 && job->residual != NULL)
@@ -242,14 +242,14 @@ void mk_igemm_task(void* context, size_t thread, size_t mt0, size_t unit0, size_
                         tail.residual = (kb == 0 && job->residual != NULL)
                                             ? job->residual + p0 * job->res_stride + column
                                             : NULL;
-                        k->panels[kind](kc, ptrs[0], mk_igemm_panel(g, job->packed, group, tile) + c0 * g->nr,
+                        k->panels[kind](kc, ptrs[0], mk_igemm_panel(g, job->packed, group, tile - job->packed_tile0) + c0 * g->nr,
                                         g->tile_floats, job->output + p0 * job->out_stride + column,
                                         &tail);
                     }
                 }
                 for (; tile < tile1; tile++) {
                     const size_t width = mk_igemm_tile_width(g, tile);
-                    const float* panel = mk_igemm_panel(g, job->packed, group, tile);
+                    const float* panel = mk_igemm_panel(g, job->packed, group, tile - job->packed_tile0);
                     const size_t n0 = mk_igemm_tile_n0(g, tile);
                     const size_t nc = g->cout_g - n0 < width ? g->cout_g - n0 : width;
                     const size_t column = group * g->cout_g + n0;

@@ -80,6 +80,10 @@ typedef struct mk_igemm_window {
 typedef struct mk_igemm_job {
     const mk_igemm_geometry* geometry;
     const float* packed;
+    // The column tile `packed` starts at: 0 for the whole packed weights; t for a buffer that
+    // holds tile t's panel alone (Winograd's U computed in the run), which only units of that
+    // one tile may then read.
+    size_t packed_tile0;
     const float* bias;   // packed, bias_floats
     const float* zeros;  // cin_g zeros: the A row of padding taps
     mk_epilogue epilogue;

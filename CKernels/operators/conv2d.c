@@ -382,7 +382,8 @@ size_t mk_conv2d_f32_weight_bytes(const mk_conv2d_f32_op* op) {
     if (op->variant == MK_VARIANT_BLIS) {
         floats = cout * op->cin_g * op->taps + cout;
     } else if (op->algorithm == MK_CONV2D_ALGORITHM_WINOGRAD) {
-        floats = op->geometry.packed_floats * MK_WINO_POINTS + op->geometry.bias_floats + op->cin_g + cout;
+        floats = op->geometry.packed_floats * (op->wino_lazy ? 9 : MK_WINO_POINTS) +
+                 op->geometry.bias_floats + op->cin_g + cout;
     } else {
         const size_t k_channels = op->row_taps ? op->p.kernel_w * op->cin_g : op->cin_g;
         floats = op->geometry.packed_floats + op->geometry.bias_floats + k_channels +

@@ -5,8 +5,13 @@
 //   1. transforms each tile's 6x6 input pixels, all channels (f32_winograd input kernel):
 //      V[p][tile][Cin] for the 36 points p;
 //   2. runs 36 GEMMs M[p] = V[p] (T x Cin) * U[p] (Cin x Cout) with the igemm driver's dense
-//      form on the variant's f32_gemm microkernels, U being the weights transformed at create
-//      (G g G^T, computed in double) and packed like a 1x1 convolution's;
+//      form on the variant's f32_gemm microkernels, U being the weights transformed (G g G^T,
+//      f32_winograd weights kernel) and packed like a 1x1 convolution's. U is 4x the weights:
+//      when it would be larger than MK_WINO_U_CACHED, the layer keeps g packed per column tile
+//      instead and the task transforms a column tile's U six points at a time (6 x Cin x NR
+//      floats, kept in L2) into its workspace before those points' GEMMs: the same U, so the
+//      same results, for a quarter of the memory, and 9 instead of 36 floats per weight read
+//      from memory per block;
 //   3. transforms M back into 4x4 output tiles, adding the bias and residual and applying the
 //      activation in the same pass (f32_winograd output kernel); pixels past the output's edge
 //      are computed and not stored.
@@ -24,14 +29,19 @@
 
 // Bytes of V and M per thread (measured on VGG16's layers, see CKernels/README.md): small
 // blocks whose V and M stay in L2 while U (36 x Cin x Cout floats) is re-read from the last-level
-// cache for each block; but when U is larger than MK_WINO_U_CACHED it comes from memory, and
-// then blocks as large as MK_WINO_WORKSPACE_LARGE read it fewer times. The environment's
+// cache for each block; but when U is larger than MK_WINO_U_CACHED it would come from memory,
+// so it is computed in the run, once per block and column tile, and blocks as large as
+// MK_WINO_WORKSPACE_LARGE make that transform a small part of the block's work. The environment's
 // MK_WINO_WORKSPACE_BYTES (read once) or the tests' override replace both.
 #define MK_WINO_WORKSPACE_SMALL ((size_t)256 << 10)
 #define MK_WINO_WORKSPACE_LARGE ((size_t)16 << 20)
 #define MK_WINO_U_CACHED ((size_t)16 << 20)
+// U computed in the run: bytes of the 6 points' U a task computes at a time (whole column
+// tiles, at least one).
+#define MK_WINO_U_GROUP ((size_t)384 << 10)
 
 _Atomic size_t mk_conv2d_winograd_workspace_override;
+_Thread_local int mk_conv2d_winograd_lazy_override;
 
 static size_t mk_wino_workspace(size_t u_bytes) {
     const size_t o = atomic_load_explicit(&mk_conv2d_winograd_workspace_override, memory_order_relaxed);
@@ -49,15 +59,17 @@ static size_t mk_wino_workspace(size_t u_bytes) {
 
 static size_t mk_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-// G (6x3) of winograd.h.
-static const double mk_wino_g[6][3] = {
-    {1.0 / 4, 0, 0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0, 0, 1},
-};
+// MK_WINO_U_GROUP, or the environment's MK_WINO_U_GROUP_BYTES (read once).
+static size_t mk_wino_u_group(void) {
+    static _Atomic size_t from_env = SIZE_MAX;  // SIZE_MAX: not read yet (racing reads agree)
+    size_t v = atomic_load_explicit(&from_env, memory_order_relaxed);
+    if (v == SIZE_MAX) {
+        const char* text = getenv("MK_WINO_U_GROUP_BYTES");
+        v = text != NULL ? strtoull(text, NULL, 10) : 0;
+        atomic_store_explicit(&from_env, v, memory_order_relaxed);
+    }
+    return v != 0 ? v : MK_WINO_U_GROUP;
+}
 
 mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
     const size_t cin = op->cin_g, cout = op->cout_g;
@@ -67,12 +79,14 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     mk_status status = mk_igemm_geometry_init(&op->geometry, config, 1, cin, cout, 1);
     if (status != MK_STATUS_OK) return status;
     if (op->geometry.nr > MK_IGEMM_MAX_NR) return MK_STATUS_UNSUPPORTED;  // the pack's tile row
-    size_t packed_floats;
-    if (!mk_size_mul(op->geometry.packed_floats, MK_WINO_POINTS, &packed_floats) ||
-        packed_floats > MK_MAX_ELEMENTS) {
+    size_t u_floats, g_floats;
+    if (!mk_size_mul(op->geometry.packed_floats, MK_WINO_POINTS, &u_floats) ||
+        !mk_size_mul(op->geometry.packed_floats, 9, &g_floats) || u_floats > MK_MAX_ELEMENTS) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
-    op->packed = mk_aligned_alloc(packed_floats * sizeof(float));
+    const int lazy = mk_conv2d_winograd_lazy_override;
+    op->wino_lazy = lazy == 1 || (lazy == 0 && u_floats * sizeof(float) > MK_WINO_U_CACHED);
+    op->packed = mk_aligned_alloc((op->wino_lazy ? g_floats : u_floats) * sizeof(float));
     op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(cin * sizeof(float));
     op->wino_bias = mk_aligned_alloc(cout * sizeof(float));
@@ -84,56 +98,41 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
     return MK_STATUS_OK;
 }
 
-// U = G g G^T for each (output, input) channel pair, all 36 points at once (T = g G^T first,
-// then G T, in double: the same sums in the same order as computing each point alone; each
-// product a statement of its own, so clang (which contracts only within an expression) never
-// fuses it into an FMA where the ISA has one, e.g. on ARM64), written
-// straight into the 36 packed slices: with one tap and one group, weight (o, c) of column tile
-// `tile` sits at tile * tile_floats + c * width + (o - n0) of a slice (mk_igemm_pack's layout).
-// A tile's row of `width` outputs is transformed first, then stored as one contiguous run per
-// point: the slices lie a multiple of 4 KiB apart, and 36 interleaved single-float streams
-// thrashed the same cache sets.
+// The packed weights of column tile `tile` and input channel c: the 9 taps of its `width`
+// output channels, g[k * width + n] = weight (n0 + n, c) tap k (zero past the last output).
+static void mk_wino_gather(const mk_conv2d_f32_op* op, const float* weights, size_t tile, size_t c,
+                           float* g) {
+    const mk_igemm_geometry* geo = &op->geometry;
+    const size_t cin = op->cin_g, cout = op->cout_g;
+    const size_t width = mk_igemm_tile_width(geo, tile), n0 = mk_igemm_tile_n0(geo, tile);
+    for (size_t n = 0; n < width; n++) {
+        const size_t o = n0 + n;
+        for (size_t k = 0; k < 9; k++) g[k * width + n] = o < cout ? weights[(o * cin + c) * 9 + k] : 0.0f;
+    }
+}
+
+// U = G g G^T per point, packed: with one tap and one group, weight (o, c) of column tile
+// `tile` sits at tile * tile_floats + c * width + (o - n0) of a point's slice (mk_igemm_pack's
+// layout), the 36 slices packed_floats apart. Or, for a layer that computes U in the run, g
+// itself per column tile (conv2d_internal.h). The transform runs one input channel at a time
+// from a stack row of its 9 taps, so set_weights repacks without allocating.
 void mk_conv2d_winograd_pack(mk_conv2d_f32_op* op, const float* weights, const float* bias) {
     const mk_igemm_geometry* geo = &op->geometry;
     const size_t cin = op->cin_g, cout = op->cout_g, slice = geo->packed_floats;
     for (size_t o = 0; o < cout; o++) op->wino_bias[o] = bias != NULL ? bias[o] : 0.0f;
     memset(op->bias, 0, geo->bias_floats * sizeof(float));  // the bias is added by the output transform
-    float u[MK_WINO_POINTS][MK_IGEMM_MAX_NR];
+    float g[9 * MK_IGEMM_MAX_NR];
     for (size_t tile = 0; tile < geo->ntiles; tile++) {
-        const size_t width = mk_igemm_tile_width(geo, tile), n0 = mk_igemm_tile_n0(geo, tile);
-        float* base = op->packed + tile * geo->tile_floats;
+        const size_t width = mk_igemm_tile_width(geo, tile);
         for (size_t c = 0; c < cin; c++) {
-            for (size_t n = 0; n < width; n++) {
-                const size_t o = n0 + n;
-                if (o >= cout) {
-                    for (size_t p = 0; p < MK_WINO_POINTS; p++) u[p][n] = 0.0f;
-                    continue;
+            if (op->wino_lazy) {
+                mk_wino_gather(op, weights, tile, c, op->packed + tile * 9 * geo->tile_floats + c * 9 * width);
+            } else {
+                mk_wino_gather(op, weights, tile, c, g);
+                float* u = op->packed + tile * geo->tile_floats + c * width;
+                for (size_t k = 0; k < MK_WINO_IN; k++) {
+                    op->wino->weights(1, width, k, g, u + k * slice, MK_WINO_IN * slice);
                 }
-                const float* g = weights + (o * cin + c) * 9;
-                double t[3][6];  // g G^T
-                for (size_t a = 0; a < 3; a++) {
-                    for (size_t k = 0; k < 6; k++) {
-                        double row = 0.0;
-                        for (size_t b = 0; b < 3; b++) {
-                            const double product = (double)g[a * 3 + b] * mk_wino_g[k][b];
-                            row += product;  // its own statement: never contracted into an FMA
-                        }
-                        t[a][k] = row;
-                    }
-                }
-                for (size_t i = 0; i < 6; i++) {
-                    for (size_t k = 0; k < 6; k++) {
-                        double sum = 0.0;
-                        for (size_t a = 0; a < 3; a++) {
-                            const double product = mk_wino_g[i][a] * t[a][k];
-                            sum += product;
-                        }
-                        u[i * 6 + k][n] = (float)sum;
-                    }
-                }
-            }
-            for (size_t p = 0; p < MK_WINO_POINTS; p++) {
-                memcpy(base + p * slice + c * width, u[p], width * sizeof(float));
             }
         }
     }
@@ -189,8 +188,23 @@ mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
     plan->wino_parts = parts;
     plan->wino_v_stride = block * cin_pad + 16;
     plan->wino_m_stride = block * cout_pad + 16;
+    // U computed in the run: 6 points of a group of column tiles (about MK_WINO_U_GROUP bytes,
+    // so that they and the V of the GEMMs reading them stay in L2), the points 16 floats apart
+    // from 64-byte rows.
+    plan->wino_u_tiles = 0;
+    plan->wino_u_stride = 0;
+    if (op->wino_lazy) {
+        const size_t tile_bytes_u = MK_WINO_IN * g->tile_floats * sizeof(float);
+        size_t group = mk_wino_u_group() / tile_bytes_u;
+        if (group < 1) group = 1;
+        if (group > g->ntiles) group = g->ntiles;
+        plan->wino_u_tiles = group;
+        if (!mk_size_mul(group, g->tile_floats, &plan->wino_u_stride)) return MK_STATUS_SIZE_OVERFLOW;
+        plan->wino_u_stride += 16;
+    }
     size_t floats, bytes;
     if (!mk_size_mul(plan->wino_v_stride + plan->wino_m_stride, MK_WINO_POINTS, &floats) ||
+        !mk_size_add(floats, MK_WINO_IN * plan->wino_u_stride, &floats) ||
         !mk_size_mul(floats, threads, &bytes) || !mk_size_mul(bytes, sizeof(float), &bytes)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
@@ -229,6 +243,8 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
     const size_t cin_pad = mk_round_up(cin, 16), cout_pad = mk_round_up(cout, 16);
     float* v = job->workspace + thread * plan->wino_thread_floats;
     float* m = v + MK_WINO_POINTS * vs;
+    float* u = m + MK_WINO_POINTS * ms;  // U computed in the run: 6 points of a column tile
+    const size_t us = plan->wino_u_stride;
     mk_igemm_job gemm = {
         .geometry = g, .bias = op->bias, .zeros = op->zeros,
         .epilogue = {MK_EPILOGUE_IDENTITY, 0.0f, 0.0f}, .window = &op->window,
@@ -258,21 +274,51 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
             }
             op->wino->input(cin, d, v + t * cin_pad, vs);
         }
-        // 2. The 36 GEMMs over this part's N blocks.
+        // 2. The 36 GEMMs over this part's N blocks (its column tiles first_tile..last_tile).
         const size_t unit0 = part * plan->wino_part_units;
         const size_t units = plan->blocks - unit0 < plan->wino_part_units ? plan->blocks - unit0
                                                                            : plan->wino_part_units;
-        gemm.pixels = count;
-        for (size_t p = 0; p < MK_WINO_POINTS; p++) {
-            gemm.packed = op->packed + p * g->packed_floats;
-            gemm.input = v + p * vs;
-            gemm.output = m + p * ms;
-            mk_igemm_task(&gemm, thread, 0, unit0, (count + g->mr - 1) / g->mr, units);
-        }
-        // 3. Output tiles, this part's columns.
         const size_t first_tile = unit0 * plan->block_tiles;
         size_t last_tile = (unit0 + units) * plan->block_tiles;
         if (last_tile > g->ntiles) last_tile = g->ntiles;
+        const size_t mtiles = (count + g->mr - 1) / g->mr;
+        gemm.pixels = count;
+        if (op->wino_lazy) {
+            // Per group of column tiles and column k of the points: those 6 points' U for the
+            // group's tiles, then their GEMMs (units of one tile each), each point's for all
+            // the group's tiles in a row so its V stays in cache.
+            gemm.block_tiles = 1;
+            gemm.blocks = g->ntiles;
+            const size_t group = plan->wino_u_tiles;
+            for (size_t tile0 = first_tile; tile0 < last_tile; tile0 += group) {
+                const size_t tile1 = tile0 + group < last_tile ? tile0 + group : last_tile;
+                for (size_t k = 0; k < MK_WINO_IN; k++) {
+                    for (size_t tile = tile0; tile < tile1; tile++) {
+                        op->wino->weights(cin, mk_igemm_tile_width(g, tile), k,
+                                          op->packed + tile * 9 * g->tile_floats,
+                                          u + (tile - tile0) * g->tile_floats, us);
+                    }
+                    for (size_t i = 0; i < MK_WINO_IN; i++) {
+                        const size_t p = i * MK_WINO_IN + k;
+                        gemm.input = v + p * vs;
+                        gemm.output = m + p * ms;
+                        for (size_t tile = tile0; tile < tile1; tile++) {
+                            gemm.packed_tile0 = tile;
+                            gemm.packed = u + i * us + (tile - tile0) * g->tile_floats;
+                            mk_igemm_task(&gemm, thread, 0, tile, mtiles, 1);
+                        }
+                    }
+                }
+            }
+        } else {
+            for (size_t p = 0; p < MK_WINO_POINTS; p++) {
+                gemm.packed = op->packed + p * g->packed_floats;
+                gemm.input = v + p * vs;
+                gemm.output = m + p * ms;
+                mk_igemm_task(&gemm, thread, 0, unit0, mtiles, units);
+            }
+        }
+        // 3. Output tiles, this part's columns.
         const size_t c0 = mk_igemm_tile_n0(g, first_tile);
         size_t c1 = mk_igemm_tile_n0(g, last_tile - 1) + mk_igemm_tile_width(g, last_tile - 1);
         if (c1 > cout) c1 = cout;

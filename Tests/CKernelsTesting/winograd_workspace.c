@@ -1,4 +1,4 @@
-// Test-only: the Winograd planning override and a read of the packed weights (see
+// Test-only: the Winograd planning overrides and a read of the packed weights (see
 // ckernels_testing.h).
 #include "include/ckernels_testing.h"
 
@@ -7,6 +7,14 @@
 
 void mk_testing_winograd_workspace(size_t bytes) {
     atomic_store_explicit(&mk_conv2d_winograd_workspace_override, bytes, memory_order_relaxed);
+}
+
+void mk_testing_winograd_lazy(int mode) {
+    mk_conv2d_winograd_lazy_override = mode;
+}
+
+bool mk_testing_winograd_is_lazy(const mk_conv2d_f32_op* op) {
+    return op != NULL && op->algorithm == MK_CONV2D_ALGORITHM_WINOGRAD && op->wino_lazy;
 }
 
 mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, size_t o, size_t c,
@@ -19,7 +27,14 @@ mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, s
     for (size_t tile = 0; tile < geo->ntiles; tile++) {
         const size_t n0 = mk_igemm_tile_n0(geo, tile), width = mk_igemm_tile_width(geo, tile);
         if (o >= n0 && o < n0 + width) {
-            *value = op->packed[tile * geo->tile_floats + point * geo->packed_floats + c * width + (o - n0)];
+            if (op->wino_lazy) {  // the run's transform of this channel's row of the tile
+                float u[MK_WINO_IN * MK_IGEMM_MAX_NR];
+                op->wino->weights(1, width, point % MK_WINO_IN,
+                                  op->packed + tile * 9 * geo->tile_floats + c * 9 * width, u, width);
+                *value = u[point / MK_WINO_IN * width + (o - n0)];
+            } else {
+                *value = op->packed[tile * geo->tile_floats + point * geo->packed_floats + c * width + (o - n0)];
+            }
             return MK_STATUS_OK;
         }
     }

@@ -108,17 +108,53 @@ struct WinogradTests {
             // More channels than a K block holds (kc >= 512 floats) and than an N block (256 columns).
             winogradCase({ $0.h = 6; $0.w = 5; $0.cin = 1030; $0.cout = 20 }),
             winogradCase({ $0.h = 5; $0.w = 7; $0.cin = 12; $0.cout = 300; $0.activation = 3 }),
+            // U in the run: 2 column tiles at a time (400 channels), 5 tiles (4 + 1 of 2 columns).
+            winogradCase({ $0.h = 5; $0.w = 6; $0.cin = 400; $0.cout = 130; $0.withResidual = true }),
         ]
-        for budget in [0, 40_000] {
-            mk_testing_winograd_workspace(budget)
-            defer { mk_testing_winograd_workspace(0) }
-            for cs in cases {
-                let d = makeConvData(cs, &rng)
-                let one = try checkWinograd(cs, d, variant: variant)
-                let two = try checkWinograd(cs, d, variant: variant, pool: pool)
-                let mismatch = convBitMismatch(one, two)
-                #expect(mismatch == nil, "\(convName(variant)) \(cs) budget \(budget): 1 vs 2 threads \(mismatch ?? "")")
+        defer {
+            mk_testing_winograd_workspace(0)
+            mk_testing_winograd_lazy(0)
+        }
+        for cs in cases {
+            let d = makeConvData(cs, &rng)
+            var first: [Float]?
+            // U at create and U in the run (per column tile), each with the default blocks and
+            // with a budget of a few tiles: one result, bit for bit.
+            for lazy in [2, 1] {
+                mk_testing_winograd_lazy(Int32(lazy))
+                for budget in [0, 40_000] {
+                    mk_testing_winograd_workspace(budget)
+                    let form = "\(convName(variant)) \(cs) U \(lazy == 1 ? "in the run" : "at create") budget \(budget)"
+                    let one = try checkWinograd(cs, d, variant: variant)
+                    let two = try checkWinograd(cs, d, variant: variant, pool: pool)
+                    let mismatch = convBitMismatch(one, two)
+                    #expect(mismatch == nil, "\(form): 1 vs 2 threads \(mismatch ?? "")")
+                    if let first {
+                        let differs = convBitMismatch(first, one)
+                        #expect(differs == nil, "\(form) against U at create, default blocks: \(differs ?? "")")
+                    } else {
+                        first = one
+                    }
+                }
             }
+        }
+    }
+
+    @Test("U is computed in the run exactly for the layers whose U would pass 16 MiB, and holds a quarter of the memory")
+    func lazyChoice() throws {
+        var rng = SplitMix64(seed: 8)
+        // 36 * Cin * Cout * 4 bytes: 256 -> 256 is 9.4 MB (at create), 256 -> 512 18.9 MB (in the run).
+        for (cin, cout, lazy) in [(256, 256, false), (256, 512, true), (512, 256, true)] {
+            let cs = winogradCase { $0.h = 4; $0.w = 4; $0.cin = cin; $0.cout = cout }
+            let w = rng.floats(cs.weightCount, -1, 1)
+            let (status, op) = convCreate(cs, variant: MK_VARIANT_AUTO, weights: w, bias: nil)
+            try #require(status == MK_STATUS_OK)
+            defer { mk_conv2d_f32_destroy(op) }
+            try #require(mk_conv2d_f32_algorithm(op) == MK_CONV2D_ALGORITHM_WINOGRAD)
+            #expect(mk_testing_winograd_is_lazy(op) == lazy, "\(cin)->\(cout)")
+            // The packed weights: 36 (U) or 9 (g) floats per weight, columns rounded to tiles.
+            let perWeight = Double(mk_conv2d_f32_weight_bytes(op)) / Double(4 * cs.weightCount / 9)
+            #expect(perWeight > (lazy ? 9 : 36) && perWeight < (lazy ? 9.1 : 36.1), "\(cin)->\(cout): \(perWeight) floats per weight")
         }
     }
 
@@ -171,49 +207,68 @@ struct WinogradTests {
         #expect(plan2.workspace_bytes == 0)
     }
 
-    @Test("the packed weights are G g G^T per point, in double with the sums in the defining order; set_weights packs the same",
+    @Test("the transformed weights are G g G^T per point to float rounding, the same bits at create and in the run; set_weights packs the same",
           arguments: winogradVariants)
     func packedWeights(variant: mk_variant) throws {
-        // F(4x4, 3x3)'s G, and U[6 i + k] = sum_a G[i][a] (sum_b g[a][b] G[k][b]), each sum
-        // from 0 in index order, rounded to float once.
+        // F(4x4, 3x3)'s G, and U[6 i + k] = sum_a G[i][a] (sum_b g[a][b] G[k][b]) in double; the
+        // kernel's float transform (12 operations per row of 3) stays within a few roundings of
+        // the scale sum_a,b |G[i][a]| |g[a][b]| |G[k][b]|.
         let G: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
                              [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
-        func point(_ g: ArraySlice<Float>, _ p: Int) -> Float {
+        func point(_ g: ArraySlice<Float>, _ p: Int) -> (value: Double, scale: Double) {
             let i = p / 6, k = p % 6, g0 = g.startIndex
-            var sum = 0.0
+            var sum = 0.0, scale = 0.0
             for a in 0..<3 {
-                var row = 0.0
-                for b in 0..<3 { row += Double(g[g0 + a * 3 + b]) * G[k][b] }
-                sum += G[i][a] * row
+                for b in 0..<3 {
+                    sum += G[i][a] * Double(g[g0 + a * 3 + b]) * G[k][b]
+                    scale += abs(G[i][a] * Double(g[g0 + a * 3 + b]) * G[k][b])
+                }
             }
-            return Float(sum)
+            return (sum, scale)
         }
+        defer { mk_testing_winograd_lazy(0) }
         var rng = SplitMix64(seed: 41)
         for (cin, cout) in [(1, 1), (3, 17), (32, 40), (19, 70), (64, 9), (40, 33)] {
             let cs = winogradCase { $0.cin = cin; $0.cout = cout }
             let first = rng.floats(cs.weightCount, -2, 2), weights = rng.floats(cs.weightCount, -2, 2)
-            let (status, op) = convCreate(cs, variant: variant, weights: first, bias: nil)
-            try #require(status == MK_STATUS_OK, "\(cs)")
-            defer { mk_conv2d_f32_destroy(op) }
-            try #require(mk_conv2d_f32_algorithm(op) == MK_CONV2D_ALGORITHM_WINOGRAD)
+            var ops: [OpaquePointer?] = []
+            defer { ops.forEach { mk_conv2d_f32_destroy($0) } }
+            for lazy in [2, 1] {
+                mk_testing_winograd_lazy(Int32(lazy))
+                let (status, op) = convCreate(cs, variant: variant, weights: first, bias: nil)
+                try #require(status == MK_STATUS_OK, "\(cs)")
+                ops.append(op)
+                try #require(mk_conv2d_f32_algorithm(op) == MK_CONV2D_ALGORITHM_WINOGRAD)
+                #expect(mk_testing_winograd_is_lazy(op) == (lazy == 1))
+            }
             for (label, w) in [("create", first), ("set_weights", weights)] {
-                if label == "set_weights" { try #require(mk_conv2d_f32_set_weights(op, w, nil) == MK_STATUS_OK) }
-                var wrong = 0, unreadable = 0
+                if label == "set_weights" {
+                    for op in ops { try #require(mk_conv2d_f32_set_weights(op, w, nil) == MK_STATUS_OK) }
+                }
+                var wrong = 0, unreadable = 0, forms = 0, worst = 0.0
                 for o in 0..<cout {
                     for c in 0..<cin {
                         for p in 0..<36 {
-                            var got: Float = .nan
-                            if mk_testing_winograd_packed(op, p, o, c, &got) != MK_STATUS_OK { unreadable += 1 }
-                            if got.bitPattern != point(w[((o * cin + c) * 9)...], p).bitPattern { wrong += 1 }
+                            var atCreate: Float = .nan, inRun: Float = .nan
+                            if mk_testing_winograd_packed(ops[0], p, o, c, &atCreate) != MK_STATUS_OK { unreadable += 1 }
+                            if mk_testing_winograd_packed(ops[1], p, o, c, &inRun) != MK_STATUS_OK { unreadable += 1 }
+                            if atCreate.bitPattern != inRun.bitPattern { forms += 1 }
+                            let want = point(w[((o * cin + c) * 9)...], p)
+                            let error = abs(Double(atCreate) - want.value) / (want.scale * 0x1p-24)
+                            worst = max(worst, error.isNaN ? .infinity : error)
+                            if !(error <= 8) { wrong += 1 }
                         }
                     }
                 }
                 #expect(unreadable == 0)
-                #expect(wrong == 0, "\(convName(variant)) \(cin)->\(cout) \(label): \(wrong) of \(cout * cin * 36) points differ")
+                #expect(forms == 0, "\(convName(variant)) \(cin)->\(cout) \(label): \(forms) points differ between U at create and in the run")
+                #expect(wrong == 0, "\(convName(variant)) \(cin)->\(cout) \(label): \(wrong) of \(cout * cin * 36) points off by more than 8 roundings of their scale (worst \(worst))")
             }
             var value: Float = 0
-            #expect(mk_testing_winograd_packed(op, 36, 0, 0, &value) == MK_STATUS_INVALID_ARGUMENT)
-            #expect(mk_testing_winograd_packed(op, 0, 0, cin, &value) == MK_STATUS_INVALID_ARGUMENT)
+            for op in ops {
+                #expect(mk_testing_winograd_packed(op, 36, 0, 0, &value) == MK_STATUS_INVALID_ARGUMENT)
+                #expect(mk_testing_winograd_packed(op, 0, 0, cin, &value) == MK_STATUS_INVALID_ARGUMENT)
+            }
         }
     }
 }

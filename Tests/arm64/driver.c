@@ -1152,6 +1152,12 @@ static void conv_case(unsigned index) {
                 cin_g = rnd_range(1, 40);
                 h = rnd_range(1, 14);
                 w = rnd_range(1, 14);
+                if (chance(15)) {  // U (36 Cin Cout floats) above 16 MiB: computed in the run
+                    cin_g = rnd_range(340, 600);
+                    cout_g = rnd_range(350, 600);
+                    h = rnd_range(1, 6);
+                    w = rnd_range(1, 6);
+                }
             }
             break;
         case 7:  // fused shuffle output, groups 2..8 (sometimes more: the generic shuffle)

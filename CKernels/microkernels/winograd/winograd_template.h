@@ -30,6 +30,20 @@
         y3 = mk_b + 8.0f * mk_d + m5;                         \
     } while (0)
 
+// G applied to 3 values (a column of g G^T): 6 values, in 12 operations.
+#define MK_WT_W1D(x0, x1, x2, y0, y1, y2, y3, y4, y5)          \
+    do {                                                         \
+        const float mk_s = x0 + x2;                              \
+        const float mk_q = x0 * (1.0f / 24) + x2 * (1.0f / 6);   \
+        const float mk_h = x1 * (1.0f / 12);                     \
+        y0 = x0 * 0.25f;                                         \
+        y1 = (mk_s + x1) * (-1.0f / 6);                          \
+        y2 = (mk_s - x1) * (-1.0f / 6);                          \
+        y3 = mk_q + mk_h;                                        \
+        y4 = mk_q - mk_h;                                        \
+        y5 = x2;                                                 \
+    } while (0)
+
 MK_PL_TARGET MK_INLINE void mk_wt_input_step(size_t width, size_t c, const float* const* d,
                                              float* restrict v, size_t v_stride) {
     float t[MK_WINO_IN][MK_WINO_IN][MK_PL_VEC];  // [row][transformed column][lane]
@@ -60,6 +74,73 @@ MK_PL_TARGET static void MK_WT_NAME(input)(size_t channels, const float* const* 
     size_t c = 0;
     for (; c + MK_PL_VEC <= channels; c += MK_PL_VEC) mk_wt_input_step(MK_PL_VEC, c, d, v, v_stride);
     if (c < channels) mk_wt_input_step(channels - c, c, d, v, v_stride);
+}
+
+// Column k of T = g G^T for one kernel row (x0, x1, x2): the same operations as MK_WT_W1D's y_k.
+MK_PL_TARGET MK_INLINE float mk_wt_row_column(size_t k, float x0, float x1, float x2) {
+    switch (k) {
+        case 0: return x0 * 0.25f;
+        case 1: {
+            const float s = x0 + x2;
+            return (s + x1) * (-1.0f / 6);
+        }
+        case 2: {
+            const float s = x0 + x2;
+            return (s - x1) * (-1.0f / 6);
+        }
+        case 3: {
+            const float q = x0 * (1.0f / 24) + x2 * (1.0f / 6);
+            const float h = x1 * (1.0f / 12);
+            return q + h;
+        }
+        case 4: {
+            const float q = x0 * (1.0f / 24) + x2 * (1.0f / 6);
+            const float h = x1 * (1.0f / 12);
+            return q - h;
+        }
+        default: return x2;
+    }
+}
+
+// Column k of U = G g G^T (points i * 6 + k) for `lanes` output channels of one input channel:
+// column k of T = g G^T (one value per kernel row), then G applied to it.
+MK_PL_TARGET MK_INLINE void mk_wt_weights_step(size_t k, size_t lanes, const float* restrict g,
+                                               size_t width, float* restrict u, size_t u_stride) {
+    const float* r0 = g;
+    const float* r1 = g + 3 * width;
+    const float* r2 = g + 6 * width;
+    for (size_t l = 0; l < lanes; l++) {
+        const float t0 = mk_wt_row_column(k, r0[l], r0[width + l], r0[2 * width + l]);
+        const float t1 = mk_wt_row_column(k, r1[l], r1[width + l], r1[2 * width + l]);
+        const float t2 = mk_wt_row_column(k, r2[l], r2[width + l], r2[2 * width + l]);
+        MK_WT_W1D(t0, t1, t2, u[l], u[u_stride + l], u[2 * u_stride + l], u[3 * u_stride + l],
+                  u[4 * u_stride + l], u[5 * u_stride + l]);
+    }
+}
+
+MK_PL_TARGET MK_INLINE void mk_wt_weights(size_t k, size_t cin, size_t width, const float* g,
+                                          float* u, size_t u_stride) {
+    for (size_t c = 0; c < cin; c++) {
+        const float* gc = g + c * 9 * width;
+        float* uc = u + c * width;
+        size_t l = 0;
+        for (; l + MK_PL_VEC <= width; l += MK_PL_VEC) {
+            mk_wt_weights_step(k, MK_PL_VEC, gc + l, width, uc + l, u_stride);
+        }
+        if (l < width) mk_wt_weights_step(k, width - l, gc + l, width, uc + l, u_stride);
+    }
+}
+
+MK_PL_TARGET static void MK_WT_NAME(weights)(size_t cin, size_t width, size_t column, const float* g,
+                                             float* u, size_t u_stride) {
+    switch (column) {  // a constant column for each copy of the loop
+        case 0: mk_wt_weights(0, cin, width, g, u, u_stride); break;
+        case 1: mk_wt_weights(1, cin, width, g, u, u_stride); break;
+        case 2: mk_wt_weights(2, cin, width, g, u, u_stride); break;
+        case 3: mk_wt_weights(3, cin, width, g, u, u_stride); break;
+        case 4: mk_wt_weights(4, cin, width, g, u, u_stride); break;
+        default: mk_wt_weights(5, cin, width, g, u, u_stride); break;
+    }
 }
 
 MK_PL_TARGET MK_INLINE void mk_wt_output_step(mk_epilogue_kind kind, size_t width, size_t c,
@@ -120,5 +201,5 @@ MK_PL_TARGET static void MK_WT_NAME(output)(size_t channels, const float* m, siz
 }
 
 const mk_wino_kernels MK_PL_CAT(mk_f32_wino4x3_ukernels__, MK_PL_SUFFIX) = {
-    MK_WT_NAME(input), MK_WT_NAME(output),
+    MK_WT_NAME(input), MK_WT_NAME(output), MK_WT_NAME(weights),
 };

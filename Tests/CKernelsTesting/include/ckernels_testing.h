@@ -54,10 +54,19 @@ mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t 
 /// the work is split, never the results.
 void mk_testing_winograd_workspace(size_t bytes);
 
+/// Winograd ops created from now on compute U = G g G^T: 0, as the library chooses (in the run
+/// when U would be larger than 16 MiB); 1, in the run; 2, at create. Never changes the results.
+/// Only for ops created on the calling thread (a synchronous test's).
+void mk_testing_winograd_lazy(int mode);
+
+/// Whether a Winograd op computes U in the run (it then holds g per column tile).
+bool mk_testing_winograd_is_lazy(const mk_conv2d_f32_op* op);
+
 /// The transformed weight U[point] (point = 6 i + k of U = G g G^T) of output channel `o` and
-/// input channel `c` as a Winograd op packed it (zero for the padding columns o >= outputs of a
-/// tile), read from the packed slices: INVALID_ARGUMENT for an op that is not Winograd or indices
-/// out of range (o may reach the last tile's width).
+/// input channel `c` as a Winograd op uses it (zero for the padding columns o >= outputs of a
+/// tile): read from the packed slices, or for an op that computes U in the run, that op's
+/// transform of its packed g. INVALID_ARGUMENT for an op that is not Winograd or indices out of
+/// range (o may reach the last tile's width).
 mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, size_t o, size_t c,
                                      float* value);
 
