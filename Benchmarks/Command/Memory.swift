@@ -42,24 +42,24 @@ struct Memory: ParsableCommand {
         let fileMB = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1e6
         let input = try Tensor(shape: TensorShape(n: 1, h: size, w: size, c: 3), repeating: 0.25)
         print(String(format: "%@: weights file %.1f MB; resident growth in MB (10^6 bytes), inference at %dx%d", model, fileMB, size, size))
-        print("algorithm  held  activations  accounted   after load  after inference  peak   check")
+        print("algorithm  held  activations  workspace  accounted   after load  after inference  peak   check")
         var failures = 0
         for algorithm in [ConvAlgorithm.direct, .auto] {
             ResidentMemory.resetPeak()
             let base = ResidentMemory.currentMB()!
-            let (held, activations, loaded, after): (Double, Double, Double, Double) = try {
+            let (held, activations, workspace, loaded, after): (Double, Double, Double, Double, Double) = try {
                 let file = try SafeTensorsFile(path: path)
                 return try withExtendedLifetime(file) {
                     let network = try Network(architecture: architecture, weights: .safetensors(file), convAlgorithm: algorithm)
                     let loaded = ResidentMemory.currentMB()! - base
                     let plan = try network.plan(batch: 1, height: size, width: size)
                     _ = try plan.predict(input, threadPool: .serial)
-                    return (Double(network.weightBytes) / 1e6, Double(plan.peakActivationBytes) / 1e6, loaded,
-                            ResidentMemory.currentMB()! - base)
+                    return (Double(network.weightBytes) / 1e6, Double(plan.peakActivationBytes) / 1e6,
+                            Double(plan.workspaceBytes) / 1e6, loaded, ResidentMemory.currentMB()! - base)
                 }
             }()
             let peak = ResidentMemory.peakMB()! - base
-            let accounted = held + activations
+            let accounted = held + activations + workspace
             var problems: [String] = []
             if peak > 1.15 * accounted + 8 { problems.append("peak above 1.15x accounted + 8 MB") }
             // What is resident after loading is what the network holds: a tensor's pages not
@@ -67,8 +67,8 @@ struct Memory: ParsableCommand {
             if loaded > 1.05 * held + 8 { problems.append("after load above 1.05x held + 8 MB") }
             if algorithm == .direct && held > 1.02 * fileMB { problems.append("weights held above 1.02x the file") }
             failures += problems.count
-            print(String(format: "%-9@ %6.1f %12.1f %10.1f %12.1f %16.1f %6.1f   ", algorithm.rawValue, held,
-                         activations, accounted, loaded, after, peak) + (problems.isEmpty ? "ok" : "FAILED: " + problems.joined(separator: "; ")))
+            print(String(format: "%-9@ %6.1f %12.1f %10.1f %10.1f %12.1f %16.1f %6.1f   ", algorithm.rawValue, held,
+                         activations, workspace, accounted, loaded, after, peak) + (problems.isEmpty ? "ok" : "FAILED: " + problems.joined(separator: "; ")))
         }
         if failures > 0 { throw ExitCode(1) }
     }

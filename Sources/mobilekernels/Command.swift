@@ -193,10 +193,10 @@ struct Grad: ParsableCommand {
     }
 }
 
-/// "weights W MiB, activations A MiB": what a network and its plan keep resident.
+/// "weights W MiB, activations A MiB, workspace S MiB": what a network and its plan keep resident.
 func memory(_ network: Network, _ plan: InferencePlan) -> String {
     let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-    return "weights \(mib(network.weightBytes)), activations \(mib(plan.peakActivationBytes))"
+    return "weights \(mib(network.weightBytes)), activations \(mib(plan.peakActivationBytes)), workspace \(mib(plan.workspaceBytes))"
 }
 
 struct Inspect: ParsableCommand {
@@ -240,17 +240,18 @@ struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The models, their parameters, MACs, weight and activation memory at 224x224.")
 
     func run() throws {
-        print("model                  params      MMACs   weights MiB   activations MiB (planned / unplanned)")
+        print("model                  params      MMACs   weights MiB   activations MiB (planned / unplanned)   workspace MiB")
         for name in modelNames {
             let kind = try modelKind(name)
             let network = try Network(kind, weights: .random())
             let plan = try network.plan()
             let macs = try network.architecture.macs(height: 224, width: 224)
             let padded = name.padding(toLength: 20, withPad: " ", startingAt: 0)
-            print(padded + String(format: " %9d %10.1f   %11.1f   %8.1f / %.1f", network.architecture.parameterCount,
+            let activations = String(format: "%.1f / %.1f", Double(plan.peakActivationBytes) / 1_048_576,
+                                     Double(plan.unplannedActivationBytes) / 1_048_576)
+            print(padded + String(format: " %9d %10.1f   %11.1f   %@ %15.1f", network.architecture.parameterCount,
                                   Double(macs) / 1e6, Double(network.weightBytes) / 1_048_576,
-                                  Double(plan.peakActivationBytes) / 1_048_576,
-                                  Double(plan.unplannedActivationBytes) / 1_048_576))
+                                  String(repeating: " ", count: max(0, 21 - activations.count)) + activations, Double(plan.workspaceBytes) / 1_048_576))
         }
     }
 }

@@ -295,26 +295,62 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                      residual?.pixelStride ?? 0, threadPool.handle, &plan)
     }
 
-    /// A convolution planned once (`mk_conv2d_f32_reshape`: output size, tap offsets, the split for
-    /// a thread count) for an input size and set of pixel strides, run many times: an inference
-    /// plan's step holds one per thread count it has seen.
-    final class Plan: @unchecked Sendable {
-        fileprivate var plan = mk_conv2d_f32_plan()
-        let threads: Int
-        /// The run's scratch memory (Winograd), allocated with the plan.
-        fileprivate var workspace: UnsafeMutableRawPointer?
-        /// Bytes of `workspace`.
-        var workspaceBytes: Int { plan.workspace_bytes }
-        fileprivate init(threads: Int) { self.threads = threads }
-        fileprivate func allocateWorkspace() throws {
-            guard plan.workspace_bytes > 0 else { return }
-            guard let memory = mk_aligned_alloc(plan.workspace_bytes) else {
-                throw MobileKernelsError(.outOfMemory, "Conv2D: no memory for a workspace of \(plan.workspace_bytes) bytes")
-            }
-            workspace = memory
-            plan.workspace = memory
+    /// A convolution on fixed views (an inference plan's step), planned (`mk_conv2d_f32_reshape`:
+    /// output size, tap offsets, the split) for the thread count of the pool it last ran on, and
+    /// planned again when a run's pool has another. Its Winograd scratch is `workspace`, which
+    /// the steps of one plan share (they run one at a time).
+    final class Step: @unchecked Sendable {
+        private let conv: Conv2D
+        private let input: TensorView, residual: TensorView?, output: TensorView
+        private let workspace: Workspace
+        private var plan = mk_conv2d_f32_plan()
+        private var threads = 0
+
+        /// Planned for one thread, its workspace reserved (shapes checked as by `forward`).
+        init(_ conv: Conv2D, input: TensorView, residual: TensorView?, output: TensorView, workspace: Workspace) throws {
+            try conv.checkShapes(input.shape, residual: residual?.shape, output: output.shape)
+            self.conv = conv
+            self.input = input
+            self.residual = residual
+            self.output = output
+            self.workspace = workspace
+            try replan(.serial)
         }
-        deinit { mk_aligned_free(workspace) }
+
+        private func replan(_ pool: ThreadPool) throws {
+            try check(conv.reshape(&plan, input, residual: residual, output: output, pool),
+                      "\(conv.name) planned for \(input) into \(output)")
+            threads = pool.threadCount
+            try workspace.reserve(plan.workspace_bytes)
+        }
+
+        /// Runs on `pool`; allocates nothing unless the pool's thread count is new to it.
+        func run(_ pool: ThreadPool) throws {
+            if threads != pool.threadCount { try replan(pool) }
+            plan.workspace = plan.workspace_bytes > 0 ? workspace.pointer : nil
+            try check(mk_conv2d_f32_run(conv.op, &plan, input.pointer, output.pointer, residual?.pointer, pool.handle),
+                      "\(conv.name) on \(input) into \(output)")
+        }
+    }
+
+    /// Scratch memory for the steps of one plan, which run one at a time: as large as the
+    /// largest any of them asked for.
+    final class Workspace: @unchecked Sendable {
+        fileprivate private(set) var pointer: UnsafeMutableRawPointer?
+        /// Bytes held.
+        private(set) var bytes = 0
+        init() {}
+        deinit { mk_aligned_free(pointer) }
+
+        fileprivate func reserve(_ needed: Int) throws {
+            guard needed > bytes else { return }
+            guard let memory = mk_aligned_alloc(needed) else {
+                throw MobileKernelsError(.outOfMemory, "Conv2D: no memory for a workspace of \(needed) bytes")
+            }
+            mk_aligned_free(pointer)
+            pointer = memory
+            bytes = needed
+        }
     }
 
     /// The one-shot forwards' workspace (Winograd): grown to the largest plan and reused; a
@@ -330,24 +366,6 @@ public final class Conv2D: Layer, @unchecked Sendable {
             plan.workspace = memory
             return body(&plan)
         }
-    }
-
-    /// The plan of a run on these views (shapes checked as by `forward`).
-    func plan(_ input: TensorView, residual: TensorView?, output: TensorView, threadPool: ThreadPool) throws -> Plan {
-        try checkShapes(input.shape, residual: residual?.shape, output: output.shape)
-        let plan = Plan(threads: threadPool.threadCount)
-        try check(reshape(&plan.plan, input, residual: residual, output: output, threadPool),
-                  "\(name) planned for \(input) into \(output)")
-        try plan.allocateWorkspace()
-        return plan
-    }
-
-    /// Runs a plan made for views of these shapes and strides; allocates nothing.
-    func run(_ plan: Plan, _ input: TensorView, residual: TensorView?, output: TensorView,
-             threadPool: ThreadPool) throws {
-        let status = mk_conv2d_f32_run(op, &plan.plan, input.pointer, output.pointer, residual?.pointer,
-                                       threadPool.handle)
-        try check(status, "\(name) on \(input) into \(output)")
     }
 
     /// `batch` images of `h` x `w` pixels at `input` (pixel stride `inputStride`) into `output`

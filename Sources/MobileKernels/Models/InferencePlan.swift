@@ -22,6 +22,12 @@ public final class InferencePlan: @unchecked Sendable {
     /// How long the plan keeps each node's output.
     public let lifetime: ActivationLifetime
 
+    /// The bytes of the convolutions' scratch memory (Winograd's transformed tiles), one
+    /// buffer that all steps share: planned for one thread, it grows when the plan first runs on
+    /// a pool of more threads.
+    public var workspaceBytes: Int { workspace.bytes }
+    private let workspace: Conv2D.Workspace
+
     private let steps: [(ThreadPool) throws -> Void]
     /// The node each step runs (for `profile`).
     private let stepNodes: [Int]
@@ -72,8 +78,11 @@ public final class InferencePlan: @unchecked Sendable {
                               pixelStride: l.pixelStride)
         }
         var linearBytes = 0
+        let workspace = Conv2D.Workspace()
         let steps = try InferencePlan.steps(network, shapes: shapes, layout: layout, view: view, bands: bands.mapValues(\.bands),
-                                            scratch: scratch.map { ($0, scratches) }, linearBytes: &linearBytes)
+                                            scratch: scratch.map { ($0, scratches) }, workspace: workspace,
+                                            linearBytes: &linearBytes)
+        self.workspace = workspace
         self.steps = steps.map(\.run)
         stepNodes = steps.map(\.node)
         self.network = network
@@ -92,7 +101,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// depthwise node's step. `view(id)` is node `id`'s output in the plan's buffers.
     private static func steps(_ network: Network, shapes: [TensorShape], layout: BufferPlan, view: (Int) -> TensorView,
                               bands: [Int: ExpandDepthwiseBands],
-                              scratch: (storage: TensorStorage, count: Int)?, linearBytes: inout Int) throws
+                              scratch: (storage: TensorStorage, count: Int)?, workspace: Conv2D.Workspace,
+                              linearBytes: inout Int) throws
         -> [(node: Int, run: (ThreadPool) throws -> Void)] {
         let nodes = network.architecture.nodes
         let fusion = network.fusion
@@ -106,15 +116,9 @@ public final class InferencePlan: @unchecked Sendable {
             case let .conv(conv):
                 guard layout.locations[id] != nil else { continue }  // banded: runs in its depthwise node's step
                 // Planned once per thread count (tap offsets, split), on fixed buffers.
-                let input = view(node.inputs[0]), output = view(id)
-                let residual = fusion.residualOf[id].map(view)
-                var planned = try conv.plan(input, residual: residual, output: output, threadPool: .serial)
-                steps.append((id, { pool in
-                    if planned.threads != pool.threadCount {
-                        planned = try conv.plan(input, residual: residual, output: output, threadPool: pool)
-                    }
-                    try conv.run(planned, input, residual: residual, output: output, threadPool: pool)
-                }))
+                let step = try Conv2D.Step(conv, input: view(node.inputs[0]), residual: fusion.residualOf[id].map(view),
+                                           output: view(id), workspace: workspace)
+                steps.append((id, step.run))
             case let .depthwise(depthwise):
                 let output = view(id)
                 if let band = bands[id], let scratch {
@@ -131,7 +135,8 @@ public final class InferencePlan: @unchecked Sendable {
                 let source = nodes[node.inputs[0]]
                 var flattened: TensorView? = nil
                 if case .flatten = source.operation { flattened = view(source.inputs[0]) }
-                let step = try linear.step(input: view(node.inputs[0]), flattened: flattened, output: view(id))
+                let step = try linear.step(input: view(node.inputs[0]), flattened: flattened, output: view(id),
+                                           workspace: workspace)
                 steps.append((id, step.run))
                 linearBytes += step.bytes
             case let .layer(layer):

@@ -58,7 +58,7 @@ final class LinearWeights: @unchecked Sendable {
     /// the `[batch, h, w, c]` feature map a flatten node aliases) into `output`: each slice
     /// planned once on its channels of the output; the permuted input's buffer (`bytes`) is
     /// allocated here.
-    func step(input: TensorView, flattened: TensorView?, output: TensorView) throws
+    func step(input: TensorView, flattened: TensorView?, output: TensorView, workspace: Conv2D.Workspace) throws
         -> (run: (ThreadPool) throws -> Void, bytes: Int) {
         let batch = output.shape.n
         let name = "Linear(\(inFeatures) -> \(outFeatures))"
@@ -87,16 +87,12 @@ final class LinearWeights: @unchecked Sendable {
             TensorView(storage: output.storage, shape: try TensorShape(n: batch, h: 1, w: 1, c: slice.rows.count),
                        channelOffset: output.channelOffset + slice.rows.lowerBound, pixelStride: output.pixelStride)
         }
-        let input = source, convs = slices.map(\.conv)
-        var planned = try zip(convs, outputs).map { try $0.plan(input, residual: nil, output: $1, threadPool: .serial) }
+        let steps = try zip(slices, outputs).map {
+            try Conv2D.Step($0.conv, input: source, residual: nil, output: $1, workspace: workspace)
+        }
         return ({ pool in
             try permute?(pool)
-            for i in convs.indices {
-                if planned[i].threads != pool.threadCount {
-                    planned[i] = try convs[i].plan(input, residual: nil, output: outputs[i], threadPool: pool)
-                }
-                try convs[i].run(planned[i], input, residual: nil, output: outputs[i], threadPool: pool)
-            }
+            for step in steps { try step.run(pool) }
         }, bytes)
     }
 }
