@@ -103,7 +103,7 @@ typedef struct mk_conv2d_f32_plan {
     // Winograd: tiles, tiles per task, column parts, per-thread buffer layout.
     size_t wino_tiles_h, wino_tiles_w, wino_tiles, wino_block, wino_blocks, wino_parts;
     size_t wino_part_units, wino_v_stride, wino_m_stride, wino_u_stride, wino_u_tiles;
-    size_t wino_thread_floats;
+    size_t wino_thread_floats, wino_u_run_offset;
     size_t tap_offset[256];
     // tile_offset[t * mr + m]: floats from a pixel tile's first window to tap t of its pixel m
     // when the tile's windows lie in one row of the image (tile_offsets: taps * mr <= 256).

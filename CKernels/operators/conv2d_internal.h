@@ -32,10 +32,10 @@ struct mk_conv2d_f32_op {
     // each); `bias` is the GEMM's zero bias and wino_bias the layer's [Cout] (zeros when none).
     const mk_wino_kernels* wino;
     float* wino_bias;
-    // Winograd with U computed in the run (layers whose U would exceed MK_WINO_U_CACHED):
+    // Winograd with U computed in the run (layers whose U would exceed MK_WINO_U_HELD):
     // `packed` then holds the kernels g per column tile, [tile][Cin][9][tile width] (a tile every
-    // 9 * geometry.tile_floats floats), 9/36 of U's size; a task transforms one column tile's
-    // U into its workspace before that tile's 36 GEMMs.
+    // 9 * geometry.tile_floats floats), 9/36 of U's size; a plan computes U per block and column
+    // tile in its tasks' workspaces, or once per run into the plan's workspace (conv2d_winograd.c).
     bool wino_lazy;
     // Row taps and Winograd: the reordered / transformed weights before packing (one point's
     // [Cout][Cin] for Winograd), kept so that set_weights repacks without allocating.
@@ -59,9 +59,10 @@ void mk_conv2d_shuffle_task(void* context, size_t thread, size_t mt0, size_t mti
 // Bytes of a thread's Winograd buffers to plan for; 0: the default (tests set it to force
 // several tile blocks on small layers).
 extern _Atomic size_t mk_conv2d_winograd_workspace_override;
-// Whether create computes U once (0: by U's size, 1: U in the run for every layer, 2: U at
-// create for every layer); tests set it to run both forms on small layers. Per thread, so a
-// test's setting never reaches the ops other tests create at the same time.
+// Where U comes from, for the ops created and planned from now on: 0, by size (see
+// conv2d_winograd.c); 1, U per block and column tile; 2, U at create; 3, U once per run. Tests
+// set it to run every form on small layers. Per thread, so a test's setting never reaches the
+// ops other tests create at the same time.
 extern _Thread_local int mk_conv2d_winograd_lazy_override;
 mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, const float* bias);
 // Transforms and packs `weights` into the buffers create allocated (set_weights).

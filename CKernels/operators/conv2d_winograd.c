@@ -7,11 +7,14 @@
 //   2. runs 36 GEMMs M[p] = V[p] (T x Cin) * U[p] (Cin x Cout) with the igemm driver's dense
 //      form on the variant's f32_gemm microkernels, U being the weights transformed (G g G^T,
 //      f32_winograd weights kernel) and packed like a 1x1 convolution's. U is 4x the weights:
-//      when it would be larger than MK_WINO_U_CACHED, the layer keeps g packed per column tile
-//      instead and the task transforms a column tile's U six points at a time (6 x Cin x NR
-//      floats, kept in L2) into its workspace before those points' GEMMs: the same U, so the
-//      same results, for a quarter of the memory, and 9 instead of 36 floats per weight read
-//      from memory per block;
+//      when it would be larger than MK_WINO_U_HELD, the layer keeps g packed per column tile
+//      instead (a quarter of the memory) and computes U in the run, the same U, so the same
+//      results. Per block: the task transforms a column tile's U six points at a time (6 x Cin
+//      x NR floats, kept in L2) into its workspace before those points' GEMMs (9 instead of 36
+//      floats per weight read per block), when the plan has one block of tiles (the transform
+//      is then done once anyway, and U never leaves the cache) or when U is too large to hold
+//      in a plan's workspace (above MK_WINO_U_CACHED); otherwise once per run, all of U into
+//      the plan's workspace (the threads split the column tiles) before the blocks;
 //   3. transforms M back into 4x4 output tiles, adding the bias and residual and applying the
 //      activation in the same pass (f32_winograd output kernel); pixels past the output's edge
 //      are computed and not stored.
@@ -36,6 +39,9 @@
 #define MK_WINO_WORKSPACE_SMALL ((size_t)256 << 10)
 #define MK_WINO_WORKSPACE_LARGE ((size_t)16 << 20)
 #define MK_WINO_U_CACHED ((size_t)16 << 20)
+// U larger than this is computed in the run (AlexNet's 3x3 layers, 9.4-14.2 MB, and VGG16's
+// from conv3_1); smaller ones are held (VGG16's conv1 and conv2 layers, 0.6-2.4 MB).
+#define MK_WINO_U_HELD ((size_t)4 << 20)
 // U computed in the run: bytes of the 6 points' U a task computes at a time (whole column
 // tiles, at least one).
 #define MK_WINO_U_GROUP ((size_t)384 << 10)
@@ -85,7 +91,7 @@ mk_status mk_conv2d_winograd_create(mk_conv2d_f32_op* op, const float* weights, 
         return MK_STATUS_SIZE_OVERFLOW;
     }
     const int lazy = mk_conv2d_winograd_lazy_override;
-    op->wino_lazy = lazy == 1 || (lazy == 0 && u_floats * sizeof(float) > MK_WINO_U_CACHED);
+    op->wino_lazy = lazy == 1 || lazy == 3 || (lazy == 0 && u_floats * sizeof(float) > MK_WINO_U_HELD);
     op->packed = mk_aligned_alloc((op->wino_lazy ? g_floats : u_floats) * sizeof(float));
     op->bias = mk_aligned_alloc(op->geometry.bias_floats * sizeof(float));
     op->zeros = mk_aligned_alloc(cin * sizeof(float));
@@ -193,7 +199,10 @@ mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
     // from 64-byte rows.
     plan->wino_u_tiles = 0;
     plan->wino_u_stride = 0;
-    if (op->wino_lazy) {
+    const int mode = mk_conv2d_winograd_lazy_override;
+    const bool per_run = op->wino_lazy &&
+                         (mode == 3 || (mode == 0 && u_bytes <= MK_WINO_U_CACHED && blocks > 1));
+    if (op->wino_lazy && !per_run) {
         const size_t tile_bytes_u = MK_WINO_IN * g->tile_floats * sizeof(float);
         size_t group = mk_wino_u_group() / tile_bytes_u;
         if (group < 1) group = 1;
@@ -202,14 +211,17 @@ mk_status mk_conv2d_winograd_reshape(const mk_conv2d_f32_op* op, size_t threads,
         if (!mk_size_mul(group, g->tile_floats, &plan->wino_u_stride)) return MK_STATUS_SIZE_OVERFLOW;
         plan->wino_u_stride += 16;
     }
-    size_t floats, bytes;
+    size_t floats, all;
     if (!mk_size_mul(plan->wino_v_stride + plan->wino_m_stride, MK_WINO_POINTS, &floats) ||
         !mk_size_add(floats, MK_WINO_IN * plan->wino_u_stride, &floats) ||
-        !mk_size_mul(floats, threads, &bytes) || !mk_size_mul(bytes, sizeof(float), &bytes)) {
+        !mk_size_mul(floats, threads, &all)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
     plan->wino_thread_floats = floats;
-    plan->workspace_bytes = bytes;
+    // U once per run: after the threads' buffers.
+    plan->wino_u_run_offset = per_run ? all : 0;
+    if (per_run && !mk_size_add(all, MK_WINO_POINTS * g->packed_floats, &all)) return MK_STATUS_SIZE_OVERFLOW;
+    if (!mk_size_mul(all, sizeof(float), &plan->workspace_bytes)) return MK_STATUS_SIZE_OVERFLOW;
     return MK_STATUS_OK;
 }
 
@@ -283,7 +295,7 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
         if (last_tile > g->ntiles) last_tile = g->ntiles;
         const size_t mtiles = (count + g->mr - 1) / g->mr;
         gemm.pixels = count;
-        if (op->wino_lazy) {
+        if (op->wino_lazy && plan->wino_u_run_offset == 0) {
             // Per group of column tiles and column k of the points: those 6 points' U for the
             // group's tiles, then their GEMMs (units of one tile each), each point's for all
             // the group's tiles in a row so its V stays in cache.
@@ -311,8 +323,9 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
                 }
             }
         } else {
+            const float* u_all = op->wino_lazy ? job->workspace + plan->wino_u_run_offset : op->packed;
             for (size_t p = 0; p < MK_WINO_POINTS; p++) {
-                gemm.packed = op->packed + p * g->packed_floats;
+                gemm.packed = u_all + p * g->packed_floats;
                 gemm.input = v + p * vs;
                 gemm.output = m + p * ms;
                 mk_igemm_task(&gemm, thread, 0, unit0, mtiles, units);
@@ -342,6 +355,24 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
     }
 }
 
+// U once per run: column tiles tile0.. of U (all 36 points, packed like held U) into the plan's
+// workspace.
+static void mk_wino_u_task(void* context, size_t thread, size_t tile0, size_t tiles) {
+    (void)thread;
+    const mk_wino_job* job = context;
+    const mk_conv2d_f32_op* op = job->op;
+    const mk_igemm_geometry* g = &op->geometry;
+    float* u = job->workspace + job->plan->wino_u_run_offset;
+    for (size_t tile = tile0; tile < tile0 + tiles; tile++) {
+        for (size_t k = 0; k < MK_WINO_IN; k++) {
+            op->wino->weights(op->cin_g, mk_igemm_tile_width(g, tile), k,
+                              op->packed + tile * 9 * g->tile_floats,
+                              u + tile * g->tile_floats + k * g->packed_floats,
+                              MK_WINO_IN * g->packed_floats);
+        }
+    }
+}
+
 mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan,
                                  const float* input, float* output, const float* residual,
                                  mk_threadpool* pool) {
@@ -349,6 +380,11 @@ mk_status mk_conv2d_winograd_run(const mk_conv2d_f32_op* op, const mk_conv2d_f32
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_wino_job job = {op, plan, input, output, residual, plan->workspace};
+    if (plan->wino_u_run_offset != 0) {
+        const mk_status status =
+            mk_threadpool_parallelize_1d(pool, mk_wino_u_task, &job, op->geometry.ntiles, 1);
+        if (status != MK_STATUS_OK) return status;
+    }
     return mk_threadpool_parallelize_1d(pool, mk_wino_task, &job,
                                         plan->wino_blocks * plan->wino_parts, 1);
 }

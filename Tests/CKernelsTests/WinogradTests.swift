@@ -118,13 +118,13 @@ struct WinogradTests {
         for cs in cases {
             let d = makeConvData(cs, &rng)
             var first: [Float]?
-            // U at create and U in the run (per column tile), each with the default blocks and
-            // with a budget of a few tiles: one result, bit for bit.
-            for lazy in [2, 1] {
+            // U at create, per block and column tile, and once per run, each with the default
+            // blocks and with a budget of a few tiles: one result, bit for bit.
+            for lazy in [2, 1, 3] {
                 mk_testing_winograd_lazy(Int32(lazy))
                 for budget in [0, 40_000] {
                     mk_testing_winograd_workspace(budget)
-                    let form = "\(convName(variant)) \(cs) U \(lazy == 1 ? "in the run" : "at create") budget \(budget)"
+                    let form = "\(convName(variant)) \(cs) U \(["", "per block", "at create", "per run"][lazy]) budget \(budget)"
                     let one = try checkWinograd(cs, d, variant: variant)
                     let two = try checkWinograd(cs, d, variant: variant, pool: pool)
                     let mismatch = convBitMismatch(one, two)
@@ -140,11 +140,11 @@ struct WinogradTests {
         }
     }
 
-    @Test("U is computed in the run exactly for the layers whose U would pass 16 MiB, and holds a quarter of the memory")
+    @Test("U is computed in the run for the layers whose U would pass 4 MiB (a quarter of the memory held): per block with one block of tiles or a U above 16 MiB, else once per run in the plan's workspace")
     func lazyChoice() throws {
         var rng = SplitMix64(seed: 8)
-        // 36 * Cin * Cout * 4 bytes: 256 -> 256 is 9.4 MB (at create), 256 -> 512 18.9 MB (in the run).
-        for (cin, cout, lazy) in [(256, 256, false), (256, 512, true), (512, 256, true)] {
+        // 36 * Cin * Cout * 4 bytes: 128 -> 128 is 2.4 MB (held), 256 -> 256 9.4 MB, 256 -> 512 18.9 MB.
+        for (cin, cout, lazy) in [(128, 128, false), (256, 256, true), (256, 512, true)] {
             let cs = winogradCase { $0.h = 4; $0.w = 4; $0.cin = cin; $0.cout = cout }
             let w = rng.floats(cs.weightCount, -1, 1)
             let (status, op) = convCreate(cs, variant: MK_VARIANT_AUTO, weights: w, bias: nil)
@@ -155,6 +155,15 @@ struct WinogradTests {
             // The packed weights: 36 (U) or 9 (g) floats per weight, columns rounded to tiles.
             let perWeight = Double(mk_conv2d_f32_weight_bytes(op)) / Double(4 * cs.weightCount / 9)
             #expect(perWeight > (lazy ? 9 : 36) && perWeight < (lazy ? 9.1 : 36.1), "\(cin)->\(cout): \(perWeight) floats per weight")
+            // Where the plans find U: a workspace that holds all of U exactly when U is once per
+            // run (several blocks of tiles and U at most 16 MiB).
+            let uBytes = 36 * cin * cout * 4
+            for size in [8, 64] {
+                var plan = mk_conv2d_f32_plan()
+                try #require(mk_conv2d_f32_reshape(op, 1, size, size, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+                let perRun = lazy && size == 64 && uBytes <= 16 << 20
+                #expect((plan.workspace_bytes >= uBytes) == perRun, "\(cin)->\(cout) at \(size)x\(size): workspace \(plan.workspace_bytes)")
+            }
         }
     }
 

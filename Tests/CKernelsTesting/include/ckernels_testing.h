@@ -54,9 +54,10 @@ mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t 
 /// the work is split, never the results.
 void mk_testing_winograd_workspace(size_t bytes);
 
-/// Winograd ops created from now on compute U = G g G^T: 0, as the library chooses (in the run
-/// when U would be larger than 16 MiB); 1, in the run; 2, at create. Never changes the results.
-/// Only for ops created on the calling thread (a synchronous test's).
+/// Winograd ops created and planned from now on compute U = G g G^T: 0, as the library chooses
+/// (in the run when U would be larger than 4 MiB, per block or once per run by the plan);
+/// 1, per block and column tile; 2, at create; 3, once per run. Never changes the results.
+/// Only for ops created and planned on the calling thread (a synchronous test's).
 void mk_testing_winograd_lazy(int mode);
 
 /// Whether a Winograd op computes U in the run (it then holds g per column tile).
