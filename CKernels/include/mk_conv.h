@@ -38,8 +38,9 @@ typedef enum mk_conv2d_algorithm {
     /// Winograd F(4x4, 3x3): 3x3 kernels, stride 1, dilation 1, one group, no fused shuffle, and
     /// a variant with GEMM microkernels (not BLIS). 4x fewer multiplications than direct on
     /// whole tiles; differs from it by rounding (about 1e-6 relative to the output's scale, see
-    /// CKernels/README.md); keeps 36/9 = 4x the weights (the transformed 6x6 kernels) and needs a
-    /// workspace (mk_conv2d_f32_plan.workspace_bytes).
+    /// CKernels/README.md); keeps the transformed 6x6 kernels (36/9 = 4x the weights) when they
+    /// take at most 4 MiB and computes them in the run otherwise; needs a workspace
+    /// (mk_conv2d_f32_plan.workspace_bytes).
     MK_CONV2D_ALGORITHM_WINOGRAD = 2,
 } mk_conv2d_algorithm;
 

@@ -58,7 +58,7 @@ void mk_conv2d_shuffle_task(void* context, size_t thread, size_t mt0, size_t mti
 // tiling at reshape, the run.
 // Bytes of a thread's Winograd buffers to plan for; 0: the default (tests set it to force
 // several tile blocks on small layers).
-extern _Atomic size_t mk_conv2d_winograd_workspace_override;
+extern _Thread_local size_t mk_conv2d_winograd_workspace_override;
 // Where U comes from, for the ops created and planned from now on: 0, by size (see
 // conv2d_winograd.c); 1, U per block and column tile; 2, U at create; 3, U once per run. Tests
 // set it to run every form on small layers. Per thread, so a test's setting never reaches the

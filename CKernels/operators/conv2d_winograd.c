@@ -9,9 +9,9 @@
 //      f32_winograd weights kernel) and packed like a 1x1 convolution's. U is 4x the weights:
 //      when it would be larger than MK_WINO_U_HELD, the layer keeps g packed per column tile
 //      instead (a quarter of the memory) and computes U in the run, the same U, so the same
-//      results. Per block: the task transforms a column tile's U six points at a time (6 x Cin
-//      x NR floats, kept in L2) into its workspace before those points' GEMMs (9 instead of 36
-//      floats per weight read per block), when the plan has one block of tiles (the transform
+//      results. Per block: the task transforms six points of a group of column tiles at a time
+//      (up to MK_WINO_U_GROUP bytes, kept in L2) into its workspace before those points' GEMMs
+//      (9 instead of 36 floats per weight read per block), when the plan has one block of tiles (the transform
 //      is then done once anyway, and U never leaves the cache) or when U is too large to hold
 //      in a plan's workspace (above MK_WINO_U_CACHED); otherwise once per run, all of U into
 //      the plan's workspace (the threads split the column tiles) before the blocks;
@@ -46,19 +46,26 @@
 // tiles, at least one).
 #define MK_WINO_U_GROUP ((size_t)384 << 10)
 
-_Atomic size_t mk_conv2d_winograd_workspace_override;
+_Thread_local size_t mk_conv2d_winograd_workspace_override;
 _Thread_local int mk_conv2d_winograd_lazy_override;
 
-static size_t mk_wino_workspace(size_t u_bytes) {
-    const size_t o = atomic_load_explicit(&mk_conv2d_winograd_workspace_override, memory_order_relaxed);
-    if (o != 0) return o;
-    static _Atomic size_t from_env = SIZE_MAX;  // SIZE_MAX: not read yet (racing reads agree)
-    size_t v = atomic_load_explicit(&from_env, memory_order_relaxed);
+// A size from the environment variable `name`, read once into `cache` (SIZE_MAX: not read yet;
+// racing reads agree); 0 when it is not set.
+static size_t mk_wino_env(const char* name, _Atomic size_t* cache) {
+    size_t v = atomic_load_explicit(cache, memory_order_relaxed);
     if (v == SIZE_MAX) {
-        const char* text = getenv("MK_WINO_WORKSPACE_BYTES");
+        const char* text = getenv(name);
         v = text != NULL ? strtoull(text, NULL, 10) : 0;
-        atomic_store_explicit(&from_env, v, memory_order_relaxed);
+        atomic_store_explicit(cache, v, memory_order_relaxed);
     }
+    return v;
+}
+
+static size_t mk_wino_workspace(size_t u_bytes) {
+    const size_t o = mk_conv2d_winograd_workspace_override;
+    if (o != 0) return o;
+    static _Atomic size_t from_env = SIZE_MAX;
+    const size_t v = mk_wino_env("MK_WINO_WORKSPACE_BYTES", &from_env);
     if (v != 0) return v;
     return u_bytes > MK_WINO_U_CACHED ? MK_WINO_WORKSPACE_LARGE : MK_WINO_WORKSPACE_SMALL;
 }
@@ -67,13 +74,8 @@ static size_t mk_round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 // MK_WINO_U_GROUP, or the environment's MK_WINO_U_GROUP_BYTES (read once).
 static size_t mk_wino_u_group(void) {
-    static _Atomic size_t from_env = SIZE_MAX;  // SIZE_MAX: not read yet (racing reads agree)
-    size_t v = atomic_load_explicit(&from_env, memory_order_relaxed);
-    if (v == SIZE_MAX) {
-        const char* text = getenv("MK_WINO_U_GROUP_BYTES");
-        v = text != NULL ? strtoull(text, NULL, 10) : 0;
-        atomic_store_explicit(&from_env, v, memory_order_relaxed);
-    }
+    static _Atomic size_t from_env = SIZE_MAX;
+    const size_t v = mk_wino_env("MK_WINO_U_GROUP_BYTES", &from_env);
     return v != 0 ? v : MK_WINO_U_GROUP;
 }
 
@@ -255,7 +257,7 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
     const size_t cin_pad = mk_round_up(cin, 16), cout_pad = mk_round_up(cout, 16);
     float* v = job->workspace + thread * plan->wino_thread_floats;
     float* m = v + MK_WINO_POINTS * vs;
-    float* u = m + MK_WINO_POINTS * ms;  // U computed in the run: 6 points of a column tile
+    float* u = m + MK_WINO_POINTS * ms;  // U per block: 6 points of a group of column tiles
     const size_t us = plan->wino_u_stride;
     mk_igemm_job gemm = {
         .geometry = g, .bias = op->bias, .zeros = op->zeros,
@@ -302,21 +304,21 @@ static void mk_wino_task(void* context, size_t thread, size_t item0, size_t item
             gemm.block_tiles = 1;
             gemm.blocks = g->ntiles;
             const size_t group = plan->wino_u_tiles;
-            for (size_t tile0 = first_tile; tile0 < last_tile; tile0 += group) {
-                const size_t tile1 = tile0 + group < last_tile ? tile0 + group : last_tile;
+            for (size_t group0 = first_tile; group0 < last_tile; group0 += group) {
+                const size_t group1 = group0 + group < last_tile ? group0 + group : last_tile;
                 for (size_t k = 0; k < MK_WINO_IN; k++) {
-                    for (size_t tile = tile0; tile < tile1; tile++) {
+                    for (size_t tile = group0; tile < group1; tile++) {
                         op->wino->weights(cin, mk_igemm_tile_width(g, tile), k,
                                           op->packed + tile * 9 * g->tile_floats,
-                                          u + (tile - tile0) * g->tile_floats, us);
+                                          u + (tile - group0) * g->tile_floats, us);
                     }
                     for (size_t i = 0; i < MK_WINO_IN; i++) {
                         const size_t p = i * MK_WINO_IN + k;
                         gemm.input = v + p * vs;
                         gemm.output = m + p * ms;
-                        for (size_t tile = tile0; tile < tile1; tile++) {
+                        for (size_t tile = group0; tile < group1; tile++) {
                             gemm.packed_tile0 = tile;
-                            gemm.packed = u + i * us + (tile - tile0) * g->tile_floats;
+                            gemm.packed = u + i * us + (tile - group0) * g->tile_floats;
                             mk_igemm_task(&gemm, thread, 0, tile, mtiles, 1);
                         }
                     }

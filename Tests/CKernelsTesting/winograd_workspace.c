@@ -2,11 +2,13 @@
 // ckernels_testing.h).
 #include "include/ckernels_testing.h"
 
+#include <stdlib.h>
+
 #include "../../CKernels/operators/conv2d_internal.h"
 #include "../../CKernels/microkernels/winograd/winograd.h"
 
 void mk_testing_winograd_workspace(size_t bytes) {
-    atomic_store_explicit(&mk_conv2d_winograd_workspace_override, bytes, memory_order_relaxed);
+    mk_conv2d_winograd_workspace_override = bytes;
 }
 
 void mk_testing_winograd_lazy(int mode) {
@@ -27,11 +29,14 @@ mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, s
     for (size_t tile = 0; tile < geo->ntiles; tile++) {
         const size_t n0 = mk_igemm_tile_n0(geo, tile), width = mk_igemm_tile_width(geo, tile);
         if (o >= n0 && o < n0 + width) {
-            if (op->wino_lazy) {  // the run's transform of this channel's row of the tile
-                float u[MK_WINO_IN * MK_IGEMM_MAX_NR];
-                op->wino->weights(1, width, point % MK_WINO_IN,
-                                  op->packed + tile * 9 * geo->tile_floats + c * 9 * width, u, width);
-                *value = u[point / MK_WINO_IN * width + (o - n0)];
+            if (op->wino_lazy) {  // the run's call: the tile's column of points, all channels
+                const size_t stride = op->cin_g * width;
+                float* u = malloc(MK_WINO_IN * stride * sizeof(float));
+                if (u == NULL) return MK_STATUS_OUT_OF_MEMORY;
+                op->wino->weights(op->cin_g, width, point % MK_WINO_IN,
+                                  op->packed + tile * 9 * geo->tile_floats, u, stride);
+                *value = u[point / MK_WINO_IN * stride + c * width + (o - n0)];
+                free(u);
             } else {
                 *value = op->packed[tile * geo->tile_floats + point * geo->packed_floats + c * width + (o - n0)];
             }

@@ -1152,11 +1152,16 @@ static void conv_case(unsigned index) {
                 cin_g = rnd_range(1, 40);
                 h = rnd_range(1, 14);
                 w = rnd_range(1, 14);
-                if (chance(15)) {  // U (36 Cin Cout floats) above 16 MiB: computed in the run
+                if (chance(15)) {  // U (36 Cin Cout floats) above 16 MiB: computed per block
                     cin_g = rnd_range(340, 600);
                     cout_g = rnd_range(350, 600);
                     h = rnd_range(1, 6);
                     w = rnd_range(1, 6);
+                } else if (chance(6)) {  // U of 4-16 MiB and several blocks of tiles: once per run
+                    cin_g = rnd_range(175, 200);
+                    cout_g = rnd_range(175, 200);
+                    h = rnd_range(19, 24);
+                    w = rnd_range(19, 24);
                 }
             }
             break;

@@ -19,7 +19,8 @@ public enum ConvAlgorithm: String, CaseIterable, Sendable, CustomStringConvertib
     case direct
     /// Winograd F(4x4, 3x3): 3x3 kernels, stride and dilation 1, one group, no shuffled output;
     /// 4x fewer multiplications, a rounding difference from direct of about 1e-6 of the output's
-    /// scale, 4x the weight memory.
+    /// scale; the transformed weights (4x the weights) are held up to 4 MiB, computed in the run
+    /// above.
     case winograd
 
     public var description: String { rawValue }
@@ -56,7 +57,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
     public let algorithm: ConvAlgorithm
     public let name: String
     private let op: OpaquePointer
-    /// The bytes the layer holds for its packed (Winograd: transformed, 4x) weights, bias and zero row.
+    /// The bytes the layer holds for its packed weights (Winograd: transformed, 4x, up to 4 MiB of
+    /// them; the weights themselves above), bias and zero row.
     public var weightBytes: Int { mk_conv2d_f32_weight_bytes(op) }
 
     /// - Parameters:
@@ -317,11 +319,14 @@ public final class Conv2D: Layer, @unchecked Sendable {
             try replan(.serial)
         }
 
+        /// Plans for `pool`; the step keeps its old plan when planning or the workspace fails.
         private func replan(_ pool: ThreadPool) throws {
-            try check(conv.reshape(&plan, input, residual: residual, output: output, pool),
+            var planned = mk_conv2d_f32_plan()
+            try check(conv.reshape(&planned, input, residual: residual, output: output, pool),
                       "\(conv.name) planned for \(input) into \(output)")
+            try workspace.reserve(planned.workspace_bytes)
+            plan = planned
             threads = pool.threadCount
-            try workspace.reserve(plan.workspace_bytes)
         }
 
         /// Runs on `pool`; allocates nothing unless the pool's thread count is new to it.
@@ -358,7 +363,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     private let scratch = Scratch()
 
     /// Runs `body` on `plan` with a workspace of the size it asks for (the one-shot forwards;
-    /// planned runs keep theirs in `Plan`).
+    /// a plan's steps share a `Workspace`).
     private func withWorkspace(_ plan: inout mk_conv2d_f32_plan,
                                _ body: (inout mk_conv2d_f32_plan) -> mk_status) -> mk_status {
         guard plan.workspace_bytes > 0 else { return body(&plan) }

@@ -25,7 +25,7 @@ public final class InferencePlan: @unchecked Sendable {
     /// The bytes of the convolutions' scratch memory (Winograd's transformed tiles), one
     /// buffer that all steps share: planned for one thread, it grows when the plan first runs on
     /// a pool of more threads.
-    public var workspaceBytes: Int { workspace.bytes }
+    public var workspaceBytes: Int { lock.withLock { workspace.bytes } }
     private let workspace: Conv2D.Workspace
 
     private let steps: [(ThreadPool) throws -> Void]

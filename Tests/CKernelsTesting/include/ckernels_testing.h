@@ -51,7 +51,8 @@ mk_status mk_testing_dwconv_pixel_ukernel(size_t index, size_t channels, size_t 
 
 /// Plans Winograd convolutions for `bytes` of tile buffers per thread from now on (0: the
 /// library's default), so small test layers are cut into several tile blocks. Changes only how
-/// the work is split, never the results.
+/// the work is split, never the results. Only for ops planned on the calling thread (a
+/// synchronous test's), so concurrent tests keep their own.
 void mk_testing_winograd_workspace(size_t bytes);
 
 /// Winograd ops created and planned from now on compute U = G g G^T: 0, as the library chooses
@@ -66,7 +67,7 @@ bool mk_testing_winograd_is_lazy(const mk_conv2d_f32_op* op);
 /// The transformed weight U[point] (point = 6 i + k of U = G g G^T) of output channel `o` and
 /// input channel `c` as a Winograd op uses it (zero for the padding columns o >= outputs of a
 /// tile): read from the packed slices, or for an op that computes U in the run, that op's
-/// transform of its packed g. INVALID_ARGUMENT for an op that is not Winograd or indices out of
+/// transform of its packed g as the run calls it (the tile's column of points, all channels). INVALID_ARGUMENT for an op that is not Winograd or indices out of
 /// range (o may reach the last tile's width).
 mk_status mk_testing_winograd_packed(const mk_conv2d_f32_op* op, size_t point, size_t o, size_t c,
                                      float* value);
