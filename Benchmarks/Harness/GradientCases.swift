@@ -49,7 +49,7 @@ public func inputGradientCase(_ layer: ConvLayer, batch n: Int) throws -> Benchm
         flops: 2 * Double(dxShape.count * reduction),
         bytes: Double(4 * (dxShape.count + dyShape.count + weights.count)),
         reduction: reduction,
-        variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
+        variants: Variant.allCases.filter { $0 != .auto && $0 != .blis && $0.hasFloatKernels },
         makeRunner: { variant, pool, rotate in
             let layer = try make(variant)
             return try .layer(layer, input: dyShape, values: dy, output: dxShape, pool: pool, rotate: rotate)
@@ -81,7 +81,7 @@ public func pointwiseWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] 
             flops: 2 * Double(pixels * cin * cout),
             bytes: Double(4 * (pixels * (cin + cout) + cin * cout)),
             reduction: pixels,
-            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
+            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis && $0.hasFloatKernels },
             makeRunner: { variant, pool, _ in
                 let xt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cin), nhwc: x)
                 let dyt = try Tensor(shape: TensorShape(n: n, h: size.h, w: size.w, c: cout), nhwc: dy)
@@ -324,7 +324,7 @@ public func generalWeightGradientCases(quick: Bool) throws -> [BenchmarkCase] {
             flops: 2 * Double(reduction * cout * cin / g * conv.kernelH * conv.kernelW),
             bytes: Double(4 * (xShape.count + dyShape.count + cout * cin / g * conv.kernelH * conv.kernelW)),
             reduction: reduction,
-            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis },
+            variants: Variant.allCases.filter { $0 != .auto && $0 != .blis && $0.hasFloatKernels },
             makeRunner: { variant, pool, _ in
                 let xt = try Tensor(shape: xShape, nhwc: x), dyt = try Tensor(shape: dyShape, nhwc: dy)
                 var weight = [Float](repeating: 0, count: cout * cin / g * conv.kernelH * conv.kernelW)

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -104,6 +107,7 @@ static void mk_detect_cpu(void) {
             unsigned eax1, ebx1, ecx1, edx1;
             __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
             info.avx512bf16 = info.avx512f && ((eax1 >> 5) & 1);
+            info.avxvnni = info.avx2 && ((eax1 >> 4) & 1);
         }
     }
     unsigned max_ext = __get_cpuid_max(0x80000000u, NULL);
@@ -134,6 +138,9 @@ static void mk_detect_cpu(void) {
     }
 #elif defined(__aarch64__)
     info.neon = true;  // Advanced SIMD is mandatory in AArch64
+#if defined(__linux__)
+    info.neon_dot = (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+#endif
     strcpy(info.brand, "aarch64");
 #else
     strcpy(info.brand, "unknown");
@@ -164,8 +171,15 @@ static bool mk_has_avx512(const mk_cpu_info* cpu) {
     return cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->fma;
 }
 #endif
+#if defined(__x86_64__)
+static bool mk_has_avx512vnni(const mk_cpu_info* cpu) {
+    return mk_has_avx512(cpu) && cpu->avx512vnni;
+}
+static bool mk_has_avxvnni(const mk_cpu_info* cpu) { return mk_has_avx2(cpu) && cpu->avxvnni; }
+#endif
 #if defined(__aarch64__)
 static bool mk_has_neon(const mk_cpu_info* cpu) { return cpu->neon; }
+static bool mk_has_neondot(const mk_cpu_info* cpu) { return cpu->neon && cpu->neon_dot; }
 #endif
 static bool mk_has_blis(const mk_cpu_info* cpu) {
     (void)cpu;
@@ -184,10 +198,13 @@ typedef struct {
 
 static const mk_variant_line mk_variant_lines[] = {
 #if defined(__x86_64__)
+    {MK_VARIANT_AVX512VNNI, mk_has_avx512vnni, true},
     {MK_VARIANT_AVX512, mk_has_avx512, true},
+    {MK_VARIANT_AVXVNNI, mk_has_avxvnni, true},
     {MK_VARIANT_AVX2, mk_has_avx2, true},
 #endif
 #if defined(__aarch64__)
+    {MK_VARIANT_NEONDOT, mk_has_neondot, true},
     {MK_VARIANT_NEON, mk_has_neon, true},
 #endif
     {MK_VARIANT_SCALAR, mk_always, true},
@@ -209,14 +226,14 @@ bool mk_variant_available(mk_variant variant) {
 }
 
 const char* mk_variant_name(mk_variant variant) {
-    static const char* const names[MK_VARIANT_COUNT] = {"auto", "scalar", "avx2", "avx512", "neon",
-                                                        "blis"};
+    static const char* const names[MK_VARIANT_COUNT] = {
+        "auto", "scalar", "avx2", "avx512", "neon", "blis", "avx512vnni", "avxvnni", "neondot"};
     return (unsigned)variant < MK_VARIANT_COUNT ? names[variant] : "unknown";
 }
 
 mk_variant mk_variant_best(void) {
     mk_variant best = MK_VARIANT_SCALAR;
-    (void)mk_resolve_variant(MK_VARIANT_AUTO, ~0u & ~MK_MASK(MK_VARIANT_BLIS), &best);
+    (void)mk_resolve_variant(MK_VARIANT_AUTO, mk_family_variants(MK_FAMILY_F32_GEMM), &best);
     return best;
 }
 

@@ -15,6 +15,17 @@
 #define MK_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi,bmi2")))
 #define MK_TARGET_AVX512 \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi,bmi2")))
+#define MK_TARGET_AVX512VNNI                                                                \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c,bmi," \
+                          "bmi2")))
+#define MK_TARGET_AVXVNNI __attribute__((target("avxvnni,avx2,fma,f16c,bmi,bmi2")))
+#endif
+#if defined(__aarch64__)
+#if defined(__clang__)
+#define MK_TARGET_NEONDOT __attribute__((target("dotprod")))
+#else
+#define MK_TARGET_NEONDOT __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
 #endif
 
 #define MK_INLINE static inline __attribute__((always_inline))

@@ -15,6 +15,7 @@
 #include "../microkernels/gemm/gemm.h"
 #include "../microkernels/pool/pool.h"
 #include "../microkernels/poolgrad/poolgrad.h"
+#include "../microkernels/qs8_gemm/qs8_gemm.h"
 #include "../microkernels/shuffle/shuffle.h"
 #include "../microkernels/vbiasact/vbiasact.h"
 #include "../microkernels/vbinary/vbinary.h"
@@ -37,6 +38,18 @@ typedef struct mk_f32_gemm_config {
 
 // The config of a resolved variant, or NULL when it has no GEMM microkernels.
 const mk_f32_gemm_config* mk_f32_gemm_config_get(mk_variant variant);
+
+// ---- qs8_gemm ------------------------------------------------------------------------------
+
+typedef struct mk_qs8_gemm_config {
+    const mk_qs8_igemm_kernel* full;
+    const mk_qs8_igemm_kernel* tails[MK_GEMM_MAX_TAILS + 1];
+    const mk_qs8_igemm_kernel* rows1[MK_GEMM_MAX_TAILS + 2];
+    int32_t a_offset;  // MK_QS8_A_OFFSET_VNNI where A's sign bit is flipped, else 0
+    size_t nc;         // columns of a task's block
+} mk_qs8_gemm_config;
+
+const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant);
 
 // ---- f32_dwconv ----------------------------------------------------------------------------
 
@@ -77,6 +90,8 @@ typedef struct mk_catalogue_line {
 // Each family's table (defined in its config file).
 extern const mk_catalogue_line mk_f32_gemm_lines[];
 extern const size_t mk_f32_gemm_line_count;
+extern const mk_catalogue_line mk_qs8_gemm_lines[];
+extern const size_t mk_qs8_gemm_line_count;
 extern const mk_catalogue_line mk_f32_dwconv_lines[];
 extern const size_t mk_f32_dwconv_line_count;
 extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain, dwgrad,

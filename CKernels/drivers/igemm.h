@@ -134,107 +134,110 @@ static inline const mk_igemm_kernel* mk_igemm_kernel_for(const mk_igemm_geometry
     return k;
 }
 
-// The A pointers of pixel tile `mt`, group `group`, channels from c0: ptrs[t * MR + m]. Rows past
-// the last pixel repeat it (computed, not stored). One division per tile; a tile inside one row
-// of the image is its first window plus the plan's constant offsets (one vectorizable loop: the
-// per-pixel loop below had been half of a 3-channel stem's time), other tiles step the output
-// position pixel by pixel. Inline in both tasks that call it.
 // An output pixel's position: image, row, column.
 typedef struct mk_igemm_pos {
     size_t n, oy, ox;
 } mk_igemm_pos;
 
-static inline mk_igemm_pos mk_igemm_pos_of(const mk_igemm_job* job, size_t pixel) {
-    const size_t plane = job->out_h * job->out_w;
-    return (mk_igemm_pos){pixel / plane, (pixel % plane) / job->out_w, pixel % job->out_w};
+// The A pointers of pixel tile `mt`, group `group`, channels from c0: ptrs[t * MR + m]. Rows past
+// the last pixel repeat it (computed, not stored). One division per tile; a tile inside one row
+// of the image is its first window plus the plan's constant offsets (one vectorizable loop: the
+// per-pixel loop below had been half of a 3-channel stem's time), other tiles step the output
+// position pixel by pixel. Inline in both tasks that call it. Defined by MK_IGEMM_POINTERS_DEFINE
+// for a job type (fields as mk_igemm_job's) and element type: float here, int8 for qs8
+// (operators/conv2d_qs8.c).
+#define MK_IGEMM_POINTERS_DEFINE(PREFIX, JOB, GEOMETRY, T) \
+ \
+static inline __attribute__((unused)) mk_igemm_pos PREFIX##_pos_of(const JOB* job, size_t pixel) { \
+    const size_t plane = job->out_h * job->out_w; \
+    return (mk_igemm_pos){pixel / plane, (pixel % plane) / job->out_w, pixel % job->out_w}; \
+} \
+ \
+/* Steps `pos` `count` pixels on without a division (a task walks its tiles in order). */ \
+static inline __attribute__((unused)) void PREFIX##_pos_advance(const JOB* job, mk_igemm_pos* pos, size_t count) { \
+    pos->ox += count; \
+    while (pos->ox >= job->out_w) { \
+        pos->ox -= job->out_w; \
+        if (++pos->oy == job->out_h) { \
+            pos->oy = 0; \
+            pos->n++; \
+        } \
+    } \
+} \
+ \
+/* A tile whose MR pixels (from `first`, at `pos`) are consecutive in one output row with every */ \
+/* window inside the image: if the first and the last window are inside, all are, and its */ \
+/* pointers are its first window (from `base`) plus the plan's tile offsets, `taps` x MR of them */ \
+/* in one vectorizable loop. False, writing nothing, for any other tile or without the offsets. */ \
+static inline __attribute__((unused)) bool PREFIX##_tile_in_row(const JOB* job, mk_igemm_pos pos, size_t first, const T* base, size_t taps, const T** ptrs) { \
+    const mk_igemm_window* p = job->window; \
+    const size_t MR = job->mr; \
+    if (job->tile_offset == NULL || first + MR > job->pixels || pos.ox + MR > job->out_w) { \
+        return false; \
+    } \
+    const size_t iy0 = pos.oy * p->stride_h - p->pad_top;  /* wraps < 0 */ \
+    const size_t ix0 = pos.ox * p->stride_w - p->pad_left, ix_last = ix0 + (MR - 1) * p->stride_w; \
+    if (!(iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w && \
+          ix_last < job->in_w && job->in_w - ix_last >= job->extent_w)) { \
+        return false; \
+    } \
+    const T* window = \
+        base + (pos.n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * job->in_stride; \
+    for (size_t i = 0; i < taps * MR; i++) ptrs[i] = window + job->tile_offset[i]; \
+    return true; \
+} \
+ \
+/* mk_igemm_pointers with the tile's first pixel at `pos` (its position; unused by dense jobs). */ \
+static inline __attribute__((unused)) void PREFIX##_pointers_at(const JOB* job, mk_igemm_pos pos, size_t mt, size_t group, size_t c0, const T** ptrs) { \
+    const GEOMETRY* g = job->geometry; \
+    const mk_igemm_window* p = job->window; \
+    const size_t MR = job->mr; \
+    const T* base = job->input + group * g->cin_g + c0; \
+    const size_t first = mt * MR; \
+    if (job->dense) {  /* 1x1, stride 1, no padding: input pixel = output pixel */ \
+        for (size_t m = 0; m < MR; m++) { \
+            const size_t pixel = first + m < job->pixels ? first + m : job->pixels - 1; \
+            ptrs[m] = base + pixel * job->in_stride; \
+        } \
+        return; \
+    } \
+    if (PREFIX##_tile_in_row(job, pos, first, base, g->taps, ptrs)) return; \
+    size_t n = pos.n, oy = pos.oy, ox = pos.ox; \
+    for (size_t m = 0; m < MR; m++) { \
+        const T* image = base + n * job->in_h * job->in_w * job->in_stride; \
+        /* Windows wholly inside the image (most of them): one base pointer plus fixed offsets. */ \
+        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left; \
+        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w && \
+            job->in_w - ix0 >= job->extent_w) { \
+            const T* window = image + (iy0 * job->in_w + ix0) * job->in_stride; \
+            for (size_t t = 0; t < g->taps; t++) ptrs[t * MR + m] = window + job->tap_offset[t]; \
+        } else {  /* a window over the border: padding taps read the zero row */ \
+            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) { \
+                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  /* wraps < 0 */ \
+                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) { \
+                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left; \
+                    ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w) \
+                                           ? image + (iy * job->in_w + ix) * job->in_stride \
+                                           : job->zeros; \
+                } \
+            } \
+        } \
+        if (first + m + 1 < job->pixels && ++ox == job->out_w) {  /* else: repeat the last pixel */ \
+            ox = 0; \
+            if (++oy == job->out_h) { \
+                oy = 0; \
+                n++; \
+            } \
+        } \
+    } \
+} \
+ \
+static inline __attribute__((unused)) void PREFIX##_pointers(const JOB* job, size_t mt, size_t group, size_t c0, const T** ptrs) { \
+    const mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : PREFIX##_pos_of(job, mt * job->mr); \
+    PREFIX##_pointers_at(job, pos, mt, group, c0, ptrs); \
 }
 
-// Steps `pos` `count` pixels on without a division (a task walks its tiles in order).
-static inline void mk_igemm_pos_advance(const mk_igemm_job* job, mk_igemm_pos* pos, size_t count) {
-    pos->ox += count;
-    while (pos->ox >= job->out_w) {
-        pos->ox -= job->out_w;
-        if (++pos->oy == job->out_h) {
-            pos->oy = 0;
-            pos->n++;
-        }
-    }
-}
-
-// A tile whose MR pixels (from `first`, at `pos`) are consecutive in one output row with every
-// window inside the image: if the first and the last window are inside, all are, and its
-// pointers are its first window (from `base`) plus the plan's tile offsets, `taps` x MR of them
-// in one vectorizable loop. False, writing nothing, for any other tile or without the offsets.
-static inline bool mk_igemm_tile_in_row(const mk_igemm_job* job, mk_igemm_pos pos, size_t first,
-                                        const float* base, size_t taps, const float** ptrs) {
-    const mk_igemm_window* p = job->window;
-    const size_t MR = job->mr;
-    if (job->tile_offset == NULL || first + MR > job->pixels || pos.ox + MR > job->out_w) {
-        return false;
-    }
-    const size_t iy0 = pos.oy * p->stride_h - p->pad_top;  // wraps < 0
-    const size_t ix0 = pos.ox * p->stride_w - p->pad_left, ix_last = ix0 + (MR - 1) * p->stride_w;
-    if (!(iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
-          ix_last < job->in_w && job->in_w - ix_last >= job->extent_w)) {
-        return false;
-    }
-    const float* window =
-        base + (pos.n * job->in_h * job->in_w + iy0 * job->in_w + ix0) * job->in_stride;
-    for (size_t i = 0; i < taps * MR; i++) ptrs[i] = window + job->tile_offset[i];
-    return true;
-}
-
-// mk_igemm_pointers with the tile's first pixel at `pos` (its position; unused by dense jobs).
-static inline void mk_igemm_pointers_at(const mk_igemm_job* job, mk_igemm_pos pos, size_t mt,
-                                        size_t group, size_t c0, const float** ptrs) {
-    const mk_igemm_geometry* g = job->geometry;
-    const mk_igemm_window* p = job->window;
-    const size_t MR = job->mr;
-    const float* base = job->input + group * g->cin_g + c0;
-    const size_t first = mt * MR;
-    if (job->dense) {  // 1x1, stride 1, no padding: input pixel = output pixel
-        for (size_t m = 0; m < MR; m++) {
-            const size_t pixel = first + m < job->pixels ? first + m : job->pixels - 1;
-            ptrs[m] = base + pixel * job->in_stride;
-        }
-        return;
-    }
-    if (mk_igemm_tile_in_row(job, pos, first, base, g->taps, ptrs)) return;
-    size_t n = pos.n, oy = pos.oy, ox = pos.ox;
-    for (size_t m = 0; m < MR; m++) {
-        const float* image = base + n * job->in_h * job->in_w * job->in_stride;
-        // Windows wholly inside the image (most of them): one base pointer plus fixed offsets.
-        const size_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
-        if (iy0 < job->in_h && job->in_h - iy0 >= job->extent_h && ix0 < job->in_w &&
-            job->in_w - ix0 >= job->extent_w) {
-            const float* window = image + (iy0 * job->in_w + ix0) * job->in_stride;
-            for (size_t t = 0; t < g->taps; t++) ptrs[t * MR + m] = window + job->tap_offset[t];
-        } else {  // a window over the border: padding taps read the zero row
-            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
-                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
-                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
-                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
-                    ptrs[t * MR + m] = (iy < job->in_h && ix < job->in_w)
-                                           ? image + (iy * job->in_w + ix) * job->in_stride
-                                           : job->zeros;
-                }
-            }
-        }
-        if (first + m + 1 < job->pixels && ++ox == job->out_w) {  // else: repeat the last pixel
-            ox = 0;
-            if (++oy == job->out_h) {
-                oy = 0;
-                n++;
-            }
-        }
-    }
-}
-
-static inline void mk_igemm_pointers(const mk_igemm_job* job, size_t mt, size_t group, size_t c0,
-                                     const float** ptrs) {
-    const mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : mk_igemm_pos_of(job, mt * job->mr);
-    mk_igemm_pointers_at(job, pos, mt, group, c0, ptrs);
-}
+MK_IGEMM_POINTERS_DEFINE(mk_igemm, mk_igemm_job, mk_igemm_geometry, float)
 
 // The A pointers of pixel tile `mt` (its first pixel at `pos`) in the row-tap form: ptrs[ky * MR + m] is the row of kernel
 // row ky of pixel m's window, kernel_w * cin floats (from channel c0 of that row). A row inside

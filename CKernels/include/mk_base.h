@@ -42,17 +42,22 @@ typedef enum mk_variant {
     MK_VARIANT_AVX512 = 3,  // x86-64 AVX-512 F/BW/VL/DQ
     MK_VARIANT_NEON = 4,    // aarch64 Advanced SIMD
     MK_VARIANT_BLIS = 5,    // BLIS sgemm (only operators whose core is a GEMM)
+    // The int8 variants (qs8 families only; float operators resolve AUTO past them):
+    MK_VARIANT_AVX512VNNI = 6,  // x86-64 AVX-512 F/BW/VL/DQ + VNNI (vpdpbusd on zmm)
+    MK_VARIANT_AVXVNNI = 7,     // x86-64 AVX2 + FMA + AVX-VNNI (vpdpbusd on ymm)
+    MK_VARIANT_NEONDOT = 8,     // aarch64 Advanced SIMD + the dot-product extension (sdot)
 } mk_variant;
 
-#define MK_VARIANT_COUNT 6
+#define MK_VARIANT_COUNT 9
 
 /// Whether this CPU (and this build) can run `variant`. AUTO and SCALAR are always available.
 bool mk_variant_available(mk_variant variant);
 
-/// "auto", "scalar", "avx2", "avx512", "neon", "blis"; "unknown" for anything else.
+/// "auto", "scalar", "avx2", "avx512", "neon", "blis", "avx512vnni", "avxvnni", "neondot";
+/// "unknown" for anything else.
 const char* mk_variant_name(mk_variant variant);
 
-/// The SIMD variant that AUTO resolves to for operators that have every SIMD variant.
+/// The SIMD variant that AUTO resolves to for the float32 operators that have every SIMD variant.
 mk_variant mk_variant_best(void);
 
 /// Features of the CPU, detected once (thread-safe) on first use. AVX flags are set only when the
@@ -60,6 +65,8 @@ mk_variant mk_variant_best(void);
 typedef struct mk_cpu_info {
     bool sse42, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512cd, avx512vnni, avx512bf16, avx512fp16;
+    bool avxvnni;  // AVX-VNNI: vpdpbusd on ymm without AVX-512
+    bool neon_dot; // aarch64 SDOT/UDOT (HWCAP_ASIMDDP)
     bool amx_tile, amx_bf16, amx_int8;
     bool neon;
     /// Per-core data cache sizes in bytes (L1 data, L2) and the last level's (L3, 0 when there is

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mk_status mk_conv_validate(const mk_conv2d_params* p) {
+mk_status mk_conv2d_validate_params(const mk_conv2d_params* p) {
     if (p->input_channels == 0 || p->output_channels == 0 || p->groups == 0 ||
         p->kernel_h == 0 || p->kernel_w == 0 || p->stride_h == 0 || p->stride_w == 0 ||
         p->dilation_h == 0 || p->dilation_w == 0) {
@@ -110,7 +110,7 @@ static void mk_conv_pack(mk_conv2d_f32_op* op, const float* weights, const float
 // stride-1 single-group layers on the variants with f32_gemm and f32_winograd kernels.
 static mk_status mk_conv2d_resolve(const mk_conv2d_params* params, mk_variant variant,
                                    mk_variant* resolved, mk_conv2d_algorithm* algorithm) {
-    mk_status status = mk_conv_validate(params);
+    mk_status status = mk_conv2d_validate_params(params);
     if (status != MK_STATUS_OK) return status;
     if ((unsigned)params->algorithm > MK_CONV2D_ALGORITHM_WINOGRAD) {
         return MK_STATUS_INVALID_ARGUMENT;

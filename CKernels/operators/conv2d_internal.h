@@ -43,6 +43,9 @@ struct mk_conv2d_f32_op {
 };
 
 // The igemm job of a plan and its operands.
+// Checks the shape limits and the activation of mk_conv2d_params (shared by f32 and qs8).
+mk_status mk_conv2d_validate_params(const mk_conv2d_params* p);
+
 mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                            float* output, const float* residual);
 

@@ -12,6 +12,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case poolgrad = "f32_poolgrad"
     /// Training: weight gradients as a GEMM over pixels.
     case wgrad = "f32_wgrad"
+    /// int8: GEMM tiles (dense, grouped and 1x1 convolution, fully connected) with requantization.
+    case qs8Gemm = "qs8_gemm"
 
     var cValue: mk_family {
         switch self {
@@ -27,6 +29,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .dwgrad: MK_FAMILY_F32_DWGRAD
         case .poolgrad: MK_FAMILY_F32_POOLGRAD
         case .wgrad: MK_FAMILY_F32_WGRAD
+        case .qs8Gemm: MK_FAMILY_QS8_GEMM
         }
     }
 

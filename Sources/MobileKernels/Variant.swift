@@ -4,6 +4,9 @@ internal import CKernels
 /// has; an explicit variant the CPU lacks makes the layer's initializer throw `.unsupported`.
 public enum Variant: String, CaseIterable, Sendable, CustomStringConvertible {
     case auto, scalar, avx2, avx512, neon, blis
+    /// int8 kernels only (the `qs8` families): AVX-512 with VNNI, AVX2 with AVX-VNNI, NEON with
+    /// the dot-product extension. Float layers resolve `.auto` past them and reject them.
+    case avx512vnni, avxvnni, neondot
 
     /// Whether this CPU (and this build) can run the variant. `.blis` exists only for layers whose
     /// core is a GEMM.
@@ -12,6 +15,11 @@ public enum Variant: String, CaseIterable, Sendable, CustomStringConvertible {
     /// The concrete variants this CPU runs, best last: e.g. [scalar, avx2, avx512, blis].
     public static var available: [Variant] {
         allCases.filter { $0 != .auto && $0.isAvailable }
+    }
+
+    /// Whether float32 kernels exist for this variant (all but the int8-only ones; `.auto` too).
+    public var hasFloatKernels: Bool {
+        self == .auto || self == .blis || Catalogue.variants(of: .gemm).contains(self)
     }
 
     /// What `.auto` resolves to for kernels that have every SIMD variant.
@@ -51,7 +59,7 @@ public enum Machine {
             ("f16c", cpu.f16c), ("avx512f", cpu.avx512f), ("avx512bw", cpu.avx512bw),
             ("avx512vl", cpu.avx512vl), ("avx512dq", cpu.avx512dq), ("avx512cd", cpu.avx512cd),
             ("avx512vnni", cpu.avx512vnni), ("avx512bf16", cpu.avx512bf16),
-            ("avx512fp16", cpu.avx512fp16), ("amx-tile", cpu.amx_tile), ("amx-bf16", cpu.amx_bf16),
+            ("avx512fp16", cpu.avx512fp16), ("avx-vnni", cpu.avxvnni), ("asimddp", cpu.neon_dot), ("amx-tile", cpu.amx_tile), ("amx-bf16", cpu.amx_bf16),
             ("amx-int8", cpu.amx_int8), ("neon", cpu.neon),
         ]
         return flags.filter(\.1).map(\.0)

@@ -87,18 +87,19 @@ enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
     FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
-    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_COUNT
+    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_QS8_CONV, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
     "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout",
-    "set_weights", "sgd", "cross_entropy", "transpose"};
+    "set_weights", "sgd", "cross_entropy", "transpose", "conv2d_qs8"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
-                                                   200, 240, 150, 120, 200, 200, 250, 160, 160, 200};
+                                                   200, 240, 150, 120, 200, 200, 250, 160, 160, 200,
+                                                   300};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -625,6 +626,11 @@ static void family_variants(void) {
     check(!mk_variant_available(MK_VARIANT_BLIS), "BLIS reported available in an MK_NO_BLIS build");
     check(mk_variant_best() == MK_VARIANT_NEON, "mk_variant_best() = %s, want neon",
           mk_variant_name(mk_variant_best()));
+    // qemu -cpu max has the dot product; float operators never resolve to the int8-only variant.
+    check(mk_cpu_info_get()->neon_dot && mk_variant_available(MK_VARIANT_NEONDOT),
+          "NEON dot product not available (run under qemu -cpu max)");
+    check(!mk_variant_available(MK_VARIANT_AVX512VNNI) && !mk_variant_available(MK_VARIANT_AVXVNNI),
+          "VNNI reported available on aarch64");
 
     const mk_variant unsupported[] = {MK_VARIANT_AVX2, MK_VARIANT_AVX512, MK_VARIANT_BLIS};
     float weights[64 * 9], bias[64], x[64], y[64];
@@ -6259,6 +6265,125 @@ static void transpose_case(unsigned index) {
     case_end();
 }
 
+// ---------------------------------------------------------------------------------------------
+// conv2d_qs8: NEON and NEON dot against scalar, bitwise (the Swift tests check scalar against
+// the int8 reference on x86), with pixel gaps, residuals (in place too), padding on every side,
+// strides, groups, channel counts around the tiles and K groups of 4, 1 and 2 threads.
+
+static int8_t rnd_i8(int lo, int hi) { return (int8_t)rnd_range((size_t)(lo + 128), (size_t)(hi + 128)) - 128; }
+
+static int qs8_run(const mk_conv2d_qs8_params* p, const int8_t* w, const float* ws, const int32_t* b,
+                   mk_variant variant, size_t batch, size_t h, size_t wd, const int8_t* x, size_t xs,
+                   int8_t* y, size_t ys, const int8_t* r, size_t rs, mk_threadpool* pool) {
+    mk_conv2d_qs8_op* op = NULL;
+    mk_status st = mk_conv2d_qs8_create(p, w, ws, b, variant, &op);
+    if (st != MK_STATUS_OK) {
+        fail("create(%s) = %s", mk_variant_name(variant), status_name(st));
+        return 0;
+    }
+    if (mk_conv2d_qs8_variant(op) != variant) fail("op reports %s", mk_variant_name(mk_conv2d_qs8_variant(op)));
+    mk_conv2d_qs8_plan plan;
+    st = mk_conv2d_qs8_reshape(op, batch, h, wd, xs, ys, rs, pool, &plan);
+    if (st == MK_STATUS_OK) st = mk_conv2d_qs8_run(op, &plan, x, y, r, pool);
+    mk_conv2d_qs8_destroy(op);
+    if (st != MK_STATUS_OK) fail("run(%s) = %s", mk_variant_name(variant), status_name(st));
+    return st == MK_STATUS_OK;
+}
+
+static void qs8_conv_case(unsigned index) {
+    case_begin(FAM_QS8_CONV, index);
+    rng_for_case(FAM_QS8_CONV, index);
+    static const size_t cins[] = {1, 2, 3, 4, 5, 7, 8, 13, 16, 33, 64};
+    static const size_t couts[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40, 65};
+    const size_t groups = chance(70) ? 1 : rnd_range(2, 3);
+    const size_t cin = groups * cins[rnd_range(0, 10)], cout = groups * couts[rnd_range(0, 13)];
+    const size_t k = chance(40) ? 1 : chance(70) ? 3 : 5;
+    const size_t kh = k, kw = chance(85) ? k : (k == 1 ? 3 : 1);
+    const size_t sh = rnd_range(1, 2), sw = chance(70) ? sh : rnd_range(1, 2);
+    const size_t dil = chance(15) ? 2 : 1;
+    const size_t eh = dil * (kh - 1) + 1, ew = dil * (kw - 1) + 1;
+    const size_t batch = rnd_range(1, 3);
+    size_t h = rnd_range(1, 9), wd = rnd_range(1, 11);
+    const int padded = chance(50);
+    const size_t pt = padded ? rnd_range(0, eh - 1) : 0, pb = padded ? rnd_range(0, eh - 1) : 0;
+    const size_t pl = padded ? rnd_range(0, ew - 1) : 0, pr = padded ? rnd_range(0, ew - 1) : 0;
+    if (h + pt + pb < eh) h = eh;
+    if (wd + pl + pr < ew) wd = ew;
+    const mk_activation_kind kinds[4] = {MK_ACTIVATION_NONE, MK_ACTIVATION_RELU, MK_ACTIVATION_RELU6, MK_ACTIVATION_CLAMP};
+    const mk_activation act = {kinds[index % 4], -0.5f, 0.75f};
+    const size_t cin_g = cin / groups, K = cin_g * kh * kw;
+    mk_conv2d_qs8_params p = {
+        .conv = {.input_channels = cin, .output_channels = cout, .groups = groups, .kernel_h = kh,
+                 .kernel_w = kw, .stride_h = sh, .stride_w = sw, .dilation_h = dil, .dilation_w = dil,
+                 .pad_top = pt, .pad_left = pl, .pad_bottom = pb, .pad_right = pr, .activation = act},
+        .input = {0.005f + 0.045f * fabsf(rnd_unit()), rnd_i8(-128, 127)},
+        .residual = {0.0f, rnd_i8(-128, 127)}};
+    p.output = (mk_quantization){p.input.scale * 0.011f * 74 * 74 * sqrtf((float)K) / 40, rnd_i8(-60, 60)};
+    p.residual.scale = p.output.scale * (0.5f + 1.5f * fabsf(rnd_unit()));
+    const size_t oh = (h + pt + pb - eh) / sh + 1, ow = (wd + pl + pr - ew) / sw + 1;
+    const size_t in_px = batch * h * wd, out_px = batch * oh * ow;
+    const size_t xs = cin + (chance(30) ? rnd_range(1, 5) : 0), ys = cout + (chance(30) ? rnd_range(1, 5) : 0);
+    const int with_res = chance(35), in_place = with_res && chance(50), with_bias = chance(80);
+    const int pooled = want_pool(index, 4);
+    describe("n%zu %zux%zu %zu->%zu g%zu k%zux%zu s%zux%zu d%zu pad(t%zu l%zu b%zu r%zu) act %s "
+             "xs %zu ys %zu%s%s%s", batch, h, wd, cin, cout, groups, kh, kw, sh, sw, dil, pt, pl, pb,
+             pr, activation_name(act.kind), xs, ys, with_res ? " residual" : "",
+             in_place ? " (in place)" : "", with_bias ? " bias" : "");
+    int8_t* w = malloc(cout * K);
+    float* ws = malloc(cout * sizeof(float));
+    int32_t* b = malloc(cout * sizeof(int32_t));
+    int8_t* x = malloc(in_px * xs);
+    int8_t* r = malloc(out_px * ys);
+    int8_t* ys_[4];
+    for (size_t i = 0; i < cout * K; i++) w[i] = rnd_i8(-127, 127);
+    for (size_t o = 0; o < cout; o++) {
+        ws[o] = 0.002f + 0.018f * fabsf(rnd_unit());
+        b[o] = (int32_t)(20000.0f * rnd_unit());
+    }
+    for (size_t i = 0; i < in_px * xs; i++) x[i] = rnd_i8(-128, 127);
+    for (size_t i = 0; i < out_px * ys; i++) r[i] = rnd_i8(-128, 127);
+    const mk_variant variants[4] = {MK_VARIANT_SCALAR, MK_VARIANT_NEON, MK_VARIANT_NEONDOT, MK_VARIANT_NEONDOT};
+    const char* names[4] = {"scalar", "neon", "neondot", "neondot 2 threads"};
+    const size_t runs = pooled ? 4 : 3;
+    int ok = 1;
+    for (size_t v = 0; v < runs; v++) {
+        ys_[v] = malloc(out_px * ys + 16);
+        for (size_t i = 0; i < out_px * ys + 16; i++) ys_[v][i] = 0x5A;
+        if (in_place) {
+            for (size_t px = 0; px < out_px; px++) memcpy(ys_[v] + px * ys, r + px * ys, cout);
+        }
+        const int8_t* res = with_res ? (in_place ? ys_[v] : r) : NULL;
+        ok = ok && qs8_run(&p, w, ws, with_bias ? b : NULL, variants[v], batch, h, wd, x, xs, ys_[v], ys, res,
+                           ys, v == 3 ? g_pool2 : NULL);
+    }
+    if (ok) {
+        for (size_t v = 1; v < runs; v++) {
+            size_t diffs = 0, first = 0;
+            for (size_t i = 0; i < out_px * ys + 16; i++) {
+                if (ys_[v][i] != ys_[0][i] && diffs++ == 0) first = i;
+            }
+            if (diffs) fail("%s: %zu bytes differ from scalar (first at %zu: %d against %d)", names[v], diffs,
+                            first, ys_[v][first], ys_[0][first]);
+        }
+        for (size_t px = 0; px < out_px; px++) {  // gaps and the tail untouched (scalar's)
+            for (size_t c = cout; c < ys && !in_place; c++) {
+                if (ys_[0][px * ys + c] != 0x5A) fail("scalar wrote the gap of pixel %zu", px);
+            }
+        }
+        for (size_t i = 0; i < 16; i++) {
+            if (ys_[0][out_px * ys + i] != 0x5A) fail("scalar wrote past the output");
+        }
+    }
+    if (pooled) g_stats[FAM_QS8_CONV].pool_checks++;
+    for (size_t v = 0; v < runs; v++) free(ys_[v]);
+    free(w);
+    free(ws);
+    free(b);
+    free(x);
+    free(r);
+    case_end();
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -6309,7 +6434,7 @@ int main(int argc, char** argv) {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
         dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case,
-        set_weights_case, sgd_case, ce_case, transpose_case};
+        set_weights_case, sgd_case, ce_case, transpose_case, qs8_conv_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -6356,6 +6481,9 @@ int main(int argc, char** argv) {
         } else if (f == FAM_DROPOUT) {
             snprintf(extra, sizeof extra, "  (max %u ulp from x / (1 - p), %lu values; %u of %u cases exact; %u on 2 threads)",
                      s->max_ulp, g_dropout_ulp_values, s->exact_cases, s->cases, s->pool_checks);
+        } else if (f == FAM_QS8_CONV) {
+            snprintf(extra, sizeof extra, "  (NEON and NEON dot bitwise against scalar; %u on 2 threads)",
+                     s->pool_checks);
         } else if (f == FAM_SET_WEIGHTS) {
             snprintf(extra, sizeof extra, "  (bitwise against an op created with the new weights)");
         } else if (f == FAM_CE) {

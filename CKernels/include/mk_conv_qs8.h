@@ -1,0 +1,110 @@
+// int8 convolution (dense, grouped, pointwise; fully connected as 1x1 on one pixel), NHWC,
+// XNNPACK's QS8 scheme with per-channel weights ("qc8w"):
+//   - activations int8, asymmetric per tensor: real = scale * (q - zero_point);
+//   - weights int8 in [-127, 127], symmetric per output channel: real = weight_scale[o] * q;
+//   - bias int32 per output channel, in units of input_scale * weight_scale[o] (real = that
+//     product times q), so it adds to the int32 sums exactly;
+//   - int32 accumulation of sum (x - input_zero_point) * w + bias (exact);
+//   - float32 requantization, the same operations on every variant, so every variant gives the
+//     same bits as the reference (Sources/ReferenceKernels):
+//       m[o] = input_scale * weight_scale[o] / output_scale           (float, in that order)
+//       x = (float)acc * m[o]
+//       x = fma((float)(r - residual_zero_point), residual_scale / output_scale, x)  (residual)
+//       x = min(max(x, lo - output_zero_point), hi - output_zero_point)
+//       out = (int8)(round_half_even(x) + output_zero_point)
+//     where [lo, hi] is the activation's range in int8: RELU and RELU6 and CLAMP give
+//     q(min), q(max) with q(v) = output_zero_point + round_half_even(v / output_scale) (float
+//     division), clamped to [-128, 127]; NONE gives [-128, 127].
+// Shapes, padding (taps outside the input read input_zero_point, i.e. real zero), strides and
+// limits are mk_conv2d's (mk_conv.h); K = kernel_h * kernel_w * input_channels / groups is at
+// most 65536 so no int32 sum can overflow. Lifecycle: create / reshape / run / destroy as for
+// mk_conv2d_f32; `run` never allocates.
+#ifndef MK_CONV_QS8_H
+#define MK_CONV_QS8_H
+
+#include "mk_base.h"
+#include "mk_conv.h"
+#include "mk_threadpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A per-tensor affine quantization: real = scale * (q - zero_point). scale is finite and > 0;
+/// zero_point in [-128, 127].
+typedef struct mk_quantization {
+    float scale;
+    int32_t zero_point;
+} mk_quantization;
+
+/// The largest K (taps x input channels per group) of an int8 convolution.
+#define MK_QS8_MAX_K 65536
+
+typedef struct mk_conv2d_qs8_params {
+    /// Shapes as for float; activation NONE, RELU, RELU6 or CLAMP (others UNSUPPORTED: the
+    /// hard-swish family needs its own int8 kernel); shuffle_output false and algorithm AUTO or
+    /// DIRECT (else UNSUPPORTED).
+    mk_conv2d_params conv;
+    mk_quantization input, output;
+    /// The residual's quantization (read only by runs with a residual).
+    mk_quantization residual;
+} mk_conv2d_qs8_params;
+
+typedef struct mk_conv2d_qs8_op mk_conv2d_qs8_op;
+
+/// MK_STATUS_OK when `variant` runs these parameters on this CPU, else the status create would
+/// return (INVALID_ARGUMENT for bad shapes or quantization, UNSUPPORTED for a variant without
+/// qs8 kernels or the CPU, or for the parameters named above).
+mk_status mk_conv2d_qs8_supports(const mk_conv2d_qs8_params* params, mk_variant variant);
+
+/// `weights` [output_channels, input_channels / groups, kernel_h, kernel_w] int8 in [-127, 127]
+/// (-128 is INVALID_ARGUMENT); `weight_scales` [output_channels] finite > 0; `bias`
+/// [output_channels] int32 or NULL (zero). Copied and packed for the chosen microkernels.
+mk_status mk_conv2d_qs8_create(const mk_conv2d_qs8_params* params, const int8_t* weights,
+                               const float* weight_scales, const int32_t* bias,
+                               mk_variant variant, mk_conv2d_qs8_op** op_out);
+
+mk_status mk_conv2d_qs8_output_size(const mk_conv2d_qs8_op* op, size_t in_h, size_t in_w,
+                                    size_t* out_h, size_t* out_w);
+
+/// A planned run (see mk_conv2d_f32_plan); strides in elements (bytes). Caller-owned; the fields
+/// after `residual_pixel_stride` are the operator's.
+typedef struct mk_conv2d_qs8_plan {
+    size_t batch, in_h, in_w, out_h, out_w;
+    size_t input_pixel_stride, output_pixel_stride, residual_pixel_stride;
+    // private:
+    const mk_conv2d_qs8_op* op;
+    size_t pixels, in_extent, out_extent, res_extent;
+    size_t mr, block_tiles, blocks, units, tile_i;
+    size_t extent_h, extent_w;
+    bool dense;
+    size_t tap_offset[256];
+    bool tile_offsets;
+    size_t tile_offset[256];
+} mk_conv2d_qs8_plan;
+
+mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t in_h,
+                                size_t in_w, size_t input_pixel_stride,
+                                size_t output_pixel_stride, size_t residual_pixel_stride,
+                                mk_threadpool* pool, mk_conv2d_qs8_plan* plan);
+
+/// `residual` (NULL for none) has the output's shape and the plan's residual stride, and is
+/// quantized with params.residual; it may be the output itself (same pointer and stride) but
+/// must not otherwise overlap it. Input and output must not overlap.
+mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+                            const int8_t* input, int8_t* output, const int8_t* residual,
+                            mk_threadpool* pool);
+
+mk_variant mk_conv2d_qs8_variant(const mk_conv2d_qs8_op* op);
+
+/// The bytes held for weights: packed int8 panels, int32 bias and float scales per column, the
+/// zero-point row. 0 for NULL.
+size_t mk_conv2d_qs8_weight_bytes(const mk_conv2d_qs8_op* op);
+
+void mk_conv2d_qs8_destroy(mk_conv2d_qs8_op* op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

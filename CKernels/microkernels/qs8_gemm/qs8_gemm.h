@@ -1,0 +1,80 @@
+// int8 GEMM microkernels for convolution (NHWC, XNNPACK's QS8 with per-channel weights: "qc8w"),
+// indirect form like the float ones (microkernels/gemm/gemm.h): the A operand (int8 activations)
+// is read in place through one pointer per (tap, row); padding taps point at a row of the input's
+// zero point.
+//
+// `mk_qs8_igemm_ukernel_<MR>x<NR>c4__<isa>` computes an MR x NR tile of C in int32:
+//   acc[m, n] = sum_{t < ks} sum_{k < kc} a[t * MR + m][k] * w[t][k / 4][n][k % 4]
+// (kc >= 1 int8 channels per pointer, read exactly: a tail of kc % 4 channels is loaded alone),
+// then requantizes each element (every ISA the same float operations, so the same bits):
+//   x = (float)(acc + bias[n]) * scale[n]                          (int32 add, then one rounding each)
+//   x = fma((float)(residual[m][n] - residual_zero_point), residual_scale, x)   (with a residual)
+//   x = min(max(x, lo), hi)                 (lo, hi: the clamp minus the output's zero point)
+//   c[m][n] = (int8)(round_to_nearest_even(x) + zero_point)
+// `w` is the packed panel: [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and
+// column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) flip
+// A's sign bit (a + 128) and expect the packed bias to hold bias - 128 * sum_k w (the config's
+// `a_offset`). Rows m >= mr of `a` must be valid pointers (computed, not stored); nothing outside
+// rows [0, mr) x columns [0, nc) of C or the residual is read or written. The residual is read
+// before the same elements of C are written, so it may be C itself.
+#ifndef MK_QS8_GEMM_UKERNEL_H
+#define MK_QS8_GEMM_UKERNEL_H
+
+#include "../../common/internal.h"
+
+typedef struct mk_qs8_requant {
+    const int32_t* bias;  // NR (packed: the zero-point corrections folded in)
+    const float* scale;   // NR: input_scale * weight_scale[n] / output_scale
+    float lo, hi;         // the output clamp minus the output zero point (integral values)
+    int32_t zero_point;   // the output's
+    const int8_t* residual;  // or NULL
+    size_t residual_stride;
+    int32_t residual_zero_point;
+    float residual_scale;  // residual_scale / output_scale
+} mk_qs8_requant;
+
+#define MK_QS8_IGEMM_ARGS                                                                     \
+    size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a, const int8_t* w,      \
+        int8_t* c, size_t c_stride, const mk_qs8_requant* rq
+
+typedef void (*mk_qs8_igemm_ukernel_fn)(MK_QS8_IGEMM_ARGS);
+
+typedef struct mk_qs8_igemm_kernel {
+    size_t mr, nr;
+    mk_qs8_igemm_ukernel_fn fn;
+} mk_qs8_igemm_kernel;
+
+// What the packed bias of a variant's kernels must subtract per unit of sum_k w: 128 where A's
+// sign bit is flipped (unsigned x signed products), 0 otherwise.
+#define MK_QS8_A_OFFSET_VNNI 128
+
+#define MK_DECLARE_QS8_IGEMM(name) extern const mk_qs8_igemm_kernel name;
+
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_4x4c4__scalar)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_4x2c4__scalar)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x4c4__scalar)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x2c4__scalar)
+#if defined(__x86_64__)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_4x8c4__avx2)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x8c4__avx2)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x16c4__avxvnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x8c4__avxvnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x16c4__avxvnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x8c4__avxvnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_7x32c4__avx512vnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_7x16c4__avx512vnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x32c4__avx512vnni)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x16c4__avx512vnni)
+#endif
+#if defined(__aarch64__)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x8c4__neon)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x4c4__neon)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x8c4__neon)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x4c4__neon)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x16c4__neondot)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_6x8c4__neondot)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x16c4__neondot)
+MK_DECLARE_QS8_IGEMM(mk_qs8_igemm_ukernel_1x8c4__neondot)
+#endif
+
+#endif

@@ -1,0 +1,95 @@
+// The qs8 igemm microkernel body (see qs8_gemm.h), written once over a vocabulary that each ISA
+// file defines before including this header:
+//   accumulation: mk_qg_acc (the int32 sums of MK_QG_OW columns, in whatever lanes the ISA's
+//     dot product leaves them), mk_qg_a (four A bytes prepared for it), mk_qg_b (four k of
+//     MK_QG_OW packed columns), mk_qg_zero(), mk_qg_a_of(u32) (A bytes k..k+3, little-endian),
+//     mk_qg_b_load(p) (MK_QG_OW * 4 bytes), mk_qg_dot(acc, a, b), mk_qg_sum(acc) (-> mk_qg_i32,
+//     column n in lane n);
+//   requantization on MK_QG_OW lanes: mk_qg_i32, mk_qg_f32, mk_qg_load_i32(p), mk_qg_load_f32(p)
+//     (MK_QG_OW values), mk_qg_load_res(p, n) (n <= MK_QG_OW int8, sign-extended; nothing else
+//     read), mk_qg_store(p, v, n) (the low byte of the first n lanes; nothing else written),
+//     mk_qg_add_i32, mk_qg_splat_i32, mk_qg_splat_f32, mk_qg_cvt (int32 -> float, nearest),
+//     mk_qg_mul, mk_qg_fma(a, b, c) = a * b + c (one rounding), mk_qg_max, mk_qg_min,
+//     mk_qg_round (float -> int32, nearest even);
+//   MK_QG_TARGET (target attribute or empty).
+
+#include <string.h>
+
+#define MK_QG_MAX_MR 8
+#define MK_QG_MAX_NV 4
+
+MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load(const int8_t* p) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return mk_qg_a_of(u);
+}
+
+MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load_tail(const int8_t* p, size_t n) {
+    uint32_t u = 0;
+    for (size_t i = 0; i < n; i++) u |= (uint32_t)(uint8_t)p[i] << (8 * i);
+    return mk_qg_a_of(u);
+}
+
+// Requantizes the sums of one vector of columns (from n0, n <= MK_QG_OW of them) of row `out`.
+MK_QG_TARGET MK_INLINE void mk_qg_requant(mk_qg_i32 acc, int8_t* out, const int8_t* res, size_t n0,
+                                          size_t n, const mk_qs8_requant* rq) {
+    acc = mk_qg_add_i32(acc, mk_qg_load_i32(rq->bias + n0));
+    mk_qg_f32 x = mk_qg_mul(mk_qg_cvt(acc), mk_qg_load_f32(rq->scale + n0));
+    if (res != NULL) {
+        const mk_qg_i32 r =
+            mk_qg_add_i32(mk_qg_load_res(res + n0, n), mk_qg_splat_i32(-rq->residual_zero_point));
+        x = mk_qg_fma(mk_qg_cvt(r), mk_qg_splat_f32(rq->residual_scale), x);
+    }
+    x = mk_qg_min(mk_qg_max(x, mk_qg_splat_f32(rq->lo)), mk_qg_splat_f32(rq->hi));
+    mk_qg_store(out + n0, mk_qg_add_i32(mk_qg_round(x), mk_qg_splat_i32(rq->zero_point)), n);
+}
+
+MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_ARGS) {
+    mk_qg_acc acc[MK_QG_MAX_MR][MK_QG_MAX_NV];
+    MK_UNROLL for (int m = 0; m < MR; m++) {
+        MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_zero();
+    }
+    const size_t kfull = kc & ~(size_t)3, ktail = kc & 3;
+    const size_t step = (size_t)(NV * MK_QG_OW * 4);
+    for (size_t t = 0; t < ks; t++) {
+        const int8_t* ap[MK_QG_MAX_MR];
+        MK_UNROLL for (int m = 0; m < MR; m++) ap[m] = a[t * (size_t)MR + (size_t)m];
+        for (size_t k = 0; k < kfull; k += 4) {
+            mk_qg_b b[MK_QG_MAX_NV];
+            MK_UNROLL for (int v = 0; v < NV; v++) b[v] = mk_qg_b_load(w + v * MK_QG_OW * 4);
+            w += step;
+            MK_UNROLL for (int m = 0; m < MR; m++) {
+                const mk_qg_a x = mk_qg_a_load(ap[m] + k);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+            }
+        }
+        if (ktail != 0) {
+            mk_qg_b b[MK_QG_MAX_NV];
+            MK_UNROLL for (int v = 0; v < NV; v++) b[v] = mk_qg_b_load(w + v * MK_QG_OW * 4);
+            w += step;
+            MK_UNROLL for (int m = 0; m < MR; m++) {
+                const mk_qg_a x = mk_qg_a_load_tail(ap[m] + kfull, ktail);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+            }
+        }
+    }
+    MK_UNROLL for (int m = 0; m < MR; m++) {
+        if ((size_t)m >= mr) break;
+        int8_t* row = c + (size_t)m * c_stride;
+        const int8_t* res =
+            rq->residual != NULL ? rq->residual + (size_t)m * rq->residual_stride : NULL;
+        MK_UNROLL for (int v = 0; v < NV; v++) {
+            const size_t n0 = (size_t)v * MK_QG_OW;
+            if (nc <= n0) break;
+            const size_t n = nc - n0 < (size_t)MK_QG_OW ? nc - n0 : (size_t)MK_QG_OW;
+            mk_qg_requant(mk_qg_sum(acc[m][v]), row, res, n0, n, rq);
+        }
+    }
+}
+
+// A tile shape: `name`, MR rows, NV accumulator vectors of MK_QG_OW columns.
+#define MK_QG_DEFINE(name, MR, NV)                                                          \
+    MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
+        mk_qg_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, rq);                          \
+    }                                                                                       \
+    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn};

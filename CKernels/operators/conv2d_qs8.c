@@ -1,0 +1,434 @@
+// Operator: int8 dense / grouped / pointwise 2D convolution (create / reshape / run / destroy),
+// the qs8 twin of conv2d.c: the same validation of shapes, the same A pointers (igemm.h's
+// MK_IGEMM_POINTERS_DEFINE over int8), the qs8_gemm microkernels of the catalogue with the
+// requantization fused into their store. No K blocking: int32 sums are exact, so a tile's whole
+// K (taps x channels, at most MK_QS8_MAX_K) runs in one call and is requantized at once.
+#include "conv2d_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The layout of the packed weights: per group, full NR-wide column tiles and at most one
+// narrower remainder tile; per tile [taps][ceil(cin_g / 4)][width][4] int8.
+typedef struct mk_qs8_geometry {
+    const mk_qs8_gemm_config* config;
+    size_t groups, cin_g, cout_g, taps;
+    size_t mr, nr;
+    size_t full_tiles, ntiles;
+    size_t rem_width;   // the remainder tile's kernel width (0: none)
+    size_t kgroups;     // groups of 4 channels per tap
+    size_t tile_bytes;  // bytes per packed tile (taps * kgroups * 4 * nr)
+} mk_qs8_geometry;
+
+struct mk_conv2d_qs8_op {
+    mk_conv2d_qs8_params p;
+    mk_variant variant;
+    mk_qs8_geometry geometry;
+    mk_igemm_window window;
+    int8_t* packed;
+    int32_t* bias;  // [groups][ntiles][nr]
+    float* scale;   // [groups][ntiles][nr]
+    int8_t* zeros;  // cin_g bytes of the input's zero point: the A row of padding taps
+    float lo, hi;   // the output clamp minus the output zero point
+    float residual_scale;
+};
+
+typedef struct mk_qs8_job {
+    const mk_qs8_geometry* geometry;
+    const mk_conv2d_qs8_op* op;
+    const mk_igemm_window* window;
+    const int8_t* zeros;
+    size_t in_h, in_w, out_h, out_w, pixels;
+    const int8_t* input;
+    size_t in_stride;
+    int8_t* output;
+    size_t out_stride;
+    const int8_t* residual;
+    size_t res_stride;
+    size_t mr;
+    bool dense;
+    size_t block_tiles, blocks;
+    size_t extent_h, extent_w;
+    const size_t* tap_offset;
+    const size_t* tile_offset;
+} mk_qs8_job;
+
+MK_IGEMM_POINTERS_DEFINE(mk_qs8_igemm, mk_qs8_job, mk_qs8_geometry, int8_t)
+
+static bool mk_qs8_quantization_valid(mk_quantization q) {
+    return isfinite(q.scale) && q.scale > 0.0f && q.zero_point >= -128 && q.zero_point <= 127;
+}
+
+// q(v) = zero_point + round_half_even(v / scale), clamped to int8 (infinities included).
+static int32_t mk_qs8_quantize_bound(float v, mk_quantization q) {
+    float x = v / q.scale;
+    if (!(x > -512.0f)) x = -512.0f;
+    if (!(x < 512.0f)) x = 512.0f;
+    int32_t r = (int32_t)nearbyintf(x) + q.zero_point;
+    return r < -128 ? -128 : r > 127 ? 127 : r;
+}
+
+static mk_status mk_qs8_validate(const mk_conv2d_qs8_params* p) {
+    mk_status status = mk_conv2d_validate_params(&p->conv);
+    if (status != MK_STATUS_OK) return status;
+    if (!mk_qs8_quantization_valid(p->input) || !mk_qs8_quantization_valid(p->output) ||
+        !mk_qs8_quantization_valid(p->residual)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const size_t k = p->conv.kernel_h * p->conv.kernel_w * (p->conv.input_channels / p->conv.groups);
+    if (k > MK_QS8_MAX_K) return MK_STATUS_INVALID_ARGUMENT;
+    switch (p->conv.activation.kind) {
+        case MK_ACTIVATION_NONE:
+        case MK_ACTIVATION_RELU:
+        case MK_ACTIVATION_RELU6:
+        case MK_ACTIVATION_CLAMP:
+            break;
+        default:
+            return MK_STATUS_UNSUPPORTED;
+    }
+    if (p->conv.shuffle_output || p->conv.algorithm == MK_CONV2D_ALGORITHM_WINOGRAD) {
+        return MK_STATUS_UNSUPPORTED;
+    }
+    return MK_STATUS_OK;
+}
+
+static mk_status mk_qs8_resolve(const mk_conv2d_qs8_params* params, mk_variant variant,
+                                mk_variant* resolved) {
+    if (params == NULL) return MK_STATUS_NULL_POINTER;
+    const mk_status status = mk_qs8_validate(params);
+    if (status != MK_STATUS_OK) return status;
+    const mk_status resolve = mk_family_resolve(MK_FAMILY_QS8_GEMM, variant, resolved);
+    if (resolve != MK_STATUS_OK) return resolve;
+    return mk_qs8_gemm_config_get(*resolved) != NULL ? MK_STATUS_OK : MK_STATUS_UNSUPPORTED;
+}
+
+mk_status mk_conv2d_qs8_supports(const mk_conv2d_qs8_params* params, mk_variant variant) {
+    mk_variant resolved;
+    return mk_qs8_resolve(params, variant, &resolved);
+}
+
+static mk_status mk_qs8_geometry_init(mk_qs8_geometry* g, const mk_qs8_gemm_config* config,
+                                      size_t groups, size_t cin_g, size_t cout_g, size_t taps) {
+    *g = (mk_qs8_geometry){.config = config, .groups = groups, .cin_g = cin_g, .cout_g = cout_g,
+                           .taps = taps, .mr = config->full->mr, .nr = config->full->nr};
+    g->full_tiles = cout_g / g->nr;
+    const size_t rem = cout_g % g->nr;
+    g->ntiles = g->full_tiles + (rem != 0);
+    if (rem != 0) {  // the narrowest remainder kernel that covers it, else the full tile
+        g->rem_width = g->nr;
+        for (size_t i = 0; config->tails[i] != NULL; i++) {
+            if (config->tails[i]->nr >= rem && config->tails[i]->nr < g->rem_width) {
+                g->rem_width = config->tails[i]->nr;
+            }
+        }
+    }
+    g->kgroups = (cin_g + 3) / 4;
+    size_t bytes;
+    if (!mk_size_mul(taps, g->kgroups * 4 * g->nr, &g->tile_bytes) ||
+        !mk_size_mul(g->tile_bytes, g->ntiles, &bytes) || !mk_size_mul(bytes, groups, &bytes) ||
+        bytes > MK_MAX_ELEMENTS) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    return MK_STATUS_OK;
+}
+
+static size_t mk_qs8_tile_width(const mk_qs8_geometry* g, size_t tile) {
+    return tile < g->full_tiles ? g->nr : g->rem_width;
+}
+
+// The kernel of a tile width (MR rows, or one row when `single`); every width a variant uses
+// has a one-row kernel (checked when the config is built).
+static const mk_qs8_igemm_kernel* mk_qs8_kernel_for(const mk_qs8_geometry* g, size_t width,
+                                                    bool single) {
+    const mk_qs8_gemm_config* config = g->config;
+    if (single) {
+        for (size_t i = 0; config->rows1[i] != NULL; i++) {
+            if (config->rows1[i]->nr == width) return config->rows1[i];
+        }
+    }
+    if (width == g->nr) return config->full;
+    for (size_t i = 0; config->tails[i] != NULL; i++) {
+        if (config->tails[i]->nr == width) return config->tails[i];
+    }
+    return config->full;
+}
+
+static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float* weight_scales,
+                        const int32_t* bias) {
+    const mk_qs8_geometry* g = &op->geometry;
+    const int32_t a_offset = g->config->a_offset + op->p.input.zero_point;
+    const float in_scale = op->p.input.scale, out_scale = op->p.output.scale;
+    memset(op->packed, 0, g->groups * g->ntiles * g->tile_bytes);
+    for (size_t group = 0; group < g->groups; group++) {
+        for (size_t tile = 0; tile < g->ntiles; tile++) {
+            const size_t width = mk_qs8_tile_width(g, tile), n0 = tile * g->nr;
+            int8_t* panel = op->packed + (group * g->ntiles + tile) * g->tile_bytes;
+            int32_t* tile_bias = op->bias + (group * g->ntiles + tile) * g->nr;
+            float* tile_scale = op->scale + (group * g->ntiles + tile) * g->nr;
+            for (size_t n = 0; n < g->nr; n++) {
+                tile_bias[n] = 0;
+                tile_scale[n] = 0.0f;
+            }
+            for (size_t n = 0; n < width && n0 + n < g->cout_g; n++) {
+                const size_t o = group * g->cout_g + n0 + n;
+                const int8_t* w = weights + o * g->cin_g * g->taps;
+                int32_t sum = 0;
+                for (size_t t = 0; t < g->taps; t++) {
+                    for (size_t c = 0; c < g->cin_g; c++) {
+                        const int8_t v = w[c * g->taps + t];
+                        panel[((t * g->kgroups + c / 4) * width + n) * 4 + c % 4] = v;
+                        sum += v;
+                    }
+                }
+                // bias - (input zero point + A's offset) * sum w, in wrapping int32 arithmetic.
+                const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
+                tile_bias[n] = (int32_t)(b - (uint32_t)a_offset * (uint32_t)sum);
+                tile_scale[n] = in_scale * weight_scales[o] / out_scale;
+            }
+        }
+    }
+}
+
+mk_status mk_conv2d_qs8_create(const mk_conv2d_qs8_params* params, const int8_t* weights,
+                               const float* weight_scales, const int32_t* bias,
+                               mk_variant variant, mk_conv2d_qs8_op** op_out) {
+    if (params == NULL || weights == NULL || weight_scales == NULL || op_out == NULL) {
+        return MK_STATUS_NULL_POINTER;
+    }
+    *op_out = NULL;
+    mk_variant resolved;
+    mk_status status = mk_qs8_resolve(params, variant, &resolved);
+    if (status != MK_STATUS_OK) return status;
+    const mk_conv2d_params* p = &params->conv;
+    const size_t cin_g = p->input_channels / p->groups, cout_g = p->output_channels / p->groups;
+    const size_t taps = p->kernel_h * p->kernel_w;
+    const size_t count = p->output_channels * cin_g * taps;
+    for (size_t i = 0; i < count; i++) {
+        if (weights[i] == -128) return MK_STATUS_INVALID_ARGUMENT;
+    }
+    for (size_t o = 0; o < p->output_channels; o++) {
+        if (!isfinite(weight_scales[o]) || !(weight_scales[o] > 0.0f)) {
+            return MK_STATUS_INVALID_ARGUMENT;
+        }
+    }
+    mk_conv2d_qs8_op* op = calloc(1, sizeof *op);
+    if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    op->p = *params;
+    op->variant = resolved;
+    status = mk_qs8_geometry_init(&op->geometry, mk_qs8_gemm_config_get(resolved), p->groups,
+                                  cin_g, cout_g, taps);
+    if (status != MK_STATUS_OK) {
+        free(op);
+        return status;
+    }
+    const mk_qs8_geometry* g = &op->geometry;
+    const size_t columns = g->groups * g->ntiles * g->nr;
+    op->packed = mk_aligned_alloc(g->groups * g->ntiles * g->tile_bytes);
+    op->bias = mk_aligned_alloc(columns * sizeof(int32_t));
+    op->scale = mk_aligned_alloc(columns * sizeof(float));
+    op->zeros = mk_aligned_alloc(cin_g);
+    if (op->packed == NULL || op->bias == NULL || op->scale == NULL || op->zeros == NULL) {
+        mk_conv2d_qs8_destroy(op);
+        return MK_STATUS_OUT_OF_MEMORY;
+    }
+    memset(op->zeros, params->input.zero_point, cin_g);
+    op->window = (mk_igemm_window){p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
+                                   p->dilation_h, p->dilation_w, p->pad_top, p->pad_left};
+    int32_t lo = -128, hi = 127;
+    const mk_activation act = p->activation;
+    if (act.kind == MK_ACTIVATION_RELU || act.kind == MK_ACTIVATION_RELU6) {
+        lo = mk_qs8_quantize_bound(0.0f, params->output);
+        if (act.kind == MK_ACTIVATION_RELU6) hi = mk_qs8_quantize_bound(6.0f, params->output);
+    } else if (act.kind == MK_ACTIVATION_CLAMP) {
+        lo = mk_qs8_quantize_bound(act.min, params->output);
+        hi = mk_qs8_quantize_bound(act.max, params->output);
+    }
+    op->lo = (float)(lo - params->output.zero_point);
+    op->hi = (float)(hi - params->output.zero_point);
+    op->residual_scale = params->residual.scale / params->output.scale;
+    mk_qs8_pack(op, weights, weight_scales, bias);
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+mk_status mk_conv2d_qs8_output_size(const mk_conv2d_qs8_op* op, size_t in_h, size_t in_w,
+                                    size_t* out_h, size_t* out_w) {
+    if (op == NULL || out_h == NULL || out_w == NULL) return MK_STATUS_NULL_POINTER;
+    if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
+    const mk_conv2d_params* p = &op->p.conv;
+    if (!mk_window_out_size(in_h, p->pad_top, p->pad_bottom, p->kernel_h, p->dilation_h,
+                            p->stride_h, out_h) ||
+        !mk_window_out_size(in_w, p->pad_left, p->pad_right, p->kernel_w, p->dilation_w,
+                            p->stride_w, out_w)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    return MK_STATUS_OK;
+}
+
+mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t in_h,
+                                size_t in_w, size_t input_pixel_stride,
+                                size_t output_pixel_stride, size_t residual_pixel_stride,
+                                mk_threadpool* pool, mk_conv2d_qs8_plan* plan) {
+    if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
+    const mk_conv2d_params* p = &op->p.conv;
+    const size_t cin = p->input_channels, cout = p->output_channels;
+    if (input_pixel_stride == 0) input_pixel_stride = cin;
+    if (output_pixel_stride == 0) output_pixel_stride = cout;
+    if (residual_pixel_stride == 0) residual_pixel_stride = cout;
+    if (batch == 0 || input_pixel_stride < cin || output_pixel_stride < cout ||
+        residual_pixel_stride < cout) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t out_h, out_w;
+    const mk_status status = mk_conv2d_qs8_output_size(op, in_h, in_w, &out_h, &out_w);
+    if (status != MK_STATUS_OK) return status;
+    size_t in_pixels, out_pixels, in_extent, out_extent, res_extent;
+    if (!mk_size_mul(batch, in_h, &in_pixels) || !mk_size_mul(in_pixels, in_w, &in_pixels) ||
+        !mk_size_mul(batch, out_h, &out_pixels) || !mk_size_mul(out_pixels, out_w, &out_pixels) ||
+        !mk_strided_extent(in_pixels, input_pixel_stride, cin, &in_extent) ||
+        !mk_strided_extent(out_pixels, output_pixel_stride, cout, &out_extent) ||
+        !mk_strided_extent(out_pixels, residual_pixel_stride, cout, &res_extent)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    *plan = (mk_conv2d_qs8_plan){.batch = batch, .in_h = in_h, .in_w = in_w, .out_h = out_h,
+                                 .out_w = out_w, .input_pixel_stride = input_pixel_stride,
+                                 .output_pixel_stride = output_pixel_stride,
+                                 .residual_pixel_stride = residual_pixel_stride, .op = op};
+    plan->pixels = out_pixels;
+    plan->in_extent = in_extent;
+    plan->out_extent = out_extent;
+    plan->res_extent = res_extent;
+    plan->dense = p->kernel_h == 1 && p->kernel_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                  p->pad_bottom == 0 && p->pad_right == 0 && p->stride_h == 1 && p->stride_w == 1;
+    plan->extent_h = p->dilation_h * (p->kernel_h - 1) + 1;
+    plan->extent_w = p->dilation_w * (p->kernel_w - 1) + 1;
+    const size_t taps = op->geometry.taps;
+    for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+        for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+            plan->tap_offset[t] =
+                (ky * p->dilation_h * in_w + kx * p->dilation_w) * input_pixel_stride;
+        }
+    }
+    const mk_qs8_geometry* g = &op->geometry;
+    plan->mr = out_pixels < g->mr ? 1 : g->mr;
+    plan->tile_offsets = !plan->dense && taps * plan->mr <= 256;
+    for (size_t t = 0; plan->tile_offsets && t < taps; t++) {
+        for (size_t m = 0; m < plan->mr; m++) {
+            plan->tile_offset[t * plan->mr + m] =
+                plan->tap_offset[t] + m * p->stride_w * input_pixel_stride;
+        }
+    }
+    // The split (any split computes the same values): N blocks of the config's nc columns, or
+    // narrower with few pixel tiles so every thread has work; about 8 tasks per thread.
+    const size_t threads = mk_threadpool_threads(pool);
+    const size_t mtiles = (out_pixels + plan->mr - 1) / plan->mr;
+    size_t block_tiles = g->config->nc / g->nr;
+    if (block_tiles < 1) block_tiles = 1;
+    if (threads > 1 && mtiles < 4 * threads) {
+        const size_t want = (4 * threads + mtiles - 1) / mtiles;
+        size_t narrow = (g->ntiles + want - 1) / want;
+        if (narrow < 1) narrow = 1;
+        if (narrow < block_tiles) block_tiles = narrow;
+    }
+    plan->block_tiles = block_tiles;
+    plan->blocks = (g->ntiles + block_tiles - 1) / block_tiles;
+    plan->units = g->groups * plan->blocks;
+    size_t tile_i = mtiles * plan->units / (8 * threads);
+    plan->tile_i = tile_i < 1 ? 1 : tile_i > 16 ? 16 : tile_i;
+    return MK_STATUS_OK;
+}
+
+static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
+                        size_t units) {
+    (void)thread;
+    const mk_qs8_job* job = context;
+    const mk_qs8_geometry* g = job->geometry;
+    const mk_conv2d_qs8_op* op = job->op;
+    const size_t MR = job->mr;
+    const int8_t* ptrs[MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR];
+    mk_qs8_requant rq = {.lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
+                         .residual_stride = job->res_stride,
+                         .residual_zero_point = op->p.residual.zero_point,
+                         .residual_scale = op->residual_scale};
+    for (size_t unit = unit0; unit < unit0 + units; unit++) {
+        const size_t group = unit / job->blocks, block = unit % job->blocks;
+        const size_t tile0 = block * job->block_tiles;
+        const size_t tile1 = tile0 + job->block_tiles < g->ntiles ? tile0 + job->block_tiles : g->ntiles;
+        mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : mk_qs8_igemm_pos_of(job, mt0 * MR);
+        for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
+            mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
+            if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
+            const size_t p0 = mt * MR;
+            const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
+            for (size_t tile = tile0; tile < tile1; tile++) {
+                const size_t width = mk_qs8_tile_width(g, tile), n0 = tile * g->nr;
+                const size_t nc = g->cout_g - n0 < width ? g->cout_g - n0 : width;
+                const size_t column = group * g->cout_g + n0;
+                const size_t at = group * g->ntiles + tile;
+                rq.bias = op->bias + at * g->nr;
+                rq.scale = op->scale + at * g->nr;
+                rq.residual = job->residual != NULL ? job->residual + p0 * job->res_stride + column : NULL;
+                mk_qs8_kernel_for(g, width, MR == 1)
+                    ->fn(mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
+                         job->output + p0 * job->out_stride + column, job->out_stride, &rq);
+            }
+        }
+    }
+}
+
+static bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+    const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_bytes;
+    const uintptr_t b0 = (uintptr_t)b, b1 = b0 + b_bytes;
+    return a0 < b1 && b0 < a1;
+}
+
+mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+                            const int8_t* input, int8_t* output, const int8_t* residual,
+                            mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || output == NULL) {
+        return MK_STATUS_NULL_POINTER;
+    }
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_qs8_overlap(input, plan->in_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (residual != NULL &&
+        !(residual == output && plan->residual_pixel_stride == plan->output_pixel_stride) &&
+        mk_qs8_overlap(residual, plan->res_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const mk_qs8_job job = {
+        .geometry = &op->geometry, .op = op, .window = &op->window, .zeros = op->zeros,
+        .in_h = plan->in_h, .in_w = plan->in_w, .out_h = plan->out_h, .out_w = plan->out_w,
+        .pixels = plan->pixels, .input = input, .in_stride = plan->input_pixel_stride,
+        .output = output, .out_stride = plan->output_pixel_stride, .residual = residual,
+        .res_stride = plan->residual_pixel_stride, .mr = plan->mr, .dense = plan->dense,
+        .block_tiles = plan->block_tiles, .blocks = plan->blocks, .extent_h = plan->extent_h,
+        .extent_w = plan->extent_w, .tap_offset = plan->tap_offset,
+        .tile_offset = plan->tile_offsets ? plan->tile_offset : NULL};
+    const size_t mtiles = (plan->pixels + plan->mr - 1) / plan->mr;
+    return mk_threadpool_parallelize_2d(pool, mk_qs8_task, (void*)&job, mtiles, plan->units,
+                                        plan->tile_i, 1);
+}
+
+mk_variant mk_conv2d_qs8_variant(const mk_conv2d_qs8_op* op) {
+    return op ? op->variant : MK_VARIANT_AUTO;
+}
+
+size_t mk_conv2d_qs8_weight_bytes(const mk_conv2d_qs8_op* op) {
+    if (op == NULL) return 0;
+    const mk_qs8_geometry* g = &op->geometry;
+    const size_t columns = g->groups * g->ntiles * g->nr;
+    return g->groups * g->ntiles * g->tile_bytes + columns * (sizeof(int32_t) + sizeof(float)) +
+           g->cin_g;
+}
+
+void mk_conv2d_qs8_destroy(mk_conv2d_qs8_op* op) {
+    if (op == NULL) return;
+    mk_aligned_free(op->packed);
+    mk_aligned_free(op->bias);
+    mk_aligned_free(op->scale);
+    mk_aligned_free(op->zeros);
+    free(op);
+}

@@ -1,0 +1,112 @@
+// int8 (QS8, per-channel weights) reference kernels: the definitions the C qs8 kernels must match
+// bit for bit (CKernels/include/mk_conv_qs8.h).
+
+/// A per-tensor affine quantization: `real = scale * (q - zeroPoint)`.
+public struct RefQuantization: Equatable, Sendable {
+    public var scale: Float
+    public var zeroPoint: Int32
+
+    public init(scale: Float, zeroPoint: Int32) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+
+    /// `zeroPoint + round_half_even(v / scale)` (float division; the quotient clamped to
+    /// [-512, 512] first, so infinities work), clamped to [-128, 127]: where a real bound (an
+    /// activation's) falls in int8.
+    public func quantizedBound(_ v: Float) -> Int32 {
+        var x = v / scale
+        if !(x > -512) { x = -512 }
+        if !(x < 512) { x = 512 }
+        return min(127, max(-128, Int32(x.rounded(.toNearestOrEven)) + zeroPoint))
+    }
+
+    /// The int8 range of `activation` (none, relu, relu6 or clamp) at this quantization.
+    public func clampRange(_ activation: RefActivation) -> (lo: Int32, hi: Int32) {
+        switch activation {
+        case .none: return (-128, 127)
+        case .relu: return (quantizedBound(0), 127)
+        case .relu6: return (quantizedBound(0), quantizedBound(6))
+        case .clamp(let lo, let hi): return (quantizedBound(lo), quantizedBound(hi))
+        case .hardswish, .hardsigmoid:
+            preconditionFailure("RefQuantization.clampRange: \(activation) is not a clamp")
+        }
+    }
+}
+
+extension Reference {
+    /// The int8 requantization of one int32 sum (bias included) for output channel scale
+    /// `multiplier` (= input scale * weight scale / output scale, in float): `x = Float(acc) *
+    /// multiplier`; with a residual `x = x + Float(r - rzp) * residualMultiplier` (one fused
+    /// multiply-add); clamped to `[lo - zp, hi - zp]`; rounded half to even; plus the zero point.
+    @inline(__always)
+    public static func requantize(_ acc: Int32, multiplier: Float, residual: (value: Int8, zeroPoint: Int32, multiplier: Float)?,
+                                  lo: Int32, hi: Int32, zeroPoint: Int32) -> Int8 {
+        var x = Float(acc) * multiplier
+        if let r = residual {
+            x = x.addingProduct(Float(Int32(r.value) - r.zeroPoint), r.multiplier)
+        }
+        x = min(max(x, Float(lo - zeroPoint)), Float(hi - zeroPoint))
+        return Int8(Int32(x.rounded(.toNearestOrEven)) + zeroPoint)
+    }
+
+    /// int8 2-D convolution (grouped, strided, dilated, padded), NHWC, QS8 with per-channel
+    /// weights (see mk_conv_qs8.h):
+    /// `acc[o] = bias[o] + sum (x - input.zeroPoint) * w` in wrapping Int32 (taps in the padding
+    /// add nothing: they read the zero point), then `requantize` with multiplier
+    /// `input.scale * weightScales[o] / output.scale` and `activation`'s int8 range.
+    ///
+    /// - `x`: `[n, h, w, cin]` int8; `weight`: `[outChannels, cin / groups, kernelH, kernelW]` in
+    ///   [-127, 127]; `bias`: `[outChannels]` or nil; `residual`: the output's shape or nil.
+    /// - Returns `(data, oh, ow)`.
+    public static func conv2dQS8(_ x: [Int8], n: Int, h: Int, w: Int, cin: Int, input: RefQuantization,
+                                 weight: [Int8], weightScales: [Float], bias: [Int32]?, outChannels: Int,
+                                 kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1,
+                                 padding: RefPadding = .zero, dilationH: Int = 1, dilationW: Int = 1,
+                                 groups: Int = 1, activation: RefActivation = .none, output: RefQuantization,
+                                 residual: [Int8]? = nil, residualQuantization: RefQuantization? = nil)
+        -> (data: [Int8], oh: Int, ow: Int) {
+        let fn = "Reference.conv2dQS8"
+        precondition(groups >= 1 && cin % groups == 0 && outChannels % groups == 0, "\(fn): groups \(groups) must divide \(cin) and \(outChannels)")
+        let cinG = cin / groups, coutG = outChannels / groups
+        precondition(x.count == n * h * w * cin, "\(fn): x.count \(x.count) != \(n)*\(h)*\(w)*\(cin)")
+        precondition(weight.count == outChannels * cinG * kernelH * kernelW, "\(fn): weight.count \(weight.count)")
+        precondition(weightScales.count == outChannels, "\(fn): weightScales.count \(weightScales.count)")
+        precondition(bias == nil || bias!.count == outChannels, "\(fn): bias.count")
+        let oh = outputSize(input: h, kernel: kernelH, stride: strideH, padBefore: padding.top, padAfter: padding.bottom, dilation: dilationH)
+        let ow = outputSize(input: w, kernel: kernelW, stride: strideW, padBefore: padding.left, padAfter: padding.right, dilation: dilationW)
+        if let residual { precondition(residual.count == n * oh * ow * outChannels && residualQuantization != nil, "\(fn): residual") }
+        let (lo, hi) = output.clampRange(activation)
+        let multipliers = weightScales.map { input.scale * $0 / output.scale }
+        let residualMultiplier = residualQuantization.map { $0.scale / output.scale } ?? 0
+        var out = [Int8](repeating: 0, count: n * oh * ow * outChannels)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let pixel = (b * oh + oy) * ow + ox
+                    for o in 0..<outChannels {
+                        let g = o / coutG
+                        var acc: Int32 = bias?[o] ?? 0
+                        for c in 0..<cinG {
+                            for ky in 0..<kernelH {
+                                let iy = oy * strideH - padding.top + ky * dilationH
+                                guard iy >= 0 && iy < h else { continue }
+                                for kx in 0..<kernelW {
+                                    let ix = ox * strideW - padding.left + kx * dilationW
+                                    guard ix >= 0 && ix < w else { continue }
+                                    let xv = Int32(x[((b * h + iy) * w + ix) * cin + g * cinG + c]) - input.zeroPoint
+                                    let wv = Int32(weight[((o * cinG + c) * kernelH + ky) * kernelW + kx])
+                                    acc = acc &+ xv &* wv
+                                }
+                            }
+                        }
+                        let r = residual.map { ($0[pixel * outChannels + o], residualQuantization!.zeroPoint, residualMultiplier) }
+                        out[pixel * outChannels + o] = requantize(acc, multiplier: multipliers[o], residual: r, lo: lo, hi: hi,
+                                                                  zeroPoint: output.zeroPoint)
+                    }
+                }
+            }
+        }
+        return (out, oh, ow)
+    }
+}

@@ -1,0 +1,295 @@
+import CKernels
+import ReferenceKernels
+import Testing
+
+/// One int8 convolution case: the shapes of a ConvCase plus the quantization.
+struct QS8Case: CustomStringConvertible {
+    var conv: ConvCase
+    var input = RefQuantization(scale: 0.02, zeroPoint: 3)
+    var output = RefQuantization(scale: 0.05, zeroPoint: -7)
+    var residual = RefQuantization(scale: 0.04, zeroPoint: 11)
+    var weightScales: [Float] = []
+
+    var description: String {
+        "\(conv) in(\(input.scale), \(input.zeroPoint)) out(\(output.scale), \(output.zeroPoint))"
+    }
+    var params: mk_conv2d_qs8_params {
+        mk_conv2d_qs8_params(conv: conv.params,
+                             input: mk_quantization(scale: input.scale, zero_point: input.zeroPoint),
+                             output: mk_quantization(scale: output.scale, zero_point: output.zeroPoint),
+                             residual: mk_quantization(scale: residual.scale, zero_point: residual.zeroPoint))
+    }
+}
+
+/// The activations the int8 convolution fuses (a clamp: none, relu, relu6, clamp).
+let qs8Activations = [0, 1, 2, 5]
+
+struct QS8Data {
+    var x: [Int8]
+    var weights: [Int8]
+    var bias: [Int32]?
+    var residual: [Int8]?
+}
+
+extension SplitMix64 {
+    mutating func int8s(_ count: Int, _ lo: Int8 = -128, _ hi: Int8 = 127) -> [Int8] {
+        (0..<count).map { _ in Int8.random(in: lo...hi, using: &self) }
+    }
+}
+
+/// A random case: odd sizes, channel counts around the tile widths and K groups of 4, padding
+/// on any side, strides, dilation, groups, batch > 1, 1x1 images, every clamp, residuals.
+func randomQS8Case(_ rng: inout SplitMix64) -> QS8Case {
+    while true {
+        var c = ConvCase()
+        c.batch = Int.random(in: 1...3, using: &rng)
+        c.h = Int.random(in: 1...9, using: &rng)
+        c.w = Int.random(in: 1...11, using: &rng)
+        c.groups = [1, 1, 1, 2, 3].randomElement(using: &rng)!
+        c.cin = c.groups * [1, 2, 3, 4, 5, 7, 8, 13, 16, 33].randomElement(using: &rng)!
+        c.cout = c.groups * [1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 65].randomElement(using: &rng)!
+        let k = [(1, 1), (1, 1), (3, 3), (3, 3), (5, 5), (1, 3), (3, 1)].randomElement(using: &rng)!
+        (c.kh, c.kw) = k
+        c.sh = Int.random(in: 1...2, using: &rng)
+        c.sw = Bool.random(using: &rng) ? c.sh : Int.random(in: 1...2, using: &rng)
+        if Int.random(in: 0..<6, using: &rng) == 0 { c.dh = 2; c.dw = 2 }
+        c.pad = RefPadding(top: Int.random(in: 0..<c.extentH, using: &rng), left: Int.random(in: 0..<c.extentW, using: &rng),
+                           bottom: Int.random(in: 0..<c.extentH, using: &rng), right: Int.random(in: 0..<c.extentW, using: &rng))
+        if Bool.random(using: &rng) { c.pad = .zero }
+        c.activation = qs8Activations.randomElement(using: &rng)!
+        c.withBias = Int.random(in: 0..<4, using: &rng) != 0
+        c.withResidual = Int.random(in: 0..<3, using: &rng) == 0
+        guard c.valid else { continue }
+        var q = QS8Case(conv: c)
+        q.input = RefQuantization(scale: Float.random(in: 0.005...0.05, using: &rng),
+                                  zeroPoint: Int32.random(in: -128...127, using: &rng))
+        q.weightScales = (0..<c.cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+        // An output scale that spreads the sums over the int8 range (about 3 sigma).
+        let kSum = Float((c.cin / c.groups) * c.kh * c.kw)
+        q.output = RefQuantization(scale: q.input.scale * 0.011 * 74 * 74 * kSum.squareRoot() / 40,
+                                   zeroPoint: Int32.random(in: -60...60, using: &rng))
+        q.residual = RefQuantization(scale: q.output.scale * Float.random(in: 0.5...2, using: &rng),
+                                     zeroPoint: Int32.random(in: -128...127, using: &rng))
+        return q
+    }
+}
+
+func makeQS8Data(_ q: QS8Case, _ rng: inout SplitMix64) -> QS8Data {
+    let c = q.conv
+    return QS8Data(x: rng.int8s(c.batch * c.h * c.w * c.cin), weights: rng.int8s(c.weightCount, -127, 127),
+                   bias: c.withBias ? (0..<c.cout).map { _ in Int32.random(in: -20000...20000, using: &rng) } : nil,
+                   residual: c.withResidual ? rng.int8s(c.batch * c.outH * c.outW * c.cout) : nil)
+}
+
+func referenceQS8(_ q: QS8Case, _ d: QS8Data) -> [Int8] {
+    let c = q.conv
+    return Reference.conv2dQS8(d.x, n: c.batch, h: c.h, w: c.w, cin: c.cin, input: q.input, weight: d.weights,
+                               weightScales: q.weightScales, bias: d.bias, outChannels: c.cout, kernelH: c.kh,
+                               kernelW: c.kw, strideH: c.sh, strideW: c.sw, padding: c.pad, dilationH: c.dh,
+                               dilationW: c.dw, groups: c.groups, activation: allActivations[c.activation].1,
+                               output: q.output, residual: d.residual, residualQuantization: q.residual).data
+}
+
+let qs8Sentinel: Int8 = 0x5A
+
+/// Runs `variant` on `q` with pixel gaps (input gaps random, output gaps and a guard tail
+/// `qs8Sentinel`, which must survive) and returns the dense output.
+func runQS8(_ q: QS8Case, variant: mk_variant, data d: QS8Data, residualInPlace: Bool = false,
+            inExtra: Int = 0, outExtra: Int = 0, pool: OpaquePointer? = nil) throws -> [Int8] {
+    let c = q.conv
+    var params = q.params
+    var op: OpaquePointer?
+    let created: mk_status = d.bias.withOptionalInt32Pointer { b in
+        mk_conv2d_qs8_create(&params, d.weights, q.weightScales, b, variant, &op)
+    }
+    try #require(created == MK_STATUS_OK, "create \(convName(variant)) \(q): \(convStatus(created))")
+    defer { mk_conv2d_qs8_destroy(op) }
+    if variant != MK_VARIANT_AUTO { #expect(mk_conv2d_qs8_variant(op) == variant) }
+    var plan = mk_conv2d_qs8_plan()
+    let inStride = c.cin + inExtra, outStride = c.cout + outExtra
+    let resStride = residualInPlace ? outStride : c.cout
+    try #require(mk_conv2d_qs8_reshape(op, c.batch, c.h, c.w, inStride, outStride, resStride, pool, &plan) == MK_STATUS_OK)
+    try #require(plan.out_h == c.outH && plan.out_w == c.outW)
+    let inPixels = c.batch * c.h * c.w, outPixels = c.batch * c.outH * c.outW
+    var input = [Int8](repeating: -99, count: inPixels * inStride)
+    for i in 0..<inPixels { for ch in 0..<c.cin { input[i * inStride + ch] = d.x[i * c.cin + ch] } }
+    var output = [Int8](repeating: qs8Sentinel, count: outPixels * outStride + 64)
+    let status: mk_status
+    if let residual = d.residual, residualInPlace {
+        for i in 0..<outPixels { for ch in 0..<c.cout { output[i * outStride + ch] = residual[i * c.cout + ch] } }
+        status = output.withUnsafeMutableBufferPointer { o in mk_conv2d_qs8_run(op, &plan, input, o.baseAddress, o.baseAddress, pool) }
+    } else if let residual = d.residual {
+        status = output.withUnsafeMutableBufferPointer { o in mk_conv2d_qs8_run(op, &plan, input, o.baseAddress, residual, pool) }
+    } else {
+        status = output.withUnsafeMutableBufferPointer { o in mk_conv2d_qs8_run(op, &plan, input, o.baseAddress, nil, pool) }
+    }
+    try #require(status == MK_STATUS_OK, "run \(convName(variant)) \(q): \(convStatus(status))")
+    var dense = [Int8](repeating: 0, count: outPixels * c.cout)
+    var stray = 0
+    for i in 0..<outPixels {
+        for ch in 0..<outStride {
+            if ch < c.cout { dense[i * c.cout + ch] = output[i * outStride + ch] } else if output[i * outStride + ch] != qs8Sentinel { stray += 1 }
+        }
+    }
+    stray += output[(outPixels * outStride)...].filter { $0 != qs8Sentinel }.count
+    #expect(stray == 0, "\(convName(variant)) wrote \(stray) bytes outside the output: \(q)")
+    return dense
+}
+
+extension Optional where Wrapped == [Int32] {
+    func withOptionalInt32Pointer<R>(_ body: (UnsafePointer<Int32>?) throws -> R) rethrows -> R {
+        switch self {
+        case .some(let array): return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
+        case .none: return try body(nil)
+        }
+    }
+}
+
+let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
+
+@Suite struct QS8ConvTests {
+    @Test("int8 convolution matches the reference bit for bit", arguments: qs8Variants)
+    func randomized(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 0x1_0008)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        var saturated = 0, total = 0
+        defer {
+            // The cases exercise the requantization, not just its clamp.
+            #expect(saturated * 4 < total, "\(saturated) of \(total) outputs at -128 or 127")
+        }
+        for i in 0..<90 {
+            let q = randomQS8Case(&rng)
+            let d = makeQS8Data(q, &rng)
+            let expected = referenceQS8(q, d)
+            saturated += expected.filter { $0 == -128 || $0 == 127 }.count
+            total += expected.count
+            let got = try runQS8(q, variant: variant, data: d, residualInPlace: i % 2 == 1,
+                                 inExtra: i % 3, outExtra: i % 4 == 0 ? 5 : 0, pool: i % 5 == 0 ? pool : nil)
+            let wrong = zip(got, expected).filter { $0 != $1 }.count
+            #expect(wrong == 0, "\(convName(variant)) \(q): \(wrong) of \(got.count) differ")
+            if wrong != 0 { break }
+        }
+    }
+
+    @Test("MobileNet-shaped layers: pointwise 112x112-like tiles, stride-2 stems, wide K", arguments: qs8Variants)
+    func layerShapes(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 77)
+        let shapes: [(Int, Int, Int, Int, Int, Int)] = [  // h, cin, cout, k, stride, groups
+            (14, 96, 24, 1, 1, 1), (7, 160, 960, 1, 1, 1), (9, 3, 32, 3, 2, 1), (6, 240, 60, 1, 1, 3),
+            (5, 576, 20, 1, 1, 1), (1, 1024, 1000, 1, 1, 1),
+        ]
+        for (h, cin, cout, k, s, g) in shapes {
+            var c = ConvCase({ $0.h = h; $0.w = h; $0.cin = cin; $0.cout = cout; $0.kh = k; $0.kw = k; $0.sh = s; $0.sw = s; $0.groups = g })
+            if k == 3 { c.pad = RefPadding(top: 1, left: 1, bottom: 1, right: 1) }
+            c.activation = 2
+            var q = QS8Case(conv: c)
+            q.weightScales = (0..<cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+            q.output.scale = q.input.scale * 0.011 * 74 * 74 * Float(cin / g * k * k).squareRoot() / 40
+            let d = makeQS8Data(q, &rng)
+            let got = try runQS8(q, variant: variant, data: d)
+            #expect(got == referenceQS8(q, d), "\(convName(variant)) \(q)")
+        }
+    }
+
+    @Test("the same bits for 1 and 2 threads and every variant")
+    func threadsAndVariantsAgree() throws {
+        var rng = SplitMix64(seed: 5)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        var c = ConvCase({ $0.batch = 2; $0.h = 13; $0.w = 13; $0.cin = 40; $0.cout = 72; $0.kh = 3; $0.kw = 3 })
+        c.pad = RefPadding(top: 1, left: 1, bottom: 1, right: 1)
+        var q = QS8Case(conv: c)
+        q.weightScales = (0..<c.cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+        q.output.scale = 0.4
+        let d = makeQS8Data(q, &rng)
+        let first = try runQS8(q, variant: MK_VARIANT_SCALAR, data: d)
+        for v in qs8Variants {
+            #expect(try runQS8(q, variant: v, data: d, pool: pool) == first, "\(convName(v))")
+        }
+        #expect(try runQS8(q, variant: MK_VARIANT_AUTO, data: d, pool: pool) == first)
+    }
+
+    @Test("bad parameters, weights and buffers are errors")
+    func errors() throws {
+        var c = ConvCase({ $0.cin = 8; $0.cout = 8 })
+        c.activation = 0
+        var q = QS8Case(conv: c)
+        q.weightScales = [Float](repeating: 0.01, count: 8)
+        var op: OpaquePointer?
+        var weights = [Int8](repeating: 1, count: 64)
+        func create(_ q: QS8Case, _ w: [Int8], _ variant: mk_variant = MK_VARIANT_AUTO) -> mk_status {
+            var p = q.params
+            let s = mk_conv2d_qs8_create(&p, w, q.weightScales, nil, variant, &op)
+            mk_conv2d_qs8_destroy(op)
+            op = nil
+            return s
+        }
+        #expect(create(q, weights) == MK_STATUS_OK)
+        weights[5] = -128
+        #expect(create(q, weights) == MK_STATUS_INVALID_ARGUMENT)
+        weights[5] = 1
+        var bad = q
+        bad.weightScales[3] = 0
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        bad = q
+        bad.weightScales[3] = .nan
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        bad = q
+        bad.input.scale = -1
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        bad = q
+        bad.output.zeroPoint = 128
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        bad = q
+        bad.output.scale = .infinity
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        bad = q
+        bad.conv.activation = 3  // hard-swish
+        #expect(create(bad, weights) == MK_STATUS_UNSUPPORTED)
+        bad = q
+        bad.conv.shuffle = true
+        #expect(create(bad, weights) == MK_STATUS_UNSUPPORTED)
+        bad = q
+        bad.conv.cin = 7  // groups do not divide
+        bad.conv.groups = 2
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        // K above MK_QS8_MAX_K.
+        bad = q
+        bad.conv.cin = 8192
+        bad.conv.kh = 3
+        bad.conv.kw = 3
+        bad.conv.pad = RefPadding(top: 1, left: 1, bottom: 1, right: 1)
+        var p = bad.params
+        #expect(mk_conv2d_qs8_supports(&p, MK_VARIANT_AUTO) == MK_STATUS_INVALID_ARGUMENT)
+        // A float-only variant has no int8 kernels.
+        #expect(create(q, weights, MK_VARIANT_AVX512) == MK_STATUS_UNSUPPORTED || !mk_variant_available(MK_VARIANT_AVX512))
+        #expect(create(q, weights, MK_VARIANT_BLIS) == MK_STATUS_UNSUPPORTED)
+        #expect(create(q, weights, mk_variant(99)) == MK_STATUS_INVALID_ARGUMENT)
+
+        // Reshape and run errors.
+        p = q.params
+        try #require(mk_conv2d_qs8_create(&p, weights, q.weightScales, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_conv2d_qs8_destroy(op) }
+        var plan = mk_conv2d_qs8_plan()
+        #expect(mk_conv2d_qs8_reshape(op, 0, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_qs8_reshape(op, 1, 0, 5, 0, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_qs8_reshape(op, 1, 5, 5, 7, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_qs8_reshape(op, Int.max / 2, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_SIZE_OVERFLOW)
+        try #require(mk_conv2d_qs8_reshape(op, 1, 5, 5, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+        var buffer = [Int8](repeating: 0, count: 400)
+        buffer.withUnsafeMutableBufferPointer { b in
+            let base = b.baseAddress!
+            #expect(mk_conv2d_qs8_run(op, &plan, base, base + 100, nil, nil) == MK_STATUS_INVALID_ARGUMENT)  // overlap
+            #expect(mk_conv2d_qs8_run(op, &plan, base, base + 200, base + 210, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(mk_conv2d_qs8_run(op, &plan, base, base + 200, nil, nil) == MK_STATUS_OK)
+            #expect(mk_conv2d_qs8_run(op, &plan, nil, base + 200, nil, nil) == MK_STATUS_NULL_POINTER)
+        }
+        var other = plan
+        other.op = nil
+        #expect(buffer.withUnsafeMutableBufferPointer { b in mk_conv2d_qs8_run(op, &other, b.baseAddress!, b.baseAddress! + 200, nil, nil) } == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_conv2d_qs8_weight_bytes(op) > 64)
+    }
+}
