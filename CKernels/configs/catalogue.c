@@ -14,6 +14,7 @@ static const mk_table mk_tables[] = {
     {mk_f32_dwconv_lines, &mk_f32_dwconv_line_count},
     {mk_f32_rows_lines, &mk_f32_rows_line_count},
     {mk_qs8_gemm_lines, &mk_qs8_gemm_line_count},
+    {mk_qs8_dwconv_lines, &mk_qs8_dwconv_line_count},
 };
 #define MK_TABLES (sizeof mk_tables / sizeof mk_tables[0])
 
@@ -32,6 +33,7 @@ const char* mk_family_name(mk_family family) {
         case MK_FAMILY_F32_POOLGRAD: return "f32_poolgrad";
         case MK_FAMILY_F32_WGRAD: return "f32_wgrad";
         case MK_FAMILY_QS8_GEMM: return "qs8_gemm";
+        case MK_FAMILY_QS8_DWCONV: return "qs8_dwconv";
     }
     return "unknown";
 }

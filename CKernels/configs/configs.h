@@ -15,6 +15,7 @@
 #include "../microkernels/gemm/gemm.h"
 #include "../microkernels/pool/pool.h"
 #include "../microkernels/poolgrad/poolgrad.h"
+#include "../microkernels/qs8_dwconv/qs8_dwconv.h"
 #include "../microkernels/qs8_gemm/qs8_gemm.h"
 #include "../microkernels/shuffle/shuffle.h"
 #include "../microkernels/vbiasact/vbiasact.h"
@@ -50,6 +51,9 @@ typedef struct mk_qs8_gemm_config {
 } mk_qs8_gemm_config;
 
 const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant);
+
+// qs8_dwconv: the depthwise kernel of a resolved variant, or NULL.
+const mk_qs8_dwconv_kernel* mk_qs8_dwconv_config_get(mk_variant variant);
 
 // ---- f32_dwconv ----------------------------------------------------------------------------
 
@@ -92,6 +96,8 @@ extern const mk_catalogue_line mk_f32_gemm_lines[];
 extern const size_t mk_f32_gemm_line_count;
 extern const mk_catalogue_line mk_qs8_gemm_lines[];
 extern const size_t mk_qs8_gemm_line_count;
+extern const mk_catalogue_line mk_qs8_dwconv_lines[];
+extern const size_t mk_qs8_dwconv_line_count;
 extern const mk_catalogue_line mk_f32_dwconv_lines[];
 extern const size_t mk_f32_dwconv_line_count;
 extern const mk_catalogue_line mk_f32_rows_lines[];  // pool, vbinary, fc, vunary, shuffle, winograd, bntrain, dwgrad,

@@ -1,4 +1,4 @@
-// Config qs8_gemm: the int8 igemm microkernels of every variant (one line each). As for f32_gemm,
+// Configs qs8_gemm and qs8_dwconv. qs8_gemm: the int8 igemm microkernels of every variant (one line each). As for f32_gemm,
 // the widest tile of more than one row is a variant's full tile, narrower ones its column
 // remainders, one-row tiles its few-pixel forms; `a_offset` says whether its kernels flip A's
 // sign bit (see qs8_gemm.h).
@@ -99,4 +99,29 @@ const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant) {
     return (unsigned)variant < MK_VARIANT_COUNT && g_configs[variant].full != NULL
                ? &g_configs[variant]
                : NULL;
+}
+
+// ---- qs8_dwconv: one kernel per ISA; the int8-only variants run their base ISA's ----------
+
+#define MK_QS8_DW_LINE(variant, symbol, tile) \
+    MK_LINE(MK_FAMILY_QS8_DWCONV, variant, symbol, 0, tile, 0, 0)
+
+const mk_catalogue_line mk_qs8_dwconv_lines[] = {
+    MK_QS8_DW_LINE(MK_VARIANT_SCALAR, mk_qs8_dwconv_ukernel_up4__scalar, 4),
+#if defined(__x86_64__)
+    MK_QS8_DW_LINE(MK_VARIANT_AVX2, mk_qs8_dwconv_ukernel_up8__avx2, 8),
+    MK_QS8_DW_LINE(MK_VARIANT_AVXVNNI, mk_qs8_dwconv_ukernel_up8__avx2, 8),
+    MK_QS8_DW_LINE(MK_VARIANT_AVX512, mk_qs8_dwconv_ukernel_up16__avx512, 16),
+    MK_QS8_DW_LINE(MK_VARIANT_AVX512VNNI, mk_qs8_dwconv_ukernel_up16__avx512, 16),
+#endif
+#if defined(__aarch64__)
+    MK_QS8_DW_LINE(MK_VARIANT_NEON, mk_qs8_dwconv_ukernel_up8__neon, 8),
+    MK_QS8_DW_LINE(MK_VARIANT_NEONDOT, mk_qs8_dwconv_ukernel_up8__neon, 8),
+#endif
+};
+const size_t mk_qs8_dwconv_line_count = sizeof mk_qs8_dwconv_lines / sizeof mk_qs8_dwconv_lines[0];
+
+const mk_qs8_dwconv_kernel* mk_qs8_dwconv_config_get(mk_variant variant) {
+    return mk_catalogue_find(mk_qs8_dwconv_lines, mk_qs8_dwconv_line_count, MK_FAMILY_QS8_DWCONV,
+                             variant);
 }

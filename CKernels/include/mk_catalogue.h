@@ -28,9 +28,10 @@ typedef enum mk_family {
     MK_FAMILY_F32_POOLGRAD = 10, // pooling backward: max with indices, gathers for max and average
     MK_FAMILY_F32_WGRAD = 11,   // weight gradients: GEMM over pixels with both operands in place
     MK_FAMILY_QS8_GEMM = 12,    // int8 igemm tiles with requantization (mr x nr, K in groups of 4)
+    MK_FAMILY_QS8_DWCONV = 13,  // int8 depthwise, one pixel's channels in blocks of nr
 } mk_family;
 
-#define MK_FAMILY_COUNT 13
+#define MK_FAMILY_COUNT 14
 
 /// "f32_gemm", "f32_dwconv", ...; "unknown" for anything else.
 const char* mk_family_name(mk_family family);

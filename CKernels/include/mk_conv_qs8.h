@@ -1,4 +1,5 @@
-// int8 convolution (dense, grouped, pointwise; fully connected as 1x1 on one pixel), NHWC,
+// int8 convolution (dense, grouped, pointwise; fully connected as 1x1 on one pixel; depthwise),
+// NHWC,
 // XNNPACK's QS8 scheme with per-channel weights ("qc8w"):
 //   - activations int8, asymmetric per tensor: real = scale * (q - zero_point);
 //   - weights int8 in [-127, 127], symmetric per output channel: real = weight_scale[o] * q;
@@ -24,6 +25,7 @@
 
 #include "mk_base.h"
 #include "mk_conv.h"
+#include "mk_dwconv.h"
 #include "mk_threadpool.h"
 
 #ifdef __cplusplus
@@ -102,6 +104,52 @@ mk_variant mk_conv2d_qs8_variant(const mk_conv2d_qs8_op* op);
 size_t mk_conv2d_qs8_weight_bytes(const mk_conv2d_qs8_op* op);
 
 void mk_conv2d_qs8_destroy(mk_conv2d_qs8_op* op);
+
+// ---- Depthwise ------------------------------------------------------------------------------
+//
+// int8 depthwise convolution (depth multiplier 1), the same scheme and requantization (no
+// residual): acc[c] = bias[c] + sum_taps (x - input_zero_point) * w[c, ky, kx], taps in the
+// padding adding nothing; m[c] = input_scale * weight_scale[c] / output_scale. Shapes and limits
+// are mk_dwconv2d's (kernels 1..11, any stride, dilation, padding); activation NONE, RELU, RELU6
+// or CLAMP.
+
+typedef struct mk_dwconv2d_qs8_params {
+    mk_dwconv2d_params dw;
+    mk_quantization input, output;
+} mk_dwconv2d_qs8_params;
+
+typedef struct mk_dwconv2d_qs8_op mk_dwconv2d_qs8_op;
+
+mk_status mk_dwconv2d_qs8_supports(const mk_dwconv2d_qs8_params* params, mk_variant variant);
+
+/// `weights` [channels, 1, kernel_h, kernel_w] int8 in [-127, 127]; `weight_scales` [channels]
+/// finite > 0; `bias` [channels] int32 or NULL.
+mk_status mk_dwconv2d_qs8_create(const mk_dwconv2d_qs8_params* params, const int8_t* weights,
+                                 const float* weight_scales, const int32_t* bias,
+                                 mk_variant variant, mk_dwconv2d_qs8_op** op_out);
+
+mk_status mk_dwconv2d_qs8_output_size(const mk_dwconv2d_qs8_op* op, size_t in_h, size_t in_w,
+                                      size_t* out_h, size_t* out_w);
+
+typedef struct mk_dwconv2d_qs8_plan {
+    size_t batch, in_h, in_w, out_h, out_w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_dwconv2d_qs8_op* op;
+    size_t rows, tile_rows, in_extent, out_extent;
+} mk_dwconv2d_qs8_plan;
+
+mk_status mk_dwconv2d_qs8_reshape(const mk_dwconv2d_qs8_op* op, size_t batch, size_t in_h,
+                                  size_t in_w, size_t input_pixel_stride,
+                                  size_t output_pixel_stride, mk_threadpool* pool,
+                                  mk_dwconv2d_qs8_plan* plan);
+
+/// Input and output must not overlap. Never allocates.
+mk_status mk_dwconv2d_qs8_run(const mk_dwconv2d_qs8_op* op, const mk_dwconv2d_qs8_plan* plan,
+                              const int8_t* input, int8_t* output, mk_threadpool* pool);
+
+mk_variant mk_dwconv2d_qs8_variant(const mk_dwconv2d_qs8_op* op);
+size_t mk_dwconv2d_qs8_weight_bytes(const mk_dwconv2d_qs8_op* op);
+void mk_dwconv2d_qs8_destroy(mk_dwconv2d_qs8_op* op);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,17 @@ struct mk_conv2d_f32_op {
 // The igemm job of a plan and its operands.
 // Checks the shape limits and the activation of mk_conv2d_params (shared by f32 and qs8).
 mk_status mk_conv2d_validate_params(const mk_conv2d_params* p);
+// The same for mk_dwconv2d_params (operators/dwconv2d.c).
+mk_status mk_dwconv2d_validate_params(const mk_dwconv2d_params* p);
+
+// int8 helpers shared by the qs8 operators (operators/conv2d_qs8.c): a quantization's validity
+// (scale finite > 0, zero point in int8); whether an activation is a clamp (none, relu, relu6,
+// clamp); its int8 range at `output` minus the output zero point (see mk_conv_qs8.h); whether
+// two byte ranges overlap.
+bool mk_qs8_quantization_valid(mk_quantization q);
+bool mk_qs8_activation_supported(mk_activation activation);
+void mk_qs8_clamp(mk_activation activation, mk_quantization output, float* lo, float* hi);
+bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes);
 
 mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                            float* output, const float* residual);

@@ -56,7 +56,7 @@ typedef struct mk_qs8_job {
 
 MK_IGEMM_POINTERS_DEFINE(mk_qs8_igemm, mk_qs8_job, mk_qs8_geometry, int8_t)
 
-static bool mk_qs8_quantization_valid(mk_quantization q) {
+bool mk_qs8_quantization_valid(mk_quantization q) {
     return isfinite(q.scale) && q.scale > 0.0f && q.zero_point >= -128 && q.zero_point <= 127;
 }
 
@@ -69,6 +69,31 @@ static int32_t mk_qs8_quantize_bound(float v, mk_quantization q) {
     return r < -128 ? -128 : r > 127 ? 127 : r;
 }
 
+bool mk_qs8_activation_supported(mk_activation activation) {
+    switch (activation.kind) {
+        case MK_ACTIVATION_NONE:
+        case MK_ACTIVATION_RELU:
+        case MK_ACTIVATION_RELU6:
+        case MK_ACTIVATION_CLAMP:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void mk_qs8_clamp(mk_activation act, mk_quantization output, float* lo_out, float* hi_out) {
+    int32_t lo = -128, hi = 127;
+    if (act.kind == MK_ACTIVATION_RELU || act.kind == MK_ACTIVATION_RELU6) {
+        lo = mk_qs8_quantize_bound(0.0f, output);
+        if (act.kind == MK_ACTIVATION_RELU6) hi = mk_qs8_quantize_bound(6.0f, output);
+    } else if (act.kind == MK_ACTIVATION_CLAMP) {
+        lo = mk_qs8_quantize_bound(act.min, output);
+        hi = mk_qs8_quantize_bound(act.max, output);
+    }
+    *lo_out = (float)(lo - output.zero_point);
+    *hi_out = (float)(hi - output.zero_point);
+}
+
 static mk_status mk_qs8_validate(const mk_conv2d_qs8_params* p) {
     mk_status status = mk_conv2d_validate_params(&p->conv);
     if (status != MK_STATUS_OK) return status;
@@ -78,15 +103,7 @@ static mk_status mk_qs8_validate(const mk_conv2d_qs8_params* p) {
     }
     const size_t k = p->conv.kernel_h * p->conv.kernel_w * (p->conv.input_channels / p->conv.groups);
     if (k > MK_QS8_MAX_K) return MK_STATUS_INVALID_ARGUMENT;
-    switch (p->conv.activation.kind) {
-        case MK_ACTIVATION_NONE:
-        case MK_ACTIVATION_RELU:
-        case MK_ACTIVATION_RELU6:
-        case MK_ACTIVATION_CLAMP:
-            break;
-        default:
-            return MK_STATUS_UNSUPPORTED;
-    }
+    if (!mk_qs8_activation_supported(p->conv.activation)) return MK_STATUS_UNSUPPORTED;
     if (p->conv.shuffle_output || p->conv.algorithm == MK_CONV2D_ALGORITHM_WINOGRAD) {
         return MK_STATUS_UNSUPPORTED;
     }
@@ -235,17 +252,7 @@ mk_status mk_conv2d_qs8_create(const mk_conv2d_qs8_params* params, const int8_t*
     memset(op->zeros, params->input.zero_point, cin_g);
     op->window = (mk_igemm_window){p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
                                    p->dilation_h, p->dilation_w, p->pad_top, p->pad_left};
-    int32_t lo = -128, hi = 127;
-    const mk_activation act = p->activation;
-    if (act.kind == MK_ACTIVATION_RELU || act.kind == MK_ACTIVATION_RELU6) {
-        lo = mk_qs8_quantize_bound(0.0f, params->output);
-        if (act.kind == MK_ACTIVATION_RELU6) hi = mk_qs8_quantize_bound(6.0f, params->output);
-    } else if (act.kind == MK_ACTIVATION_CLAMP) {
-        lo = mk_qs8_quantize_bound(act.min, params->output);
-        hi = mk_qs8_quantize_bound(act.max, params->output);
-    }
-    op->lo = (float)(lo - params->output.zero_point);
-    op->hi = (float)(hi - params->output.zero_point);
+    mk_qs8_clamp(p->activation, params->output, &op->lo, &op->hi);
     op->residual_scale = params->residual.scale / params->output.scale;
     mk_qs8_pack(op, weights, weight_scales, bias);
     *op_out = op;
@@ -377,7 +384,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     }
 }
 
-static bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
     const uintptr_t a0 = (uintptr_t)a, a1 = a0 + a_bytes;
     const uintptr_t b0 = (uintptr_t)b, b1 = b0 + b_bytes;
     return a0 < b1 && b0 < a1;

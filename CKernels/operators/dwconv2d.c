@@ -5,8 +5,7 @@
 // border pixels itself; padding rows point that kernel row at a zero buffer with step 0, so no
 // pixel branches on padding. Other kernels (and inputs narrower than the kernel) go to the generic
 // microkernel, one pixel at a time, with one input pointer per tap (the zero buffer for padding).
-#include "../common/internal.h"
-#include "../configs/configs.h"
+#include "conv2d_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@ struct mk_dwconv2d_f32_op {
     mk_f32_dwconv_pixel_ukernel_fn pixel;
 };
 
-static mk_status mk_dwconv_validate(const mk_dwconv2d_params* p) {
+mk_status mk_dwconv2d_validate_params(const mk_dwconv2d_params* p) {
     if (p->channels == 0 || p->kernel_h == 0 || p->kernel_w == 0 || p->stride_h == 0 ||
         p->stride_w == 0 || p->dilation_h == 0 || p->dilation_w == 0) {
         return MK_STATUS_INVALID_ARGUMENT;
@@ -52,7 +51,7 @@ static mk_status mk_dwconv_validate(const mk_dwconv2d_params* p) {
 // variant with f32_dwconv microkernels that the CPU runs.
 static mk_status mk_dwconv2d_resolve(const mk_dwconv2d_params* params, mk_variant variant,
                                      mk_variant* resolved) {
-    const mk_status status = mk_dwconv_validate(params);
+    const mk_status status = mk_dwconv2d_validate_params(params);
     if (status != MK_STATUS_OK) return status;
     return mk_family_resolve(MK_FAMILY_F32_DWCONV, variant, resolved);
 }

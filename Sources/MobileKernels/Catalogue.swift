@@ -14,6 +14,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case wgrad = "f32_wgrad"
     /// int8: GEMM tiles (dense, grouped and 1x1 convolution, fully connected) with requantization.
     case qs8Gemm = "qs8_gemm"
+    /// int8: depthwise convolution with requantization.
+    case qs8Dwconv = "qs8_dwconv"
 
     var cValue: mk_family {
         switch self {
@@ -30,6 +32,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .poolgrad: MK_FAMILY_F32_POOLGRAD
         case .wgrad: MK_FAMILY_F32_WGRAD
         case .qs8Gemm: MK_FAMILY_QS8_GEMM
+        case .qs8Dwconv: MK_FAMILY_QS8_DWCONV
         }
     }
 

@@ -293,3 +293,129 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         #expect(mk_conv2d_qs8_weight_bytes(op) > 64)
     }
 }
+
+let qs8DwVariants = familyVariants(MK_FAMILY_QS8_DWCONV)
+
+/// Runs the int8 depthwise operator on the depthwise case `q` (groups == cin == cout) with pixel
+/// gaps and returns the dense output.
+func runQS8Depthwise(_ q: QS8Case, variant: mk_variant, data d: QS8Data, inExtra: Int = 0, outExtra: Int = 0,
+                     pool: OpaquePointer? = nil) throws -> [Int8] {
+    let c = q.conv
+    var params = mk_dwconv2d_qs8_params(
+        dw: mk_dwconv2d_params(channels: c.cin, kernel_h: c.kh, kernel_w: c.kw, stride_h: c.sh, stride_w: c.sw,
+                               dilation_h: c.dh, dilation_w: c.dw, pad_top: c.pad.top, pad_left: c.pad.left,
+                               pad_bottom: c.pad.bottom, pad_right: c.pad.right, activation: allActivations[c.activation].0),
+        input: mk_quantization(scale: q.input.scale, zero_point: q.input.zeroPoint),
+        output: mk_quantization(scale: q.output.scale, zero_point: q.output.zeroPoint))
+    var op: OpaquePointer?
+    let created = d.bias.withOptionalInt32Pointer { b in mk_dwconv2d_qs8_create(&params, d.weights, q.weightScales, b, variant, &op) }
+    try #require(created == MK_STATUS_OK, "create \(convName(variant)) \(q): \(convStatus(created))")
+    defer { mk_dwconv2d_qs8_destroy(op) }
+    if variant != MK_VARIANT_AUTO { #expect(mk_dwconv2d_qs8_variant(op) == variant) }
+    let inStride = c.cin + inExtra, outStride = c.cout + outExtra
+    var plan = mk_dwconv2d_qs8_plan()
+    try #require(mk_dwconv2d_qs8_reshape(op, c.batch, c.h, c.w, inStride, outStride, pool, &plan) == MK_STATUS_OK)
+    try #require(plan.out_h == c.outH && plan.out_w == c.outW)
+    let inPixels = c.batch * c.h * c.w, outPixels = c.batch * c.outH * c.outW
+    var input = [Int8](repeating: -99, count: inPixels * inStride)
+    for i in 0..<inPixels { for ch in 0..<c.cin { input[i * inStride + ch] = d.x[i * c.cin + ch] } }
+    var output = [Int8](repeating: qs8Sentinel, count: outPixels * outStride + 64)
+    let status = output.withUnsafeMutableBufferPointer { o in mk_dwconv2d_qs8_run(op, &plan, input, o.baseAddress, pool) }
+    try #require(status == MK_STATUS_OK, "run \(convName(variant)) \(q): \(convStatus(status))")
+    var dense = [Int8](repeating: 0, count: outPixels * c.cout)
+    var stray = 0
+    for i in 0..<outPixels {
+        for ch in 0..<outStride {
+            if ch < c.cout { dense[i * c.cout + ch] = output[i * outStride + ch] } else if output[i * outStride + ch] != qs8Sentinel { stray += 1 }
+        }
+    }
+    stray += output[(outPixels * outStride)...].filter { $0 != qs8Sentinel }.count
+    #expect(stray == 0, "\(convName(variant)) wrote \(stray) bytes outside the output: \(q)")
+    return dense
+}
+
+@Suite struct QS8DepthwiseTests {
+    @Test("int8 depthwise convolution matches the reference bit for bit", arguments: qs8DwVariants)
+    func randomized(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 0xD_0008)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        var saturated = 0, total = 0
+        for i in 0..<80 {
+            var c = ConvCase()
+            c.batch = Int.random(in: 1...3, using: &rng)
+            c.h = Int.random(in: 1...12, using: &rng)
+            c.w = Int.random(in: 1...12, using: &rng)
+            c.cin = [1, 3, 4, 7, 8, 15, 16, 17, 24, 31, 33, 40, 72, 96].randomElement(using: &rng)!
+            c.cout = c.cin
+            c.groups = c.cin
+            (c.kh, c.kw) = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (3, 1), (7, 7)].randomElement(using: &rng)!
+            c.sh = Int.random(in: 1...2, using: &rng)
+            c.sw = Int.random(in: 0..<4, using: &rng) == 0 ? 3 - c.sh : c.sh
+            if Int.random(in: 0..<6, using: &rng) == 0 { c.dh = 2; c.dw = 2 }
+            c.pad = RefPadding(top: Int.random(in: 0..<c.extentH, using: &rng), left: Int.random(in: 0..<c.extentW, using: &rng),
+                               bottom: Int.random(in: 0..<c.extentH, using: &rng), right: Int.random(in: 0..<c.extentW, using: &rng))
+            c.activation = qs8Activations.randomElement(using: &rng)!
+            c.withBias = i % 4 != 0
+            c.withResidual = false
+            guard c.valid else { continue }
+            var q = QS8Case(conv: c)
+            q.input = RefQuantization(scale: Float.random(in: 0.005...0.05, using: &rng), zeroPoint: Int32.random(in: -128...127, using: &rng))
+            q.weightScales = (0..<c.cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+            q.output = RefQuantization(scale: q.input.scale * 0.011 * 74 * 74 * Float(c.kh * c.kw).squareRoot() / 40,
+                                       zeroPoint: Int32.random(in: -60...60, using: &rng))
+            let d = makeQS8Data(q, &rng)
+            let expected = referenceQS8(q, d)
+            saturated += expected.filter { $0 == -128 || $0 == 127 }.count
+            total += expected.count
+            let got = try runQS8Depthwise(q, variant: variant, data: d, inExtra: i % 3, outExtra: i % 4 == 1 ? 3 : 0,
+                                          pool: i % 3 == 0 ? pool : nil)
+            let wrong = zip(got, expected).filter { $0 != $1 }.count
+            #expect(wrong == 0, "\(convName(variant)) \(q): \(wrong) of \(got.count) differ")
+            if wrong != 0 { break }
+        }
+        #expect(saturated * 4 < total, "\(saturated) of \(total) outputs at -128 or 127")
+    }
+
+    @Test("depthwise errors: -128 weights, bad scales, hard-swish, float-only variants")
+    func errors() throws {
+        var params = mk_dwconv2d_qs8_params(
+            dw: mk_dwconv2d_params(channels: 8, kernel_h: 3, kernel_w: 3, stride_h: 1, stride_w: 1, dilation_h: 1,
+                                   dilation_w: 1, pad_top: 1, pad_left: 1, pad_bottom: 1, pad_right: 1,
+                                   activation: allActivations[2].0),
+            input: mk_quantization(scale: 0.02, zero_point: 0), output: mk_quantization(scale: 0.05, zero_point: -128))
+        var weights = [Int8](repeating: 3, count: 72)
+        let scales = [Float](repeating: 0.01, count: 8)
+        var op: OpaquePointer?
+        #expect(mk_dwconv2d_qs8_create(&params, weights, scales, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        mk_dwconv2d_qs8_destroy(op)
+        weights[70] = -128
+        #expect(mk_dwconv2d_qs8_create(&params, weights, scales, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        weights[70] = 3
+        var badScales = scales
+        badScales[0] = -1
+        #expect(mk_dwconv2d_qs8_create(&params, weights, badScales, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        var bad = params
+        bad.output.zero_point = -129
+        #expect(mk_dwconv2d_qs8_supports(&bad, MK_VARIANT_AUTO) == MK_STATUS_INVALID_ARGUMENT)
+        bad = params
+        bad.dw.activation = allActivations[3].0
+        #expect(mk_dwconv2d_qs8_supports(&bad, MK_VARIANT_AUTO) == MK_STATUS_UNSUPPORTED)
+        bad = params
+        bad.dw.pad_top = 3
+        #expect(mk_dwconv2d_qs8_supports(&bad, MK_VARIANT_AUTO) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_dwconv2d_qs8_supports(&params, MK_VARIANT_BLIS) == MK_STATUS_UNSUPPORTED)
+        try #require(mk_dwconv2d_qs8_create(&params, weights, scales, nil, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_dwconv2d_qs8_destroy(op) }
+        var plan = mk_dwconv2d_qs8_plan()
+        #expect(mk_dwconv2d_qs8_reshape(op, 1, 5, 5, 4, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        try #require(mk_dwconv2d_qs8_reshape(op, 1, 5, 5, 0, 0, nil, &plan) == MK_STATUS_OK)
+        var buffer = [Int8](repeating: 0, count: 400)
+        buffer.withUnsafeMutableBufferPointer { b in
+            #expect(mk_dwconv2d_qs8_run(op, &plan, b.baseAddress!, b.baseAddress! + 100, nil) == MK_STATUS_INVALID_ARGUMENT)
+            #expect(mk_dwconv2d_qs8_run(op, &plan, b.baseAddress!, b.baseAddress! + 200, nil) == MK_STATUS_OK)
+        }
+        #expect(mk_dwconv2d_qs8_weight_bytes(op) >= 72)
+    }
+}

@@ -87,19 +87,19 @@ enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
     FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
-    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_QS8_CONV, FAM_COUNT
+    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_QS8_CONV, FAM_QS8_DW, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
     "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout",
-    "set_weights", "sgd", "cross_entropy", "transpose", "conv2d_qs8"};
+    "set_weights", "sgd", "cross_entropy", "transpose", "conv2d_qs8", "dwconv2d_qs8"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
                                                    200, 240, 150, 120, 200, 200, 250, 160, 160, 200,
-                                                   300};
+                                                   300, 300};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -6384,6 +6384,84 @@ static void qs8_conv_case(unsigned index) {
     case_end();
 }
 
+// dwconv2d_qs8: NEON (which NEON dot also runs) against scalar, bitwise.
+static void qs8_dw_case(unsigned index) {
+    case_begin(FAM_QS8_DW, index);
+    rng_for_case(FAM_QS8_DW, index);
+    static const size_t channels[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 33, 72, 96};
+    static const size_t kernels[] = {3, 3, 5, 5, 1, 7};
+    const size_t C = channels[rnd_range(0, 12)];
+    const size_t kh = kernels[rnd_range(0, 5)], kw = chance(85) ? kh : (kh == 3 ? 1 : 3);
+    const size_t sh = rnd_range(1, 2), sw = chance(75) ? sh : 3 - sh;
+    const size_t dil = chance(15) ? 2 : 1;
+    const size_t eh = dil * (kh - 1) + 1, ew = dil * (kw - 1) + 1;
+    const size_t batch = rnd_range(1, 3);
+    size_t h = rnd_range(1, 12), wd = rnd_range(1, 12);
+    const size_t pt = rnd_range(0, eh - 1), pb = rnd_range(0, eh - 1);
+    const size_t pl = rnd_range(0, ew - 1), pr = rnd_range(0, ew - 1);
+    if (h + pt + pb < eh) h = eh;
+    if (wd + pl + pr < ew) wd = ew;
+    const mk_activation_kind kinds[4] = {MK_ACTIVATION_NONE, MK_ACTIVATION_RELU, MK_ACTIVATION_RELU6, MK_ACTIVATION_CLAMP};
+    mk_dwconv2d_qs8_params p = {
+        .dw = {C, kh, kw, sh, sw, dil, dil, pt, pl, pb, pr, {kinds[index % 4], -0.5f, 0.75f}},
+        .input = {0.005f + 0.045f * fabsf(rnd_unit()), rnd_i8(-128, 127)}};
+    p.output = (mk_quantization){p.input.scale * 0.011f * 74 * 74 * sqrtf((float)(kh * kw)) / 40, rnd_i8(-60, 60)};
+    const size_t oh = (h + pt + pb - eh) / sh + 1, ow = (wd + pl + pr - ew) / sw + 1;
+    const size_t in_px = batch * h * wd, out_px = batch * oh * ow;
+    const size_t xs = C + (chance(30) ? rnd_range(1, 5) : 0), ys = C + (chance(30) ? rnd_range(1, 5) : 0);
+    const int pooled = want_pool(index, 4), with_bias = chance(80);
+    describe("n%zu %zux%zu C%zu k%zux%zu s%zux%zu d%zu pad(t%zu l%zu b%zu r%zu) act %s xs %zu ys %zu%s",
+             batch, h, wd, C, kh, kw, sh, sw, dil, pt, pl, pb, pr, activation_name(p.dw.activation.kind), xs, ys,
+             with_bias ? " bias" : "");
+    int8_t* w = malloc(C * kh * kw);
+    float* ws = malloc(C * sizeof(float));
+    int32_t* b = malloc(C * sizeof(int32_t));
+    int8_t* x = malloc(in_px * xs);
+    int8_t* out[3];
+    for (size_t i = 0; i < C * kh * kw; i++) w[i] = rnd_i8(-127, 127);
+    for (size_t c = 0; c < C; c++) {
+        ws[c] = 0.002f + 0.018f * fabsf(rnd_unit());
+        b[c] = (int32_t)(20000.0f * rnd_unit());
+    }
+    for (size_t i = 0; i < in_px * xs; i++) x[i] = rnd_i8(-128, 127);
+    const mk_variant variants[3] = {MK_VARIANT_SCALAR, MK_VARIANT_NEON, MK_VARIANT_NEONDOT};
+    const char* names[3] = {"scalar", "neon", "neondot (2 threads when pooled)"};
+    int ok = 1;
+    for (size_t v = 0; v < 3; v++) {
+        out[v] = malloc(out_px * ys + 16);
+        memset(out[v], 0x5A, out_px * ys + 16);
+        mk_dwconv2d_qs8_op* op = NULL;
+        mk_status st = mk_dwconv2d_qs8_create(&p, w, ws, with_bias ? b : NULL, variants[v], &op);
+        mk_dwconv2d_qs8_plan plan;
+        mk_threadpool* pool = v == 2 && pooled ? g_pool2 : NULL;
+        if (st == MK_STATUS_OK) st = mk_dwconv2d_qs8_reshape(op, batch, h, wd, xs, ys, pool, &plan);
+        if (st == MK_STATUS_OK) st = mk_dwconv2d_qs8_run(op, &plan, x, out[v], pool);
+        if (st == MK_STATUS_OK && mk_dwconv2d_qs8_variant(op) != variants[v]) fail("op reports %s", mk_variant_name(mk_dwconv2d_qs8_variant(op)));
+        mk_dwconv2d_qs8_destroy(op);
+        if (st != MK_STATUS_OK) {
+            fail("%s: %s", names[v], status_name(st));
+            ok = 0;
+        }
+    }
+    for (size_t v = 1; ok && v < 3; v++) {
+        size_t diffs = 0;
+        for (size_t i = 0; i < out_px * ys + 16; i++) diffs += out[v][i] != out[0][i];
+        if (diffs) fail("%s: %zu bytes differ from scalar", names[v], diffs);
+    }
+    for (size_t px = 0; ok && px < out_px; px++) {
+        for (size_t c = C; c < ys; c++) {
+            if (out[0][px * ys + c] != 0x5A) fail("scalar wrote the gap of pixel %zu", px);
+        }
+    }
+    if (pooled) g_stats[FAM_QS8_DW].pool_checks++;
+    for (size_t v = 0; v < 3; v++) free(out[v]);
+    free(w);
+    free(ws);
+    free(b);
+    free(x);
+    case_end();
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -6434,7 +6512,7 @@ int main(int argc, char** argv) {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
         dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case,
-        set_weights_case, sgd_case, ce_case, transpose_case, qs8_conv_case};
+        set_weights_case, sgd_case, ce_case, transpose_case, qs8_conv_case, qs8_dw_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
@@ -6481,7 +6559,7 @@ int main(int argc, char** argv) {
         } else if (f == FAM_DROPOUT) {
             snprintf(extra, sizeof extra, "  (max %u ulp from x / (1 - p), %lu values; %u of %u cases exact; %u on 2 threads)",
                      s->max_ulp, g_dropout_ulp_values, s->exact_cases, s->cases, s->pool_checks);
-        } else if (f == FAM_QS8_CONV) {
+        } else if (f == FAM_QS8_CONV || f == FAM_QS8_DW) {
             snprintf(extra, sizeof extra, "  (NEON and NEON dot bitwise against scalar; %u on 2 threads)",
                      s->pool_checks);
         } else if (f == FAM_SET_WEIGHTS) {

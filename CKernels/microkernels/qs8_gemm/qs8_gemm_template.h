@@ -30,19 +30,7 @@ MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load_tail(const int8_t* p, size_t n) {
     return mk_qg_a_of(u);
 }
 
-// Requantizes the sums of one vector of columns (from n0, n <= MK_QG_OW of them) of row `out`.
-MK_QG_TARGET MK_INLINE void mk_qg_requant(mk_qg_i32 acc, int8_t* out, const int8_t* res, size_t n0,
-                                          size_t n, const mk_qs8_requant* rq) {
-    acc = mk_qg_add_i32(acc, mk_qg_load_i32(rq->bias + n0));
-    mk_qg_f32 x = mk_qg_mul(mk_qg_cvt(acc), mk_qg_load_f32(rq->scale + n0));
-    if (res != NULL) {
-        const mk_qg_i32 r =
-            mk_qg_add_i32(mk_qg_load_res(res + n0, n), mk_qg_splat_i32(-rq->residual_zero_point));
-        x = mk_qg_fma(mk_qg_cvt(r), mk_qg_splat_f32(rq->residual_scale), x);
-    }
-    x = mk_qg_min(mk_qg_max(x, mk_qg_splat_f32(rq->lo)), mk_qg_splat_f32(rq->hi));
-    mk_qg_store(out + n0, mk_qg_add_i32(mk_qg_round(x), mk_qg_splat_i32(rq->zero_point)), n);
-}
+#include "qs8_requant_template.h"
 
 MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_ARGS) {
     mk_qg_acc acc[MK_QG_MAX_MR][MK_QG_MAX_NV];

@@ -1,0 +1,39 @@
+// int8 depthwise convolution microkernels (QS8, per-channel weights), NHWC: one output pixel,
+// all its channels, from one input pointer per tap (padding taps point at a row of the input's
+// zero point).
+//
+// `mk_qs8_dwconv_ukernel_up<T>__<isa>` computes, for c < channels:
+//   acc[c] = sum_{t < taps} x[t][c] * w(t, c)
+// (int32, exact: |x w| <= 128 * 127), then requantizes it as the GEMM microkernels do
+// (qs8_gemm.h; rq->bias and rq->scale hold one value per channel, padded to a multiple of T; no
+// residual). Taps go in pairs, two products per int32 lane (x86 vpmaddwd, NEON vmull_s8 +
+// vmlal_s8: two products fit int16 since weights are in [-127, 127]); `w` is packed per block of
+// T channels: [ceil(taps / 2)][T][2] int8 (a pair's two taps side by side, the second weight of
+// an odd kernel's last pair zero). Only channels [0, channels) of the x rows and `out` are read
+// or written.
+#ifndef MK_QS8_DWCONV_UKERNEL_H
+#define MK_QS8_DWCONV_UKERNEL_H
+
+#include "../qs8_gemm/qs8_gemm.h"
+
+#define MK_QS8_DW_ARGS                                                                      \
+    size_t channels, size_t taps, const int8_t* const* x, const int8_t* w, int8_t* out,     \
+        const mk_qs8_requant* rq
+
+typedef void (*mk_qs8_dwconv_ukernel_fn)(MK_QS8_DW_ARGS);
+
+typedef struct mk_qs8_dwconv_kernel {
+    size_t tile;  // T
+    mk_qs8_dwconv_ukernel_fn fn;
+} mk_qs8_dwconv_kernel;
+
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up4__scalar;
+#if defined(__x86_64__)
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__avx2;
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up16__avx512;
+#endif
+#if defined(__aarch64__)
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__neon;
+#endif
+
+#endif
