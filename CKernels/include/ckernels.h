@@ -14,7 +14,7 @@
 #include "mk_activation.h"
 #include "mk_dwconv.h"
 #include "mk_conv.h"
-#include "mk_conv_qs8.h"
+#include "mk_qs8.h"
 #include "mk_shuffle.h"
 #include "mk_pool.h"
 #include "mk_squeeze_excitation.h"

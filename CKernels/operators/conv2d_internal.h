@@ -50,7 +50,7 @@ mk_status mk_dwconv2d_validate_params(const mk_dwconv2d_params* p);
 
 // int8 helpers shared by the qs8 operators (operators/conv2d_qs8.c): a quantization's validity
 // (scale finite > 0, zero point in int8); whether an activation is a clamp (none, relu, relu6,
-// clamp); its int8 range at `output` minus the output zero point (see mk_conv_qs8.h); whether
+// clamp); its int8 range at `output` minus the output zero point (see mk_qs8.h); whether
 // two byte ranges overlap.
 bool mk_qs8_quantization_valid(mk_quantization q);
 bool mk_qs8_activation_supported(mk_activation activation);

@@ -1,5 +1,5 @@
 // int8 (QS8, per-channel weights) reference kernels: the definitions the C qs8 kernels must match
-// bit for bit (CKernels/include/mk_conv_qs8.h).
+// bit for bit (CKernels/include/mk_qs8.h).
 
 /// A per-tensor affine quantization: `real = scale * (q - zeroPoint)`.
 public struct RefQuantization: Equatable, Sendable {
@@ -51,7 +51,7 @@ extension Reference {
     }
 
     /// int8 2-D convolution (grouped, strided, dilated, padded), NHWC, QS8 with per-channel
-    /// weights (see mk_conv_qs8.h):
+    /// weights (see mk_qs8.h):
     /// `acc[o] = bias[o] + sum (x - input.zeroPoint) * w` in wrapping Int32 (taps in the padding
     /// add nothing: they read the zero point), then `requantize` with multiplier
     /// `input.scale * weightScales[o] / output.scale` and `activation`'s int8 range.
@@ -108,5 +108,91 @@ extension Reference {
             }
         }
         return (out, oh, ow)
+    }
+}
+
+extension Reference {
+    /// One int8 result of a quantized computation's float value `x` (already in output units,
+    /// before the zero point): clamped to `[lo - zp, hi - zp]`, rounded half to even, plus `zp`.
+    @inline(__always)
+    static func finishQS8(_ x: Float, lo: Int32, hi: Int32, zeroPoint: Int32) -> Int8 {
+        let c = min(max(x, Float(lo - zeroPoint)), Float(hi - zeroPoint))
+        return Int8(Int32(c.rounded(.toNearestOrEven)) + zeroPoint)
+    }
+
+    /// int8 pooling (see mk_qs8.h): `kind` "max" (input and output quantization equal; the
+    /// window's maximum then the activation's range), "average" (`sum (x - zi)` over the real
+    /// pixels times `input.scale / (output.scale * Float(divisor))`, the divisor the window's
+    /// size when `countIncludePad`, else its real pixels) or "global" (the whole image).
+    public static func poolQS8(_ x: [Int8], n: Int, h: Int, w: Int, c: Int, kind: String, kernelH: Int = 1, kernelW: Int = 1,
+                               strideH: Int = 1, strideW: Int = 1, padding: RefPadding = .zero, countIncludePad: Bool = true,
+                               activation: RefActivation = .none, input: RefQuantization, output: RefQuantization)
+        -> (data: [Int8], oh: Int, ow: Int) {
+        let global = kind == "global"
+        let oh = global ? 1 : outputSize(input: h, kernel: kernelH, stride: strideH, padBefore: padding.top, padAfter: padding.bottom)
+        let ow = global ? 1 : outputSize(input: w, kernel: kernelW, stride: strideW, padBefore: padding.left, padAfter: padding.right)
+        let (lo, hi) = output.clampRange(activation)
+        var out = [Int8](repeating: 0, count: n * oh * ow * c)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var y0 = 0, y1 = h, x0 = 0, x1 = w, d = h * w
+                    if !global {
+                        y0 = max(0, oy * strideH - padding.top)
+                        y1 = min(h, oy * strideH - padding.top + kernelH)
+                        x0 = max(0, ox * strideW - padding.left)
+                        x1 = min(w, ox * strideW - padding.left + kernelW)
+                        d = countIncludePad ? kernelH * kernelW : (y1 - y0) * (x1 - x0)
+                    }
+                    let m = input.scale / (output.scale * Float(d))
+                    for ch in 0..<c {
+                        var best: Int32 = -128, sum: Int32 = 0
+                        for y in y0..<y1 {
+                            for xx in x0..<x1 {
+                                let v = Int32(x[((b * h + y) * w + xx) * c + ch])
+                                best = max(best, v)
+                                sum += v - input.zeroPoint
+                            }
+                        }
+                        let o = ((b * oh + oy) * ow + ox) * c + ch
+                        out[o] = kind == "max" ? finishQS8(Float(best - output.zeroPoint), lo: lo, hi: hi, zeroPoint: output.zeroPoint)
+                                               : finishQS8(Float(sum) * m, lo: lo, hi: hi, zeroPoint: output.zeroPoint)
+                    }
+                }
+            }
+        }
+        return (out, oh, ow)
+    }
+
+    /// int8 add (see mk_qs8.h): `x = Float(a - za) * (sa / so)`, then `x + Float(b - zb) * (sb / so)`
+    /// as one fused multiply-add, the activation's range, round half to even, + zo.
+    public static func addQS8(_ a: [Int8], _ aq: RefQuantization, _ b: [Int8], _ bq: RefQuantization,
+                              output: RefQuantization, activation: RefActivation = .none) -> [Int8] {
+        precondition(a.count == b.count, "Reference.addQS8: \(a.count) != \(b.count) elements")
+        let (lo, hi) = output.clampRange(activation)
+        let ma = aq.scale / output.scale, mb = bq.scale / output.scale
+        return zip(a, b).map { x, y in
+            let v = (Float(Int32(x) - aq.zeroPoint) * ma).addingProduct(Float(Int32(y) - bq.zeroPoint), mb)
+            return finishQS8(v, lo: lo, hi: hi, zeroPoint: output.zeroPoint)
+        }
+    }
+
+    /// The int8 lookup table of `activation` (see mk_lut_qs8_table): entry `q + 128` is
+    /// `output.quantizedBound(act(Float(q - zi) * si))` with the activation as PyTorch computes it.
+    public static func lutQS8(_ activation: RefActivation, input: RefQuantization, output: RefQuantization) -> [Int8] {
+        (-128...127).map { q in
+            let v = Float(Int32(q) - input.zeroPoint) * input.scale
+            let r = min(max(v + 3, 0), 6)
+            let y: Float
+            switch activation {
+            case .none: y = v
+            case .relu: y = max(v, 0)
+            case .relu6: y = min(max(v, 0), 6)
+            case .hardswish: y = (v * r) / 6
+            case .hardsigmoid: y = r / 6
+            case .clamp(let lo, let hi): y = min(max(v, lo), hi)
+            }
+            return Int8(output.quantizedBound(y))
+        }
     }
 }

@@ -20,12 +20,13 @@
 // limits are mk_conv2d's (mk_conv.h); K = kernel_h * kernel_w * input_channels / groups is at
 // most 65536 so no int32 sum can overflow. Lifecycle: create / reshape / run / destroy as for
 // mk_conv2d_f32; `run` never allocates.
-#ifndef MK_CONV_QS8_H
-#define MK_CONV_QS8_H
+#ifndef MK_QS8_H
+#define MK_QS8_H
 
 #include "mk_base.h"
 #include "mk_conv.h"
 #include "mk_dwconv.h"
+#include "mk_pool.h"
 #include "mk_threadpool.h"
 
 #ifdef __cplusplus
@@ -150,6 +151,78 @@ mk_status mk_dwconv2d_qs8_run(const mk_dwconv2d_qs8_op* op, const mk_dwconv2d_qs
 mk_variant mk_dwconv2d_qs8_variant(const mk_dwconv2d_qs8_op* op);
 size_t mk_dwconv2d_qs8_weight_bytes(const mk_dwconv2d_qs8_op* op);
 void mk_dwconv2d_qs8_destroy(mk_dwconv2d_qs8_op* op);
+
+// ---- Pooling, add, lookup tables, channel shuffle ---------------------------------------------
+//
+// Portable C (no variants: each is one pass over memory that the compiler vectorizes or that
+// costs little next to the convolutions); threads split pixels or rows, each output computed
+// whole by one thread.
+
+typedef enum mk_pool_qs8_kind {
+    /// Max over the window (padding never a candidate); input and output quantization must be
+    /// equal (max commutes with dequantization), so the result is exact; then the activation's
+    /// int8 range.
+    MK_POOL_QS8_MAX = 0,
+    /// acc = sum over the window's real pixels of (x - input_zero_point) (int32), divided by the
+    /// divisor d of mk_pool2d_params.count_include_pad through the requantization with
+    /// m = input_scale / (output_scale * (float)d).
+    MK_POOL_QS8_AVERAGE = 1,
+    /// The average over the whole image (d = h * w), output 1x1: `pool`'s window is ignored.
+    MK_POOL_QS8_GLOBAL_AVERAGE = 2,
+} mk_pool_qs8_kind;
+
+typedef struct mk_pool2d_qs8_params {
+    mk_pool_qs8_kind kind;
+    size_t channels;        // >= 1
+    mk_pool2d_params pool;  // window, count_include_pad; activation NONE/RELU/RELU6/CLAMP
+    mk_quantization input, output;
+} mk_pool2d_qs8_params;
+
+typedef struct mk_pool2d_qs8_op mk_pool2d_qs8_op;
+
+/// INVALID_ARGUMENT for bad windows or quantizations (or MAX with different input and output
+/// quantization); UNSUPPORTED for other activations.
+mk_status mk_pool2d_qs8_create(const mk_pool2d_qs8_params* params, mk_pool2d_qs8_op** op_out);
+
+typedef struct mk_pool2d_qs8_plan {
+    size_t batch, in_h, in_w, out_h, out_w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_pool2d_qs8_op* op;
+    size_t rows, tile_rows, in_extent, out_extent;
+} mk_pool2d_qs8_plan;
+
+mk_status mk_pool2d_qs8_reshape(const mk_pool2d_qs8_op* op, size_t batch, size_t in_h, size_t in_w,
+                                size_t input_pixel_stride, size_t output_pixel_stride,
+                                mk_threadpool* pool, mk_pool2d_qs8_plan* plan);
+mk_status mk_pool2d_qs8_run(const mk_pool2d_qs8_op* op, const mk_pool2d_qs8_plan* plan,
+                            const int8_t* input, int8_t* output, mk_threadpool* pool);
+void mk_pool2d_qs8_destroy(mk_pool2d_qs8_op* op);
+
+/// Elementwise add of two int8 tensors of `channels` per pixel (strides in elements, 0 =
+/// channels): x = (float)(a - za) * (sa / so); x = fma((float)(b - zb), sb / so, x); then the
+/// activation's int8 range, round half to even, + zo. `out` may be `a` or `b` (same stride).
+mk_status mk_add_qs8(size_t pixels, size_t channels, const int8_t* a, size_t a_stride,
+                     mk_quantization a_quantization, const int8_t* b, size_t b_stride,
+                     mk_quantization b_quantization, int8_t* out, size_t out_stride,
+                     mk_quantization out_quantization, mk_activation activation,
+                     mk_threadpool* pool);
+
+/// A lookup table of any activation (hard-swish and hard-sigmoid included) from int8 to int8:
+/// table[q + 128] = clamp(round_half_even(act((float)(q - zi) * si) / so) + zo) with act as
+/// PyTorch computes it in float (hardswish (x * relu6(x + 3)) / 6, hardsigmoid relu6(x + 3) / 6).
+mk_status mk_lut_qs8_table(mk_activation activation, mk_quantization input,
+                           mk_quantization output, int8_t table[256]);
+
+/// out[p, c] = table[in[p, c] + 128]; in place allowed (same stride).
+mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], const int8_t* input,
+                     size_t input_stride, int8_t* output, size_t output_stride,
+                     mk_threadpool* pool);
+
+/// Channel shuffle of int8 pixels (mk_channel_shuffle_f32's permutation: channel g * (C / G) + i
+/// goes to i * G + g). Input and output must not overlap.
+mk_status mk_channel_shuffle_qs8(size_t groups, size_t channels, size_t pixels,
+                                 const int8_t* input, size_t input_stride, int8_t* output,
+                                 size_t output_stride, mk_threadpool* pool);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,333 @@
+// Operators: int8 pooling, add, lookup tables and channel shuffle (mk_qs8.h). Portable C over
+// the thread pool; the requantization is the microkernels' formula in scalar C (the same float
+// operations, so the same bits as the reference).
+#include "conv2d_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The requantization of an int32 sum (qs8_gemm.h), one value.
+static inline int8_t mk_qs8_requant1(int32_t acc, float m, float lo, float hi, int32_t zp) {
+    float x = (float)acc * m;
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
+    return (int8_t)((int32_t)nearbyintf(x) + zp);
+}
+
+// ---- pooling ----------------------------------------------------------------------------------
+
+struct mk_pool2d_qs8_op {
+    mk_pool2d_qs8_params p;
+    float lo, hi;
+};
+
+mk_status mk_pool2d_qs8_create(const mk_pool2d_qs8_params* params, mk_pool2d_qs8_op** op_out) {
+    if (params == NULL || op_out == NULL) return MK_STATUS_NULL_POINTER;
+    *op_out = NULL;
+    const mk_pool2d_params* w = &params->pool;
+    if (params->kind > MK_POOL_QS8_GLOBAL_AVERAGE || params->channels == 0 ||
+        !mk_qs8_quantization_valid(params->input) || !mk_qs8_quantization_valid(params->output)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (params->channels > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
+    if (params->kind != MK_POOL_QS8_GLOBAL_AVERAGE &&
+        (w->kernel_h == 0 || w->kernel_w == 0 || w->stride_h == 0 || w->stride_w == 0 ||
+         w->pad_top >= w->kernel_h || w->pad_bottom >= w->kernel_h ||
+         w->pad_left >= w->kernel_w || w->pad_right >= w->kernel_w || w->kernel_h > 1024 ||
+         w->kernel_w > 1024 || w->stride_h > (1u << 20) || w->stride_w > (1u << 20))) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (params->kind == MK_POOL_QS8_MAX &&
+        (params->input.scale != params->output.scale ||
+         params->input.zero_point != params->output.zero_point)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const mk_status status = mk_activation_validate(w->activation);
+    if (status != MK_STATUS_OK) return status;
+    if (!mk_qs8_activation_supported(w->activation)) return MK_STATUS_UNSUPPORTED;
+    mk_pool2d_qs8_op* op = calloc(1, sizeof *op);
+    if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    op->p = *params;
+    mk_qs8_clamp(w->activation, params->output, &op->lo, &op->hi);
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+mk_status mk_pool2d_qs8_reshape(const mk_pool2d_qs8_op* op, size_t batch, size_t in_h, size_t in_w,
+                                size_t input_pixel_stride, size_t output_pixel_stride,
+                                mk_threadpool* pool, mk_pool2d_qs8_plan* plan) {
+    if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->p.channels;
+    if (input_pixel_stride == 0) input_pixel_stride = C;
+    if (output_pixel_stride == 0) output_pixel_stride = C;
+    if (batch == 0 || input_pixel_stride < C || output_pixel_stride < C || in_h == 0 ||
+        in_w == 0) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
+    size_t out_h = 1, out_w = 1;
+    const mk_pool2d_params* w = &op->p.pool;
+    if (op->p.kind == MK_POOL_QS8_GLOBAL_AVERAGE) {
+        if (in_h > (1u << 23) / in_w) return MK_STATUS_SIZE_OVERFLOW;  // int32 sums of 255s
+    } else if (!mk_window_out_size(in_h, w->pad_top, w->pad_bottom, w->kernel_h, 1, w->stride_h, &out_h) ||
+               !mk_window_out_size(in_w, w->pad_left, w->pad_right, w->kernel_w, 1, w->stride_w, &out_w)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t in_pixels, out_pixels, in_extent, out_extent, rows;
+    if (!mk_size_mul(batch, in_h, &in_pixels) || !mk_size_mul(in_pixels, in_w, &in_pixels) ||
+        !mk_size_mul(batch, out_h, &rows) || !mk_size_mul(rows, out_w, &out_pixels) ||
+        !mk_strided_extent(in_pixels, input_pixel_stride, C, &in_extent) ||
+        !mk_strided_extent(out_pixels, output_pixel_stride, C, &out_extent)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    const size_t threads = mk_threadpool_threads(pool);
+    size_t tile_rows = rows / (8 * threads);
+    tile_rows = tile_rows < 1 ? 1 : tile_rows > 16 ? 16 : tile_rows;
+    *plan = (mk_pool2d_qs8_plan){batch, in_h, in_w, out_h, out_w, input_pixel_stride,
+                                 output_pixel_stride, op, rows, tile_rows, in_extent, out_extent};
+    return MK_STATUS_OK;
+}
+
+typedef struct {
+    const mk_pool2d_qs8_op* op;
+    const mk_pool2d_qs8_plan* plan;
+    const int8_t* input;
+    int8_t* output;
+} mk_pool_qs8_job;
+
+static void mk_pool_qs8_task(void* context, size_t thread, size_t row0, size_t rows) {
+    (void)thread;
+    const mk_pool_qs8_job* job = context;
+    const mk_pool2d_qs8_op* op = job->op;
+    const mk_pool2d_qs8_plan* plan = job->plan;
+    const mk_pool2d_params* w = &op->p.pool;
+    const size_t C = op->p.channels, xs = plan->input_pixel_stride;
+    const int32_t zi = op->p.input.zero_point, zo = op->p.output.zero_point;
+    int32_t acc[256];
+    for (size_t row = row0; row < row0 + rows; row++) {
+        const size_t n = row / plan->out_h, oy = row % plan->out_h;
+        const int8_t* image = job->input + n * plan->in_h * plan->in_w * xs;
+        for (size_t ox = 0; ox < plan->out_w; ox++) {
+            int8_t* out = job->output + (row * plan->out_w + ox) * plan->output_pixel_stride;
+            size_t y0 = 0, y1 = plan->in_h, x0 = 0, x1 = plan->in_w, d = plan->in_h * plan->in_w;
+            if (op->p.kind != MK_POOL_QS8_GLOBAL_AVERAGE) {
+                const size_t ys = oy * w->stride_h, xs0 = ox * w->stride_w;  // padded coordinates
+                y0 = ys < w->pad_top ? 0 : ys - w->pad_top;
+                x0 = xs0 < w->pad_left ? 0 : xs0 - w->pad_left;
+                y1 = ys + w->kernel_h - w->pad_top;
+                x1 = xs0 + w->kernel_w - w->pad_left;
+                if (y1 > plan->in_h) y1 = plan->in_h;
+                if (x1 > plan->in_w) x1 = plan->in_w;
+                d = w->count_include_pad ? w->kernel_h * w->kernel_w : (y1 - y0) * (x1 - x0);
+            }
+            const float m = op->p.input.scale / (op->p.output.scale * (float)d);
+            for (size_t c0 = 0; c0 < C; c0 += 256) {
+                const size_t nc = C - c0 < 256 ? C - c0 : 256;
+                const int32_t init = op->p.kind == MK_POOL_QS8_MAX ? -128 : 0;
+                for (size_t c = 0; c < nc; c++) acc[c] = init;
+                for (size_t y = y0; y < y1; y++) {
+                    for (size_t x = x0; x < x1; x++) {
+                        const int8_t* px = image + (y * plan->in_w + x) * xs + c0;
+                        if (op->p.kind == MK_POOL_QS8_MAX) {
+                            for (size_t c = 0; c < nc; c++) acc[c] = px[c] > acc[c] ? px[c] : acc[c];
+                        } else {
+                            for (size_t c = 0; c < nc; c++) acc[c] += px[c];
+                        }
+                    }
+                }
+                const int32_t count = (int32_t)((y1 - y0) * (x1 - x0));
+                for (size_t c = 0; c < nc; c++) {
+                    if (op->p.kind == MK_POOL_QS8_MAX) {
+                        const float v = (float)(acc[c] - zo);
+                        const float clamped = v < op->lo ? op->lo : v > op->hi ? op->hi : v;
+                        out[c0 + c] = (int8_t)((int32_t)clamped + zo);
+                    } else {
+                        out[c0 + c] = mk_qs8_requant1(acc[c] - count * zi, m, op->lo, op->hi, zo);
+                    }
+                }
+            }
+        }
+    }
+}
+
+mk_status mk_pool2d_qs8_run(const mk_pool2d_qs8_op* op, const mk_pool2d_qs8_plan* plan,
+                            const int8_t* input, int8_t* output, mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (mk_qs8_overlap(input, plan->in_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_pool_qs8_job job = {op, plan, input, output};
+    return mk_threadpool_parallelize_1d(pool, mk_pool_qs8_task, &job, plan->rows, plan->tile_rows);
+}
+
+void mk_pool2d_qs8_destroy(mk_pool2d_qs8_op* op) { free(op); }
+
+// ---- add, lookup tables, shuffle: rows of pixels -----------------------------------------------
+
+typedef struct {
+    size_t channels;
+    const int8_t* a;
+    const int8_t* b;
+    int8_t* out;
+    size_t as, bs, os;
+    int32_t za, zb, zo;
+    float ma, mb, lo, hi;
+    const int8_t* table;
+    size_t groups;
+} mk_rows_qs8_job;
+
+static void mk_add_qs8_task(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_rows_qs8_job* j = context;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* a = j->a + p * j->as;
+        const int8_t* b = j->b + p * j->bs;
+        int8_t* out = j->out + p * j->os;
+        for (size_t c = 0; c < j->channels; c++) {
+            float x = (float)((int32_t)a[c] - j->za) * j->ma;
+            x = fmaf((float)((int32_t)b[c] - j->zb), j->mb, x);
+            x = x < j->lo ? j->lo : x;
+            x = x > j->hi ? j->hi : x;
+            out[c] = (int8_t)((int32_t)nearbyintf(x) + j->zo);
+        }
+    }
+}
+
+// Validates a rows operation: strides (0 = channels) and extents; whether `out` may alias.
+static mk_status mk_rows_qs8_check(size_t pixels, size_t channels, size_t* stride, size_t* extent) {
+    if (*stride == 0) *stride = channels;
+    if (*stride < channels) return MK_STATUS_INVALID_ARGUMENT;
+    if (pixels == 0) {
+        *extent = 0;
+        return MK_STATUS_OK;
+    }
+    return mk_strided_extent(pixels, *stride, channels, extent) ? MK_STATUS_OK
+                                                                 : MK_STATUS_SIZE_OVERFLOW;
+}
+
+static size_t mk_rows_tile(size_t pixels, mk_threadpool* pool) {
+    const size_t tile = pixels / (8 * mk_threadpool_threads(pool));
+    return tile < 16 ? 16 : tile;
+}
+
+mk_status mk_add_qs8(size_t pixels, size_t channels, const int8_t* a, size_t a_stride,
+                     mk_quantization a_quantization, const int8_t* b, size_t b_stride,
+                     mk_quantization b_quantization, int8_t* out, size_t out_stride,
+                     mk_quantization out_quantization, mk_activation activation,
+                     mk_threadpool* pool) {
+    if (a == NULL || b == NULL || out == NULL) return MK_STATUS_NULL_POINTER;
+    if (channels == 0 || !mk_qs8_quantization_valid(a_quantization) ||
+        !mk_qs8_quantization_valid(b_quantization) || !mk_qs8_quantization_valid(out_quantization)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_status status = mk_activation_validate(activation);
+    if (status != MK_STATUS_OK) return status;
+    if (!mk_qs8_activation_supported(activation)) return MK_STATUS_UNSUPPORTED;
+    size_t ae, be, oe;
+    if ((status = mk_rows_qs8_check(pixels, channels, &a_stride, &ae)) != MK_STATUS_OK ||
+        (status = mk_rows_qs8_check(pixels, channels, &b_stride, &be)) != MK_STATUS_OK ||
+        (status = mk_rows_qs8_check(pixels, channels, &out_stride, &oe)) != MK_STATUS_OK) {
+        return status;
+    }
+    if ((!(a == out && a_stride == out_stride) && mk_qs8_overlap(a, ae, out, oe)) ||
+        (!(b == out && b_stride == out_stride) && mk_qs8_overlap(b, be, out, oe))) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_rows_qs8_job job = {.channels = channels, .a = a, .b = b, .out = out, .as = a_stride,
+                           .bs = b_stride, .os = out_stride, .za = a_quantization.zero_point,
+                           .zb = b_quantization.zero_point, .zo = out_quantization.zero_point,
+                           .ma = a_quantization.scale / out_quantization.scale,
+                           .mb = b_quantization.scale / out_quantization.scale};
+    mk_qs8_clamp(activation, out_quantization, &job.lo, &job.hi);
+    return mk_threadpool_parallelize_1d(pool, mk_add_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+}
+
+mk_status mk_lut_qs8_table(mk_activation activation, mk_quantization input,
+                           mk_quantization output, int8_t table[256]) {
+    if (table == NULL) return MK_STATUS_NULL_POINTER;
+    if (!mk_qs8_quantization_valid(input) || !mk_qs8_quantization_valid(output)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const mk_status status = mk_activation_validate(activation);
+    if (status != MK_STATUS_OK) return status;
+    for (int q = -128; q < 128; q++) {
+        const float v = (float)(q - input.zero_point) * input.scale;
+        float y = v;
+        const float r = fminf(fmaxf(v + 3.0f, 0.0f), 6.0f);
+        switch (activation.kind) {
+            case MK_ACTIVATION_NONE: break;
+            case MK_ACTIVATION_RELU: y = fmaxf(v, 0.0f); break;
+            case MK_ACTIVATION_RELU6: y = fminf(fmaxf(v, 0.0f), 6.0f); break;
+            case MK_ACTIVATION_HARDSWISH: y = (v * r) / 6.0f; break;
+            case MK_ACTIVATION_HARDSIGMOID: y = r / 6.0f; break;
+            case MK_ACTIVATION_CLAMP: y = fminf(fmaxf(v, activation.min), activation.max); break;
+        }
+        float x = y / output.scale;
+        if (!(x > -512.0f)) x = -512.0f;
+        if (!(x < 512.0f)) x = 512.0f;
+        const int32_t o = (int32_t)nearbyintf(x) + output.zero_point;
+        table[q + 128] = (int8_t)(o < -128 ? -128 : o > 127 ? 127 : o);
+    }
+    return MK_STATUS_OK;
+}
+
+static void mk_lut_qs8_task(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_rows_qs8_job* j = context;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* a = j->a + p * j->as;
+        int8_t* out = j->out + p * j->os;
+        for (size_t c = 0; c < j->channels; c++) out[c] = j->table[(uint8_t)(a[c] + 128)];
+    }
+}
+
+mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], const int8_t* input,
+                     size_t input_stride, int8_t* output, size_t output_stride,
+                     mk_threadpool* pool) {
+    if (table == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (channels == 0) return MK_STATUS_INVALID_ARGUMENT;
+    size_t ie, oe;
+    mk_status status;
+    if ((status = mk_rows_qs8_check(pixels, channels, &input_stride, &ie)) != MK_STATUS_OK ||
+        (status = mk_rows_qs8_check(pixels, channels, &output_stride, &oe)) != MK_STATUS_OK) {
+        return status;
+    }
+    if (!(input == output && input_stride == output_stride) && mk_qs8_overlap(input, ie, output, oe)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_rows_qs8_job job = {.channels = channels, .a = input, .out = output, .as = input_stride,
+                           .os = output_stride, .table = table};
+    return mk_threadpool_parallelize_1d(pool, mk_lut_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+}
+
+static void mk_shuffle_qs8_task(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_rows_qs8_job* j = context;
+    const size_t G = j->groups, per = j->channels / G;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* a = j->a + p * j->as;
+        int8_t* out = j->out + p * j->os;
+        for (size_t g = 0; g < G; g++) {
+            for (size_t i = 0; i < per; i++) out[i * G + g] = a[g * per + i];
+        }
+    }
+}
+
+mk_status mk_channel_shuffle_qs8(size_t groups, size_t channels, size_t pixels,
+                                 const int8_t* input, size_t input_stride, int8_t* output,
+                                 size_t output_stride, mk_threadpool* pool) {
+    if (input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (groups == 0 || channels == 0 || channels % groups != 0) return MK_STATUS_INVALID_ARGUMENT;
+    size_t ie, oe;
+    mk_status status;
+    if ((status = mk_rows_qs8_check(pixels, channels, &input_stride, &ie)) != MK_STATUS_OK ||
+        (status = mk_rows_qs8_check(pixels, channels, &output_stride, &oe)) != MK_STATUS_OK) {
+        return status;
+    }
+    if (mk_qs8_overlap(input, ie, output, oe)) return MK_STATUS_INVALID_ARGUMENT;
+    mk_rows_qs8_job job = {.channels = channels, .a = input, .out = output, .as = input_stride,
+                           .os = output_stride, .groups = groups};
+    return mk_threadpool_parallelize_1d(pool, mk_shuffle_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+}

@@ -1,0 +1,152 @@
+import CKernels
+import ReferenceKernels
+import Testing
+
+/// int8 pooling, add, lookup tables and channel shuffle against the int8 references, bit for bit.
+@Suite struct QS8OpsTests {
+    func quantization(_ rng: inout SplitMix64) -> RefQuantization {
+        RefQuantization(scale: Float.random(in: 0.005...0.1, using: &rng), zeroPoint: Int32.random(in: -128...127, using: &rng))
+    }
+    func cq(_ q: RefQuantization) -> mk_quantization { mk_quantization(scale: q.scale, zero_point: q.zeroPoint) }
+
+    @Test("max, average and global average pooling", arguments: [MK_POOL_QS8_MAX, MK_POOL_QS8_AVERAGE, MK_POOL_QS8_GLOBAL_AVERAGE])
+    func pooling(kind: mk_pool_qs8_kind) throws {
+        var rng = SplitMix64(seed: UInt64(kind.rawValue) + 40)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for i in 0..<60 {
+            let n = Int.random(in: 1...2, using: &rng), h = Int.random(in: 1...9, using: &rng), w = Int.random(in: 1...9, using: &rng)
+            let c = [1, 3, 16, 17, 40, 300].randomElement(using: &rng)!
+            let kh = Int.random(in: 1...3, using: &rng), kw = Int.random(in: 1...3, using: &rng)
+            let pad = RefPadding(top: Int.random(in: 0..<kh, using: &rng), left: Int.random(in: 0..<kw, using: &rng),
+                                 bottom: Int.random(in: 0..<kh, using: &rng), right: Int.random(in: 0..<kw, using: &rng))
+            guard h + pad.top + pad.bottom >= kh && w + pad.left + pad.right >= kw else { continue }
+            let s = Int.random(in: 1...2, using: &rng)
+            let include = Bool.random(using: &rng)
+            let act = allActivations[qs8Activations[i % 4]]
+            let input = quantization(&rng)
+            var output = quantization(&rng)
+            if kind == MK_POOL_QS8_MAX { output = input }
+            let x = rng.int8s(n * h * w * c)
+            let name = kind == MK_POOL_QS8_MAX ? "max" : kind == MK_POOL_QS8_AVERAGE ? "average" : "global"
+            let want = Reference.poolQS8(x, n: n, h: h, w: w, c: c, kind: name, kernelH: kh, kernelW: kw, strideH: s, strideW: s,
+                                         padding: pad, countIncludePad: include, activation: act.1, input: input, output: output)
+            var params = mk_pool2d_qs8_params(
+                kind: kind, channels: c,
+                pool: mk_pool2d_params(kernel_h: kh, kernel_w: kw, stride_h: s, stride_w: s, pad_top: pad.top, pad_left: pad.left,
+                                       pad_bottom: pad.bottom, pad_right: pad.right, count_include_pad: include, activation: act.0),
+                input: cq(input), output: cq(output))
+            var op: OpaquePointer?
+            try #require(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
+            defer { mk_pool2d_qs8_destroy(op) }
+            let outStride = c + i % 3
+            var plan = mk_pool2d_qs8_plan()
+            try #require(mk_pool2d_qs8_reshape(op, n, h, w, 0, outStride, i % 2 == 0 ? pool : nil, &plan) == MK_STATUS_OK)
+            try #require(plan.out_h == want.oh && plan.out_w == want.ow)
+            let pixels = n * want.oh * want.ow
+            var out = [Int8](repeating: qs8Sentinel, count: pixels * outStride)
+            try #require(out.withUnsafeMutableBufferPointer { mk_pool2d_qs8_run(op, &plan, x, $0.baseAddress, i % 2 == 0 ? pool : nil) } == MK_STATUS_OK)
+            var got: [Int8] = []
+            for p in 0..<pixels { got += out[(p * outStride)..<(p * outStride + c)] }
+            #expect(got == want.data, "\(name) n\(n) \(h)x\(w)x\(c) k\(kh)x\(kw) s\(s) \(pad) include \(include) \(act.1)")
+            for p in 0..<pixels { #expect(out[(p * outStride + c)..<((p + 1) * outStride)].allSatisfy { $0 == qs8Sentinel }) }
+        }
+    }
+
+    @Test("pooling errors")
+    func poolErrors() {
+        var params = mk_pool2d_qs8_params(
+            kind: MK_POOL_QS8_MAX, channels: 8,
+            pool: mk_pool2d_params(kernel_h: 3, kernel_w: 3, stride_h: 2, stride_w: 2, pad_top: 1, pad_left: 1, pad_bottom: 1,
+                                   pad_right: 1, count_include_pad: true, activation: allActivations[0].0),
+            input: mk_quantization(scale: 0.1, zero_point: 3), output: mk_quantization(scale: 0.2, zero_point: 3))
+        var op: OpaquePointer?
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_INVALID_ARGUMENT)  // max: different quantization
+        params.kind = MK_POOL_QS8_AVERAGE
+        params.pool.pad_top = 3
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_INVALID_ARGUMENT)
+        params.pool.pad_top = 1
+        params.pool.activation = allActivations[3].0
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_UNSUPPORTED)
+        params.pool.activation = allActivations[0].0
+        params.channels = 0
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_INVALID_ARGUMENT)
+        params.channels = 8
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
+        var plan = mk_pool2d_qs8_plan()
+        #expect(mk_pool2d_qs8_reshape(op, 1, 0, 5, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_pool2d_qs8_reshape(op, 1, 5, 5, 4, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        mk_pool2d_qs8_destroy(op)
+        params.kind = MK_POOL_QS8_GLOBAL_AVERAGE
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
+        #expect(mk_pool2d_qs8_reshape(op, 1, 1 << 12, 1 << 12, 0, 0, nil, &plan) == MK_STATUS_SIZE_OVERFLOW)
+        mk_pool2d_qs8_destroy(op)
+    }
+
+    @Test("add, in place too")
+    func add() throws {
+        var rng = SplitMix64(seed: 9)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for i in 0..<40 {
+            let pixels = Int.random(in: 1...300, using: &rng), c = [1, 5, 24, 64].randomElement(using: &rng)!
+            let (aq, bq, oq) = (quantization(&rng), quantization(&rng), quantization(&rng))
+            let act = allActivations[qs8Activations[i % 4]]
+            let a = rng.int8s(pixels * c), b = rng.int8s(pixels * c)
+            let want = Reference.addQS8(a, aq, b, bq, output: oq, activation: act.1)
+            var out = [Int8](repeating: 0, count: pixels * c)
+            #expect(mk_add_qs8(pixels, c, a, 0, cq(aq), b, 0, cq(bq), &out, 0, cq(oq), act.0, i % 2 == 0 ? pool : nil) == MK_STATUS_OK)
+            #expect(out == want, "add \(pixels)x\(c) \(act.1)")
+            var inPlace = a
+            let status = inPlace.withUnsafeMutableBufferPointer { p in
+                mk_add_qs8(pixels, c, p.baseAddress, 0, cq(aq), b, 0, cq(bq), p.baseAddress, 0, cq(oq), act.0, nil)
+            }
+            #expect(status == MK_STATUS_OK && inPlace == want)
+        }
+        var out = [Int8](repeating: 0, count: 8)
+        let q = mk_quantization(scale: 1, zero_point: 0)
+        #expect(mk_add_qs8(1, 8, out, 0, q, out, 0, mk_quantization(scale: 0, zero_point: 0), &out, 0, q, allActivations[0].0, nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_add_qs8(1, 8, out, 4, q, out, 0, q, &out, 0, q, allActivations[0].0, nil) == MK_STATUS_INVALID_ARGUMENT)
+    }
+
+    @Test("lookup tables of every activation, hard-swish and hard-sigmoid included")
+    func lut() throws {
+        var rng = SplitMix64(seed: 12)
+        for (act, ref) in allActivations {
+            for _ in 0..<10 {
+                let (iq, oq) = (quantization(&rng), quantization(&rng))
+                var table = [Int8](repeating: 0, count: 256)
+                #expect(mk_lut_qs8_table(act, cq(iq), cq(oq), &table) == MK_STATUS_OK)
+                #expect(table == Reference.lutQS8(ref, input: iq, output: oq), "\(ref) \(iq) \(oq)")
+                let x = rng.int8s(7 * 13)
+                var y = [Int8](repeating: 0, count: 7 * 15)
+                #expect(mk_lut_qs8(7, 13, table, x, 0, &y, 15, nil) == MK_STATUS_OK)
+                for p in 0..<7 { for c in 0..<13 { #expect(y[p * 15 + c] == table[Int(x[p * 13 + c]) + 128]) } }
+            }
+        }
+        // The table is not trivial: hard-swish over [-4, 4) covers many levels.
+        var table = [Int8](repeating: 0, count: 256)
+        #expect(mk_lut_qs8_table(allActivations[3].0, mk_quantization(scale: 4.0 / 128, zero_point: 0),
+                                 mk_quantization(scale: 4.0 / 128, zero_point: -32), &table) == MK_STATUS_OK)
+        #expect(Set(table).count > 100)
+    }
+
+    @Test("channel shuffle of bytes")
+    func shuffle() throws {
+        var rng = SplitMix64(seed: 3)
+        for (g, c) in [(3, 240), (2, 58), (8, 384), (1, 5), (4, 4)] {
+            let pixels = 23
+            let x = rng.int8s(pixels * c)
+            var y = [Int8](repeating: 0, count: pixels * (c + 2))
+            #expect(mk_channel_shuffle_qs8(g, c, pixels, x, 0, &y, c + 2, nil) == MK_STATUS_OK)
+            let want = Reference.channelShuffle(RefTensor(n: 1, h: 1, w: pixels, c: c, data: x.map(Float.init)), groups: g).data
+            var got: [Float] = []
+            for p in 0..<pixels { got += y[(p * (c + 2))..<(p * (c + 2) + c)].map(Float.init) }
+            #expect(got == want, "g\(g) c\(c)")
+        }
+        var y = [Int8](repeating: 0, count: 10)
+        #expect(mk_channel_shuffle_qs8(3, 10, 1, y, 0, &y, 0, nil) == MK_STATUS_INVALID_ARGUMENT)
+    }
+}
