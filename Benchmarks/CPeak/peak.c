@@ -89,6 +89,92 @@ uint64_t mk_peak_fma(mk_variant variant, uint64_t iterations) {
     }
 }
 
+// ---- int8 ----------------------------------------------------------------------------------
+
+#define MK_PEAK_I8_BODY(CHAINS, VEC, ZERO, SPLAT, STEP, REDUCE, MACS)             \
+    VEC acc[CHAINS];                                                             \
+    for (int i = 0; i < (CHAINS); i++) acc[i] = ZERO;                            \
+    const VEC a = SPLAT(0x01020304), b = SPLAT(0x05060708);                      \
+    for (uint64_t it = 0; it < iterations; it++) {                               \
+        for (int i = 0; i < (CHAINS); i++) acc[i] = STEP(acc[i], a, b);          \
+        __asm__ volatile("" ::: "memory");                                       \
+    }                                                                            \
+    int32_t sum = 0;                                                             \
+    for (int i = 0; i < (CHAINS); i++) sum += REDUCE(acc[i]);                    \
+    mk_peak_isink = sum;                                                         \
+    return iterations * (CHAINS) * 2u * (MACS);
+
+static volatile int32_t mk_peak_isink;
+
+#if defined(__x86_64__)
+#define MK_VNNI512(x, a, b) _mm512_dpbusd_epi32(x, a, b)
+#define MK_VNNI256(x, a, b) _mm256_dpbusd_avx_epi32(x, a, b)
+#define MK_MADD256(x, a, b) _mm256_add_epi32(x, _mm256_madd_epi16(a, b))
+MK_TARGET_AVX512VNNI static int32_t mk_reduce_i512(__m512i v) { return _mm512_reduce_add_epi32(v); }
+MK_TARGET_AVX2 static int32_t mk_reduce_i256(__m256i v) {
+    int32_t lanes[8];
+    _mm256_storeu_si256((__m256i*)lanes, v);
+    int32_t s = 0;
+    for (int i = 0; i < 8; i++) s += lanes[i];
+    return s;
+}
+MK_TARGET_AVX512VNNI static uint64_t mk_peak_i8_avx512vnni(uint64_t iterations) {
+    MK_PEAK_I8_BODY(MK_PEAK_CHAINS_32REGS, __m512i, _mm512_setzero_si512(), _mm512_set1_epi32, MK_VNNI512, mk_reduce_i512, 64)
+}
+MK_TARGET_AVXVNNI static int32_t mk_reduce_i256v(__m256i v) { return mk_reduce_i256(v); }
+MK_TARGET_AVXVNNI static uint64_t mk_peak_i8_avxvnni(uint64_t iterations) {
+    MK_PEAK_I8_BODY(MK_PEAK_CHAINS_16REGS, __m256i, _mm256_setzero_si256(), _mm256_set1_epi32, MK_VNNI256, mk_reduce_i256v, 32)
+}
+MK_TARGET_AVX2 static uint64_t mk_peak_i8_avx2(uint64_t iterations) {
+    MK_PEAK_I8_BODY(MK_PEAK_CHAINS_16REGS, __m256i, _mm256_setzero_si256(), _mm256_set1_epi32, MK_MADD256, mk_reduce_i256, 16)
+}
+#endif
+
+#if defined(__aarch64__)
+#define MK_SDOT(x, a, b) vdotq_s32(x, vreinterpretq_s8_s32(a), vreinterpretq_s8_s32(b))
+#define MK_MULL(x, a, b) vpadalq_s16(x, vmull_s8(vget_low_s8(vreinterpretq_s8_s32(a)), vget_low_s8(vreinterpretq_s8_s32(b))))
+MK_TARGET_NEONDOT static int32_t mk_reduce_i128d(int32x4_t v) { return vaddvq_s32(v); }
+static int32_t mk_reduce_i128(int32x4_t v) { return vaddvq_s32(v); }
+MK_TARGET_NEONDOT static uint64_t mk_peak_i8_neondot(uint64_t iterations) {
+    MK_PEAK_I8_BODY(MK_PEAK_CHAINS_32REGS, int32x4_t, vdupq_n_s32(0), vdupq_n_s32, MK_SDOT, mk_reduce_i128d, 16)
+}
+static uint64_t mk_peak_i8_neon(uint64_t iterations) {
+    MK_PEAK_I8_BODY(MK_PEAK_CHAINS_32REGS, int32x4_t, vdupq_n_s32(0), vdupq_n_s32, MK_MULL, mk_reduce_i128, 8)
+}
+#endif
+
+// Scalar: int32 multiply-adds on operands the compiler cannot fold (read from volatiles).
+static volatile uint32_t mk_peak_i8_operands[2] = {3, 5};
+static uint64_t mk_peak_i8_scalar(uint64_t iterations) {
+    uint32_t acc[MK_PEAK_CHAINS_16REGS] = {0};
+    const uint32_t a = mk_peak_i8_operands[0], b = mk_peak_i8_operands[1];
+    for (uint64_t it = 0; it < iterations; it++) {
+        for (int i = 0; i < MK_PEAK_CHAINS_16REGS; i++) acc[i] = acc[i] * a + b;
+        __asm__ volatile("" ::: "memory");
+    }
+    uint32_t sum = 0;
+    for (int i = 0; i < MK_PEAK_CHAINS_16REGS; i++) sum += acc[i];
+    mk_peak_isink = (int32_t)sum;
+    return iterations * MK_PEAK_CHAINS_16REGS * 2u;
+}
+
+uint64_t mk_peak_int8(mk_variant variant, uint64_t iterations) {
+    if (!mk_variant_available(variant)) return 0;
+    switch (variant) {
+#if defined(__x86_64__)
+        case MK_VARIANT_AVX512VNNI: return mk_peak_i8_avx512vnni(iterations);
+        case MK_VARIANT_AVXVNNI: return mk_peak_i8_avxvnni(iterations);
+        case MK_VARIANT_AVX2: return mk_peak_i8_avx2(iterations);
+#endif
+#if defined(__aarch64__)
+        case MK_VARIANT_NEONDOT: return mk_peak_i8_neondot(iterations);
+        case MK_VARIANT_NEON: return mk_peak_i8_neon(iterations);
+#endif
+        case MK_VARIANT_SCALAR: return mk_peak_i8_scalar(iterations);
+        default: return 0;
+    }
+}
+
 #if defined(__x86_64__)
 MK_TARGET_AVX512 static float mk_read_avx512(const float* p, size_t count, size_t repeats) {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;

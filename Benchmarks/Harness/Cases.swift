@@ -24,6 +24,12 @@ public enum Family: String, CaseIterable, Sendable {
     case seBackward = "se.backward"
     /// The softmax cross-entropy loss and the logits' gradient.
     case loss
+    /// int8 (QS8, per-channel weights) convolutions: GOP/s (2 per multiply-accumulate) and % of
+    /// the int8 peak (`MachinePeak.int8Gops`).
+    case qs8Conv1x1 = "qs8.conv1x1", qs8Gconv = "qs8.gconv", qs8Conv = "qs8.conv", qs8Dwconv = "qs8.dwconv"
+
+    /// The int8 families, held against the int8 peak.
+    public var isInt8: Bool { rawValue.hasPrefix("qs8.") }
 
     /// Families limited by memory traffic: their "% of peak" is against the measured copy
     /// bandwidth rather than the FMA peak (fully connected layers at batch 1 are GEMVs that read

@@ -10,8 +10,17 @@ public struct MachinePeak: Sendable {
     /// GB/s: reads from a 16 KiB (L1), 512 KiB (L2) and 256 MiB (DRAM) buffer; copy of a 64 MiB
     /// buffer counting bytes read and written.
     public var l1: Double = 0, l2: Double = 0, dram: Double = 0, copy: Double = 0
+    /// int8 GOP/s (2 per multiply-accumulate) of each int8 GEMM instruction ("avx512vnni":
+    /// vpdpbusd zmm, "avxvnni", "avx2": vpmaddwd + vpaddd, "neondot", "neon", "scalar") by
+    /// thread count: the roof of the qs8 rows.
+    public var int8Gops: [String: [Int: Double]] = [:]
 
     public init() {}
+
+    /// The best int8 throughput of any variant at `threads` threads.
+    public func bestInt8Gops(threads: Int) -> Double? {
+        int8Gops.values.compactMap { $0[threads] }.max()
+    }
 
     /// The best FMA throughput of any ISA at `threads` threads (the machine's compute roof).
     public func bestGflops(threads: Int) -> Double? {
@@ -34,6 +43,11 @@ private struct FMAJob {
 private let fmaTask: mk_task_1d = { context, thread, _, _ in
     let job = context!.assumingMemoryBound(to: FMAJob.self).pointee
     job.flops[thread] = mk_peak_fma(job.variant, job.iterations)
+}
+
+private let int8Task: mk_task_1d = { context, thread, _, _ in
+    let job = context!.assumingMemoryBound(to: FMAJob.self).pointee
+    job.flops[thread] = mk_peak_int8(job.variant, job.iterations)
 }
 
 /// Measures the FMA peak of every SIMD variant this CPU runs at each of `threadCounts`, and the
@@ -64,6 +78,22 @@ public func measurePeak(threadCounts: [Int], quick: Bool) throws -> MachinePeak 
                 best = max(best, total / seconds / 1e9)
             }
             peak.fmaGflops[name, default: [:]][threads] = best
+        }
+        let int8Variants: [(String, mk_variant)] = [
+            ("scalar", MK_VARIANT_SCALAR), ("avx2", MK_VARIANT_AVX2), ("avxvnni", MK_VARIANT_AVXVNNI),
+            ("avx512vnni", MK_VARIANT_AVX512VNNI), ("neon", MK_VARIANT_NEON), ("neondot", MK_VARIANT_NEONDOT)]
+        for (name, variant) in int8Variants where mk_variant_available(variant) {
+            var job = FMAJob(variant: variant, iterations: name == "scalar" ? iterations / 4 : iterations, flops: flops)
+            var best = 0.0
+            for _ in 0..<rounds {
+                flops.initialize(repeating: 0, count: threads)
+                let t0 = now()
+                _ = mk_threadpool_parallelize_1d(pool, int8Task, &job, threads, 1)
+                let seconds = now() - t0
+                let total = (0..<threads).reduce(0.0) { $0 + Double(flops[$1]) }
+                best = max(best, total / seconds / 1e9)
+            }
+            peak.int8Gops[name, default: [:]][threads] = best
         }
     }
 

@@ -43,6 +43,10 @@ public struct MachineInfo: Sendable {
                 isa + " " + peak.fmaGflops[isa]!.keys.sorted().map { "\(format(peak.fmaGflops[isa]![$0]!, 1)) (\($0)t)" }.joined(separator: " ")
             }
             lines.append("FMA peak GFLOP/s: " + fma.joined(separator: "; "))
+            let int8 = peak.int8Gops.keys.sorted().map { isa in
+                isa + " " + peak.int8Gops[isa]!.keys.sorted().map { "\(format(peak.int8Gops[isa]![$0]!, 1)) (\($0)t)" }.joined(separator: " ")
+            }
+            if !int8.isEmpty { lines.append("int8 peak GOP/s: " + int8.joined(separator: "; ")) }
             lines.append("bandwidth GB/s: L1 \(format(peak.l1, 1)), L2 \(format(peak.l2, 1)), DRAM \(format(peak.dram, 1)), copy \(format(peak.copy, 1))")
         }
         return lines
@@ -84,6 +88,9 @@ public func jsonReport(_ rows: [Row], machine: MachineInfo) throws -> Data {
             Dictionary(uniqueKeysWithValues: byThreads.map { (String($0.key), $0.value) })
         }
         m["bandwidth_gbps"] = ["l1": peak.l1, "l2": peak.l2, "dram": peak.dram, "copy": peak.copy]
+        m["peak_int8_gops"] = peak.int8Gops.mapValues { byThreads in
+            Dictionary(uniqueKeysWithValues: byThreads.map { (String($0.key), $0.value) })
+        }
     }
     let list: [[String: Any]] = rows.map { r in
         [

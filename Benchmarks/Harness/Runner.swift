@@ -103,6 +103,8 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
             var pct: Double?
             if c.family.isMemoryBound {
                 pct = copyGbps.map { 100 * gbps / $0 }
+            } else if c.family.isInt8 {
+                if let roof = peak?.bestInt8Gops(threads: threads), roof > 0 { pct = 100 * gflops / roof }
             } else if let roof = peak?.bestGflops(threads: threads), roof > 0 {
                 pct = 100 * gflops / roof
             }

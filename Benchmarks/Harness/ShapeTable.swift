@@ -75,6 +75,7 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
     if families.contains(.dropout) { cases += try dropoutCases(quick: quick) }
     if families.contains(.seBackward) { cases += try squeezeExcitationBackwardCases(quick: quick) }
     if families.contains(.loss) { cases += try lossCases(quick: quick) }
+    cases += try qs8Cases(families: families.filter(\.isInt8), resolution: resolution)
     return cases
 }
 
@@ -82,4 +83,5 @@ public func benchmarkCases(families: Set<Family>, quick: Bool) throws -> [Benchm
 public let implementedFamilies: [Family] = [.activation, .dwconv, .conv1x1, .gconv, .shuffle, .conv, .pool, .fc, .se,
                                             .dwconvDgrad, .conv1x1Dgrad, .gconvDgrad, .convDgrad, .conv1x1Wgrad,
                                             .dwconvWgrad, .convWgrad, .gconvWgrad, .bnTrain, .bnBackward,
-                                            .poolDgrad, .dropout, .seBackward, .loss]
+                                            .poolDgrad, .dropout, .seBackward, .loss,
+                                            .qs8Conv1x1, .qs8Gconv, .qs8Conv, .qs8Dwconv]

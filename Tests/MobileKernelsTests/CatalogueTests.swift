@@ -12,12 +12,22 @@ struct CatalogueTests {
     @Test("every family has a scalar microkernel; AUTO's variant runs every family; entries are named by ISA")
     func families() {
         let kernels = Catalogue.microkernels
+        // The int8 families resolve AUTO to the int8-only variants where the CPU has them.
+        let int8Best = [Variant.avx512vnni, .avxvnni, .avx2, .neondot, .neon, .scalar].first(where: \.isAvailable)!
         for family in KernelFamily.allCases {
+            let int8 = family.rawValue.hasPrefix("qs8_")
             #expect(Catalogue.variants(of: family).contains(.scalar), "\(family)")
-            #expect(Catalogue.variants(of: family).contains(Variant.best), "\(family)")
+            #expect(Catalogue.variants(of: family).contains(int8 ? int8Best : Variant.best), "\(family)")
             #expect(kernels.contains { $0.family == family }, "\(family)")
         }
-        for kernel in kernels { #expect(kernel.name.hasSuffix("__\(kernel.variant.rawValue)"), "\(kernel.name)") }
+        #expect(!Catalogue.variants(of: .gemm).contains(.avx512vnni) && Variant.best != .avx512vnni)
+        // Named by ISA: an int8-only variant may run its base ISA's kernel (depthwise: no VNNI).
+        let base: [Variant: Variant] = [.avx512vnni: .avx512, .avxvnni: .avx2, .neondot: .neon]
+        for kernel in kernels {
+            let named = kernel.name.hasSuffix("__\(kernel.variant.rawValue)")
+                || base[kernel.variant].map { kernel.name.hasSuffix("__\($0.rawValue)") } == true
+            #expect(named, "\(kernel.name)")
+        }
         #expect(kernels.filter { $0.family == .gemm && $0.isAvailable }.count >= 4)
     }
 

@@ -14,6 +14,13 @@ extern "C" {
 /// the floating-point operations done (2 per lane per FMA), or 0 for a variant the CPU lacks.
 uint64_t mk_peak_fma(mk_variant variant, uint64_t iterations);
 
+/// The int8 multiply-accumulate peak of `variant`'s int8 GEMM instruction: independent chains of
+/// vpdpbusd (AVX-512 VNNI zmm, AVX-VNNI ymm), vpmaddwd + vpaddd (AVX2), sdot (NEON dot),
+/// vmull_s8 + vpadal (NEON), int32 multiply-add (scalar), as the qs8 microkernels use them.
+/// Returns the operations done (2 per multiply-accumulate), or 0 for a variant the CPU lacks or
+/// without int8 kernels.
+uint64_t mk_peak_int8(mk_variant variant, uint64_t iterations);
+
 /// Reads `count` floats from `buffer` `repeats` times with the widest loads the CPU has and
 /// returns their sum (so that the reads cannot be optimized away).
 float mk_peak_read(const float* buffer, size_t count, size_t repeats);
