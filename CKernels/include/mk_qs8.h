@@ -169,6 +169,10 @@ typedef enum mk_pool_qs8_kind {
     MK_POOL_QS8_AVERAGE = 1,
     /// The average over the whole image (d = h * w), output 1x1: `pool`'s window is ignored.
     MK_POOL_QS8_GLOBAL_AVERAGE = 2,
+    /// PyTorch's AdaptiveAvgPool2d((adaptive_h, adaptive_w)): cell (i, j) averages rows
+    /// floor(i * in_h / out_h) ..< ceil((i + 1) * in_h / out_h) and the columns alike, divided
+    /// by their count (requantized as AVERAGE); `pool`'s window is ignored.
+    MK_POOL_QS8_ADAPTIVE_AVERAGE = 3,
 } mk_pool_qs8_kind;
 
 typedef struct mk_pool2d_qs8_params {
@@ -176,6 +180,7 @@ typedef struct mk_pool2d_qs8_params {
     size_t channels;        // >= 1
     mk_pool2d_params pool;  // window, count_include_pad; activation NONE/RELU/RELU6/CLAMP
     mk_quantization input, output;
+    size_t adaptive_h, adaptive_w;  // ADAPTIVE_AVERAGE's output size (>= 1)
 } mk_pool2d_qs8_params;
 
 typedef struct mk_pool2d_qs8_op mk_pool2d_qs8_op;
@@ -217,6 +222,17 @@ mk_status mk_lut_qs8_table(mk_activation activation, mk_quantization input,
 mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], const int8_t* input,
                      size_t input_stride, int8_t* output, size_t output_stride,
                      mk_threadpool* pool);
+
+/// Quantizes float pixels: q = clamp(round_half_even(x / scale) + zero_point, -128, 127), NaN
+/// giving the zero point (Swift's Quantization.quantize). Strides in elements (0 = channels).
+mk_status mk_quantize_f32_qs8(size_t pixels, size_t channels, const float* input,
+                              size_t input_stride, int8_t* output, size_t output_stride,
+                              mk_quantization quantization, mk_threadpool* pool);
+
+/// Dequantizes int8 pixels: x = scale * (float)(q - zero_point).
+mk_status mk_dequantize_qs8_f32(size_t pixels, size_t channels, const int8_t* input,
+                                size_t input_stride, float* output, size_t output_stride,
+                                mk_quantization quantization, mk_threadpool* pool);
 
 /// Channel shuffle of int8 pixels (mk_channel_shuffle_f32's permutation: channel g * (C / G) + i
 /// goes to i * G + g). Input and output must not overlap.

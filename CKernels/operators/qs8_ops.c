@@ -26,12 +26,17 @@ mk_status mk_pool2d_qs8_create(const mk_pool2d_qs8_params* params, mk_pool2d_qs8
     if (params == NULL || op_out == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
     const mk_pool2d_params* w = &params->pool;
-    if (params->kind > MK_POOL_QS8_GLOBAL_AVERAGE || params->channels == 0 ||
+    if (params->kind > MK_POOL_QS8_ADAPTIVE_AVERAGE || params->channels == 0 ||
         !mk_qs8_quantization_valid(params->input) || !mk_qs8_quantization_valid(params->output)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     if (params->channels > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
-    if (params->kind != MK_POOL_QS8_GLOBAL_AVERAGE &&
+    if (params->kind == MK_POOL_QS8_ADAPTIVE_AVERAGE &&
+        (params->adaptive_h == 0 || params->adaptive_w == 0 || params->adaptive_h > (1u << 20) ||
+         params->adaptive_w > (1u << 20))) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    if (params->kind < MK_POOL_QS8_GLOBAL_AVERAGE &&
         (w->kernel_h == 0 || w->kernel_w == 0 || w->stride_h == 0 || w->stride_w == 0 ||
          w->pad_top >= w->kernel_h || w->pad_bottom >= w->kernel_h ||
          w->pad_left >= w->kernel_w || w->pad_right >= w->kernel_w || w->kernel_h > 1024 ||
@@ -68,8 +73,12 @@ mk_status mk_pool2d_qs8_reshape(const mk_pool2d_qs8_op* op, size_t batch, size_t
     if (in_h > MK_MAX_ELEMENTS || in_w > MK_MAX_ELEMENTS) return MK_STATUS_SIZE_OVERFLOW;
     size_t out_h = 1, out_w = 1;
     const mk_pool2d_params* w = &op->p.pool;
-    if (op->p.kind == MK_POOL_QS8_GLOBAL_AVERAGE) {
+    if (op->p.kind >= MK_POOL_QS8_GLOBAL_AVERAGE) {
         if (in_h > (1u << 23) / in_w) return MK_STATUS_SIZE_OVERFLOW;  // int32 sums of 255s
+        if (op->p.kind == MK_POOL_QS8_ADAPTIVE_AVERAGE) {
+            out_h = op->p.adaptive_h;
+            out_w = op->p.adaptive_w;
+        }
     } else if (!mk_window_out_size(in_h, w->pad_top, w->pad_bottom, w->kernel_h, 1, w->stride_h, &out_h) ||
                !mk_window_out_size(in_w, w->pad_left, w->pad_right, w->kernel_w, 1, w->stride_w, &out_w)) {
         return MK_STATUS_INVALID_ARGUMENT;
@@ -111,7 +120,13 @@ static void mk_pool_qs8_task(void* context, size_t thread, size_t row0, size_t r
         for (size_t ox = 0; ox < plan->out_w; ox++) {
             int8_t* out = job->output + (row * plan->out_w + ox) * plan->output_pixel_stride;
             size_t y0 = 0, y1 = plan->in_h, x0 = 0, x1 = plan->in_w, d = plan->in_h * plan->in_w;
-            if (op->p.kind != MK_POOL_QS8_GLOBAL_AVERAGE) {
+            if (op->p.kind == MK_POOL_QS8_ADAPTIVE_AVERAGE) {
+                y0 = oy * plan->in_h / plan->out_h;
+                y1 = ((oy + 1) * plan->in_h + plan->out_h - 1) / plan->out_h;
+                x0 = ox * plan->in_w / plan->out_w;
+                x1 = ((ox + 1) * plan->in_w + plan->out_w - 1) / plan->out_w;
+                d = (y1 - y0) * (x1 - x0);
+            } else if (op->p.kind != MK_POOL_QS8_GLOBAL_AVERAGE) {
                 const size_t ys = oy * w->stride_h, xs0 = ox * w->stride_w;  // padded coordinates
                 y0 = ys < w->pad_top ? 0 : ys - w->pad_top;
                 x0 = xs0 < w->pad_left ? 0 : xs0 - w->pad_left;
@@ -330,4 +345,76 @@ mk_status mk_channel_shuffle_qs8(size_t groups, size_t channels, size_t pixels,
     mk_rows_qs8_job job = {.channels = channels, .a = input, .out = output, .as = input_stride,
                            .os = output_stride, .groups = groups};
     return mk_threadpool_parallelize_1d(pool, mk_shuffle_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+}
+
+// ---- quantize / dequantize --------------------------------------------------------------------
+
+typedef struct {
+    size_t channels, is, os;
+    const void* in;
+    void* out;
+    mk_quantization q;
+} mk_convert_qs8_job;
+
+static void mk_quantize_task(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_convert_qs8_job* j = context;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const float* x = (const float*)j->in + p * j->is;
+        int8_t* y = (int8_t*)j->out + p * j->os;
+        for (size_t c = 0; c < j->channels; c++) {
+            float v = x[c] / j->q.scale;
+            if (v != v) v = 0.0f;
+            v = v < -512.0f ? -512.0f : v > 512.0f ? 512.0f : v;
+            const int32_t o = (int32_t)nearbyintf(v) + j->q.zero_point;
+            y[c] = (int8_t)(o < -128 ? -128 : o > 127 ? 127 : o);
+        }
+    }
+}
+
+static void mk_dequantize_task(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_convert_qs8_job* j = context;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* x = (const int8_t*)j->in + p * j->is;
+        float* y = (float*)j->out + p * j->os;
+        for (size_t c = 0; c < j->channels; c++) y[c] = j->q.scale * (float)((int32_t)x[c] - j->q.zero_point);
+    }
+}
+
+// Checks a conversion's strides (0 = channels) and that the byte ranges do not overlap.
+static mk_status mk_convert_qs8_check(size_t pixels, size_t channels, const void* in,
+                                      size_t* is, size_t in_size, const void* out, size_t* os,
+                                      size_t out_size, mk_quantization q) {
+    if (in == NULL || out == NULL) return MK_STATUS_NULL_POINTER;
+    if (channels == 0 || !mk_qs8_quantization_valid(q)) return MK_STATUS_INVALID_ARGUMENT;
+    size_t ie, oe;
+    mk_status status;
+    if ((status = mk_rows_qs8_check(pixels, channels, is, &ie)) != MK_STATUS_OK ||
+        (status = mk_rows_qs8_check(pixels, channels, os, &oe)) != MK_STATUS_OK) {
+        return status;
+    }
+    if (ie > MK_MAX_ELEMENTS / in_size || oe > MK_MAX_ELEMENTS / out_size) return MK_STATUS_SIZE_OVERFLOW;
+    return mk_qs8_overlap(in, ie * in_size, out, oe * out_size) ? MK_STATUS_INVALID_ARGUMENT
+                                                               : MK_STATUS_OK;
+}
+
+mk_status mk_quantize_f32_qs8(size_t pixels, size_t channels, const float* input,
+                              size_t input_stride, int8_t* output, size_t output_stride,
+                              mk_quantization quantization, mk_threadpool* pool) {
+    const mk_status status = mk_convert_qs8_check(pixels, channels, input, &input_stride, sizeof(float),
+                                                  output, &output_stride, 1, quantization);
+    if (status != MK_STATUS_OK) return status;
+    mk_convert_qs8_job job = {channels, input_stride, output_stride, input, output, quantization};
+    return mk_threadpool_parallelize_1d(pool, mk_quantize_task, &job, pixels, mk_rows_tile(pixels, pool));
+}
+
+mk_status mk_dequantize_qs8_f32(size_t pixels, size_t channels, const int8_t* input,
+                                size_t input_stride, float* output, size_t output_stride,
+                                mk_quantization quantization, mk_threadpool* pool) {
+    const mk_status status = mk_convert_qs8_check(pixels, channels, input, &input_stride, 1, output,
+                                                  &output_stride, sizeof(float), quantization);
+    if (status != MK_STATUS_OK) return status;
+    mk_convert_qs8_job job = {channels, input_stride, output_stride, input, output, quantization};
+    return mk_threadpool_parallelize_1d(pool, mk_dequantize_task, &job, pixels, mk_rows_tile(pixels, pool));
 }

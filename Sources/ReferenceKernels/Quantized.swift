@@ -124,20 +124,30 @@ extension Reference {
     /// window's maximum then the activation's range), "average" (`sum (x - zi)` over the real
     /// pixels times `input.scale / (output.scale * Float(divisor))`, the divisor the window's
     /// size when `countIncludePad`, else its real pixels) or "global" (the whole image).
+    /// "adaptive" is PyTorch's AdaptiveAvgPool2d((adaptiveH, adaptiveW)) requantized as "average".
     public static func poolQS8(_ x: [Int8], n: Int, h: Int, w: Int, c: Int, kind: String, kernelH: Int = 1, kernelW: Int = 1,
                                strideH: Int = 1, strideW: Int = 1, padding: RefPadding = .zero, countIncludePad: Bool = true,
+                               adaptiveH: Int = 1, adaptiveW: Int = 1,
                                activation: RefActivation = .none, input: RefQuantization, output: RefQuantization)
         -> (data: [Int8], oh: Int, ow: Int) {
-        let global = kind == "global"
-        let oh = global ? 1 : outputSize(input: h, kernel: kernelH, stride: strideH, padBefore: padding.top, padAfter: padding.bottom)
-        let ow = global ? 1 : outputSize(input: w, kernel: kernelW, stride: strideW, padBefore: padding.left, padAfter: padding.right)
+        let global = kind == "global", adaptive = kind == "adaptive"
+        let oh = global ? 1 : adaptive ? adaptiveH
+            : outputSize(input: h, kernel: kernelH, stride: strideH, padBefore: padding.top, padAfter: padding.bottom)
+        let ow = global ? 1 : adaptive ? adaptiveW
+            : outputSize(input: w, kernel: kernelW, stride: strideW, padBefore: padding.left, padAfter: padding.right)
         let (lo, hi) = output.clampRange(activation)
         var out = [Int8](repeating: 0, count: n * oh * ow * c)
         for b in 0..<n {
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     var y0 = 0, y1 = h, x0 = 0, x1 = w, d = h * w
-                    if !global {
+                    if adaptive {
+                        y0 = oy * h / oh
+                        y1 = ((oy + 1) * h + oh - 1) / oh
+                        x0 = ox * w / ow
+                        x1 = ((ox + 1) * w + ow - 1) / ow
+                        d = (y1 - y0) * (x1 - x0)
+                    } else if !global {
                         y0 = max(0, oy * strideH - padding.top)
                         y1 = min(h, oy * strideH - padding.top + kernelH)
                         x0 = max(0, ox * strideW - padding.left)

@@ -36,7 +36,7 @@ import Testing
                 kind: kind, channels: c,
                 pool: mk_pool2d_params(kernel_h: kh, kernel_w: kw, stride_h: s, stride_w: s, pad_top: pad.top, pad_left: pad.left,
                                        pad_bottom: pad.bottom, pad_right: pad.right, count_include_pad: include, activation: act.0),
-                input: cq(input), output: cq(output))
+                input: cq(input), output: cq(output), adaptive_h: 0, adaptive_w: 0)
             var op: OpaquePointer?
             try #require(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
             defer { mk_pool2d_qs8_destroy(op) }
@@ -60,7 +60,8 @@ import Testing
             kind: MK_POOL_QS8_MAX, channels: 8,
             pool: mk_pool2d_params(kernel_h: 3, kernel_w: 3, stride_h: 2, stride_w: 2, pad_top: 1, pad_left: 1, pad_bottom: 1,
                                    pad_right: 1, count_include_pad: true, activation: allActivations[0].0),
-            input: mk_quantization(scale: 0.1, zero_point: 3), output: mk_quantization(scale: 0.2, zero_point: 3))
+            input: mk_quantization(scale: 0.1, zero_point: 3), output: mk_quantization(scale: 0.2, zero_point: 3),
+            adaptive_h: 0, adaptive_w: 0)
         var op: OpaquePointer?
         #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_INVALID_ARGUMENT)  // max: different quantization
         params.kind = MK_POOL_QS8_AVERAGE
@@ -82,6 +83,60 @@ import Testing
         #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
         #expect(mk_pool2d_qs8_reshape(op, 1, 1 << 12, 1 << 12, 0, 0, nil, &plan) == MK_STATUS_SIZE_OVERFLOW)
         mk_pool2d_qs8_destroy(op)
+        params.kind = MK_POOL_QS8_ADAPTIVE_AVERAGE
+        #expect(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_INVALID_ARGUMENT)  // adaptive size 0
+    }
+
+    @Test("adaptive average pooling: PyTorch's cells, replication of small inputs, identity")
+    func adaptive() throws {
+        var rng = SplitMix64(seed: 77)
+        for (h, w, oh, ow) in [(1, 1, 7, 7), (1, 1, 6, 6), (13, 13, 6, 6), (7, 7, 7, 7), (5, 9, 3, 4), (2, 3, 5, 2)] {
+            let c = 19
+            let (input, output) = (quantization(&rng), quantization(&rng))
+            let x = rng.int8s(2 * h * w * c)
+            var params = mk_pool2d_qs8_params(
+                kind: MK_POOL_QS8_ADAPTIVE_AVERAGE, channels: c,
+                pool: mk_pool2d_params(kernel_h: 0, kernel_w: 0, stride_h: 0, stride_w: 0, pad_top: 0, pad_left: 0, pad_bottom: 0,
+                                       pad_right: 0, count_include_pad: true, activation: allActivations[1].0),
+                input: cq(input), output: cq(output), adaptive_h: oh, adaptive_w: ow)
+            var op: OpaquePointer?
+            try #require(mk_pool2d_qs8_create(&params, &op) == MK_STATUS_OK)
+            defer { mk_pool2d_qs8_destroy(op) }
+            var plan = mk_pool2d_qs8_plan()
+            try #require(mk_pool2d_qs8_reshape(op, 2, h, w, 0, 0, nil, &plan) == MK_STATUS_OK)
+            var out = [Int8](repeating: 0, count: 2 * oh * ow * c)
+            #expect(mk_pool2d_qs8_run(op, &plan, x, &out, nil) == MK_STATUS_OK)
+            let want = Reference.poolQS8(x, n: 2, h: h, w: w, c: c, kind: "adaptive", adaptiveH: oh, adaptiveW: ow,
+                                         activation: .relu, input: input, output: output)
+            #expect(out == want.data, "\(h)x\(w) -> \(oh)x\(ow)")
+        }
+    }
+
+    @Test("quantize and dequantize float pixels")
+    func convert() throws {
+        var rng = SplitMix64(seed: 21)
+        let q = RefQuantization(scale: 0.037, zeroPoint: -11)
+        var x = rng.floats(50 * 7, -6, 6)
+        x[3] = .nan
+        x[4] = .infinity
+        x[5] = -.infinity
+        x[6] = 0.037 * 2.5  // a tie: rounds to even
+        var y = [Int8](repeating: 0, count: 50 * 9)
+        #expect(mk_quantize_f32_qs8(50, 7, x, 0, &y, 9, cq(q), nil) == MK_STATUS_OK)
+        for p in 0..<50 {
+            for c in 0..<7 {
+                var v = x[p * 7 + c] / q.scale
+                if v.isNaN { v = 0 }
+                v = min(max(v, -512), 512)
+                let want = Int8(min(127, max(-128, Int32(v.rounded(.toNearestOrEven)) + q.zeroPoint)))
+                #expect(y[p * 9 + c] == want, "\(x[p * 7 + c])")
+            }
+        }
+        var back = [Float](repeating: 0, count: 50 * 7)
+        #expect(mk_dequantize_qs8_f32(50, 7, y, 9, &back, 0, cq(q), nil) == MK_STATUS_OK)
+        for p in 0..<50 { for c in 0..<7 { #expect(back[p * 7 + c] == q.scale * Float(Int32(y[p * 9 + c]) - q.zeroPoint)) } }
+        #expect(mk_quantize_f32_qs8(50, 7, x, 0, &y, 6, cq(q), nil) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_quantize_f32_qs8(50, 7, x, 0, &y, 0, mk_quantization(scale: .nan, zero_point: 0), nil) == MK_STATUS_INVALID_ARGUMENT)
     }
 
     @Test("add, in place too")
