@@ -21,10 +21,13 @@ public func svgChart(_ rows: [Row], peak: MachinePeak?, title: String) -> String
         }
         values[key, default: [:]][r.variant] = memory ? r.gbps : r.gflops
     }
-    let order = ["reference", "copy", "scalar", "avx2", "avx512", "neon", "blis"]
+    let order = ["reference", "copy", "scalar", "avx2", "avxvnni", "avx512", "avx512vnni", "neon", "neondot", "blis"]
     let variants = order.filter { v in selected.contains { $0.variant == v } }
-    let colors = ["reference": "#9e9e9e", "copy": "#e0e0e0", "scalar": "#8d6e63", "avx2": "#42a5f5", "avx512": "#1565c0", "neon": "#66bb6a", "blis": "#ffa726"]
-    let roof = memory ? peak?.copy : peak?.bestGflops(threads: threads)
+    let colors = ["reference": "#9e9e9e", "copy": "#e0e0e0", "scalar": "#8d6e63", "avx2": "#42a5f5", "avxvnni": "#26c6da",
+                  "avx512": "#1565c0", "avx512vnni": "#6a1b9a", "neon": "#66bb6a", "neondot": "#2e7d32", "blis": "#ffa726"]
+    // Only int8 rows: against the int8 peak (GOP/s).
+    let int8 = !memory && selected.allSatisfy { Family(rawValue: $0.family)?.isInt8 ?? false }
+    let roof = memory ? peak?.copy : int8 ? peak?.bestInt8Gops(threads: threads) : peak?.bestGflops(threads: threads)
     // A "nice" axis: steps of 1, 2 or 5 x 10^k, about five of them.
     let highest = max(roof ?? 0, selected.map { memory ? $0.gbps : $0.gflops }.max() ?? 1) * 1.05
     let raw = max(highest, 1e-9) / 5
@@ -64,7 +67,7 @@ public func svgChart(_ rows: [Row], peak: MachinePeak?, title: String) -> String
     }
     if let roof {
         svg.append("<line x1=\"\(left)\" y1=\"\(y(roof))\" x2=\"\(width - 170)\" y2=\"\(y(roof))\" stroke=\"#c62828\" stroke-dasharray=\"6,4\" stroke-width=\"1.5\"/>")
-        svg.append("<text x=\"\(width - 165)\" y=\"\(y(roof) + 4)\" fill=\"#c62828\">\(memory ? "copy" : "FMA peak") \(format(roof, 0))</text>")
+        svg.append("<text x=\"\(width - 165)\" y=\"\(y(roof) + 4)\" fill=\"#c62828\">\(memory ? "copy" : int8 ? "int8 peak" : "FMA peak") \(format(roof, 0))</text>")
     }
     for (i, variant) in variants.enumerated() {
         let ly = plotTop + 60 + Double(i) * 18

@@ -84,5 +84,10 @@ public func qs8ConvCase(_ layer: ConvLayer) throws -> BenchmarkCase {
 
 /// The int8 cases of `families`: every distinct convolution of the qs8 models in that family.
 public func qs8Cases(families: Set<Family>, resolution: Int) throws -> [BenchmarkCase] {
-    try convLayers(of: qs8Models, resolution: resolution) { _ in true }.map(qs8ConvCase).filter { families.contains($0.family) }
+    func family(_ c: ConvSpec) -> Family {
+        let pointwise = c.kernelH == 1 && c.kernelW == 1 && c.padTop + c.padLeft + c.padBottom + c.padRight == 0
+        return c.isDepthwise ? .qs8Dwconv : c.groups > 1 ? .qs8Gconv : pointwise ? .qs8Conv1x1 : .qs8Conv
+    }
+    guard !families.isEmpty else { return [] }
+    return try convLayers(of: qs8Models, resolution: resolution) { families.contains(family($0)) }.map(qs8ConvCase)
 }

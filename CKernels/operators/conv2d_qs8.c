@@ -97,8 +97,9 @@ void mk_qs8_clamp(mk_activation act, mk_quantization output, float* lo_out, floa
 static mk_status mk_qs8_validate(const mk_conv2d_qs8_params* p) {
     mk_status status = mk_conv2d_validate_params(&p->conv);
     if (status != MK_STATUS_OK) return status;
+    // The residual's quantization is checked by the runs that read a residual.
     if (!mk_qs8_quantization_valid(p->input) || !mk_qs8_quantization_valid(p->output) ||
-        !mk_qs8_quantization_valid(p->residual)) {
+        p->conv.algorithm > MK_CONV2D_ALGORITHM_WINOGRAD) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     const size_t k = p->conv.kernel_h * p->conv.kernel_w * (p->conv.input_channels / p->conv.groups);
@@ -397,6 +398,7 @@ mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan
         return MK_STATUS_NULL_POINTER;
     }
     if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (residual != NULL && !mk_qs8_quantization_valid(op->p.residual)) return MK_STATUS_INVALID_ARGUMENT;
     if (mk_qs8_overlap(input, plan->in_extent, output, plan->out_extent)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }

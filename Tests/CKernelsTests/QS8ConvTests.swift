@@ -212,6 +212,31 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         #expect(try runQS8(q, variant: MK_VARIANT_AUTO, data: d, pool: pool) == first)
     }
 
+    @Test("the widest K (65536) with extreme zero points and biases wraps as the reference does", arguments: qs8Variants)
+    func widestK(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 65536)
+        var c = ConvCase({ $0.batch = 1; $0.h = 1; $0.w = 3; $0.cin = 16384; $0.cout = 9; $0.kh = 1; $0.kw = 4 })
+        c.pad = RefPadding(top: 0, left: 1, bottom: 0, right: 2)  // K = 4 * 16384; padding reads the zero point
+        var q = QS8Case(conv: c)
+        q.input = RefQuantization(scale: 0.01, zeroPoint: 127)
+        q.weightScales = (0..<9).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+        q.output = RefQuantization(scale: 30, zeroPoint: 0)
+        var d = makeQS8Data(q, &rng)
+        // Far from the zero point (x - zp = -255) against weights of -127 in outputs 0-3: their
+        // sums reach 255 * 127 * 49152 (three real taps), 1.6e9, and +-2^30 biases push some
+        // past the int32 range, where C and the reference both wrap.
+        d.x = d.x.map { $0 < 64 ? -128 : $0 }
+        d.weights = d.weights.enumerated().map { $0.offset / 65536 < 4 ? -127 : $0.element }
+        d.bias = (0..<9).map { (i: Int) -> Int32 in
+            let sign: Int32 = i % 2 == 0 ? 1 : -1
+            return sign * (1 << 30) + Int32(i)
+        }
+        #expect(try runQS8(q, variant: variant, data: d) == referenceQS8(q, d), "\(convName(variant))")
+        var p = q.params
+        p.conv.input_channels = 16385
+        #expect(mk_conv2d_qs8_supports(&p, variant) == MK_STATUS_INVALID_ARGUMENT)
+    }
+
     @Test("bad parameters, weights and buffers are errors")
     func errors() throws {
         var c = ConvCase({ $0.cin = 8; $0.cout = 8 })
@@ -242,6 +267,25 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
         bad = q
         bad.output.zeroPoint = 128
+        #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
+        // A residual quantization is only checked by runs with a residual.
+        bad = q
+        bad.residual = RefQuantization(scale: 0, zeroPoint: 0)
+        #expect(create(bad, weights) == MK_STATUS_OK)
+        do {
+            var p = bad.params
+            var rop: OpaquePointer?
+            try #require(mk_conv2d_qs8_create(&p, weights, bad.weightScales, nil, MK_VARIANT_AUTO, &rop) == MK_STATUS_OK)
+            defer { mk_conv2d_qs8_destroy(rop) }
+            var plan = mk_conv2d_qs8_plan()
+            try #require(mk_conv2d_qs8_reshape(rop, 1, 2, 2, 0, 0, 0, nil, &plan) == MK_STATUS_OK)
+            let x = [Int8](repeating: 1, count: 32), r = [Int8](repeating: 2, count: 32)
+            var y = [Int8](repeating: 0, count: 32)
+            #expect(mk_conv2d_qs8_run(rop, &plan, x, &y, nil, nil) == MK_STATUS_OK)
+            #expect(mk_conv2d_qs8_run(rop, &plan, x, &y, r, nil) == MK_STATUS_INVALID_ARGUMENT)
+        }
+        bad = q
+        bad.conv.algorithm = mk_conv2d_algorithm(7)
         #expect(create(bad, weights) == MK_STATUS_INVALID_ARGUMENT)
         bad = q
         bad.output.scale = .infinity
@@ -350,7 +394,7 @@ func runQS8Depthwise(_ q: QS8Case, variant: mk_variant, data d: QS8Data, inExtra
             c.cin = [1, 3, 4, 7, 8, 15, 16, 17, 24, 31, 33, 40, 72, 96].randomElement(using: &rng)!
             c.cout = c.cin
             c.groups = c.cin
-            (c.kh, c.kw) = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (3, 1), (7, 7)].randomElement(using: &rng)!
+            (c.kh, c.kw) = [(3, 3), (3, 3), (5, 5), (5, 5), (1, 1), (3, 1), (7, 7), (2, 2), (1, 2), (4, 4)].randomElement(using: &rng)!
             c.sh = Int.random(in: 1...2, using: &rng)
             c.sw = Int.random(in: 0..<4, using: &rng) == 0 ? 3 - c.sh : c.sh
             if Int.random(in: 0..<6, using: &rng) == 0 { c.dh = 2; c.dw = 2 }

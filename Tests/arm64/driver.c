@@ -6389,9 +6389,9 @@ static void qs8_dw_case(unsigned index) {
     case_begin(FAM_QS8_DW, index);
     rng_for_case(FAM_QS8_DW, index);
     static const size_t channels[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 33, 72, 96};
-    static const size_t kernels[] = {3, 3, 5, 5, 1, 7};
+    static const size_t kernels[] = {3, 3, 5, 5, 1, 7, 2, 4};
     const size_t C = channels[rnd_range(0, 12)];
-    const size_t kh = kernels[rnd_range(0, 5)], kw = chance(85) ? kh : (kh == 3 ? 1 : 3);
+    const size_t kh = kernels[rnd_range(0, 7)], kw = chance(85) ? kh : (kh == 3 ? 1 : kh == 1 ? 2 : 3);
     const size_t sh = rnd_range(1, 2), sw = chance(75) ? sh : 3 - sh;
     const size_t dil = chance(15) ? 2 : 1;
     const size_t eh = dil * (kh - 1) + 1, ew = dil * (kw - 1) + 1;

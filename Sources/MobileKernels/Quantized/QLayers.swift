@@ -34,9 +34,10 @@ public final class QConv2D: @unchecked Sendable {
               inChannels % groups == 0, outChannels % groups == 0 else {
             throw MobileKernelsError(.invalidArgument, "\(name): sizes must be at least 1, padding at least 0, channels multiples of groups")
         }
-        let (perOut, o1) = (inChannels / groups).multipliedReportingOverflow(by: kernelH * kernelW)
+        let (taps, o0) = kernelH.multipliedReportingOverflow(by: kernelW)
+        let (perOut, o1) = (inChannels / groups).multipliedReportingOverflow(by: taps)
         let (expected, o2) = outChannels.multipliedReportingOverflow(by: perOut)
-        guard !o1, !o2, weights.count == expected else {
+        guard !o0, !o1, !o2, weights.count == expected else {
             throw MobileKernelsError(.invalidArgument, "\(name): weights have \(weights.count) values, expected [\(outChannels), \(inChannels / groups), \(kernelH), \(kernelW)]")
         }
         guard weightScales.count == outChannels, bias.map({ $0.count == outChannels }) ?? true else {
@@ -129,8 +130,9 @@ public final class QDepthwiseConv2D: @unchecked Sendable {
         guard sizes.allSatisfy({ $0 >= 1 }), [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }) else {
             throw MobileKernelsError(.invalidArgument, "\(name): sizes must be at least 1 and padding at least 0")
         }
-        let (expected, overflow) = channels.multipliedReportingOverflow(by: kernelH * kernelW)
-        guard !overflow, weights.count == expected, weightScales.count == channels, bias.map({ $0.count == channels }) ?? true else {
+        let (taps, o0) = kernelH.multipliedReportingOverflow(by: kernelW)
+        let (expected, overflow) = channels.multipliedReportingOverflow(by: taps)
+        guard !o0, !overflow, weights.count == expected, weightScales.count == channels, bias.map({ $0.count == channels }) ?? true else {
             throw MobileKernelsError(.invalidArgument, "\(name): \(weights.count) weights, \(weightScales.count) scales, \(bias?.count ?? 0) biases; expected [\(channels), 1, \(kernelH), \(kernelW)] and \(channels)")
         }
         var params = mk_dwconv2d_qs8_params(
