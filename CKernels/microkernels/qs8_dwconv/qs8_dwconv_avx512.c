@@ -9,29 +9,7 @@
 
 #define MK_QG_TARGET MK_TARGET_AVX512
 
-typedef __m512i mk_qg_i32;
-typedef __m512 mk_qg_f32;
-#define MK_QG_OW 16
-MK_QG_TARGET MK_INLINE __mmask16 mk_qd_mask(size_t n) { return (__mmask16)((1u << n) - 1u); }
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_load_i32(const int32_t* p) { return _mm512_loadu_si512(p); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_load_f32(const float* p) { return _mm512_loadu_ps(p); }
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_load_res(const int8_t* p, size_t n) {
-    return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk_qd_mask(n), p));
-}
-MK_QG_TARGET MK_INLINE void mk_qg_store(int8_t* p, mk_qg_i32 v, size_t n) {
-    _mm512_mask_cvtsepi32_storeu_epi8(p, mk_qd_mask(n), v);
-}
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_add_i32(mk_qg_i32 a, mk_qg_i32 b) { return _mm512_add_epi32(a, b); }
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_splat_i32(int32_t x) { return _mm512_set1_epi32(x); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_splat_f32(float x) { return _mm512_set1_ps(x); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_cvt(mk_qg_i32 x) { return _mm512_cvtepi32_ps(x); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_mul(mk_qg_f32 a, mk_qg_f32 b) { return _mm512_mul_ps(a, b); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_fma(mk_qg_f32 a, mk_qg_f32 b, mk_qg_f32 c) {
-    return _mm512_fmadd_ps(a, b, c);
-}
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_max(mk_qg_f32 a, mk_qg_f32 b) { return _mm512_max_ps(a, b); }
-MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_min(mk_qg_f32 a, mk_qg_f32 b) { return _mm512_min_ps(a, b); }
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_round(mk_qg_f32 x) { return _mm512_cvtps_epi32(x); }
+#include "../qs8_gemm/qs8_requant_avx512.h"
 
 #define MK_QD_T 16
 typedef __m512i mk_qd_acc;
@@ -39,8 +17,8 @@ typedef __m512i mk_qd_acc;
 MK_QG_TARGET MK_INLINE mk_qd_acc mk_qd_zero(void) { return _mm512_setzero_si512(); }
 MK_QG_TARGET MK_INLINE mk_qd_acc mk_qd_pair(mk_qd_acc acc, const int8_t* x0, const int8_t* x1,
                                             const int8_t* w, size_t n) {
-    const __m128i a = _mm_maskz_loadu_epi8(mk_qd_mask(n), x0);
-    const __m128i b = _mm_maskz_loadu_epi8(mk_qd_mask(n), x1);
+    const __m128i a = _mm_maskz_loadu_epi8(mk_qg_mask(n), x0);
+    const __m128i b = _mm_maskz_loadu_epi8(mk_qg_mask(n), x1);
     const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi8(a, b), _mm_unpacklo_epi8(a, b));
     const __m512i x = _mm512_cvtepi8_epi16(pairs);
     const __m512i wv = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)w));
