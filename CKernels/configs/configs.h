@@ -46,8 +46,10 @@ typedef struct mk_qs8_gemm_config {
     const mk_qs8_igemm_kernel* full;
     const mk_qs8_igemm_kernel* tails[MK_GEMM_MAX_TAILS + 1];
     const mk_qs8_igemm_kernel* rows1[MK_GEMM_MAX_TAILS + 2];
-    int32_t a_offset;  // MK_QS8_A_OFFSET_VNNI where A's sign bit is flipped, else 0
-    size_t nc;         // columns of a task's block
+    // Where the kernels take flipped weights (unsigned x signed products, see qs8_gemm.h): the
+    // row offsets of a row tile, computed once for all its column tiles; else NULL.
+    mk_qs8_row_offsets_fn row_offsets;
+    size_t nc;  // columns of a task's block
 } mk_qs8_gemm_config;
 
 const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant);

@@ -1,7 +1,7 @@
 // Configs qs8_gemm and qs8_dwconv. qs8_gemm: the int8 igemm microkernels of every variant (one line each). As for f32_gemm,
 // the widest tile of more than one row is a variant's full tile, narrower ones its column
-// remainders, one-row tiles its few-pixel forms; `a_offset` says whether its kernels flip A's
-// sign bit (see qs8_gemm.h).
+// remainders, one-row tiles its few-pixel forms; `row_offsets` is set where its kernels take the
+// weights with their sign bit flipped (see qs8_gemm.h).
 #include "configs.h"
 
 #include <pthread.h>
@@ -86,9 +86,10 @@ static void mk_qs8_gemm_build(void) {
             *config = (mk_qs8_gemm_config){0};
             continue;
         }
-        config->a_offset = v == MK_VARIANT_AVX512VNNI || v == MK_VARIANT_AVXVNNI
-                               ? MK_QS8_A_OFFSET_VNNI
-                               : 0;
+#if defined(__x86_64__)
+        if (v == MK_VARIANT_AVX512VNNI) config->row_offsets = mk_qs8_row_offsets__avx512vnni;
+        if (v == MK_VARIANT_AVXVNNI) config->row_offsets = mk_qs8_row_offsets__avxvnni;
+#endif
         // Columns a task keeps in L2 with a K of taps x channels: 8 full tiles (256 on AVX-512).
         config->nc = 8 * config->full->nr;
     }

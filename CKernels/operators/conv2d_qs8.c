@@ -175,7 +175,8 @@ static const mk_qs8_igemm_kernel* mk_qs8_kernel_for(const mk_qs8_geometry* g, si
 static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float* weight_scales,
                         const int32_t* bias) {
     const mk_qs8_geometry* g = &op->geometry;
-    const int32_t a_offset = g->config->a_offset + op->p.input.zero_point;
+    const int32_t zero_point = op->p.input.zero_point;
+    const uint8_t flip = g->config->row_offsets != NULL ? 0x80 : 0;
     const float in_scale = op->p.input.scale, out_scale = op->p.output.scale;
     memset(op->packed, 0, g->groups * g->ntiles * g->tile_bytes);
     for (size_t group = 0; group < g->groups; group++) {
@@ -195,13 +196,14 @@ static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float
                 for (size_t t = 0; t < g->taps; t++) {
                     for (size_t c = 0; c < g->cin_g; c++) {
                         const int8_t v = w[c * g->taps + t];
-                        panel[((t * g->kgroups + c / 4) * width + n) * 4 + c % 4] = v;
+                        panel[((t * g->kgroups + c / 4) * width + n) * 4 + c % 4] =
+                            (int8_t)((uint8_t)v ^ flip);
                         sum += v;
                     }
                 }
-                // bias - (input zero point + A's offset) * sum w, in wrapping int32 arithmetic.
+                // bias - input zero point * sum w, in wrapping int32 arithmetic.
                 const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
-                tile_bias[n] = (int32_t)(b - (uint32_t)a_offset * (uint32_t)sum);
+                tile_bias[n] = (int32_t)(b - (uint32_t)zero_point * (uint32_t)sum);
                 tile_scale[n] = in_scale * weight_scales[o] / out_scale;
             }
         }
@@ -355,7 +357,9 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     const mk_conv2d_qs8_op* op = job->op;
     const size_t MR = job->mr;
     const int8_t* ptrs[MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR];
-    mk_qs8_requant rq = {.lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
+    int32_t row_offset[MK_IGEMM_MAX_MR];
+    const mk_qs8_row_offsets_fn row_offsets = g->config->row_offsets;
+    mk_qs8_requant rq = {.row_offset = row_offset, .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
                          .residual_stride = job->res_stride,
                          .residual_zero_point = op->p.residual.zero_point,
                          .residual_scale = op->residual_scale};
@@ -367,6 +371,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
         for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
             mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
             if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
+            if (row_offsets != NULL) row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
             const size_t p0 = mt * MR;
             const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
             for (size_t tile = tile0; tile < tile1; tile++) {

@@ -12,9 +12,12 @@
 //   x = min(max(x, lo), hi)                 (lo, hi: the clamp minus the output's zero point)
 //   c[m][n] = (int8)(round_to_nearest_even(x) + zero_point)
 // `w` is the packed panel: [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and
-// column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) flip
-// A's sign bit (a + 128) and expect the packed bias to hold bias - 128 * sum_k w (the config's
-// `a_offset`). Rows m >= mr of `a` must be valid pointers (computed, not stored); nothing outside
+// column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take
+// the weights as the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 =
+// w + 128 as an unsigned byte), so A is broadcast straight from memory (the signed operand, no
+// per-broadcast work), and each row's sum gains 128 * sum_k a, which `row_offset[m]` (from the
+// variant's `mk_qs8_row_offsets`, once per row tile) subtracts before the bias is added.
+// Rows m >= mr of `a` must be valid pointers (computed, not stored); nothing outside
 // rows [0, mr) x columns [0, nc) of C or the residual is read or written. The residual is read
 // before the same elements of C are written, so it may be C itself.
 #ifndef MK_QS8_GEMM_UKERNEL_H
@@ -31,6 +34,7 @@ typedef struct mk_qs8_requant {
     size_t residual_stride;
     int32_t residual_zero_point;
     float residual_scale;  // residual_scale / output_scale
+    const int32_t* row_offset;  // MR values, read only by the kernels of flipped weights
 } mk_qs8_requant;
 
 #define MK_QS8_IGEMM_ARGS                                                                     \
@@ -44,9 +48,16 @@ typedef struct mk_qs8_igemm_kernel {
     mk_qs8_igemm_ukernel_fn fn;
 } mk_qs8_igemm_kernel;
 
-// What the packed bias of a variant's kernels must subtract per unit of sum_k w: 128 where A's
-// sign bit is flipped (unsigned x signed products), 0 otherwise.
-#define MK_QS8_A_OFFSET_VNNI 128
+// For the kernels of flipped weights: out[m] = -128 * sum_{t < ks} sum_{k < kc} a[t * MR + m][k]
+// (wrapping int32) for every m < MR (all MR rows' pointers are valid).
+typedef void (*mk_qs8_row_offsets_fn)(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
+                                      int32_t* out);
+#if defined(__x86_64__)
+void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
+                                    int32_t* out);
+void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
+                                 int32_t* out);
+#endif
 
 #define MK_DECLARE_QS8_IGEMM(name) extern const mk_qs8_igemm_kernel name;
 

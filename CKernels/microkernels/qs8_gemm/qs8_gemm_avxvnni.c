@@ -1,5 +1,7 @@
-// qs8 igemm microkernels, AVX-VNNI (vpdpbusd on ymm, VEX-encoded: no AVX-512 needed): A's sign
-// bit flipped as for AVX-512 VNNI. 6x16 (12 ymm accumulators), 6x8 for column remainders, 1x16.
+// qs8 igemm microkernels, AVX-VNNI (vpdpbusd on ymm, VEX-encoded: no AVX-512 needed): the
+// weights are the unsigned operand (packed w ^ 0x80) and A is broadcast from memory, as for
+// AVX-512 VNNI (see qs8_gemm_avx512vnni.c). 6x16 (12 ymm accumulators), 6x8 for column
+// remainders, 1x16 / 1x8.
 #include "qs8_gemm.h"
 
 #if defined(__x86_64__)
@@ -9,16 +11,15 @@ typedef __m256i mk_qg_acc;
 typedef __m256i mk_qg_a;
 typedef __m256i mk_qg_b;
 #define MK_QG_TARGET MK_TARGET_AVXVNNI
+#define MK_QG_ROW_OFFSET 1
 
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_zero(void) { return _mm256_setzero_si256(); }
-MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) {
-    return _mm256_set1_epi32((int)(u ^ 0x80808080u));
-}
+MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) { return _mm256_set1_epi32((int)u); }
 MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) {
     return _mm256_loadu_si256((const __m256i*)p);
 }
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
-    return _mm256_dpbusd_avx_epi32(acc, a, b);
+    return _mm256_dpbusd_avx_epi32(acc, b, a);
 }
 MK_QG_TARGET MK_INLINE __m256i mk_qg_sum(mk_qg_acc acc) { return acc; }
 
@@ -29,5 +30,27 @@ MK_QG_DEFINE(mk_qs8_igemm_ukernel_6x16c4__avxvnni, 6, 2)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_6x8c4__avxvnni, 6, 1)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x16c4__avxvnni, 1, 2)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x8c4__avxvnni, 1, 1)
+
+// -128 * each row's sum of A: vpdpbusd of 32 bytes against unsigned ones, the tail in scalar.
+MK_QG_TARGET void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks,
+                                              const int8_t* const* a, int32_t* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    const size_t kfull = kc & ~(size_t)31;
+    for (size_t m = 0; m < MR; m++) {
+        __m256i acc = _mm256_setzero_si256();
+        uint32_t rest = 0;
+        for (size_t t = 0; t < ks; t++) {
+            const int8_t* p = a[t * MR + m];
+            for (size_t k = 0; k < kfull; k += 32) {
+                acc = _mm256_dpbusd_avx_epi32(acc, ones, _mm256_loadu_si256((const __m256i*)(p + k)));
+            }
+            for (size_t k = kfull; k < kc; k++) rest += (uint32_t)(int32_t)p[k];
+        }
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+        out[m] = (int32_t)(0u - 128u * ((uint32_t)_mm_cvtsi128_si32(s) + rest));
+    }
+}
 
 #endif

@@ -11,9 +11,14 @@
 //     mk_qg_add_i32, mk_qg_splat_i32, mk_qg_splat_f32, mk_qg_cvt (int32 -> float, nearest),
 //     mk_qg_mul, mk_qg_fma(a, b, c) = a * b + c (one rounding), mk_qg_max, mk_qg_min,
 //     mk_qg_round (float -> int32, nearest even);
-//   MK_QG_TARGET (target attribute or empty).
+//   MK_QG_TARGET (target attribute or empty); MK_QG_ROW_OFFSET 1 where the weights are packed
+//   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined.
 
 #include <string.h>
+
+#ifndef MK_QG_ROW_OFFSET
+#define MK_QG_ROW_OFFSET 0
+#endif
 
 #define MK_QG_MAX_MR 8
 #define MK_QG_MAX_NV 4
@@ -70,7 +75,9 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_
             const size_t n0 = (size_t)v * MK_QG_OW;
             if (nc <= n0) break;
             const size_t n = nc - n0 < (size_t)MK_QG_OW ? nc - n0 : (size_t)MK_QG_OW;
-            mk_qg_requant(mk_qg_sum(acc[m][v]), row, res, n0, n, rq);
+            mk_qg_i32 sum = mk_qg_sum(acc[m][v]);
+            if (MK_QG_ROW_OFFSET) sum = mk_qg_add_i32(sum, mk_qg_splat_i32(rq->row_offset[m]));
+            mk_qg_requant(sum, row, res, n0, n, rq);
         }
     }
 }
