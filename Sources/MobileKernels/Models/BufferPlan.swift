@@ -38,9 +38,8 @@ struct BufferPlan {
     /// - Parameters:
     ///   - shapes: every node's output shape.
     ///   - banded: the expansions that run in bands (no buffer), by the depthwise node that runs them.
-    init(_ network: Network, shapes: [TensorShape], banded: [Int: Int], lifetime: ActivationLifetime) {
-        let nodes = network.architecture.nodes
-        let fusion = network.fusion
+    ///   - nodes, fusion: the network's (float or int8: the counts are elements, floats or bytes).
+    init(_ nodes: [Node], _ fusion: Fusion, shapes: [TensorShape], banded: [Int: Int], lifetime: ActivationLifetime) {
         var consumers = fusion.consumers
         // A banded expansion runs in its depthwise node's step: its input is read there, so it
         // must live until then (else the depthwise output may be given the input's buffer, and

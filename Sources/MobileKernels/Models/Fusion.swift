@@ -25,7 +25,9 @@ struct Fusion {
     /// The readers of each node.
     let consumers: [[Int]]
 
-    init(_ architecture: Architecture) {
+    /// `shuffles`: whether convolutions may write shuffled output (the int8 convolution cannot:
+    /// its network runs the shuffle as a step).
+    init(_ architecture: Architecture, shuffles: Bool = true) {
         let nodes = architecture.nodes
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
@@ -61,7 +63,7 @@ struct Fusion {
                 }
             case let .channelShuffle(groups):
                 let source = node.inputs[0]
-                if let spec = conv(source), spec.groups == groups, groups > 1, groups <= 32, !spec.isDepthwise,
+                if shuffles, let spec = conv(source), spec.groups == groups, groups > 1, groups <= 32, !spec.isDepthwise,
                    consumers[source] == [node.id], fused[source] == nil {
                     fused[source] = node.id
                     shuffled.insert(source)

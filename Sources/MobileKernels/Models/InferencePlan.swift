@@ -33,6 +33,9 @@ public final class InferencePlan: @unchecked Sendable {
     private let stepNodes: [Int]
     private let inputView: TensorView
     private let outputView: TensorView
+    /// Every node's output in the buffers (nil for an expansion that runs in bands): after
+    /// `predict` under `.keepAll`, what each node computed (int8 calibration reads them).
+    let nodeViews: [TensorView?]
     private let lock = NSLock()
     /// Depthwise node -> the expansion node run with it band by band (see ExpandDepthwiseBands).
     private let bandedExpansion: [Int: Int]
@@ -64,7 +67,7 @@ public final class InferencePlan: @unchecked Sendable {
         let bands = try network.fusion.bands(network, shapes: shapes,
                                              minimumBytes: lifetime == .keepAll ? Int.max : bandedMinimumBytes,
                                              bandBytes: bandBytes)
-        let layout = BufferPlan(network, shapes: shapes, banded: bands.mapValues(\.expansion), lifetime: lifetime)
+        let layout = BufferPlan(nodes, network.fusion, shapes: shapes, banded: bands.mapValues(\.expansion), lifetime: lifetime)
         let storages = try layout.capacities.map { try TensorStorage(count: $0, shape: TensorShape(h: 1, w: 1, c: $0)) }
         // One scratch per thread of the default pool (at least two, so that a two-thread pool
         // runs chunks of bands on any machine).
@@ -91,6 +94,7 @@ public final class InferencePlan: @unchecked Sendable {
         outputShape = shapes[nodes.count - 1]
         inputView = view(0)
         outputView = view(nodes.count - 1)
+        nodeViews = nodes.map { layout.locations[$0.id] != nil ? view($0.id) : nil }
         bandedExpansion = bands.mapValues(\.expansion)
         peakActivationBytes = (layout.capacities.reduce(0, +) + scratchCount) * MemoryLayout<Float>.stride + linearBytes
         unplannedActivationBytes = layout.unplannedCount * MemoryLayout<Float>.stride + linearBytes

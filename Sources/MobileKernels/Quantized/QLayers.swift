@@ -13,7 +13,7 @@ public final class QConv2D: @unchecked Sendable {
     /// The variant that runs (`.auto` resolved: `.avx512vnni` on a CPU with AVX-512 VNNI).
     public let variant: Variant
     public let name: String
-    private let op: OpaquePointer
+    let op: OpaquePointer
 
     /// - Parameters:
     ///   - weights: PyTorch's layout `[outChannels, inChannels / groups, kernelH, kernelW]`,
@@ -118,7 +118,7 @@ public final class QDepthwiseConv2D: @unchecked Sendable {
     public let input: Quantization, output: Quantization
     public let variant: Variant
     public let name: String
-    private let op: OpaquePointer
+    let op: OpaquePointer
 
     /// `weights` `[channels, 1, kernelH, kernelW]` int8 in [-127, 127]; `weightScales` and `bias`
     /// per channel (see `QConv2D`).

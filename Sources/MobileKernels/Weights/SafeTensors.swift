@@ -40,7 +40,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let base: UnsafeRawPointer
     private let byteCount: Int
     private let isMapped: Bool
-    private let source: String
+    let source: String
     private let index: [String: Int]
 
     /// Maps the file at `path` (mmap, read-only) and validates its header and offsets.
@@ -192,7 +192,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// `metadata`, when not empty, is written as "__metadata__" (keys sorted) before them. The
     /// header is compact JSON padded with spaces to a multiple of 8 bytes. The tensors named in
     /// `int64` are written as I64 instead (PyTorch's dtype for num_batches_tracked); their values
-    /// must be whole numbers of at most 2^53 in magnitude.
+    /// must be whole numbers of at most 2^53 in magnitude. The tensors named in `int8` are written
+    /// as I8 (an int8 model's weights); their values must be whole numbers in [-128, 127].
     ///
     /// Throws `.invalidArgument` for a duplicate name, the reserved name "__metadata__", a
     /// negative dimension, a value of an I64 tensor that is not a whole number, or a header over
@@ -201,12 +202,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// not fill its shape, and `.invalidFile` when the file cannot be written (`path` is then
     /// left as it was).
     public static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
-                             int64: Set<String> = [], to path: String) throws {
-        let header = try encodeHeader(tensors, metadata: metadata, int64: int64, context: path)
+                             int64: Set<String> = [], int8: Set<String> = [], to path: String) throws {
+        let header = try encodeHeader(tensors, metadata: metadata, int64: int64, int8: int8, context: path)
         try WeightFileIO.writeAtomically(path) { file in
             try file.write(header)
             for t in tensors {
-                if int64.contains(t.name) { try file.write(int64Bytes(t.values)) } else { try file.write(floats: t.values) }
+                if int64.contains(t.name) {
+                    try file.write(int64Bytes(t.values))
+                } else if int8.contains(t.name) {
+                    try file.write(t.values.map { UInt8(bitPattern: Int8($0)) })
+                } else {
+                    try file.write(floats: t.values)
+                }
             }
         }
     }
@@ -214,9 +221,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The bytes `write` puts in a file, in memory (for `init(data:)`, tests and transport).
     /// Throws as `write` does, except `.invalidFile`.
     public static func encode(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
-                              int64: Set<String> = []) throws -> [UInt8] {
-        var bytes = try encodeHeader(tensors, metadata: metadata, int64: int64, context: "safetensors encode")
-        for t in tensors { bytes += int64.contains(t.name) ? int64Bytes(t.values) : WeightFileIO.littleEndianBytes(t.values) }
+                              int64: Set<String> = [], int8: Set<String> = []) throws -> [UInt8] {
+        var bytes = try encodeHeader(tensors, metadata: metadata, int64: int64, int8: int8, context: "safetensors encode")
+        for t in tensors {
+            bytes += int64.contains(t.name) ? int64Bytes(t.values)
+                : int8.contains(t.name) ? t.values.map { UInt8(bitPattern: Int8($0)) }
+                : WeightFileIO.littleEndianBytes(t.values)
+        }
         return bytes
     }
 
@@ -226,9 +237,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// The 8-byte length and the padded JSON header of `tensors`, contiguous in order: F32, or
-    /// I64 for the names in `int64`.
+    /// I64 for the names in `int64`, I8 for those in `int8`.
     private static func encodeHeader(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String],
-                                     int64: Set<String>, context: String) throws -> [UInt8] {
+                                     int64: Set<String>, int8: Set<String>, context: String) throws -> [UInt8] {
         var entries: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
             entries.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
@@ -243,13 +254,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 throw MobileKernelsError(.invalidArgument, "\(context): two tensors are named '\(t.name)'")
             }
             try WeightFileIO.checkShape(t.shape, count: t.values.count, "\(context): tensor '\(t.name)'")
-            let isInteger = int64.contains(t.name)
+            let isInteger = int64.contains(t.name), isByte = int8.contains(t.name)
+            guard !(isInteger && isByte) else {
+                throw MobileKernelsError(.invalidArgument, "\(context): tensor '\(t.name)' is named as both I64 and I8")
+            }
             if isInteger, let bad = t.values.first(where: { !($0.rounded() == $0 && abs($0) <= 0x1p53) }) {
                 throw MobileKernelsError(.invalidArgument, "\(context): tensor '\(t.name)' is to be written as I64 but holds \(bad)")
             }
-            let end = offset + (isInteger ? 8 : 4) * t.values.count
+            if isByte, let bad = t.values.first(where: { !($0.rounded() == $0 && $0 >= -128 && $0 <= 127) }) {
+                throw MobileKernelsError(.invalidArgument, "\(context): tensor '\(t.name)' is to be written as I8 but holds \(bad)")
+            }
+            let end = offset + (isInteger ? 8 : isByte ? 1 : 4) * t.values.count
             entries.append((t.name, .object([
-                ("dtype", .string(isInteger ? "I64" : "F32")),
+                ("dtype", .string(isInteger ? "I64" : isByte ? "I8" : "F32")),
                 ("shape", .array(t.shape.map { .number(String($0)) })),
                 ("data_offsets", .array([.number(String(offset)), .number(String(end))])),
             ])))

@@ -1,0 +1,340 @@
+import Foundation
+
+/// A network's int8 form, from post-training quantization (XNNPACK's QS8 with per-channel
+/// weights, see CKernels/README.md "int8"):
+/// - every convolution's (and hidden linear layer's) weights in int8 [-127, 127] with one scale
+///   per output channel, `max|w| / 127`, BatchNorm folded in first; its bias in real units (the
+///   network quantizes it to int32 as `round(b / (input scale * weight scale))`);
+/// - the quantization of every tensor the int8 network materializes, asymmetric per tensor,
+///   from the min and max each reaches on calibration images (widened to include 0);
+/// - the last linear layer (the logits) in float32, on the dequantized features: logits of 256
+///   levels would tie the top classes of many images, and the layer is a tiny share of the time.
+///
+/// Tensors that only move bytes share their input's quantization (max pooling, flatten, channel
+/// shuffle); a residual convolution's output is the add's; both inputs of a channel concat are
+/// requantized into the concat's.
+///
+/// Supported: every architecture without squeeze-and-excitation or hard-swish / hard-sigmoid
+/// (MobileNetV1, V2, ShuffleNetV1, VGG16, AlexNet); MobileNetV3 throws `.unsupported`.
+///
+/// Saved as safetensors (`save`, `init(contentsOf:)`): the int8 weights as I8 under the float
+/// tensors' names, their scales as `<weight name>_scale` (F32), the folded biases as F32 under
+/// the float bias names (`<prefix>.bias`), each materialized tensor's quantization as
+/// `quantization.<node name>` (F32 [scale, zero point]), the logits' layer as F32.
+public struct QuantizedModel: @unchecked Sendable {
+    public let architecture: Architecture
+    /// Per node, the quantization of its output; nil for the float logits.
+    public let quantization: [Quantization?]
+    /// Metadata carried from the float checkpoint (its variant, mean and std, image size), saved
+    /// with the model.
+    public var metadata: [String: String]
+
+    struct Weights {
+        var values: [Int8]    // PyTorch's layout
+        var scales: [Float]   // per output channel
+        var bias: [Float]     // real units, folded; zeros where the layer has none
+    }
+    /// Per int8 convolution or linear node.
+    let weights: [Int: Weights]
+    /// The logits' linear layer in PyTorch's layout [out, in] (columns in PyTorch's flatten order).
+    let classifierWeights: [Float]
+    let classifierBias: [Float]
+
+    init(architecture: Architecture, quantization: [Quantization?], metadata: [String: String],
+         weights: [Int: Weights], classifierWeights: [Float], classifierBias: [Float]) {
+        self.architecture = architecture
+        self.quantization = quantization
+        self.metadata = metadata
+        self.weights = weights
+        self.classifierWeights = classifierWeights
+        self.classifierBias = classifierBias
+    }
+
+    /// The file format's name, in the metadata of every saved model.
+    public static let format = "mobilekernels-qs8"
+
+    /// Why `architecture` has no int8 form, or nil when it has one.
+    public static func unsupportedReason(_ architecture: Architecture) -> String? {
+        guard let last = architecture.nodes.last, case .linear = last.operation else {
+            return "the last node must be a linear layer (the logits)"
+        }
+        for node in architecture.nodes {
+            switch node.operation {
+            case .squeezeExcitation:
+                return "squeeze-and-excitation (\(node.name)) has no int8 form yet"
+            case let .conv(spec) where spec.activation == .hardswish || spec.activation == .hardsigmoid:
+                return "hard-swish / hard-sigmoid (\(node.name)) have no int8 form yet"
+            case let .linear(spec) where spec.activation == .hardswish || spec.activation == .hardsigmoid:
+                return "hard-swish / hard-sigmoid (\(node.name)) have no int8 form yet"
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Calibration
+
+    /// Quantizes `weights` (float, PyTorch names) for `architecture`, with the activation ranges
+    /// the float network reaches on `images` (`[n, h, w, 3]` NHWC, normalized as for inference;
+    /// every image counts, in batches of at most `batch`).
+    /// - Throws: `.unsupported` for an architecture without an int8 form; `.invalidArgument` for
+    ///   no images, a non-finite weight or activation; the float network's errors.
+    public static func calibrate(architecture: Architecture, weights: WeightSource, images: Tensor, batch: Int = 8,
+                                 metadata: [String: String] = [:], threadPool: ThreadPool = .shared) throws -> QuantizedModel {
+        if let reason = unsupportedReason(architecture) {
+            throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): \(reason)")
+        }
+        guard images.shape.c == 3, images.shape.n >= 1, batch >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "int8 calibration: images \(images.shape) must be [n >= 1, h, w, 3] and the batch at least 1")
+        }
+        let source = try weights.materialized(for: architecture)
+        let network = try Network(architecture: architecture, weights: source)
+        let nodes = architecture.nodes
+        var lo = [Float](repeating: .infinity, count: nodes.count)
+        var hi = [Float](repeating: -.infinity, count: nodes.count)
+        let n = images.shape.n, (h, w) = (images.shape.h, images.shape.w)
+        let perImage = h * w * 3
+        var plans: [Int: InferencePlan] = [:]
+        try images.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < n {
+                let count = min(batch, n - start)
+                if plans[count] == nil { plans[count] = try network.plan(batch: count, height: h, width: w, lifetime: .keepAll) }
+                let plan = plans[count]!
+                let chunk = try Tensor(shape: TensorShape(n: count, h: h, w: w, c: 3),
+                                       nhwc: Array(all[(start * perImage)..<((start + count) * perImage)]))
+                _ = try plan.predict(chunk, threadPool: threadPool)
+                for id in 0..<nodes.count {
+                    guard let view = plan.nodeViews[id] else { continue }
+                    let p = view.pointer, c = view.shape.c
+                    var a = lo[id], b = hi[id]
+                    for pixel in 0..<view.shape.pixels {
+                        let row = p + pixel * view.pixelStride
+                        for ch in 0..<c {
+                            let v = row[ch]
+                            a = Swift.min(a, v)
+                            b = Swift.max(b, v)
+                        }
+                    }
+                    guard a.isFinite, b.isFinite else {
+                        throw MobileKernelsError(.invalidArgument, "int8 calibration: \(nodes[id].name) computed a non-finite value")
+                    }
+                    (lo[id], hi[id]) = (a, b)
+                }
+                start += count
+            }
+        }
+        let quantization = try materialized(architecture, Fusion(architecture, shuffles: false)) { id in
+            Quantization(min: lo[id], max: hi[id])
+        }
+        var quantized: [Int: Weights] = [:]
+        var classifier: (weights: [Float], bias: [Float]) = ([], [])
+        for node in nodes {
+            switch node.operation {
+            case let .conv(spec):
+                let (w, b) = try Network.foldedConv(spec, source)
+                let (values, scales) = try perChannel(w, outputs: spec.outChannels, node.name)
+                quantized[node.id] = Weights(values: values, scales: scales,
+                                             bias: b.isEmpty ? [Float](repeating: 0, count: spec.outChannels) : b)
+            case let .linear(spec):
+                let w = try source.tensor(spec.weightKey, shape: [spec.outFeatures, spec.inFeatures], role: .weight)
+                let b = try spec.biasKey.map { try source.tensor($0, shape: [spec.outFeatures], role: .bias) }
+                    ?? [Float](repeating: 0, count: spec.outFeatures)
+                if node.id == nodes.count - 1 {
+                    classifier = (w, b)
+                } else {
+                    let (values, scales) = try perChannel(w, outputs: spec.outFeatures, node.name)
+                    quantized[node.id] = Weights(values: values, scales: scales, bias: b)
+                }
+            default:
+                continue
+            }
+        }
+        return QuantizedModel(architecture: architecture, quantization: quantization, metadata: metadata,
+                              weights: quantized, classifierWeights: classifier.weights, classifierBias: classifier.bias)
+    }
+
+    /// Symmetric per-output-channel int8: scale `max|w| / 127` (1 for an all-zero channel),
+    /// values `round_half_even(w / scale)` in [-127, 127].
+    static func perChannel(_ w: [Float], outputs: Int, _ name: String) throws -> (values: [Int8], scales: [Float]) {
+        let per = w.count / outputs
+        var values = [Int8](repeating: 0, count: w.count)
+        var scales = [Float](repeating: 1, count: outputs)
+        for o in 0..<outputs {
+            let row = w[(o * per)..<((o + 1) * per)]
+            guard row.allSatisfy(\.isFinite) else {
+                throw MobileKernelsError(.invalidArgument, "int8 quantization: \(name) has a non-finite weight")
+            }
+            let m = row.reduce(0) { Swift.max($0, abs($1)) }
+            let scale = m > 0 ? m / 127 : 1
+            scales[o] = scale
+            for i in row.indices {
+                values[i] = Int8(Swift.max(-127, Swift.min(127, (w[i] / scale).rounded(.toNearestOrEven))))
+            }
+        }
+        return (values, scales)
+    }
+
+    /// Every node's output quantization from the measured one of the nodes that compute a new
+    /// tensor (`measured(id)`): tensors that only move bytes take their input's, fused
+    /// producers their consumer's (the tensor they write), the logits none.
+    static func materialized(_ architecture: Architecture, _ fusion: Fusion,
+                             _ measured: (Int) throws -> Quantization) throws -> [Quantization?] {
+        let nodes = architecture.nodes
+        var q = [Quantization?](repeating: nil, count: nodes.count)
+        // Fused producers come before their consumer: resolve consumers first where needed.
+        func owner(_ id: Int) -> Int {
+            var r = id
+            while let target = fusion.fusedInto[r] { r = target }
+            return r
+        }
+        for node in nodes {
+            let id = node.id
+            switch node.operation {
+            case .maxPool, .flatten, .channelShuffle:
+                q[id] = q[node.inputs[0]]
+            case .linear where id == nodes.count - 1:
+                q[id] = nil
+            default:
+                q[id] = try measured(owner(id))
+            }
+        }
+        return q
+    }
+
+    // MARK: - File
+
+    /// Writes the model as safetensors at `path` (atomically; see the type's notes for the names).
+    public func save(to path: String) throws {
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        var bytes: Set<String> = []
+        for node in architecture.nodes {
+            if let q = quantization[node.id] {
+                tensors.append(("quantization.\(node.name)", [2], [q.scale, Float(q.zeroPoint)]))
+            }
+            switch node.operation {
+            case let .conv(spec):
+                let w = weights[node.id]!
+                tensors.append((spec.weightKey, spec.weightShape, w.values.map { Float($0) }))
+                bytes.insert(spec.weightKey)
+                tensors.append((spec.weightKey + "_scale", [spec.outChannels], w.scales))
+                tensors.append((QuantizedModel.biasName(spec.weightKey), [spec.outChannels], w.bias))
+            case let .linear(spec):
+                if let w = weights[node.id] {
+                    tensors.append((spec.weightKey, [spec.outFeatures, spec.inFeatures], w.values.map { Float($0) }))
+                    bytes.insert(spec.weightKey)
+                    tensors.append((spec.weightKey + "_scale", [spec.outFeatures], w.scales))
+                    tensors.append((QuantizedModel.biasName(spec.weightKey), [spec.outFeatures], w.bias))
+                } else {
+                    tensors.append((spec.weightKey, [spec.outFeatures, spec.inFeatures], classifierWeights))
+                    tensors.append((QuantizedModel.biasName(spec.weightKey), [spec.outFeatures], classifierBias))
+                }
+            default:
+                continue
+            }
+        }
+        var meta = metadata
+        meta["format"] = QuantizedModel.format
+        meta["model"] = architecture.kind.specName
+        try SafeTensorsFile.write(tensors, metadata: meta, int8: bytes, to: path)
+    }
+
+    /// Reads a model `save` wrote, for `architecture` (which must be the one it was made for).
+    /// - Throws: `.invalidFile` for another format or model, a missing tensor, a wrong shape or
+    ///   dtype, a weight outside [-127, 127], a scale that is not finite and positive, a
+    ///   quantization that is not valid; `.unsupported` as `calibrate`.
+    public init(contentsOf path: String, architecture: Architecture) throws {
+        try self.init(file: try SafeTensorsFile(path: path), architecture: architecture)
+    }
+
+    init(file: SafeTensorsFile, architecture: Architecture) throws {
+        if let reason = QuantizedModel.unsupportedReason(architecture) {
+            throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): \(reason)")
+        }
+        let source = file.source
+        guard file.metadata["format"] == QuantizedModel.format else {
+            throw MobileKernelsError(.invalidFile, "\(source): not an int8 model (metadata format is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(QuantizedModel.format)'; make one with `mobilekernels quantize`)")
+        }
+        guard file.metadata["model"] == architecture.kind.specName else {
+            throw MobileKernelsError(.invalidFile, "\(source): an int8 \(file.metadata["model"] ?? "unknown") model, expected \(architecture.kind.specName)")
+        }
+        func floats(_ name: String, _ shape: [Int]) throws -> [Float] {
+            guard let info = file.tensors.first(where: { $0.name == name }) else {
+                throw MobileKernelsError(.invalidFile, "\(source): missing tensor '\(name)'")
+            }
+            guard info.shape == shape else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' has shape \(info.shape), expected \(shape)")
+            }
+            return try info.dtype == "I8" ? file.integers(name).map { Float($0) } : file.floats(name)
+        }
+        func int8(_ name: String, _ shape: [Int]) throws -> [Int8] {
+            guard let info = file.tensors.first(where: { $0.name == name }), info.dtype == "I8" else {
+                throw MobileKernelsError(.invalidFile, "\(source): missing I8 tensor '\(name)'")
+            }
+            guard info.shape == shape else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' has shape \(info.shape), expected \(shape)")
+            }
+            let values = try file.integers(name)
+            guard values.allSatisfy({ $0 >= -127 && $0 <= 127 }) else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' holds -128 (int8 weights are in [-127, 127])")
+            }
+            return values.map { Int8($0) }
+        }
+        func scales(_ name: String, _ count: Int) throws -> [Float] {
+            let s = try floats(name, [count])
+            guard s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' holds a scale that is not finite and positive")
+            }
+            return s
+        }
+        func finite(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let v = try floats(name, shape)
+            guard v.allSatisfy(\.isFinite) else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' holds a non-finite value")
+            }
+            return v
+        }
+        let nodes = architecture.nodes
+        let stored = try QuantizedModel.materialized(architecture, Fusion(architecture, shuffles: false)) { id in
+            let name = "quantization.\(nodes[id].name)"
+            let v = try finite(name, [2])
+            let q = Quantization(scale: v[0], zeroPoint: Int32(exactly: v[1]) ?? Int32.max)
+            guard q.isValid else {
+                throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' is not a quantization (scale \(v[0]) must be finite and positive, zero point \(v[1]) an int8 value)")
+            }
+            return q
+        }
+        var weights: [Int: Weights] = [:]
+        var classifier: (weights: [Float], bias: [Float]) = ([], [])
+        for node in nodes {
+            switch node.operation {
+            case let .conv(spec):
+                weights[node.id] = Weights(values: try int8(spec.weightKey, spec.weightShape),
+                                           scales: try scales(spec.weightKey + "_scale", spec.outChannels),
+                                           bias: try finite(QuantizedModel.biasName(spec.weightKey), [spec.outChannels]))
+            case let .linear(spec):
+                let shape = [spec.outFeatures, spec.inFeatures]
+                let bias = try finite(QuantizedModel.biasName(spec.weightKey), [spec.outFeatures])
+                if node.id == nodes.count - 1 {
+                    classifier = (try finite(spec.weightKey, shape), bias)
+                } else {
+                    weights[node.id] = Weights(values: try int8(spec.weightKey, shape),
+                                               scales: try scales(spec.weightKey + "_scale", spec.outFeatures), bias: bias)
+                }
+            default:
+                continue
+            }
+        }
+        var metadata = file.metadata
+        metadata["format"] = nil
+        metadata["model"] = nil
+        self.init(architecture: architecture, quantization: stored, metadata: metadata, weights: weights,
+                  classifierWeights: classifier.weights, classifierBias: classifier.bias)
+    }
+
+    /// The bias name of a layer whose weight is `weightKey` ("<prefix>.weight" -> "<prefix>.bias").
+    static func biasName(_ weightKey: String) -> String {
+        weightKey.hasSuffix(".weight") ? String(weightKey.dropLast(".weight".count)) + ".bias" : weightKey + "_bias"
+    }
+}

@@ -1,0 +1,457 @@
+internal import CKernels
+import Foundation
+
+/// A `QuantizedModel` on MobileKernels' int8 kernels, the int8 twin of `Network`: each node an
+/// int8 operator (weights packed once), the same fusions as float except the shuffled output
+/// (the int8 convolution writes plain order; the shuffle is a byte permutation step):
+/// a residual convolution adds the skip tensor in its store, ShuffleNet's concat inputs write
+/// their channel slice, flatten and an identity adaptive pool are free. The logits' layer runs
+/// in float32 on the dequantized features (see `QuantizedModel`).
+///
+///     let model = try QuantizedModel(contentsOf: "mobilenet_v2.qs8.safetensors", architecture: arch)
+///     let plan = try QuantizedNetwork(model).plan(batch: 1, height: 224, width: 224)
+///     let logits = try plan.predict(image)          // float32 [1, 1, 1, classes]
+public final class QuantizedNetwork: @unchecked Sendable {
+    public let model: QuantizedModel
+    public var architecture: Architecture { model.architecture }
+    public var kind: ModelKind { architecture.kind }
+
+    enum Compiled {
+        case input
+        case conv(QConv2D)
+        case depthwise(QDepthwiseConv2D)
+        case pool(QPool)
+        case shuffle(groups: Int)
+        case add(Activation)
+        case alias
+        case concat
+        case classifier(Conv2D)
+    }
+
+    let compiled: [Compiled]
+    let fusion: Fusion
+
+    /// The bytes of the packed weights (int8 layers and the float logits' layer).
+    public var weightBytes: Int {
+        compiled.reduce(0) { total, layer in
+            switch layer {
+            case let .conv(conv): total + conv.weightBytes
+            case let .depthwise(depthwise): total + depthwise.weightBytes
+            case let .classifier(linear): total + linear.weightBytes
+            default: total
+            }
+        }
+    }
+
+    /// - Parameter variant: the int8 kernels' variant (`.auto`: the best this CPU has); the
+    ///   float logits' layer runs on `.auto`.
+    /// - Throws: `.unsupported` for a variant without int8 kernels here; `.invalidArgument` for a
+    ///   bias that does not fit int32 at its scale.
+    public init(_ model: QuantizedModel, variant: Variant = .auto) throws {
+        self.model = model
+        let architecture = model.architecture
+        let nodes = architecture.nodes
+        let fusion = Fusion(architecture, shuffles: false)
+        self.fusion = fusion
+        let q = model.quantization
+        let sizes = try architecture.featureSizes(height: 224, width: 224)
+        func quantization(_ id: Int) throws -> Quantization {
+            guard let value = q[id] else {
+                throw MobileKernelsError(.invalidArgument, "int8 \(architecture.kind.specName): \(nodes[id].name) has no quantization")
+            }
+            return value
+        }
+        /// int32 biases at the input's and each channel's weight scale.
+        func bias(_ w: QuantizedModel.Weights, input: Quantization, _ name: String) throws -> [Int32] {
+            try zip(w.bias, w.scales).map { b, s in
+                let v = (Double(b) / (Double(input.scale) * Double(s))).rounded(.toNearestOrEven)
+                guard let i = Int32(exactly: v) else {
+                    throw MobileKernelsError(.invalidArgument, "int8 \(name): bias \(b) is out of int32 range at scale \(input.scale) x \(s)")
+                }
+                return i
+            }
+        }
+        var compiled: [Compiled] = []
+        for node in nodes {
+            let id = node.id
+            switch node.operation {
+            case .input:
+                compiled.append(.input)
+            case let .conv(spec):
+                let w = model.weights[id]!
+                let activation = fusion.finalActivation[id] ?? spec.activation
+                let input = try quantization(node.inputs[0])
+                let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
+                let b = try bias(w, input: input, node.name)
+                if spec.isDepthwise {
+                    compiled.append(.depthwise(try QDepthwiseConv2D(
+                        channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW, strideH: spec.strideH,
+                        strideW: spec.strideW, padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW,
+                        weights: w.values, weightScales: w.scales, bias: b, activation: activation, input: input,
+                        output: try quantization(id), variant: variant)))
+                } else {
+                    compiled.append(.conv(try QConv2D(
+                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                        kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
+                        dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w.values,
+                        weightScales: w.scales, bias: b, activation: activation, input: input,
+                        output: try quantization(id), residual: try fusion.residualOf[id].map(quantization),
+                        variant: variant)))
+                }
+            case let .linear(spec):
+                // PyTorch flattens (c, h, w); our NHWC memory is (h, w, c): permute the columns.
+                var flatten: FeatureSize? = nil
+                if case .flatten = nodes[node.inputs[0]].operation {
+                    let f = sizes[nodes[node.inputs[0]].inputs[0]]
+                    if f.h * f.w > 1 { flatten = f }
+                }
+                if id == nodes.count - 1 {
+                    var w = model.classifierWeights
+                    if let f = flatten { w = Network.permuteFlattenColumns(w, out: spec.outFeatures, h: f.h, w: f.w, c: f.c) }
+                    compiled.append(.classifier(try Conv2D(inChannels: spec.inFeatures, outChannels: spec.outFeatures,
+                                                           kernelSize: 1, weights: w, bias: model.classifierBias,
+                                                           activation: spec.activation)))
+                    continue
+                }
+                let w = model.weights[id]!
+                var values = w.values
+                if let f = flatten {
+                    values = Network.permuteFlattenColumns(values.map { Float($0) }, out: spec.outFeatures, h: f.h, w: f.w,
+                                                           c: f.c).map { Int8($0) }
+                }
+                let input = try quantization(node.inputs[0])
+                compiled.append(.conv(try QConv2D(
+                    inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelH: 1, kernelW: 1, weights: values,
+                    weightScales: w.scales, bias: try bias(w, input: input, node.name), activation: spec.activation,
+                    input: input, output: try quantization(id), variant: variant)))
+            case let .maxPool(kernel, stride, padding):
+                let input = try quantization(node.inputs[0])
+                compiled.append(.pool(try QPool(kind: MK_POOL_QS8_MAX, channels: sizes[id].c, kernel: kernel, stride: stride,
+                                                padding: padding, countIncludePad: false, activation: .none, input: input,
+                                                output: input, name: node.name)))
+            case let .avgPool(kernel, stride, padding, countIncludePad):
+                compiled.append(.pool(try QPool(kind: MK_POOL_QS8_AVERAGE, channels: sizes[id].c, kernel: kernel,
+                                                stride: stride, padding: padding, countIncludePad: countIncludePad,
+                                                activation: fusion.finalActivation[id] ?? .none,
+                                                input: try quantization(node.inputs[0]), output: try quantization(id),
+                                                name: node.name)))
+            case let .adaptiveAvgPool(oh, ow):
+                compiled.append(.pool(try QPool(kind: MK_POOL_QS8_ADAPTIVE_AVERAGE, channels: sizes[id].c, kernel: 1,
+                                                stride: 1, padding: 0, countIncludePad: true, activation: .none,
+                                                input: try quantization(node.inputs[0]), output: try quantization(id),
+                                                adaptive: (oh, ow), name: node.name)))
+            case .globalAveragePool:
+                compiled.append(.pool(try QPool(kind: MK_POOL_QS8_GLOBAL_AVERAGE, channels: sizes[id].c, kernel: 1,
+                                                stride: 1, padding: 0, countIncludePad: true, activation: .none,
+                                                input: try quantization(node.inputs[0]), output: try quantization(id),
+                                                name: node.name)))
+            case .flatten:
+                compiled.append(.alias)
+            case let .channelShuffle(groups):
+                compiled.append(.shuffle(groups: groups))
+            case let .add(activation):
+                compiled.append(.add(activation))
+            case .concat:
+                guard node.inputs.allSatisfy({ fusion.fusedInto[$0] == id }) else {
+                    throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): concat \(node.name) has an input that does not write its slice")
+                }
+                compiled.append(.concat)
+            case .squeezeExcitation:
+                throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): squeeze-and-excitation has no int8 form yet")
+            }
+        }
+        self.compiled = compiled
+    }
+
+    /// An int8 inference plan for `batch` images of `height` x `width` (every int8 buffer
+    /// allocated now; a buffer goes to a later node once its contents are read).
+    public func plan(batch: Int = 1, height: Int = 224, width: Int = 224) throws -> QuantizedInferencePlan {
+        try QuantizedInferencePlan(network: self, batch: batch, height: height, width: width)
+    }
+}
+
+/// An int8 pooling operator (`mk_pool2d_qs8`).
+final class QPool: @unchecked Sendable {
+    let op: OpaquePointer
+    let name: String
+
+    init(kind: mk_pool_qs8_kind, channels: Int, kernel: Int, stride: Int, padding: Int, countIncludePad: Bool,
+         activation: Activation, input: Quantization, output: Quantization, adaptive: (Int, Int) = (1, 1),
+         name: String) throws {
+        var params = mk_pool2d_qs8_params(
+            kind: kind, channels: channels,
+            pool: mk_pool2d_params(kernel_h: kernel, kernel_w: kernel, stride_h: stride, stride_w: stride,
+                                   pad_top: padding, pad_left: padding, pad_bottom: padding, pad_right: padding,
+                                   count_include_pad: countIncludePad, activation: activation.cValue),
+            input: input.cValue, output: output.cValue, adaptive_h: adaptive.0, adaptive_w: adaptive.1)
+        var handle: OpaquePointer?
+        try check(mk_pool2d_qs8_create(&params, &handle), "int8 pool \(name)")
+        op = handle!
+        self.name = name
+    }
+
+    deinit { mk_pool2d_qs8_destroy(op) }
+}
+
+/// A window on int8 NHWC storage (the int8 twin of `TensorView`).
+struct QView {
+    let storage: QTensorStorage
+    let shape: TensorShape
+    let channelOffset: Int
+    let pixelStride: Int
+    var pointer: UnsafeMutablePointer<Int8> { storage.pointer + channelOffset }
+}
+
+/// A `QuantizedNetwork` planned for one batch size and input size: the int8 buffers
+/// (`BufferPlan`, reused as soon as their contents are read), the steps, and the float32 ends:
+/// the input is quantized into the first buffer, the features dequantized for the float logits'
+/// layer. `predict(_:into:threadPool:)` allocates nothing (a step plans again, without
+/// allocating, when a pool with another thread count runs it). One caller at a time.
+public final class QuantizedInferencePlan: @unchecked Sendable {
+    public let network: QuantizedNetwork
+    /// `[batch, height, width, 3]` float32, NHWC.
+    public let inputShape: TensorShape
+    /// `[batch, 1, 1, classes]` float32.
+    public let outputShape: TensorShape
+    /// The bytes of all activation buffers: the int8 ones and the float input, features and logits.
+    public let peakActivationBytes: Int
+
+    private let steps: [(ThreadPool) throws -> Void]
+    private let stepNodes: [Int]
+    private let lock = NSLock()
+    private let input: QView
+    private let inputQuantization: Quantization
+    private let logits: TensorView
+
+    init(network: QuantizedNetwork, batch: Int, height: Int, width: Int) throws {
+        let architecture = network.architecture
+        let nodes = architecture.nodes
+        guard batch >= 1, height >= 1, width >= 1 else {
+            throw MobileKernelsError(.invalidArgument, "int8 \(network.kind): batch and input size must be at least 1, got \(batch) x \(height) x \(width)")
+        }
+        let shapes = try architecture.featureSizes(height: height, width: width).map {
+            try TensorShape(n: batch, h: $0.h, w: $0.w, c: $0.c)
+        }
+        let fusion = network.fusion
+        let layout = BufferPlan(nodes, fusion, shapes: shapes, banded: [:], lifetime: .reuse)
+        let storages = try layout.capacities.map { try QTensorStorage(count: $0, shape: TensorShape(h: 1, w: 1, c: $0)) }
+        func view(_ id: Int) -> QView {
+            let l = layout.locations[id]!
+            return QView(storage: storages[l.buffer], shape: l.shape, channelOffset: l.channelOffset, pixelStride: l.pixelStride)
+        }
+        let q = network.model.quantization
+        let last = nodes.count - 1
+        let featureNode = nodes[last].inputs[0]
+        let featureShape = shapes[featureNode]
+        let features = try TensorStorage(count: featureShape.count, shape: featureShape)
+        let flatFeatures = TensorView(storage: features, shape: try TensorShape(n: batch, h: 1, w: 1, c: featureShape.count / batch))
+        let logitStorage = try TensorStorage(count: shapes[last].count, shape: shapes[last])
+        let logits = TensorView(storage: logitStorage, shape: shapes[last])
+        let workspace = Conv2D.Workspace()
+        var steps: [(node: Int, run: (ThreadPool) throws -> Void)] = []
+        for node in nodes {
+            let id = node.id
+            if layout.identities.contains(id) || fusion.isDoneByProducer(id, nodes) { continue }
+            let name = "int8 \(network.kind) \(node.name)"
+            switch network.compiled[id] {
+            case .input, .alias, .concat:
+                continue
+            case let .conv(conv):
+                let step = try QConvStep(conv, input: view(node.inputs[0]), residual: fusion.residualOf[id].map(view),
+                                         output: view(id), name: name)
+                steps.append((id, step.run))
+            case let .depthwise(dw):
+                let step = try QDepthwiseStep(dw, input: view(node.inputs[0]), output: view(id), name: name)
+                steps.append((id, step.run))
+            case let .pool(pool):
+                let step = try QPoolStep(pool, input: view(node.inputs[0]), output: view(id), name: name)
+                steps.append((id, step.run))
+            case let .shuffle(groups):
+                let x = view(node.inputs[0]), y = view(id)
+                steps.append((id, { pool in
+                    try check(mk_channel_shuffle_qs8(groups, x.shape.c, x.shape.pixels, x.pointer, x.pixelStride, y.pointer,
+                                                     y.pixelStride, pool.handle), name)
+                }))
+            case let .add(activation):
+                let a = view(node.inputs[0]), b = view(node.inputs[1]), y = view(id)
+                let (qa, qb, qy) = (q[node.inputs[0]]!.cValue, q[node.inputs[1]]!.cValue, q[id]!.cValue)
+                steps.append((id, { pool in
+                    try check(mk_add_qs8(y.shape.pixels, y.shape.c, a.pointer, a.pixelStride, qa, b.pointer, b.pixelStride, qb,
+                                         y.pointer, y.pixelStride, qy, activation.cValue, pool.handle), name)
+                }))
+            case let .classifier(linear):
+                let x = view(featureNode), qx = q[featureNode]!.cValue
+                steps.append((id, { pool in
+                    try check(mk_dequantize_qs8_f32(x.shape.pixels, x.shape.c, x.pointer, x.pixelStride, features.pointer,
+                                                    x.shape.c, qx, pool.handle), name)
+                }))
+                let step = try Conv2D.Step(linear, input: flatFeatures, residual: nil, output: logits, workspace: workspace)
+                steps.append((id, step.run))
+            }
+        }
+        self.network = network
+        self.steps = steps.map(\.run)
+        stepNodes = steps.map(\.node)
+        inputShape = shapes[0]
+        outputShape = shapes[last]
+        input = view(0)
+        inputQuantization = q[0]!
+        self.logits = logits
+        peakActivationBytes = layout.capacities.reduce(0, +)
+            + (shapes[0].count + featureShape.count + shapes[last].count) * MemoryLayout<Float>.stride
+    }
+
+    /// Runs the network on `input` (`inputShape`, NHWC float32) and writes the logits into
+    /// `output` (`outputShape`). Allocates nothing.
+    public func predict(_ image: Tensor, into output: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        guard image.shape == inputShape else {
+            throw MobileKernelsError(.shapeMismatch, "int8 \(network.kind) plan: input \(image.shape), expected \(inputShape) (NHWC; use Tensor(shape:nchw:) for PyTorch's order)")
+        }
+        guard output.shape == outputShape else {
+            throw MobileKernelsError(.shapeMismatch, "int8 \(network.kind) plan: output \(output.shape), expected \(outputShape)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let x = input, qx = inputQuantization.cValue
+        try image.withUnsafeBufferPointer { src in
+            try check(mk_quantize_f32_qs8(x.shape.pixels, 3, src.baseAddress!, 3, x.pointer, x.pixelStride, qx, threadPool.handle),
+                      "int8 \(network.kind) input")
+        }
+        for step in steps { try step(threadPool) }
+        output.withUnsafeMutableBufferPointer { dst in
+            dst.baseAddress!.update(from: logits.pointer, count: dst.count)
+        }
+    }
+
+    /// Runs the network on `image` and returns the logits `[batch, 1, 1, classes]`.
+    public func predict(_ image: Tensor, threadPool: ThreadPool = .shared) throws -> Tensor {
+        var output = try Tensor(shape: outputShape)
+        try predict(image, into: &output, threadPool: threadPool)
+        return output
+    }
+
+    /// Per node, the median time of its steps over `repetitions` runs on `image`.
+    public func profile(_ image: Tensor, threadPool: ThreadPool = .shared, repetitions: Int = 10) throws
+        -> [(node: String, milliseconds: Double)] {
+        var output = try Tensor(shape: outputShape)
+        try predict(image, into: &output, threadPool: threadPool)
+        lock.lock()
+        defer { lock.unlock() }
+        var times = [[Double]](repeating: [], count: steps.count)
+        for _ in 0..<max(1, repetitions) {
+            for (i, step) in steps.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try step(threadPool)
+                times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+        }
+        let nodes = network.architecture.nodes
+        var result: [(node: String, milliseconds: Double)] = []
+        var i = 0
+        while i < steps.count {
+            // A node's steps (the logits' dequantize and layer) add up under one label.
+            var total = times[i].sorted()[times[i].count / 2]
+            while i + 1 < steps.count, stepNodes[i + 1] == stepNodes[i] {
+                i += 1
+                total += times[i].sorted()[times[i].count / 2]
+            }
+            let node = nodes[stepNodes[i]]
+            result.append(("\(node.name) \(InferencePlan.describe(node.operation))", total))
+            i += 1
+        }
+        return result
+    }
+}
+
+/// An int8 convolution on fixed views, planned for the thread count of the pool it last ran on.
+final class QConvStep {
+    private let conv: QConv2D
+    private let input: QView, residual: QView?, output: QView
+    private let name: String
+    private var plan = mk_conv2d_qs8_plan()
+    private var threads = 0
+
+    init(_ conv: QConv2D, input: QView, residual: QView?, output: QView, name: String) throws {
+        let shape = try conv.outputShape(for: input.shape)
+        guard shape == output.shape, residual.map({ $0.shape == shape }) ?? true else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), expected \(shape)")
+        }
+        (self.conv, self.input, self.residual, self.output, self.name) = (conv, input, residual, output, name)
+        try replan(.serial)
+    }
+
+    private func replan(_ pool: ThreadPool) throws {
+        var planned = mk_conv2d_qs8_plan()
+        try check(mk_conv2d_qs8_reshape(conv.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                        output.pixelStride, residual?.pixelStride ?? 0, pool.handle, &planned), name)
+        plan = planned
+        threads = pool.threadCount
+    }
+
+    func run(_ pool: ThreadPool) throws {
+        if threads != pool.threadCount { try replan(pool) }
+        try check(mk_conv2d_qs8_run(conv.op, &plan, input.pointer, output.pointer, residual.map { UnsafePointer($0.pointer) },
+                                    pool.handle), name)
+    }
+}
+
+/// An int8 depthwise convolution on fixed views.
+final class QDepthwiseStep {
+    private let dw: QDepthwiseConv2D
+    private let input: QView, output: QView
+    private let name: String
+    private var plan = mk_dwconv2d_qs8_plan()
+    private var threads = 0
+
+    init(_ dw: QDepthwiseConv2D, input: QView, output: QView, name: String) throws {
+        let shape = try dw.outputShape(for: input.shape)
+        guard shape == output.shape else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), expected \(shape)")
+        }
+        (self.dw, self.input, self.output, self.name) = (dw, input, output, name)
+        try replan(.serial)
+    }
+
+    private func replan(_ pool: ThreadPool) throws {
+        var planned = mk_dwconv2d_qs8_plan()
+        try check(mk_dwconv2d_qs8_reshape(dw.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                          output.pixelStride, pool.handle, &planned), name)
+        plan = planned
+        threads = pool.threadCount
+    }
+
+    func run(_ pool: ThreadPool) throws {
+        if threads != pool.threadCount { try replan(pool) }
+        try check(mk_dwconv2d_qs8_run(dw.op, &plan, input.pointer, output.pointer, pool.handle), name)
+    }
+}
+
+/// An int8 pooling on fixed views.
+final class QPoolStep {
+    private let pool: QPool
+    private let input: QView, output: QView
+    private let name: String
+    private var plan = mk_pool2d_qs8_plan()
+    private var threads = 0
+
+    init(_ pool: QPool, input: QView, output: QView, name: String) throws {
+        (self.pool, self.input, self.output, self.name) = (pool, input, output, name)
+        try replan(.serial)
+        guard plan.out_h == output.shape.h, plan.out_w == output.shape.w else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), the pool gives \(plan.out_h) x \(plan.out_w)")
+        }
+    }
+
+    private func replan(_ threadPool: ThreadPool) throws {
+        var planned = mk_pool2d_qs8_plan()
+        try check(mk_pool2d_qs8_reshape(pool.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                        output.pixelStride, threadPool.handle, &planned), name)
+        plan = planned
+        threads = threadPool.threadCount
+    }
+
+    func run(_ threadPool: ThreadPool) throws {
+        if threads != threadPool.threadCount { try replan(threadPool) }
+        try check(mk_pool2d_qs8_run(pool.op, &plan, input.pointer, output.pointer, threadPool.handle), name)
+    }
+}
