@@ -197,7 +197,7 @@ struct Compare: ParsableCommand {
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Whole networks end to end (224x224, batch 1, random weights): auto, avx2, scalar and BLIS-backed 1x1, against the naive Swift reference network.")
+        abstract: "Whole networks end to end (224x224, batch 1, random weights): auto, avx2, scalar and BLIS-backed 1x1, and int8 (qs8) MobileNetV1, V2 and ShuffleNetV1 g3 on every int8 variant, against the naive Swift reference network (float32).")
 
     @OptionGroup var options: CommonOptions
 
@@ -207,7 +207,14 @@ struct Models: ParsableCommand {
         let rows = try report(cases: cases, options: options, title: "MobileKernels: whole networks")
         print("\nimages/s (batch 1):")
         for r in rows where r.variant != "copy" {
-            print("  \(r.model ?? "-") \(r.variant == "reference" ? "naive swift" : r.variant) \(r.threads)t: \(format(1000 / r.medianMs, 1))")
+            let kind = r.family == Family.qs8Model.rawValue ? "int8 " : ""
+            print("  \(r.model ?? "-") \(kind)\(r.variant == "reference" ? "naive swift" : r.variant) \(r.threads)t: \(format(1000 / r.medianMs, 1))")
+        }
+        // int8 against float32: the best int8 variant's median over float auto's, per model and threads.
+        for r in rows where r.family == Family.model.rawValue && r.variant == "auto" {
+            let int8 = rows.filter { $0.family == Family.qs8Model.rawValue && $0.model == r.model && $0.threads == r.threads }
+            guard let best = int8.min(by: { $0.medianMs < $1.medianMs }) else { continue }
+            print("  \(r.model ?? "-") \(r.threads)t: int8 (\(best.variant)) \(format(r.medianMs / best.medianMs, 2))x float32 (auto)")
         }
     }
 }

@@ -27,6 +27,9 @@ public enum Family: String, CaseIterable, Sendable {
     /// int8 (QS8, per-channel weights) convolutions: GOP/s (2 per multiply-accumulate) and % of
     /// the int8 peak (`MachinePeak.int8Gops`).
     case qs8Conv1x1 = "qs8.conv1x1", qs8Gconv = "qs8.gconv", qs8Conv = "qs8.conv", qs8Dwconv = "qs8.dwconv"
+    /// Whole int8 networks (`QuantizedNetwork`), verified against the float32 reference network
+    /// with `int8LogitsAgree`.
+    case qs8Model = "qs8.model"
 
     /// The int8 families, held against the int8 peak.
     public var isInt8: Bool { rawValue.hasPrefix("qs8.") }

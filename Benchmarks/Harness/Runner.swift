@@ -73,6 +73,21 @@ public func outputsMatch(_ got: [Float], _ want: [Float], reduction: Int) -> Boo
     return true
 }
 
+/// An int8 network's logits against the float32 reference's: every logit within 10% of the
+/// reference's largest magnitude, and the same top-1 class for each image of `classes` logits
+/// unless the reference's top two are within that margin.
+public func int8LogitsAgree(_ got: [Float], _ want: [Float], classes: Int) -> Bool {
+    guard got.count == want.count, classes > 0, want.count % classes == 0 else { return false }
+    let margin = 0.1 * want.reduce(0) { max($0, abs($1)) }
+    guard zip(got, want).allSatisfy({ abs($0 - $1) <= margin }) else { return false }
+    for i in stride(from: 0, to: want.count, by: classes) {
+        let w = Array(want[i..<(i + classes)]), g = Array(got[i..<(i + classes)])
+        let top = w.indices.max { w[$0] < w[$1] }!, mine = g.indices.max { g[$0] < g[$1] }!
+        if top != mine && w[top] - w[mine] > margin { return false }
+    }
+    return true
+}
+
 /// Runs every case: the reference once (timed on one thread) unless disabled, then each variant
 /// at each thread count, checking its output against the reference before timing it.
 /// `progress` receives a line per case (for standard error).
@@ -118,7 +133,7 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         var expected: [Float]?
         var referenceMedian: Double?
         if settings.reference {
-            let t = measure(warmup: 0, minRepetitions: c.family == .model ? 1 : 3, minTime: c.family == .model ? 0 : settings.minTime,
+            let t = measure(warmup: 0, minRepetitions: c.isModel ? 1 : 3, minTime: c.isModel ? 0 : settings.minTime,
                             maxRepetitions: 20) { _ in
                 expected = c.reference()
             }
@@ -128,13 +143,15 @@ public func runCases(_ cases: [BenchmarkCase], settings: RunSettings, peak: Mach
         let variants = (settings.variants ?? c.variants).filter { c.variants.contains($0) && $0.isAvailable }
         for threads in settings.threads {
             for variant in variants {
-                let measuresMemory = c.family == .model && ResidentMemory.resetPeak()
+                let measuresMemory = c.isModel && ResidentMemory.resetPeak()
                 let baseRSS = measuresMemory ? ResidentMemory.currentMB() : nil
                 let runner = try c.makeRunner(variant, pools[threads]!, settings.rotate)
                 try runner.run(0)
                 var verified = false, failed = false
                 if let expected {
-                    verified = outputsMatch(runner.output(), expected, reduction: c.reduction)
+                    verified = c.family == .qs8Model
+                        ? int8LogitsAgree(runner.output(), expected, classes: c.params.cout ?? 1)
+                        : outputsMatch(runner.output(), expected, reduction: c.reduction)
                     failed = !verified
                 }
                 let t = try measure(warmup: settings.warmup, minRepetitions: settings.repetitions,

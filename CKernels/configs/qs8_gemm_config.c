@@ -112,8 +112,8 @@ const mk_catalogue_line mk_qs8_dwconv_lines[] = {
 #if defined(__x86_64__)
     MK_QS8_DW_LINE(MK_VARIANT_AVX2, mk_qs8_dwconv_ukernel_up8__avx2, 8),
     MK_QS8_DW_LINE(MK_VARIANT_AVXVNNI, mk_qs8_dwconv_ukernel_up8__avx2, 8),
-    MK_QS8_DW_LINE(MK_VARIANT_AVX512, mk_qs8_dwconv_ukernel_up16__avx512, 16),
-    MK_QS8_DW_LINE(MK_VARIANT_AVX512VNNI, mk_qs8_dwconv_ukernel_up16__avx512, 16),
+    MK_QS8_DW_LINE(MK_VARIANT_AVX512, mk_qs8_dwconv_ukernel_up32__avx512, 32),
+    MK_QS8_DW_LINE(MK_VARIANT_AVX512VNNI, mk_qs8_dwconv_ukernel_up32__avx512, 32),
 #endif
 #if defined(__aarch64__)
     MK_QS8_DW_LINE(MK_VARIANT_NEON, mk_qs8_dwconv_ukernel_up8__neon, 8),

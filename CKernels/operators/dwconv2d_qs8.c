@@ -16,7 +16,7 @@ struct mk_dwconv2d_qs8_op {
     mk_variant variant;
     const mk_qs8_dwconv_kernel* kernel;
     size_t taps, blocks, block_bytes;
-    int8_t* packed;  // blocks x [ceil(taps / 2)][T][2]
+    int8_t* packed;  // blocks x [ceil(taps / 2)][T][2] (int16 where the kernel has wide_index)
     int32_t* bias;   // blocks * T: bias - input_zero_point * sum_t w
     float* scale;    // blocks * T
     int8_t* zeros;   // channels bytes of the input zero point
@@ -67,7 +67,7 @@ mk_status mk_dwconv2d_qs8_create(const mk_dwconv2d_qs8_params* params, const int
     const size_t T = op->kernel->tile, pairs = (taps + 1) / 2;
     op->taps = taps;
     op->blocks = (C + T - 1) / T;
-    op->block_bytes = pairs * T * 2;
+    op->block_bytes = pairs * T * 2 * (op->kernel->wide_index != NULL ? sizeof(int16_t) : 1);
     op->packed = mk_aligned_alloc(op->blocks * op->block_bytes);
     op->bias = mk_aligned_alloc(op->blocks * T * sizeof(int32_t));
     op->scale = mk_aligned_alloc(op->blocks * T * sizeof(float));
@@ -87,7 +87,11 @@ mk_status mk_dwconv2d_qs8_create(const mk_dwconv2d_qs8_params* params, const int
         int32_t sum = 0;
         for (size_t t = 0; t < taps; t++) {
             const int8_t v = weights[c * taps + t];
-            block[((t / 2) * T + c % T) * 2 + t % 2] = v;
+            if (op->kernel->wide_index != NULL) {
+                ((int16_t*)block)[op->kernel->wide_index(t / 2, t % 2, c % T)] = v;
+            } else {
+                block[((t / 2) * T + c % T) * 2 + t % 2] = v;
+            }
             sum += v;
         }
         const uint32_t b = bias != NULL ? (uint32_t)bias[c] : 0u;

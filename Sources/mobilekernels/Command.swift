@@ -12,7 +12,7 @@ struct MobileKernelsCommand: ParsableCommand {
             Weights are a PyTorch state_dict saved with safetensors.torch.save_file (torchvision's
             key names; see the specs). Images are .npy float32 arrays, [N, 3, H, W] by default.
             """,
-        subcommands: [Infer.self, Grad.self, Train.self, Eval.self, Plot.self, Inspect.self, Models.self])
+        subcommands: [Infer.self, Grad.self, Train.self, Eval.self, Quantize.self, Plot.self, Inspect.self, Models.self])
 }
 
 /// The models by their spec names, with the ShuffleNetV1 group variants.
@@ -67,6 +67,9 @@ struct Infer: ParsableCommand {
     @Flag(help: "Print the time of every layer (median of the repetitions).")
     var profile = false
 
+    @Flag(help: "Run in int8: --weights is a model from `mobilekernels quantize` (without --weights, random weights calibrated on the input images, for timing only).")
+    var int8 = false
+
     @Option(help: "Timed repetitions after the first run (latency is their median).")
     var `repeat`: Int = 5
 
@@ -82,19 +85,43 @@ struct Infer: ParsableCommand {
         let (n, c, h, w) = layout == "nchw" ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
         guard c == 3 else { throw ValidationError("\(input): expected 3 channels, got shape \(shape) (\(layout))") }
         let file = try weights.map { try SafeTensorsFile(path: $0) }
+        if let file, QuantizedModel.isQuantized(file) != int8 {
+            throw ValidationError(int8 ? "\(weights!): a float checkpoint; --int8 takes a model from `mobilekernels quantize`"
+                                       : "\(weights!): an int8 model; run it with --int8")
+        }
         let source: WeightSource = file.map { .safetensors($0) } ?? .random()
-        let network = try Network(architecture: architectureOptions.make(kind, numClasses: classes, checkpoint: file),
-                                  weights: source, variant: variant, convAlgorithm: algorithm)
-        let plan = try network.plan(batch: n, height: h, width: w)
+        let architecture = try architectureOptions.make(kind, numClasses: classes, checkpoint: file)
         let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
         let image = layout == "nchw" ? try Tensor(shape: tensorShape, nchw: values) : try Tensor(shape: tensorShape, nhwc: values)
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
-        var logits = try Tensor(shape: plan.outputShape)
-        try plan.predict(image, into: &logits, threadPool: pool)
+        let predict: (inout Tensor) throws -> Void
+        let profileLayers: () throws -> [(node: String, milliseconds: Double)]
+        let outputShape: TensorShape
+        let description: String
+        if int8 {
+            let model = try file.map { try QuantizedModel(file: $0, architecture: architecture) }
+                ?? QuantizedModel.calibrate(architecture: architecture, weights: source, images: image, threadPool: pool)
+            let network = try QuantizedNetwork(model, variant: variant)
+            let plan = try network.plan(batch: n, height: h, width: w)
+            predict = { try plan.predict(image, into: &$0, threadPool: pool) }
+            profileLayers = { try plan.profile(image, threadPool: pool, repetitions: max(1, self.`repeat`)) }
+            outputShape = plan.outputShape
+            let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+            description = "int8 \(variant.rawValue): weights \(mib(network.weightBytes)), activations \(mib(plan.peakActivationBytes))"
+        } else {
+            let network = try Network(architecture: architecture, weights: source, variant: variant, convAlgorithm: algorithm)
+            let plan = try network.plan(batch: n, height: h, width: w)
+            predict = { try plan.predict(image, into: &$0, threadPool: pool) }
+            profileLayers = { try plan.profile(image, threadPool: pool, repetitions: max(1, self.`repeat`)) }
+            outputShape = plan.outputShape
+            description = "\(network.variant.rawValue)\(algorithm == .direct ? " direct" : ""): " + memory(network, plan)
+        }
+        var logits = try Tensor(shape: outputShape)
+        try predict(&logits)
         var times: [Double] = []
         for _ in 0..<max(0, self.`repeat`) {
             let start = DispatchTime.now().uptimeNanoseconds
-            try plan.predict(image, into: &logits, threadPool: pool)
+            try predict(&logits)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         for (i, best) in topK(logits, k: top).enumerated() {
@@ -103,18 +130,18 @@ struct Infer: ParsableCommand {
         }
         if !times.isEmpty {
             let median = times.sorted()[times.count / 2]
-            print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, \(network.variant.rawValue)\(algorithm == .direct ? " direct" : ""): "
+            print("\(model) \(h)x\(w), batch \(n), \(pool.threadCount) threads, "
                 + String(format: "%.3f ms median of %d runs (%.1f images/s); ", median, times.count, Double(n) / median * 1e3)
-                + memory(network, plan))
+                + description)
         }
         if profile {
-            let layers = try plan.profile(image, threadPool: pool, repetitions: max(1, self.`repeat`))
+            let layers = try profileLayers()
             let total = layers.reduce(0) { $0 + $1.milliseconds }
             print("per layer (ms, median; sum \(String(format: "%.3f", total))):")
             for (name, ms) in layers { print(String(format: "  %8.4f  ", ms) + name) }
         }
         if let output {
-            try Npy.write(shape: [n, plan.outputShape.c], values: logits.toArray(), to: output)
+            try Npy.write(shape: [n, outputShape.c], values: logits.toArray(), to: output)
         }
         if weights == nil { print("note: random weights (pass --weights FILE.safetensors for real predictions)") }
     }

@@ -193,9 +193,15 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads.")
     var threads: Int?
 
+    @Option(help: "Also evaluate this int8 model of the checkpoint (from `mobilekernels quantize`): its accuracy and its top-1 agreement with the float network.")
+    var int8: String?
+
     func run() throws {
         let kind = try modelKind(model)
         let file = try SafeTensorsFile(path: weights)
+        guard !QuantizedModel.isQuantized(file) else {
+            throw ValidationError("\(weights) is an int8 model: pass the float checkpoint as --weights and the int8 model as --int8")
+        }
         let testSet = try dataOptions.load(.test)
         // The normalization training used (the checkpoint's metadata), else the training set's.
         let mean = file.metadata["mean"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
@@ -210,9 +216,114 @@ struct Eval: ParsableCommand {
         let architecture = try architectureOptions.make(kind, numClasses: max(testSet.classes, 10), checkpoint: file)
         let network = try Network(architecture: architecture, weights: .safetensors(file))
         let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
-        let accuracy = try Trainer.evaluate(network, data: testSet, transform: ImageTransform(size: inputSize, mean: stats.mean, std: stats.std),
-                                            batch: batch, threadPool: pool)
+        let transform = ImageTransform(size: inputSize, mean: stats.mean, std: stats.std)
+        if let int8 {
+            let quantized = try QuantizedNetwork(QuantizedModel(contentsOf: int8, architecture: architecture))
+            let r = try Trainer.evaluate(quantized, float: network, data: testSet, transform: transform, batch: batch, threadPool: pool)
+            print(String(format: "%@ on %@ (%d images, %dx%d): test accuracy float32 %.2f%%, int8 %.2f%% (%+.2f points); top-1 agreement %.2f%%",
+                         model, testSet.name, testSet.count, inputSize, inputSize, 100 * r.floatAccuracy!, 100 * r.accuracy,
+                         100 * (r.accuracy - r.floatAccuracy!), 100 * r.agreement!))
+            return
+        }
+        let accuracy = try Trainer.evaluate(network, data: testSet, transform: transform, batch: batch, threadPool: pool)
         print(String(format: "%@ on %@ (%d images, %dx%d): test accuracy %.2f%%", model, testSet.name, testSet.count, inputSize, inputSize,
                      100 * accuracy))
+    }
+}
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Post-training int8 quantization of a checkpoint: per-channel int8 weights (BatchNorm folded), activation ranges from calibration images.",
+        discussion: """
+            The calibration images are an .npy file (float32, normalized as for inference, [N, 3, H, W]) \
+            or, without --calibration, the first --calibration-images training images of the data set \
+            (normalized with the checkpoint's mean and std, at its size). The output is safetensors: \
+            int8 weights under the float names, `<weight>_scale`, folded biases, `quantization.<node>`. \
+            Run it with `infer --int8 --weights OUT` or `eval --weights CHECKPOINT --int8 OUT`.
+            """)
+
+    @Option(help: "The model: \(modelNames.joined(separator: ", ")).")
+    var model: String
+
+    @Option(help: "The float checkpoint (.safetensors).")
+    var weights: String
+
+    @Option(help: "Calibration images: float32 .npy, [N, 3, H, W] (or [N, H, W, 3] with --layout nhwc).")
+    var calibration: String?
+
+    @Option(help: "nchw (PyTorch's order) or nhwc, for --calibration.")
+    var layout: String = "nchw"
+
+    @Option(help: "Without --calibration: how many training images calibrate.")
+    var calibrationImages: Int = 500
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "Input size for the data set's images (default: the checkpoint's, else 32; AlexNet 64).")
+    var size: Int?
+
+    @Option(help: "Number of classes (default: the checkpoint's classifier).")
+    var classes: Int?
+
+    @OptionGroup var architectureOptions: ArchitectureOptions
+
+    @Option(help: "Write the int8 model here (.safetensors).")
+    var output: String
+
+    @Option(help: "Threads.")
+    var threads: Int?
+
+    func run() throws {
+        let kind = try modelKind(model)
+        let file = try SafeTensorsFile(path: weights)
+        guard !QuantizedModel.isQuantized(file) else { throw ValidationError("\(weights) is already an int8 model") }
+        guard layout == "nchw" || layout == "nhwc" else { throw ValidationError("--layout is nchw or nhwc") }
+        let pool = try threads.map { try ThreadPool(threads: $0) } ?? .shared
+        // The classifier's rows in the checkpoint give the class count.
+        let numClasses = try classes ?? {
+            let probe = try Architecture.make(kind)
+            guard case let .linear(spec) = probe.nodes.last!.operation,
+                  let info = file.tensors.first(where: { $0.name == spec.weightKey }), info.shape.count == 2 else { return 1000 }
+            return info.shape[0]
+        }()
+        let architecture = try architectureOptions.make(kind, numClasses: numClasses, checkpoint: file)
+        let images: Tensor
+        var metadata = file.metadata
+        if let calibration {
+            let (shape, values) = try Npy.read(path: calibration)
+            guard shape.count == 4 else { throw ValidationError("\(calibration): expected a 4-D array, got shape \(shape)") }
+            let (n, c, h, w) = layout == "nchw" ? (shape[0], shape[1], shape[2], shape[3]) : (shape[0], shape[3], shape[1], shape[2])
+            guard c == 3, n >= 1 else { throw ValidationError("\(calibration): expected [N >= 1] images of 3 channels, got shape \(shape) (\(layout))") }
+            let tensorShape = try TensorShape(n: n, h: h, w: w, c: 3)
+            images = layout == "nchw" ? try Tensor(shape: tensorShape, nchw: values) : try Tensor(shape: tensorShape, nhwc: values)
+        } else {
+            guard calibrationImages >= 1 else { throw ValidationError("--calibration-images must be at least 1") }
+            let trainSet = try dataOptions.load(.train)
+            let mean = file.metadata["mean"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
+            let std = file.metadata["std"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
+            let stats: (mean: [Float], std: [Float])
+            if let mean, let std, mean.count == trainSet.channels, std.count == trainSet.channels {
+                stats = (mean, std)
+            } else {
+                stats = try trainSet.statistics()
+                metadata["mean"] = stats.mean.map { String($0) }.joined(separator: ",")
+                metadata["std"] = stats.std.map { String($0) }.joined(separator: ",")
+            }
+            let inputSize = size ?? file.metadata["size"].flatMap { Int($0) } ?? defaultSize(kind)
+            metadata["size"] = String(inputSize)
+            let count = min(calibrationImages, trainSet.count)
+            let loader = try BatchLoader(dataset: trainSet, batch: count, transform: ImageTransform(size: inputSize, mean: stats.mean, std: stats.std),
+                                         shuffle: false, dropLast: true)
+            var first: Tensor? = nil
+            try loader.forEachBatch(epoch: 0) { index, batch, _ in if index == 0 { first = batch } }
+            images = first!
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let quantized = try QuantizedModel.calibrate(architecture: architecture, weights: .safetensors(file), images: images,
+                                                     metadata: metadata, threadPool: pool)
+        try quantized.save(to: output)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print(String(format: "%@: int8 model of %@ calibrated on %d images of %dx%d in %.1f s, wrote %@", model, weights,
+                     images.shape.n, images.shape.h, images.shape.w, seconds, output))
     }
 }

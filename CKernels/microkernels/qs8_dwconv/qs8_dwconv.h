@@ -9,8 +9,10 @@
 // residual). Taps go in pairs, two products per int32 lane (x86 vpmaddwd, NEON vmull_s8 +
 // vmlal_s8: two products fit int16 since weights are in [-127, 127]); `w` is packed per block of
 // T channels: [ceil(taps / 2)][T][2] int8 (a pair's two taps side by side, the second weight of
-// an odd kernel's last pair zero). Only channels [0, channels) of the x rows and `out` are read
-// or written.
+// an odd kernel's last pair zero), unless the kernel gives `wide_index`: then the weights are
+// int16, [ceil(taps / 2)] x (T pairs) per block, weight (pair, which tap of it, channel j of the
+// block) at int16 index wide_index(pair, which, j) (the order its multiply-adds want). Only
+// channels [0, channels) of the x rows and `out` are read or written.
 #ifndef MK_QS8_DWCONV_UKERNEL_H
 #define MK_QS8_DWCONV_UKERNEL_H
 
@@ -25,12 +27,13 @@ typedef void (*mk_qs8_dwconv_ukernel_fn)(MK_QS8_DW_ARGS);
 typedef struct mk_qs8_dwconv_kernel {
     size_t tile;  // T
     mk_qs8_dwconv_ukernel_fn fn;
+    size_t (*wide_index)(size_t pair, size_t which, size_t j);  // NULL: int8 [pairs][T][2]
 } mk_qs8_dwconv_kernel;
 
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up4__scalar;
 #if defined(__x86_64__)
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__avx2;
-extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up16__avx512;
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up32__avx512;
 #endif
 #if defined(__aarch64__)
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__neon;

@@ -248,7 +248,11 @@ public struct QuantizedModel: @unchecked Sendable {
         try self.init(file: try SafeTensorsFile(path: path), architecture: architecture)
     }
 
-    init(file: SafeTensorsFile, architecture: Architecture) throws {
+    /// Whether `file` holds an int8 model (its metadata names the format).
+    public static func isQuantized(_ file: SafeTensorsFile) -> Bool { file.metadata["format"] == format }
+
+    /// Reads an int8 model from an open file (see `init(contentsOf:architecture:)`).
+    public init(file: SafeTensorsFile, architecture: Architecture) throws {
         if let reason = QuantizedModel.unsupportedReason(architecture) {
             throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): \(reason)")
         }

@@ -455,3 +455,43 @@ final class QPoolStep {
         try check(mk_pool2d_qs8_run(pool.op, &plan, input.pointer, output.pointer, threadPool.handle), name)
     }
 }
+
+extension Trainer {
+    /// Top-1 accuracy of the int8 `network` on `data`, and with `float` (the network it was
+    /// quantized from) that network's accuracy and the share of images on which both give the
+    /// same top-1 class: both through plans of `batch` images.
+    public static func evaluate(_ network: QuantizedNetwork, float: Network? = nil, data: ImageDataset,
+                                transform: ImageTransform, batch: Int = 100, threadPool: ThreadPool = .shared) throws
+        -> (accuracy: Double, floatAccuracy: Double?, agreement: Double?) {
+        let b = min(batch, data.count)
+        let loader = try BatchLoader(dataset: data, batch: b, transform: transform, shuffle: false, dropLast: false)
+        let plan = try network.plan(batch: b, height: transform.size, width: transform.size)
+        let floatPlan = try float?.plan(batch: b, height: transform.size, width: transform.size)
+        var output = try Tensor(shape: plan.outputShape), floatOutput = try Tensor(shape: plan.outputShape)
+        let classes = plan.outputShape.c
+        var correct = 0, floatCorrect = 0, agree = 0
+        func top(_ z: UnsafeBufferPointer<Float>, _ i: Int) -> Int {
+            var best = 0
+            for j in 1..<classes where z[i * classes + j] > z[i * classes + best] { best = j }
+            return best
+        }
+        try loader.forEachBatch(epoch: 0) { _, images, labels in
+            try plan.predict(images, into: &output, threadPool: threadPool)
+            try floatPlan?.predict(images, into: &floatOutput, threadPool: threadPool)
+            output.withUnsafeBufferPointer { z in
+                floatOutput.withUnsafeBufferPointer { f in
+                    for (i, label) in labels.enumerated() {
+                        let mine = top(z, i)
+                        if mine == label { correct += 1 }
+                        guard floatPlan != nil else { continue }
+                        let theirs = top(f, i)
+                        if theirs == label { floatCorrect += 1 }
+                        if theirs == mine { agree += 1 }
+                    }
+                }
+            }
+        }
+        let n = Double(data.count)
+        return (Double(correct) / n, floatPlan.map { _ in Double(floatCorrect) / n }, floatPlan.map { _ in Double(agree) / n })
+    }
+}
