@@ -11,7 +11,7 @@ import MobileKernels
 /// 1 and 2 threads. Exits 1 when any count is not 0.
 struct Allocations: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Heap allocations of one training step (TrainingPlan.run) and one inference (InferencePlan.predict) per model after a first one; exits 1 unless all are 0.")
+        abstract: "Heap allocations of one training step (TrainingPlan.run) and one inference (InferencePlan.predict) per model after a first one (and QuantizedInferencePlan.predict for the models with an int8 form); exits 1 unless all are 0.")
 
     @Option(help: "Training batch.")
     var batch = 2
@@ -51,6 +51,9 @@ struct Allocations: ParsableCommand {
             let inference = try network.plan()
             let input = try Tensor(shape: inference.inputShape, repeating: 0.25)
             var output = try Tensor(shape: inference.outputShape)
+            // int8 inference (the models with an int8 form), calibrated on the input.
+            let int8 = try QuantizedModel.unsupportedReason(architecture) == nil
+                ? QuantizedNetwork(QuantizedModel.calibrate(architecture: architecture, weights: weights, images: input)).plan() : nil
             for pool in pools {
                 _ = try plan.run(images: images, labels: labels, dropoutSeed: 1, threadPool: pool)
                 try plan.updateRunningStatistics()
@@ -75,7 +78,15 @@ struct Allocations: ParsableCommand {
                 try inference.predict(input, into: &output, threadPool: pool)
                 mk_alloc_count(false)
                 let infer = mk_alloc_counted()
-                for (what, count) in [("TrainingPlan.run + running stats \(batch)x\(size)", train), ("TrainingPlan.repackParameters", repack),
+                var steps: [(String, Int)] = []
+                if let int8 {
+                    try int8.predict(input, into: &output, threadPool: pool)
+                    mk_alloc_count(true)
+                    try int8.predict(input, into: &output, threadPool: pool)
+                    mk_alloc_count(false)
+                    steps.append(("QuantizedInferencePlan.predict 1x224x224", mk_alloc_counted()))
+                }
+                for (what, count) in steps + [("TrainingPlan.run + running stats \(batch)x\(size)", train), ("TrainingPlan.repackParameters", repack),
                                       ("SGD.step (Nesterov, decay)", update),
                                       ("InferencePlan.predict 1x224x224", infer)] {
                     print("\(kind.specName.padding(toLength: 22, withPad: " ", startingAt: 0))\(what.padding(toLength: 42, withPad: " ", startingAt: 0))\(String(pool.threadCount).padding(toLength: 9, withPad: " ", startingAt: 0))\(count)")
