@@ -100,6 +100,7 @@ static void mk_detect_cpu(void) {
             info.avx512bw = info.avx512f && ((ebx >> 30) & 1);
             info.avx512vl = info.avx512f && ((ebx >> 31) & 1);
             info.avx512vnni = info.avx512f && ((ecx >> 11) & 1);
+            info.avx512vbmi = info.avx512f && ((ecx >> 1) & 1);
             info.avx512fp16 = info.avx512f && ((edx >> 23) & 1);
             info.amx_bf16 = amx_os && ((edx >> 22) & 1);
             info.amx_tile = amx_os && ((edx >> 24) & 1);

@@ -102,7 +102,7 @@ const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant) {
                : NULL;
 }
 
-// ---- qs8_dwconv: one kernel per ISA; the int8-only variants run their base ISA's ----------
+// ---- qs8_dwconv: one kernel per ISA (AVX-512 VNNI: vpdpwssd); AVX-VNNI and NEON dot run their base ISA's --
 
 #define MK_QS8_DW_LINE(variant, symbol, tile) \
     MK_LINE(MK_FAMILY_QS8_DWCONV, variant, symbol, 0, tile, 0, 0)
@@ -113,7 +113,7 @@ const mk_catalogue_line mk_qs8_dwconv_lines[] = {
     MK_QS8_DW_LINE(MK_VARIANT_AVX2, mk_qs8_dwconv_ukernel_up8__avx2, 8),
     MK_QS8_DW_LINE(MK_VARIANT_AVXVNNI, mk_qs8_dwconv_ukernel_up8__avx2, 8),
     MK_QS8_DW_LINE(MK_VARIANT_AVX512, mk_qs8_dwconv_ukernel_up32__avx512, 32),
-    MK_QS8_DW_LINE(MK_VARIANT_AVX512VNNI, mk_qs8_dwconv_ukernel_up32__avx512, 32),
+    MK_QS8_DW_LINE(MK_VARIANT_AVX512VNNI, mk_qs8_dwconv_ukernel_up32__avx512vnni, 32),
 #endif
 #if defined(__aarch64__)
     MK_QS8_DW_LINE(MK_VARIANT_NEON, mk_qs8_dwconv_ukernel_up8__neon, 8),

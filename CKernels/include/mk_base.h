@@ -66,6 +66,7 @@ typedef struct mk_cpu_info {
     bool sse42, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512cd, avx512vnni, avx512bf16, avx512fp16;
     bool avxvnni;  // AVX-VNNI: vpdpbusd on ymm without AVX-512
+    bool avx512vbmi;  // byte permutations (vpermb, vpermt2b)
     bool neon_dot; // aarch64 SDOT/UDOT (HWCAP_ASIMDDP)
     bool amx_tile, amx_bf16, amx_int8;
     bool neon;

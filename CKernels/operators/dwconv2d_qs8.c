@@ -154,6 +154,25 @@ typedef struct {
     int8_t* output;
 } mk_dwq_job;
 
+// The per-pixel kernel on output pixels [ox0, ox1) of output row (image n, row oy).
+static void mk_dwq_pixels(const mk_dwconv2d_qs8_op* op, const mk_dwconv2d_qs8_plan* plan,
+                          const int8_t* image, size_t oy, size_t ox0, size_t ox1, int8_t* out,
+                          const mk_qs8_requant* rq) {
+    const mk_dwconv2d_params* p = &op->p.dw;
+    const size_t in_h = plan->in_h, in_w = plan->in_w, xs = plan->input_pixel_stride;
+    const int8_t* ptrs[MK_QS8_DW_MAX_TAPS];
+    for (size_t ox = ox0; ox < ox1; ox++, out += plan->output_pixel_stride) {
+        for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+            const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
+            for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
+                ptrs[t] = iy < in_h && ix < in_w ? image + (iy * in_w + ix) * xs : op->zeros;
+            }
+        }
+        op->kernel->fn(p->channels, op->taps, ptrs, op->packed, out, rq);
+    }
+}
+
 static void mk_dwq_task(void* context, size_t thread, size_t row0, size_t rows) {
     (void)thread;
     const mk_dwq_job* job = context;
@@ -161,23 +180,37 @@ static void mk_dwq_task(void* context, size_t thread, size_t row0, size_t rows) 
     const mk_dwconv2d_qs8_plan* plan = job->plan;
     const mk_dwconv2d_params* p = &op->p.dw;
     const size_t in_h = plan->in_h, in_w = plan->in_w, xs = plan->input_pixel_stride;
-    const int8_t* ptrs[MK_QS8_DW_MAX_TAPS];
+    const size_t out_w = plan->out_w, os = plan->output_pixel_stride;
     const mk_qs8_requant rq = {.bias = op->bias, .scale = op->scale, .lo = op->lo, .hi = op->hi,
                                .zero_point = op->p.output.zero_point};
+    // The output columns whose taps all lie inside the row: [interior0, interior1).
+    const size_t span = (p->kernel_w - 1) * p->dilation_w;
+    const size_t interior0 = (p->pad_left + p->stride_w - 1) / p->stride_w;
+    size_t interior1 = 0;
+    if (in_w + p->pad_left >= span + 1) interior1 = (in_w + p->pad_left - span - 1) / p->stride_w + 1;
+    if (interior1 > out_w) interior1 = out_w;
     for (size_t row = row0; row < row0 + rows; row++) {
         const size_t n = row / plan->out_h, oy = row % plan->out_h;
         const int8_t* image = job->input + n * in_h * in_w * xs;
-        int8_t* out = job->output + row * plan->out_w * plan->output_pixel_stride;
-        for (size_t ox = 0; ox < plan->out_w; ox++, out += plan->output_pixel_stride) {
-            for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
-                const size_t iy = oy * p->stride_h + ky * p->dilation_h - p->pad_top;  // wraps < 0
-                for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
-                    const size_t ix = ox * p->stride_w + kx * p->dilation_w - p->pad_left;
-                    ptrs[t] = iy < in_h && ix < in_w ? image + (iy * in_w + ix) * xs : op->zeros;
-                }
-            }
-            op->kernel->fn(p->channels, op->taps, ptrs, op->packed, out, &rq);
+        int8_t* out = job->output + row * out_w * os;
+        const size_t top = oy * p->stride_h, bottom = top + (p->kernel_h - 1) * p->dilation_h;
+        const bool rows_inside = top >= p->pad_top && bottom - p->pad_top < in_h;
+        if (op->kernel->row == NULL || !rows_inside || interior0 >= interior1) {
+            mk_dwq_pixels(op, plan, image, oy, 0, out_w, out, &rq);
+            continue;
         }
+        mk_dwq_pixels(op, plan, image, oy, 0, interior0, out, &rq);
+        const int8_t* ptrs[MK_QS8_DW_MAX_TAPS];
+        for (size_t ky = 0, t = 0; ky < p->kernel_h; ky++) {
+            const size_t iy = top + ky * p->dilation_h - p->pad_top;
+            for (size_t kx = 0; kx < p->kernel_w; kx++, t++) {
+                const size_t ix = interior0 * p->stride_w + kx * p->dilation_w - p->pad_left;
+                ptrs[t] = image + (iy * in_w + ix) * xs;
+            }
+        }
+        op->kernel->row(interior1 - interior0, p->channels, op->taps, ptrs, p->stride_w * xs, op->packed,
+                        out + interior0 * os, os, &rq);
+        mk_dwq_pixels(op, plan, image, oy, interior1, out_w, out + interior1 * os, &rq);
     }
 }
 

@@ -105,15 +105,54 @@ typedef struct {
     int8_t* output;
 } mk_pool_qs8_job;
 
-static void mk_pool_qs8_task(void* context, size_t thread, size_t row0, size_t rows) {
-    (void)thread;
-    const mk_pool_qs8_job* job = context;
+// One output pixel of the pool on channels [0, C) (MAX and the averages in separate loops,
+// int8 maxima and int32 sums over the channels, so the compiler vectorizes them).
+MK_INLINE void mk_pool_qs8_pixel(const mk_pool2d_qs8_op* op, const int8_t* image, size_t in_w,
+                                        size_t xs, size_t y0, size_t y1, size_t x0, size_t x1, size_t d,
+                                        int8_t* out) {
+    const size_t C = op->p.channels;
+    const int32_t zi = op->p.input.zero_point, zo = op->p.output.zero_point;
+    if (op->p.kind == MK_POOL_QS8_MAX) {
+        // The clamp in int8 units: [lo + zo, hi + zo] (integral, within [-128, 127]).
+        const int8_t lo = (int8_t)((int32_t)op->lo + zo), hi = (int8_t)((int32_t)op->hi + zo);
+        int8_t best[256];
+        for (size_t c0 = 0; c0 < C; c0 += 256) {
+            const size_t nc = C - c0 < 256 ? C - c0 : 256;
+            for (size_t c = 0; c < nc; c++) best[c] = -128;
+            for (size_t y = y0; y < y1; y++) {
+                for (size_t x = x0; x < x1; x++) {
+                    const int8_t* px = image + (y * in_w + x) * xs + c0;
+                    for (size_t c = 0; c < nc; c++) best[c] = px[c] > best[c] ? px[c] : best[c];
+                }
+            }
+            for (size_t c = 0; c < nc; c++) {
+                const int8_t v = best[c] < lo ? lo : best[c];
+                out[c0 + c] = v > hi ? hi : v;
+            }
+        }
+        return;
+    }
+    const float m = op->p.input.scale / (op->p.output.scale * (float)d);
+    const int32_t offset = (int32_t)((y1 - y0) * (x1 - x0)) * zi;
+    int32_t acc[256];
+    for (size_t c0 = 0; c0 < C; c0 += 256) {
+        const size_t nc = C - c0 < 256 ? C - c0 : 256;
+        for (size_t c = 0; c < nc; c++) acc[c] = -offset;
+        for (size_t y = y0; y < y1; y++) {
+            for (size_t x = x0; x < x1; x++) {
+                const int8_t* px = image + (y * in_w + x) * xs + c0;
+                for (size_t c = 0; c < nc; c++) acc[c] += px[c];
+            }
+        }
+        for (size_t c = 0; c < nc; c++) out[c0 + c] = mk_qs8_requant1(acc[c], m, op->lo, op->hi, zo);
+    }
+}
+
+MK_INLINE void mk_pool_qs8_rows(const mk_pool_qs8_job* job, size_t row0, size_t rows) {
     const mk_pool2d_qs8_op* op = job->op;
     const mk_pool2d_qs8_plan* plan = job->plan;
     const mk_pool2d_params* w = &op->p.pool;
-    const size_t C = op->p.channels, xs = plan->input_pixel_stride;
-    const int32_t zi = op->p.input.zero_point, zo = op->p.output.zero_point;
-    int32_t acc[256];
+    const size_t xs = plan->input_pixel_stride;
     for (size_t row = row0; row < row0 + rows; row++) {
         const size_t n = row / plan->out_h, oy = row % plan->out_h;
         const int8_t* image = job->input + n * plan->in_h * plan->in_w * xs;
@@ -136,35 +175,27 @@ static void mk_pool_qs8_task(void* context, size_t thread, size_t row0, size_t r
                 if (x1 > plan->in_w) x1 = plan->in_w;
                 d = w->count_include_pad ? w->kernel_h * w->kernel_w : (y1 - y0) * (x1 - x0);
             }
-            const float m = op->p.input.scale / (op->p.output.scale * (float)d);
-            for (size_t c0 = 0; c0 < C; c0 += 256) {
-                const size_t nc = C - c0 < 256 ? C - c0 : 256;
-                const int32_t init = op->p.kind == MK_POOL_QS8_MAX ? -128 : 0;
-                for (size_t c = 0; c < nc; c++) acc[c] = init;
-                for (size_t y = y0; y < y1; y++) {
-                    for (size_t x = x0; x < x1; x++) {
-                        const int8_t* px = image + (y * plan->in_w + x) * xs + c0;
-                        if (op->p.kind == MK_POOL_QS8_MAX) {
-                            for (size_t c = 0; c < nc; c++) acc[c] = px[c] > acc[c] ? px[c] : acc[c];
-                        } else {
-                            for (size_t c = 0; c < nc; c++) acc[c] += px[c];
-                        }
-                    }
-                }
-                const int32_t count = (int32_t)((y1 - y0) * (x1 - x0));
-                for (size_t c = 0; c < nc; c++) {
-                    if (op->p.kind == MK_POOL_QS8_MAX) {
-                        const float v = (float)(acc[c] - zo);
-                        const float clamped = v < op->lo ? op->lo : v > op->hi ? op->hi : v;
-                        out[c0 + c] = (int8_t)((int32_t)clamped + zo);
-                    } else {
-                        out[c0 + c] = mk_qs8_requant1(acc[c] - count * zi, m, op->lo, op->hi, zo);
-                    }
-                }
-            }
+            mk_pool_qs8_pixel(op, image, plan->in_w, xs, y0, y1, x0, x1, d, out);
         }
     }
 }
+
+// The baseline copy and, on x86-64, AVX2 and AVX-512 copies the compiler vectorizes (the same
+// integer and float operations in every copy, so the same bits).
+static void mk_pool_qs8_task(void* context, size_t thread, size_t row0, size_t rows) {
+    (void)thread;
+    mk_pool_qs8_rows(context, row0, rows);
+}
+#if defined(__x86_64__)
+MK_TARGET_AVX2 static void mk_pool_qs8_task_avx2(void* context, size_t thread, size_t row0, size_t rows) {
+    (void)thread;
+    mk_pool_qs8_rows(context, row0, rows);
+}
+MK_TARGET_AVX512 static void mk_pool_qs8_task_avx512(void* context, size_t thread, size_t row0, size_t rows) {
+    (void)thread;
+    mk_pool_qs8_rows(context, row0, rows);
+}
+#endif
 
 mk_status mk_pool2d_qs8_run(const mk_pool2d_qs8_op* op, const mk_pool2d_qs8_plan* plan,
                             const int8_t* input, int8_t* output, mk_threadpool* pool) {
@@ -174,7 +205,16 @@ mk_status mk_pool2d_qs8_run(const mk_pool2d_qs8_op* op, const mk_pool2d_qs8_plan
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_pool_qs8_job job = {op, plan, input, output};
-    return mk_threadpool_parallelize_1d(pool, mk_pool_qs8_task, &job, plan->rows, plan->tile_rows);
+    void (*task)(void*, size_t, size_t, size_t) = mk_pool_qs8_task;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512dq) {
+        task = mk_pool_qs8_task_avx512;
+    } else if (cpu->avx2 && cpu->fma) {
+        task = mk_pool_qs8_task_avx2;
+    }
+#endif
+    return mk_threadpool_parallelize_1d(pool, task, &job, plan->rows, plan->tile_rows);
 }
 
 void mk_pool2d_qs8_destroy(mk_pool2d_qs8_op* op) { free(op); }
@@ -330,6 +370,41 @@ static void mk_shuffle_qs8_task(void* context, size_t thread, size_t p0, size_t 
     }
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define MK_TARGET_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
+
+// Channels up to 256 with AVX-512 VBMI: a pixel's bytes in up to four vectors, each 64-byte
+// chunk of the output two two-source byte permutations (vpermt2b) and a blend.
+MK_TARGET_VBMI static void mk_shuffle_qs8_task_vbmi(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_rows_qs8_job* j = context;
+    const size_t C = j->channels, G = j->groups, per = C / G;
+    const size_t chunks = (C + 63) / 64;
+    uint8_t index[256] = {0};
+    for (size_t o = 0; o < C; o++) index[o] = (uint8_t)((o % G) * per + o / G);  // out[o] = a[index[o]]
+    __m512i idx[4];
+    __mmask64 high[4], keep[4];
+    for (size_t k = 0; k < 4; k++) {
+        idx[k] = _mm512_loadu_si512(index + 64 * k);
+        high[k] = _mm512_cmpge_epu8_mask(idx[k], _mm512_set1_epi8((char)128));
+        const size_t n = C > 64 * k ? (C - 64 * k < 64 ? C - 64 * k : 64) : 0;
+        keep[k] = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+    }
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* a = j->a + p * j->as;
+        int8_t* out = j->out + p * j->os;
+        __m512i src[4];
+        for (size_t k = 0; k < 4; k++) src[k] = k < chunks ? _mm512_maskz_loadu_epi8(keep[k], a + 64 * k) : _mm512_setzero_si512();
+        for (size_t k = 0; k < chunks; k++) {
+            const __m512i low = _mm512_permutex2var_epi8(src[0], idx[k], src[1]);
+            const __m512i top = chunks > 2 ? _mm512_permutex2var_epi8(src[2], idx[k], src[3]) : low;
+            _mm512_mask_storeu_epi8(out + 64 * k, keep[k], _mm512_mask_blend_epi8(high[k], low, top));
+        }
+    }
+}
+#endif
+
 mk_status mk_channel_shuffle_qs8(size_t groups, size_t channels, size_t pixels,
                                  const int8_t* input, size_t input_stride, int8_t* output,
                                  size_t output_stride, mk_threadpool* pool) {
@@ -344,7 +419,12 @@ mk_status mk_channel_shuffle_qs8(size_t groups, size_t channels, size_t pixels,
     if (mk_qs8_overlap(input, ie, output, oe)) return MK_STATUS_INVALID_ARGUMENT;
     mk_rows_qs8_job job = {.channels = channels, .a = input, .out = output, .as = input_stride,
                            .os = output_stride, .groups = groups};
-    return mk_threadpool_parallelize_1d(pool, mk_shuffle_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+    void (*task)(void*, size_t, size_t, size_t) = mk_shuffle_qs8_task;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (channels <= 256 && cpu->avx512bw && cpu->avx512vl && cpu->avx512vbmi) task = mk_shuffle_qs8_task_vbmi;
+#endif
+    return mk_threadpool_parallelize_1d(pool, task, &job, pixels, mk_rows_tile(pixels, pool));
 }
 
 // ---- quantize / dequantize --------------------------------------------------------------------
@@ -371,6 +451,38 @@ static void mk_quantize_task(void* context, size_t thread, size_t p0, size_t cou
         }
     }
 }
+
+#if defined(__x86_64__)
+// Three channels of dense float pixels into pixels 4 bytes apart (an image into the int8
+// network's padded input), 16 pixels per step with AVX-512 (VBMI spreads 48 bytes to 64; the
+// fourth byte of each pixel is not written): the scalar loop's operations on 16 lanes (division,
+// NaN to 0, clamp to +-512, round to nearest even, the zero point, saturation to int8).
+MK_TARGET_VBMI static void mk_quantize3_task_vbmi(void* context, size_t thread, size_t p0, size_t count) {
+    const mk_convert_qs8_job* j = context;
+    const __m512 scale = _mm512_set1_ps(j->q.scale), limit = _mm512_set1_ps(512.0f);
+    const __m512i zp = _mm512_set1_epi32(j->q.zero_point);
+    uint8_t spread[64];
+    for (size_t k = 0; k < 64; k++) spread[k] = (uint8_t)(k / 4 * 3 + (k % 4 < 3 ? k % 4 : 0));
+    const __m512i index = _mm512_loadu_si512(spread);
+    const __mmask64 three = 0x7777777777777777ull;
+    size_t p = p0;
+    for (; p + 16 <= p0 + count; p += 16) {
+        const float* x = (const float*)j->in + p * 3;
+        __m128i bytes[3];
+        for (int k = 0; k < 3; k++) {
+            __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + 16 * k), scale);
+            v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v, _mm512_setzero_ps());
+            v = _mm512_min_ps(_mm512_max_ps(v, _mm512_sub_ps(_mm512_setzero_ps(), limit)), limit);
+            bytes[k] = _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zp));
+        }
+        __m512i all = _mm512_castsi128_si512(bytes[0]);
+        all = _mm512_inserti32x4(all, bytes[1], 1);
+        all = _mm512_inserti32x4(all, bytes[2], 2);
+        _mm512_mask_storeu_epi8((int8_t*)j->out + p * 4, three, _mm512_permutexvar_epi8(index, all));
+    }
+    if (p < p0 + count) mk_quantize_task(context, thread, p, p0 + count - p);
+}
+#endif
 
 static void mk_dequantize_task(void* context, size_t thread, size_t p0, size_t count) {
     (void)thread;
@@ -406,7 +518,15 @@ mk_status mk_quantize_f32_qs8(size_t pixels, size_t channels, const float* input
                                                   output, &output_stride, 1, quantization);
     if (status != MK_STATUS_OK) return status;
     mk_convert_qs8_job job = {channels, input_stride, output_stride, input, output, quantization};
-    return mk_threadpool_parallelize_1d(pool, mk_quantize_task, &job, pixels, mk_rows_tile(pixels, pool));
+    void (*task)(void*, size_t, size_t, size_t) = mk_quantize_task;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (channels == 3 && input_stride == 3 && output_stride == 4 && cpu->avx512bw && cpu->avx512vl &&
+        cpu->avx512vbmi) {
+        task = mk_quantize3_task_vbmi;
+    }
+#endif
+    return mk_threadpool_parallelize_1d(pool, task, &job, pixels, mk_rows_tile(pixels, pool));
 }
 
 mk_status mk_dequantize_qs8_f32(size_t pixels, size_t channels, const int8_t* input,

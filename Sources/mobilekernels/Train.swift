@@ -305,7 +305,7 @@ struct Quantize: ParsableCommand {
             if let mean, let std, mean.count == trainSet.channels, std.count == trainSet.channels {
                 stats = (mean, std)
             } else {
-                stats = try trainSet.statistics()
+                stats = trainSet.statistics()
                 metadata["mean"] = stats.mean.map { String($0) }.joined(separator: ",")
                 metadata["std"] = stats.std.map { String($0) }.joined(separator: ",")
             }

@@ -137,6 +137,31 @@ import Testing
         for p in 0..<50 { for c in 0..<7 { #expect(back[p * 7 + c] == q.scale * Float(Int32(y[p * 9 + c]) - q.zeroPoint)) } }
         #expect(mk_quantize_f32_qs8(50, 7, x, 0, &y, 6, cq(q), nil) == MK_STATUS_INVALID_ARGUMENT)
         #expect(mk_quantize_f32_qs8(50, 7, x, 0, &y, 0, mk_quantization(scale: .nan, zero_point: 0), nil) == MK_STATUS_INVALID_ARGUMENT)
+
+        // Three dense channels into pixels 4 bytes apart (the int8 network's input; AVX-512
+        // VBMI's 16-pixel form and its scalar tail), on 1 and 2 threads: the fourth byte untouched.
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for pixels in [1, 15, 16, 17, 50, 333] {
+            var image = rng.floats(pixels * 3, -30, 30)
+            image[0] = .nan
+            if pixels > 5 { (image[4], image[5]) = (.infinity, 0.037 * 3.5) }
+            for threads in [nil, pool] {
+                var out = [Int8](repeating: 55, count: pixels * 4)
+                #expect(mk_quantize_f32_qs8(pixels, 3, image, 3, &out, 4, cq(q), threads) == MK_STATUS_OK)
+                for p in 0..<pixels {
+                    for c in 0..<3 {
+                        var v = image[p * 3 + c] / q.scale
+                        if v.isNaN { v = 0 }
+                        v = min(max(v, -512), 512)
+                        let want = Int8(min(127, max(-128, Int32(v.rounded(.toNearestOrEven)) + q.zeroPoint)))
+                        #expect(out[p * 4 + c] == want, "\(pixels) pixels: \(image[p * 3 + c])")
+                    }
+                    #expect(out[p * 4 + 3] == 55, "\(pixels) pixels: the fourth byte was written")
+                }
+            }
+        }
     }
 
     @Test("add, in place too")
@@ -188,17 +213,24 @@ import Testing
         #expect(Set(table).count > 100)
     }
 
-    @Test("channel shuffle of bytes")
+    @Test("channel shuffle of bytes (the AVX-512 VBMI form up to 256 channels: one to four source vectors)")
     func shuffle() throws {
         var rng = SplitMix64(seed: 3)
-        for (g, c) in [(3, 240), (2, 58), (8, 384), (1, 5), (4, 4)] {
+        for (g, c) in [(3, 240), (2, 58), (8, 384), (1, 5), (4, 4), (3, 60), (2, 64), (3, 120), (5, 130), (3, 192),
+                       (8, 256), (5, 255), (3, 258)] {
             let pixels = 23
-            let x = rng.int8s(pixels * c)
-            var y = [Int8](repeating: 0, count: pixels * (c + 2))
-            #expect(mk_channel_shuffle_qs8(g, c, pixels, x, 0, &y, c + 2, nil) == MK_STATUS_OK)
-            let want = Reference.channelShuffle(RefTensor(n: 1, h: 1, w: pixels, c: c, data: x.map(Float.init)), groups: g).data
+            let packed = rng.int8s(pixels * c)
+            // Input pixels c + 1 bytes apart, output c + 2: the gaps must stay untouched.
+            var x = [Int8](repeating: 99, count: pixels * (c + 1))
+            for p in 0..<pixels { x.replaceSubrange((p * (c + 1))..<(p * (c + 1) + c), with: packed[(p * c)..<((p + 1) * c)]) }
+            var y = [Int8](repeating: 7, count: pixels * (c + 2))
+            #expect(mk_channel_shuffle_qs8(g, c, pixels, x, c + 1, &y, c + 2, nil) == MK_STATUS_OK)
+            let want = Reference.channelShuffle(RefTensor(n: 1, h: 1, w: pixels, c: c, data: packed.map(Float.init)), groups: g).data
             var got: [Float] = []
-            for p in 0..<pixels { got += y[(p * (c + 2))..<(p * (c + 2) + c)].map(Float.init) }
+            for p in 0..<pixels {
+                got += y[(p * (c + 2))..<(p * (c + 2) + c)].map(Float.init)
+                #expect(y[p * (c + 2) + c] == 7 && y[p * (c + 2) + c + 1] == 7, "g\(g) c\(c): gap written")
+            }
             #expect(got == want, "g\(g) c\(c)")
         }
         var y = [Int8](repeating: 0, count: 10)

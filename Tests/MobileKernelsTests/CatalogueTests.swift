@@ -21,7 +21,7 @@ struct CatalogueTests {
             #expect(kernels.contains { $0.family == family }, "\(family)")
         }
         #expect(!Catalogue.variants(of: .gemm).contains(.avx512vnni) && Variant.best != .avx512vnni)
-        // Named by ISA: an int8-only variant may run its base ISA's kernel (depthwise: no VNNI).
+        // Named by ISA: an int8-only variant may run its base ISA's kernel (AVX-VNNI's and NEON dot's depthwise).
         let base: [Variant: Variant] = [.avx512vnni: .avx512, .avxvnni: .avx2, .neondot: .neon]
         for kernel in kernels {
             let named = kernel.name.hasSuffix("__\(kernel.variant.rawValue)")

@@ -24,16 +24,29 @@
 
 typedef void (*mk_qs8_dwconv_ukernel_fn)(MK_QS8_DW_ARGS);
 
+// A row form (optional): `pixels` output pixels of a row whose taps all lie inside the image,
+// pixel i's tap t at x[t] + i * x_step (x_step: the stride times the input's pixel stride),
+// output pixel i at out + i * out_step; otherwise as the per-pixel form (same bits).
+#define MK_QS8_DW_ROW_ARGS                                                                  \
+    size_t pixels, size_t channels, const int8_t* const* x, size_t x_step, const int8_t* w, \
+        int8_t* out, size_t out_step, const mk_qs8_requant* rq
+#define MK_QS8_DW_ROW_ARGS_TAPS                                                             \
+    size_t pixels, size_t channels, size_t taps, const int8_t* const* x, size_t x_step,     \
+        const int8_t* w, int8_t* out, size_t out_step, const mk_qs8_requant* rq
+typedef void (*mk_qs8_dwconv_row_fn)(MK_QS8_DW_ROW_ARGS_TAPS);
+
 typedef struct mk_qs8_dwconv_kernel {
     size_t tile;  // T
     mk_qs8_dwconv_ukernel_fn fn;
     size_t (*wide_index)(size_t pair, size_t which, size_t j);  // NULL: int8 [pairs][T][2]
+    mk_qs8_dwconv_row_fn row;  // NULL: per pixel only
 } mk_qs8_dwconv_kernel;
 
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up4__scalar;
 #if defined(__x86_64__)
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__avx2;
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up32__avx512;
+extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up32__avx512vnni;
 #endif
 #if defined(__aarch64__)
 extern const mk_qs8_dwconv_kernel mk_qs8_dwconv_ukernel_up8__neon;

@@ -23,4 +23,4 @@ MK_QG_TARGET MK_INLINE void mk_qd_body(MK_QS8_DW_ARGS) {
     MK_QG_TARGET static void name##_fn(MK_QS8_DW_ARGS) {                                \
         mk_qd_body(channels, taps, x, w, out, rq);                                      \
     }                                                                                   \
-    const mk_qs8_dwconv_kernel name = {MK_QD_T, name##_fn, NULL};
+    const mk_qs8_dwconv_kernel name = {MK_QD_T, name##_fn, NULL, NULL};

@@ -17,13 +17,11 @@ typedef __m512i mk_qg_b;
 #define MK_QG_ROW_OFFSET 1
 #include "qs8_requant_avx512.h"
 
-MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_zero(void) { return _mm512_setzero_si512(); }
 MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) { return _mm512_set1_epi32((int)u); }
 MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) { return _mm512_loadu_si512(p); }
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm512_dpbusd_epi32(acc, b, a);
 }
-MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_sum(mk_qg_acc acc) { return acc; }
 
 #include "qs8_gemm_template.h"
 
@@ -32,22 +30,40 @@ MK_QG_DEFINE(mk_qs8_igemm_ukernel_7x16c4__avx512vnni, 7, 1)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x32c4__avx512vnni, 1, 2)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x16c4__avx512vnni, 1, 1)
 
-// -128 * each row's sum of A: vpdpbusd of 64 bytes against unsigned ones, the tail masked.
+// -128 * each row's sum of A: vpdpbusd of 64 bytes against unsigned ones (the tail masked) into
+// one accumulator per row, then the rows' accumulators summed together (a transposing add
+// tree: about 5 operations per row instead of a 16-lane reduction each).
 MK_QG_TARGET void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks,
                                                  const int8_t* const* a, int32_t* out) {
     const __m512i ones = _mm512_set1_epi8(1);
     const size_t kfull = kc & ~(size_t)63;
     const __mmask64 tail = kc - kfull != 0 ? ((__mmask64)1 << (kc - kfull)) - 1 : 0;
-    for (size_t m = 0; m < MR; m++) {
-        __m512i acc = _mm512_setzero_si512();
+    for (size_t m0 = 0; m0 < MR; m0 += 8) {
+        const size_t rows = MR - m0 < 8 ? MR - m0 : 8;
+        __m512i acc[8];
+        for (size_t m = 0; m < 8; m++) acc[m] = _mm512_setzero_si512();
         for (size_t t = 0; t < ks; t++) {
-            const int8_t* p = a[t * MR + m];
-            for (size_t k = 0; k < kfull; k += 64) {
-                acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(p + k));
+            for (size_t m = 0; m < rows; m++) {
+                const int8_t* p = a[t * MR + m0 + m];
+                __m512i s = acc[m];
+                for (size_t k = 0; k < kfull; k += 64) s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512(p + k));
+                if (tail != 0) s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(tail, p + kfull));
+                acc[m] = s;
             }
-            if (tail != 0) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(tail, p + kfull));
         }
-        out[m] = (int32_t)(0u - 128u * (uint32_t)_mm512_reduce_add_epi32(acc));
+        __m256i h[8];
+        for (size_t m = 0; m < 8; m++) {
+            h[m] = _mm256_add_epi32(_mm512_castsi512_si256(acc[m]), _mm512_extracti64x4_epi64(acc[m], 1));
+        }
+        const __m256i y0 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[0], h[1]), _mm256_hadd_epi32(h[2], h[3]));
+        const __m256i y1 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[4], h[5]), _mm256_hadd_epi32(h[6], h[7]));
+        const __m128i z0 = _mm_add_epi32(_mm256_castsi256_si128(y0), _mm256_extracti128_si256(y0, 1));
+        const __m128i z1 = _mm_add_epi32(_mm256_castsi256_si128(y1), _mm256_extracti128_si256(y1, 1));
+        // -128 * sum, wrapping: (0 - sum) << 7.
+        const __m256i sums = _mm256_set_m128i(z1, z0);
+        int32_t result[8];
+        _mm256_storeu_si256((__m256i*)result, _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), sums), 7));
+        for (size_t m = 0; m < rows; m++) out[m0 + m] = result[m];
     }
 }
 

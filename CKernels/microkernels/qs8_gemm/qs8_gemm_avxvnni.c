@@ -13,7 +13,6 @@ typedef __m256i mk_qg_b;
 #define MK_QG_TARGET MK_TARGET_AVXVNNI
 #define MK_QG_ROW_OFFSET 1
 
-MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_zero(void) { return _mm256_setzero_si256(); }
 MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) { return _mm256_set1_epi32((int)u); }
 MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) {
     return _mm256_loadu_si256((const __m256i*)p);
@@ -21,7 +20,6 @@ MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) {
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm256_dpbusd_avx_epi32(acc, b, a);
 }
-MK_QG_TARGET MK_INLINE __m256i mk_qg_sum(mk_qg_acc acc) { return acc; }
 
 #include "qs8_requant_avx2.h"
 #include "qs8_gemm_template.h"

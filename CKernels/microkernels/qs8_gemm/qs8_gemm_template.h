@@ -2,9 +2,9 @@
 // file defines before including this header:
 //   accumulation: mk_qg_acc (the int32 sums of MK_QG_OW columns, in whatever lanes the ISA's
 //     dot product leaves them), mk_qg_a (four A bytes prepared for it), mk_qg_b (four k of
-//     MK_QG_OW packed columns), mk_qg_zero(), mk_qg_a_of(u32) (A bytes k..k+3, little-endian),
-//     mk_qg_b_load(p) (MK_QG_OW * 4 bytes), mk_qg_dot(acc, a, b), mk_qg_sum(acc) (-> mk_qg_i32,
-//     column n in lane n);
+//     MK_QG_OW packed columns), mk_qg_a_of(u32) (A bytes k..k+3, little-endian),
+//     mk_qg_b_load(p) (MK_QG_OW * 4 bytes), mk_qg_dot(acc, a, b); without MK_QG_ROW_OFFSET also
+//     mk_qg_zero() and mk_qg_sum(acc) (-> mk_qg_i32, column n in lane n);
 //   requantization on MK_QG_OW lanes: mk_qg_i32, mk_qg_f32, mk_qg_load_i32(p), mk_qg_load_f32(p)
 //     (MK_QG_OW values), mk_qg_load_res(p, n) (n <= MK_QG_OW int8, sign-extended; nothing else
 //     read), mk_qg_store(p, v, n) (the low byte of the first n lanes; nothing else written),
@@ -12,7 +12,9 @@
 //     mk_qg_mul, mk_qg_fma(a, b, c) = a * b + c (one rounding), mk_qg_max, mk_qg_min,
 //     mk_qg_round (float -> int32, nearest even);
 //   MK_QG_TARGET (target attribute or empty); MK_QG_ROW_OFFSET 1 where the weights are packed
-//   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined.
+//   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined;
+//   the accumulators then hold the sums themselves (column n in lane n), and start from the bias
+//   plus the row's offset.
 
 #include <string.h>
 
@@ -39,9 +41,20 @@ MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load_tail(const int8_t* p, size_t n) {
 
 MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_ARGS) {
     mk_qg_acc acc[MK_QG_MAX_MR][MK_QG_MAX_NV];
+#if MK_QG_ROW_OFFSET
+    {
+        mk_qg_i32 bias[MK_QG_MAX_NV];
+        MK_UNROLL for (int v = 0; v < NV; v++) bias[v] = mk_qg_load_i32(rq->bias + v * MK_QG_OW);
+        MK_UNROLL for (int m = 0; m < MR; m++) {
+            const mk_qg_i32 offset = mk_qg_splat_i32(rq->row_offset[m]);
+            MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_add_i32(bias[v], offset);
+        }
+    }
+#else
     MK_UNROLL for (int m = 0; m < MR; m++) {
         MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_zero();
     }
+#endif
     const size_t kfull = kc & ~(size_t)3, ktail = kc & 3;
     const size_t step = (size_t)(NV * MK_QG_OW * 4);
     for (size_t t = 0; t < ks; t++) {
@@ -75,9 +88,11 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_
             const size_t n0 = (size_t)v * MK_QG_OW;
             if (nc <= n0) break;
             const size_t n = nc - n0 < (size_t)MK_QG_OW ? nc - n0 : (size_t)MK_QG_OW;
-            mk_qg_i32 sum = mk_qg_sum(acc[m][v]);
-            if (MK_QG_ROW_OFFSET) sum = mk_qg_add_i32(sum, mk_qg_splat_i32(rq->row_offset[m]));
-            mk_qg_requant(sum, row, res, n0, n, rq);
+#if MK_QG_ROW_OFFSET
+            mk_qg_requant_biased(acc[m][v], row, res, n0, n, rq);
+#else
+            mk_qg_requant(mk_qg_sum(acc[m][v]), row, res, n0, n, rq);
+#endif
         }
     }
 }

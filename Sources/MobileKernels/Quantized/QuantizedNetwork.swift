@@ -30,6 +30,10 @@ public final class QuantizedNetwork: @unchecked Sendable {
 
     let compiled: [Compiled]
     let fusion: Fusion
+    /// The int8 input's channels: 4 when its only reader is a plain convolution of 3 input
+    /// channels, which then takes a fourth of zero weight (whole groups of 4 bytes per tap: the
+    /// GEMM's K runs no tail, and the VNNI kernels' broadcasts stay plain loads), else 3.
+    let inputChannels: Int
 
     /// The bytes of the packed weights (int8 layers and the float logits' layer).
     public var weightBytes: Int {
@@ -71,6 +75,12 @@ public final class QuantizedNetwork: @unchecked Sendable {
                 return i
             }
         }
+        var padStem = false
+        if fusion.consumers[0].count == 1, case let .conv(stem) = nodes[fusion.consumers[0][0]].operation,
+           stem.inChannels == 3, stem.groups == 1 {
+            padStem = true
+        }
+        inputChannels = padStem ? 4 : 3
         var compiled: [Compiled] = []
         for node in nodes {
             let id = node.id
@@ -78,7 +88,18 @@ public final class QuantizedNetwork: @unchecked Sendable {
             case .input:
                 compiled.append(.input)
             case let .conv(spec):
-                let w = model.weights[id]!
+                var w = model.weights[id]!
+                var inChannels = spec.inChannels
+                if padStem, node.inputs[0] == 0 {
+                    // A fourth input channel of zero weight (PyTorch layout [out, in, kh, kw]).
+                    let taps = spec.kernelH * spec.kernelW
+                    var padded = [Int8](repeating: 0, count: spec.outChannels * 4 * taps)
+                    for o in 0..<spec.outChannels {
+                        for i in 0..<(3 * taps) { padded[(o * 4) * taps + i] = w.values[(o * 3) * taps + i] }
+                    }
+                    w.values = padded
+                    inChannels = 4
+                }
                 let activation = fusion.finalActivation[id] ?? spec.activation
                 let input = try quantization(node.inputs[0])
                 let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
@@ -91,7 +112,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
                         output: try quantization(id), variant: variant)))
                 } else {
                     compiled.append(.conv(try QConv2D(
-                        inChannels: spec.inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
+                        inChannels: inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
                         dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w.values,
                         weightScales: w.scales, bias: b, activation: activation, input: input,
@@ -229,9 +250,11 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         guard batch >= 1, height >= 1, width >= 1 else {
             throw MobileKernelsError(.invalidArgument, "int8 \(network.kind): batch and input size must be at least 1, got \(batch) x \(height) x \(width)")
         }
-        let shapes = try architecture.featureSizes(height: height, width: width).map {
+        var shapes = try architecture.featureSizes(height: height, width: width).map {
             try TensorShape(n: batch, h: $0.h, w: $0.w, c: $0.c)
         }
+        let imageShape = shapes[0]
+        shapes[0] = try TensorShape(n: batch, h: height, w: width, c: network.inputChannels)
         let fusion = network.fusion
         let layout = BufferPlan(nodes, fusion, shapes: shapes, banded: [:], lifetime: .reuse)
         let storages = try layout.capacities.map { try QTensorStorage(count: $0, shape: TensorShape(h: 1, w: 1, c: $0)) }
@@ -292,13 +315,13 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         self.network = network
         self.steps = steps.map(\.run)
         stepNodes = steps.map(\.node)
-        inputShape = shapes[0]
+        inputShape = imageShape
         outputShape = shapes[last]
         input = view(0)
         inputQuantization = q[0]!
         self.logits = logits
         peakActivationBytes = layout.capacities.reduce(0, +)
-            + (shapes[0].count + featureShape.count + shapes[last].count) * MemoryLayout<Float>.stride
+            + (imageShape.count + featureShape.count + shapes[last].count) * MemoryLayout<Float>.stride
     }
 
     /// Runs the network on `input` (`inputShape`, NHWC float32) and writes the logits into
@@ -312,14 +335,19 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
+        try quantizeInput(image, threadPool)
+        for step in steps { try step(threadPool) }
+        output.withUnsafeMutableBufferPointer { dst in
+            dst.baseAddress!.update(from: logits.pointer, count: dst.count)
+        }
+    }
+
+    /// The image into the int8 input buffer (its quantization; 4 bytes per pixel when the stem is padded).
+    private func quantizeInput(_ image: Tensor, _ threadPool: ThreadPool) throws {
         let x = input, qx = inputQuantization.cValue
         try image.withUnsafeBufferPointer { src in
             try check(mk_quantize_f32_qs8(x.shape.pixels, 3, src.baseAddress!, 3, x.pointer, x.pixelStride, qx, threadPool.handle),
                       "int8 \(network.kind) input")
-        }
-        for step in steps { try step(threadPool) }
-        output.withUnsafeMutableBufferPointer { dst in
-            dst.baseAddress!.update(from: logits.pointer, count: dst.count)
         }
     }
 
@@ -330,7 +358,7 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         return output
     }
 
-    /// Per node, the median time of its steps over `repetitions` runs on `image`.
+    /// Per node, the median time of its steps over `repetitions` runs on `image` (the input's quantization first).
     public func profile(_ image: Tensor, threadPool: ThreadPool = .shared, repetitions: Int = 10) throws
         -> [(node: String, milliseconds: Double)] {
         var output = try Tensor(shape: outputShape)
@@ -338,7 +366,11 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var times = [[Double]](repeating: [], count: steps.count)
+        var quantize: [Double] = []
         for _ in 0..<max(1, repetitions) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try quantizeInput(image, threadPool)
+            quantize.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             for (i, step) in steps.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 try step(threadPool)
@@ -346,7 +378,7 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
             }
         }
         let nodes = network.architecture.nodes
-        var result: [(node: String, milliseconds: Double)] = []
+        var result: [(node: String, milliseconds: Double)] = [("\(nodes[0].name) (quantize)", quantize.sorted()[quantize.count / 2])]
         var i = 0
         while i < steps.count {
             // A node's steps (the logits' dequantize and layer) add up under one label.
