@@ -359,6 +359,12 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     const int8_t* ptrs[MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR];
     int32_t row_offset[MK_IGEMM_MAX_MR];
     const mk_qs8_row_offsets_fn row_offsets = g->config->row_offsets;
+    // Kernels of flipped weights need each row's offset: from a pass over the row tile's A
+    // (about 2 operations per 64 bytes and tap, plus a reduction) or computed by the first
+    // column tile's kernel (one dot product per 4 bytes, on broadcasts it loads anyway): the
+    // kernel where K per tap is small (stems, narrow groups).
+    const size_t kgroups = (g->cin_g + 3) / 4, chunks = (g->cin_g + 63) / 64;
+    const bool inline_sums = row_offsets != NULL && g->taps * kgroups < 2 * g->taps * chunks + 6;
     mk_qs8_requant rq = {.row_offset = row_offset, .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
                          .residual_stride = job->res_stride,
                          .residual_zero_point = op->p.residual.zero_point,
@@ -371,7 +377,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
         for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
             mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
             if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
-            if (row_offsets != NULL) row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
+            if (row_offsets != NULL && !inline_sums) row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
             const size_t p0 = mt * MR;
             const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
             for (size_t tile = tile0; tile < tile1; tile++) {
@@ -382,9 +388,10 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
                 rq.bias = op->bias + at * g->nr;
                 rq.scale = op->scale + at * g->nr;
                 rq.residual = job->residual != NULL ? job->residual + p0 * job->res_stride + column : NULL;
-                mk_qs8_kernel_for(g, width, MR == 1)
-                    ->fn(mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
-                         job->output + p0 * job->out_stride + column, job->out_stride, &rq);
+                const mk_qs8_igemm_kernel* kernel = mk_qs8_kernel_for(g, width, MR == 1);
+                (inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
+                    mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
+                    job->output + p0 * job->out_stride + column, job->out_stride, &rq);
             }
         }
     }

@@ -34,7 +34,7 @@ typedef struct mk_qs8_requant {
     size_t residual_stride;
     int32_t residual_zero_point;
     float residual_scale;  // residual_scale / output_scale
-    const int32_t* row_offset;  // MR values, read only by the kernels of flipped weights
+    int32_t* row_offset;  // MR values, read by the kernels of flipped weights (written by fn_sums)
 } mk_qs8_requant;
 
 #define MK_QS8_IGEMM_ARGS                                                                     \
@@ -46,6 +46,10 @@ typedef void (*mk_qs8_igemm_ukernel_fn)(MK_QS8_IGEMM_ARGS);
 typedef struct mk_qs8_igemm_kernel {
     size_t mr, nr;
     mk_qs8_igemm_ukernel_fn fn;
+    // Flipped weights only (else NULL): the same tile computing its rows' offsets itself (one
+    // more dot product per row and 4 k, on the broadcast it holds) and storing them to
+    // rq->row_offset: cheaper than mk_qs8_row_offsets where K per tap is small.
+    mk_qs8_igemm_ukernel_fn fn_sums;
 } mk_qs8_igemm_kernel;
 
 // For the kernels of flipped weights: out[m] = -128 * sum_{t < ks} sum_{k < kc} a[t * MR + m][k]

@@ -19,6 +19,9 @@ typedef __m512i mk_qg_b;
 
 MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) { return _mm512_set1_epi32((int)u); }
 MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) { return _mm512_loadu_si512(p); }
+MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_splat128(void) { return _mm512_set1_epi8((char)0x80); }
+MK_QG_TARGET MK_INLINE int32_t mk_qg_lane0(mk_qg_i32 v) { return _mm_cvtsi128_si32(_mm512_castsi512_si128(v)); }
+MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_sub_i32(mk_qg_i32 a, mk_qg_i32 b) { return _mm512_sub_epi32(a, b); }
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm512_dpbusd_epi32(acc, b, a);
 }
@@ -30,29 +33,46 @@ MK_QG_DEFINE(mk_qs8_igemm_ukernel_7x16c4__avx512vnni, 7, 1)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x32c4__avx512vnni, 1, 2)
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_1x16c4__avx512vnni, 1, 1)
 
-// -128 * each row's sum of A: vpdpbusd of 64 bytes against unsigned ones (the tail masked) into
-// one accumulator per row, then the rows' accumulators summed together (a transposing add
-// tree: about 5 operations per row instead of a 16-lane reduction each).
-MK_QG_TARGET void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks,
-                                                 const int8_t* const* a, int32_t* out) {
+// The sums of rows [m0, m0 + rows) of A (rows <= 8, a constant where inlined: the accumulators
+// stay in registers), one int32 vector per row whose lanes add up to the row's sum.
+MK_QG_TARGET MK_INLINE void mk_qs8_row_sums(const size_t rows, size_t MR, size_t m0, size_t kc, size_t ks,
+                                            const int8_t* const* a, __m512i acc[8]) {
     const __m512i ones = _mm512_set1_epi8(1);
     const size_t kfull = kc & ~(size_t)63;
     const __mmask64 tail = kc - kfull != 0 ? ((__mmask64)1 << (kc - kfull)) - 1 : 0;
+    MK_UNROLL for (size_t m = 0; m < 8; m++) acc[m] = _mm512_setzero_si512();
+    for (size_t t = 0; t < ks; t++) {
+        MK_UNROLL for (size_t m = 0; m < rows; m++) {
+            const int8_t* p = a[t * MR + m0 + m];
+            for (size_t k = 0; k < kfull; k += 64) acc[m] = _mm512_dpbusd_epi32(acc[m], ones, _mm512_loadu_si512(p + k));
+            if (tail != 0) acc[m] = _mm512_dpbusd_epi32(acc[m], ones, _mm512_maskz_loadu_epi8(tail, p + kfull));
+        }
+    }
+}
+
+// -128 * each row's sum of A: vpdpbusd of 64 bytes against unsigned ones (the tail masked) into
+// one register accumulator per row, taps outer so the rows' chains interleave, then the rows'
+// accumulators summed together (a transposing add tree: about 5 operations per row instead of
+// a 16-lane reduction each).
+MK_QG_TARGET void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks,
+                                                 const int8_t* const* a, int32_t* out) {
     for (size_t m0 = 0; m0 < MR; m0 += 8) {
         const size_t rows = MR - m0 < 8 ? MR - m0 : 8;
         __m512i acc[8];
-        for (size_t m = 0; m < 8; m++) acc[m] = _mm512_setzero_si512();
-        for (size_t t = 0; t < ks; t++) {
+        if (rows == 7) {
+            mk_qs8_row_sums(7, MR, m0, kc, ks, a, acc);
+        } else if (rows == 1) {
+            mk_qs8_row_sums(1, MR, m0, kc, ks, a, acc);
+        } else {  // other tiles: a row at a time
+            for (size_t m = 0; m < 8; m++) acc[m] = _mm512_setzero_si512();
             for (size_t m = 0; m < rows; m++) {
-                const int8_t* p = a[t * MR + m0 + m];
-                __m512i s = acc[m];
-                for (size_t k = 0; k < kfull; k += 64) s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512(p + k));
-                if (tail != 0) s = _mm512_dpbusd_epi32(s, ones, _mm512_maskz_loadu_epi8(tail, p + kfull));
-                acc[m] = s;
+                __m512i one[8];
+                mk_qs8_row_sums(1, MR, m0 + m, kc, ks, a, one);
+                acc[m] = one[0];
             }
         }
         __m256i h[8];
-        for (size_t m = 0; m < 8; m++) {
+        MK_UNROLL for (size_t m = 0; m < 8; m++) {
             h[m] = _mm256_add_epi32(_mm512_castsi512_si256(acc[m]), _mm512_extracti64x4_epi64(acc[m], 1));
         }
         const __m256i y0 = _mm256_hadd_epi32(_mm256_hadd_epi32(h[0], h[1]), _mm256_hadd_epi32(h[2], h[3]));

@@ -17,6 +17,9 @@ MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_of(uint32_t u) { return _mm256_set1_epi32
 MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_load(const int8_t* p) {
     return _mm256_loadu_si256((const __m256i*)p);
 }
+MK_QG_TARGET MK_INLINE mk_qg_b mk_qg_b_splat128(void) { return _mm256_set1_epi8((char)0x80); }
+MK_QG_TARGET MK_INLINE int32_t mk_qg_lane0(__m256i v) { return _mm_cvtsi128_si32(_mm256_castsi256_si128(v)); }
+MK_QG_TARGET MK_INLINE __m256i mk_qg_sub_i32(__m256i a, __m256i b) { return _mm256_sub_epi32(a, b); }
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm256_dpbusd_avx_epi32(acc, b, a);
 }

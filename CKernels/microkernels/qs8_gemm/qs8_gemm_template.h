@@ -14,7 +14,8 @@
 //   MK_QG_TARGET (target attribute or empty); MK_QG_ROW_OFFSET 1 where the weights are packed
 //   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined;
 //   the accumulators then hold the sums themselves (column n in lane n), and start from the bias
-//   plus the row's offset.
+//   plus the row's offset; such ISAs also give mk_qg_b_splat128() (bytes of 128),
+//   mk_qg_lane0(i32), mk_qg_sub_i32.
 
 #include <string.h>
 
@@ -39,18 +40,25 @@ MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load_tail(const int8_t* p, size_t n) {
 
 #include "qs8_requant_template.h"
 
-MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_ARGS) {
+// `sums` (flipped weights only): the kernel computes its rows' offsets itself, one more dot
+// product per row and group of 4 k on the broadcast it already holds (against bytes of 128),
+// stores them to rq->row_offset for the row tile's other column tiles, and subtracts them.
+MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool sums, MK_QS8_IGEMM_ARGS) {
     mk_qg_acc acc[MK_QG_MAX_MR][MK_QG_MAX_NV];
 #if MK_QG_ROW_OFFSET
+    mk_qg_acc rs[MK_QG_MAX_MR];
+    const mk_qg_b c128 = mk_qg_b_splat128();
     {
         mk_qg_i32 bias[MK_QG_MAX_NV];
         MK_UNROLL for (int v = 0; v < NV; v++) bias[v] = mk_qg_load_i32(rq->bias + v * MK_QG_OW);
         MK_UNROLL for (int m = 0; m < MR; m++) {
-            const mk_qg_i32 offset = mk_qg_splat_i32(rq->row_offset[m]);
+            rs[m] = mk_qg_splat_i32(0);
+            const mk_qg_i32 offset = mk_qg_splat_i32(sums ? 0 : rq->row_offset[m]);
             MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_add_i32(bias[v], offset);
         }
     }
 #else
+    (void)sums;
     MK_UNROLL for (int m = 0; m < MR; m++) {
         MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_zero();
     }
@@ -67,6 +75,9 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_
             MK_UNROLL for (int m = 0; m < MR; m++) {
                 const mk_qg_a x = mk_qg_a_load(ap[m] + k);
                 MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+#if MK_QG_ROW_OFFSET
+                if (sums) rs[m] = mk_qg_dot(rs[m], x, c128);
+#endif
             }
         }
         if (ktail != 0) {
@@ -76,9 +87,21 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_
             MK_UNROLL for (int m = 0; m < MR; m++) {
                 const mk_qg_a x = mk_qg_a_load_tail(ap[m] + kfull, ktail);
                 MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+#if MK_QG_ROW_OFFSET
+                if (sums) rs[m] = mk_qg_dot(rs[m], x, c128);
+#endif
             }
         }
     }
+#if MK_QG_ROW_OFFSET
+    if (sums) {
+        // Every lane of rs[m] holds 128 * sum_k a (wrapping): the offset is its negation.
+        MK_UNROLL for (int m = 0; m < MR; m++) {
+            rq->row_offset[m] = (int32_t)(0u - (uint32_t)mk_qg_lane0(rs[m]));
+            MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_sub_i32(acc[m][v], rs[m]);
+        }
+    }
+#endif
     MK_UNROLL for (int m = 0; m < MR; m++) {
         if ((size_t)m >= mr) break;
         int8_t* row = c + (size_t)m * c_stride;
@@ -97,9 +120,21 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, MK_QS8_IGEMM_
     }
 }
 
-// A tile shape: `name`, MR rows, NV accumulator vectors of MK_QG_OW columns.
+// A tile shape: `name`, MR rows, NV accumulator vectors of MK_QG_OW columns (with flipped
+// weights also the form that computes its row offsets, `fn_sums`).
+#if MK_QG_ROW_OFFSET
 #define MK_QG_DEFINE(name, MR, NV)                                                          \
     MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
-        mk_qg_body(MR, NV, mr, nc, kc, ks, a, w, c, c_stride, rq);                          \
+        mk_qg_body(MR, NV, false, mr, nc, kc, ks, a, w, c, c_stride, rq);                   \
     }                                                                                       \
-    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn};
+    MK_QG_TARGET static void name##_sums_fn(MK_QS8_IGEMM_ARGS) {                            \
+        mk_qg_body(MR, NV, true, mr, nc, kc, ks, a, w, c, c_stride, rq);                    \
+    }                                                                                       \
+    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, name##_sums_fn};
+#else
+#define MK_QG_DEFINE(name, MR, NV)                                                          \
+    MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
+        mk_qg_body(MR, NV, false, mr, nc, kc, ks, a, w, c, c_stride, rq);                   \
+    }                                                                                       \
+    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, NULL};
+#endif
