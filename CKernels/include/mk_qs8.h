@@ -51,6 +51,11 @@ typedef struct mk_conv2d_qs8_params {
     mk_quantization input, output;
     /// The residual's quantization (read only by runs with a residual).
     mk_quantization residual;
+    /// Float output (a network's logits from int8 features): each output is
+    /// (float)(acc + bias') * (input_scale * weight_scale[o]), nothing else applied; `output` is
+    /// then unused, the activation must be NONE (else UNSUPPORTED), and only
+    /// mk_conv2d_qs8_run_f32 runs it (output pixel strides in floats).
+    bool output_f32;
 } mk_conv2d_qs8_params;
 
 typedef struct mk_conv2d_qs8_op mk_conv2d_qs8_op;
@@ -97,6 +102,11 @@ mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t
 mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
                             const int8_t* input, int8_t* output, const int8_t* residual,
                             mk_threadpool* pool);
+
+/// mk_conv2d_qs8_run for an op created with output_f32: `output` holds floats (no residual).
+/// MK_STATUS_INVALID_ARGUMENT for an op without output_f32 (and mk_conv2d_qs8_run for one with it).
+mk_status mk_conv2d_qs8_run_f32(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+                                const int8_t* input, float* output, mk_threadpool* pool);
 
 mk_variant mk_conv2d_qs8_variant(const mk_conv2d_qs8_op* op);
 

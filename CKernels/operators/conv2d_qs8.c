@@ -52,6 +52,7 @@ typedef struct mk_qs8_job {
     size_t extent_h, extent_w;
     const size_t* tap_offset;
     const size_t* tile_offset;
+    bool f32;  // float output: `output` holds floats, out_stride counts bytes
 } mk_qs8_job;
 
 MK_IGEMM_POINTERS_DEFINE(mk_qs8_igemm, mk_qs8_job, mk_qs8_geometry, int8_t)
@@ -98,10 +99,12 @@ static mk_status mk_qs8_validate(const mk_conv2d_qs8_params* p) {
     mk_status status = mk_conv2d_validate_params(&p->conv);
     if (status != MK_STATUS_OK) return status;
     // The residual's quantization is checked by the runs that read a residual.
-    if (!mk_qs8_quantization_valid(p->input) || !mk_qs8_quantization_valid(p->output) ||
+    if (!mk_qs8_quantization_valid(p->input) || (!p->output_f32 && !mk_qs8_quantization_valid(p->output)) ||
         p->conv.algorithm > MK_CONV2D_ALGORITHM_WINOGRAD) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
+    // Float output: the sums scaled, nothing else (no clamp of an int8 range).
+    if (p->output_f32 && p->conv.activation.kind != MK_ACTIVATION_NONE) return MK_STATUS_UNSUPPORTED;
     const size_t k = p->conv.kernel_h * p->conv.kernel_w * (p->conv.input_channels / p->conv.groups);
     if (k > MK_QS8_MAX_K) return MK_STATUS_INVALID_ARGUMENT;
     if (!mk_qs8_activation_supported(p->conv.activation)) return MK_STATUS_UNSUPPORTED;
@@ -204,7 +207,8 @@ static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float
                 // bias - input zero point * sum w, in wrapping int32 arithmetic.
                 const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
                 tile_bias[n] = (int32_t)(b - (uint32_t)zero_point * (uint32_t)sum);
-                tile_scale[n] = in_scale * weight_scales[o] / out_scale;
+                tile_scale[n] = op->p.output_f32 ? in_scale * weight_scales[o]
+                                                 : in_scale * weight_scales[o] / out_scale;
             }
         }
     }
@@ -255,8 +259,10 @@ mk_status mk_conv2d_qs8_create(const mk_conv2d_qs8_params* params, const int8_t*
     memset(op->zeros, params->input.zero_point, cin_g);
     op->window = (mk_igemm_window){p->kernel_h, p->kernel_w, p->stride_h, p->stride_w,
                                    p->dilation_h, p->dilation_w, p->pad_top, p->pad_left};
-    mk_qs8_clamp(p->activation, params->output, &op->lo, &op->hi);
-    op->residual_scale = params->residual.scale / params->output.scale;
+    if (!params->output_f32) {
+        mk_qs8_clamp(p->activation, params->output, &op->lo, &op->hi);
+        op->residual_scale = params->residual.scale / params->output.scale;
+    }
     mk_qs8_pack(op, weights, weight_scales, bias);
     *op_out = op;
     return MK_STATUS_OK;
@@ -298,6 +304,7 @@ mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t
         !mk_size_mul(batch, out_h, &out_pixels) || !mk_size_mul(out_pixels, out_w, &out_pixels) ||
         !mk_strided_extent(in_pixels, input_pixel_stride, cin, &in_extent) ||
         !mk_strided_extent(out_pixels, output_pixel_stride, cout, &out_extent) ||
+        (op->p.output_f32 && out_extent > SIZE_MAX / sizeof(float)) ||
         !mk_strided_extent(out_pixels, residual_pixel_stride, cout, &res_extent)) {
         return MK_STATUS_SIZE_OVERFLOW;
     }
@@ -344,6 +351,7 @@ mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t
     plan->block_tiles = block_tiles;
     plan->blocks = (g->ntiles + block_tiles - 1) / block_tiles;
     plan->units = g->groups * plan->blocks;
+    if (op->p.output_f32) plan->out_extent *= sizeof(float);  // bytes
     size_t tile_i = mtiles * plan->units / (8 * threads);
     plan->tile_i = tile_i < 1 ? 1 : tile_i > 16 ? 16 : tile_i;
     return MK_STATUS_OK;
@@ -365,7 +373,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     // kernel where K per tap is small (stems, narrow groups).
     const size_t kgroups = (g->cin_g + 3) / 4, chunks = (g->cin_g + 63) / 64;
     const bool inline_sums = row_offsets != NULL && g->taps * kgroups < 2 * g->taps * chunks + 6;
-    mk_qs8_requant rq = {.row_offset = row_offset, .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
+    mk_qs8_requant rq = {.row_offset = row_offset, .output_f32 = job->f32, .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
                          .residual_stride = job->res_stride,
                          .residual_zero_point = op->p.residual.zero_point,
                          .residual_scale = op->residual_scale};
@@ -391,7 +399,8 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
                 const mk_qs8_igemm_kernel* kernel = mk_qs8_kernel_for(g, width, MR == 1);
                 (inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
                     mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
-                    job->output + p0 * job->out_stride + column, job->out_stride, &rq);
+                    job->output + p0 * job->out_stride + column * (job->f32 ? sizeof(float) : 1),
+                    job->out_stride, &rq);
             }
         }
     }
@@ -403,13 +412,13 @@ bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes
     return a0 < b1 && b0 < a1;
 }
 
-mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+static mk_status mk_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
                             const int8_t* input, int8_t* output, const int8_t* residual,
-                            mk_threadpool* pool) {
+                            mk_threadpool* pool, bool f32) {
     if (op == NULL || plan == NULL || input == NULL || output == NULL) {
         return MK_STATUS_NULL_POINTER;
     }
-    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    if (plan->op != op || op->p.output_f32 != f32) return MK_STATUS_INVALID_ARGUMENT;
     if (residual != NULL && !mk_qs8_quantization_valid(op->p.residual)) return MK_STATUS_INVALID_ARGUMENT;
     if (mk_qs8_overlap(input, plan->in_extent, output, plan->out_extent)) {
         return MK_STATUS_INVALID_ARGUMENT;
@@ -423,7 +432,8 @@ mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan
         .geometry = &op->geometry, .op = op, .window = &op->window, .zeros = op->zeros,
         .in_h = plan->in_h, .in_w = plan->in_w, .out_h = plan->out_h, .out_w = plan->out_w,
         .pixels = plan->pixels, .input = input, .in_stride = plan->input_pixel_stride,
-        .output = output, .out_stride = plan->output_pixel_stride, .residual = residual,
+        .output = output, .out_stride = plan->output_pixel_stride * (f32 ? sizeof(float) : 1),
+        .residual = residual, .f32 = f32,
         .res_stride = plan->residual_pixel_stride, .mr = plan->mr, .dense = plan->dense,
         .block_tiles = plan->block_tiles, .blocks = plan->blocks, .extent_h = plan->extent_h,
         .extent_w = plan->extent_w, .tap_offset = plan->tap_offset,
@@ -431,6 +441,17 @@ mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan
     const size_t mtiles = (plan->pixels + plan->mr - 1) / plan->mr;
     return mk_threadpool_parallelize_2d(pool, mk_qs8_task, (void*)&job, mtiles, plan->units,
                                         plan->tile_i, 1);
+}
+
+mk_status mk_conv2d_qs8_run(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+                            const int8_t* input, int8_t* output, const int8_t* residual,
+                            mk_threadpool* pool) {
+    return mk_qs8_run(op, plan, input, output, residual, pool, false);
+}
+
+mk_status mk_conv2d_qs8_run_f32(const mk_conv2d_qs8_op* op, const mk_conv2d_qs8_plan* plan,
+                                const int8_t* input, float* output, mk_threadpool* pool) {
+    return mk_qs8_run(op, plan, input, (int8_t*)(void*)output, NULL, pool, true);
 }
 
 mk_variant mk_conv2d_qs8_variant(const mk_conv2d_qs8_op* op) {

@@ -191,9 +191,93 @@ MK_TARGET_AVX2 static void mk_pool_qs8_task_avx2(void* context, size_t thread, s
     (void)thread;
     mk_pool_qs8_rows(context, row0, rows);
 }
+#include <immintrin.h>
+
+// AVX-512 (BW) forms of one output pixel: max pooling 64 channels per vector (vpmaxsb, the clamp
+// in int8), average pooling over windows of at most 255 pixels 32 channels per vector (int16
+// sums, exact: |sum| <= 255 * 128), requantized as mk_qs8_requant1 on 16 lanes (the same float
+// operations, so the same bits).
+MK_TARGET_AVX512 static void mk_pool_qs8_max_avx512(const mk_pool2d_qs8_op* op, const int8_t* image, size_t in_w,
+                                                    size_t xs, size_t y0, size_t y1, size_t x0, size_t x1,
+                                                    int8_t* out) {
+    const size_t C = op->p.channels;
+    const int32_t zo = op->p.output.zero_point;
+    const __m512i lo = _mm512_set1_epi8((char)((int32_t)op->lo + zo)), hi = _mm512_set1_epi8((char)((int32_t)op->hi + zo));
+    for (size_t c0 = 0; c0 < C; c0 += 64) {
+        const __mmask64 m = C - c0 >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (C - c0)) - 1);
+        __m512i best = _mm512_set1_epi8((char)-128);
+        for (size_t y = y0; y < y1; y++) {
+            const int8_t* row = image + (y * in_w) * xs + c0;
+            for (size_t x = x0; x < x1; x++) best = _mm512_max_epi8(best, _mm512_maskz_loadu_epi8(m, row + x * xs));
+        }
+        _mm512_mask_storeu_epi8(out + c0, m, _mm512_min_epi8(_mm512_max_epi8(best, lo), hi));
+    }
+}
+
+MK_TARGET_AVX512 static void mk_pool_qs8_average_avx512(const mk_pool2d_qs8_op* op, const int8_t* image, size_t in_w,
+                                                        size_t xs, size_t y0, size_t y1, size_t x0, size_t x1,
+                                                        size_t d, int8_t* out) {
+    const size_t C = op->p.channels;
+    const int32_t zi = op->p.input.zero_point, zo = op->p.output.zero_point;
+    const __m512 m = _mm512_set1_ps(op->p.input.scale / (op->p.output.scale * (float)d));
+    const __m512 lo = _mm512_set1_ps(op->lo), hi = _mm512_set1_ps(op->hi);
+    const __m512i offset = _mm512_set1_epi32((int32_t)((y1 - y0) * (x1 - x0)) * zi), zp = _mm512_set1_epi32(zo);
+    for (size_t c0 = 0; c0 < C; c0 += 32) {
+        const size_t n = C - c0 < 32 ? C - c0 : 32;
+        const __mmask32 mask = n == 32 ? ~(__mmask32)0 : (((__mmask32)1 << n) - 1);
+        __m512i sum = _mm512_setzero_si512();
+        for (size_t y = y0; y < y1; y++) {
+            const int8_t* row = image + (y * in_w) * xs + c0;
+            for (size_t x = x0; x < x1; x++) {
+                sum = _mm512_add_epi16(sum, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, row + x * xs)));
+            }
+        }
+        for (size_t half = 0; half < 2 && 16 * half < n; half++) {
+            const __m256i part = half == 0 ? _mm512_castsi512_si256(sum) : _mm512_extracti64x4_epi64(sum, 1);
+            const __m512i acc = _mm512_sub_epi32(_mm512_cvtepi16_epi32(part), offset);
+            __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), m);
+            x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+            const size_t k = n - 16 * half < 16 ? n - 16 * half : 16;
+            _mm512_mask_cvtsepi32_storeu_epi8(out + c0 + 16 * half, (__mmask16)((1u << k) - 1),
+                                              _mm512_add_epi32(_mm512_cvtps_epi32(x), zp));
+        }
+    }
+}
+
 MK_TARGET_AVX512 static void mk_pool_qs8_task_avx512(void* context, size_t thread, size_t row0, size_t rows) {
     (void)thread;
-    mk_pool_qs8_rows(context, row0, rows);
+    const mk_pool_qs8_job* job = context;
+    const mk_pool2d_qs8_op* op = job->op;
+    const mk_pool2d_qs8_plan* plan = job->plan;
+    if (op->p.kind != MK_POOL_QS8_MAX && op->p.kind != MK_POOL_QS8_AVERAGE) {
+        mk_pool_qs8_rows(job, row0, rows);
+        return;
+    }
+    const mk_pool2d_params* w = &op->p.pool;
+    const size_t xs = plan->input_pixel_stride;
+    for (size_t row = row0; row < row0 + rows; row++) {
+        const size_t n = row / plan->out_h, oy = row % plan->out_h;
+        const int8_t* image = job->input + n * plan->in_h * plan->in_w * xs;
+        const size_t ys = oy * w->stride_h;  // padded coordinates
+        const size_t y0 = ys < w->pad_top ? 0 : ys - w->pad_top;
+        size_t y1 = ys + w->kernel_h - w->pad_top;
+        if (y1 > plan->in_h) y1 = plan->in_h;
+        for (size_t ox = 0; ox < plan->out_w; ox++) {
+            int8_t* out = job->output + (row * plan->out_w + ox) * plan->output_pixel_stride;
+            const size_t xs0 = ox * w->stride_w;
+            const size_t x0 = xs0 < w->pad_left ? 0 : xs0 - w->pad_left;
+            size_t x1 = xs0 + w->kernel_w - w->pad_left;
+            if (x1 > plan->in_w) x1 = plan->in_w;
+            const size_t d = w->count_include_pad ? w->kernel_h * w->kernel_w : (y1 - y0) * (x1 - x0);
+            if (op->p.kind == MK_POOL_QS8_MAX) {
+                mk_pool_qs8_max_avx512(op, image, plan->in_w, xs, y0, y1, x0, x1, out);
+            } else if ((y1 - y0) * (x1 - x0) <= 255) {
+                mk_pool_qs8_average_avx512(op, image, plan->in_w, xs, y0, y1, x0, x1, d, out);
+            } else {
+                mk_pool_qs8_pixel(op, image, plan->in_w, xs, y0, y1, x0, x1, d, out);
+            }
+        }
+    }
 }
 #endif
 

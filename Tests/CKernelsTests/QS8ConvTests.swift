@@ -17,7 +17,8 @@ struct QS8Case: CustomStringConvertible {
         mk_conv2d_qs8_params(conv: conv.params,
                              input: mk_quantization(scale: input.scale, zero_point: input.zeroPoint),
                              output: mk_quantization(scale: output.scale, zero_point: output.zeroPoint),
-                             residual: mk_quantization(scale: residual.scale, zero_point: residual.zeroPoint))
+                             residual: mk_quantization(scale: residual.scale, zero_point: residual.zeroPoint),
+                             output_f32: false)
     }
 }
 
@@ -235,6 +236,52 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         var p = q.params
         p.conv.input_channels = 16385
         #expect(mk_conv2d_qs8_supports(&p, variant) == MK_STATUS_INVALID_ARGUMENT)
+    }
+
+    @Test("float output (the logits' layer): (float)(acc + bias) * input scale * weight scale, bit for bit", arguments: qs8Variants)
+    func floatOutput(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 0xF32)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for i in 0..<30 {
+            // Pixels around the row tiles (1 for a batch-1 linear layer), K and N around the widths.
+            let pixels = [1, 1, 2, 6, 7, 8, 13].randomElement(using: &rng)!
+            let cin = [1, 3, 4, 17, 64, 200, 1280].randomElement(using: &rng)!
+            let cout = [1, 10, 16, 31, 33, 100].randomElement(using: &rng)!
+            let inQ = mk_quantization(scale: Float.random(in: 0.005...0.1, using: &rng), zero_point: Int32.random(in: -128...127, using: &rng))
+            let x = rng.int8s(pixels * cin), w = rng.int8s(cout * cin, -127, 127)
+            let scales = (0..<cout).map { _ in Float.random(in: 0.001...0.03, using: &rng) }
+            let bias = (0..<cout).map { _ in Int32.random(in: -100_000...100_000, using: &rng) }
+            var params = mk_conv2d_qs8_params()
+            params.conv = ConvCase({ $0.batch = 1; $0.h = 1; $0.w = pixels; $0.cin = cin; $0.cout = cout; $0.activation = 0 }).params
+            params.input = inQ
+            params.output_f32 = true
+            var op: OpaquePointer?
+            try #require(mk_conv2d_qs8_create(&params, w, scales, bias, variant, &op) == MK_STATUS_OK)
+            defer { mk_conv2d_qs8_destroy(op) }
+            var plan = mk_conv2d_qs8_plan()
+            // Output pixels cout + 3 floats apart: the gaps stay untouched.
+            try #require(mk_conv2d_qs8_reshape(op, 1, 1, pixels, 0, cout + 3, 0, i % 2 == 0 ? nil : pool, &plan) == MK_STATUS_OK)
+            var y = [Float](repeating: -7, count: pixels * (cout + 3))
+            #expect(mk_conv2d_qs8_run_f32(op, &plan, x, &y, i % 2 == 0 ? nil : pool) == MK_STATUS_OK)
+            var int8Out = [Int8](repeating: 0, count: pixels * (cout + 3))
+            #expect(mk_conv2d_qs8_run(op, &plan, x, &int8Out, nil, nil) == MK_STATUS_INVALID_ARGUMENT)
+            for p in 0..<pixels {
+                for o in 0..<cout {
+                    var acc = bias[o]
+                    for k in 0..<cin { acc = acc &+ (Int32(x[p * cin + k]) - inQ.zero_point) &* Int32(w[o * cin + k]) }
+                    #expect(y[p * (cout + 3) + o] == Float(acc) * (inQ.scale * scales[o]), "\(convName(variant)) \(pixels)x\(cin)->\(cout)")
+                }
+                #expect(y[(p * (cout + 3) + cout)..<((p + 1) * (cout + 3))].allSatisfy { $0 == -7 })
+            }
+        }
+        // Float output has no int8 range to clamp to: an activation is unsupported.
+        var params = mk_conv2d_qs8_params()
+        params.conv = ConvCase({ $0.cin = 4; $0.cout = 4; $0.activation = 1 }).params
+        params.input = mk_quantization(scale: 0.1, zero_point: 0)
+        params.output_f32 = true
+        #expect(mk_conv2d_qs8_supports(&params, variant) == MK_STATUS_UNSUPPORTED)
     }
 
     @Test("bad parameters, weights and buffers are errors")

@@ -29,8 +29,9 @@ import Testing
         }
     }
 
-    /// The logits of `model` on `image` through the reference kernels: int8 node by node, the
-    /// last linear layer in Double on the dequantized features (PyTorch's flatten order).
+    /// The logits of `model` on `image` through the reference kernels: int8 node by node; the last
+    /// linear layer with its weights quantized per channel, int32 sums (PyTorch's flatten order)
+    /// and float logits `Float(sum + bias) * (input scale * weight scale)`.
     private func referenceLogits(_ model: QuantizedModel, _ image: Tensor) throws -> [Float] {
         let arch = model.architecture
         let nodes = arch.nodes
@@ -121,14 +122,15 @@ import Testing
             case let .linear(spec):
                 if id == nodes.count - 1 {
                     let qx = q[node.inputs[0]]!
+                    let (w, scales) = try QuantizedModel.perChannel(model.classifierWeights, outputs: spec.outFeatures, "fc")
                     var logits = [Float](repeating: 0, count: n * spec.outFeatures)
                     for b in 0..<n {
                         for o in 0..<spec.outFeatures {
-                            var acc = Double(model.classifierBias[o])
+                            var acc = Int32((Double(model.classifierBias[o]) / (Double(qx.scale) * Double(scales[o]))).rounded(.toNearestOrEven))
                             for i in 0..<spec.inFeatures {
-                                acc += Double(qx.dequantize(x[b * spec.inFeatures + i])) * Double(model.classifierWeights[o * spec.inFeatures + i])
+                                acc = acc &+ (Int32(x[b * spec.inFeatures + i]) - qx.zeroPoint) &* Int32(w[o * spec.inFeatures + i])
                             }
-                            logits[b * spec.outFeatures + o] = Float(acc)
+                            logits[b * spec.outFeatures + o] = Float(acc) * (qx.scale * scales[o])
                         }
                     }
                     return logits
@@ -151,7 +153,7 @@ import Testing
 
     private static let models: [(ModelKind, Float)] = [(.mobileNetV1, 0.5), (.mobileNetV2, 0.5), (.shuffleNetV1(groups: 3), 1)]
 
-    @Test("int8 MobileNetV1, V2 and ShuffleNetV1 give the int8 reference graph's logits, on every variant and thread count",
+    @Test("int8 MobileNetV1, V2 and ShuffleNetV1 give the int8 reference graph's logits bit for bit, on every variant and thread count",
           arguments: models)
     func matchesReference(kind: ModelKind, width: Float) throws {
         let arch = try Architecture.make(kind, widthMultiplier: width, numClasses: 10)
@@ -164,9 +166,8 @@ import Testing
             let plan = try QuantizedNetwork(model, variant: variant).plan(batch: 2, height: 40, width: 36)
             for pool in [ThreadPool.serial, try ThreadPool(threads: 2)] {
                 let got = try plan.predict(x, threadPool: pool).toArray()
-                let scale = want.reduce(0) { max($0, abs($1)) }
                 let err = zip(got, want).reduce(0) { max($0, abs($1.0 - $1.1)) }
-                #expect(err <= 1e-5 * scale, "\(kind) \(variant) \(pool.threadCount) threads: max error \(err) of \(scale)")
+                #expect(got == want, "\(kind) \(variant) \(pool.threadCount) threads: max error \(err)")
                 if let first { #expect(got == first, "\(kind) \(variant): logits differ between variants or thread counts") }
                 first = got
             }

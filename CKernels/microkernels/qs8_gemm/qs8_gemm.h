@@ -11,6 +11,7 @@
 //   x = fma((float)(residual[m][n] - residual_zero_point), residual_scale, x)   (with a residual)
 //   x = min(max(x, lo), hi)                 (lo, hi: the clamp minus the output's zero point)
 //   c[m][n] = (int8)(round_to_nearest_even(x) + zero_point)
+// or, with rq->output_f32, the float (float)(acc[m, n] + bias[n]) * scale[n] (the logits' layer).
 // `w` is the packed panel: [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and
 // column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take
 // the weights as the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 =
@@ -35,6 +36,9 @@ typedef struct mk_qs8_requant {
     int32_t residual_zero_point;
     float residual_scale;  // residual_scale / output_scale
     int32_t* row_offset;  // MR values, read by the kernels of flipped weights (written by fn_sums)
+    // Float output: c holds floats (c_stride still in bytes) and each element is
+    // (float)(acc + bias[n]) * scale[n], nothing else applied.
+    bool output_f32;
 } mk_qs8_requant;
 
 #define MK_QS8_IGEMM_ARGS                                                                     \

@@ -112,10 +112,15 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
             if (nc <= n0) break;
             const size_t n = nc - n0 < (size_t)MK_QG_OW ? nc - n0 : (size_t)MK_QG_OW;
 #if MK_QG_ROW_OFFSET
-            mk_qg_requant_biased(acc[m][v], row, res, n0, n, rq);
+            const mk_qg_i32 sum = acc[m][v];
 #else
-            mk_qg_requant(mk_qg_sum(acc[m][v]), row, res, n0, n, rq);
+            const mk_qg_i32 sum = mk_qg_add_i32(mk_qg_sum(acc[m][v]), mk_qg_load_i32(rq->bias + n0));
 #endif
+            if (rq->output_f32) {  // float output: (acc + bias) * scale, no clamp (row: floats)
+                mk_qg_store_f32((float*)(void*)row + n0, mk_qg_mul(mk_qg_cvt(sum), mk_qg_load_f32(rq->scale + n0)), n);
+            } else {
+                mk_qg_requant_biased(sum, row, res, n0, n, rq);
+            }
         }
     }
 }

@@ -23,6 +23,11 @@ MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_load_res(const int8_t* p, size_t n) {
     }
     return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(bytes));
 }
+MK_QG_TARGET MK_INLINE void mk_qg_store_f32(float* p, mk_qg_f32 v, size_t n) {
+    float values[8];
+    _mm256_storeu_ps(values, v);
+    memcpy(p, values, n * sizeof(float));
+}
 MK_QG_TARGET MK_INLINE void mk_qg_store(int8_t* p, mk_qg_i32 v, size_t n) {
     const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     const int64_t bytes = _mm_cvtsi128_si64(_mm_packs_epi16(w, w));

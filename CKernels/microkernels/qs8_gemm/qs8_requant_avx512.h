@@ -15,6 +15,9 @@ MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_load_f32(const float* p) { return _mm512_
 MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_load_res(const int8_t* p, size_t n) {
     return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk_qg_mask(n), p));
 }
+MK_QG_TARGET MK_INLINE void mk_qg_store_f32(float* p, mk_qg_f32 v, size_t n) {
+    _mm512_mask_storeu_ps(p, mk_qg_mask(n), v);
+}
 MK_QG_TARGET MK_INLINE void mk_qg_store(int8_t* p, mk_qg_i32 v, size_t n) {
     _mm512_mask_cvtsepi32_storeu_epi8(p, mk_qg_mask(n), v);
 }

@@ -23,6 +23,11 @@ MK_QG_TARGET MK_INLINE void mk_qg_store(int8_t* p, mk_qg_i32 v, size_t n) {
     vst1_s8(bytes, vqmovn_s16(vcombine_s16(w, w)));
     memcpy(p, bytes, n);
 }
+MK_QG_TARGET MK_INLINE void mk_qg_store_f32(float* p, mk_qg_f32 v, size_t n) {
+    float values[4];
+    vst1q_f32(values, v);
+    memcpy(p, values, n * sizeof(float));
+}
 MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_add_i32(mk_qg_i32 a, mk_qg_i32 b) { return vaddq_s32(a, b); }
 MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_splat_i32(int32_t x) { return vdupq_n_s32(x); }
 MK_QG_TARGET MK_INLINE mk_qg_f32 mk_qg_splat_f32(float x) { return vdupq_n_f32(x); }

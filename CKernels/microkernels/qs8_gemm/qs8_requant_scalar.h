@@ -13,6 +13,7 @@ MK_INLINE mk_qg_i32 mk_qg_load_i32(const int32_t* p) { return *p; }
 MK_INLINE mk_qg_f32 mk_qg_load_f32(const float* p) { return *p; }
 MK_INLINE mk_qg_i32 mk_qg_load_res(const int8_t* p, size_t n) { (void)n; return *p; }
 MK_INLINE void mk_qg_store(int8_t* p, mk_qg_i32 v, size_t n) { (void)n; *p = (int8_t)v; }
+MK_INLINE void mk_qg_store_f32(float* p, mk_qg_f32 v, size_t n) { (void)n; *p = v; }
 // Wrapping int32 addition, as the vector instructions do.
 MK_INLINE mk_qg_i32 mk_qg_add_i32(mk_qg_i32 a, mk_qg_i32 b) {
     return (int32_t)((uint32_t)a + (uint32_t)b);

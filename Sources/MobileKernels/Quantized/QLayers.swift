@@ -10,6 +10,8 @@ public final class QConv2D: @unchecked Sendable {
     public let padding: Padding
     public let activation: Activation
     public let input: Quantization, output: Quantization, residual: Quantization?
+    /// Float output (`forward(_:into:)` on a `Tensor`): `(acc + bias) * input.scale * weightScale`.
+    public let floatOutput: Bool
     /// The variant that runs (`.auto` resolved: `.avx512vnni` on a CPU with AVX-512 VNNI).
     public let variant: Variant
     public let name: String
@@ -20,6 +22,9 @@ public final class QConv2D: @unchecked Sendable {
     ///     int8 in [-127, 127].
     ///   - weightScales: `outChannels` finite positive scales (symmetric per output channel).
     ///   - bias: `outChannels` int32 values in units of `input.scale * weightScales[o]`, or nil.
+    ///   - floatOutput: write float32 sums `(acc + bias) * input.scale * weightScales[o]` instead
+    ///     of int8 (a network's logits from int8 features; `output` is then unused, the
+    ///     activation must be `.none`, no residual).
     /// - Throws: `.invalidArgument` for bad sizes, weights (count, -128), scales or
     ///   quantizations; `.unsupported` for hard-swish / hard-sigmoid (use a lookup table after
     ///   the convolution) or a variant without int8 kernels on this CPU.
@@ -27,7 +32,7 @@ public final class QConv2D: @unchecked Sendable {
                 padding: Padding = .zero, dilationH: Int = 1, dilationW: Int = 1, groups: Int = 1,
                 weights: [Int8], weightScales: [Float], bias: [Int32]? = nil, activation: Activation = .none,
                 input: Quantization, output: Quantization, residual: Quantization? = nil,
-                variant: Variant = .auto) throws {
+                variant: Variant = .auto, floatOutput: Bool = false) throws {
         let name = "QConv2D(\(inChannels)->\(outChannels), kernel: \(kernelH)x\(kernelW), stride: \(strideH)x\(strideW), padding: \(padding), groups: \(groups), \(activation), \(variant))"
         let sizes = [inChannels, outChannels, groups, kernelH, kernelW, strideH, strideW, dilationH, dilationW]
         guard sizes.allSatisfy({ $0 >= 1 }), [padding.top, padding.left, padding.bottom, padding.right].allSatisfy({ $0 >= 0 }),
@@ -50,7 +55,7 @@ public final class QConv2D: @unchecked Sendable {
                                    pad_left: padding.left, pad_bottom: padding.bottom, pad_right: padding.right,
                                    activation: activation.cValue, shuffle_output: false,
                                    algorithm: MK_CONV2D_ALGORITHM_AUTO),
-            input: input.cValue, output: output.cValue, residual: (residual ?? output).cValue)
+            input: input.cValue, output: output.cValue, residual: (residual ?? output).cValue, output_f32: floatOutput)
         var handle: OpaquePointer?
         let status: mk_status = bias.withOptionalInt32Pointer { b in
             mk_conv2d_qs8_create(&params, weights, weightScales, b, variant.cValue, &handle)
@@ -60,7 +65,7 @@ public final class QConv2D: @unchecked Sendable {
         (self.inChannels, self.outChannels, self.groups) = (inChannels, outChannels, groups)
         (self.kernelH, self.kernelW, self.strideH, self.strideW) = (kernelH, kernelW, strideH, strideW)
         (self.dilationH, self.dilationW, self.padding, self.activation) = (dilationH, dilationW, padding, activation)
-        (self.input, self.output, self.residual) = (input, output, residual)
+        (self.input, self.output, self.residual, self.floatOutput) = (input, output, residual, floatOutput)
         self.variant = Variant(mk_conv2d_qs8_variant(op))
         self.name = name
     }
@@ -83,6 +88,9 @@ public final class QConv2D: @unchecked Sendable {
     /// quantization, `residual` (when given) the layer's `residual` one; `y` must have the output
     /// shape (its quantization is set to `output`). Never allocates unless `y`'s storage is shared.
     public func forward(_ x: QTensor, into y: inout QTensor, residual r: QTensor? = nil, threadPool: ThreadPool = .shared) throws {
+        guard !floatOutput else {
+            throw MobileKernelsError(.invalidArgument, "\(name): a float-output layer writes a Tensor (forward(_:into: Tensor))")
+        }
         let shape = try outputShape(for: x.shape)
         guard y.shape == shape else {
             throw MobileKernelsError(.shapeMismatch, "\(name): output \(y.shape), expected \(shape)")
@@ -102,6 +110,27 @@ public final class QConv2D: @unchecked Sendable {
             mk_conv2d_qs8_run(op, &plan, x.storage.pointer, y.storage.pointer, r?.storage.pointer, threadPool.handle)
         }
         try check(status, "\(name) on \(x.shape)")
+    }
+
+    /// `y = conv(x)` in float32 for a layer made with `floatOutput` (`y` must have the output shape).
+    public func forward(_ x: QTensor, into y: inout Tensor, threadPool: ThreadPool = .shared) throws {
+        guard floatOutput else {
+            throw MobileKernelsError(.invalidArgument, "\(name): an int8-output layer writes a QTensor")
+        }
+        let shape = try outputShape(for: x.shape)
+        guard y.shape == shape else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): output \(y.shape), expected \(shape)")
+        }
+        guard x.quantization == input else {
+            throw MobileKernelsError(.invalidArgument, "\(name): input quantized \(x.quantization), the layer expects \(input)")
+        }
+        var plan = mk_conv2d_qs8_plan()
+        try y.withUnsafeMutableBufferPointer { out in
+            let status = then(mk_conv2d_qs8_reshape(op, x.shape.n, x.shape.h, x.shape.w, 0, 0, 0, threadPool.handle, &plan)) {
+                mk_conv2d_qs8_run_f32(op, &plan, x.storage.pointer, out.baseAddress!, threadPool.handle)
+            }
+            try check(status, "\(name) on \(x.shape)")
+        }
     }
 
     /// Whether `variant` has int8 convolution kernels this CPU runs.

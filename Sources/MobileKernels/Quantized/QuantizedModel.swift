@@ -7,8 +7,9 @@ import Foundation
 ///   network quantizes it to int32 as `round(b / (input scale * weight scale))`);
 /// - the quantization of every tensor the int8 network materializes, asymmetric per tensor,
 ///   from the min and max each reaches on calibration images (widened to include 0);
-/// - the last linear layer (the logits) in float32, on the dequantized features: logits of 256
-///   levels would tie the top classes of many images, and the layer is a tiny share of the time.
+/// - the last linear layer (the logits) kept in float32 here; the network quantizes its weights
+///   per output channel and writes float32 logits from the int32 sums (`(sum + bias) * input
+///   scale * weight scale`): int8 logits of 256 levels would tie the top classes of many images.
 ///
 /// Tensors that only move bytes share their input's quantization (max pooling, flatten, channel
 /// shuffle); a residual convolution's output is the add's; both inputs of a channel concat are

@@ -5,8 +5,8 @@ import Foundation
 /// int8 operator (weights packed once), the same fusions as float except the shuffled output
 /// (the int8 convolution writes plain order; the shuffle is a byte permutation step):
 /// a residual convolution adds the skip tensor in its store, ShuffleNet's concat inputs write
-/// their channel slice, flatten and an identity adaptive pool are free. The logits' layer runs
-/// in float32 on the dequantized features (see `QuantizedModel`).
+/// their channel slice, flatten and an identity adaptive pool are free. The logits' layer runs on
+/// the int8 features with int8 weights and writes float32 logits (see `QuantizedModel`).
 ///
 ///     let model = try QuantizedModel(contentsOf: "mobilenet_v2.qs8.safetensors", architecture: arch)
 ///     let plan = try QuantizedNetwork(model).plan(batch: 1, height: 224, width: 224)
@@ -25,7 +25,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
         case add(Activation)
         case alias
         case concat
-        case classifier(Conv2D)
+        case classifier(QConv2D)  // float output
     }
 
     let compiled: [Compiled]
@@ -35,7 +35,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
     /// GEMM's K runs no tail, and the VNNI kernels' broadcasts stay plain loads), else 3.
     let inputChannels: Int
 
-    /// The bytes of the packed weights (int8 layers and the float logits' layer).
+    /// The bytes of the packed weights, biases and scales.
     public var weightBytes: Int {
         compiled.reduce(0) { total, layer in
             switch layer {
@@ -47,8 +47,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
         }
     }
 
-    /// - Parameter variant: the int8 kernels' variant (`.auto`: the best this CPU has); the
-    ///   float logits' layer runs on `.auto`.
+    /// - Parameter variant: the int8 kernels' variant (`.auto`: the best this CPU has).
     /// - Throws: `.unsupported` for a variant without int8 kernels here; `.invalidArgument` for a
     ///   bias that does not fit int32 at its scale.
     public init(_ model: QuantizedModel, variant: Variant = .auto) throws {
@@ -127,11 +126,16 @@ public final class QuantizedNetwork: @unchecked Sendable {
                     if f.h * f.w > 1 { flatten = f }
                 }
                 if id == nodes.count - 1 {
+                    // int8 weights (per output channel), int32 sums, float32 logits.
                     var w = model.classifierWeights
                     if let f = flatten { w = Network.permuteFlattenColumns(w, out: spec.outFeatures, h: f.h, w: f.w, c: f.c) }
-                    compiled.append(.classifier(try Conv2D(inChannels: spec.inFeatures, outChannels: spec.outFeatures,
-                                                           kernelSize: 1, weights: w, bias: model.classifierBias,
-                                                           activation: spec.activation)))
+                    let (values, scales) = try QuantizedModel.perChannel(w, outputs: spec.outFeatures, node.name)
+                    let q = QuantizedModel.Weights(values: values, scales: scales, bias: model.classifierBias)
+                    let input = try quantization(node.inputs[0])
+                    compiled.append(.classifier(try QConv2D(
+                        inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelH: 1, kernelW: 1, weights: values,
+                        weightScales: scales, bias: try bias(q, input: input, node.name), activation: spec.activation,
+                        input: input, output: input, variant: variant, floatOutput: true)))
                     continue
                 }
                 let w = model.weights[id]!
@@ -225,8 +229,8 @@ struct QView {
 
 /// A `QuantizedNetwork` planned for one batch size and input size: the int8 buffers
 /// (`BufferPlan`, reused as soon as their contents are read), the steps, and the float32 ends:
-/// the input is quantized into the first buffer, the features dequantized for the float logits'
-/// layer. `predict(_:into:threadPool:)` allocates nothing (a step plans again, without
+/// the input is quantized into the first buffer, the logits' layer writes float32.
+/// `predict(_:into:threadPool:)` allocates nothing (a step plans again, without
 /// allocating, when a pool with another thread count runs it). One caller at a time.
 public final class QuantizedInferencePlan: @unchecked Sendable {
     public let network: QuantizedNetwork
@@ -234,7 +238,7 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
     public let inputShape: TensorShape
     /// `[batch, 1, 1, classes]` float32.
     public let outputShape: TensorShape
-    /// The bytes of all activation buffers: the int8 ones and the float input, features and logits.
+    /// The bytes of all activation buffers: the int8 ones and the float input and logits.
     public let peakActivationBytes: Int
 
     private let steps: [(ThreadPool) throws -> Void]
@@ -265,12 +269,11 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         let q = network.model.quantization
         let last = nodes.count - 1
         let featureNode = nodes[last].inputs[0]
-        let featureShape = shapes[featureNode]
-        let features = try TensorStorage(count: featureShape.count, shape: featureShape)
-        let flatFeatures = TensorView(storage: features, shape: try TensorShape(n: batch, h: 1, w: 1, c: featureShape.count / batch))
+        guard shapes[featureNode].pixels == batch || (layout.locations[featureNode].map { $0.pixelStride == shapes[featureNode].c } ?? false) else {
+            throw MobileKernelsError(.unsupported, "int8 \(network.kind): the logits' input must be one pixel per image or dense")
+        }
         let logitStorage = try TensorStorage(count: shapes[last].count, shape: shapes[last])
         let logits = TensorView(storage: logitStorage, shape: shapes[last])
-        let workspace = Conv2D.Workspace()
         var steps: [(node: Int, run: (ThreadPool) throws -> Void)] = []
         for node in nodes {
             let id = node.id
@@ -303,12 +306,11 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
                                          y.pointer, y.pixelStride, qy, activation.cValue, pool.handle), name)
                 }))
             case let .classifier(linear):
-                let x = view(featureNode), qx = q[featureNode]!.cValue
-                steps.append((id, { pool in
-                    try check(mk_dequantize_qs8_f32(x.shape.pixels, x.shape.c, x.pointer, x.pixelStride, features.pointer,
-                                                    x.shape.c, qx, pool.handle), name)
-                }))
-                let step = try Conv2D.Step(linear, input: flatFeatures, residual: nil, output: logits, workspace: workspace)
+                // The features (flattened: one pixel per image) into float logits.
+                let x = view(featureNode)
+                let flat = QView(storage: x.storage, shape: try TensorShape(n: batch, h: 1, w: 1, c: x.shape.count / batch),
+                                 channelOffset: x.channelOffset, pixelStride: x.pixelStride * x.shape.pixels / batch)
+                let step = try QConvStep(linear, input: flat, residual: nil, output: nil, floatOutput: logits, name: name)
                 steps.append((id, step.run))
             }
         }
@@ -320,8 +322,7 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
         input = view(0)
         inputQuantization = q[0]!
         self.logits = logits
-        peakActivationBytes = layout.capacities.reduce(0, +)
-            + (imageShape.count + featureShape.count + shapes[last].count) * MemoryLayout<Float>.stride
+        peakActivationBytes = layout.capacities.reduce(0, +) + (imageShape.count + shapes[last].count) * MemoryLayout<Float>.stride
     }
 
     /// Runs the network on `input` (`inputShape`, NHWC float32) and writes the logits into
@@ -396,34 +397,43 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
 }
 
 /// An int8 convolution on fixed views, planned for the thread count of the pool it last ran on.
+/// int8 output (`output`) or, for a layer made with `floatOutput`, float32 (`floatOutput`).
 final class QConvStep {
     private let conv: QConv2D
-    private let input: QView, residual: QView?, output: QView
+    private let input: QView, residual: QView?, output: QView?
+    private let floatOutput: TensorView?
     private let name: String
     private var plan = mk_conv2d_qs8_plan()
     private var threads = 0
 
-    init(_ conv: QConv2D, input: QView, residual: QView?, output: QView, name: String) throws {
+    init(_ conv: QConv2D, input: QView, residual: QView?, output: QView?, floatOutput: TensorView? = nil, name: String) throws {
         let shape = try conv.outputShape(for: input.shape)
-        guard shape == output.shape, residual.map({ $0.shape == shape }) ?? true else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), expected \(shape)")
+        guard (output == nil) == conv.floatOutput, (floatOutput == nil) != conv.floatOutput,
+              (output?.shape ?? floatOutput?.shape) == shape, residual.map({ $0.shape == shape }) ?? true else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): output \(String(describing: output?.shape ?? floatOutput?.shape)), expected \(shape)")
         }
         (self.conv, self.input, self.residual, self.output, self.name) = (conv, input, residual, output, name)
+        self.floatOutput = floatOutput
         try replan(.serial)
     }
 
     private func replan(_ pool: ThreadPool) throws {
         var planned = mk_conv2d_qs8_plan()
         try check(mk_conv2d_qs8_reshape(conv.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
-                                        output.pixelStride, residual?.pixelStride ?? 0, pool.handle, &planned), name)
+                                        output?.pixelStride ?? floatOutput!.pixelStride, residual?.pixelStride ?? 0,
+                                        pool.handle, &planned), name)
         plan = planned
         threads = pool.threadCount
     }
 
     func run(_ pool: ThreadPool) throws {
         if threads != pool.threadCount { try replan(pool) }
-        try check(mk_conv2d_qs8_run(conv.op, &plan, input.pointer, output.pointer, residual.map { UnsafePointer($0.pointer) },
-                                    pool.handle), name)
+        if let output {
+            try check(mk_conv2d_qs8_run(conv.op, &plan, input.pointer, output.pointer, residual.map { UnsafePointer($0.pointer) },
+                                        pool.handle), name)
+        } else {
+            try check(mk_conv2d_qs8_run_f32(conv.op, &plan, input.pointer, floatOutput!.pointer, pool.handle), name)
+        }
     }
 }
 
