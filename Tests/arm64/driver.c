@@ -6268,7 +6268,8 @@ static void transpose_case(unsigned index) {
 // ---------------------------------------------------------------------------------------------
 // conv2d_qs8: NEON and NEON dot against scalar, bitwise (the Swift tests check scalar against
 // the int8 reference on x86), with pixel gaps, residuals (in place too), padding on every side,
-// strides, groups, channel counts around the tiles and K groups of 4, 1 and 2 threads.
+// strides, groups, channel counts around the tiles and K groups of 4, 1 and 2 threads; the
+// float output (output_f32) of the cases without an activation.
 
 static int8_t rnd_i8(int lo, int hi) { return (int8_t)rnd_range((size_t)(lo + 128), (size_t)(hi + 128)) - 128; }
 
@@ -6373,6 +6374,33 @@ static void qs8_conv_case(unsigned index) {
         for (size_t i = 0; i < 16; i++) {
             if (ys_[0][out_px * ys + i] != 0x5A) fail("scalar wrote past the output");
         }
+    }
+    // Float output (the logits' layer: no activation, no residual): each variant's floats
+    // against scalar's, bitwise, with the same pixel gaps.
+    if (act.kind == MK_ACTIVATION_NONE) {
+        mk_conv2d_qs8_params pf = p;
+        pf.output_f32 = true;
+        float* fy[4];
+        for (size_t v = 0; v < runs; v++) {
+            fy[v] = malloc((out_px * ys + 4) * sizeof(float));
+            for (size_t i = 0; i < out_px * ys + 4; i++) fy[v][i] = -7.0f;
+            mk_conv2d_qs8_op* op = NULL;
+            mk_status st = mk_conv2d_qs8_create(&pf, w, ws, with_bias ? b : NULL, variants[v], &op);
+            mk_conv2d_qs8_plan plan;
+            if (st == MK_STATUS_OK) st = mk_conv2d_qs8_reshape(op, batch, h, wd, xs, ys, 0, v == 3 ? g_pool2 : NULL, &plan);
+            if (st == MK_STATUS_OK) st = mk_conv2d_qs8_run_f32(op, &plan, x, fy[v], v == 3 ? g_pool2 : NULL);
+            mk_conv2d_qs8_destroy(op);
+            if (st != MK_STATUS_OK) fail("float output %s: %s", names[v], status_name(st));
+        }
+        for (size_t v = 1; v < runs; v++) {
+            if (memcmp(fy[v], fy[0], (out_px * ys + 4) * sizeof(float)) != 0) fail("float output %s differs from scalar", names[v]);
+        }
+        for (size_t px = 0; px < out_px; px++) {
+            for (size_t c = cout; c < ys; c++) {
+                if (fy[0][px * ys + c] != -7.0f) fail("float output: scalar wrote the gap of pixel %zu", px);
+            }
+        }
+        for (size_t v = 0; v < runs; v++) free(fy[v]);
     }
     if (pooled) g_stats[FAM_QS8_CONV].pool_checks++;
     for (size_t v = 0; v < runs; v++) free(ys_[v]);
