@@ -314,9 +314,13 @@ struct Quantize: ParsableCommand {
             let count = min(calibrationImages, trainSet.count)
             let loader = try BatchLoader(dataset: trainSet, batch: count, transform: ImageTransform(size: inputSize, mean: stats.mean, std: stats.std),
                                          shuffle: false, dropLast: true)
-            var first: Tensor? = nil
-            try loader.forEachBatch(epoch: 0) { index, batch, _ in if index == 0 { first = batch } }
-            images = first!
+            struct FirstBatch: Error { let images: Tensor }
+            do {
+                try loader.forEachBatch(epoch: 0) { _, batch, _ in throw FirstBatch(images: batch) }
+                throw ValidationError("no calibration images")
+            } catch let first as FirstBatch {
+                images = first.images
+            }
         }
         let start = DispatchTime.now().uptimeNanoseconds
         let quantized = try QuantizedModel.calibrate(architecture: architecture, weights: .safetensors(file), images: images,

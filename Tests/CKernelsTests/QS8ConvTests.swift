@@ -276,6 +276,49 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
                 #expect(y[(p * (cout + 3) + cout)..<((p + 1) * (cout + 3))].allSatisfy { $0 == -7 })
             }
         }
+        // Grouped 3x3 with stride and padding on every side (taps, zero-point padding, groups).
+        for (groups, stride) in [(1, 1), (3, 2), (2, 1)] {
+            let (h, wd, cin, cout) = (5, 6, 3 * groups, 5 * groups)
+            let (cinG, coutG) = (cin / groups, cout / groups)
+            let inQ = mk_quantization(scale: 0.03, zero_point: 9)
+            let x = rng.int8s(h * wd * cin), w = rng.int8s(cout * cinG * 9, -127, 127)
+            let scales = (0..<cout).map { _ in Float.random(in: 0.001...0.03, using: &rng) }
+            var params = mk_conv2d_qs8_params()
+            params.conv = ConvCase({
+                $0.batch = 1; $0.h = h; $0.w = wd; $0.cin = cin; $0.cout = cout; $0.groups = groups; $0.kh = 3; $0.kw = 3
+                $0.sh = stride; $0.sw = stride; $0.pad = RefPadding(top: 1, left: 2, bottom: 1, right: 1); $0.activation = 0
+            }).params
+            params.input = inQ
+            params.output_f32 = true
+            var op: OpaquePointer?
+            try #require(mk_conv2d_qs8_create(&params, w, scales, nil, variant, &op) == MK_STATUS_OK)
+            defer { mk_conv2d_qs8_destroy(op) }
+            var plan = mk_conv2d_qs8_plan()
+            try #require(mk_conv2d_qs8_reshape(op, 1, h, wd, 0, 0, 0, pool, &plan) == MK_STATUS_OK)
+            let (oh, ow) = (plan.out_h, plan.out_w)
+            var y = [Float](repeating: 0, count: oh * ow * cout)
+            #expect(mk_conv2d_qs8_run_f32(op, &plan, x, &y, pool) == MK_STATUS_OK)
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for o in 0..<cout {
+                        var acc: Int32 = 0
+                        for c in 0..<cinG {
+                            for ky in 0..<3 {
+                                for kx in 0..<3 {
+                                    let iy = oy * stride - 1 + ky, ix = ox * stride - 2 + kx
+                                    // Padding reads the zero point: it adds nothing.
+                                    guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                                    let xv = Int32(x[(iy * wd + ix) * cin + (o / coutG) * cinG + c]) - inQ.zero_point
+                                    acc = acc &+ xv &* Int32(w[((o * cinG + c) * 3 + ky) * 3 + kx])
+                                }
+                            }
+                        }
+                        #expect(y[(oy * ow + ox) * cout + o] == Float(acc) * (inQ.scale * scales[o]),
+                                "\(convName(variant)) g\(groups) s\(stride)")
+                    }
+                }
+            }
+        }
         // Float output has no int8 range to clamp to: an activation is unsupported.
         var params = mk_conv2d_qs8_params()
         params.conv = ConvCase({ $0.cin = 4; $0.cout = 4; $0.activation = 1 }).params

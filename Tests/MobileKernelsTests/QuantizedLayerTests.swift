@@ -109,4 +109,31 @@ import Testing
             } != nil)
         }
     }
+
+    @Test("QConv2D with float output writes (sum + bias) * input scale * weight scale, and only to a Tensor")
+    func floatOutput() throws {
+        let inQ = Quantization(scale: 0.05, zeroPoint: -3)
+        let shape = try TensorShape(n: 2, h: 1, w: 1, c: 37)
+        let x = try QTensor(shape: shape, quantization: inQ, nhwc: int8s(shape.count, seed: 11))
+        let w = int8s(10 * 37, seed: 12, -127, 127), scales = (0..<10).map { 0.004 + Float($0) / 2000 }
+        let bias = (0..<10).map { Int32($0 * 300 - 1500) }
+        let fc = try QConv2D(inChannels: 37, outChannels: 10, kernelH: 1, kernelW: 1, weights: w, weightScales: scales,
+                             bias: bias, input: inQ, output: inQ, floatOutput: true)
+        var y = try Tensor(shape: TensorShape(n: 2, h: 1, w: 1, c: 10))
+        try fc.forward(x, into: &y)
+        let xs = x.toArray(), got = y.toArray()
+        for b in 0..<2 {
+            for o in 0..<10 {
+                var acc = bias[o]
+                for k in 0..<37 { acc = acc &+ (Int32(xs[b * 37 + k]) - inQ.zeroPoint) &* Int32(w[o * 37 + k]) }
+                #expect(got[b * 10 + o] == Float(acc) * (inQ.scale * scales[o]))
+            }
+        }
+        var q = try QTensor(shape: y.shape, quantization: inQ)
+        #expect(expectError(.invalidArgument, "Tensor") { try fc.forward(x, into: &q) } != nil)
+        #expect(expectError(.unsupported, "QConv2D") {
+            _ = try QConv2D(inChannels: 37, outChannels: 10, kernelH: 1, kernelW: 1, weights: w, weightScales: scales,
+                            activation: .relu, input: inQ, output: inQ, floatOutput: true)
+        } != nil)
+    }
 }

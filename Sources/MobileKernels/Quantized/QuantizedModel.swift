@@ -12,8 +12,9 @@ import Foundation
 ///   scale * weight scale`): int8 logits of 256 levels would tie the top classes of many images.
 ///
 /// Tensors that only move bytes share their input's quantization (max pooling, flatten, channel
-/// shuffle); a residual convolution's output is the add's; both inputs of a channel concat are
-/// requantized into the concat's.
+/// shuffle), and so does adaptive average pooling (its averages stay in its input's range, and a
+/// plan whose input size makes it the identity runs no step for it); a residual convolution's
+/// output is the add's; both inputs of a channel concat are requantized into the concat's.
 ///
 /// Supported: every architecture without squeeze-and-excitation or hard-swish / hard-sigmoid
 /// (MobileNetV1, V2, ShuffleNetV1, VGG16, AlexNet); MobileNetV3 throws `.unsupported`.
@@ -193,7 +194,7 @@ public struct QuantizedModel: @unchecked Sendable {
         for node in nodes {
             let id = node.id
             switch node.operation {
-            case .maxPool, .flatten, .channelShuffle:
+            case .maxPool, .flatten, .channelShuffle, .adaptiveAvgPool:
                 q[id] = q[node.inputs[0]]
             case .linear where id == nodes.count - 1:
                 q[id] = nil

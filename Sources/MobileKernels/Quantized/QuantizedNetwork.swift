@@ -346,6 +346,8 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
     /// The image into the int8 input buffer (its quantization; 4 bytes per pixel when the stem is padded).
     private func quantizeInput(_ image: Tensor, _ threadPool: ThreadPool) throws {
         let x = input, qx = inputQuantization.cValue
+        // The padded stem's fourth byte: zero weight, but never left uninitialized.
+        if x.pixelStride > 3 { x.pointer.update(repeating: 0, count: x.shape.pixels * x.pixelStride) }
         try image.withUnsafeBufferPointer { src in
             try check(mk_quantize_f32_qs8(x.shape.pixels, 3, src.baseAddress!, 3, x.pointer, x.pixelStride, qx, threadPool.handle),
                       "int8 \(network.kind) input")
