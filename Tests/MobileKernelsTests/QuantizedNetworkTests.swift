@@ -174,6 +174,18 @@ import Testing
         }
     }
 
+    @Test("int8 AlexNet at 64x64 (an adaptive pool that averages, a flatten of 6x6 maps, hidden linear layers) gives the reference graph's logits")
+    func alexnet() throws {
+        let arch = try Architecture.make(.alexnet, numClasses: 10)
+        let model = try QuantizedModel.calibrate(architecture: arch, weights: .random(seed: 9), images: try images(2, 64, 64, seed: 3))
+        let x = try images(1, 64, 64, seed: 4)
+        let want = try referenceLogits(model, x)
+        for pool in [ThreadPool.serial, try ThreadPool(threads: 2)] {
+            let got = try QuantizedNetwork(model).plan(height: 64, width: 64).predict(x, threadPool: pool).toArray()
+            #expect(got == want, "\(pool.threadCount) threads")
+        }
+    }
+
     @Test("int8 logits stay close to float32's, and calibration covers every tensor")
     func closeToFloat() throws {
         let arch = try Architecture.make(.mobileNetV2, widthMultiplier: 0.5, numClasses: 10)
