@@ -28,6 +28,14 @@ struct DataOptions: ParsableArguments {
     var flips: Bool { data != "mnist" }
 }
 
+/// The mean and std a checkpoint's metadata records (what training normalized with), when they
+/// have one value per channel.
+func checkpointNormalization(_ file: SafeTensorsFile, channels: Int) -> (mean: [Float], std: [Float])? {
+    let parse = { (key: String) in file.metadata[key].map { $0.split(separator: ",").compactMap { Float(String($0)) } } }
+    guard let mean = parse("mean"), let std = parse("std"), mean.count == channels, std.count == channels else { return nil }
+    return (mean, std)
+}
+
 func defaultSize(_ kind: ModelKind) -> Int { kind == .alexnet ? 64 : 32 }
 
 func formatDuration(_ seconds: Double) -> String {
@@ -204,14 +212,7 @@ struct Eval: ParsableCommand {
         }
         let testSet = try dataOptions.load(.test)
         // The normalization training used (the checkpoint's metadata), else the training set's.
-        let mean = file.metadata["mean"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
-        let std = file.metadata["std"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
-        let stats: (mean: [Float], std: [Float])
-        if let mean, let std, mean.count == testSet.channels, std.count == testSet.channels {
-            stats = (mean, std)
-        } else {
-            stats = try dataOptions.load(.train).statistics()
-        }
+        let stats = try checkpointNormalization(file, channels: testSet.channels) ?? dataOptions.load(.train).statistics()
         let inputSize = size ?? file.metadata["size"].flatMap { Int($0) } ?? defaultSize(kind)
         let architecture = try architectureOptions.make(kind, numClasses: max(testSet.classes, 10), checkpoint: file)
         let network = try Network(architecture: architecture, weights: .safetensors(file))
@@ -299,11 +300,9 @@ struct Quantize: ParsableCommand {
         } else {
             guard calibrationImages >= 1 else { throw ValidationError("--calibration-images must be at least 1") }
             let trainSet = try dataOptions.load(.train)
-            let mean = file.metadata["mean"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
-            let std = file.metadata["std"].map { $0.split(separator: ",").compactMap { Float(String($0)) } }
             let stats: (mean: [Float], std: [Float])
-            if let mean, let std, mean.count == trainSet.channels, std.count == trainSet.channels {
-                stats = (mean, std)
+            if let recorded = checkpointNormalization(file, channels: trainSet.channels) {
+                stats = recorded
             } else {
                 stats = trainSet.statistics()
                 metadata["mean"] = stats.mean.map { String($0) }.joined(separator: ",")

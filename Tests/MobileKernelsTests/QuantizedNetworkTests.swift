@@ -1,5 +1,6 @@
 import Foundation
 @testable import MobileKernels
+import NetworkOracle
 import ReferenceKernels
 import Testing
 
@@ -18,16 +19,7 @@ import Testing
 
     private func ref(_ q: Quantization) -> RefQuantization { RefQuantization(scale: q.scale, zeroPoint: q.zeroPoint) }
 
-    private func ref(_ a: Activation) -> RefActivation {
-        switch a {
-        case .none: .none
-        case .relu: .relu
-        case .relu6: .relu6
-        case .hardswish: .hardswish
-        case .hardsigmoid: .hardsigmoid
-        case let .clamp(lo, hi): .clamp(min: lo, max: hi)
-        }
-    }
+    private func ref(_ a: Activation) -> RefActivation { referenceActivation(a) }
 
     /// The logits of `model` on `image` through the reference kernels: int8 node by node; the last
     /// linear layer with its weights quantized per channel, int32 sums (PyTorch's flatten order)
