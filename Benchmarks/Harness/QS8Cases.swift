@@ -4,8 +4,9 @@ import ReferenceKernels
 
 // MARK: - int8 convolutions
 
-/// The models of the int8 cases: the 1.8x targets (MobileNetV1, V2, ShuffleNetV1 g3).
-public let qs8Models: [ModelKind] = [.mobileNetV1, .mobileNetV2, .shuffleNetV1(groups: 3)]
+/// The models of the int8 cases: the 1.8x targets (MobileNetV1, V2, ShuffleNetV1 g3) and
+/// its 1.3x ones (MobileNetV3-Large and Small).
+public let qs8Models: [ModelKind] = [.mobileNetV1, .mobileNetV2, .shuffleNetV1(groups: 3), .mobileNetV3Large, .mobileNetV3Small]
 
 /// `count` int8 values from `pseudoRandom` (uniform over [lo, hi]).
 func pseudoRandomInt8(_ count: Int, seed: UInt64, _ lo: Int8 = -128, _ hi: Int8 = 127) -> [Int8] {

@@ -27,6 +27,7 @@
 #include "mk_conv.h"
 #include "mk_dwconv.h"
 #include "mk_pool.h"
+#include "mk_squeeze_excitation.h"
 #include "mk_threadpool.h"
 
 #ifdef __cplusplus
@@ -232,6 +233,51 @@ mk_status mk_lut_qs8_table(mk_activation activation, mk_quantization input,
 mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], const int8_t* input,
                      size_t input_stride, int8_t* output, size_t output_stride,
                      mk_threadpool* pool);
+
+// ---- Squeeze-and-excitation --------------------------------------------------------------------
+//
+// MobileNetV3's squeeze-and-excitation on int8 activations, the layers in float: per image
+//   S[c]    = sum over the image's pixels of (x - input_zero_point)      (int32, exact)
+//   mean[c] = ((float)S[c] / (float)(h * w)) * input_scale
+//   g       = mk_squeeze_excitation_f32's layers on mean: fc1 + ReLU, fc2 + hardsigmoid (the
+//             same operations, so the same bits on every variant)
+//   y       = requantization of (x - input_zero_point) with m[c] = g[c] * (input_scale /
+//             output_scale), no activation (range [-128, 127])
+// With the output quantized as the input (what QuantizedNetwork does: |x * g| <= |x|),
+// m[c] = g[c]. h * w is at most 2^23 (int32 sums).
+
+typedef struct mk_squeeze_excitation_qs8_op mk_squeeze_excitation_qs8_op;
+
+/// Weights as mk_squeeze_excitation_f32_create (float; copied). INVALID_ARGUMENT for sizes out
+/// of range or an invalid quantization; UNSUPPORTED for a variant without the float layers'
+/// kernels or the CPU.
+mk_status mk_squeeze_excitation_qs8_create(size_t channels, size_t squeeze_channels,
+                                           const float* fc1_weight, const float* fc1_bias,
+                                           const float* fc2_weight, const float* fc2_bias,
+                                           mk_quantization input, mk_quantization output,
+                                           mk_variant variant, mk_squeeze_excitation_qs8_op** op_out);
+
+typedef struct mk_squeeze_excitation_qs8_plan {
+    size_t batch, h, w, input_pixel_stride, output_pixel_stride;
+    // private:
+    const mk_squeeze_excitation_qs8_op* op;
+    size_t image, in_extent, out_extent, channel_tile, rows_per_tile;
+} mk_squeeze_excitation_qs8_plan;
+
+/// INVALID_ARGUMENT for a zero size or strides below the channel count (0 = channels);
+/// SIZE_OVERFLOW for h * w above 2^23 or unaddressable sizes.
+mk_status mk_squeeze_excitation_qs8_reshape(const mk_squeeze_excitation_qs8_op* op, size_t batch,
+                                            size_t h, size_t w, size_t input_pixel_stride,
+                                            size_t output_pixel_stride, mk_threadpool* pool,
+                                            mk_squeeze_excitation_qs8_plan* plan);
+
+/// `output` may be `input` (same pixel stride: in place); otherwise they must not overlap. Never
+/// allocates (the per-image vectors are on the stack).
+mk_status mk_squeeze_excitation_qs8_run(const mk_squeeze_excitation_qs8_op* op,
+                                        const mk_squeeze_excitation_qs8_plan* plan,
+                                        const int8_t* input, int8_t* output, mk_threadpool* pool);
+
+void mk_squeeze_excitation_qs8_destroy(mk_squeeze_excitation_qs8_op* op);
 
 /// Quantizes float pixels: q = clamp(round_half_even(x / scale) + zero_point, -128, 127), NaN
 /// giving the zero point (Swift's Quantization.quantize). Strides in elements (0 = channels).

@@ -422,6 +422,44 @@ static void mk_lut_qs8_task(void* context, size_t thread, size_t p0, size_t coun
     }
 }
 
+#if defined(__x86_64__)
+#define MK_TARGET_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
+
+// 64 bytes at a time with AVX-512 VBMI: the table in four vectors; an index (x + 128 as a byte)
+// picks from entries 0..127 and from 128..255 with two two-source byte permutations (vpermt2b
+// reads 7 bits), its top bit chooses between them. Dense rows (both strides the channel count)
+// run as one row of pixels x channels bytes.
+MK_TARGET_VBMI static void mk_lut_row_vbmi(const int8_t* a, int8_t* out, size_t n, const __m512i t[4]) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m512i idx = _mm512_xor_si512(_mm512_loadu_si512(a + i), flip);
+        const __m512i low = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+        const __m512i high = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+        _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
+    }
+    if (i < n) {
+        const __mmask64 keep = ((__mmask64)1 << (n - i)) - 1;
+        const __m512i idx = _mm512_xor_si512(_mm512_maskz_loadu_epi8(keep, a + i), flip);
+        const __m512i low = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+        const __m512i high = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+        _mm512_mask_storeu_epi8(out + i, keep, _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high));
+    }
+}
+
+MK_TARGET_VBMI static void mk_lut_qs8_task_vbmi(void* context, size_t thread, size_t p0, size_t count) {
+    (void)thread;
+    const mk_rows_qs8_job* j = context;
+    __m512i t[4];
+    for (size_t k = 0; k < 4; k++) t[k] = _mm512_loadu_si512(j->table + 64 * k);
+    if (j->as == j->channels && j->os == j->channels) {
+        mk_lut_row_vbmi(j->a + p0 * j->as, j->out + p0 * j->os, count * j->channels, t);
+        return;
+    }
+    for (size_t p = p0; p < p0 + count; p++) mk_lut_row_vbmi(j->a + p * j->as, j->out + p * j->os, j->channels, t);
+}
+#endif
+
 mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], const int8_t* input,
                      size_t input_stride, int8_t* output, size_t output_stride,
                      mk_threadpool* pool) {
@@ -438,7 +476,12 @@ mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], co
     }
     mk_rows_qs8_job job = {.channels = channels, .a = input, .out = output, .as = input_stride,
                            .os = output_stride, .table = table};
-    return mk_threadpool_parallelize_1d(pool, mk_lut_qs8_task, &job, pixels, mk_rows_tile(pixels, pool));
+    void (*task)(void*, size_t, size_t, size_t) = mk_lut_qs8_task;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512vbmi) task = mk_lut_qs8_task_vbmi;
+#endif
+    return mk_threadpool_parallelize_1d(pool, task, &job, pixels, mk_rows_tile(pixels, pool));
 }
 
 static void mk_shuffle_qs8_task(void* context, size_t thread, size_t p0, size_t count) {
@@ -455,9 +498,6 @@ static void mk_shuffle_qs8_task(void* context, size_t thread, size_t p0, size_t 
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define MK_TARGET_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
-
 // Channels up to 256 with AVX-512 VBMI: a pixel's bytes in up to four vectors, each 64-byte
 // chunk of the output two two-source byte permutations (vpermt2b) and a blend.
 MK_TARGET_VBMI static void mk_shuffle_qs8_task_vbmi(void* context, size_t thread, size_t p0, size_t count) {
@@ -621,4 +661,212 @@ mk_status mk_dequantize_qs8_f32(size_t pixels, size_t channels, const int8_t* in
     if (status != MK_STATUS_OK) return status;
     mk_convert_qs8_job job = {channels, input_stride, output_stride, input, output, quantization};
     return mk_threadpool_parallelize_1d(pool, mk_dequantize_task, &job, pixels, mk_rows_tile(pixels, pool));
+}
+
+// ---- squeeze-and-excitation ---------------------------------------------------------------------
+//
+// Per image: the channel sums (split over channel tiles), the float layers on the means (the
+// float op's), then the scaling of every pixel by its channel's multiplier (split over pixels).
+// The sums and multipliers live on the stack of run.
+
+struct mk_squeeze_excitation_qs8_op {
+    mk_squeeze_excitation_f32_op* layers;
+    size_t channels, squeeze;
+    mk_quantization input, output;
+};
+
+mk_status mk_squeeze_excitation_qs8_create(size_t channels, size_t squeeze_channels,
+                                           const float* fc1_weight, const float* fc1_bias,
+                                           const float* fc2_weight, const float* fc2_bias,
+                                           mk_quantization input, mk_quantization output,
+                                           mk_variant variant, mk_squeeze_excitation_qs8_op** op_out) {
+    if (op_out == NULL) return MK_STATUS_NULL_POINTER;
+    *op_out = NULL;
+    if (!mk_qs8_quantization_valid(input) || !mk_qs8_quantization_valid(output)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_squeeze_excitation_qs8_op* op = calloc(1, sizeof *op);
+    if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
+    const mk_status status = mk_squeeze_excitation_f32_create_inference(
+        channels, squeeze_channels, fc1_weight, fc1_bias, fc2_weight, fc2_bias, variant, &op->layers);
+    if (status != MK_STATUS_OK) {
+        free(op);
+        return status;
+    }
+    op->channels = channels;
+    op->squeeze = squeeze_channels;
+    op->input = input;
+    op->output = output;
+    *op_out = op;
+    return MK_STATUS_OK;
+}
+
+mk_status mk_squeeze_excitation_qs8_reshape(const mk_squeeze_excitation_qs8_op* op, size_t batch,
+                                            size_t h, size_t w, size_t input_pixel_stride,
+                                            size_t output_pixel_stride, mk_threadpool* pool,
+                                            mk_squeeze_excitation_qs8_plan* plan) {
+    if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
+    const size_t C = op->channels;
+    if (input_pixel_stride == 0) input_pixel_stride = C;
+    if (output_pixel_stride == 0) output_pixel_stride = C;
+    if (batch == 0 || h == 0 || w == 0 || input_pixel_stride < C || output_pixel_stride < C) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    size_t image, pixels, in_extent, out_extent;
+    if (!mk_size_mul(h, w, &image) || image > ((size_t)1 << 23) || !mk_size_mul(batch, image, &pixels) ||
+        !mk_strided_extent(pixels, input_pixel_stride, C, &in_extent) ||
+        !mk_strided_extent(pixels, output_pixel_stride, C, &out_extent)) {
+        return MK_STATUS_SIZE_OVERFLOW;
+    }
+    const size_t threads = mk_threadpool_threads(pool);
+    *plan = (mk_squeeze_excitation_qs8_plan){batch, h, w, input_pixel_stride, output_pixel_stride,
+                                             op, image, in_extent, out_extent,
+                                             threads > 1 ? 64 : C, C >= 16384 ? 1 : 16384 / C};
+    return MK_STATUS_OK;
+}
+
+typedef struct {
+    const int8_t* input;  // this image
+    int8_t* output;
+    size_t is, os, pixels, channels, channel_tile;
+    int32_t zi, zo;
+    float lo, hi;
+    int32_t* sums;      // [channels]
+    const float* m;     // [channels]: the multipliers
+} mk_se_qs8_job;
+
+// Channel sums of x (the zero point is taken out after).
+static void mk_se_qs8_sums(const mk_se_qs8_job* j, size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; c++) j->sums[c] = 0;
+    for (size_t p = 0; p < j->pixels; p++) {
+        const int8_t* x = j->input + p * j->is;
+        for (size_t c = c0; c < c1; c++) j->sums[c] += x[c];
+    }
+}
+
+static void mk_se_qs8_scale(const mk_se_qs8_job* j, size_t p0, size_t count) {
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* x = j->input + p * j->is;
+        int8_t* y = j->output + p * j->os;
+        for (size_t c = 0; c < j->channels; c++) {
+            y[c] = mk_qs8_requant1((int32_t)x[c] - j->zi, j->m[c], j->lo, j->hi, j->zo);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+// AVX-512: the sums 64 channels per step (four int32 vectors), the scaling 16 channels per step
+// (the requantization's operations in the same order; vcvtps2dq rounds half to even as
+// nearbyintf does in the default rounding mode).
+MK_TARGET_AVX512 static void mk_se_qs8_sums_avx512(const mk_se_qs8_job* j, size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; c += 64) {
+        const size_t n = c1 - c < 64 ? c1 - c : 64;
+        const __mmask64 keep = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+        __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                          _mm512_setzero_si512()};
+        for (size_t p = 0; p < j->pixels; p++) {
+            const __m512i x = _mm512_maskz_loadu_epi8(keep, j->input + p * j->is + c);
+            acc[0] = _mm512_add_epi32(acc[0], _mm512_cvtepi8_epi32(_mm512_castsi512_si128(x)));
+            acc[1] = _mm512_add_epi32(acc[1], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(x, 1)));
+            acc[2] = _mm512_add_epi32(acc[2], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(x, 2)));
+            acc[3] = _mm512_add_epi32(acc[3], _mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(x, 3)));
+        }
+        for (size_t k = 0; k < 4 && 16 * k < n; k++) {
+            const size_t m = n - 16 * k < 16 ? n - 16 * k : 16;
+            _mm512_mask_storeu_epi32(j->sums + c + 16 * k, (__mmask16)((1u << m) - 1), acc[k]);
+        }
+    }
+}
+
+MK_TARGET_AVX512 static void mk_se_qs8_scale_avx512(const mk_se_qs8_job* j, size_t p0, size_t count) {
+    const __m512i zi = _mm512_set1_epi32(j->zi), zo = _mm512_set1_epi32(j->zo);
+    const __m512 lo = _mm512_set1_ps(j->lo), hi = _mm512_set1_ps(j->hi);
+    const size_t C = j->channels;
+    for (size_t p = p0; p < p0 + count; p++) {
+        const int8_t* x = j->input + p * j->is;
+        int8_t* y = j->output + p * j->os;
+        for (size_t c = 0; c < C; c += 16) {
+            const size_t n = C - c < 16 ? C - c : 16;
+            const __mmask16 keep = (__mmask16)((1u << n) - 1);
+            const __m128i b = _mm_maskz_loadu_epi8(keep, x + c);
+            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepi8_epi32(b), zi));
+            v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(keep, j->m + c));
+            v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+            const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(v), zo);
+            _mm512_mask_cvtepi32_storeu_epi8(y + c, keep, q);
+        }
+    }
+}
+#endif
+
+static void mk_se_qs8_sums_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_qs8_job* j = context;
+    const size_t c0 = start * j->channel_tile;
+    size_t c1 = (start + count) * j->channel_tile;
+    if (c1 > j->channels) c1 = j->channels;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512dq) {
+        mk_se_qs8_sums_avx512(j, c0, c1);
+        return;
+    }
+#endif
+    mk_se_qs8_sums(j, c0, c1);
+}
+
+static void mk_se_qs8_scale_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_qs8_job* j = context;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512dq) {
+        mk_se_qs8_scale_avx512(j, start, count);
+        return;
+    }
+#endif
+    mk_se_qs8_scale(j, start, count);
+}
+
+mk_status mk_squeeze_excitation_qs8_run(const mk_squeeze_excitation_qs8_op* op,
+                                        const mk_squeeze_excitation_qs8_plan* plan,
+                                        const int8_t* input, int8_t* output, mk_threadpool* pool) {
+    if (op == NULL || plan == NULL || input == NULL || output == NULL) return MK_STATUS_NULL_POINTER;
+    if (plan->op != op) return MK_STATUS_INVALID_ARGUMENT;
+    const bool in_place = input == output && plan->input_pixel_stride == plan->output_pixel_stride;
+    if (!in_place && mk_qs8_overlap(input, plan->in_extent, output, plan->out_extent)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    const size_t C = op->channels;
+    _Alignas(64) int32_t sums[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    _Alignas(64) float m[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    _Alignas(64) float hidden[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    mk_se_qs8_job job = {.is = plan->input_pixel_stride, .os = plan->output_pixel_stride,
+                         .pixels = plan->image, .channels = C, .channel_tile = plan->channel_tile,
+                         .zi = op->input.zero_point, .zo = op->output.zero_point, .sums = sums, .m = m};
+    mk_qs8_clamp((mk_activation){MK_ACTIVATION_NONE, 0.0f, 0.0f}, op->output, &job.lo, &job.hi);
+    const float ratio = op->input.scale / op->output.scale;
+    const float count = (float)plan->image;
+    const int32_t bias = (int32_t)plan->image * op->input.zero_point;
+    for (size_t n = 0; n < plan->batch; n++) {
+        job.input = input + n * plan->image * plan->input_pixel_stride;
+        job.output = output + n * plan->image * plan->output_pixel_stride;
+        mk_status status = mk_threadpool_parallelize_1d(
+            pool, mk_se_qs8_sums_task, &job, (C + job.channel_tile - 1) / job.channel_tile, 1);
+        if (status != MK_STATUS_OK) return status;
+        for (size_t c = 0; c < C; c++) m[c] = ((float)(sums[c] - bias) / count) * op->input.scale;
+        status = mk_squeeze_excitation_f32_gates(op->layers, m, hidden, m, pool);
+        if (status != MK_STATUS_OK) return status;
+        for (size_t c = 0; c < C; c++) m[c] = m[c] * ratio;
+        status = mk_threadpool_parallelize_1d(pool, mk_se_qs8_scale_task, &job, plan->image,
+                                              plan->rows_per_tile);
+        if (status != MK_STATUS_OK) return status;
+    }
+    return MK_STATUS_OK;
+}
+
+void mk_squeeze_excitation_qs8_destroy(mk_squeeze_excitation_qs8_op* op) {
+    if (op == NULL) return;
+    mk_squeeze_excitation_f32_destroy(op->layers);
+    free(op);
 }

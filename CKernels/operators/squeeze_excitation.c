@@ -406,6 +406,17 @@ static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
     return MK_STATUS_OK;
 }
 
+mk_status mk_squeeze_excitation_f32_gates(const mk_squeeze_excitation_f32_op* op, const float* mean,
+                                          float* hidden, float* gates, mk_threadpool* pool) {
+    const mk_epilogue relu = mk_epilogue_from_activation(
+        (mk_activation){MK_ACTIVATION_RELU, 0.0f, 0.0f});
+    const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
+        (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
+    const mk_status status = mk_se_fc(op, op->channels, op->squeeze, mean, op->w1t, op->b1, hidden, &relu, pool);
+    if (status != MK_STATUS_OK) return status;
+    return mk_se_fc(op, op->squeeze, op->channels, hidden, op->w2t, op->b2, gates, &hardsigmoid, pool);
+}
+
 mk_status mk_squeeze_excitation_f32_run(const mk_squeeze_excitation_f32_op* op,
                                         const mk_squeeze_excitation_f32_plan* plan,
                                         const float* input, float* output, mk_threadpool* pool) {

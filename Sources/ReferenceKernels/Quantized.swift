@@ -187,6 +187,37 @@ extension Reference {
         }
     }
 
+    /// int8 squeeze-and-excitation (mk_qs8.h) on NHWC `[n, h, w, c]`: per image
+    /// `mean[c] = (Float(sum of (x - zi)) / Float(h * w)) * si` (exact Int32 sums), the layers
+    /// of `squeezeExcitation` on it (fc1 + ReLU, fc2 + hardsigmoid, `fullyConnected`'s order),
+    /// then every value requantized with `m[c] = g[c] * (si / so)` and no activation.
+    public static func squeezeExcitationQS8(_ x: [Int8], n: Int, h: Int, w: Int, c: Int, input: RefQuantization,
+                                            fc1Weight: [Float], fc1Bias: [Float], squeezeChannels: Int,
+                                            fc2Weight: [Float], fc2Bias: [Float], output: RefQuantization) -> [Int8] {
+        precondition(x.count == n * h * w * c, "Reference.squeezeExcitationQS8: \(x.count) values for [\(n), \(h), \(w), \(c)]")
+        let hw = h * w
+        var out = x
+        let ratio = input.scale / output.scale
+        let (lo, hi) = output.clampRange(.none)
+        for b in 0..<n {
+            var mean = [Float](repeating: 0, count: c)
+            for ch in 0..<c {
+                var sum: Int32 = 0
+                for p in 0..<hw { sum += Int32(x[(b * hw + p) * c + ch]) - input.zeroPoint }
+                mean[ch] = (Float(sum) / Float(hw)) * input.scale
+            }
+            let t = fullyConnected(mean, batch: 1, inFeatures: c, weight: fc1Weight, bias: fc1Bias,
+                                   outFeatures: squeezeChannels, activation: .relu)
+            let g = fullyConnected(t, batch: 1, inFeatures: squeezeChannels, weight: fc2Weight, bias: fc2Bias,
+                                   outFeatures: c, activation: .hardsigmoid)
+            for i in (b * hw * c)..<((b + 1) * hw * c) {
+                out[i] = requantize(Int32(x[i]) - input.zeroPoint, multiplier: g[i % c] * ratio, residual: nil,
+                                    lo: lo, hi: hi, zeroPoint: output.zeroPoint)
+            }
+        }
+        return out
+    }
+
     /// The int8 lookup table of `activation` (see mk_lut_qs8_table): entry `q + 128` is
     /// `output.quantizedBound(act(Float(q - zi) * si))` with the activation as PyTorch computes it.
     public static func lutQS8(_ activation: RefActivation, input: RefQuantization, output: RefQuantization) -> [Int8] {

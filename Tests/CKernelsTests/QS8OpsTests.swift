@@ -212,11 +212,85 @@ import Testing
                 for p in 0..<7 { for c in 0..<13 { #expect(y[p * 15 + c] == table[Int(x[p * 13 + c]) + 128]) } }
             }
         }
+        // Dense rows (one run of pixels x channels bytes) and strided ones, across 64-byte
+        // blocks (the AVX-512 VBMI form), on two threads, in place.
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for i in 0..<40 {
+            let pixels = Int.random(in: 1...70, using: &rng), c = [1, 3, 63, 64, 65, 130, 200].randomElement(using: &rng)!
+            let stride = i % 3 == 0 ? c + Int.random(in: 1...9, using: &rng) : c
+            let table = rng.int8s(256)
+            var x = rng.int8s(pixels * stride)
+            let want = (0..<x.count).map { $0 % stride < c ? table[Int(x[$0]) + 128] : x[$0] }
+            let status = x.withUnsafeMutableBufferPointer { p in
+                mk_lut_qs8(pixels, c, table, p.baseAddress, stride, p.baseAddress, stride, i % 2 == 0 ? pool : nil)
+            }
+            #expect(status == MK_STATUS_OK && x == want, "lut \(pixels)x\(c) stride \(stride)")
+        }
         // The table is not trivial: hard-swish over [-4, 4) covers many levels.
         var table = [Int8](repeating: 0, count: 256)
         #expect(mk_lut_qs8_table(allActivations[3].0, mk_quantization(scale: 4.0 / 128, zero_point: 0),
                                  mk_quantization(scale: 4.0 / 128, zero_point: -32), &table) == MK_STATUS_OK)
         #expect(Set(table).count > 100)
+    }
+
+    @Test("squeeze-and-excitation: odd channel counts, strides, batches, 1x1 images, in place, two threads")
+    func squeezeExcitation() throws {
+        var rng = SplitMix64(seed: 21)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        for i in 0..<30 {
+            let c = [1, 7, 16, 33, 70, 130].randomElement(using: &rng)!, s = [1, 4, 9].randomElement(using: &rng)!
+            let n = Int.random(in: 1...3, using: &rng), h = Int.random(in: 1...9, using: &rng), w = Int.random(in: 1...9, using: &rng)
+            let iq = quantization(&rng), oq = i % 2 == 0 ? iq : quantization(&rng)
+            let fc1 = (0..<(s * c)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let fc2 = (0..<(c * s)).map { _ in Float.random(in: -1...1, using: &rng) }
+            let b1 = (0..<s).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
+            let b2 = (0..<c).map { _ in Float.random(in: -3...3, using: &rng) }
+            var op: OpaquePointer?
+            try #require(mk_squeeze_excitation_qs8_create(c, s, fc1, b1, fc2, b2, cq(iq), cq(oq), MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+            defer { mk_squeeze_excitation_qs8_destroy(op) }
+            let x = rng.int8s(n * h * w * c)
+            let want = Reference.squeezeExcitationQS8(x, n: n, h: h, w: w, c: c, input: iq, fc1Weight: fc1, fc1Bias: b1,
+                                                      squeezeChannels: s, fc2Weight: fc2, fc2Bias: b2, output: oq)
+            // Strided input into a dense output.
+            let (istride, pixels) = (c + i % 5, n * h * w)
+            var xs = [Int8](repeating: 99, count: pixels * istride)
+            for p in 0..<pixels { for ch in 0..<c { xs[p * istride + ch] = x[p * c + ch] } }
+            var y = [Int8](repeating: 0, count: pixels * c)
+            var plan = mk_squeeze_excitation_qs8_plan()
+            let threads = i % 2 == 0 ? pool : nil
+            #expect(mk_squeeze_excitation_qs8_reshape(op, n, h, w, istride, 0, threads, &plan) == MK_STATUS_OK)
+            #expect(mk_squeeze_excitation_qs8_run(op, &plan, xs, &y, threads) == MK_STATUS_OK)
+            #expect(y == want, "SE \(n)x\(h)x\(w)x\(c) squeeze \(s) \(iq) -> \(oq)")
+            // In place.
+            #expect(mk_squeeze_excitation_qs8_reshape(op, n, h, w, istride, istride, threads, &plan) == MK_STATUS_OK)
+            let status = xs.withUnsafeMutableBufferPointer { p in
+                mk_squeeze_excitation_qs8_run(op, &plan, p.baseAddress, p.baseAddress, threads)
+            }
+            #expect(status == MK_STATUS_OK)
+            #expect((0..<pixels).allSatisfy { p in (0..<c).allSatisfy { xs[p * istride + $0] == want[p * c + $0] } }
+                    && (0..<pixels).allSatisfy { p in (c..<istride).allSatisfy { xs[p * istride + $0] == 99 } })
+        }
+        // Errors: a bad quantization, zero sizes, short strides, overlap, h * w over 2^23.
+        let q = mk_quantization(scale: 1, zero_point: 0), w1: [Float] = [1, 1], w2: [Float] = [1, 1]
+        var op: OpaquePointer?
+        #expect(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, mk_quantization(scale: 0, zero_point: 0), q, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_create(0, 1, w1, nil, w2, nil, q, q, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
+        try #require(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, q, q, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        defer { mk_squeeze_excitation_qs8_destroy(op) }
+        var plan = mk_squeeze_excitation_qs8_plan()
+        #expect(mk_squeeze_excitation_qs8_reshape(op, 1, 0, 3, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_reshape(op, 1, 3, 3, 1, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_reshape(op, 1, 4096, 4096, 0, 0, nil, &plan) == MK_STATUS_SIZE_OVERFLOW)
+        #expect(mk_squeeze_excitation_qs8_reshape(op, 1, 2, 2, 0, 0, nil, &plan) == MK_STATUS_OK)
+        var buffer = [Int8](repeating: 0, count: 12)
+        let overlap = buffer.withUnsafeMutableBufferPointer { p in
+            mk_squeeze_excitation_qs8_run(op, &plan, p.baseAddress, p.baseAddress! + 2, nil)
+        }
+        #expect(overlap == MK_STATUS_INVALID_ARGUMENT)
     }
 
     @Test("channel shuffle of bytes (the AVX-512 VBMI form up to 256 channels: one to four source vectors)")

@@ -6,7 +6,10 @@ import Testing
 
 /// Whole int8 networks (QuantizedModel, QuantizedNetwork, QuantizedInferencePlan) against an
 /// int8 reference graph built from the naive reference kernels, node by node, with the same
-/// fusions (a residual convolution adds in its store, concat inputs requantize into the concat).
+/// fusions (a residual convolution adds in its store, concat inputs requantize into the concat),
+/// hard-swish as a lookup table after sums requantized at `hardswishInput`, and
+/// squeeze-and-excitation as mk_qs8.h defines it (int32 channel sums, float layers, the scaling
+/// requantized).
 @Suite struct QuantizedNetworkTests {
     private func images(_ n: Int, _ h: Int, _ w: Int, seed: UInt64) throws -> Tensor {
         var state = seed &* 6_364_136_223_846_793_005 &+ 1
@@ -20,6 +23,12 @@ import Testing
     private func ref(_ q: Quantization) -> RefQuantization { RefQuantization(scale: q.scale, zeroPoint: q.zeroPoint) }
 
     private func ref(_ a: Activation) -> RefActivation { referenceActivation(a) }
+
+    /// The hard-swish of int8 `x` (sums requantized at `hardswishInput(post)`) into `post`.
+    private func hardswish(_ x: [Int8], post: Quantization) -> [Int8] {
+        let table = Reference.lutQS8(.hardswish, input: ref(QuantizedModel.hardswishInput(post)), output: ref(post))
+        return x.map { table[Int($0) + 128] }
+    }
 
     /// The logits of `model` on `image` through the reference kernels: int8 node by node; the last
     /// linear layer with its weights quantized per channel, int32 sums (PyTorch's flatten order)
@@ -50,15 +59,17 @@ import Testing
                 }
                 let residual = fusion.residualOf[id]
                 let target = fusion.fusedInto[id] ?? id
+                let hardswish = model.isHardswish(id)
                 let r = Reference.conv2dQS8(
                     x, n: n, h: s.h, w: s.w, cin: s.c, input: ref(q[node.inputs[0]]!), weight: w.values, weightScales: w.scales,
                     bias: bias, outChannels: spec.outChannels, kernelH: spec.kernelH, kernelW: spec.kernelW,
                     strideH: spec.strideH, strideW: spec.strideW,
                     padding: RefPadding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight),
                     dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups,
-                    activation: ref(fusion.finalActivation[id] ?? spec.activation), output: ref(q[target]!),
+                    activation: hardswish ? .none : ref(fusion.finalActivation[id] ?? spec.activation),
+                    output: ref(hardswish ? QuantizedModel.hardswishInput(q[id]!) : q[target]!),
                     residual: residual.map { data[$0] }, residualQuantization: residual.map { ref(q[$0]!) })
-                data[id] = r.data
+                data[id] = hardswish ? self.hardswish(r.data, post: q[id]!) : r.data
                 size[id] = FeatureSize(h: r.oh, w: r.ow, c: spec.outChannels)
                 if case .add = nodes[target].operation { (data[target], size[target]) = (data[id], size[id]) }
             case let .maxPool(k, st, p):
@@ -131,21 +142,29 @@ import Testing
                 let bias = zip(w.bias, w.scales).map { b, sc in
                     Int32((Double(b) / (Double(q[node.inputs[0]]!.scale) * Double(sc))).rounded(.toNearestOrEven))
                 }
-                data[id] = Reference.conv2dQS8(x, n: n, h: 1, w: 1, cin: spec.inFeatures, input: ref(q[node.inputs[0]]!),
-                                               weight: w.values, weightScales: w.scales, bias: bias,
-                                               outChannels: spec.outFeatures, kernelH: 1, kernelW: 1,
-                                               activation: ref(spec.activation), output: ref(q[id]!)).data
+                let hardswish = model.isHardswish(id)
+                let r = Reference.conv2dQS8(x, n: n, h: 1, w: 1, cin: spec.inFeatures, input: ref(q[node.inputs[0]]!),
+                                            weight: w.values, weightScales: w.scales, bias: bias,
+                                            outChannels: spec.outFeatures, kernelH: 1, kernelW: 1,
+                                            activation: hardswish ? .none : ref(spec.activation),
+                                            output: ref(hardswish ? QuantizedModel.hardswishInput(q[id]!) : q[id]!)).data
+                data[id] = hardswish ? self.hardswish(r, post: q[id]!) : r
                 size[id] = FeatureSize(h: 1, w: 1, c: spec.outFeatures)
-            case .squeezeExcitation:
-                Issue.record("no int8 squeeze-and-excitation")
+            case let .squeezeExcitation(spec):
+                let w = model.squeezeExcitation[id]!
+                data[id] = Reference.squeezeExcitationQS8(
+                    x, n: n, h: s.h, w: s.w, c: s.c, input: ref(q[node.inputs[0]]!), fc1Weight: w.fc1, fc1Bias: w.fc1Bias,
+                    squeezeChannels: spec.squeezeChannels, fc2Weight: w.fc2, fc2Bias: w.fc2Bias, output: ref(q[id]!))
+                size[id] = s
             }
         }
         return []
     }
 
-    private static let models: [(ModelKind, Float)] = [(.mobileNetV1, 0.5), (.mobileNetV2, 0.5), (.shuffleNetV1(groups: 3), 1)]
+    private static let models: [(ModelKind, Float)] = [(.mobileNetV1, 0.5), (.mobileNetV2, 0.5), (.shuffleNetV1(groups: 3), 1),
+                                                       (.mobileNetV3Small, 0.5), (.mobileNetV3Large, 0.5)]
 
-    @Test("int8 MobileNetV1, V2 and ShuffleNetV1 give the int8 reference graph's logits bit for bit, on every variant and thread count",
+    @Test("int8 MobileNetV1, V2, V3 and ShuffleNetV1 give the int8 reference graph's logits bit for bit, on every variant and thread count",
           arguments: models)
     func matchesReference(kind: ModelKind, width: Float) throws {
         let arch = try Architecture.make(kind, widthMultiplier: width, numClasses: 10)
@@ -178,9 +197,10 @@ import Testing
         }
     }
 
-    @Test("int8 logits stay close to float32's, and calibration covers every tensor")
-    func closeToFloat() throws {
-        let arch = try Architecture.make(.mobileNetV2, widthMultiplier: 0.5, numClasses: 10)
+    @Test("int8 logits stay close to float32's, and calibration covers every tensor",
+          arguments: [ModelKind.mobileNetV2, .mobileNetV3Large])
+    func closeToFloat(kind: ModelKind) throws {
+        let arch = try Architecture.make(kind, widthMultiplier: 0.5, numClasses: 10)
         let weights = WeightSource.random(seed: 3)
         let calibration = try images(8, 32, 32, seed: 4)
         let model = try QuantizedModel.calibrate(architecture: arch, weights: weights, images: calibration)
@@ -244,14 +264,18 @@ import Testing
         tensors = []
     }
 
-    @Test("MobileNetV3 has no int8 form yet: a clear error; bad calibration input is rejected")
+    @Test("A hard-sigmoid layer has no int8 form: a clear error; bad calibration input is rejected")
     func unsupported() throws {
-        let v3 = try Architecture.make(.mobileNetV3Small, numClasses: 10)
-        #expect(QuantizedModel.unsupportedReason(v3) != nil)
-        #expect(expectError(.unsupported, "int8") {
-            _ = try QuantizedModel.calibrate(architecture: v3, weights: .random(), images: try images(1, 32, 32, seed: 1))
-        } != nil)
         let v1 = try Architecture.make(.mobileNetV1, widthMultiplier: 0.25, numClasses: 10)
+        var nodes = v1.nodes
+        guard case var .conv(stem) = nodes[1].operation else { Issue.record("no stem"); return }
+        stem.activation = .hardsigmoid
+        nodes[1] = Node(id: 1, name: nodes[1].name, operation: .conv(stem), inputs: nodes[1].inputs)
+        let odd = Architecture(kind: .mobileNetV1, widthMultiplier: 0.25, numClasses: 10, nodes: nodes)
+        #expect(QuantizedModel.unsupportedReason(odd) != nil)
+        #expect(expectError(.unsupported, "hard-sigmoid") {
+            _ = try QuantizedModel.calibrate(architecture: odd, weights: .random(), images: try images(1, 32, 32, seed: 1))
+        } != nil)
         #expect(expectError(.invalidArgument, "images") {
             _ = try QuantizedModel.calibrate(architecture: v1, weights: .random(), images: try Tensor(shape: TensorShape(h: 32, w: 32, c: 1)))
         } != nil)

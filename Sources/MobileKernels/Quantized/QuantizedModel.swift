@@ -16,13 +16,24 @@ import Foundation
 /// plan whose input size makes it the identity runs no step for it); a residual convolution's
 /// output is the add's; both inputs of a channel concat are requantized into the concat's.
 ///
-/// Supported: every architecture without squeeze-and-excitation or hard-swish / hard-sigmoid
-/// (MobileNetV1, V2, ShuffleNetV1, VGG16, AlexNet); MobileNetV3 throws `.unsupported`.
+/// MobileNetV3's layers:
+/// - a convolution or hidden linear layer with hard-swish writes its sums without activation at
+///   a pre-activation quantization, and a lookup table then applies hard-swish in place (int8 to
+///   int8, into the measured post-activation quantization). The pre-activation range is derived
+///   from the post-activation one (`hardswishInput`): [-3, the largest x with hard-swish(x) at
+///   most the post-activation maximum]; hard-swish is 0 below -3, so clamping there loses nothing;
+/// - squeeze-and-excitation keeps its two small layers in float32 (read from the float tensors'
+///   names), scales the int8 tensor in place and keeps its input's quantization (each channel is
+///   multiplied by a gate in [0, 1]).
+///
+/// Supported: every architecture of `ModelKind`; a hard-sigmoid convolution or linear layer (none
+/// of them has one) throws `.unsupported`.
 ///
 /// Saved as safetensors (`save`, `init(contentsOf:)`): the int8 weights as I8 under the float
 /// tensors' names, their scales as `<weight name>_scale` (F32), the folded biases as F32 under
 /// the float bias names (`<prefix>.bias`), each materialized tensor's quantization as
-/// `quantization.<node name>` (F32 [scale, zero point]), the logits' layer as F32.
+/// `quantization.<node name>` (F32 [scale, zero point]), the logits' layer and the
+/// squeeze-and-excitation layers as F32 under their float names.
 public struct QuantizedModel: @unchecked Sendable {
     public let architecture: Architecture
     /// Per node, the quantization of its output; nil for the float logits.
@@ -42,14 +53,43 @@ public struct QuantizedModel: @unchecked Sendable {
     let classifierWeights: [Float]
     let classifierBias: [Float]
 
+    /// A squeeze-and-excitation's float layers, PyTorch's layouts: fc1 [squeeze, channels], fc2
+    /// [channels, squeeze].
+    struct SqueezeExcitationWeights {
+        var fc1: [Float], fc1Bias: [Float], fc2: [Float], fc2Bias: [Float]
+    }
+    /// Per squeeze-and-excitation node.
+    let squeezeExcitation: [Int: SqueezeExcitationWeights]
+
     init(architecture: Architecture, quantization: [Quantization?], metadata: [String: String],
-         weights: [Int: Weights], classifierWeights: [Float], classifierBias: [Float]) {
+         weights: [Int: Weights], classifierWeights: [Float], classifierBias: [Float],
+         squeezeExcitation: [Int: SqueezeExcitationWeights]) {
         self.architecture = architecture
         self.quantization = quantization
         self.metadata = metadata
         self.weights = weights
         self.classifierWeights = classifierWeights
         self.classifierBias = classifierBias
+        self.squeezeExcitation = squeezeExcitation
+    }
+
+    /// The quantization of a hard-swish layer's sums before the activation, from the quantization
+    /// `post` of its output: it covers [-3, m], m the largest x whose hard-swish is at most
+    /// post's largest value (hard-swish(x) = x from 3 up, x (x + 3) / 6 on [0, 3]).
+    public static func hardswishInput(_ post: Quantization) -> Quantization {
+        let top = Float(127 - post.zeroPoint) * post.scale
+        let m = top >= 3 ? top : (-3 + (9 + 24 * Swift.max(top, 0)).squareRoot()) / 2
+        return Quantization(min: -3, max: m)
+    }
+
+    /// Whether node `id` is a convolution or hidden linear layer with hard-swish (its sums are
+    /// requantized at `hardswishInput` and a lookup table applies the activation).
+    func isHardswish(_ id: Int) -> Bool {
+        switch architecture.nodes[id].operation {
+        case let .conv(spec): spec.activation == .hardswish
+        case let .linear(spec): spec.activation == .hardswish && id != architecture.nodes.count - 1
+        default: false
+        }
     }
 
     /// The file format's name, in the metadata of every saved model.
@@ -62,12 +102,10 @@ public struct QuantizedModel: @unchecked Sendable {
         }
         for node in architecture.nodes {
             switch node.operation {
-            case .squeezeExcitation:
-                return "squeeze-and-excitation (\(node.name)) has no int8 form yet"
-            case let .conv(spec) where spec.activation == .hardswish || spec.activation == .hardsigmoid:
-                return "hard-swish / hard-sigmoid (\(node.name)) have no int8 form yet"
-            case let .linear(spec) where spec.activation == .hardswish || spec.activation == .hardsigmoid:
-                return "hard-swish / hard-sigmoid (\(node.name)) have no int8 form yet"
+            case let .conv(spec) where spec.activation == .hardsigmoid:
+                return "a hard-sigmoid convolution (\(node.name)) has no int8 form"
+            case let .linear(spec) where spec.activation == .hardsigmoid || (spec.activation == .hardswish && node.id == architecture.nodes.count - 1):
+                return "a hard-sigmoid linear layer or hard-swish logits (\(node.name)) have no int8 form"
             default:
                 continue
             }
@@ -132,8 +170,16 @@ public struct QuantizedModel: @unchecked Sendable {
         }
         var quantized: [Int: Weights] = [:]
         var classifier: (weights: [Float], bias: [Float]) = ([], [])
+        var squeezeExcitation: [Int: SqueezeExcitationWeights] = [:]
         for node in nodes {
             switch node.operation {
+            case let .squeezeExcitation(se):
+                let (s, c) = (se.squeezeChannels, se.channels)
+                squeezeExcitation[node.id] = SqueezeExcitationWeights(
+                    fc1: try source.tensor(se.fc1WeightKey, shape: [s, c, 1, 1], role: .weight),
+                    fc1Bias: try source.tensor(se.fc1BiasKey, shape: [s], role: .bias),
+                    fc2: try source.tensor(se.fc2WeightKey, shape: [c, s, 1, 1], role: .weight),
+                    fc2Bias: try source.tensor(se.fc2BiasKey, shape: [c], role: .bias))
             case let .conv(spec):
                 let (w, b) = try Network.foldedConv(spec, source)
                 let (values, scales) = try perChannel(w, outputs: spec.outChannels, node.name)
@@ -154,7 +200,8 @@ public struct QuantizedModel: @unchecked Sendable {
             }
         }
         return QuantizedModel(architecture: architecture, quantization: quantization, metadata: metadata,
-                              weights: quantized, classifierWeights: classifier.weights, classifierBias: classifier.bias)
+                              weights: quantized, classifierWeights: classifier.weights, classifierBias: classifier.bias,
+                              squeezeExcitation: squeezeExcitation)
     }
 
     /// Symmetric per-output-channel int8: scale `max|w| / 127` (1 for an all-zero channel),
@@ -179,8 +226,9 @@ public struct QuantizedModel: @unchecked Sendable {
     }
 
     /// Every node's output quantization from the measured one of the nodes that compute a new
-    /// tensor (`measured(id)`): tensors that only move bytes take their input's, fused
-    /// producers their consumer's (the tensor they write), the logits none.
+    /// tensor (`measured(id)`): tensors that only move bytes take their input's, and so does
+    /// squeeze-and-excitation (in place), fused producers their consumer's (the tensor they
+    /// write), the logits none.
     static func materialized(_ architecture: Architecture, _ fusion: Fusion,
                              _ measured: (Int) throws -> Quantization) throws -> [Quantization?] {
         let nodes = architecture.nodes
@@ -194,7 +242,7 @@ public struct QuantizedModel: @unchecked Sendable {
         for node in nodes {
             let id = node.id
             switch node.operation {
-            case .maxPool, .flatten, .channelShuffle, .adaptiveAvgPool:
+            case .maxPool, .flatten, .channelShuffle, .adaptiveAvgPool, .squeezeExcitation:
                 q[id] = q[node.inputs[0]]
             case .linear where id == nodes.count - 1:
                 q[id] = nil
@@ -216,6 +264,11 @@ public struct QuantizedModel: @unchecked Sendable {
                 tensors.append(("quantization.\(node.name)", [2], [q.scale, Float(q.zeroPoint)]))
             }
             switch node.operation {
+            case let .squeezeExcitation(se):
+                let w = squeezeExcitation[node.id]!
+                let (s, c) = (se.squeezeChannels, se.channels)
+                tensors += [(se.fc1WeightKey, [s, c, 1, 1], w.fc1), (se.fc1BiasKey, [s], w.fc1Bias),
+                            (se.fc2WeightKey, [c, s, 1, 1], w.fc2), (se.fc2BiasKey, [c], w.fc2Bias)]
             case let .conv(spec):
                 let w = weights[node.id]!
                 tensors.append((spec.weightKey, spec.weightShape, w.values.map { Float($0) }))
@@ -313,8 +366,14 @@ public struct QuantizedModel: @unchecked Sendable {
         }
         var weights: [Int: Weights] = [:]
         var classifier: (weights: [Float], bias: [Float]) = ([], [])
+        var squeezeExcitation: [Int: SqueezeExcitationWeights] = [:]
         for node in nodes {
             switch node.operation {
+            case let .squeezeExcitation(se):
+                let (s, c) = (se.squeezeChannels, se.channels)
+                squeezeExcitation[node.id] = SqueezeExcitationWeights(
+                    fc1: try finite(se.fc1WeightKey, [s, c, 1, 1]), fc1Bias: try finite(se.fc1BiasKey, [s]),
+                    fc2: try finite(se.fc2WeightKey, [c, s, 1, 1]), fc2Bias: try finite(se.fc2BiasKey, [c]))
             case let .conv(spec):
                 weights[node.id] = Weights(values: try int8(spec.weightKey, spec.weightShape),
                                            scales: try scales(spec.weightKey + "_scale", spec.outChannels),
@@ -336,7 +395,8 @@ public struct QuantizedModel: @unchecked Sendable {
         metadata["format"] = nil
         metadata["model"] = nil
         self.init(architecture: architecture, quantization: stored, metadata: metadata, weights: weights,
-                  classifierWeights: classifier.weights, classifierBias: classifier.bias)
+                  classifierWeights: classifier.weights, classifierBias: classifier.bias,
+                  squeezeExcitation: squeezeExcitation)
     }
 
     /// The bias name of a layer whose weight is `weightKey` ("<prefix>.weight" -> "<prefix>.bias").

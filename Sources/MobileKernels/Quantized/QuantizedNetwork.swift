@@ -7,6 +7,8 @@ import Foundation
 /// a residual convolution adds the skip tensor in its store, ShuffleNet's concat inputs write
 /// their channel slice, flatten and an identity adaptive pool are free. The logits' layer runs on
 /// the int8 features with int8 weights and writes float32 logits (see `QuantizedModel`).
+/// MobileNetV3's hard-swish layers write their sums at the pre-activation quantization and a
+/// lookup-table step applies hard-swish in place; squeeze-and-excitation scales in place.
 ///
 ///     let model = try QuantizedModel(contentsOf: "mobilenet_v2.qs8.safetensors", architecture: arch)
 ///     let plan = try QuantizedNetwork(model).plan(batch: 1, height: 224, width: 224)
@@ -26,9 +28,12 @@ public final class QuantizedNetwork: @unchecked Sendable {
         case alias
         case concat
         case classifier(QConv2D)  // float output
+        case squeezeExcitation(QSqueezeExcitation)
     }
 
     let compiled: [Compiled]
+    /// Hard-swish nodes -> the lookup table from their pre-activation int8 to their output's.
+    let tables: [Int: [Int8]]
     let fusion: Fusion
     /// The int8 input's channels: 4 when its only reader is a plain convolution of 3 input
     /// channels, which then takes a fourth of zero weight (whole groups of 4 bytes per tap: the
@@ -42,6 +47,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
             case let .conv(conv): total + conv.weightBytes
             case let .depthwise(depthwise): total + depthwise.weightBytes
             case let .classifier(linear): total + linear.weightBytes
+            case let .squeezeExcitation(se): total + se.weightBytes
             default: total
             }
         }
@@ -81,6 +87,21 @@ public final class QuantizedNetwork: @unchecked Sendable {
         }
         inputChannels = padStem ? 4 : 3
         var compiled: [Compiled] = []
+        var tables: [Int: [Int8]] = [:]
+        /// The quantization a layer's store writes, and its activation there: for hard-swish, the
+        /// pre-activation quantization without activation (the table applies it after).
+        func store(_ id: Int, _ activation: Activation) throws -> (Quantization, Activation) {
+            let post = try quantization(id)
+            guard model.isHardswish(id) else { return (post, activation) }
+            let pre = QuantizedModel.hardswishInput(post)
+            var table = [Int8](repeating: 0, count: 256)
+            try table.withUnsafeMutableBufferPointer { t in
+                try check(mk_lut_qs8_table(Activation.hardswish.cValue, pre.cValue, post.cValue, t.baseAddress!),
+                          "int8 \(nodes[id].name): hard-swish table")
+            }
+            tables[id] = table
+            return (pre, .none)
+        }
         for node in nodes {
             let id = node.id
             switch node.operation {
@@ -99,7 +120,7 @@ public final class QuantizedNetwork: @unchecked Sendable {
                     w.values = padded
                     inChannels = 4
                 }
-                let activation = fusion.finalActivation[id] ?? spec.activation
+                let (output, activation) = try store(id, fusion.finalActivation[id] ?? spec.activation)
                 let input = try quantization(node.inputs[0])
                 let padding = Padding(top: spec.padTop, left: spec.padLeft, bottom: spec.padBottom, right: spec.padRight)
                 let b = try bias(w, input: input, node.name)
@@ -108,14 +129,14 @@ public final class QuantizedNetwork: @unchecked Sendable {
                         channels: spec.inChannels, kernelH: spec.kernelH, kernelW: spec.kernelW, strideH: spec.strideH,
                         strideW: spec.strideW, padding: padding, dilationH: spec.dilationH, dilationW: spec.dilationW,
                         weights: w.values, weightScales: w.scales, bias: b, activation: activation, input: input,
-                        output: try quantization(id), variant: variant)))
+                        output: output, variant: variant)))
                 } else {
                     compiled.append(.conv(try QConv2D(
                         inChannels: inChannels, outChannels: spec.outChannels, kernelH: spec.kernelH,
                         kernelW: spec.kernelW, strideH: spec.strideH, strideW: spec.strideW, padding: padding,
                         dilationH: spec.dilationH, dilationW: spec.dilationW, groups: spec.groups, weights: w.values,
                         weightScales: w.scales, bias: b, activation: activation, input: input,
-                        output: try quantization(id), residual: try fusion.residualOf[id].map(quantization),
+                        output: output, residual: try fusion.residualOf[id].map(quantization),
                         variant: variant)))
                 }
             case let .linear(spec):
@@ -145,10 +166,11 @@ public final class QuantizedNetwork: @unchecked Sendable {
                                                            c: f.c).map { Int8($0) }
                 }
                 let input = try quantization(node.inputs[0])
+                let (output, activation) = try store(id, spec.activation)
                 compiled.append(.conv(try QConv2D(
                     inChannels: spec.inFeatures, outChannels: spec.outFeatures, kernelH: 1, kernelW: 1, weights: values,
-                    weightScales: w.scales, bias: try bias(w, input: input, node.name), activation: spec.activation,
-                    input: input, output: try quantization(id), variant: variant)))
+                    weightScales: w.scales, bias: try bias(w, input: input, node.name), activation: activation,
+                    input: input, output: output, variant: variant)))
             case let .maxPool(kernel, stride, padding):
                 let input = try quantization(node.inputs[0])
                 compiled.append(.pool(try QPool(kind: MK_POOL_QS8_MAX, channels: sizes[id].c, kernel: kernel, stride: stride,
@@ -181,17 +203,76 @@ public final class QuantizedNetwork: @unchecked Sendable {
                     throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): concat \(node.name) has an input that does not write its slice")
                 }
                 compiled.append(.concat)
-            case .squeezeExcitation:
-                throw MobileKernelsError(.unsupported, "int8 \(architecture.kind.specName): squeeze-and-excitation has no int8 form yet")
+            case let .squeezeExcitation(spec):
+                let w = model.squeezeExcitation[id]!
+                compiled.append(.squeezeExcitation(try QSqueezeExcitation(
+                    spec, w, input: try quantization(node.inputs[0]), output: try quantization(id), variant: variant,
+                    name: node.name)))
             }
         }
         self.compiled = compiled
+        self.tables = tables
     }
 
     /// An int8 inference plan for `batch` images of `height` x `width` (every int8 buffer
     /// allocated now; a buffer goes to a later node once its contents are read).
     public func plan(batch: Int = 1, height: Int = 224, width: Int = 224) throws -> QuantizedInferencePlan {
         try QuantizedInferencePlan(network: self, batch: batch, height: height, width: width)
+    }
+}
+
+/// An int8 squeeze-and-excitation (`mk_squeeze_excitation_qs8`): float layers on the channel
+/// means, the tensor scaled in int8.
+final class QSqueezeExcitation: @unchecked Sendable {
+    let op: OpaquePointer
+    let channels: Int
+    /// The float layers' weights and biases.
+    let weightBytes: Int
+
+    /// The layers run on the float kernels of `.auto` (their bits are the same on every
+    /// variant), or scalar ones for `.scalar`.
+    init(_ spec: SqueezeExcitationSpec, _ w: QuantizedModel.SqueezeExcitationWeights, input: Quantization,
+         output: Quantization, variant: Variant, name: String) throws {
+        var handle: OpaquePointer?
+        try check(mk_squeeze_excitation_qs8_create(spec.channels, spec.squeezeChannels, w.fc1, w.fc1Bias, w.fc2, w.fc2Bias,
+                                                   input.cValue, output.cValue, (variant == .scalar ? Variant.scalar : .auto).cValue,
+                                                   &handle),
+                  "int8 squeeze-and-excitation \(name)")
+        op = handle!
+        channels = spec.channels
+        weightBytes = spec.parameterCount * MemoryLayout<Float>.stride
+    }
+
+    deinit { mk_squeeze_excitation_qs8_destroy(op) }
+}
+
+/// An int8 squeeze-and-excitation on fixed views (in place when they are the same).
+final class QSqueezeExcitationStep {
+    private let se: QSqueezeExcitation
+    private let input: QView, output: QView
+    private let name: String
+    private var plan = mk_squeeze_excitation_qs8_plan()
+    private var threads = 0
+
+    init(_ se: QSqueezeExcitation, input: QView, output: QView, name: String) throws {
+        guard input.shape == output.shape, input.shape.c == se.channels else {
+            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input.shape), output \(output.shape), \(se.channels) channels")
+        }
+        (self.se, self.input, self.output, self.name) = (se, input, output, name)
+        try replan(.serial)
+    }
+
+    private func replan(_ pool: ThreadPool) throws {
+        var planned = mk_squeeze_excitation_qs8_plan()
+        try check(mk_squeeze_excitation_qs8_reshape(se.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                                    output.pixelStride, pool.handle, &planned), name)
+        plan = planned
+        threads = pool.threadCount
+    }
+
+    func run(_ pool: ThreadPool) throws {
+        if threads != pool.threadCount { try replan(pool) }
+        try check(mk_squeeze_excitation_qs8_run(se.op, &plan, input.pointer, output.pointer, pool.handle), name)
     }
 }
 
@@ -305,6 +386,9 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
                     try check(mk_add_qs8(y.shape.pixels, y.shape.c, a.pointer, a.pixelStride, qa, b.pointer, b.pixelStride, qb,
                                          y.pointer, y.pixelStride, qy, activation.cValue, pool.handle), name)
                 }))
+            case let .squeezeExcitation(se):
+                let step = try QSqueezeExcitationStep(se, input: view(node.inputs[0]), output: view(id), name: name)
+                steps.append((id, step.run))
             case let .classifier(linear):
                 // The features (flattened: one pixel per image) into float logits.
                 let x = view(featureNode)
@@ -312,6 +396,16 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
                                  channelOffset: x.channelOffset, pixelStride: x.pixelStride * x.shape.pixels / batch)
                 let step = try QConvStep(linear, input: flat, residual: nil, output: nil, floatOutput: logits, name: name)
                 steps.append((id, step.run))
+            }
+            if let table = network.tables[id] {
+                // Hard-swish in place: the step above wrote the pre-activation sums.
+                let y = view(id)
+                steps.append((id, { pool in
+                    try table.withUnsafeBufferPointer { t in
+                        try check(mk_lut_qs8(y.shape.pixels, y.shape.c, t.baseAddress!, y.pointer, y.pixelStride, y.pointer,
+                                             y.pixelStride, pool.handle), name)
+                    }
+                }))
             }
         }
         self.network = network
