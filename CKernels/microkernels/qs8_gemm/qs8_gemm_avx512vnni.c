@@ -26,6 +26,30 @@ MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) 
     return _mm512_dpbusd_epi32(acc, b, a);
 }
 
+// Two rows of 32 columns at once: each vector scaled and clamped from above in float, rounded;
+// the four packed with signed saturation to int16 (the zero point added there), to int8, clamped
+// from below in int8, the dwords put back in order, one 32-byte store per row. The same bits as
+// mk_qg_requant_biased: lo and hi are integers, so clamping after rounding is clamping before,
+// and a value below -128 saturates to -128 before the lower clamp (>= -128) lifts it.
+#define MK_QG_PAIR_STORE 1
+MK_QG_TARGET MK_INLINE void mk_qg_pair_store(__m512i s00, __m512i s01, __m512i s10, __m512i s11, int8_t* row0,
+                                             int8_t* row1, const mk_qs8_requant* rq) {
+    const __m512 m0 = _mm512_loadu_ps(rq->scale), m1 = _mm512_loadu_ps(rq->scale + 16);
+    const __m512 hi = _mm512_set1_ps(rq->hi);
+    const __m512i q00 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s00), m0), hi));
+    const __m512i q01 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s01), m1), hi));
+    const __m512i q10 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s10), m0), hi));
+    const __m512i q11 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s11), m1), hi));
+    const __m512i zp = _mm512_set1_epi16((short)rq->zero_point);
+    const __m512i w0 = _mm512_adds_epi16(_mm512_packs_epi32(q00, q01), zp);
+    const __m512i w1 = _mm512_adds_epi16(_mm512_packs_epi32(q10, q11), zp);
+    // Lane l of the bytes: q00[4l..4l+3], q01[4l..], q10[4l..], q11[4l..] (dwords 4l .. 4l+3).
+    __m512i b = _mm512_max_epi8(_mm512_packs_epi16(w0, w1), _mm512_set1_epi8((char)((int32_t)rq->lo + rq->zero_point)));
+    b = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
+    _mm256_storeu_si256((__m256i*)(void*)row0, _mm512_castsi512_si256(b));
+    if (row1 != NULL) _mm256_storeu_si256((__m256i*)(void*)row1, _mm512_extracti64x4_epi64(b, 1));
+}
+
 #include "qs8_gemm_template.h"
 
 MK_QG_DEFINE(mk_qs8_igemm_ukernel_7x32c4__avx512vnni, 7, 2)

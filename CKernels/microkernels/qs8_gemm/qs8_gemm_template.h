@@ -15,7 +15,9 @@
 //   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined;
 //   the accumulators then hold the sums themselves (column n in lane n), and start from the bias
 //   plus the row's offset; such ISAs also give mk_qg_b_splat128() (bytes of 128),
-//   mk_qg_lane0(i32), mk_qg_sub_i32.
+//   mk_qg_lane0(i32), mk_qg_sub_i32; optionally MK_QG_PAIR_STORE with
+//   mk_qg_pair_store(r0v0, r0v1, r1v0, r1v1, row0, row1, rq): the requantization of two rows of
+//   2 * MK_QG_OW columns' biased sums (no residual), row1 NULL for one row.
 
 #include <string.h>
 
@@ -100,6 +102,22 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
             rq->row_offset[m] = (int32_t)(0u - (uint32_t)mk_qg_lane0(rs[m]));
             MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_sub_i32(acc[m][v], rs[m]);
         }
+    }
+#endif
+#if defined(MK_QG_PAIR_STORE)
+    // Whole 2-vector tiles without a residual: two rows' four vectors requantized and stored
+    // together (the ISA's mk_qg_pair_store; the same bits).
+    if (NV == 2 && nc == 2 * MK_QG_OW && rq->residual == NULL && !rq->output_f32) {
+        MK_UNROLL for (int m = 0; m < MR; m += 2) {
+            if ((size_t)m >= mr) break;
+            if (m + 1 < MR && (size_t)(m + 1) < mr) {
+                mk_qg_pair_store(acc[m][0], acc[m][1], acc[m + 1][0], acc[m + 1][1], c + (size_t)m * c_stride,
+                                 c + (size_t)(m + 1) * c_stride, rq);
+            } else {
+                mk_qg_pair_store(acc[m][0], acc[m][1], acc[m][0], acc[m][1], c + (size_t)m * c_stride, NULL, rq);
+            }
+        }
+        return;
     }
 #endif
     MK_UNROLL for (int m = 0; m < MR; m++) {
