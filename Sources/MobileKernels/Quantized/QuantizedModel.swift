@@ -18,10 +18,11 @@ import Foundation
 ///
 /// MobileNetV3's layers:
 /// - a convolution or hidden linear layer with hard-swish writes its sums without activation at
-///   a pre-activation quantization, and a lookup table then applies hard-swish in place (int8 to
-///   int8, into the measured post-activation quantization). The pre-activation range is derived
-///   from the post-activation one (`hardswishInput`): [-3, the largest x with hard-swish(x) at
-///   most the post-activation maximum]; hard-swish is 0 below -3, so clamping there loses nothing;
+///   a pre-activation quantization (`preActivation`), and a lookup table then applies hard-swish
+///   in place (int8 to int8, into the output's quantization). Calibration measures both: the
+///   float network it runs has each such layer without its activation and hard-swish as a
+///   separate step after it. The pre-activation range starts at -3 at the lowest (hard-swish is
+///   0 below -3, so clamping there loses nothing);
 /// - squeeze-and-excitation keeps its two small layers in float32 (read from the float tensors'
 ///   names), scales the int8 tensor in place and keeps its input's quantization (each channel is
 ///   multiplied by a gate in [0, 1]).
@@ -32,7 +33,8 @@ import Foundation
 /// Saved as safetensors (`save`, `init(contentsOf:)`): the int8 weights as I8 under the float
 /// tensors' names, their scales as `<weight name>_scale` (F32), the folded biases as F32 under
 /// the float bias names (`<prefix>.bias`), each materialized tensor's quantization as
-/// `quantization.<node name>` (F32 [scale, zero point]), the logits' layer and the
+/// `quantization.<node name>` (F32 [scale, zero point]; a hard-swish layer's pre-activation
+/// quantization as `quantization.<node name>.preactivation`), the logits' layer and the
 /// squeeze-and-excitation layers as F32 under their float names.
 public struct QuantizedModel: @unchecked Sendable {
     public let architecture: Architecture
@@ -60,12 +62,15 @@ public struct QuantizedModel: @unchecked Sendable {
     }
     /// Per squeeze-and-excitation node.
     let squeezeExcitation: [Int: SqueezeExcitationWeights]
+    /// Per hard-swish layer (`isHardswish`), the quantization of its sums before the activation.
+    public let preActivation: [Int: Quantization]
 
-    init(architecture: Architecture, quantization: [Quantization?], metadata: [String: String],
-         weights: [Int: Weights], classifierWeights: [Float], classifierBias: [Float],
+    init(architecture: Architecture, quantization: [Quantization?], preActivation: [Int: Quantization],
+         metadata: [String: String], weights: [Int: Weights], classifierWeights: [Float], classifierBias: [Float],
          squeezeExcitation: [Int: SqueezeExcitationWeights]) {
         self.architecture = architecture
         self.quantization = quantization
+        self.preActivation = preActivation
         self.metadata = metadata
         self.weights = weights
         self.classifierWeights = classifierWeights
@@ -73,18 +78,52 @@ public struct QuantizedModel: @unchecked Sendable {
         self.squeezeExcitation = squeezeExcitation
     }
 
-    /// The quantization of a hard-swish layer's sums before the activation, from the quantization
-    /// `post` of its output: it covers [-3, m], m the largest x whose hard-swish is at most
-    /// post's largest value (hard-swish(x) = x from 3 up, x (x + 3) / 6 on [0, 3]).
-    public static func hardswishInput(_ post: Quantization) -> Quantization {
-        let top = Float(127 - post.zeroPoint) * post.scale
-        let m = top >= 3 ? top : (-3 + (9 + 24 * Swift.max(top, 0)).squareRoot()) / 2
-        return Quantization(min: -3, max: m)
+    /// The pre-activation quantization of a hard-swish layer whose sums reach [lo, hi] on the
+    /// calibration images: the range from max(lo, -3) (hard-swish is 0 below -3).
+    static func hardswishInput(lo: Float, hi: Float) -> Quantization {
+        Quantization(min: Swift.max(lo, -3), max: hi)
+    }
+
+    /// The float architecture calibration runs: each hard-swish layer (`hardswish`) without its
+    /// activation, then a 1x1 average pool with hard-swish into a concat of that one input (an
+    /// activation step no fusion puts back into the layer, so the layer's output is its sums).
+    /// `output[id]`: the node that holds node id's output; `sums[id]`: a hard-swish layer's node.
+    static func calibrationArchitecture(_ architecture: Architecture, hardswish: Set<Int>)
+        -> (architecture: Architecture, output: [Int], sums: [Int: Int]) {
+        var nodes: [Node] = []
+        var output = [Int](repeating: 0, count: architecture.nodes.count)
+        var sums: [Int: Int] = [:]
+        for node in architecture.nodes {
+            let inputs = node.inputs.map { output[$0] }
+            var operation = node.operation
+            if hardswish.contains(node.id) {
+                switch operation {
+                case var .conv(spec): spec.activation = .none; operation = .conv(spec)
+                case var .linear(spec): spec.activation = .none; operation = .linear(spec)
+                default: break
+                }
+            }
+            nodes.append(Node(id: nodes.count, name: node.name, operation: operation, inputs: inputs))
+            output[node.id] = nodes.count - 1
+            guard hardswish.contains(node.id) else { continue }
+            sums[node.id] = nodes.count - 1
+            nodes.append(Node(id: nodes.count, name: node.name + ".calibration.pool",
+                              operation: .avgPool(kernel: 1, stride: 1, padding: 0, countIncludePad: true),
+                              inputs: [nodes.count - 1]))
+            nodes.append(Node(id: nodes.count, name: node.name + ".calibration.hardswish",
+                              operation: .concat(activation: .hardswish), inputs: [nodes.count - 1]))
+            output[node.id] = nodes.count - 1
+        }
+        let a = architecture
+        return (Architecture(kind: a.kind, widthMultiplier: a.widthMultiplier, numClasses: a.numClasses, nodes: nodes,
+                             stemStride: a.stemStride, stemPool: a.stemPool), output, sums)
     }
 
     /// Whether node `id` is a convolution or hidden linear layer with hard-swish (its sums are
-    /// requantized at `hardswishInput` and a lookup table applies the activation).
-    func isHardswish(_ id: Int) -> Bool {
+    /// requantized at its `preActivation` quantization and a lookup table applies the activation).
+    func isHardswish(_ id: Int) -> Bool { QuantizedModel.isHardswish(architecture, id) }
+
+    static func isHardswish(_ architecture: Architecture, _ id: Int) -> Bool {
         switch architecture.nodes[id].operation {
         case let .conv(spec): spec.activation == .hardswish
         case let .linear(spec): spec.activation == .hardswish && id != architecture.nodes.count - 1
@@ -129,8 +168,10 @@ public struct QuantizedModel: @unchecked Sendable {
             throw MobileKernelsError(.invalidArgument, "int8 calibration: images \(images.shape) must be [n >= 1, h, w, 3] and the batch at least 1")
         }
         let source = try weights.materialized(for: architecture)
-        let network = try Network(architecture: architecture, weights: source)
-        let nodes = architecture.nodes
+        let hardswish = Set(architecture.nodes.map(\.id).filter { isHardswish(architecture, $0) })
+        let (calibration, output, sums) = calibrationArchitecture(architecture, hardswish: hardswish)
+        let network = try Network(architecture: calibration, weights: source)
+        let nodes = calibration.nodes
         var lo = [Float](repeating: .infinity, count: nodes.count)
         var hi = [Float](repeating: -.infinity, count: nodes.count)
         let n = images.shape.n, (h, w) = (images.shape.h, images.shape.w)
@@ -166,12 +207,13 @@ public struct QuantizedModel: @unchecked Sendable {
             }
         }
         let quantization = try materialized(architecture, Fusion(architecture, shuffles: false)) { id in
-            Quantization(min: lo[id], max: hi[id])
+            Quantization(min: lo[output[id]], max: hi[output[id]])
         }
+        let preActivation = sums.mapValues { hardswishInput(lo: lo[$0], hi: hi[$0]) }
         var quantized: [Int: Weights] = [:]
         var classifier: (weights: [Float], bias: [Float]) = ([], [])
         var squeezeExcitation: [Int: SqueezeExcitationWeights] = [:]
-        for node in nodes {
+        for node in architecture.nodes {
             switch node.operation {
             case let .squeezeExcitation(se):
                 let (s, c) = (se.squeezeChannels, se.channels)
@@ -189,7 +231,7 @@ public struct QuantizedModel: @unchecked Sendable {
                 let w = try source.tensor(spec.weightKey, shape: [spec.outFeatures, spec.inFeatures], role: .weight)
                 let b = try spec.biasKey.map { try source.tensor($0, shape: [spec.outFeatures], role: .bias) }
                     ?? [Float](repeating: 0, count: spec.outFeatures)
-                if node.id == nodes.count - 1 {
+                if node.id == architecture.nodes.count - 1 {
                     classifier = (w, b)
                 } else {
                     let (values, scales) = try perChannel(w, outputs: spec.outFeatures, node.name)
@@ -199,7 +241,8 @@ public struct QuantizedModel: @unchecked Sendable {
                 continue
             }
         }
-        return QuantizedModel(architecture: architecture, quantization: quantization, metadata: metadata,
+        return QuantizedModel(architecture: architecture, quantization: quantization, preActivation: preActivation,
+                              metadata: metadata,
                               weights: quantized, classifierWeights: classifier.weights, classifierBias: classifier.bias,
                               squeezeExcitation: squeezeExcitation)
     }
@@ -262,6 +305,9 @@ public struct QuantizedModel: @unchecked Sendable {
         for node in architecture.nodes {
             if let q = quantization[node.id] {
                 tensors.append(("quantization.\(node.name)", [2], [q.scale, Float(q.zeroPoint)]))
+            }
+            if let q = preActivation[node.id] {
+                tensors.append(("quantization.\(node.name).preactivation", [2], [q.scale, Float(q.zeroPoint)]))
             }
             switch node.operation {
             case let .squeezeExcitation(se):
@@ -355,14 +401,20 @@ public struct QuantizedModel: @unchecked Sendable {
             return v
         }
         let nodes = architecture.nodes
-        let stored = try QuantizedModel.materialized(architecture, Fusion(architecture, shuffles: false)) { id in
-            let name = "quantization.\(nodes[id].name)"
+        func quantization(_ name: String) throws -> Quantization {
             let v = try finite(name, [2])
             let q = Quantization(scale: v[0], zeroPoint: Int32(exactly: v[1]) ?? Int32.max)
             guard q.isValid else {
                 throw MobileKernelsError(.invalidFile, "\(source): tensor '\(name)' is not a quantization (scale \(v[0]) must be finite and positive, zero point \(v[1]) an int8 value)")
             }
             return q
+        }
+        let stored = try QuantizedModel.materialized(architecture, Fusion(architecture, shuffles: false)) { id in
+            try quantization("quantization.\(nodes[id].name)")
+        }
+        var preActivation: [Int: Quantization] = [:]
+        for node in nodes where QuantizedModel.isHardswish(architecture, node.id) {
+            preActivation[node.id] = try quantization("quantization.\(node.name).preactivation")
         }
         var weights: [Int: Weights] = [:]
         var classifier: (weights: [Float], bias: [Float]) = ([], [])
@@ -394,7 +446,8 @@ public struct QuantizedModel: @unchecked Sendable {
         var metadata = file.metadata
         metadata["format"] = nil
         metadata["model"] = nil
-        self.init(architecture: architecture, quantization: stored, metadata: metadata, weights: weights,
+        self.init(architecture: architecture, quantization: stored, preActivation: preActivation, metadata: metadata,
+                  weights: weights,
                   classifierWeights: classifier.weights, classifierBias: classifier.bias,
                   squeezeExcitation: squeezeExcitation)
     }

@@ -93,7 +93,9 @@ public final class QuantizedNetwork: @unchecked Sendable {
         func store(_ id: Int, _ activation: Activation) throws -> (Quantization, Activation) {
             let post = try quantization(id)
             guard model.isHardswish(id) else { return (post, activation) }
-            let pre = QuantizedModel.hardswishInput(post)
+            guard let pre = model.preActivation[id] else {
+                throw MobileKernelsError(.invalidArgument, "int8 \(architecture.kind.specName): \(nodes[id].name) has no pre-activation quantization")
+            }
             var table = [Int8](repeating: 0, count: 256)
             try table.withUnsafeMutableBufferPointer { t in
                 try check(mk_lut_qs8_table(Activation.hardswish.cValue, pre.cValue, post.cValue, t.baseAddress!),
