@@ -87,19 +87,20 @@ enum {
     FAM_VARIANTS, FAM_BIAS, FAM_SHUFFLE, FAM_DW, FAM_CONV,
     FAM_MAX_POOL, FAM_AVG_POOL, FAM_GLOBAL_POOL, FAM_ADAPTIVE_POOL, FAM_SE, FAM_ADD,
     FAM_POOL_ERRORS, FAM_BN_TRAIN, FAM_ACT_BWD, FAM_DW_BWD, FAM_POOL_BWD, FAM_WGRAD, FAM_CONV_WGRAD,
-    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_QS8_CONV, FAM_QS8_DW, FAM_COUNT
+    FAM_SE_BWD, FAM_DROPOUT, FAM_SET_WEIGHTS, FAM_SGD, FAM_CE, FAM_TRANSPOSE, FAM_QS8_CONV, FAM_QS8_DW, FAM_QS8_SE, FAM_COUNT
 };
 static const char* const g_family_names[FAM_COUNT] = {
     "variants", "bias_activation", "channel_shuffle", "dwconv2d", "conv2d",
     "max_pool", "avg_pool", "global_pool", "adaptive_pool", "squeeze_excitation", "add",
     "pool_errors", "batchnorm_train", "activation_backward", "dwconv2d_backward", "pool2d_backward",
     "weight_gradient", "conv_weight_gradient", "squeeze_excitation_backward", "dropout",
-    "set_weights", "sgd", "cross_entropy", "transpose", "conv2d_qs8", "dwconv2d_qs8"};
+    "set_weights", "sgd", "cross_entropy", "transpose", "conv2d_qs8", "dwconv2d_qs8",
+    "squeeze_excitation_qs8"};
 // Randomized cases per family (variants and pool_errors are fixed lists of checks).
 static const unsigned g_family_cases[FAM_COUNT] = {0, 600, 540, 1080, 1100,
                                                    240, 240, 120, 120, 160, 200, 0, 160, 200,
                                                    200, 240, 150, 120, 200, 200, 250, 160, 160, 200,
-                                                   300, 300};
+                                                   300, 300, 150};
 static int is_fixed_family(int f) { return f == FAM_VARIANTS || f == FAM_POOL_ERRORS; }
 
 typedef struct {
@@ -6490,6 +6491,68 @@ static void qs8_dw_case(unsigned index) {
     case_end();
 }
 
+// squeeze_excitation_qs8: the float layers on NEON against scalar (the same gates, so the same
+// bytes), in place and out of place, on 1 and 2 threads.
+static void qs8_se_case(unsigned index) {
+    case_begin(FAM_QS8_SE, index);
+    rng_for_case(FAM_QS8_SE, index);
+    static const size_t channels[] = {1, 7, 16, 17, 40, 72, 96, 120};
+    const size_t C = channels[rnd_range(0, 7)], S = rnd_range(1, 12);
+    const size_t batch = rnd_range(1, 3), h = rnd_range(1, 9), wd = rnd_range(1, 9);
+    const size_t xs = C + (chance(30) ? rnd_range(1, 5) : 0);
+    const mk_quantization qi = {0.005f + 0.045f * fabsf(rnd_unit()), rnd_i8(-128, 127)};
+    const mk_quantization qo = chance(50) ? qi : (mk_quantization){0.005f + 0.045f * fabsf(rnd_unit()), rnd_i8(-128, 127)};
+    const int pooled = want_pool(index, 4), in_place = chance(50);
+    describe("n%zu %zux%zu C%zu S%zu xs %zu%s", batch, h, wd, C, S, xs, in_place ? " in place" : "");
+    float* w1 = malloc(S * C * sizeof(float));
+    float* w2 = malloc(C * S * sizeof(float));
+    float* b1 = malloc(S * sizeof(float));
+    float* b2 = malloc(C * sizeof(float));
+    for (size_t i = 0; i < S * C; i++) { w1[i] = rnd_unit(); w2[i] = rnd_unit(); }
+    for (size_t i = 0; i < S; i++) b1[i] = 0.5f * rnd_unit();
+    for (size_t i = 0; i < C; i++) b2[i] = 3.0f * rnd_unit();
+    const size_t px = batch * h * wd;
+    int8_t* x = malloc(px * xs);
+    for (size_t i = 0; i < px * xs; i++) x[i] = rnd_i8(-128, 127);
+    const mk_variant variants[2] = {MK_VARIANT_SCALAR, MK_VARIANT_NEON};
+    int8_t* out[2];
+    int ok = 1;
+    for (size_t v = 0; v < 2; v++) {
+        out[v] = malloc(px * xs);
+        if (in_place) memcpy(out[v], x, px * xs);
+        else memset(out[v], 0x5A, px * xs);
+        mk_squeeze_excitation_qs8_op* op = NULL;
+        mk_status st = mk_squeeze_excitation_qs8_create(C, S, w1, b1, w2, b2, qi, qo, variants[v], &op);
+        mk_squeeze_excitation_qs8_plan plan;
+        mk_threadpool* pool = v == 1 && pooled ? g_pool2 : NULL;
+        if (st == MK_STATUS_OK) st = mk_squeeze_excitation_qs8_reshape(op, batch, h, wd, xs, xs, pool, &plan);
+        if (st == MK_STATUS_OK) st = mk_squeeze_excitation_qs8_run(op, &plan, in_place ? out[v] : x, out[v], pool);
+        mk_squeeze_excitation_qs8_destroy(op);
+        if (st != MK_STATUS_OK) {
+            fail("%s: %s", v ? "neon" : "scalar", status_name(st));
+            ok = 0;
+        }
+    }
+    if (ok) {
+        size_t diffs = 0;
+        for (size_t i = 0; i < px * xs; i++) diffs += out[1][i] != out[0][i];
+        if (diffs) fail("neon: %zu bytes differ from scalar", diffs);
+        for (size_t p = 0; p < px; p++) {
+            for (size_t c = C; c < xs; c++) {
+                if (out[0][p * xs + c] != (in_place ? x[p * xs + c] : 0x5A)) fail("scalar wrote the gap of pixel %zu", p);
+            }
+        }
+    }
+    if (pooled) g_stats[FAM_QS8_SE].pool_checks++;
+    for (size_t v = 0; v < 2; v++) free(out[v]);
+    free(w1);
+    free(w2);
+    free(b1);
+    free(b2);
+    free(x);
+    case_end();
+}
+
 int main(int argc, char** argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
@@ -6540,7 +6603,7 @@ int main(int argc, char** argv) {
         NULL, bias_case, shuffle_case, dw_case, conv_case, max_pool_case, avg_pool_case,
         global_pool_case, adaptive_pool_case, se_case, add_case, NULL, bn_train_case, act_bwd_case,
         dwb_case, pgb_case, wg_case, cwg_case, seb_case, dropout_case,
-        set_weights_case, sgd_case, ce_case, transpose_case, qs8_conv_case, qs8_dw_case};
+        set_weights_case, sgd_case, ce_case, transpose_case, qs8_conv_case, qs8_dw_case, qs8_se_case};
     for (int f = 0; f < FAM_COUNT; f++) {
         if (g_only >= 0 && f != g_only) continue;
         if (f == FAM_VARIANTS) {
