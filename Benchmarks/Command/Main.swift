@@ -197,7 +197,7 @@ struct Compare: ParsableCommand {
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Whole networks end to end (224x224, batch 1, random weights): auto, avx2, scalar and BLIS-backed 1x1, and int8 (qs8) MobileNetV1, V2 and ShuffleNetV1 g3 on every int8 variant, against the naive Swift reference network (float32).")
+        abstract: "Whole networks end to end (224x224, batch 1, random weights): auto, avx2, scalar and BLIS-backed 1x1, and int8 (qs8) MobileNetV1, V2, V3-Large, V3-Small and ShuffleNetV1 g3 on every int8 variant, against the naive Swift reference network (float32).")
 
     @OptionGroup var options: CommonOptions
 
