@@ -125,4 +125,10 @@ mk_epilogue mk_epilogue_from_activation(mk_activation activation);
 
 #define MK_ONE_SIXTH 0x1.555556p-3f  // the float nearest 1/6
 
+// The gates of one image from its channel means (`mean` [channels]): the float
+// squeeze-and-excitation's two layers and activations (operators/squeeze_excitation.c, which
+// its own run uses); `hidden` [squeeze_channels] is scratch, `gates` [channels] may be `mean`.
+mk_status mk_squeeze_excitation_f32_gates(const mk_squeeze_excitation_f32_op* op, const float* mean,
+                                          float* hidden, float* gates, mk_threadpool* pool);
+
 #endif

@@ -248,9 +248,11 @@ mk_status mk_lut_qs8(size_t pixels, size_t channels, const int8_t table[256], co
 
 typedef struct mk_squeeze_excitation_qs8_op mk_squeeze_excitation_qs8_op;
 
-/// Weights as mk_squeeze_excitation_f32_create (float; copied). INVALID_ARGUMENT for sizes out
-/// of range or an invalid quantization; UNSUPPORTED for a variant without the float layers'
-/// kernels or the CPU.
+/// Weights as mk_squeeze_excitation_f32_create (float; copied). The layers run on `variant`'s
+/// float kernels (AVX512VNNI: AVX512's, AVXVNNI: AVX2's, NEONDOT: NEON's), and the int8 loops
+/// take their AVX-512 form where that resolves to AVX512. INVALID_ARGUMENT for sizes out of
+/// range, an invalid quantization (or input scale / output scale not finite) or a non-finite
+/// weight; UNSUPPORTED for a variant the CPU lacks.
 mk_status mk_squeeze_excitation_qs8_create(size_t channels, size_t squeeze_channels,
                                            const float* fc1_weight, const float* fc1_bias,
                                            const float* fc2_weight, const float* fc2_bias,
@@ -272,10 +274,13 @@ mk_status mk_squeeze_excitation_qs8_reshape(const mk_squeeze_excitation_qs8_op* 
                                             mk_squeeze_excitation_qs8_plan* plan);
 
 /// `output` may be `input` (same pixel stride: in place); otherwise they must not overlap. Never
-/// allocates (the per-image vectors are on the stack).
+/// allocates (the per-image vectors, 64 KiB, are on the stack).
 mk_status mk_squeeze_excitation_qs8_run(const mk_squeeze_excitation_qs8_op* op,
                                         const mk_squeeze_excitation_qs8_plan* plan,
                                         const int8_t* input, int8_t* output, mk_threadpool* pool);
+
+/// The float variant the layers run (AUTO resolved).
+mk_variant mk_squeeze_excitation_qs8_variant(const mk_squeeze_excitation_qs8_op* op);
 
 void mk_squeeze_excitation_qs8_destroy(mk_squeeze_excitation_qs8_op* op);
 

@@ -57,12 +57,6 @@ bool mk_qs8_activation_supported(mk_activation activation);
 void mk_qs8_clamp(mk_activation activation, mk_quantization output, float* lo, float* hi);
 bool mk_qs8_overlap(const void* a, size_t a_bytes, const void* b, size_t b_bytes);
 
-// The gates of one image from its channel means (`mean` [channels]): run's two layers and
-// activations, the same bits; `hidden` [squeeze_channels] is scratch, `gates` [channels] may be
-// `mean`. For the int8 squeeze-and-excitation (operators/squeeze_excitation.c).
-mk_status mk_squeeze_excitation_f32_gates(const mk_squeeze_excitation_f32_op* op, const float* mean,
-                                          float* hidden, float* gates, mk_threadpool* pool);
-
 mk_igemm_job mk_conv2d_job(const mk_conv2d_f32_op* op, const mk_conv2d_f32_plan* plan, const float* input,
                            float* output, const float* residual);
 

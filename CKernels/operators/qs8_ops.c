@@ -665,30 +665,59 @@ mk_status mk_dequantize_qs8_f32(size_t pixels, size_t channels, const int8_t* in
 
 // ---- squeeze-and-excitation ---------------------------------------------------------------------
 //
-// Per image: the channel sums (split over channel tiles), the float layers on the means (the
-// float op's), then the scaling of every pixel by its channel's multiplier (split over pixels).
-// The sums and multipliers live on the stack of run.
+// Per image: the channel means (int32 sums, split over channel tiles), the float layers on them
+// (the float op's), then the scaling of every pixel by its channel's multiplier (split over
+// pixels). The means (then multipliers) and the hidden vector live on the stack of run.
 
 struct mk_squeeze_excitation_qs8_op {
     mk_squeeze_excitation_f32_op* layers;
     size_t channels, squeeze;
     mk_quantization input, output;
+    float ratio;  // input scale / output scale
+    bool avx512;  // the int8 loops' AVX-512 forms (the variant resolves to AVX-512)
 };
+
+// The float variant of an int8 one (the layers are float).
+static mk_variant mk_se_qs8_float_variant(mk_variant v) {
+    switch (v) {
+        case MK_VARIANT_AVX512VNNI: return MK_VARIANT_AVX512;
+        case MK_VARIANT_AVXVNNI: return MK_VARIANT_AVX2;
+        case MK_VARIANT_NEONDOT: return MK_VARIANT_NEON;
+        default: return v;
+    }
+}
+
+static bool mk_se_qs8_finite(const float* v, size_t n) {
+    if (v == NULL) return true;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i])) return false;
+    }
+    return true;
+}
 
 mk_status mk_squeeze_excitation_qs8_create(size_t channels, size_t squeeze_channels,
                                            const float* fc1_weight, const float* fc1_bias,
                                            const float* fc2_weight, const float* fc2_bias,
                                            mk_quantization input, mk_quantization output,
                                            mk_variant variant, mk_squeeze_excitation_qs8_op** op_out) {
-    if (op_out == NULL) return MK_STATUS_NULL_POINTER;
+    if (op_out == NULL || fc1_weight == NULL || fc2_weight == NULL) return MK_STATUS_NULL_POINTER;
     *op_out = NULL;
-    if (!mk_qs8_quantization_valid(input) || !mk_qs8_quantization_valid(output)) {
+    const float ratio = input.scale / output.scale;
+    if (!mk_qs8_quantization_valid(input) || !mk_qs8_quantization_valid(output) || !isfinite(ratio)) {
+        return MK_STATUS_INVALID_ARGUMENT;
+    }
+    mk_status status = mk_squeeze_excitation_f32_supports(channels, squeeze_channels, mk_se_qs8_float_variant(variant));
+    if (status != MK_STATUS_OK) return status;
+    // Non-finite weights would make NaN multipliers (whose conversion to int is undefined).
+    if (!mk_se_qs8_finite(fc1_weight, channels * squeeze_channels) || !mk_se_qs8_finite(fc1_bias, squeeze_channels) ||
+        !mk_se_qs8_finite(fc2_weight, channels * squeeze_channels) || !mk_se_qs8_finite(fc2_bias, channels)) {
         return MK_STATUS_INVALID_ARGUMENT;
     }
     mk_squeeze_excitation_qs8_op* op = calloc(1, sizeof *op);
     if (op == NULL) return MK_STATUS_OUT_OF_MEMORY;
-    const mk_status status = mk_squeeze_excitation_f32_create_inference(
-        channels, squeeze_channels, fc1_weight, fc1_bias, fc2_weight, fc2_bias, variant, &op->layers);
+    status = mk_squeeze_excitation_f32_create_inference(channels, squeeze_channels, fc1_weight, fc1_bias,
+                                                        fc2_weight, fc2_bias, mk_se_qs8_float_variant(variant),
+                                                        &op->layers);
     if (status != MK_STATUS_OK) {
         free(op);
         return status;
@@ -697,6 +726,12 @@ mk_status mk_squeeze_excitation_qs8_create(size_t channels, size_t squeeze_chann
     op->squeeze = squeeze_channels;
     op->input = input;
     op->output = output;
+    op->ratio = ratio;
+#if defined(__x86_64__)
+    const mk_cpu_info* cpu = mk_cpu_info_get();
+    op->avx512 = mk_squeeze_excitation_f32_variant(op->layers) == MK_VARIANT_AVX512 && cpu->avx512bw &&
+                 cpu->avx512vl && cpu->avx512dq;
+#endif
     *op_out = op;
     return MK_STATUS_OK;
 }
@@ -706,22 +741,15 @@ mk_status mk_squeeze_excitation_qs8_reshape(const mk_squeeze_excitation_qs8_op* 
                                             size_t output_pixel_stride, mk_threadpool* pool,
                                             mk_squeeze_excitation_qs8_plan* plan) {
     if (op == NULL || plan == NULL) return MK_STATUS_NULL_POINTER;
-    const size_t C = op->channels;
-    if (input_pixel_stride == 0) input_pixel_stride = C;
-    if (output_pixel_stride == 0) output_pixel_stride = C;
-    if (batch == 0 || h == 0 || w == 0 || input_pixel_stride < C || output_pixel_stride < C) {
-        return MK_STATUS_INVALID_ARGUMENT;
-    }
-    size_t image, pixels, in_extent, out_extent;
-    if (!mk_size_mul(h, w, &image) || image > ((size_t)1 << 23) || !mk_size_mul(batch, image, &pixels) ||
-        !mk_strided_extent(pixels, input_pixel_stride, C, &in_extent) ||
-        !mk_strided_extent(pixels, output_pixel_stride, C, &out_extent)) {
-        return MK_STATUS_SIZE_OVERFLOW;
-    }
-    const size_t threads = mk_threadpool_threads(pool);
-    *plan = (mk_squeeze_excitation_qs8_plan){batch, h, w, input_pixel_stride, output_pixel_stride,
-                                             op, image, in_extent, out_extent,
-                                             threads > 1 ? 64 : C, C >= 16384 ? 1 : 16384 / C};
+    mk_squeeze_excitation_f32_plan f;
+    const mk_status status = mk_squeeze_excitation_f32_reshape(op->layers, batch, h, w, input_pixel_stride,
+                                                               output_pixel_stride, pool, &f);
+    if (status != MK_STATUS_OK) return status;
+    // The float plan's extents count floats; the same counts are bytes here.
+    if (f.image > ((size_t)1 << 23)) return MK_STATUS_SIZE_OVERFLOW;  // int32 sums
+    *plan = (mk_squeeze_excitation_qs8_plan){f.batch, f.h, f.w, f.input_pixel_stride, f.output_pixel_stride,
+                                             op, f.image, f.in_extent, f.out_extent, f.channel_tile,
+                                             f.rows_per_tile};
     return MK_STATUS_OK;
 }
 
@@ -730,17 +758,18 @@ typedef struct {
     int8_t* output;
     size_t is, os, pixels, channels, channel_tile;
     int32_t zi, zo;
-    float lo, hi;
-    int32_t* sums;      // [channels]
-    const float* m;     // [channels]: the multipliers
+    float lo, hi, count, scale;  // count: pixels as a float; scale: the input's
+    float* mean;                 // [channels]: written by the sums
+    const float* m;              // [channels]: the multipliers
 } mk_se_qs8_job;
 
-// Channel sums of x (the zero point is taken out after).
-static void mk_se_qs8_sums(const mk_se_qs8_job* j, size_t c0, size_t c1) {
-    for (size_t c = c0; c < c1; c++) j->sums[c] = 0;
-    for (size_t p = 0; p < j->pixels; p++) {
-        const int8_t* x = j->input + p * j->is;
-        for (size_t c = c0; c < c1; c++) j->sums[c] += x[c];
+// mean[c] = ((float)(sum of x - pixels * zi) / count) * scale, channels [c0, c1).
+static void mk_se_qs8_means(const mk_se_qs8_job* j, size_t c0, size_t c1) {
+    const int32_t offset = (int32_t)j->pixels * j->zi;
+    for (size_t c = c0; c < c1; c++) {
+        int32_t sum = 0;
+        for (size_t p = 0; p < j->pixels; p++) sum += j->input[p * j->is + c];
+        j->mean[c] = ((float)(sum - offset) / j->count) * j->scale;
     }
 }
 
@@ -755,10 +784,12 @@ static void mk_se_qs8_scale(const mk_se_qs8_job* j, size_t p0, size_t count) {
 }
 
 #if defined(__x86_64__)
-// AVX-512: the sums 64 channels per step (four int32 vectors), the scaling 16 channels per step
-// (the requantization's operations in the same order; vcvtps2dq rounds half to even as
-// nearbyintf does in the default rounding mode).
-MK_TARGET_AVX512 static void mk_se_qs8_sums_avx512(const mk_se_qs8_job* j, size_t c0, size_t c1) {
+// AVX-512: the sums 64 channels per step (four int32 vectors), then the means in the scalar
+// form's operations; the scaling 16 channels per step (the requantization's operations in the
+// same order; vcvtps2dq rounds half to even as nearbyintf does in the default rounding mode).
+MK_TARGET_AVX512 static void mk_se_qs8_means_avx512(const mk_se_qs8_job* j, size_t c0, size_t c1) {
+    const __m512i offset = _mm512_set1_epi32((int32_t)j->pixels * j->zi);
+    const __m512 count = _mm512_set1_ps(j->count), scale = _mm512_set1_ps(j->scale);
     for (size_t c = c0; c < c1; c += 64) {
         const size_t n = c1 - c < 64 ? c1 - c : 64;
         const __mmask64 keep = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
@@ -773,7 +804,9 @@ MK_TARGET_AVX512 static void mk_se_qs8_sums_avx512(const mk_se_qs8_job* j, size_
         }
         for (size_t k = 0; k < 4 && 16 * k < n; k++) {
             const size_t m = n - 16 * k < 16 ? n - 16 * k : 16;
-            _mm512_mask_storeu_epi32(j->sums + c + 16 * k, (__mmask16)((1u << m) - 1), acc[k]);
+            const __m512 mean = _mm512_mul_ps(
+                _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[k], offset)), count), scale);
+            _mm512_mask_storeu_ps(j->mean + c + 16 * k, (__mmask16)((1u << m) - 1), mean);
         }
     }
 }
@@ -797,35 +830,30 @@ MK_TARGET_AVX512 static void mk_se_qs8_scale_avx512(const mk_se_qs8_job* j, size
         }
     }
 }
-#endif
 
-static void mk_se_qs8_sums_task(void* context, size_t thread, size_t start, size_t count) {
+MK_TARGET_AVX512 static void mk_se_qs8_means_task_avx512(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
     const mk_se_qs8_job* j = context;
-    const size_t c0 = start * j->channel_tile;
-    size_t c1 = (start + count) * j->channel_tile;
-    if (c1 > j->channels) c1 = j->channels;
-#if defined(__x86_64__)
-    const mk_cpu_info* cpu = mk_cpu_info_get();
-    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512dq) {
-        mk_se_qs8_sums_avx512(j, c0, c1);
-        return;
-    }
+    const size_t c0 = start * j->channel_tile, c1 = (start + count) * j->channel_tile;
+    mk_se_qs8_means_avx512(j, c0, c1 < j->channels ? c1 : j->channels);
+}
+
+MK_TARGET_AVX512 static void mk_se_qs8_scale_task_avx512(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    mk_se_qs8_scale_avx512(context, start, count);
+}
 #endif
-    mk_se_qs8_sums(j, c0, c1);
+
+static void mk_se_qs8_means_task(void* context, size_t thread, size_t start, size_t count) {
+    (void)thread;
+    const mk_se_qs8_job* j = context;
+    const size_t c0 = start * j->channel_tile, c1 = (start + count) * j->channel_tile;
+    mk_se_qs8_means(j, c0, c1 < j->channels ? c1 : j->channels);
 }
 
 static void mk_se_qs8_scale_task(void* context, size_t thread, size_t start, size_t count) {
     (void)thread;
-    const mk_se_qs8_job* j = context;
-#if defined(__x86_64__)
-    const mk_cpu_info* cpu = mk_cpu_info_get();
-    if (cpu->avx512bw && cpu->avx512vl && cpu->avx512dq) {
-        mk_se_qs8_scale_avx512(j, start, count);
-        return;
-    }
-#endif
-    mk_se_qs8_scale(j, start, count);
+    mk_se_qs8_scale(context, start, count);
 }
 
 mk_status mk_squeeze_excitation_qs8_run(const mk_squeeze_excitation_qs8_op* op,
@@ -838,31 +866,38 @@ mk_status mk_squeeze_excitation_qs8_run(const mk_squeeze_excitation_qs8_op* op,
         return MK_STATUS_INVALID_ARGUMENT;
     }
     const size_t C = op->channels;
-    _Alignas(64) int32_t sums[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
+    // The means, then (in place) the gates, then the multipliers; the hidden vector.
     _Alignas(64) float m[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
     _Alignas(64) float hidden[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
     mk_se_qs8_job job = {.is = plan->input_pixel_stride, .os = plan->output_pixel_stride,
                          .pixels = plan->image, .channels = C, .channel_tile = plan->channel_tile,
-                         .zi = op->input.zero_point, .zo = op->output.zero_point, .sums = sums, .m = m};
+                         .zi = op->input.zero_point, .zo = op->output.zero_point,
+                         .count = (float)plan->image, .scale = op->input.scale, .mean = m, .m = m};
     mk_qs8_clamp((mk_activation){MK_ACTIVATION_NONE, 0.0f, 0.0f}, op->output, &job.lo, &job.hi);
-    const float ratio = op->input.scale / op->output.scale;
-    const float count = (float)plan->image;
-    const int32_t bias = (int32_t)plan->image * op->input.zero_point;
+    void (*means)(void*, size_t, size_t, size_t) = mk_se_qs8_means_task;
+    void (*scale)(void*, size_t, size_t, size_t) = mk_se_qs8_scale_task;
+#if defined(__x86_64__)
+    if (op->avx512) {
+        means = mk_se_qs8_means_task_avx512;
+        scale = mk_se_qs8_scale_task_avx512;
+    }
+#endif
     for (size_t n = 0; n < plan->batch; n++) {
         job.input = input + n * plan->image * plan->input_pixel_stride;
         job.output = output + n * plan->image * plan->output_pixel_stride;
-        mk_status status = mk_threadpool_parallelize_1d(
-            pool, mk_se_qs8_sums_task, &job, (C + job.channel_tile - 1) / job.channel_tile, 1);
+        mk_status status = mk_threadpool_parallelize_1d(pool, means, &job, (C + job.channel_tile - 1) / job.channel_tile, 1);
         if (status != MK_STATUS_OK) return status;
-        for (size_t c = 0; c < C; c++) m[c] = ((float)(sums[c] - bias) / count) * op->input.scale;
         status = mk_squeeze_excitation_f32_gates(op->layers, m, hidden, m, pool);
         if (status != MK_STATUS_OK) return status;
-        for (size_t c = 0; c < C; c++) m[c] = m[c] * ratio;
-        status = mk_threadpool_parallelize_1d(pool, mk_se_qs8_scale_task, &job, plan->image,
-                                              plan->rows_per_tile);
+        for (size_t c = 0; c < C; c++) m[c] = m[c] * op->ratio;
+        status = mk_threadpool_parallelize_1d(pool, scale, &job, plan->image, plan->rows_per_tile);
         if (status != MK_STATUS_OK) return status;
     }
     return MK_STATUS_OK;
+}
+
+mk_variant mk_squeeze_excitation_qs8_variant(const mk_squeeze_excitation_qs8_op* op) {
+    return op == NULL ? MK_VARIANT_AUTO : mk_squeeze_excitation_f32_variant(op->layers);
 }
 
 void mk_squeeze_excitation_qs8_destroy(mk_squeeze_excitation_qs8_op* op) {

@@ -381,10 +381,6 @@ static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
     // The image's channel means, then its gates (over the means), and the hidden vector.
     _Alignas(64) float mean[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
     _Alignas(64) float hidden[MK_SQUEEZE_EXCITATION_MAX_CHANNELS];
-    const mk_epilogue relu = mk_epilogue_from_activation(
-        (mk_activation){MK_ACTIVATION_RELU, 0.0f, 0.0f});
-    const mk_epilogue hardsigmoid = mk_epilogue_from_activation(
-        (mk_activation){MK_ACTIVATION_HARDSIGMOID, 0.0f, 0.0f});
 
     mk_se_job job = {op, plan->h, plan->w, plan->channel_tile, NULL, plan->input_pixel_stride,
                      NULL, plan->output_pixel_stride, mean, in_place};
@@ -395,9 +391,7 @@ static mk_status mk_se_forward(const mk_squeeze_excitation_f32_op* op,
         mk_status status =
             mk_threadpool_parallelize_1d(pool, mk_se_pool_task, &job, channel_tiles, 1);
         if (status != MK_STATUS_OK) return status;
-        status = mk_se_fc(op, C, S, mean, op->w1t, op->b1, hidden, &relu, pool);
-        if (status != MK_STATUS_OK) return status;
-        status = mk_se_fc(op, S, C, hidden, op->w2t, op->b2, mean, &hardsigmoid, pool);
+        status = mk_squeeze_excitation_f32_gates(op, mean, hidden, mean, pool);
         if (status != MK_STATUS_OK) return status;
         status = mk_threadpool_parallelize_1d(pool, mk_se_scale_task, &job, plan->image,
                                               plan->rows_per_tile);

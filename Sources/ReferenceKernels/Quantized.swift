@@ -189,8 +189,10 @@ extension Reference {
 
     /// int8 squeeze-and-excitation (mk_qs8.h) on NHWC `[n, h, w, c]`: per image
     /// `mean[c] = (Float(sum of (x - zi)) / Float(h * w)) * si` (exact Int32 sums), the layers
-    /// of `squeezeExcitation` on it (fc1 + ReLU, fc2 + hardsigmoid, `fullyConnected`'s order),
-    /// then every value requantized with `m[c] = g[c] * (si / so)` and no activation.
+    /// as the float operator computes them (each output a chain of fused multiply-adds from 0 in
+    /// input order, then its bias; ReLU, then hardsigmoid as `min(max(v + 3, 0), 6)` times the
+    /// float nearest 1/6), then every value requantized with `m[c] = g[c] * (si / so)` and no
+    /// activation.
     public static func squeezeExcitationQS8(_ x: [Int8], n: Int, h: Int, w: Int, c: Int, input: RefQuantization,
                                             fc1Weight: [Float], fc1Bias: [Float], squeezeChannels: Int,
                                             fc2Weight: [Float], fc2Bias: [Float], output: RefQuantization) -> [Int8] {
@@ -199,6 +201,15 @@ extension Reference {
         var out = x
         let ratio = input.scale / output.scale
         let (lo, hi) = output.clampRange(.none)
+        /// One layer as the float operator's fc kernels compute it.
+        func layer(_ v: [Float], _ weight: [Float], _ bias: [Float], outputs: Int, _ act: (Float) -> Float) -> [Float] {
+            (0..<outputs).map { o in
+                var acc: Float = 0
+                for i in v.indices { acc = acc.addingProduct(v[i], weight[o * v.count + i]) }
+                return act(acc + bias[o])
+            }
+        }
+        let oneSixth = Float(bitPattern: 0x3E2A_AAAB)  // the float nearest 1/6
         for b in 0..<n {
             var mean = [Float](repeating: 0, count: c)
             for ch in 0..<c {
@@ -206,10 +217,8 @@ extension Reference {
                 for p in 0..<hw { sum += Int32(x[(b * hw + p) * c + ch]) - input.zeroPoint }
                 mean[ch] = (Float(sum) / Float(hw)) * input.scale
             }
-            let t = fullyConnected(mean, batch: 1, inFeatures: c, weight: fc1Weight, bias: fc1Bias,
-                                   outFeatures: squeezeChannels, activation: .relu)
-            let g = fullyConnected(t, batch: 1, inFeatures: squeezeChannels, weight: fc2Weight, bias: fc2Bias,
-                                   outFeatures: c, activation: .hardsigmoid)
+            let t = layer(mean, fc1Weight, fc1Bias, outputs: squeezeChannels) { max($0, 0) }
+            let g = layer(t, fc2Weight, fc2Bias, outputs: c) { min(max($0 + 3, 0), 6) * oneSixth }
             for i in (b * hw * c)..<((b + 1) * hw * c) {
                 out[i] = requantize(Int32(x[i]) - input.zeroPoint, multiplier: g[i % c] * ratio, residual: nil,
                                     lo: lo, hi: hi, zeroPoint: output.zeroPoint)

@@ -223,6 +223,10 @@ import Testing
             let table = rng.int8s(256)
             var x = rng.int8s(pixels * stride)
             let want = (0..<x.count).map { $0 % stride < c ? table[Int(x[$0]) + 128] : x[$0] }
+            // Out of place first (gaps untouched), then in place.
+            var y = [Int8](repeating: 77, count: pixels * stride)
+            #expect(mk_lut_qs8(pixels, c, table, x, stride, &y, stride, i % 2 == 0 ? pool : nil) == MK_STATUS_OK)
+            #expect(y == (0..<x.count).map { $0 % stride < c ? want[$0] : 77 }, "lut \(pixels)x\(c) stride \(stride) out of place")
             let status = x.withUnsafeMutableBufferPointer { p in
                 mk_lut_qs8(pixels, c, table, p.baseAddress, stride, p.baseAddress, stride, i % 2 == 0 ? pool : nil)
             }
@@ -235,9 +239,10 @@ import Testing
         #expect(Set(table).count > 100)
     }
 
-    @Test("squeeze-and-excitation: odd channel counts, strides, batches, 1x1 images, in place, two threads")
-    func squeezeExcitation() throws {
-        var rng = SplitMix64(seed: 21)
+    @Test("squeeze-and-excitation: odd channel counts, strides, batches, 1x1 images, in place, two threads, every variant",
+          arguments: qs8Variants)
+    func squeezeExcitation(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 21 + UInt64(variant.rawValue))
         var pool: OpaquePointer?
         try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
         defer { mk_threadpool_destroy(pool) }
@@ -250,7 +255,7 @@ import Testing
             let b1 = (0..<s).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
             let b2 = (0..<c).map { _ in Float.random(in: -3...3, using: &rng) }
             var op: OpaquePointer?
-            try #require(mk_squeeze_excitation_qs8_create(c, s, fc1, b1, fc2, b2, cq(iq), cq(oq), MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+            try #require(mk_squeeze_excitation_qs8_create(c, s, fc1, b1, fc2, b2, cq(iq), cq(oq), variant, &op) == MK_STATUS_OK)
             defer { mk_squeeze_excitation_qs8_destroy(op) }
             let x = rng.int8s(n * h * w * c)
             let want = Reference.squeezeExcitationQS8(x, n: n, h: h, w: w, c: c, input: iq, fc1Weight: fc1, fc1Bias: b1,
@@ -274,12 +279,17 @@ import Testing
             #expect((0..<pixels).allSatisfy { p in (0..<c).allSatisfy { xs[p * istride + $0] == want[p * c + $0] } }
                     && (0..<pixels).allSatisfy { p in (c..<istride).allSatisfy { xs[p * istride + $0] == 99 } })
         }
-        // Errors: a bad quantization, zero sizes, short strides, overlap, h * w over 2^23.
+        // Errors: a bad quantization, a non-finite weight or scale ratio, zero sizes, short
+        // strides, overlap, h * w over 2^23.
         let q = mk_quantization(scale: 1, zero_point: 0), w1: [Float] = [1, 1], w2: [Float] = [1, 1]
         var op: OpaquePointer?
-        #expect(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, mk_quantization(scale: 0, zero_point: 0), q, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
-        #expect(mk_squeeze_excitation_qs8_create(0, 1, w1, nil, w2, nil, q, q, MK_VARIANT_AUTO, &op) == MK_STATUS_INVALID_ARGUMENT)
-        try #require(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, q, q, MK_VARIANT_AUTO, &op) == MK_STATUS_OK)
+        #expect(mk_squeeze_excitation_qs8_create(2, 1, [1, .nan], nil, w2, nil, q, q, variant, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, [0, .infinity], q, q, variant, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, mk_quantization(scale: 1e30, zero_point: 0),
+                                                 mk_quantization(scale: 1e-30, zero_point: 0), variant, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, mk_quantization(scale: 0, zero_point: 0), q, variant, &op) == MK_STATUS_INVALID_ARGUMENT)
+        #expect(mk_squeeze_excitation_qs8_create(0, 1, w1, nil, w2, nil, q, q, variant, &op) == MK_STATUS_INVALID_ARGUMENT)
+        try #require(mk_squeeze_excitation_qs8_create(2, 1, w1, nil, w2, nil, q, q, variant, &op) == MK_STATUS_OK)
         defer { mk_squeeze_excitation_qs8_destroy(op) }
         var plan = mk_squeeze_excitation_qs8_plan()
         #expect(mk_squeeze_excitation_qs8_reshape(op, 1, 0, 3, 0, 0, nil, &plan) == MK_STATUS_INVALID_ARGUMENT)

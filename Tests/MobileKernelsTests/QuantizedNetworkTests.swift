@@ -294,13 +294,16 @@ import Testing
                 == QuantizedNetwork(model).plan(height: 32, width: 32).predict(x).toArray())
         let file = try SafeTensorsFile(path: path)
         #expect(file.tensors.first { $0.name == "features.1.block.1.fc1.weight" }?.dtype == "F32")
-        let kept = file.tensors.filter { $0.name != "quantization.features.0.preactivation" }
-        let tensors = try kept.map { t in
+        let all = try file.tensors.map { t in
             (name: t.name, shape: t.shape, values: t.dtype == "I8" ? try file.integers(t.name).map { Float($0) } : try file.floats(t.name))
         }
+        let bytes = Set(file.tensors.filter { $0.dtype == "I8" }.map(\.name))
         let bad = dir.appendingPathComponent("bad.safetensors").path
-        try SafeTensorsFile.write(tensors, metadata: file.metadata, int8: Set(file.tensors.filter { $0.dtype == "I8" }.map(\.name)), to: bad)
+        try SafeTensorsFile.write(all.filter { $0.name != "quantization.features.0.preactivation" }, metadata: file.metadata,
+                                  int8: bytes, to: bad)
         #expect(expectError(.invalidFile, "quantization.features.0.preactivation") { _ = try QuantizedModel(contentsOf: bad, architecture: arch) } != nil)
+        try SafeTensorsFile.write(all.filter { $0.name != "features.1.block.1.fc2.bias" }, metadata: file.metadata, int8: bytes, to: bad)
+        #expect(expectError(.invalidFile, "features.1.block.1.fc2.bias") { _ = try QuantizedModel(contentsOf: bad, architecture: arch) } != nil)
     }
 
     @Test("A hard-sigmoid layer has no int8 form: a clear error; bad calibration input is rejected")
@@ -312,6 +315,14 @@ import Testing
         nodes[1] = Node(id: 1, name: nodes[1].name, operation: .conv(stem), inputs: nodes[1].inputs)
         let odd = Architecture(kind: .mobileNetV1, widthMultiplier: 0.25, numClasses: 10, nodes: nodes)
         #expect(QuantizedModel.unsupportedReason(odd) != nil)
+        // A concat with hard-swish (its inputs would store into it with that activation).
+        let shuffle = try Architecture.make(.shuffleNetV1(groups: 3), numClasses: 10)
+        let concats = shuffle.nodes.map { node -> Node in
+            guard case .concat = node.operation else { return node }
+            return Node(id: node.id, name: node.name, operation: .concat(activation: .hardswish), inputs: node.inputs)
+        }
+        let swishConcat = Architecture(kind: shuffle.kind, widthMultiplier: 1, numClasses: 10, nodes: concats)
+        #expect(QuantizedModel.unsupportedReason(swishConcat)?.contains("concat") == true)
         #expect(expectError(.unsupported, "hard-sigmoid") {
             _ = try QuantizedModel.calibrate(architecture: odd, weights: .random(), images: try images(1, 32, 32, seed: 1))
         } != nil)

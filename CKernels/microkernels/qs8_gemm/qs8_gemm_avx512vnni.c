@@ -44,7 +44,9 @@ MK_QG_TARGET MK_INLINE void mk_qg_pair_store(__m512i s00, __m512i s01, __m512i s
     const __m512i w0 = _mm512_adds_epi16(_mm512_packs_epi32(q00, q01), zp);
     const __m512i w1 = _mm512_adds_epi16(_mm512_packs_epi32(q10, q11), zp);
     // Lane l of the bytes: q00[4l..4l+3], q01[4l..], q10[4l..], q11[4l..] (dwords 4l .. 4l+3).
-    __m512i b = _mm512_max_epi8(_mm512_packs_epi16(w0, w1), _mm512_set1_epi8((char)((int32_t)rq->lo + rq->zero_point)));
+    int32_t lo = (int32_t)rq->lo + rq->zero_point;  // the lowest output byte (in [-128, 127])
+    lo = lo < -128 ? -128 : lo > 127 ? 127 : lo;
+    __m512i b = _mm512_max_epi8(_mm512_packs_epi16(w0, w1), _mm512_set1_epi8((char)lo));
     b = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
     _mm256_storeu_si256((__m256i*)(void*)row0, _mm512_castsi512_si256(b));
     if (row1 != NULL) _mm256_storeu_si256((__m256i*)(void*)row1, _mm512_extracti64x4_epi64(b, 1));

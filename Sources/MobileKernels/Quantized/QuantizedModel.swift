@@ -145,6 +145,9 @@ public struct QuantizedModel: @unchecked Sendable {
                 return "a hard-sigmoid convolution (\(node.name)) has no int8 form"
             case let .linear(spec) where spec.activation == .hardsigmoid || (spec.activation == .hardswish && node.id == architecture.nodes.count - 1):
                 return "a hard-sigmoid linear layer or hard-swish logits (\(node.name)) have no int8 form"
+            case let .add(activation) where activation == .hardswish || activation == .hardsigmoid,
+                 let .concat(activation) where activation == .hardswish || activation == .hardsigmoid:
+                return "an add or concat with hard-swish or hard-sigmoid (\(node.name)) has no int8 form"
             default:
                 continue
             }

@@ -231,14 +231,13 @@ final class QSqueezeExcitation: @unchecked Sendable {
     /// The float layers' weights and biases.
     let weightBytes: Int
 
-    /// The layers run on the float kernels of `.auto` (their bits are the same on every
-    /// variant), or scalar ones for `.scalar`.
+    /// The layers run on `variant`'s float kernels (an int8 variant's base ISA; their bits are
+    /// the same on every variant).
     init(_ spec: SqueezeExcitationSpec, _ w: QuantizedModel.SqueezeExcitationWeights, input: Quantization,
          output: Quantization, variant: Variant, name: String) throws {
         var handle: OpaquePointer?
         try check(mk_squeeze_excitation_qs8_create(spec.channels, spec.squeezeChannels, w.fc1, w.fc1Bias, w.fc2, w.fc2Bias,
-                                                   input.cValue, output.cValue, (variant == .scalar ? Variant.scalar : .auto).cValue,
-                                                   &handle),
+                                                   input.cValue, output.cValue, variant.cValue, &handle),
                   "int8 squeeze-and-excitation \(name)")
         op = handle!
         channels = spec.channels
