@@ -19,7 +19,7 @@ ours float32 (`mobilekernels infer`). Cells are medians over rounds; ratios are 
 rounds of the per-round ratios.
 
 Needs (installs nothing): pip install torch==2.13.0 torchvision==0.28.0 onnx onnxruntime safetensors numpy
-Usage: python3 Benchmarks/onnxruntime/int8_side_by_side.py [--models mobilenet_v1,mobilenet_v2,shufflenet_v1_g3]
+Usage: python3 Benchmarks/onnxruntime/int8_side_by_side.py [--models mobilenet_v1,mobilenet_v2,shufflenet_v1_g3,mobilenet_v3_large,mobilenet_v3_small]
        [--threads 1,2] [--rounds 3] [--runs 20] [--calibration 32] [--json out.json]
 """
 import argparse
@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models_common as mc  # noqa: E402
 import side_by_side as sbs  # noqa: E402
 
-MODELS = ["mobilenet_v1", "mobilenet_v2", "shufflenet_v1_g3"]
+MODELS = ["mobilenet_v1", "mobilenet_v2", "shufflenet_v1_g3", "mobilenet_v3_large", "mobilenet_v3_small"]
 
 
 def parse_args():
