@@ -260,6 +260,12 @@ public struct SqueezeExcitationSpec: Hashable, Sendable {
     public var fc2WeightKey: String { prefix + ".fc2.weight" }
     public var fc2BiasKey: String { prefix + ".fc2.bias" }
 
+    /// Its four tensors in PyTorch's names and shapes: fc1 weight and bias, fc2 weight and bias.
+    public var parameters: [(name: String, shape: [Int])] {
+        [(fc1WeightKey, [squeezeChannels, channels, 1, 1]), (fc1BiasKey, [squeezeChannels]),
+         (fc2WeightKey, [channels, squeezeChannels, 1, 1]), (fc2BiasKey, [channels])]
+    }
+
     /// The two 1x1 convolutions on the pooled vector: 2 * channels * squeezeChannels.
     public var macs: Int { 2 * channels * squeezeChannels }
 
@@ -516,10 +522,7 @@ public struct Architecture: Sendable {
                     }
                 }
             case let .squeezeExcitation(se):
-                result.append((se.fc1WeightKey, [se.squeezeChannels, se.channels, 1, 1]))
-                result.append((se.fc1BiasKey, [se.squeezeChannels]))
-                result.append((se.fc2WeightKey, [se.channels, se.squeezeChannels, 1, 1]))
-                result.append((se.fc2BiasKey, [se.channels]))
+                result += se.parameters
             case let .linear(linear):
                 result.append((linear.weightKey, [linear.outFeatures, linear.inFeatures]))
                 if let bias = linear.biasKey { result.append((bias, [linear.outFeatures])) }

@@ -59,6 +59,15 @@ public struct QuantizedModel: @unchecked Sendable {
     /// [channels, squeeze].
     struct SqueezeExcitationWeights {
         var fc1: [Float], fc1Bias: [Float], fc2: [Float], fc2Bias: [Float]
+
+        /// The four tensors of `se.parameters`, each read by `tensor(name, shape)`.
+        init(_ se: SqueezeExcitationSpec, _ tensor: (String, [Int]) throws -> [Float]) throws {
+            let t = try se.parameters.map { try tensor($0.name, $0.shape) }
+            (fc1, fc1Bias, fc2, fc2Bias) = (t[0], t[1], t[2], t[3])
+        }
+
+        /// In `SqueezeExcitationSpec.parameters`' order.
+        var all: [[Float]] { [fc1, fc1Bias, fc2, fc2Bias] }
     }
     /// Per squeeze-and-excitation node.
     let squeezeExcitation: [Int: SqueezeExcitationWeights]
@@ -219,12 +228,9 @@ public struct QuantizedModel: @unchecked Sendable {
         for node in architecture.nodes {
             switch node.operation {
             case let .squeezeExcitation(se):
-                let (s, c) = (se.squeezeChannels, se.channels)
-                squeezeExcitation[node.id] = SqueezeExcitationWeights(
-                    fc1: try source.tensor(se.fc1WeightKey, shape: [s, c, 1, 1], role: .weight),
-                    fc1Bias: try source.tensor(se.fc1BiasKey, shape: [s], role: .bias),
-                    fc2: try source.tensor(se.fc2WeightKey, shape: [c, s, 1, 1], role: .weight),
-                    fc2Bias: try source.tensor(se.fc2BiasKey, shape: [c], role: .bias))
+                squeezeExcitation[node.id] = try SqueezeExcitationWeights(se) { name, shape in
+                    try source.tensor(name, shape: shape, role: shape.count == 1 ? .bias : .weight)
+                }
             case let .conv(spec):
                 let (w, b) = try Network.foldedConv(spec, source)
                 let (values, scales) = try perChannel(w, outputs: spec.outChannels, node.name)
@@ -314,10 +320,7 @@ public struct QuantizedModel: @unchecked Sendable {
             }
             switch node.operation {
             case let .squeezeExcitation(se):
-                let w = squeezeExcitation[node.id]!
-                let (s, c) = (se.squeezeChannels, se.channels)
-                tensors += [(se.fc1WeightKey, [s, c, 1, 1], w.fc1), (se.fc1BiasKey, [s], w.fc1Bias),
-                            (se.fc2WeightKey, [c, s, 1, 1], w.fc2), (se.fc2BiasKey, [c], w.fc2Bias)]
+                tensors += zip(se.parameters, squeezeExcitation[node.id]!.all).map { ($0.name, $0.shape, $1) }
             case let .conv(spec):
                 let w = weights[node.id]!
                 tensors.append((spec.weightKey, spec.weightShape, w.values.map { Float($0) }))
@@ -425,10 +428,7 @@ public struct QuantizedModel: @unchecked Sendable {
         for node in nodes {
             switch node.operation {
             case let .squeezeExcitation(se):
-                let (s, c) = (se.squeezeChannels, se.channels)
-                squeezeExcitation[node.id] = SqueezeExcitationWeights(
-                    fc1: try finite(se.fc1WeightKey, [s, c, 1, 1]), fc1Bias: try finite(se.fc1BiasKey, [s]),
-                    fc2: try finite(se.fc2WeightKey, [c, s, 1, 1]), fc2Bias: try finite(se.fc2BiasKey, [c]))
+                squeezeExcitation[node.id] = try SqueezeExcitationWeights(se, finite)
             case let .conv(spec):
                 weights[node.id] = Weights(values: try int8(spec.weightKey, spec.weightShape),
                                            scales: try scales(spec.weightKey + "_scale", spec.outChannels),

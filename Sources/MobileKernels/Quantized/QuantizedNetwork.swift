@@ -247,36 +247,6 @@ final class QSqueezeExcitation: @unchecked Sendable {
     deinit { mk_squeeze_excitation_qs8_destroy(op) }
 }
 
-/// An int8 squeeze-and-excitation on fixed views (in place when they are the same).
-final class QSqueezeExcitationStep {
-    private let se: QSqueezeExcitation
-    private let input: QView, output: QView
-    private let name: String
-    private var plan = mk_squeeze_excitation_qs8_plan()
-    private var threads = 0
-
-    init(_ se: QSqueezeExcitation, input: QView, output: QView, name: String) throws {
-        guard input.shape == output.shape, input.shape.c == se.channels else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): input \(input.shape), output \(output.shape), \(se.channels) channels")
-        }
-        (self.se, self.input, self.output, self.name) = (se, input, output, name)
-        try replan(.serial)
-    }
-
-    private func replan(_ pool: ThreadPool) throws {
-        var planned = mk_squeeze_excitation_qs8_plan()
-        try check(mk_squeeze_excitation_qs8_reshape(se.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
-                                                    output.pixelStride, pool.handle, &planned), name)
-        plan = planned
-        threads = pool.threadCount
-    }
-
-    func run(_ pool: ThreadPool) throws {
-        if threads != pool.threadCount { try replan(pool) }
-        try check(mk_squeeze_excitation_qs8_run(se.op, &plan, input.pointer, output.pointer, pool.handle), name)
-    }
-}
-
 /// An int8 pooling operator (`mk_pool2d_qs8`).
 final class QPool: @unchecked Sendable {
     let op: OpaquePointer
@@ -365,14 +335,14 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
             case .input, .alias, .concat:
                 continue
             case let .conv(conv):
-                let step = try QConvStep(conv, input: view(node.inputs[0]), residual: fusion.residualOf[id].map(view),
+                let step = try qConvStep(conv, input: view(node.inputs[0]), residual: fusion.residualOf[id].map(view),
                                          output: view(id), name: name)
                 steps.append((id, step.run))
             case let .depthwise(dw):
-                let step = try QDepthwiseStep(dw, input: view(node.inputs[0]), output: view(id), name: name)
+                let step = try qDepthwiseStep(dw, input: view(node.inputs[0]), output: view(id), name: name)
                 steps.append((id, step.run))
             case let .pool(pool):
-                let step = try QPoolStep(pool, input: view(node.inputs[0]), output: view(id), name: name)
+                let step = try qPoolStep(pool, input: view(node.inputs[0]), output: view(id), name: name)
                 steps.append((id, step.run))
             case let .shuffle(groups):
                 let x = view(node.inputs[0]), y = view(id)
@@ -388,14 +358,14 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
                                          y.pointer, y.pixelStride, qy, activation.cValue, pool.handle), name)
                 }))
             case let .squeezeExcitation(se):
-                let step = try QSqueezeExcitationStep(se, input: view(node.inputs[0]), output: view(id), name: name)
+                let step = try qSqueezeExcitationStep(se, input: view(node.inputs[0]), output: view(id), name: name)
                 steps.append((id, step.run))
             case let .classifier(linear):
                 // The features (flattened: one pixel per image) into float logits.
                 let x = view(featureNode)
                 let flat = QView(storage: x.storage, shape: try TensorShape(n: batch, h: 1, w: 1, c: x.shape.count / batch),
                                  channelOffset: x.channelOffset, pixelStride: x.pixelStride * x.shape.pixels / batch)
-                let step = try QConvStep(linear, input: flat, residual: nil, output: nil, floatOutput: logits, name: name)
+                let step = try qConvStep(linear, input: flat, residual: nil, output: nil, floatOutput: logits, name: name)
                 steps.append((id, step.run))
             }
             if let table = network.tables[id] {
@@ -493,106 +463,101 @@ public final class QuantizedInferencePlan: @unchecked Sendable {
     }
 }
 
-/// An int8 convolution on fixed views, planned for the thread count of the pool it last ran on.
-/// int8 output (`output`) or, for a layer made with `floatOutput`, float32 (`floatOutput`).
-final class QConvStep {
-    private let conv: QConv2D
-    private let input: QView, residual: QView?, output: QView?
-    private let floatOutput: TensorView?
-    private let name: String
-    private var plan = mk_conv2d_qs8_plan()
+/// An int8 operator on fixed views (a plan's step): planned by its C reshape for the thread
+/// count of the pool it last ran on, and planned again (without allocating) when a run's pool
+/// has another. `Plan` is the operator's C plan type.
+final class QStep<Plan> {
+    private var plan: Plan
     private var threads = 0
+    private let reshape: (ThreadPool, inout Plan) throws -> Void
+    private let execute: (inout Plan, ThreadPool) throws -> Void
 
-    init(_ conv: QConv2D, input: QView, residual: QView?, output: QView?, floatOutput: TensorView? = nil, name: String) throws {
-        let shape = try conv.outputShape(for: input.shape)
-        guard (output == nil) == conv.floatOutput, (floatOutput == nil) != conv.floatOutput,
-              (output?.shape ?? floatOutput?.shape) == shape, residual.map({ $0.shape == shape }) ?? true else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): output \(String(describing: output?.shape ?? floatOutput?.shape)), expected \(shape)")
-        }
-        (self.conv, self.input, self.residual, self.output, self.name) = (conv, input, residual, output, name)
-        self.floatOutput = floatOutput
+    /// Planned for one thread at once (so bad shapes fail when the network plans).
+    init(_ empty: Plan, reshape: @escaping (ThreadPool, inout Plan) throws -> Void,
+         run: @escaping (inout Plan, ThreadPool) throws -> Void) throws {
+        (plan, self.reshape, execute) = (empty, reshape, run)
         try replan(.serial)
     }
 
+    /// The plan for the thread count it last ran on (one thread before any run).
+    var current: Plan { plan }
+
     private func replan(_ pool: ThreadPool) throws {
-        var planned = mk_conv2d_qs8_plan()
-        try check(mk_conv2d_qs8_reshape(conv.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
-                                        output?.pixelStride ?? floatOutput!.pixelStride, residual?.pixelStride ?? 0,
-                                        pool.handle, &planned), name)
+        var planned = plan
+        try reshape(pool, &planned)
         plan = planned
         threads = pool.threadCount
     }
 
     func run(_ pool: ThreadPool) throws {
         if threads != pool.threadCount { try replan(pool) }
+        try execute(&plan, pool)
+    }
+}
+
+/// An int8 convolution step: int8 output (`output`) or, for a layer made with `floatOutput`,
+/// float32 (`floatOutput`).
+func qConvStep(_ conv: QConv2D, input: QView, residual: QView?, output: QView?, floatOutput: TensorView? = nil,
+               name: String) throws -> QStep<mk_conv2d_qs8_plan> {
+    let shape = try conv.outputShape(for: input.shape)
+    guard (output == nil) == conv.floatOutput, (floatOutput == nil) != conv.floatOutput,
+          (output?.shape ?? floatOutput?.shape) == shape, residual.map({ $0.shape == shape }) ?? true else {
+        throw MobileKernelsError(.shapeMismatch, "\(name): output \(String(describing: output?.shape ?? floatOutput?.shape)), expected \(shape)")
+    }
+    return try QStep(mk_conv2d_qs8_plan(), reshape: { pool, plan in
+        try check(mk_conv2d_qs8_reshape(conv.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                        output?.pixelStride ?? floatOutput!.pixelStride, residual?.pixelStride ?? 0,
+                                        pool.handle, &plan), name)
+    }, run: { plan, pool in
         if let output {
             try check(mk_conv2d_qs8_run(conv.op, &plan, input.pointer, output.pointer, residual.map { UnsafePointer($0.pointer) },
                                         pool.handle), name)
         } else {
             try check(mk_conv2d_qs8_run_f32(conv.op, &plan, input.pointer, floatOutput!.pointer, pool.handle), name)
         }
-    }
+    })
 }
 
-/// An int8 depthwise convolution on fixed views.
-final class QDepthwiseStep {
-    private let dw: QDepthwiseConv2D
-    private let input: QView, output: QView
-    private let name: String
-    private var plan = mk_dwconv2d_qs8_plan()
-    private var threads = 0
-
-    init(_ dw: QDepthwiseConv2D, input: QView, output: QView, name: String) throws {
-        let shape = try dw.outputShape(for: input.shape)
-        guard shape == output.shape else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), expected \(shape)")
-        }
-        (self.dw, self.input, self.output, self.name) = (dw, input, output, name)
-        try replan(.serial)
+/// An int8 depthwise convolution step.
+func qDepthwiseStep(_ dw: QDepthwiseConv2D, input: QView, output: QView, name: String) throws -> QStep<mk_dwconv2d_qs8_plan> {
+    let shape = try dw.outputShape(for: input.shape)
+    guard shape == output.shape else {
+        throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), expected \(shape)")
     }
-
-    private func replan(_ pool: ThreadPool) throws {
-        var planned = mk_dwconv2d_qs8_plan()
+    return try QStep(mk_dwconv2d_qs8_plan(), reshape: { pool, plan in
         try check(mk_dwconv2d_qs8_reshape(dw.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
-                                          output.pixelStride, pool.handle, &planned), name)
-        plan = planned
-        threads = pool.threadCount
-    }
-
-    func run(_ pool: ThreadPool) throws {
-        if threads != pool.threadCount { try replan(pool) }
+                                          output.pixelStride, pool.handle, &plan), name)
+    }, run: { plan, pool in
         try check(mk_dwconv2d_qs8_run(dw.op, &plan, input.pointer, output.pointer, pool.handle), name)
-    }
+    })
 }
 
-/// An int8 pooling on fixed views.
-final class QPoolStep {
-    private let pool: QPool
-    private let input: QView, output: QView
-    private let name: String
-    private var plan = mk_pool2d_qs8_plan()
-    private var threads = 0
-
-    init(_ pool: QPool, input: QView, output: QView, name: String) throws {
-        (self.pool, self.input, self.output, self.name) = (pool, input, output, name)
-        try replan(.serial)
-        guard plan.out_h == output.shape.h, plan.out_w == output.shape.w else {
-            throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), the pool gives \(plan.out_h) x \(plan.out_w)")
-        }
+/// An int8 pooling step.
+func qPoolStep(_ op: QPool, input: QView, output: QView, name: String) throws -> QStep<mk_pool2d_qs8_plan> {
+    let step = try QStep(mk_pool2d_qs8_plan(), reshape: { pool, plan in
+        try check(mk_pool2d_qs8_reshape(op.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                        output.pixelStride, pool.handle, &plan), name)
+    }, run: { plan, pool in
+        try check(mk_pool2d_qs8_run(op.op, &plan, input.pointer, output.pointer, pool.handle), name)
+    })
+    guard step.current.out_h == output.shape.h, step.current.out_w == output.shape.w else {
+        throw MobileKernelsError(.shapeMismatch, "\(name): output \(output.shape), the pool gives \(step.current.out_h) x \(step.current.out_w)")
     }
+    return step
+}
 
-    private func replan(_ threadPool: ThreadPool) throws {
-        var planned = mk_pool2d_qs8_plan()
-        try check(mk_pool2d_qs8_reshape(pool.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
-                                        output.pixelStride, threadPool.handle, &planned), name)
-        plan = planned
-        threads = threadPool.threadCount
+/// An int8 squeeze-and-excitation step (in place when the views are the same).
+func qSqueezeExcitationStep(_ se: QSqueezeExcitation, input: QView, output: QView,
+                            name: String) throws -> QStep<mk_squeeze_excitation_qs8_plan> {
+    guard input.shape == output.shape, input.shape.c == se.channels else {
+        throw MobileKernelsError(.shapeMismatch, "\(name): input \(input.shape), output \(output.shape), \(se.channels) channels")
     }
-
-    func run(_ threadPool: ThreadPool) throws {
-        if threads != threadPool.threadCount { try replan(threadPool) }
-        try check(mk_pool2d_qs8_run(pool.op, &plan, input.pointer, output.pointer, threadPool.handle), name)
-    }
+    return try QStep(mk_squeeze_excitation_qs8_plan(), reshape: { pool, plan in
+        try check(mk_squeeze_excitation_qs8_reshape(se.op, input.shape.n, input.shape.h, input.shape.w, input.pixelStride,
+                                                    output.pixelStride, pool.handle, &plan), name)
+    }, run: { plan, pool in
+        try check(mk_squeeze_excitation_qs8_run(se.op, &plan, input.pointer, output.pointer, pool.handle), name)
+    })
 }
 
 extension Trainer {
