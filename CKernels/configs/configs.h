@@ -49,6 +49,8 @@ typedef struct mk_qs8_gemm_config {
     // Where the kernels take flipped weights (unsigned x signed products, see qs8_gemm.h): the
     // row offsets of a row tile, computed once for all its column tiles; else NULL.
     mk_qs8_row_offsets_fn row_offsets;
+    // With row_offsets: the flipped copy of A for the kernels' `fn_ua` form (see qs8_gemm.h).
+    mk_qs8_flip_fn flip;
     size_t nc;  // columns of a task's block
 } mk_qs8_gemm_config;
 

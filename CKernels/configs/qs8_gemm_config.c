@@ -87,8 +87,14 @@ static void mk_qs8_gemm_build(void) {
             continue;
         }
 #if defined(__x86_64__)
-        if (v == MK_VARIANT_AVX512VNNI) config->row_offsets = mk_qs8_row_offsets__avx512vnni;
-        if (v == MK_VARIANT_AVXVNNI) config->row_offsets = mk_qs8_row_offsets__avxvnni;
+        if (v == MK_VARIANT_AVX512VNNI) {
+            config->row_offsets = mk_qs8_row_offsets__avx512vnni;
+            config->flip = mk_qs8_flip__avx512vnni;
+        }
+        if (v == MK_VARIANT_AVXVNNI) {
+            config->row_offsets = mk_qs8_row_offsets__avxvnni;
+            config->flip = mk_qs8_flip__avxvnni;
+        }
 #endif
         // Columns a task keeps in L2 with a K of taps x channels: 8 full tiles (256 on AVX-512).
         config->nc = 8 * config->full->nr;

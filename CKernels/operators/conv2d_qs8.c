@@ -32,7 +32,14 @@ struct mk_conv2d_qs8_op {
     int8_t* zeros;  // cin_g bytes of the input's zero point: the A row of padding taps
     float lo, hi;   // the output clamp minus the output zero point
     float residual_scale;
+    bool flip_a;    // the kernels' `fn_ua` form: A flipped per row tile, weights packed as they are
+    bool bounded;   // see mk_qs8_requant.bounded
 };
+
+// The flipped copy of a row tile's A (fn_ua) lives on the task's stack: taps x MR x cin_g bytes
+// at most this many. Below 16 channels per tap the copy's per-pointer work outweighs what it saves.
+#define MK_QS8_FLIP_BYTES 16384
+#define MK_QS8_FLIP_MIN_CIN 16
 
 typedef struct mk_qs8_job {
     const mk_qs8_geometry* geometry;
@@ -179,7 +186,11 @@ static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float
                         const int32_t* bias) {
     const mk_qs8_geometry* g = &op->geometry;
     const int32_t zero_point = op->p.input.zero_point;
-    const uint8_t flip = g->config->row_offsets != NULL ? 0x80 : 0;
+    // Flipped weights where the kernels take them as the unsigned operand (unless A is flipped);
+    // flipped A adds 128 * sum_k w to each column's sums, subtracted with the zero point's.
+    const uint8_t flip = g->config->row_offsets != NULL && !op->flip_a ? 0x80 : 0;
+    const uint32_t a_offset = (uint32_t)zero_point + (op->flip_a ? 128u : 0u);
+    op->bounded = true;
     const float in_scale = op->p.input.scale, out_scale = op->p.output.scale;
     memset(op->packed, 0, g->groups * g->ntiles * g->tile_bytes);
     for (size_t group = 0; group < g->groups; group++) {
@@ -195,20 +206,24 @@ static void mk_qs8_pack(mk_conv2d_qs8_op* op, const int8_t* weights, const float
             for (size_t n = 0; n < width && n0 + n < g->cout_g; n++) {
                 const size_t o = group * g->cout_g + n0 + n;
                 const int8_t* w = weights + o * g->cin_g * g->taps;
-                int32_t sum = 0;
+                int32_t sum = 0, sum_abs = 0;
                 for (size_t t = 0; t < g->taps; t++) {
                     for (size_t c = 0; c < g->cin_g; c++) {
                         const int8_t v = w[c * g->taps + t];
                         panel[((t * g->kgroups + c / 4) * width + n) * 4 + c % 4] =
                             (int8_t)((uint8_t)v ^ flip);
                         sum += v;
+                        sum_abs += v < 0 ? -v : v;
                     }
                 }
                 // bias - input zero point * sum w, in wrapping int32 arithmetic.
                 const uint32_t b = bias != NULL ? (uint32_t)bias[o] : 0u;
-                tile_bias[n] = (int32_t)(b - (uint32_t)zero_point * (uint32_t)sum);
+                tile_bias[n] = (int32_t)(b - a_offset * (uint32_t)sum);
                 tile_scale[n] = op->p.output_f32 ? in_scale * weight_scales[o]
                                                  : in_scale * weight_scales[o] / out_scale;
+                // |sum_k (a - zp) w + bias| <= 255 sum_k |w| + |bias| (|a - zp| <= 255).
+                const double most = (255.0 * sum_abs + fabs((double)(int32_t)b)) * tile_scale[n];
+                if (!(most < 1073741824.0)) op->bounded = false;
             }
         }
     }
@@ -247,6 +262,8 @@ mk_status mk_conv2d_qs8_create(const mk_conv2d_qs8_params* params, const int8_t*
         return status;
     }
     const mk_qs8_geometry* g = &op->geometry;
+    op->flip_a = g->config->flip != NULL && cin_g >= MK_QS8_FLIP_MIN_CIN &&
+                 taps * cin_g <= MK_QS8_FLIP_BYTES / g->mr;
     const size_t columns = g->groups * g->ntiles * g->nr;
     op->packed = mk_aligned_alloc(g->groups * g->ntiles * g->tile_bytes);
     op->bias = mk_aligned_alloc(columns * sizeof(int32_t));
@@ -340,7 +357,10 @@ mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t
     // narrower with few pixel tiles so every thread has work; about 8 tasks per thread.
     const size_t threads = mk_threadpool_threads(pool);
     const size_t mtiles = (out_pixels + plan->mr - 1) / plan->mr;
+    // Where K is small, as many more tiles as 256 KiB of packed weights hold: every block
+    // repeats the row tile's pass over A (its flipped copy or its row offsets).
     size_t block_tiles = g->config->nc / g->nr;
+    if (g->tile_bytes > 0 && 262144 / g->tile_bytes > block_tiles) block_tiles = 262144 / g->tile_bytes;
     if (block_tiles < 1) block_tiles = 1;
     if (threads > 1 && mtiles < 4 * threads) {
         const size_t want = (4 * threads + mtiles - 1) / mtiles;
@@ -371,9 +391,12 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     // (about 2 operations per 64 bytes and tap, plus a reduction) or computed by the first
     // column tile's kernel (one dot product per 4 bytes, on broadcasts it loads anyway): the
     // kernel where K per tap is small (stems, narrow groups).
+    // Or A flipped (op->flip_a): copied once per row tile to `flipped`, for the kernels' fn_ua.
     const size_t kgroups = (g->cin_g + 3) / 4, chunks = (g->cin_g + 63) / 64;
-    const bool inline_sums = row_offsets != NULL && g->taps * kgroups < 2 * g->taps * chunks + 6;
-    mk_qs8_requant rq = {.row_offset = row_offset, .output_f32 = job->f32, .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
+    const bool inline_sums = row_offsets != NULL && !op->flip_a && g->taps * kgroups < 2 * g->taps * chunks + 6;
+    _Alignas(64) int8_t flipped[MK_QS8_FLIP_BYTES];
+    mk_qs8_requant rq = {.row_offset = row_offset, .output_f32 = job->f32, .bounded = op->bounded,
+                         .lo = op->lo, .hi = op->hi, .zero_point = op->p.output.zero_point,
                          .residual_stride = job->res_stride,
                          .residual_zero_point = op->p.residual.zero_point,
                          .residual_scale = op->residual_scale};
@@ -385,7 +408,14 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
         for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
             mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
             if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
-            if (row_offsets != NULL && !inline_sums) row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
+            if (op->flip_a) {
+                for (size_t i = 0; i < g->taps * MR; i++) {
+                    g->config->flip(ptrs[i], flipped + i * g->cin_g, g->cin_g);
+                    ptrs[i] = flipped + i * g->cin_g;
+                }
+            } else if (row_offsets != NULL && !inline_sums) {
+                row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
+            }
             const size_t p0 = mt * MR;
             const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
             for (size_t tile = tile0; tile < tile1; tile++) {
@@ -397,7 +427,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
                 rq.scale = op->scale + at * g->nr;
                 rq.residual = job->residual != NULL ? job->residual + p0 * job->res_stride + column : NULL;
                 const mk_qs8_igemm_kernel* kernel = mk_qs8_kernel_for(g, width, MR == 1);
-                (inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
+                (op->flip_a ? kernel->fn_ua : inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
                     mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
                     job->output + p0 * job->out_stride + column * (job->f32 ? sizeof(float) : 1),
                     job->out_stride, &rq);

@@ -238,6 +238,30 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         #expect(mk_conv2d_qs8_supports(&p, variant) == MK_STATUS_INVALID_ARGUMENT)
     }
 
+    @Test("sums scaled past the int32 range saturate to the clamp on full-width tiles (flipped A and row offsets)", arguments: qs8Variants)
+    func hugeScales(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 1 << 31)
+        // K 1024 (A flipped on VNNI) and 4096 (row offsets): sums up to 255 * 127 * K times a
+        // scale of 100 reach 1.3e10; the kernels must not round them to int32 unclamped.
+        for (cin, activation) in [(1024, 2), (4096, 0), (1024, 0)] {
+            var c = ConvCase({ $0.batch = 1; $0.h = 3; $0.w = 3; $0.cin = cin; $0.cout = 64; $0.activation = activation })
+            c.withBias = true
+            var q = QS8Case(conv: c)
+            q.input = RefQuantization(scale: 1, zeroPoint: -128)
+            q.weightScales = (0..<64).map { _ in Float.random(in: 0.5...1, using: &rng) }
+            q.output = RefQuantization(scale: 0.01, zeroPoint: 5)
+            var d = makeQS8Data(q, &rng)
+            // Half the columns all +127 or all -127 (huge sums of either sign), half random.
+            d.weights = d.weights.enumerated().map { i, w in
+                let o = i / cin
+                return o % 4 == 0 ? 127 : o % 4 == 1 ? -127 : w
+            }
+            let expected = referenceQS8(q, d)
+            #expect(expected.contains(127) && expected.contains(activation == 0 ? -128 : 5))  // relu6: 0 is 5
+            #expect(try runQS8(q, variant: variant, data: d) == expected, "\(convName(variant)) K \(cin)")
+        }
+    }
+
     @Test("float output (the logits' layer): (float)(acc + bias) * input scale * weight scale, bit for bit", arguments: qs8Variants)
     func floatOutput(variant: mk_variant) throws {
         var rng = SplitMix64(seed: 0xF32)

@@ -17,7 +17,11 @@
 // the weights as the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 =
 // w + 128 as an unsigned byte), so A is broadcast straight from memory (the signed operand, no
 // per-broadcast work), and each row's sum gains 128 * sum_k a, which `row_offset[m]` (from the
-// variant's `mk_qs8_row_offsets`, once per row tile) subtracts before the bias is added.
+// variant's `mk_qs8_row_offsets`, once per row tile) subtracts before the bias is added. Those
+// kernels also have a form (`fn_ua`) for A flipped by the driver (a ^ 0x80 = a + 128 as an
+// unsigned byte, copied once per row tile by the variant's `mk_qs8_flip`) and weights packed as
+// they are: the unsigned operand is then A, and the correction, 128 * sum_k w, is per column
+// and folded into the bias. The bias starts the sums: no row offsets, no per-tile additions.
 // Rows m >= mr of `a` must be valid pointers (computed, not stored); nothing outside
 // rows [0, mr) x columns [0, nc) of C or the residual is read or written. The residual is read
 // before the same elements of C are written, so it may be C itself.
@@ -39,6 +43,9 @@ typedef struct mk_qs8_requant {
     // Float output: c holds floats (c_stride still in bytes) and each element is
     // (float)(acc + bias[n]) * scale[n], nothing else applied.
     bool output_f32;
+    // |(acc + bias[n]) * scale[n]| < 2^30 for every A (proved at create from the weights): a
+    // kernel may round without clamping from above first (no int32 overflow), then clamp in int8.
+    bool bounded;
 } mk_qs8_requant;
 
 #define MK_QS8_IGEMM_ARGS                                                                     \
@@ -54,13 +61,20 @@ typedef struct mk_qs8_igemm_kernel {
     // more dot product per row and 4 k, on the broadcast it holds) and storing them to
     // rq->row_offset: cheaper than mk_qs8_row_offsets where K per tap is small.
     mk_qs8_igemm_ukernel_fn fn_sums;
+    // Flipped-weight variants only (else NULL): the same tile for flipped A and weights packed
+    // as they are (see above).
+    mk_qs8_igemm_ukernel_fn fn_ua;
 } mk_qs8_igemm_kernel;
 
 // For the kernels of flipped weights: out[m] = -128 * sum_{t < ks} sum_{k < kc} a[t * MR + m][k]
 // (wrapping int32) for every m < MR (all MR rows' pointers are valid).
 typedef void (*mk_qs8_row_offsets_fn)(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
                                       int32_t* out);
+// For the kernels' `fn_ua` form: dst[i] = src[i] ^ 0x80 for i < n.
+typedef void (*mk_qs8_flip_fn)(const int8_t* src, int8_t* dst, size_t n);
 #if defined(__x86_64__)
+void mk_qs8_flip__avx512vnni(const int8_t* src, int8_t* dst, size_t n);
+void mk_qs8_flip__avxvnni(const int8_t* src, int8_t* dst, size_t n);
 void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
                                     int32_t* out);
 void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,

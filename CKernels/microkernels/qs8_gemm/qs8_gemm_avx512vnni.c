@@ -25,29 +25,51 @@ MK_QG_TARGET MK_INLINE mk_qg_i32 mk_qg_sub_i32(mk_qg_i32 a, mk_qg_i32 b) { retur
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm512_dpbusd_epi32(acc, b, a);
 }
+MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot_ua(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
+    return _mm512_dpbusd_epi32(acc, a, b);
+}
 
-// Two rows of 32 columns at once: each vector scaled and clamped from above in float, rounded;
-// the four packed with signed saturation to int16 (the zero point added there), to int8, clamped
-// from below in int8, the dwords put back in order, one 32-byte store per row. The same bits as
-// mk_qg_requant_biased: lo and hi are integers, so clamping after rounding is clamping before,
-// and a value below -128 saturates to -128 before the lower clamp (>= -128) lifts it.
+// Two rows of 32 columns at once: each vector scaled in float and rounded; the four packed with
+// signed saturation to int16 (the zero point added there), to int8, clamped in int8, the dwords
+// put back in order, one 32-byte store per row. The same bits as mk_qg_requant_biased: lo and
+// hi are integers, so clamping after rounding is clamping before, and saturation (to int16,
+// then int8) only moves values that lie past the clamp's bounds, which lie in int8. Rounding
+// must not overflow int32 for that (cvtps2dq returns INT32_MIN for any float out of range):
+// where the op could not prove |sum * scale| < 2^30 (rq->bounded), the float is clamped from
+// above first, as mk_qg_requant_biased does.
+typedef struct mk_qg_pair {
+    __m512 m0, m1, hi_f;
+    __m512i zp, lo, hi, order;
+    bool bounded;
+} mk_qg_pair;
+
+MK_QG_TARGET MK_INLINE mk_qg_pair mk_qg_pair_prepare(const mk_qs8_requant* rq) {
+    int32_t lo = (int32_t)rq->lo + rq->zero_point, hi = (int32_t)rq->hi + rq->zero_point;
+    lo = lo < -128 ? -128 : lo > 127 ? 127 : lo;  // the output bytes' bounds (in [-128, 127])
+    hi = hi < -128 ? -128 : hi > 127 ? 127 : hi;
+    return (mk_qg_pair){.m0 = _mm512_loadu_ps(rq->scale), .m1 = _mm512_loadu_ps(rq->scale + 16),
+                        .hi_f = _mm512_set1_ps(rq->hi), .zp = _mm512_set1_epi16((short)rq->zero_point),
+                        .lo = _mm512_set1_epi8((char)lo), .hi = _mm512_set1_epi8((char)hi),
+                        .order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
+                        .bounded = rq->bounded};
+}
+
+MK_QG_TARGET MK_INLINE __m512i mk_qg_pair_round(__m512i s, __m512 m, const mk_qg_pair* p) {
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(s), m);
+    if (!p->bounded) x = _mm512_min_ps(x, p->hi_f);
+    return _mm512_cvtps_epi32(x);
+}
+
 #define MK_QG_PAIR_STORE 1
 MK_QG_TARGET MK_INLINE void mk_qg_pair_store(__m512i s00, __m512i s01, __m512i s10, __m512i s11, int8_t* row0,
-                                             int8_t* row1, const mk_qs8_requant* rq) {
-    const __m512 m0 = _mm512_loadu_ps(rq->scale), m1 = _mm512_loadu_ps(rq->scale + 16);
-    const __m512 hi = _mm512_set1_ps(rq->hi);
-    const __m512i q00 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s00), m0), hi));
-    const __m512i q01 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s01), m1), hi));
-    const __m512i q10 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s10), m0), hi));
-    const __m512i q11 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s11), m1), hi));
-    const __m512i zp = _mm512_set1_epi16((short)rq->zero_point);
-    const __m512i w0 = _mm512_adds_epi16(_mm512_packs_epi32(q00, q01), zp);
-    const __m512i w1 = _mm512_adds_epi16(_mm512_packs_epi32(q10, q11), zp);
-    // Lane l of the bytes: q00[4l..4l+3], q01[4l..], q10[4l..], q11[4l..] (dwords 4l .. 4l+3).
-    int32_t lo = (int32_t)rq->lo + rq->zero_point;  // the lowest output byte (in [-128, 127])
-    lo = lo < -128 ? -128 : lo > 127 ? 127 : lo;
-    __m512i b = _mm512_max_epi8(_mm512_packs_epi16(w0, w1), _mm512_set1_epi8((char)lo));
-    b = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
+                                             int8_t* row1, const mk_qg_pair* p) {
+    const __m512i w0 = _mm512_adds_epi16(
+        _mm512_packs_epi32(mk_qg_pair_round(s00, p->m0, p), mk_qg_pair_round(s01, p->m1, p)), p->zp);
+    const __m512i w1 = _mm512_adds_epi16(
+        _mm512_packs_epi32(mk_qg_pair_round(s10, p->m0, p), mk_qg_pair_round(s11, p->m1, p)), p->zp);
+    // Lane l of the bytes: s00[4l..4l+3], s01[4l..], s10[4l..], s11[4l..] (dwords 4l .. 4l+3).
+    __m512i b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w0, w1), p->lo), p->hi);
+    b = _mm512_permutexvar_epi32(p->order, b);
     _mm256_storeu_si256((__m256i*)(void*)row0, _mm512_castsi512_si256(b));
     if (row1 != NULL) _mm256_storeu_si256((__m256i*)(void*)row1, _mm512_extracti64x4_epi64(b, 1));
 }
@@ -110,6 +132,17 @@ MK_QG_TARGET void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks
         int32_t result[8];
         _mm256_storeu_si256((__m256i*)result, _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), sums), 7));
         for (size_t m = 0; m < rows; m++) out[m0 + m] = result[m];
+    }
+}
+
+// The flipped copy of A for the kernels' `fn_ua` form: dst = src ^ 0x80, n bytes.
+MK_QG_TARGET void mk_qs8_flip__avx512vnni(const int8_t* src, int8_t* dst, size_t n) {
+    const __m512i bit = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), bit));
+    if (i < n) {
+        const __mmask64 tail = ((__mmask64)1 << (n - i)) - 1;
+        _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), bit));
     }
 }
 

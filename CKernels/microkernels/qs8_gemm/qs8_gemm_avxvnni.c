@@ -23,6 +23,9 @@ MK_QG_TARGET MK_INLINE __m256i mk_qg_sub_i32(__m256i a, __m256i b) { return _mm2
 MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
     return _mm256_dpbusd_avx_epi32(acc, b, a);
 }
+MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot_ua(mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
+    return _mm256_dpbusd_avx_epi32(acc, a, b);
+}
 
 #include "qs8_requant_avx2.h"
 #include "qs8_gemm_template.h"
@@ -52,6 +55,17 @@ MK_QG_TARGET void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks,
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
         out[m] = (int32_t)(0u - 128u * ((uint32_t)_mm_cvtsi128_si32(s) + rest));
     }
+}
+
+// The flipped copy of A for the kernels' `fn_ua` form: dst = src ^ 0x80, n bytes.
+MK_QG_TARGET void mk_qs8_flip__avxvnni(const int8_t* src, int8_t* dst, size_t n) {
+    const __m256i bit = _mm256_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm256_storeu_si256((__m256i*)(void*)(dst + i),
+                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(const void*)(src + i)), bit));
+    }
+    for (; i < n; i++) dst[i] = (int8_t)((uint8_t)src[i] ^ 0x80u);
 }
 
 #endif

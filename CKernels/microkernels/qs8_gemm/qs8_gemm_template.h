@@ -15,9 +15,12 @@
 //   with their sign bit flipped (rq->row_offset[m] is added to row m's sums), else undefined;
 //   the accumulators then hold the sums themselves (column n in lane n), and start from the bias
 //   plus the row's offset; such ISAs also give mk_qg_b_splat128() (bytes of 128),
-//   mk_qg_lane0(i32), mk_qg_sub_i32; optionally MK_QG_PAIR_STORE with
-//   mk_qg_pair_store(r0v0, r0v1, r1v0, r1v1, row0, row1, rq): the requantization of two rows of
-//   2 * MK_QG_OW columns' biased sums (no residual), row1 NULL for one row.
+//   mk_qg_lane0(i32), mk_qg_sub_i32, and mk_qg_dot_ua(acc, a, b) (A the unsigned operand: the
+//   `fn_ua` form, whose A the driver flipped and whose weights are packed as they are);
+//   optionally MK_QG_PAIR_STORE with mk_qg_pair (constants prepared once per call by
+//   mk_qg_pair_prepare(rq)) and mk_qg_pair_store(r0v0, r0v1, r1v0, r1v1, row0, row1, &pair):
+//   the requantization of two rows of 2 * MK_QG_OW columns' biased sums (no residual), row1
+//   NULL for one row.
 
 #include <string.h>
 
@@ -42,10 +45,21 @@ MK_QG_TARGET MK_INLINE mk_qg_a mk_qg_a_load_tail(const int8_t* p, size_t n) {
 
 #include "qs8_requant_template.h"
 
+#if MK_QG_ROW_OFFSET
+MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot_either(const bool ua, mk_qg_acc acc, mk_qg_a a, mk_qg_b b) {
+    return ua ? mk_qg_dot_ua(acc, a, b) : mk_qg_dot(acc, a, b);
+}
+#else
+#define mk_qg_dot_either(ua, acc, a, b) mk_qg_dot(acc, a, b)
+#endif
+
 // `sums` (flipped weights only): the kernel computes its rows' offsets itself, one more dot
 // product per row and group of 4 k on the broadcast it already holds (against bytes of 128),
 // stores them to rq->row_offset for the row tile's other column tiles, and subtracts them.
-MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool sums, MK_QS8_IGEMM_ARGS) {
+// `ua` (flipped-weight ISAs only): A holds a ^ 0x80 (the unsigned operand), the weights are
+// packed as they are (signed) and the bias holds the 128 * sum_k w correction: no row offsets.
+MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool sums, const bool ua,
+                                       MK_QS8_IGEMM_ARGS) {
     mk_qg_acc acc[MK_QG_MAX_MR][MK_QG_MAX_NV];
 #if MK_QG_ROW_OFFSET
     mk_qg_acc rs[MK_QG_MAX_MR];
@@ -55,12 +69,17 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
         MK_UNROLL for (int v = 0; v < NV; v++) bias[v] = mk_qg_load_i32(rq->bias + v * MK_QG_OW);
         MK_UNROLL for (int m = 0; m < MR; m++) {
             rs[m] = mk_qg_splat_i32(0);
-            const mk_qg_i32 offset = mk_qg_splat_i32(sums ? 0 : rq->row_offset[m]);
-            MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_add_i32(bias[v], offset);
+            if (ua) {
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = bias[v];
+            } else {
+                const mk_qg_i32 offset = mk_qg_splat_i32(sums ? 0 : rq->row_offset[m]);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_add_i32(bias[v], offset);
+            }
         }
     }
 #else
     (void)sums;
+    (void)ua;
     MK_UNROLL for (int m = 0; m < MR; m++) {
         MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_zero();
     }
@@ -76,7 +95,7 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
             w += step;
             MK_UNROLL for (int m = 0; m < MR; m++) {
                 const mk_qg_a x = mk_qg_a_load(ap[m] + k);
-                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot_either(ua, acc[m][v], x, b[v]);
 #if MK_QG_ROW_OFFSET
                 if (sums) rs[m] = mk_qg_dot(rs[m], x, c128);
 #endif
@@ -88,7 +107,7 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
             w += step;
             MK_UNROLL for (int m = 0; m < MR; m++) {
                 const mk_qg_a x = mk_qg_a_load_tail(ap[m] + kfull, ktail);
-                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot(acc[m][v], x, b[v]);
+                MK_UNROLL for (int v = 0; v < NV; v++) acc[m][v] = mk_qg_dot_either(ua, acc[m][v], x, b[v]);
 #if MK_QG_ROW_OFFSET
                 if (sums) rs[m] = mk_qg_dot(rs[m], x, c128);
 #endif
@@ -108,13 +127,14 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
     // Whole 2-vector tiles without a residual: two rows' four vectors requantized and stored
     // together (the ISA's mk_qg_pair_store; the same bits).
     if (NV == 2 && nc == 2 * MK_QG_OW && rq->residual == NULL && !rq->output_f32) {
+        const mk_qg_pair pair = mk_qg_pair_prepare(rq);  // before any store (c may alias rq)
         MK_UNROLL for (int m = 0; m < MR; m += 2) {
             if ((size_t)m >= mr) break;
             if (m + 1 < MR && (size_t)(m + 1) < mr) {
                 mk_qg_pair_store(acc[m][0], acc[m][1], acc[m + 1][0], acc[m + 1][1], c + (size_t)m * c_stride,
-                                 c + (size_t)(m + 1) * c_stride, rq);
+                                 c + (size_t)(m + 1) * c_stride, &pair);
             } else {
-                mk_qg_pair_store(acc[m][0], acc[m][1], acc[m][0], acc[m][1], c + (size_t)m * c_stride, NULL, rq);
+                mk_qg_pair_store(acc[m][0], acc[m][1], acc[m][0], acc[m][1], c + (size_t)m * c_stride, NULL, &pair);
             }
         }
         return;
@@ -144,20 +164,25 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
 }
 
 // A tile shape: `name`, MR rows, NV accumulator vectors of MK_QG_OW columns (with flipped
-// weights also the form that computes its row offsets, `fn_sums`).
+// weights also the forms that compute their row offsets, `fn_sums`, and that take flipped A,
+// `fn_ua`).
 #if MK_QG_ROW_OFFSET
 #define MK_QG_DEFINE(name, MR, NV)                                                          \
     MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
-        mk_qg_body(MR, NV, false, mr, nc, kc, ks, a, w, c, c_stride, rq);                   \
+        mk_qg_body(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
     }                                                                                       \
     MK_QG_TARGET static void name##_sums_fn(MK_QS8_IGEMM_ARGS) {                            \
-        mk_qg_body(MR, NV, true, mr, nc, kc, ks, a, w, c, c_stride, rq);                    \
+        mk_qg_body(MR, NV, true, false, mr, nc, kc, ks, a, w, c, c_stride, rq);             \
     }                                                                                       \
-    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, name##_sums_fn};
+    MK_QG_TARGET static void name##_ua_fn(MK_QS8_IGEMM_ARGS) {                              \
+        mk_qg_body(MR, NV, false, true, mr, nc, kc, ks, a, w, c, c_stride, rq);             \
+    }                                                                                       \
+    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, name##_sums_fn, \
+                                      name##_ua_fn};
 #else
 #define MK_QG_DEFINE(name, MR, NV)                                                          \
     MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
-        mk_qg_body(MR, NV, false, mr, nc, kc, ks, a, w, c, c_stride, rq);                   \
+        mk_qg_body(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
     }                                                                                       \
-    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, NULL};
+    const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, NULL, NULL};
 #endif
