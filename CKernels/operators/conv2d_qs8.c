@@ -409,10 +409,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
             mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
             if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
             if (op->flip_a) {
-                for (size_t i = 0; i < g->taps * MR; i++) {
-                    g->config->flip(ptrs[i], flipped + i * g->cin_g, g->cin_g);
-                    ptrs[i] = flipped + i * g->cin_g;
-                }
+                g->config->flip(ptrs, g->taps * MR, g->cin_g, flipped);
             } else if (row_offsets != NULL && !inline_sums) {
                 row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
             }

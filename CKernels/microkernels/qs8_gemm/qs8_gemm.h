@@ -70,11 +70,12 @@ typedef struct mk_qs8_igemm_kernel {
 // (wrapping int32) for every m < MR (all MR rows' pointers are valid).
 typedef void (*mk_qs8_row_offsets_fn)(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
                                       int32_t* out);
-// For the kernels' `fn_ua` form: dst[i] = src[i] ^ 0x80 for i < n.
-typedef void (*mk_qs8_flip_fn)(const int8_t* src, int8_t* dst, size_t n);
+// For the kernels' `fn_ua` form: the n bytes at each of rows[0 .. count) flipped (^ 0x80) to
+// dst + i * n, and rows[i] set to point there.
+typedef void (*mk_qs8_flip_fn)(const int8_t** rows, size_t count, size_t n, int8_t* dst);
 #if defined(__x86_64__)
-void mk_qs8_flip__avx512vnni(const int8_t* src, int8_t* dst, size_t n);
-void mk_qs8_flip__avxvnni(const int8_t* src, int8_t* dst, size_t n);
+void mk_qs8_flip__avx512vnni(const int8_t** rows, size_t count, size_t n, int8_t* dst);
+void mk_qs8_flip__avxvnni(const int8_t** rows, size_t count, size_t n, int8_t* dst);
 void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,
                                     int32_t* out);
 void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks, const int8_t* const* a,

@@ -35,12 +35,11 @@ MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot_ua(mk_qg_acc acc, mk_qg_a a, mk_qg_b 
 // hi are integers, so clamping after rounding is clamping before, and saturation (to int16,
 // then int8) only moves values that lie past the clamp's bounds, which lie in int8. Rounding
 // must not overflow int32 for that (cvtps2dq returns INT32_MIN for any float out of range):
-// where the op could not prove |sum * scale| < 2^30 (rq->bounded), the float is clamped from
-// above first, as mk_qg_requant_biased does.
+// where the op could not prove |sum * scale| < 2^30 (`bounded`, rq->bounded), the float is
+// clamped from above first, as mk_qg_requant_biased does.
 typedef struct mk_qg_pair {
     __m512 m0, m1, hi_f;
     __m512i zp, lo, hi, order;
-    bool bounded;
 } mk_qg_pair;
 
 MK_QG_TARGET MK_INLINE mk_qg_pair mk_qg_pair_prepare(const mk_qs8_requant* rq) {
@@ -50,23 +49,22 @@ MK_QG_TARGET MK_INLINE mk_qg_pair mk_qg_pair_prepare(const mk_qs8_requant* rq) {
     return (mk_qg_pair){.m0 = _mm512_loadu_ps(rq->scale), .m1 = _mm512_loadu_ps(rq->scale + 16),
                         .hi_f = _mm512_set1_ps(rq->hi), .zp = _mm512_set1_epi16((short)rq->zero_point),
                         .lo = _mm512_set1_epi8((char)lo), .hi = _mm512_set1_epi8((char)hi),
-                        .order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
-                        .bounded = rq->bounded};
+                        .order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0)};
 }
 
-MK_QG_TARGET MK_INLINE __m512i mk_qg_pair_round(__m512i s, __m512 m, const mk_qg_pair* p) {
+MK_QG_TARGET MK_INLINE __m512i mk_qg_pair_round(__m512i s, __m512 m, const mk_qg_pair* p, const bool bounded) {
     __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(s), m);
-    if (!p->bounded) x = _mm512_min_ps(x, p->hi_f);
+    if (!bounded) x = _mm512_min_ps(x, p->hi_f);
     return _mm512_cvtps_epi32(x);
 }
 
 #define MK_QG_PAIR_STORE 1
 MK_QG_TARGET MK_INLINE void mk_qg_pair_store(__m512i s00, __m512i s01, __m512i s10, __m512i s11, int8_t* row0,
-                                             int8_t* row1, const mk_qg_pair* p) {
+                                             int8_t* row1, const mk_qg_pair* p, const bool bounded) {
     const __m512i w0 = _mm512_adds_epi16(
-        _mm512_packs_epi32(mk_qg_pair_round(s00, p->m0, p), mk_qg_pair_round(s01, p->m1, p)), p->zp);
+        _mm512_packs_epi32(mk_qg_pair_round(s00, p->m0, p, bounded), mk_qg_pair_round(s01, p->m1, p, bounded)), p->zp);
     const __m512i w1 = _mm512_adds_epi16(
-        _mm512_packs_epi32(mk_qg_pair_round(s10, p->m0, p), mk_qg_pair_round(s11, p->m1, p)), p->zp);
+        _mm512_packs_epi32(mk_qg_pair_round(s10, p->m0, p, bounded), mk_qg_pair_round(s11, p->m1, p, bounded)), p->zp);
     // Lane l of the bytes: s00[4l..4l+3], s01[4l..], s10[4l..], s11[4l..] (dwords 4l .. 4l+3).
     __m512i b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w0, w1), p->lo), p->hi);
     b = _mm512_permutexvar_epi32(p->order, b);
@@ -135,14 +133,21 @@ MK_QG_TARGET void mk_qs8_row_offsets__avx512vnni(size_t MR, size_t kc, size_t ks
     }
 }
 
-// The flipped copy of A for the kernels' `fn_ua` form: dst = src ^ 0x80, n bytes.
-MK_QG_TARGET void mk_qs8_flip__avx512vnni(const int8_t* src, int8_t* dst, size_t n) {
+// The flipped copy of A for the kernels' `fn_ua` form: rows[i] (n bytes each) ^ 0x80 to
+// dst + i * n, and rows[i] pointed there.
+MK_QG_TARGET void mk_qs8_flip__avx512vnni(const int8_t** rows, size_t count, size_t n, int8_t* dst) {
     const __m512i bit = _mm512_set1_epi8((char)0x80);
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), bit));
-    if (i < n) {
-        const __mmask64 tail = ((__mmask64)1 << (n - i)) - 1;
-        _mm512_mask_storeu_epi8(dst + i, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), bit));
+    const size_t full = n & ~(size_t)63;
+    const __mmask64 tail = n > full ? ((__mmask64)1 << (n - full)) - 1 : 0;
+    for (size_t r = 0; r < count; r++, dst += n) {
+        const int8_t* src = rows[r];
+        for (size_t i = 0; i < full; i += 64) {
+            _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), bit));
+        }
+        if (tail != 0) {
+            _mm512_mask_storeu_epi8(dst + full, tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + full), bit));
+        }
+        rows[r] = dst;
     }
 }
 

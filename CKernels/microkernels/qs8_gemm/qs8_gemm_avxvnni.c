@@ -57,15 +57,20 @@ MK_QG_TARGET void mk_qs8_row_offsets__avxvnni(size_t MR, size_t kc, size_t ks,
     }
 }
 
-// The flipped copy of A for the kernels' `fn_ua` form: dst = src ^ 0x80, n bytes.
-MK_QG_TARGET void mk_qs8_flip__avxvnni(const int8_t* src, int8_t* dst, size_t n) {
+// The flipped copy of A for the kernels' `fn_ua` form: rows[i] (n bytes each) ^ 0x80 to
+// dst + i * n, and rows[i] pointed there.
+MK_QG_TARGET void mk_qs8_flip__avxvnni(const int8_t** rows, size_t count, size_t n, int8_t* dst) {
     const __m256i bit = _mm256_set1_epi8((char)0x80);
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        _mm256_storeu_si256((__m256i*)(void*)(dst + i),
-                            _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(const void*)(src + i)), bit));
+    for (size_t r = 0; r < count; r++, dst += n) {
+        const int8_t* src = rows[r];
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            _mm256_storeu_si256((__m256i*)(void*)(dst + i),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(const void*)(src + i)), bit));
+        }
+        for (; i < n; i++) dst[i] = (int8_t)((uint8_t)src[i] ^ 0x80u);
+        rows[r] = dst;
     }
-    for (; i < n; i++) dst[i] = (int8_t)((uint8_t)src[i] ^ 0x80u);
 }
 
 #endif
