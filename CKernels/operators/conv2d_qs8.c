@@ -415,9 +415,12 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
             }
             const size_t p0 = mt * MR;
             const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
-            for (size_t tile = tile0; tile < tile1; tile++) {
+            // The block's full tiles in one call (the kernel walks their panels), then its
+            // remainder tile with the narrower kernel.
+            for (size_t tile = tile0; tile < tile1;) {
                 const size_t width = mk_qs8_tile_width(g, tile), n0 = tile * g->nr;
-                const size_t nc = g->cout_g - n0 < width ? g->cout_g - n0 : width;
+                const size_t run = tile < g->full_tiles ? (tile1 < g->full_tiles ? tile1 : g->full_tiles) - tile : 1;
+                const size_t nc = g->cout_g - n0 < width * run ? g->cout_g - n0 : width * run;
                 const size_t column = group * g->cout_g + n0;
                 const size_t at = group * g->ntiles + tile;
                 rq.bias = op->bias + at * g->nr;
@@ -428,6 +431,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
                     mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
                     job->output + p0 * job->out_stride + column * (job->f32 ? sizeof(float) : 1),
                     job->out_stride, &rq);
+                tile += run;
             }
         }
     }

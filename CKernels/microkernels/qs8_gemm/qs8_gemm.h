@@ -3,7 +3,9 @@
 // is read in place through one pointer per (tap, row); padding taps point at a row of the input's
 // zero point.
 //
-// `mk_qs8_igemm_ukernel_<MR>x<NR>c4__<isa>` computes an MR x NR tile of C in int32:
+// `mk_qs8_igemm_ukernel_<MR>x<NR>c4__<isa>` computes MR rows of columns [0, nc) of C, in tiles of
+// NR columns (the last may be narrower) whose panels follow each other in `w` (tile j's at
+// j * ks * ceil(kc / 4) * 4 * NR bytes) and whose bias and scale start at j * NR; each in int32:
 //   acc[m, n] = sum_{t < ks} sum_{k < kc} a[t * MR + m][k] * w[t][k / 4][n][k % 4]
 // (kc >= 1 int8 channels per pointer, read exactly: a tail of kc % 4 channels is loaded alone),
 // then requantizes each element (every ISA the same float operations, so the same bits):
@@ -12,8 +14,7 @@
 //   x = min(max(x, lo), hi)                 (lo, hi: the clamp minus the output's zero point)
 //   c[m][n] = (int8)(round_to_nearest_even(x) + zero_point)
 // or, with rq->output_f32, the float (float)(acc[m, n] + bias[n]) * scale[n] (the logits' layer).
-// `w` is the packed panel: [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and
-// column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take
+// A panel is [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take
 // the weights as the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 =
 // w + 128 as an unsigned byte), so A is broadcast straight from memory (the signed operand, no
 // per-broadcast work), and each row's sum gains 128 * sum_k a, which `row_offset[m]` (from the

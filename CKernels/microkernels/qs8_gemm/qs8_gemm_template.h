@@ -172,26 +172,50 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
     }
 }
 
+// Columns [0, nc) in tiles of MR x NV * MK_QG_OW (the last may be narrower), one panel after
+// the other, bias and scale (and residual, output) advancing with the columns: the driver calls
+// once per row tile and block. With `sums`, the first tile computes the row offsets the others use.
+MK_QG_TARGET MK_INLINE void mk_qg_tiles(const int MR, const int NV, const bool sums, const bool ua,
+                                        MK_QS8_IGEMM_ARGS) {
+    const size_t NR = (size_t)NV * MK_QG_OW;
+    const size_t panel = ks * ((kc + 3) / 4) * 4 * NR;
+    const size_t c_step = rq->output_f32 ? NR * sizeof(float) : NR;
+    mk_qs8_requant r = *rq;
+    for (size_t n0 = 0; n0 < nc; n0 += NR) {
+        const size_t n = nc - n0 < NR ? nc - n0 : NR;
+        if (sums && n0 == 0) {
+            mk_qg_body(MR, NV, true, ua, mr, n, kc, ks, a, w, c, c_stride, &r);
+        } else {
+            mk_qg_body(MR, NV, false, ua, mr, n, kc, ks, a, w, c, c_stride, &r);
+        }
+        w += panel;
+        c += c_step;
+        r.bias += NR;
+        r.scale += NR;
+        if (r.residual != NULL) r.residual += NR;
+    }
+}
+
 // A tile shape: `name`, MR rows, NV accumulator vectors of MK_QG_OW columns (with flipped
 // weights also the forms that compute their row offsets, `fn_sums`, and that take flipped A,
 // `fn_ua`).
 #if MK_QG_ROW_OFFSET
 #define MK_QG_DEFINE(name, MR, NV)                                                          \
     MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
-        mk_qg_body(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
+        mk_qg_tiles(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);           \
     }                                                                                       \
     MK_QG_TARGET static void name##_sums_fn(MK_QS8_IGEMM_ARGS) {                            \
-        mk_qg_body(MR, NV, true, false, mr, nc, kc, ks, a, w, c, c_stride, rq);             \
+        mk_qg_tiles(MR, NV, true, false, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
     }                                                                                       \
     MK_QG_TARGET static void name##_ua_fn(MK_QS8_IGEMM_ARGS) {                              \
-        mk_qg_body(MR, NV, false, true, mr, nc, kc, ks, a, w, c, c_stride, rq);             \
+        mk_qg_tiles(MR, NV, false, true, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
     }                                                                                       \
     const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, name##_sums_fn, \
                                       name##_ua_fn};
 #else
 #define MK_QG_DEFINE(name, MR, NV)                                                          \
     MK_QG_TARGET static void name##_fn(MK_QS8_IGEMM_ARGS) {                                 \
-        mk_qg_body(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);            \
+        mk_qg_tiles(MR, NV, false, false, mr, nc, kc, ks, a, w, c, c_stride, rq);           \
     }                                                                                       \
     const mk_qs8_igemm_kernel name = {MR, (size_t)(NV) * MK_QG_OW, name##_fn, NULL, NULL};
 #endif
