@@ -51,7 +51,7 @@ typedef struct mk_qs8_gemm_config {
     mk_qs8_row_offsets_fn row_offsets;
     // With row_offsets: the flipped copy of A for the kernels' `fn_ua` form (see qs8_gemm.h).
     mk_qs8_flip_fn flip;
-    size_t nc;  // columns of a task's block
+    size_t nc;  // columns of a task's block, at least (more where K is small: conv2d_qs8.c)
 } mk_qs8_gemm_config;
 
 const mk_qs8_gemm_config* mk_qs8_gemm_config_get(mk_variant variant);

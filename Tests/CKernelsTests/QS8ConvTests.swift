@@ -262,6 +262,47 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         }
     }
 
+    @Test("edges of the GEMM's forms: the flip threshold, full tiles then a full-width remainder, offsets from the first of several tiles, saturation at extreme zero points", arguments: qs8Variants)
+    func gemmFormEdges(variant: mk_variant) throws {
+        var rng = SplitMix64(seed: 2340)
+        var pool: OpaquePointer?
+        try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
+        defer { mk_threadpool_destroy(pool) }
+        func check(_ c: ConvCase, input: RefQuantization? = nil, output: RefQuantization? = nil, extremes: Bool = false,
+                   _ what: String) throws {
+            var q = QS8Case(conv: c)
+            q.weightScales = (0..<c.cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
+            let kSum = Float((c.cin / c.groups) * c.kh * c.kw)
+            q.output.scale = q.input.scale * 0.011 * 74 * 74 * kSum.squareRoot() / 40
+            if let input { q.input = input }
+            if let output { q.output = output }
+            var d = makeQS8Data(q, &rng)
+            if extremes { d.x = d.x.map { $0 < 0 ? -128 : 127 } }
+            let expected = referenceQS8(q, d)
+            #expect(try runQS8(q, variant: variant, data: d, pool: pool) == expected, "\(convName(variant)) \(what) \(q)")
+        }
+        // A flipped up to 16 KiB of a row tile's rows (K 2340 at 7 rows, 2730 at 6), row offsets past it.
+        for cin in [2340, 2341, 2730, 2731] {
+            try check(ConvCase({ $0.h = 3; $0.w = 3; $0.cin = cin; $0.cout = 40 }), "K \(cin)")
+        }
+        // Full tiles then a remainder wider than the narrower kernel (the full kernel, masked).
+        for cout in [57, 89] {
+            try check(ConvCase({ $0.h = 5; $0.w = 5; $0.cin = 40; $0.cout = cout; $0.activation = 2 }), "cout \(cout)")
+        }
+        // K per tap below 16: the row offsets from the first of the run's tiles (fn_sums).
+        var sums = ConvCase({ $0.h = 7; $0.w = 7; $0.cin = 8; $0.cout = 72; $0.kh = 3; $0.kw = 3 })
+        sums.pad = RefPadding(top: 1, left: 1, bottom: 1, right: 1)
+        try check(sums, "fn_sums")
+        // No activation at the extreme zero points, A at both ends, sums scaled past int16: the
+        // bounded store without an int8 clamp saturates both ways (the zero point added with
+        // saturation).
+        for zp: Int32 in [127, -128] {
+            let c = ConvCase({ $0.h = 4; $0.w = 4; $0.cin = 64; $0.cout = 64; $0.activation = 0 })
+            try check(c, input: RefQuantization(scale: 0.02, zeroPoint: -zp / 2), output: RefQuantization(scale: 0.0001, zeroPoint: zp),
+                      extremes: true, "zero point \(zp)")
+        }
+    }
+
     @Test("float output (the logits' layer): (float)(acc + bias) * input scale * weight scale, bit for bit", arguments: qs8Variants)
     func floatOutput(variant: mk_variant) throws {
         var rng = SplitMix64(seed: 0xF32)

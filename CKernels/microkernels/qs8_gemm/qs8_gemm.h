@@ -14,9 +14,10 @@
 //   x = min(max(x, lo), hi)                 (lo, hi: the clamp minus the output's zero point)
 //   c[m][n] = (int8)(round_to_nearest_even(x) + zero_point)
 // or, with rq->output_f32, the float (float)(acc[m, n] + bias[n]) * scale[n] (the logits' layer).
-// A panel is [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and column. Variants whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take
-// the weights as the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 =
-// w + 128 as an unsigned byte), so A is broadcast straight from memory (the signed operand, no
+// A panel is [ks][ceil(kc / 4)][NR][4] int8, zero past the last channel and column. Variants
+// whose instruction multiplies unsigned by signed bytes (VNNI's vpdpbusd) take the weights as
+// the unsigned operand: they are packed with their sign bit flipped (w ^ 0x80 = w + 128 as an
+// unsigned byte), so A is broadcast straight from memory (the signed operand, no
 // per-broadcast work), and each row's sum gains 128 * sum_k a, which `row_offset[m]` (from the
 // variant's `mk_qs8_row_offsets`, once per row tile) subtracts before the bias is added. Those
 // kernels also have a form (`fn_ua`) for A flipped by the driver (a ^ 0x80 = a + 128 as an
@@ -32,8 +33,8 @@
 #include "../../common/internal.h"
 
 typedef struct mk_qs8_requant {
-    const int32_t* bias;  // NR (packed: the zero-point corrections folded in)
-    const float* scale;   // NR: input_scale * weight_scale[n] / output_scale
+    const int32_t* bias;  // NR per tile of nc (packed: the zero-point corrections folded in)
+    const float* scale;   // NR per tile: input_scale * weight_scale[n] / output_scale
     float lo, hi;         // the output clamp minus the output zero point (integral values)
     int32_t zero_point;   // the output's
     const int8_t* residual;  // or NULL

@@ -1,6 +1,6 @@
-// qs8 igemm microkernels, AVX-VNNI (vpdpbusd on ymm, VEX-encoded: no AVX-512 needed): the
-// weights are the unsigned operand (packed w ^ 0x80) and A is broadcast from memory, as for
-// AVX-512 VNNI (see qs8_gemm_avx512vnni.c). 6x16 (12 ymm accumulators), 6x8 for column
+// qs8 igemm microkernels, AVX-VNNI (vpdpbusd on ymm, VEX-encoded: no AVX-512 needed): the same
+// two forms as AVX-512 VNNI (see qs8_gemm_avx512vnni.c): A flipped by the driver against signed
+// weights (`fn_ua`), or flipped weights against A broadcast from memory with row offsets. 6x16 (12 ymm accumulators), 6x8 for column
 // remainders, 1x16 / 1x8.
 #include "qs8_gemm.h"
 
