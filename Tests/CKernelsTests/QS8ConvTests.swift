@@ -269,7 +269,7 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         try #require(mk_threadpool_create(2, &pool) == MK_STATUS_OK)
         defer { mk_threadpool_destroy(pool) }
         func check(_ c: ConvCase, input: RefQuantization? = nil, output: RefQuantization? = nil, extremes: Bool = false,
-                   _ what: String) throws {
+                   inExtra: Int = 0, _ what: String) throws {
             var q = QS8Case(conv: c)
             q.weightScales = (0..<c.cout).map { _ in Float.random(in: 0.002...0.02, using: &rng) }
             let kSum = Float((c.cin / c.groups) * c.kh * c.kw)
@@ -279,7 +279,10 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
             var d = makeQS8Data(q, &rng)
             if extremes { d.x = d.x.map { $0 < 0 ? -128 : 127 } }
             let expected = referenceQS8(q, d)
-            #expect(try runQS8(q, variant: variant, data: d, pool: pool) == expected, "\(convName(variant)) \(what) \(q)")
+            #expect(try runQS8(q, variant: variant, data: d, inExtra: inExtra, pool: pool) == expected,
+                    "\(convName(variant)) \(what) \(q)")
+            #expect(try runQS8(q, variant: variant, data: d, inExtra: inExtra) == expected,
+                    "\(convName(variant)) \(what), 1 thread \(q)")
         }
         // A flipped up to 16 KiB of a row tile's rows (K 2340 at 7 rows, 2730 at 6), row offsets past it.
         for cin in [2340, 2341, 2730, 2731] {
@@ -300,6 +303,15 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
             let c = ConvCase({ $0.h = 4; $0.w = 4; $0.cin = 64; $0.cout = 64; $0.activation = 0 })
             try check(c, input: RefQuantization(scale: 0.02, zeroPoint: -zp / 2), output: RefQuantization(scale: 0.0001, zeroPoint: zp),
                       extremes: true, "zero point \(zp)")
+        }
+        // ReLU and ReLU6 (the zero point the lower bound: the store's unsigned-saturation form),
+        // at the zero points' ends: nothing between the bounds (127), a narrow ReLU6 from -128,
+        // sums scaled past int16 both ways, and bounds that are all of int8 (ReLU from -128).
+        for (activation, zp, scale): (Int, Int32, Float) in [(1, 127, 0.0001), (2, -128, 0.05), (2, -128, 0.0001),
+                                                             (2, 60, 0.0001), (1, -100, 0.0001), (1, -128, 0.0001)] {
+            let c = ConvCase({ $0.h = 4; $0.w = 4; $0.cin = 64; $0.cout = 64; $0.activation = activation })
+            try check(c, input: RefQuantization(scale: 0.02, zeroPoint: 9), output: RefQuantization(scale: scale, zeroPoint: zp),
+                      extremes: scale < 0.001, "activation \(activation) zero point \(zp) scale \(scale)")
         }
     }
 

@@ -50,6 +50,11 @@ typedef struct mk_qs8_requant {
     bool bounded;
 } mk_qs8_requant;
 
+// The forms of a kernel's two-row store (AVX-512 VNNI's mk_qg_pair_store).
+#define MK_QG_SATURATE 0
+#define MK_QG_CLAMP 1
+#define MK_QG_RELU 2
+
 #define MK_QS8_IGEMM_ARGS                                                                     \
     size_t mr, size_t nc, size_t kc, size_t ks, const int8_t* const* a, const int8_t* w,      \
         int8_t* c, size_t c_stride, const mk_qs8_requant* rq

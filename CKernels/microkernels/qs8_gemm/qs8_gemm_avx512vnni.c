@@ -33,28 +33,40 @@ MK_QG_TARGET MK_INLINE mk_qg_acc mk_qg_dot_ua(mk_qg_acc acc, mk_qg_a a, mk_qg_b 
 }
 
 // Two rows of 32 columns at once: each vector scaled in float and rounded; the four packed with
-// signed saturation to int16 (the zero point added there), to int8, clamped in int8, the dwords
-// put back in order, one 32-byte store per row. The same bits as mk_qg_requant_biased: lo and
-// hi are integers, so clamping after rounding is clamping before, and saturation (to int16,
-// then int8) only moves values that lie past the clamp's bounds, which lie in int8. Rounding
-// must not overflow int32 for that (cvtps2dq returns INT32_MIN for any float out of range):
-// where the op could not prove |sum * scale| < 2^30 (`bounded`, rq->bounded), the float is
-// clamped from above first, as mk_qg_requant_biased does.
+// signed saturation to int16, then to int8 in one of three forms (`form`, a constant), the dwords
+// put back in order, one 32-byte store per row:
+//   MK_QG_SATURATE: the zero point added in int16 (saturating), packed with signed saturation,
+//     which is the clamp where the output's bounds are all of int8;
+//   MK_QG_CLAMP: the same, then clamped in int8;
+//   MK_QG_RELU: where the lower bound is the zero point itself (rq->lo == 0: ReLU, ReLU6), the
+//     int16 values packed with unsigned saturation (clamp(q, 0, 255)), limited to hi - lo
+//     (unsigned) and the zero point added in int8 (wrapping, exact there): two operations per
+//     two rows fewer than MK_QG_CLAMP.
+// The same bits as mk_qg_requant_biased: lo and hi are integers, so clamping after rounding is
+// clamping before, and saturation (to int16, then int8) only moves values that lie past the
+// clamp's bounds, which lie in int8. Rounding must not overflow int32 for that (cvtps2dq
+// returns INT32_MIN for any float out of range): where the op could not prove
+// |sum * scale| < 2^30 (`bounded`, rq->bounded), the float is clamped from above first, as
+// mk_qg_requant_biased does.
 typedef struct mk_qg_pair {
     __m512 m0, m1, hi_f;
     __m512i zp, lo, hi, order;
-    bool clamps;  // the output bytes' bounds narrower than [-128, 127] (else saturation clamps)
+    int form;  // MK_QG_SATURATE, MK_QG_CLAMP or MK_QG_RELU (then lo: zero point bytes, hi: hi - lo)
 } mk_qg_pair;
 
 MK_QG_TARGET MK_INLINE mk_qg_pair mk_qg_pair_prepare(const mk_qs8_requant* rq) {
     int32_t lo = (int32_t)rq->lo + rq->zero_point, hi = (int32_t)rq->hi + rq->zero_point;
     lo = lo < -128 ? -128 : lo > 127 ? 127 : lo;  // the output bytes' bounds (in [-128, 127])
     hi = hi < -128 ? -128 : hi > 127 ? 127 : hi;
+    // (Unbounded sums take MK_QG_CLAMP, whose lo and hi are the bounds in every other form too.)
+    const int form = lo == -128 && hi == 127 ? MK_QG_SATURATE
+                     : rq->bounded && rq->lo == 0.0f && hi >= lo ? MK_QG_RELU : MK_QG_CLAMP;
     return (mk_qg_pair){.m0 = _mm512_loadu_ps(rq->scale), .m1 = _mm512_loadu_ps(rq->scale + 16),
                         .hi_f = _mm512_set1_ps(rq->hi), .zp = _mm512_set1_epi16((short)rq->zero_point),
-                        .lo = _mm512_set1_epi8((char)lo), .hi = _mm512_set1_epi8((char)hi),
+                        .lo = _mm512_set1_epi8((char)lo),
+                        .hi = _mm512_set1_epi8((char)(form == MK_QG_RELU ? hi - lo : hi)),
                         .order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
-                        .clamps = lo > -128 || hi < 127};
+                        .form = form};
 }
 
 MK_QG_TARGET MK_INLINE __m512i mk_qg_pair_round(__m512i s, __m512 m, const mk_qg_pair* p, const bool bounded) {
@@ -66,14 +78,17 @@ MK_QG_TARGET MK_INLINE __m512i mk_qg_pair_round(__m512i s, __m512 m, const mk_qg
 #define MK_QG_PAIR_STORE 1
 MK_QG_TARGET MK_INLINE void mk_qg_pair_store(__m512i s00, __m512i s01, __m512i s10, __m512i s11, int8_t* row0,
                                              int8_t* row1, const mk_qg_pair* p, const bool bounded,
-                                             const bool clamps) {
-    const __m512i w0 = _mm512_adds_epi16(
-        _mm512_packs_epi32(mk_qg_pair_round(s00, p->m0, p, bounded), mk_qg_pair_round(s01, p->m1, p, bounded)), p->zp);
-    const __m512i w1 = _mm512_adds_epi16(
-        _mm512_packs_epi32(mk_qg_pair_round(s10, p->m0, p, bounded), mk_qg_pair_round(s11, p->m1, p, bounded)), p->zp);
+                                             const int form) {
+    __m512i w0 = _mm512_packs_epi32(mk_qg_pair_round(s00, p->m0, p, bounded), mk_qg_pair_round(s01, p->m1, p, bounded));
+    __m512i w1 = _mm512_packs_epi32(mk_qg_pair_round(s10, p->m0, p, bounded), mk_qg_pair_round(s11, p->m1, p, bounded));
     // Lane l of the bytes: s00[4l..4l+3], s01[4l..], s10[4l..], s11[4l..] (dwords 4l .. 4l+3).
-    __m512i b = _mm512_packs_epi16(w0, w1);
-    if (clamps) b = _mm512_min_epi8(_mm512_max_epi8(b, p->lo), p->hi);
+    __m512i b;
+    if (form == MK_QG_RELU) {  // q >= 0 by unsigned saturation, q <= hi - lo, then + lo (= zero point)
+        b = _mm512_add_epi8(_mm512_min_epu8(_mm512_packus_epi16(w0, w1), p->hi), p->lo);
+    } else {
+        b = _mm512_packs_epi16(_mm512_adds_epi16(w0, p->zp), _mm512_adds_epi16(w1, p->zp));
+        if (form == MK_QG_CLAMP) b = _mm512_min_epi8(_mm512_max_epi8(b, p->lo), p->hi);
+    }
     b = _mm512_permutexvar_epi32(p->order, b);
     _mm256_storeu_si256((__m256i*)(void*)row0, _mm512_castsi512_si256(b));
     // (A masked store of the upper half at row1 - 32 instead of the extraction: 1-2% slower.)

@@ -18,10 +18,12 @@
 //   mk_qg_lane0(i32), mk_qg_sub_i32, and mk_qg_dot_ua(acc, a, b) (A the unsigned operand: the
 //   `fn_ua` form, whose A the driver flipped and whose weights are packed as they are);
 //   optionally MK_QG_PAIR_STORE with mk_qg_pair (constants prepared once per call by
-//   mk_qg_pair_prepare(rq), pair.clamps false where the clamp is all of int8) and
-//   mk_qg_pair_store(r0v0, r0v1, r1v0, r1v1, row0, row1, &pair, bounded, clamps): the
-//   requantization of two rows of 2 * MK_QG_OW columns' biased sums (no residual), row1 NULL
-//   for one row, `bounded` (rq->bounded) and `clamps` (pair.clamps, or true) as constants.
+//   mk_qg_pair_prepare(rq), pair.form the store's form: MK_QG_SATURATE where the clamp is all
+//   of int8, MK_QG_RELU where bounded sums have the zero point as their lower bound, else
+//   MK_QG_CLAMP) and mk_qg_pair_store(r0v0, r0v1, r1v0, r1v1, row0, row1, &pair, bounded,
+//   form): the requantization of two rows of 2 * MK_QG_OW columns' biased sums (no residual),
+//   row1 NULL for one row, `bounded` (rq->bounded) and `form` (pair.form, or MK_QG_CLAMP for
+//   unbounded sums) as constants.
 
 #include <string.h>
 
@@ -130,24 +132,27 @@ MK_QG_TARGET MK_INLINE void mk_qg_body(const int MR, const int NV, const bool su
     if (NV == 2 && nc == 2 * MK_QG_OW && rq->residual == NULL && !rq->output_f32) {
         const mk_qg_pair pair = mk_qg_pair_prepare(rq);  // before any store (c may alias rq)
         // One branch per call, the stores specialized on it: bounded sums without a clamp (all
-        // of int8: saturation clamps), bounded, or neither (the float clamped before rounding).
-#define MK_QG_PAIR_ROWS(bounded, clamps)                                                                     \
+        // of int8: saturation clamps), with a ReLU's or another clamp, or unbounded sums (the
+        // float clamped before rounding).
+#define MK_QG_PAIR_ROWS(bounded, form)                                                                     \
     MK_UNROLL for (int m = 0; m < MR; m += 2) {                                                              \
         if ((size_t)m >= mr) break;                                                                          \
         if (m + 1 < MR && (size_t)(m + 1) < mr) {                                                            \
             mk_qg_pair_store(acc[m][0], acc[m][1], acc[m + 1][0], acc[m + 1][1], c + (size_t)m * c_stride,   \
-                             c + (size_t)(m + 1) * c_stride, &pair, bounded, clamps);                        \
+                             c + (size_t)(m + 1) * c_stride, &pair, bounded, form);                          \
         } else {                                                                                             \
             mk_qg_pair_store(acc[m][0], acc[m][1], acc[m][0], acc[m][1], c + (size_t)m * c_stride, NULL,     \
-                             &pair, bounded, clamps);                                                        \
+                             &pair, bounded, form);                                                          \
         }                                                                                                    \
     }
-        if (rq->bounded && !pair.clamps) {
-            MK_QG_PAIR_ROWS(true, false)
+        if (rq->bounded && pair.form == MK_QG_SATURATE) {
+            MK_QG_PAIR_ROWS(true, MK_QG_SATURATE)
+        } else if (rq->bounded && pair.form == MK_QG_RELU) {
+            MK_QG_PAIR_ROWS(true, MK_QG_RELU)
         } else if (rq->bounded) {
-            MK_QG_PAIR_ROWS(true, true)
+            MK_QG_PAIR_ROWS(true, MK_QG_CLAMP)
         } else {
-            MK_QG_PAIR_ROWS(false, true)
+            MK_QG_PAIR_ROWS(false, MK_QG_CLAMP)
         }
 #undef MK_QG_PAIR_ROWS
         return;
