@@ -40,6 +40,7 @@ struct mk_conv2d_qs8_op {
 // at most this many. Below 16 channels per tap the copy's per-pointer work outweighs what it saves.
 #define MK_QS8_FLIP_BYTES 16384
 #define MK_QS8_FLIP_MIN_CIN 16
+#define MK_QS8_FLIP_CHUNK 4096
 
 typedef struct mk_qs8_job {
     const mk_qs8_geometry* geometry;
@@ -377,6 +378,54 @@ mk_status mk_conv2d_qs8_reshape(const mk_conv2d_qs8_op* op, size_t batch, size_t
     return MK_STATUS_OK;
 }
 
+// Row tile mt's columns [tile0, tile1) of `group`: the block's full tiles in one call (the
+// kernel walks their panels), then its remainder tile with the narrower kernel.
+static void mk_qs8_tiles(const mk_qs8_job* job, mk_qs8_requant* rq, const int8_t* const* ptrs,
+                         size_t mt, size_t group, size_t tile0, size_t tile1, bool inline_sums) {
+    const mk_qs8_geometry* g = job->geometry;
+    const mk_conv2d_qs8_op* op = job->op;
+    const size_t MR = job->mr;
+    const size_t p0 = mt * MR;
+    const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
+    for (size_t tile = tile0; tile < tile1;) {
+        const size_t width = mk_qs8_tile_width(g, tile), n0 = tile * g->nr;
+        const size_t run = tile < g->full_tiles ? (tile1 < g->full_tiles ? tile1 : g->full_tiles) - tile : 1;
+        const size_t nc = g->cout_g - n0 < width * run ? g->cout_g - n0 : width * run;
+        const size_t column = group * g->cout_g + n0;
+        const size_t at = group * g->ntiles + tile;
+        rq->bias = op->bias + at * g->nr;
+        rq->scale = op->scale + at * g->nr;
+        rq->residual = job->residual != NULL ? job->residual + p0 * job->res_stride + column : NULL;
+        const mk_qs8_igemm_kernel* kernel = mk_qs8_kernel_for(g, width, MR == 1);
+        (op->flip_a ? kernel->fn_ua : inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
+            mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
+            job->output + p0 * job->out_stride + column * (job->f32 ? sizeof(float) : 1),
+            job->out_stride, rq);
+        tile += run;
+    }
+}
+
+// Pixels [first, last) of a dense job, group `group`'s channels, flipped to dst (cin_g bytes
+// each): one call where the pixels are contiguous, else batches of row pointers (`rows`, room
+// for MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR).
+static void mk_qs8_flip_rows(const mk_qs8_job* job, size_t group, size_t first, size_t last,
+                             const int8_t** rows, int8_t* dst) {
+    const mk_qs8_geometry* g = job->geometry;
+    const int8_t* base = job->input + group * g->cin_g + first * job->in_stride;
+    if (job->in_stride == g->cin_g) {
+        rows[0] = base;
+        g->config->flip(rows, 1, (last - first) * g->cin_g, dst);
+        return;
+    }
+    for (size_t r = 0; r < last - first;) {
+        const size_t count = last - first - r < MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR
+                                 ? last - first - r : MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR;
+        for (size_t i = 0; i < count; i++) rows[i] = base + (r + i) * job->in_stride;
+        g->config->flip(rows, count, g->cin_g, dst + r * g->cin_g);
+        r += count;
+    }
+}
+
 static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
                         size_t units) {
     (void)thread;
@@ -400,38 +449,36 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
                          .residual_stride = job->res_stride,
                          .residual_zero_point = op->p.residual.zero_point,
                          .residual_scale = op->residual_scale};
+    // Dense (1x1, stride 1) layers of flipped A: a chunk of row tiles flipped at once (one call
+    // over contiguous rows) instead of a call per row tile, where the tiles are small: up to
+    // MK_QS8_FLIP_CHUNK bytes (still in L1 when the kernels read them), at least one tile.
+    const bool chunked = op->flip_a && job->dense;
+    const size_t chunk = !chunked || MR * g->cin_g >= MK_QS8_FLIP_CHUNK / 2 ? 1 : MK_QS8_FLIP_CHUNK / (MR * g->cin_g);
     for (size_t unit = unit0; unit < unit0 + units; unit++) {
         const size_t group = unit / job->blocks, block = unit % job->blocks;
         const size_t tile0 = block * job->block_tiles;
         const size_t tile1 = tile0 + job->block_tiles < g->ntiles ? tile0 + job->block_tiles : g->ntiles;
         mk_igemm_pos pos = job->dense ? (mk_igemm_pos){0, 0, 0} : mk_qs8_igemm_pos_of(job, mt0 * MR);
-        for (size_t mt = mt0; mt < mt0 + mtiles; mt++) {
-            mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
-            if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
-            if (op->flip_a) {
-                g->config->flip(ptrs, g->taps * MR, g->cin_g, flipped);
-            } else if (row_offsets != NULL && !inline_sums) {
-                row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
-            }
-            const size_t p0 = mt * MR;
-            const size_t mr = job->pixels - p0 < MR ? job->pixels - p0 : MR;
-            // The block's full tiles in one call (the kernel walks their panels), then its
-            // remainder tile with the narrower kernel.
-            for (size_t tile = tile0; tile < tile1;) {
-                const size_t width = mk_qs8_tile_width(g, tile), n0 = tile * g->nr;
-                const size_t run = tile < g->full_tiles ? (tile1 < g->full_tiles ? tile1 : g->full_tiles) - tile : 1;
-                const size_t nc = g->cout_g - n0 < width * run ? g->cout_g - n0 : width * run;
-                const size_t column = group * g->cout_g + n0;
-                const size_t at = group * g->ntiles + tile;
-                rq.bias = op->bias + at * g->nr;
-                rq.scale = op->scale + at * g->nr;
-                rq.residual = job->residual != NULL ? job->residual + p0 * job->res_stride + column : NULL;
-                const mk_qs8_igemm_kernel* kernel = mk_qs8_kernel_for(g, width, MR == 1);
-                (op->flip_a ? kernel->fn_ua : inline_sums && tile == tile0 ? kernel->fn_sums : kernel->fn)(
-                    mr, nc, g->cin_g, g->taps, ptrs, op->packed + at * g->tile_bytes,
-                    job->output + p0 * job->out_stride + column * (job->f32 ? sizeof(float) : 1),
-                    job->out_stride, &rq);
-                tile += run;
+        for (size_t c0 = mt0; c0 < mt0 + mtiles; c0 += chunk) {
+            const size_t c1 = c0 + chunk < mt0 + mtiles ? c0 + chunk : mt0 + mtiles;
+            const size_t first = c0 * MR, last = c1 * MR < job->pixels ? c1 * MR : job->pixels;
+            if (chunked) mk_qs8_flip_rows(job, group, first, last, ptrs, flipped);
+            for (size_t mt = c0; mt < c1; mt++) {
+                if (chunked) {
+                    for (size_t m = 0; m < MR; m++) {  // past the last pixel: repeat it
+                        const size_t pixel = mt * MR + m < job->pixels ? mt * MR + m : job->pixels - 1;
+                        ptrs[m] = flipped + (pixel - first) * g->cin_g;
+                    }
+                } else {
+                    mk_qs8_igemm_pointers_at(job, pos, mt, group, 0, ptrs);
+                    if (!job->dense) mk_qs8_igemm_pos_advance(job, &pos, MR);
+                    if (op->flip_a) {
+                        g->config->flip(ptrs, g->taps * MR, g->cin_g, flipped);
+                    } else if (row_offsets != NULL && !inline_sums) {
+                        row_offsets(MR, g->cin_g, g->taps, ptrs, row_offset);
+                    }
+                }
+                mk_qs8_tiles(job, &rq, ptrs, mt, group, tile0, tile1, inline_sums);
             }
         }
     }

@@ -313,6 +313,12 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
             try check(c, input: RefQuantization(scale: 0.02, zeroPoint: 9), output: RefQuantization(scale: scale, zeroPoint: zp),
                       extremes: scale < 0.001, "activation \(activation) zero point \(zp) scale \(scale)")
         }
+        // Dense layers whose A is flipped in chunks of row tiles (16 KiB each): several chunks and
+        // a partial last tile, pixels contiguous (one flip per chunk) or not (row by row), groups.
+        let chunked = ConvCase({ $0.h = 23; $0.w = 23; $0.cin = 64; $0.cout = 40; $0.activation = 2 })
+        try check(chunked, "chunks")
+        try check(chunked, inExtra: 3, "chunks, pixel stride 67")
+        try check(ConvCase({ $0.batch = 2; $0.h = 13; $0.w = 17; $0.cin = 96; $0.cout = 80; $0.groups = 2 }), "chunks, 2 groups")
     }
 
     @Test("float output (the logits' layer): (float)(acc + bias) * input scale * weight scale, bit for bit", arguments: qs8Variants)
