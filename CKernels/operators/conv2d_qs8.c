@@ -406,8 +406,9 @@ static void mk_qs8_tiles(const mk_qs8_job* job, mk_qs8_requant* rq, const int8_t
 }
 
 // Pixels [first, last) of a dense job, group `group`'s channels, flipped to dst (cin_g bytes
-// each): one call where the pixels are contiguous, else batches of row pointers (`rows`, room
-// for MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR).
+// each): one call where the pixels are contiguous, else one call over their row pointers
+// (`rows`, room for MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR; a chunk has at most
+// MK_QS8_FLIP_CHUNK / MK_QS8_FLIP_MIN_CIN rows, or one tile's MK_IGEMM_MAX_MR).
 static void mk_qs8_flip_rows(const mk_qs8_job* job, size_t group, size_t first, size_t last,
                              const int8_t** rows, int8_t* dst) {
     const mk_qs8_geometry* g = job->geometry;
@@ -417,14 +418,12 @@ static void mk_qs8_flip_rows(const mk_qs8_job* job, size_t group, size_t first, 
         g->config->flip(rows, 1, (last - first) * g->cin_g, dst);
         return;
     }
-    for (size_t r = 0; r < last - first;) {
-        const size_t count = last - first - r < MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR
-                                 ? last - first - r : MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR;
-        for (size_t i = 0; i < count; i++) rows[i] = base + (r + i) * job->in_stride;
-        g->config->flip(rows, count, g->cin_g, dst + r * g->cin_g);
-        r += count;
-    }
+    for (size_t r = 0; r < last - first; r++) rows[r] = base + r * job->in_stride;
+    g->config->flip(rows, last - first, g->cin_g, dst);
 }
+
+_Static_assert(MK_QS8_FLIP_CHUNK / MK_QS8_FLIP_MIN_CIN <= MK_IGEMM_MAX_TAPS * MK_IGEMM_MAX_MR,
+               "a chunk's row pointers fit the task's pointer array");
 
 static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, size_t mtiles,
                         size_t units) {
@@ -440,7 +439,8 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     // (about 2 operations per 64 bytes and tap, plus a reduction) or computed by the first
     // column tile's kernel (one dot product per 4 bytes, on broadcasts it loads anyway): the
     // kernel where K per tap is small (stems, narrow groups).
-    // Or A flipped (op->flip_a): copied once per row tile to `flipped`, for the kernels' fn_ua.
+    // Or A flipped (op->flip_a): copied once per row tile (or chunk of them, below) and block to
+    // `flipped`, for the kernels' fn_ua.
     const size_t kgroups = (g->cin_g + 3) / 4, chunks = (g->cin_g + 63) / 64;
     const bool inline_sums = row_offsets != NULL && !op->flip_a && g->taps * kgroups < 2 * g->taps * chunks + 6;
     _Alignas(64) int8_t flipped[MK_QS8_FLIP_BYTES];

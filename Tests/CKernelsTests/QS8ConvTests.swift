@@ -306,16 +306,18 @@ let qs8Variants = familyVariants(MK_FAMILY_QS8_GEMM)
         }
         // ReLU and ReLU6 (the zero point the lower bound: the store's unsigned-saturation form),
         // at the zero points' ends: nothing between the bounds (127), a narrow ReLU6 from -128,
-        // sums scaled past int16 both ways, and bounds that are all of int8 (ReLU from -128).
-        for (activation, zp, scale): (Int, Int32, Float) in [(1, 127, 0.0001), (2, -128, 0.05), (2, -128, 0.0001),
+        // values past 127 above the zero point (ReLU from -100, unscaled), sums scaled past
+        // int16 both ways, and bounds that are all of int8 (ReLU from -128: saturation).
+        for (activation, zp, scale): (Int, Int32, Float) in [(1, 127, 0.0001), (2, -128, 0.05), (1, -100, 0.05),
                                                              (2, 60, 0.0001), (1, -100, 0.0001), (1, -128, 0.0001)] {
             let c = ConvCase({ $0.h = 4; $0.w = 4; $0.cin = 64; $0.cout = 64; $0.activation = activation })
             try check(c, input: RefQuantization(scale: 0.02, zeroPoint: 9), output: RefQuantization(scale: scale, zeroPoint: zp),
                       extremes: scale < 0.001, "activation \(activation) zero point \(zp) scale \(scale)")
         }
-        // Dense layers whose A is flipped in chunks of row tiles (16 KiB each): several chunks and
-        // a partial last tile, pixels contiguous (one flip per chunk) or not (row by row), groups.
-        let chunked = ConvCase({ $0.h = 23; $0.w = 23; $0.cin = 64; $0.cout = 40; $0.activation = 2 })
+        // Dense layers whose A is flipped in chunks of row tiles (up to 4 KiB): several chunks in
+        // one task (152 tiles of 7, 16 a task at 1 thread), a partial last tile, batch 2, pixels
+        // contiguous (one flip per chunk) or not (one over their pointers), groups.
+        let chunked = ConvCase({ $0.batch = 2; $0.h = 23; $0.w = 23; $0.cin = 64; $0.cout = 40; $0.activation = 2 })
         try check(chunked, "chunks")
         try check(chunked, inExtra: 3, "chunks, pixel stride 67")
         try check(ConvCase({ $0.batch = 2; $0.h = 13; $0.w = 17; $0.cin = 96; $0.cout = 80; $0.groups = 2 }), "chunks, 2 groups")

@@ -21,8 +21,8 @@
 // per-broadcast work), and each row's sum gains 128 * sum_k a, which `row_offset[m]` (from the
 // variant's `mk_qs8_row_offsets`, once per row tile) subtracts before the bias is added. Those
 // kernels also have a form (`fn_ua`) for A flipped by the driver (a ^ 0x80 = a + 128 as an
-// unsigned byte, copied once per row tile by the variant's `mk_qs8_flip`) and weights packed as
-// they are: the unsigned operand is then A, and the correction, 128 * sum_k w, is per column
+// unsigned byte, copied by the variant's `mk_qs8_flip` once per row tile or chunk of small
+// row tiles) and weights packed as they are: the unsigned operand is then A, and the correction, 128 * sum_k w, is per column
 // and folded into the bias. The bias starts the sums: no row offsets, no per-tile additions.
 // Rows m >= mr of `a` must be valid pointers (computed, not stored); nothing outside
 // rows [0, mr) x columns [0, nc) of C or the residual is read or written. The residual is read

@@ -1,8 +1,8 @@
 // qs8 igemm microkernels, AVX-512 VNNI: vpdpbusd multiplies four unsigned bytes of its first
 // source by four signed bytes of its second, which may be a broadcast from memory. Two forms
 // (see qs8_gemm.h): `fn_ua` takes A flipped by the driver (mk_qs8_flip__avx512vnni, once per
-// row tile) as the unsigned operand against signed weights, the correction in the bias; `fn`
-// and `fn_sums` take the weights flipped (w ^ 0x80 = w + 128) and A signed, broadcast straight
+// row tile or chunk of tiles) as the unsigned operand against signed weights, the correction
+// in the bias; `fn` and `fn_sums` take the weights flipped (w ^ 0x80 = w + 128) and A signed, broadcast straight
 // from memory, each row's sums gaining 128 * sum_k a, subtracted through `row_offset`
 // (mk_qs8_row_offsets__avx512vnni once per row tile, or the first tile's own sums). Neither does
 // per-broadcast work on the shuffle port, which vpdpbusd zmm itself needs. 7x32 (14 zmm
