@@ -453,7 +453,7 @@ static void mk_qs8_task(void* context, size_t thread, size_t mt0, size_t unit0, 
     // over contiguous rows) instead of a call per row tile, where the tiles are small: up to
     // MK_QS8_FLIP_CHUNK bytes (still in L1 when the kernels read them), at least one tile.
     const bool chunked = op->flip_a && job->dense;
-    const size_t chunk = !chunked || MR * g->cin_g >= MK_QS8_FLIP_CHUNK / 2 ? 1 : MK_QS8_FLIP_CHUNK / (MR * g->cin_g);
+    const size_t chunk = chunked && MR * g->cin_g < MK_QS8_FLIP_CHUNK ? MK_QS8_FLIP_CHUNK / (MR * g->cin_g) : 1;
     for (size_t unit = unit0; unit < unit0 + units; unit++) {
         const size_t group = unit / job->blocks, block = unit % job->blocks;
         const size_t tile0 = block * job->block_tiles;
